@@ -1,0 +1,1 @@
+"""Steward's catalog: namespace, persistence, identity, HTTP app and CLI building blocks."""

@@ -1,0 +1,1 @@
+"""Command-line client pieces: HTTP access, output rendering and the catalog's commands."""

@@ -1,0 +1,48 @@
+"""Server settings, read from the environment (SPEC §2) and overridable by CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage_root: Path = field(default_factory=lambda: Path(".steward").resolve())
+    database_url: str | None = None
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    admin_token: str | None = None
+    #: Largest request body accepted, in bytes.
+    max_body_bytes: int = 1 << 20
+    #: "json" for one JSON object per line (server), "console" for people.
+    log_format: str = "json"
+    log_level: str = "info"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.storage_root / 'steward.db'}"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        env = os.environ
+        settings = cls(
+            storage_root=Path(env.get("STEWARD_STORAGE_ROOT", ".steward")).resolve(),
+            database_url=env.get("STEWARD_DATABASE_URL") or None,
+            host=env.get("STEWARD_HOST", DEFAULT_HOST),
+            port=int(env.get("STEWARD_PORT", str(DEFAULT_PORT))),
+            admin_token=env.get("STEWARD_ADMIN_TOKEN") or None,
+            max_body_bytes=int(env.get("STEWARD_MAX_BODY_BYTES", str(1 << 20))),
+            log_format=env.get("STEWARD_LOG_FORMAT", "json"),
+            log_level=env.get("STEWARD_LOG_LEVEL", "info"),
+        )
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "storage_root" in given:
+            given["storage_root"] = Path(str(given["storage_root"])).resolve()
+        return replace(settings, **given)

@@ -1,0 +1,1 @@
+"""FastAPI layer: thin routes over the domain services."""

@@ -1,0 +1,45 @@
+"""Builds the FastAPI application from a ready :class:`Runtime` and a list of routers.
+
+The catalog package provides its own routers; packages built on it (the
+registry) hand theirs to the composition root, which passes them all here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import ORJSONResponse
+
+from catalog.http.deps import Runtime
+from catalog.http.errors import install_error_handlers
+from catalog.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from catalog.http.routes import catalogs, metastore, schemas, scim, tables, tokens
+
+CATALOG_ROUTERS: tuple[APIRouter, ...] = (
+    catalogs.router,
+    schemas.router,
+    tables.router,
+    metastore.router,
+    scim.router,
+    tokens.router,
+)
+
+
+def build_app(runtime: Runtime, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
+    app = FastAPI(
+        title="Steward",
+        version="0.1.0",
+        description="A governed catalog for data and ML assets, Unity Catalog-compatible.",
+        default_response_class=ORJSONResponse,
+        # Public docs would be an unauthenticated route; the schema is served to callers only.
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    for router in (*CATALOG_ROUTERS, *extra_routers):
+        app.include_router(router)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,56 @@
+"""FastAPI dependencies: the runtime services, the authenticated caller, the request id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from catalog.authz import Authorizer, Caller
+from catalog.config import Settings
+from catalog.errors import Unauthenticated
+from catalog.identity import IdentityService
+from catalog.namespace import NamespaceService
+from catalog.persistence.engine import Database
+
+
+@dataclass
+class Runtime:
+    """Everything a request handler may need, built once by the composition root."""
+
+    settings: Settings
+    db: Database
+    authorizer: Authorizer
+    identity: IdentityService
+    namespace: NamespaceService
+    #: Services of packages built on the catalog (the registry), by name.
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+_bearer = HTTPBearer(auto_error=False, description="A Steward personal access token")
+
+
+def current_caller(
+    request: Request,
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    if credentials is None:
+        raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
+    caller = runtime.identity.authenticate(credentials.credentials)
+    request.state.caller = caller
+    return caller
+
+
+def request_id(request: Request) -> str:
+    return getattr(request.state, "request_id", "")
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+CallerDep = Annotated[Caller, Depends(current_caller)]

@@ -1,0 +1,81 @@
+"""Turns every failure into ``{"error_code", "message", "request_id"}`` with the right status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from catalog.errors import StewardError
+from catalog.logs import get_logger
+
+log = get_logger("steward.errors")
+
+_STATUS_CODES = {
+    400: "INVALID_PARAMETER_VALUE",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "ENDPOINT_NOT_FOUND",
+    405: "BAD_REQUEST",
+    409: "RESOURCE_ALREADY_EXISTS",
+    413: "REQUEST_LIMIT_EXCEEDED",
+}
+
+
+def error_response(request: Request, status: int, code: str, message: str) -> ORJSONResponse:
+    request_id = getattr(request.state, "request_id", "")
+    return ORJSONResponse(
+        {"error_code": code, "message": message, "request_id": request_id}, status_code=status
+    )
+
+
+def _describe_validation(errors: list[Any]) -> str:
+    parts = []
+    for err in errors[:5]:
+        loc = [str(x) for x in err.get("loc", ()) if x not in ("body",)]
+        where = ".".join(loc) or "body"
+        kind = err.get("type", "")
+        if kind == "extra_forbidden":
+            parts.append(f"unknown field '{where}'")
+        elif where == "body" and kind in ("model_attributes_type", "dict_type", "missing"):
+            parts.append(
+                "request body must be a JSON object (send Content-Type: application/json)"
+            )
+        elif kind == "missing":
+            parts.append(f"missing required field '{where}'")
+        elif kind == "json_invalid":
+            parts.append(f"request body is not valid JSON ({err.get('msg', '')})")
+        else:
+            parts.append(f"'{where}': {err.get('msg', 'invalid value')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StewardError)
+    async def _steward(request: Request, exc: StewardError) -> ORJSONResponse:
+        log.info("request_failed", error_code=exc.error_code, message=exc.message)
+        return error_response(request, exc.status_code, exc.error_code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> ORJSONResponse:
+        return error_response(
+            request, 400, "INVALID_PARAMETER_VALUE", _describe_validation(list(exc.errors()))
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "BAD_REQUEST")
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route for {request.method} {request.url.path}"
+        return error_response(request, exc.status_code, code, message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+        log.exception("internal_error")
+        return error_response(
+            request, 500, "INTERNAL_ERROR", "internal error; quote the request id to an admin"
+        )

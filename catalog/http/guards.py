@@ -1,0 +1,102 @@
+"""Declarative route guards.
+
+Each route passes ``dependencies=[guard(...)]`` stating what it requires; the
+guard reads the securable's name from the request as declared and asks the one
+authorizer. A test walks the app's routes and fails on any without a guard.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Request
+from fastapi import params as fastapi_params
+from starlette.concurrency import run_in_threadpool
+
+from catalog.authz import Caller
+from catalog.errors import InvalidParameter
+from catalog.http.deps import Runtime, current_caller, get_runtime
+from catalog.store.sql import SqlNamespaceStore
+from policy.requirements import Access, NameFrom, NameSource, Requirement
+from policy.securables import Privilege, SecurableType
+
+
+class Guard:
+    """The dependency behind :func:`guard`; it carries its requirement for inspection."""
+
+    def __init__(self, requirement: Requirement) -> None:
+        self.requirement = requirement
+
+    async def __call__(
+        self,
+        request: Request,
+        caller: Annotated[Caller, Depends(current_caller)],
+        runtime: Annotated[Runtime, Depends(get_runtime)],
+    ) -> None:
+        req = self.requirement
+        if req.access is not Access.PRIVILEGE:
+            runtime.authorizer.require(caller, req, None, _NO_STORE)
+            return
+        full_name = await _read_name(request, req.name_from) if req.name_from else None
+        await run_in_threadpool(_check, runtime, caller, req, full_name)
+
+
+def _check(runtime: Runtime, caller: Caller, req: Requirement, full_name: str | None) -> None:
+    with runtime.db.read() as session:
+        runtime.authorizer.require(caller, req, full_name, SqlNamespaceStore(session))
+
+
+class _NoStore:
+    """Stands in for a store where a requirement never reads one."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"store.{name} used by a requirement that needs no securable")
+
+
+_NO_STORE: Any = _NoStore()
+
+
+async def _read_name(request: Request, source: NameFrom) -> str:
+    values: list[str] = []
+    if source.source is NameSource.BODY:
+        raw = await request.body()
+        try:
+            body = orjson.loads(raw) if raw else {}
+        except orjson.JSONDecodeError as exc:
+            raise InvalidParameter(f"request body is not valid JSON: {exc}") from exc
+        if not isinstance(body, dict):
+            raise InvalidParameter("request body must be a JSON object")
+        getter = body.get
+    elif source.source is NameSource.PATH:
+        getter = request.path_params.get
+    else:
+        getter = request.query_params.get
+    for field_name in source.fields:
+        value = getter(field_name)
+        if not isinstance(value, str) or not value:
+            raise InvalidParameter(f"missing required field '{field_name}'")
+        values.append(value)
+    return ".".join(values)
+
+
+def guard(
+    access: Access = Access.PRIVILEGE,
+    privilege: Privilege | None = None,
+    on: SecurableType | None = None,
+    name_from: NameFrom | None = None,
+) -> fastapi_params.Depends:
+    """Declare a route's requirement, e.g. ``guard(privilege=SELECT, on=TABLE, name_from=...)``."""
+    requirement = Requirement(access, privilege, on, name_from)
+    return Depends(Guard(requirement))
+
+
+AUTHENTICATED = Access.AUTHENTICATED
+METASTORE_ADMIN = Access.METASTORE_ADMIN
+
+
+def route_requirement(dependencies: list[fastapi_params.Depends]) -> Requirement | None:
+    for dep in dependencies:
+        if isinstance(dep.dependency, Guard):
+            return dep.dependency.requirement
+    return None

@@ -1,0 +1,1 @@
+"""Routers of the catalog package; the composition root mounts them."""

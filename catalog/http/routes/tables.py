@@ -1,0 +1,189 @@
+"""``/api/2.1/unity-catalog/tables``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+
+from catalog.http.deps import CallerDep, RuntimeDep
+from catalog.http.guards import AUTHENTICATED, guard
+from catalog.http.models import (
+    ColumnInfo,
+    CreateTable,
+    Empty,
+    ListTablesResponse,
+    PrimaryKeyConstraint,
+    TableConstraint,
+    TableInfo,
+)
+from catalog.namespace import NewSecurable
+from catalog.names import normalize_part
+from catalog.records import ColumnRecord, TableRecord
+from catalog.tables import build_table_detail
+from catalog.errors import InvalidParameter
+from policy.requirements import NameFrom
+from policy.securables import Privilege, SecurableType
+
+router = APIRouter(prefix="/api/2.1/unity-catalog", tags=["Tables"])
+TABLE = SecurableType.TABLE
+BY_NAME = NameFrom.path("full_name")
+#: The reference spec caps a page of tables at 50.
+PAGE_MAX = 50
+
+
+def table_info(t: TableRecord) -> TableInfo:
+    s, d = t.securable, t.detail
+    catalog_name, schema_name, _ = s.full_name.split(".")
+    constraints = None
+    if d.primary_key_columns:
+        constraints = [
+            TableConstraint(
+                primary_key_constraint=PrimaryKeyConstraint(
+                    name=d.primary_key_name or f"{s.name}_pk",
+                    child_columns=d.primary_key_columns,
+                    timeseries_columns=[d.timeseries_column] if d.timeseries_column else None,
+                )
+            )
+        ]
+    return TableInfo(
+        name=s.name,
+        catalog_name=catalog_name,
+        schema_name=schema_name,
+        full_name=s.full_name,
+        table_type=d.table_type,
+        data_source_format=d.data_source_format,
+        columns=[
+            ColumnInfo(
+                name=c.name,
+                type_text=c.type_text,
+                type_json=c.type_json,
+                type_name=c.type_name,
+                type_precision=c.type_precision,
+                type_scale=c.type_scale,
+                type_interval_type=c.type_interval_type,
+                position=c.position,
+                comment=c.comment,
+                nullable=c.nullable,
+                partition_index=c.partition_index,
+            )
+            for c in d.columns
+        ],
+        storage_location=s.storage_location,
+        comment=s.comment,
+        properties=s.properties,
+        owner=s.owner,
+        created_at=s.created_at,
+        created_by=s.created_by,
+        updated_at=s.updated_at,
+        updated_by=s.updated_by,
+        table_id=s.id,
+        view_definition=d.view_definition,
+        table_constraints=constraints,
+    )
+
+
+def _columns(body: CreateTable) -> list[ColumnRecord]:
+    return [
+        ColumnRecord(
+            name=c.name,
+            type_text=c.type_text or c.type_name.value.lower(),
+            type_name=c.type_name.value,
+            position=c.position if c.position is not None else i,
+            nullable=c.nullable if c.nullable is not None else True,
+            comment=c.comment,
+            type_json=c.type_json,
+            type_precision=c.type_precision,
+            type_scale=c.type_scale,
+            type_interval_type=c.type_interval_type,
+            partition_index=c.partition_index,
+        )
+        for i, c in enumerate(body.columns)
+    ]
+
+
+@router.post(
+    "/tables",
+    dependencies=[
+        guard(
+            privilege=Privilege.CREATE_TABLE,
+            on=SecurableType.SCHEMA,
+            name_from=NameFrom.body("catalog_name", "schema_name"),
+        )
+    ],
+    operation_id="createTable",
+)
+def create_table(body: CreateTable, caller: CallerDep, rt: RuntimeDep) -> TableInfo:
+    pks = [c.primary_key_constraint for c in body.table_constraints or [] if c.primary_key_constraint]
+    if len(pks) > 1:
+        raise InvalidParameter("a table may have only one primary key constraint")
+    pk = pks[0] if pks else None
+    detail = build_table_detail(
+        table_type=body.table_type.value,
+        data_source_format=body.data_source_format.value if body.data_source_format else None,
+        columns=_columns(body),
+        storage_location=body.storage_location,
+        primary_key_name=pk.name if pk else None,
+        primary_key_columns=pk.child_columns if pk else None,
+        timeseries_columns=pk.timeseries_columns if pk else None,
+    )
+    full_name = ".".join(
+        [
+            normalize_part(body.catalog_name, "catalog_name"),
+            normalize_part(body.schema_name, "schema_name"),
+            normalize_part(body.name),
+        ]
+    )
+    record = rt.namespace.create(
+        caller,
+        NewSecurable(
+            TABLE,
+            full_name,
+            body.comment,
+            body.properties,
+            storage_location=body.storage_location,
+        ),
+        table=detail,
+    )
+    return table_info(TableRecord(record, detail))
+
+
+@router.get("/tables", dependencies=[guard(AUTHENTICATED)], operation_id="listTables")
+async def list_tables(
+    catalog_name: str,
+    schema_name: str,
+    caller: CallerDep,
+    rt: RuntimeDep,
+    max_results: int | None = None,
+    page_token: str | None = None,
+) -> ListTablesResponse:
+    parent = f"{normalize_part(catalog_name, 'catalog_name')}.{normalize_part(schema_name, 'schema_name')}"
+    page = await run_in_threadpool(
+        rt.namespace.list_tables, caller, parent, max_results, page_token, PAGE_MAX
+    )
+    return ListTablesResponse(
+        tables=[table_info(t) for t in page.items], next_page_token=page.next_page_token
+    )
+
+
+@router.get(
+    "/tables/{full_name}",
+    dependencies=[guard(privilege=Privilege.BROWSE, on=TABLE, name_from=BY_NAME)],
+    operation_id="getTable",
+)
+def get_table(
+    full_name: str,
+    rt: RuntimeDep,
+    read_streaming_table_as_managed: bool = True,
+    read_materialized_view_as_managed: bool = True,
+) -> TableInfo:
+    return table_info(rt.namespace.get_table(full_name))
+
+
+@router.delete(
+    "/tables/{full_name}",
+    dependencies=[guard(privilege=Privilege.MANAGE, on=TABLE, name_from=BY_NAME)],
+    operation_id="deleteTable",
+)
+def delete_table(full_name: str, rt: RuntimeDep) -> Empty:
+    rt.namespace.delete(TABLE, full_name)
+    return Empty()

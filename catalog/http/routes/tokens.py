@@ -1,0 +1,114 @@
+"""Personal access tokens at the Databricks token paths (SPEC §3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from catalog.errors import InvalidParameter, NotFound
+from catalog.http.deps import CallerDep, RuntimeDep
+from catalog.http.guards import AUTHENTICATED, METASTORE_ADMIN, guard
+from catalog.identity import IssuedToken, normalize_principal_name
+from catalog.records import TokenRecord
+
+router = APIRouter(prefix="/api/2.0", tags=["Tokens"])
+
+
+class CreateToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lifetime_seconds: int | None = Field(default=None, ge=-1)
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class CreateOboToken(CreateToken):
+    application_id: str | None = None
+    user_name: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_target(self) -> CreateOboToken:
+        if bool(self.application_id) == bool(self.user_name):
+            raise ValueError("give exactly one of application_id or user_name")
+        return self
+
+
+class DeleteToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token_id: str
+
+
+def token_info(t: TokenRecord, owner: str | None = None) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "token_id": t.id,
+        "creation_time": t.created_at,
+        "expiry_time": t.expiry_time if t.expiry_time is not None else -1,
+        "comment": t.comment or "",
+        "created_by_username": t.created_by,
+    }
+    if owner is not None:
+        info["owner_id"] = owner
+    return info
+
+
+def _issued(issued: IssuedToken) -> dict[str, Any]:
+    return {"token_value": issued.value, "token_info": token_info(issued.record)}
+
+
+@router.post("/token/create", dependencies=[guard(AUTHENTICATED)], operation_id="createToken")
+def create_token(body: CreateToken, caller: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+    issued = rt.identity.issue_token(
+        caller.principal, caller.name, body.lifetime_seconds, body.comment
+    )
+    return _issued(issued)
+
+
+@router.get("/token/list", dependencies=[guard(AUTHENTICATED)], operation_id="listTokens")
+def list_tokens(caller: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+    return {"token_infos": [token_info(t) for t in rt.identity.list_tokens(caller.principal.id)]}
+
+
+@router.post("/token/delete", dependencies=[guard(AUTHENTICATED)], operation_id="revokeToken")
+def revoke_token(body: DeleteToken, caller: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+    rt.identity.revoke_token(body.token_id, owner_id=caller.principal.id)
+    return {}
+
+
+@router.post(
+    "/token-management/on-behalf-of/tokens",
+    dependencies=[guard(METASTORE_ADMIN)],
+    operation_id="createOboToken",
+)
+def create_obo_token(body: CreateOboToken, caller: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+    target = body.application_id or body.user_name or ""
+    name = normalize_principal_name(target, "application_id" if body.application_id else "user_name")
+    principal = rt.identity.get_by_name(name)
+    if principal is None:
+        raise NotFound(f"principal '{target}' does not exist")
+    if body.application_id and principal.kind != "SERVICE_PRINCIPAL":
+        raise InvalidParameter(f"'{target}' is not a service principal")
+    issued = rt.identity.issue_token(principal, caller.name, body.lifetime_seconds, body.comment)
+    return _issued(issued)
+
+
+@router.get(
+    "/token-management/tokens",
+    dependencies=[guard(METASTORE_ADMIN)],
+    operation_id="listAllTokens",
+)
+def list_all_tokens(rt: RuntimeDep) -> dict[str, Any]:
+    return {
+        "token_infos": [token_info(t, owner=t.principal_id) for t in rt.identity.list_tokens(None)]
+    }
+
+
+@router.delete(
+    "/token-management/tokens/{token_id}",
+    dependencies=[guard(METASTORE_ADMIN)],
+    operation_id="deleteAnyToken",
+)
+def delete_any_token(token_id: str, rt: RuntimeDep) -> dict[str, Any]:
+    rt.identity.revoke_token(token_id, owner_id=None)
+    return {}

@@ -1,0 +1,313 @@
+"""Principals, group membership and personal access tokens (SPEC §2–§3).
+
+Tokens are 256-bit random strings; only their SHA-256 digest is stored. A slow
+password hash buys nothing for secrets of that entropy and would cost every
+request, so a plain digest is the right tool here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from catalog.authz import Caller
+from catalog.errors import AlreadyExists, InvalidParameter, NotFound, Unauthenticated
+from catalog.persistence.engine import Database
+from catalog.records import (
+    PrincipalKind,
+    PrincipalRecord,
+    TokenRecord,
+    new_id,
+    now_ms,
+)
+from catalog.store.base import IdentityStore
+from catalog.store.sql import SqlIdentityStore
+
+TOKEN_PREFIX = "dapi"
+ADMIN_NAME = "admin"
+MAX_TOKEN_LIFETIME_SECONDS = 10 * 365 * 24 * 3600
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def generate_token() -> str:
+    return TOKEN_PREFIX + secrets.token_hex(32)
+
+
+@dataclass
+class IssuedToken:
+    value: str
+    record: TokenRecord
+
+
+def normalize_principal_name(name: object, what: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameter(f"{what} must be a non-empty string")
+    if len(name) > 255:
+        raise InvalidParameter(f"{what} is longer than 255 characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise InvalidParameter(f"{what} '{name!r}' contains control characters")
+    return name.strip().lower()
+
+
+class IdentityService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- authentication -------------------------------------------------------------
+
+    def authenticate(self, token: str | None) -> Caller:
+        if not token:
+            raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
+        digest = hash_token(token)
+        with self.db.read() as session:
+            store = SqlIdentityStore(session)
+            found = store.find_token(digest)
+            if found is None or not hmac.compare_digest(found[0].token_hash, digest):
+                raise Unauthenticated("invalid or revoked token")
+            record, principal = found
+            if record.expiry_time is not None and record.expiry_time <= now_ms():
+                raise Unauthenticated("token has expired")
+            if not principal.active:
+                raise Unauthenticated(f"principal '{principal.name}' is deactivated")
+            return Caller(principal, frozenset(self._group_names(store, principal.id)))
+
+    @staticmethod
+    def _group_names(store: IdentityStore, principal_id: str) -> set[str]:
+        """Names of all groups containing the principal, following nesting."""
+        seen: set[str] = set()
+        frontier = [principal_id]
+        while frontier:
+            edges = store.groups_of(frontier)
+            frontier = [g for _m, g in edges if g not in seen]
+            seen.update(frontier)
+        names = set()
+        for group_id in seen:
+            group = store.get_principal(group_id)
+            if group is not None:
+                names.add(group.name)
+        return names
+
+    # -- bootstrap ------------------------------------------------------------------
+
+    def bootstrap_admin(self, admin_token: str | None, storage_root: Path) -> str | None:
+        """Create ``admin`` on first start; return a generated token to print once, if any."""
+        with self.db.transaction() as session:
+            store = SqlIdentityStore(session)
+            if store.get_principal_by_name(ADMIN_NAME) is not None:
+                return None
+            admin = PrincipalRecord(
+                id=new_id(),
+                kind=PrincipalKind.USER,
+                name=ADMIN_NAME,
+                display_name="Administrator",
+                is_metastore_admin=True,
+                created_at=now_ms(),
+            )
+            store.insert_principal(admin)
+            generated = admin_token is None
+            value = admin_token or generate_token()
+            store.insert_token(
+                TokenRecord(
+                    id=new_id(),
+                    principal_id=admin.id,
+                    token_hash=hash_token(value),
+                    comment="bootstrap admin token",
+                    created_at=now_ms(),
+                    created_by=ADMIN_NAME,
+                )
+            )
+        if not generated:
+            return None
+        storage_root.mkdir(parents=True, exist_ok=True)
+        path = storage_root / "admin-token"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value + "\n")
+        os.chmod(path, 0o600)
+        return value
+
+    # -- principals -----------------------------------------------------------------
+
+    def create_principal(
+        self,
+        kind: str,
+        name: str,
+        display_name: str | None = None,
+        active: bool = True,
+        members: Iterable[str] = (),
+        groups: Iterable[str] = (),
+    ) -> PrincipalRecord:
+        """Create a principal with its initial members and groups (by id), all or nothing."""
+        record = PrincipalRecord(
+            id=new_id(),
+            kind=kind,
+            name=name,
+            display_name=display_name,
+            active=active,
+            created_at=now_ms(),
+        )
+        with self.db.transaction() as session:
+            store = SqlIdentityStore(session)
+            store.insert_principal(record)
+            for member_id in members:
+                self._add_member(store, record, member_id)
+            for group_id in groups:
+                group = store.get_principal(group_id)
+                if group is None or group.kind != PrincipalKind.GROUP:
+                    raise NotFound(f"group with id '{group_id}' does not exist")
+                self._add_member(store, group, record.id)
+        return record
+
+    def get_principal(self, principal_id: str, kinds: Iterable[str]) -> PrincipalRecord:
+        with self.db.read() as session:
+            found = SqlIdentityStore(session).get_principal(principal_id)
+        if found is None or found.kind not in set(kinds):
+            raise NotFound(f"principal with id '{principal_id}' does not exist")
+        return found
+
+    def get_by_name(self, name: str) -> PrincipalRecord | None:
+        with self.db.read() as session:
+            return SqlIdentityStore(session).get_principal_by_name(name.lower())
+
+    def require_principal_name(self, name: str) -> str:
+        """The stored name of an existing principal; an unknown one is an error, not a no-op."""
+        found = self.get_by_name(normalize_principal_name(name, "principal"))
+        if found is None:
+            raise NotFound(f"principal '{name}' does not exist")
+        return found.name
+
+    def list_principals(
+        self, kinds: list[str], name_equals: str | None, start_index: int, count: int
+    ) -> tuple[list[PrincipalRecord], int]:
+        with self.db.read() as session:
+            return SqlIdentityStore(session).list_principals(
+                kinds, name_equals.lower() if name_equals else None, start_index - 1, count
+            )
+
+    def delete_principal(self, principal_id: str, kinds: Iterable[str]) -> None:
+        with self.db.transaction() as session:
+            store = SqlIdentityStore(session)
+            found = store.get_principal(principal_id)
+            if found is None or found.kind not in set(kinds):
+                raise NotFound(f"principal with id '{principal_id}' does not exist")
+            if found.name == ADMIN_NAME:
+                raise InvalidParameter("the bootstrap admin cannot be deleted")
+            store.delete_principal(principal_id)
+
+    def set_active(self, principal_id: str, active: bool) -> PrincipalRecord:
+        with self.db.transaction() as session:
+            store = SqlIdentityStore(session)
+            found = store.get_principal(principal_id)
+            if found is None:
+                raise NotFound(f"principal with id '{principal_id}' does not exist")
+            found.active = active
+            store.update_principal(found)
+            return found
+
+    def members(self, group_id: str) -> list[PrincipalRecord]:
+        with self.db.read() as session:
+            return SqlIdentityStore(session).members_of(group_id)
+
+    def direct_groups(self, principal_id: str) -> list[PrincipalRecord]:
+        with self.db.read() as session:
+            store = SqlIdentityStore(session)
+            groups = [store.get_principal(g) for _m, g in store.groups_of([principal_id])]
+            return sorted((g for g in groups if g is not None), key=lambda g: g.name)
+
+    def change_members(
+        self, group_id: str, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> PrincipalRecord:
+        """Add and remove members (by principal id) in one transaction; cycles are refused."""
+        with self.db.transaction() as session:
+            store = SqlIdentityStore(session)
+            group = store.get_principal(group_id)
+            if group is None or group.kind != PrincipalKind.GROUP:
+                raise NotFound(f"group with id '{group_id}' does not exist")
+            for member_id in add:
+                self._add_member(store, group, member_id)
+            for member_id in remove:
+                if store.get_principal(member_id) is None:
+                    raise NotFound(f"principal with id '{member_id}' does not exist")
+                store.remove_member(group.id, member_id)
+            return group
+
+    def _add_member(self, store: IdentityStore, group: PrincipalRecord, member_id: str) -> None:
+        member = store.get_principal(member_id)
+        if member is None:
+            raise NotFound(f"principal with id '{member_id}' does not exist")
+        if member.kind == PrincipalKind.GROUP:
+            containing = self._ancestor_ids(store, group.id) | {group.id}
+            if member.id in containing:
+                raise InvalidParameter(
+                    f"adding group '{member.name}' to '{group.name}' would create a cycle"
+                )
+        store.add_member(group.id, member.id)
+
+    @staticmethod
+    def _ancestor_ids(store: IdentityStore, principal_id: str) -> set[str]:
+        seen: set[str] = set()
+        frontier = [principal_id]
+        while frontier:
+            frontier = [g for _m, g in store.groups_of(frontier) if g not in seen]
+            seen.update(frontier)
+        return seen
+
+    # -- tokens ---------------------------------------------------------------------
+
+    def issue_token(
+        self,
+        principal: PrincipalRecord,
+        created_by: str,
+        lifetime_seconds: int | None,
+        comment: str | None,
+    ) -> IssuedToken:
+        if lifetime_seconds is not None and lifetime_seconds > MAX_TOKEN_LIFETIME_SECONDS:
+            raise InvalidParameter(
+                f"lifetime_seconds may be at most {MAX_TOKEN_LIFETIME_SECONDS} (ten years)"
+            )
+        created = now_ms()
+        expiry = (
+            created + lifetime_seconds * 1000
+            if lifetime_seconds is not None and lifetime_seconds > 0
+            else None
+        )
+        value = generate_token()
+        record = TokenRecord(
+            id=secrets.token_hex(16),
+            principal_id=principal.id,
+            token_hash=hash_token(value),
+            comment=comment,
+            created_at=created,
+            expiry_time=expiry,
+            created_by=created_by,
+        )
+        with self.db.transaction() as session:
+            store = SqlIdentityStore(session)
+            if store.get_principal(principal.id) is None:
+                raise NotFound(f"principal '{principal.name}' does not exist")
+            store.insert_token(record)
+        return IssuedToken(value, record)
+
+    def list_tokens(self, principal_id: str | None) -> list[TokenRecord]:
+        with self.db.read() as session:
+            return SqlIdentityStore(session).list_tokens(principal_id)
+
+    def revoke_token(self, token_id: str, owner_id: str | None) -> None:
+        """Revoke a token; with ``owner_id`` only that principal's own token."""
+        with self.db.transaction() as session:
+            store = SqlIdentityStore(session)
+            token = store.get_token(token_id)
+            if token is None or (owner_id is not None and token.principal_id != owner_id):
+                raise NotFound(f"token '{token_id}' does not exist")
+            store.delete_token(token_id)
+
+
+__all__ = ["AlreadyExists", "IdentityService", "IssuedToken"]

@@ -1,0 +1,354 @@
+"""The namespace's domain rules: create, read, list, update and drop securables.
+
+Authorization of the request itself happens before these methods run (route
+guards, SQL statement checks); here live the rules about the objects: names,
+parents, the reserved ``system`` catalog, non-empty containers and who can see
+what in a listing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from catalog.authz import Authorizer, Caller, ancestor_names
+from catalog.errors import InvalidParameter, NotEmpty, NotFound, PermissionDenied
+from catalog.names import SYSTEM_CATALOG, normalize_part, split_full_name
+from catalog.pagination import decode_token, encode_token, page_size
+from catalog.persistence.engine import Database
+from catalog.records import (
+    MetastoreRecord,
+    Page,
+    SecurableRecord,
+    TableDetailRecord,
+    TableRecord,
+    new_id,
+    now_ms,
+)
+from sqlalchemy.orm import Session
+
+from catalog.store.base import NamespaceStore
+from catalog.store.sql import SqlNamespaceStore
+from policy.securables import SecurableType
+
+T = TypeVar("T")
+SYSTEM_OWNER = "System user"
+#: How many rows a filtered listing may scan before it returns a short page.
+_MAX_SCAN_BATCHES = 20
+
+
+@dataclass
+class NewSecurable:
+    """What a caller supplies to create an object; the service fills in the rest."""
+
+    securable_type: SecurableType
+    full_name: str
+    comment: str | None = None
+    properties: dict[str, str] | None = None
+    storage_root: str | None = None
+    storage_location: str | None = None
+
+
+class NamespaceService:
+    def __init__(self, db: Database, authorizer: Authorizer) -> None:
+        self.db = db
+        self.authorizer = authorizer
+
+    # -- bootstrap ------------------------------------------------------------------
+
+    def bootstrap(self, metastore_name: str = "steward") -> None:
+        """Create the metastore row and the read-only ``system`` catalog on first start."""
+        with self.db.transaction() as session:
+            store = SqlNamespaceStore(session)
+            if store.get_metastore() is None:
+                store.insert_metastore(
+                    MetastoreRecord(new_id(), metastore_name, "admin", now_ms())
+                )
+            system = store.get(SecurableType.CATALOG, SYSTEM_CATALOG)
+            if system is None:
+                system = self._record(
+                    NewSecurable(
+                        SecurableType.CATALOG,
+                        SYSTEM_CATALOG,
+                        comment="System catalog: audit log, lineage and other system tables",
+                    ),
+                    None,
+                    SYSTEM_OWNER,
+                )
+                store.insert(system)
+            if store.get(SecurableType.SCHEMA, "system.access") is None:
+                store.insert(
+                    self._record(
+                        NewSecurable(
+                            SecurableType.SCHEMA,
+                            "system.access",
+                            comment="Audit and lineage system tables",
+                        ),
+                        system.id,
+                        SYSTEM_OWNER,
+                    )
+                )
+
+    def metastore(self) -> MetastoreRecord:
+        with self.db.read() as session:
+            found = SqlNamespaceStore(session).get_metastore()
+        if found is None:
+            raise NotFound("the metastore has not been initialised")
+        return found
+
+    # -- create ---------------------------------------------------------------------
+
+    def create(
+        self,
+        caller: Caller,
+        new: NewSecurable,
+        table: TableDetailRecord | None = None,
+        extra: Callable[[Session, SecurableRecord], None] | None = None,
+        record_id: str | None = None,
+    ) -> SecurableRecord:
+        """Create an object under its (existing) parent, owned by the caller.
+
+        ``extra`` runs in the same transaction so type-specific rows (a model's
+        registry entry, say) commit with the object or not at all.
+        """
+        parts = split_full_name(new.full_name, new.securable_type)
+        new.full_name = ".".join(parts)
+        if parts[0] == SYSTEM_CATALOG:
+            raise PermissionDenied("the system catalog is read-only")
+        with self.db.transaction() as session:
+            store = SqlNamespaceStore(session)
+            parent_id = None
+            if len(parts) > 1:
+                parent_type = new.securable_type.parent_type
+                assert parent_type is not None
+                parent = store.get(parent_type, ".".join(parts[:-1]))
+                if parent is None:
+                    raise NotFound(
+                        f"{parent_type.value} '{'.'.join(parts[:-1])}' does not exist"
+                    )
+                parent_id = parent.id
+            record = self._record(new, parent_id, caller.name, record_id)
+            store.insert(record)
+            if table is not None:
+                store.insert_table_detail(record.id, table)
+            if extra is not None:
+                extra(session, record)
+        return record
+
+    @staticmethod
+    def _record(
+        new: NewSecurable, parent_id: str | None, owner: str, record_id: str | None = None
+    ) -> SecurableRecord:
+        return SecurableRecord(
+            id=record_id or new_id(),
+            securable_type=new.securable_type,
+            parent_id=parent_id,
+            name=new.full_name.split(".")[-1],
+            full_name=new.full_name,
+            owner=owner,
+            created_at=now_ms(),
+            created_by=owner,
+            comment=new.comment,
+            properties=dict(new.properties or {}),
+            storage_root=new.storage_root,
+            storage_location=new.storage_location,
+        )
+
+    # -- read -----------------------------------------------------------------------
+
+    def get(self, securable_type: SecurableType, full_name: str) -> SecurableRecord:
+        name = ".".join(split_full_name(full_name, securable_type))
+        with self.db.read() as session:
+            found = SqlNamespaceStore(session).get(securable_type, name)
+        if found is None:
+            raise NotFound(f"{securable_type.value} '{name}' does not exist")
+        return found
+
+    def get_table(self, full_name: str) -> TableRecord:
+        name = ".".join(split_full_name(full_name, SecurableType.TABLE))
+        with self.db.read() as session:
+            store = SqlNamespaceStore(session)
+            found = store.get(SecurableType.TABLE, name)
+            if found is None:
+                raise NotFound(f"TABLE '{name}' does not exist")
+            detail = store.get_table_details([found.id])[found.id]
+        return TableRecord(found, detail)
+
+    def list(
+        self,
+        caller: Caller,
+        securable_type: SecurableType,
+        parent_full_name: str | None,
+        max_results: int | None,
+        page_token: str | None,
+        server_max: int,
+    ) -> Page[SecurableRecord]:
+        """One page of the children of a container that the caller may see, by name."""
+        limit = page_size(max_results, server_max)
+        after = decode_token(page_token)
+        with self.db.read() as session:
+            store = SqlNamespaceStore(session)
+            return self._list(store, caller, securable_type, parent_full_name, after, limit)
+
+    def list_tables(
+        self,
+        caller: Caller,
+        parent_full_name: str,
+        max_results: int | None,
+        page_token: str | None,
+        server_max: int,
+    ) -> Page[TableRecord]:
+        limit = page_size(max_results, server_max)
+        after = decode_token(page_token)
+        with self.db.read() as session:
+            store = SqlNamespaceStore(session)
+            page = self._list(store, caller, SecurableType.TABLE, parent_full_name, after, limit)
+            details = store.get_table_details([s.id for s in page.items])
+        return Page([TableRecord(s, details[s.id]) for s in page.items], page.next_page_token)
+
+    def list_all(
+        self,
+        caller: Caller,
+        securable_type: SecurableType,
+        max_results: int | None,
+        page_token: str | None,
+        server_max: int,
+    ) -> Page[SecurableRecord]:
+        """Every object of one type the caller may see, across containers, by full name."""
+        limit = page_size(max_results, server_max)
+        cursor = decode_token(page_token)
+        items: list[SecurableRecord] = []
+        with self.db.read() as session:
+            store = SqlNamespaceStore(session)
+            for _ in range(_MAX_SCAN_BATCHES):
+                batch = store.list_by_type(securable_type, cursor, limit)
+                containers = store.get_many(
+                    name for r in batch for name in ancestor_names(r.full_name)[:-1]
+                )
+                for record in batch:
+                    cursor = record.full_name
+                    chain = [containers[n] for n in ancestor_names(record.full_name)[:-1]]
+                    if self.authorizer.can_see_all_children(caller, chain) or (
+                        self.authorizer.can_see(caller, record)
+                    ):
+                        items.append(record)
+                        if len(items) == limit:
+                            return Page(items, encode_token(cursor))
+                if len(batch) < limit:
+                    return Page(items, None)
+        return Page(items, encode_token(cursor) if cursor else None)
+
+    def _list(
+        self,
+        store: NamespaceStore,
+        caller: Caller,
+        securable_type: SecurableType,
+        parent_full_name: str | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[SecurableRecord]:
+        parent_id: str | None = None
+        everything_visible = caller.is_metastore_admin
+        if parent_full_name is not None:
+            parent_type = securable_type.parent_type
+            assert parent_type is not None
+            chain = self.authorizer.resolve_chain(parent_full_name, parent_type, store)
+            parent_id = chain[-1].id
+            everything_visible = self.authorizer.can_see_all_children(caller, chain)
+        if everything_visible:
+            rows = store.list_children(parent_id, [securable_type], after, limit + 1)
+            more = len(rows) > limit
+            rows = rows[:limit]
+            return Page(rows, encode_token(rows[-1].name) if more else None)
+        # Filtered listing: scan in batches, stop at a full page or a bounded amount of work.
+        items: list[SecurableRecord] = []
+        cursor = after
+        for _ in range(_MAX_SCAN_BATCHES):
+            batch = store.list_children(parent_id, [securable_type], cursor, limit)
+            for record in batch:
+                cursor = record.name
+                if self.authorizer.can_see(caller, record):
+                    items.append(record)
+                    if len(items) == limit:
+                        return Page(items, encode_token(cursor))
+            if len(batch) < limit:
+                return Page(items, None)
+        return Page(items, encode_token(cursor) if cursor else None)
+
+    # -- update ---------------------------------------------------------------------
+
+    def update(
+        self,
+        caller: Caller,
+        securable_type: SecurableType,
+        full_name: str,
+        *,
+        comment: str | None = None,
+        properties: dict[str, str] | None = None,
+        owner: str | None = None,
+        new_name: str | None = None,
+    ) -> SecurableRecord:
+        name = ".".join(split_full_name(full_name, securable_type))
+        if name.split(".")[0] == SYSTEM_CATALOG:
+            raise PermissionDenied("the system catalog is read-only")
+        with self.db.transaction() as session:
+            store = SqlNamespaceStore(session)
+            record = store.get(securable_type, name)
+            if record is None:
+                raise NotFound(f"{securable_type.value} '{name}' does not exist")
+            record.updated_at = now_ms()
+            record.updated_by = caller.name
+            if comment is not None:
+                record.comment = comment
+            if properties is not None:
+                record.properties = {**record.properties, **properties}
+            if owner is not None:
+                record.owner = owner
+            store.update(record)
+            if new_name is not None:
+                part = normalize_part(new_name, "new_name")
+                if record.parent_id is None and part == SYSTEM_CATALOG:
+                    raise InvalidParameter("'system' is a reserved catalog name")
+                if part != record.name:
+                    new_full = ".".join([*record.name_parts[:-1], part])
+                    store.rename(record, part, new_full)
+                    record.name, record.full_name = part, new_full
+        return record
+
+    # -- delete ---------------------------------------------------------------------
+
+    def delete(
+        self,
+        securable_type: SecurableType,
+        full_name: str,
+        force: bool = False,
+        before_delete: Callable[[Session, SecurableRecord], None] | None = None,
+    ) -> SecurableRecord:
+        name = ".".join(split_full_name(full_name, securable_type))
+        if name.split(".")[0] == SYSTEM_CATALOG:
+            raise PermissionDenied("the system catalog is read-only")
+        with self.db.transaction() as session:
+            store = SqlNamespaceStore(session)
+            record = store.get(securable_type, name)
+            if record is None:
+                raise NotFound(f"{securable_type.value} '{name}' does not exist")
+            if not force and store.has_children(record.id):
+                raise NotEmpty(
+                    f"{securable_type.value} '{name}' is not empty; "
+                    "drop its contents first or delete with force=true (SQL: CASCADE)"
+                )
+            if before_delete is not None:
+                before_delete(session, record)
+            store.delete(record.id)
+        return record
+
+    def resolve_chain(
+        self, securable_type: SecurableType, full_name: str
+    ) -> Sequence[SecurableRecord]:
+        name = ".".join(split_full_name(full_name, securable_type))
+        with self.db.read() as session:
+            return self.authorizer.resolve_chain(name, securable_type, SqlNamespaceStore(session))
+
+
+__all__ = ["NamespaceService", "NewSecurable", "ancestor_names"]

@@ -1,0 +1,1 @@
+"""SQLAlchemy persistence of the catalog: tables, engine set-up and migrations."""

@@ -1,0 +1,155 @@
+"""The catalog's tables.
+
+One ``securables`` table holds every object of the namespace (catalogs,
+schemas, tables, models) so the hierarchy, ownership and listing work the same
+for all of them; type-specific details live in side tables. Time stamps are
+epoch milliseconds, as the Unity Catalog API returns them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Metastore(Base):
+    __tablename__ = "metastore"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    owner: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Securable(Base):
+    __tablename__ = "securables"
+    __table_args__ = (
+        UniqueConstraint("full_name", name="uq_securables_full_name"),
+        # Keyset pagination of a container's children by name.
+        Index("ix_securables_children", "parent_id", "securable_type", "name"),
+        Index("ix_securables_type_name", "securable_type", "full_name"),
+        Index("ix_securables_owner", "owner"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    securable_type: Mapped[str] = mapped_column(String(32))
+    parent_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("securables.id", ondelete="CASCADE"), nullable=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str] = mapped_column(String(800))
+    owner: Mapped[str] = mapped_column(String(255))
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    properties: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    storage_root: Mapped[str | None] = mapped_column(Text, nullable=True)
+    storage_location: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    updated_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class TableDetail(Base):
+    """What only a table has: its type, format and primary/timeseries keys."""
+
+    __tablename__ = "table_details"
+
+    securable_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("securables.id", ondelete="CASCADE"), primary_key=True
+    )
+    table_type: Mapped[str] = mapped_column(String(32))
+    data_source_format: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    view_definition: Mapped[str | None] = mapped_column(Text, nullable=True)
+    primary_key_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    primary_key_columns: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    timeseries_column: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class TableColumn(Base):
+    __tablename__ = "table_columns"
+    __table_args__ = (UniqueConstraint("table_id", "name", name="uq_table_columns_table_name"),)
+
+    table_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("securables.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    type_text: Mapped[str] = mapped_column(String(1000))
+    type_name: Mapped[str] = mapped_column(String(32))
+    type_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    type_precision: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    type_scale: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    type_interval_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    nullable: Mapped[bool] = mapped_column(Boolean, default=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    partition_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Principal(Base):
+    __tablename__ = "principals"
+    __table_args__ = (UniqueConstraint("name", name="uq_principals_name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    #: USER, SERVICE_PRINCIPAL or GROUP.
+    kind: Mapped[str] = mapped_column(String(32))
+    #: userName, applicationId or group displayName, lower-cased (names are case-insensitive).
+    name: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_metastore_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+    __table_args__ = (Index("ix_group_members_member", "member_id"),)
+
+    group_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class AccessToken(Base):
+    """A personal access token. Only its SHA-256 digest is stored."""
+
+    __tablename__ = "access_tokens"
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="uq_access_tokens_token_hash"),
+        Index("ix_access_tokens_principal", "principal_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    principal_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("principals.id", ondelete="CASCADE")
+    )
+    token_hash: Mapped[str] = mapped_column(String(64))
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    #: Epoch ms after which the token is refused; None never expires.
+    expiry_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(255))

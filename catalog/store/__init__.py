@@ -1,0 +1,1 @@
+"""Store interfaces (``base``) and their SQLAlchemy implementation (``sql``)."""

@@ -1,0 +1,136 @@
+"""Abstract stores: what the domain needs from persistence, nothing about how.
+
+One store instance works inside one unit of work (a database transaction) so
+that a change and everything recorded about it commit together.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+
+from catalog.records import (
+    ColumnRecord,
+    MetastoreRecord,
+    PrincipalRecord,
+    SecurableRecord,
+    TableDetailRecord,
+    TokenRecord,
+)
+from policy.securables import SecurableType
+
+
+class NamespaceStore(ABC):
+    @abstractmethod
+    def get_metastore(self) -> MetastoreRecord | None: ...
+
+    @abstractmethod
+    def insert_metastore(self, record: MetastoreRecord) -> None: ...
+
+    @abstractmethod
+    def get(self, securable_type: SecurableType, full_name: str) -> SecurableRecord | None: ...
+
+    @abstractmethod
+    def get_by_full_name(self, full_name: str) -> SecurableRecord | None:
+        """The object of any namespace type with this full name (tables and models share names)."""
+
+    @abstractmethod
+    def get_many(self, full_names: Iterable[str]) -> dict[str, SecurableRecord]: ...
+
+    @abstractmethod
+    def insert(self, record: SecurableRecord) -> None:
+        """Insert; raises :class:`catalog.errors.AlreadyExists` if the name is taken."""
+
+    @abstractmethod
+    def list_children(
+        self,
+        parent_id: str | None,
+        securable_types: Sequence[SecurableType],
+        after_name: str | None,
+        limit: int,
+    ) -> list[SecurableRecord]:
+        """Children ordered by name, strictly after ``after_name`` (keyset pagination)."""
+
+    @abstractmethod
+    def list_by_type(
+        self, securable_type: SecurableType, after_full_name: str | None, limit: int
+    ) -> list[SecurableRecord]:
+        """Objects of one type in any container, ordered by full name (keyset pagination)."""
+
+    @abstractmethod
+    def has_children(self, parent_id: str) -> bool: ...
+
+    @abstractmethod
+    def update(self, record: SecurableRecord) -> None:
+        """Persist comment, properties, owner and the updated stamps of ``record``."""
+
+    @abstractmethod
+    def rename(self, record: SecurableRecord, new_name: str, new_full_name: str) -> None:
+        """Rename an object and rewrite the full names of everything under it."""
+
+    @abstractmethod
+    def delete(self, securable_id: str) -> None:
+        """Delete an object and, through cascading keys, everything under it."""
+
+    @abstractmethod
+    def insert_table_detail(self, securable_id: str, detail: TableDetailRecord) -> None: ...
+
+    @abstractmethod
+    def get_table_details(self, securable_ids: Sequence[str]) -> dict[str, TableDetailRecord]: ...
+
+
+class IdentityStore(ABC):
+    @abstractmethod
+    def insert_principal(self, record: PrincipalRecord) -> None: ...
+
+    @abstractmethod
+    def get_principal_by_name(self, name: str) -> PrincipalRecord | None: ...
+
+    @abstractmethod
+    def get_principal(self, principal_id: str) -> PrincipalRecord | None: ...
+
+    @abstractmethod
+    def list_principals(
+        self, kinds: Sequence[str], name_equals: str | None, offset: int, limit: int
+    ) -> tuple[list[PrincipalRecord], int]:
+        """A page of principals of the given kinds and the total count."""
+
+    @abstractmethod
+    def count_principals(self) -> int: ...
+
+    @abstractmethod
+    def update_principal(self, record: PrincipalRecord) -> None: ...
+
+    @abstractmethod
+    def delete_principal(self, principal_id: str) -> None: ...
+
+    @abstractmethod
+    def add_member(self, group_id: str, member_id: str) -> None: ...
+
+    @abstractmethod
+    def remove_member(self, group_id: str, member_id: str) -> None: ...
+
+    @abstractmethod
+    def members_of(self, group_id: str) -> list[PrincipalRecord]: ...
+
+    @abstractmethod
+    def groups_of(self, principal_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """(member_id, group_id) edges for the given members: one hop up."""
+
+    @abstractmethod
+    def insert_token(self, record: TokenRecord) -> None: ...
+
+    @abstractmethod
+    def find_token(self, token_hash: str) -> tuple[TokenRecord, PrincipalRecord] | None: ...
+
+    @abstractmethod
+    def list_tokens(self, principal_id: str | None) -> list[TokenRecord]: ...
+
+    @abstractmethod
+    def get_token(self, token_id: str) -> TokenRecord | None: ...
+
+    @abstractmethod
+    def delete_token(self, token_id: str) -> None: ...
+
+
+__all__ = ["ColumnRecord", "IdentityStore", "NamespaceStore"]

@@ -1,0 +1,1 @@
+"""Steward's model registry: registered models, versions, (later) aliases, artifacts and serving."""

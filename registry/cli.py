@@ -1,0 +1,157 @@
+"""The ``steward`` command: server, database and every resource's commands.
+
+Part of the composition root: it wires the catalog's commands, the registry's
+and the server built by :mod:`registry.composition`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from catalog.cli import commands as catalog_commands
+from catalog.cli.client import ApiClient
+from catalog.cli.output import JsonFlag, show_object, show_rows
+from catalog.config import Settings
+
+UC = "/api/2.1/unity-catalog"
+
+models = typer.Typer(help="Registered models and their versions.", no_args_is_help=True)
+db = typer.Typer(help="Database administration.", no_args_is_help=True)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="STEWARD_DATABASE_URL",
+        help="SQLAlchemy URL; default: SQLite under the storage root.",
+    ),
+]
+StorageRoot = Annotated[
+    Path | None,
+    typer.Option(
+        "--storage-root",
+        envvar="STEWARD_STORAGE_ROOT",
+        help="Where the SQLite file, artifacts and the admin token live (default ./.steward).",
+    ),
+]
+
+
+@models.command("list")
+def models_list(
+    schema: Annotated[str | None, typer.Argument(help="catalog.schema; all models if omitted.")] = None,
+    as_json: JsonFlag = False,
+    limit: Annotated[int, typer.Option("--limit")] = 1000,
+) -> None:
+    """List registered models you can see."""
+    params: dict[str, str] = {}
+    if schema:
+        catalog_commands._two_parts(schema, "schema name")
+        params["catalog_name"], params["schema_name"] = schema.split(".")
+    rows = ApiClient().pages(f"{UC}/models", "registered_models", limit, **params)
+    show_rows(rows, ("full_name", "owner", "comment"), as_json)
+
+
+@models.command("get")
+def models_get(full_name: str, as_json: JsonFlag = False) -> None:
+    """Show one registered model and its versions."""
+    client = ApiClient()
+    model = client.get(f"{UC}/models/{catalog_commands._q(full_name)}")
+    versions = list(
+        client.pages(f"{UC}/models/{catalog_commands._q(full_name)}/versions", "model_versions", 10_000)
+    )
+    if as_json:
+        show_object({**model, "versions": versions}, True)
+        return
+    show_object(model, False)
+    show_rows(versions, ("version", "status", "source", "created_by"), False)
+
+
+@models.command("create")
+def models_create(
+    full_name: str,
+    comment: Annotated[str | None, typer.Option("--comment")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a registered model: steward models create main.ml.churn"""
+    catalog, schema, name = catalog_commands._three_parts(full_name, "model name")
+    body = {"catalog_name": catalog, "schema_name": schema, "name": name, "comment": comment}
+    show_object(ApiClient().post(f"{UC}/models", body), as_json)
+
+
+@models.command("delete")
+def models_delete(
+    full_name: str,
+    force: Annotated[bool, typer.Option("--force", help="Delete its versions too.")] = False,
+) -> None:
+    """Delete a registered model."""
+    ApiClient().delete(f"{UC}/models/{catalog_commands._q(full_name)}", force=str(force).lower())
+    typer.echo(f"deleted model {full_name}")
+
+
+@db.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = None, storage_root: StorageRoot = None) -> None:
+    """Apply all database migrations (the server also does this on start)."""
+    from registry.composition import upgrade_database
+
+    settings = Settings.from_env(database_url=database_url, storage_root=storage_root)
+    settings.storage_root.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.resolved_database_url)
+    typer.echo("database is up to date")
+
+
+def server(
+    host: Annotated[str | None, typer.Option("--host", envvar="STEWARD_HOST")] = None,
+    port: Annotated[int | None, typer.Option("--port", envvar="STEWARD_PORT")] = None,
+    database_url: DatabaseUrl = None,
+    storage_root: StorageRoot = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option("--log-format", help="json (default) or console.", envvar="STEWARD_LOG_FORMAT"),
+    ] = None,
+) -> None:
+    """Start the Steward server (migrates the database first)."""
+    import uvicorn
+
+    from registry.composition import create_app
+
+    settings = Settings.from_env(
+        host=host,
+        port=port,
+        database_url=database_url,
+        storage_root=storage_root,
+        log_format=log_format,
+    )
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+    )
+
+
+def build_cli() -> typer.Typer:
+    app = typer.Typer(
+        name="steward",
+        help=(
+            "Steward: a governed catalog for data and ML assets.\n\n"
+            "Client commands talk to STEWARD_URL (default http://127.0.0.1:8080) "
+            "with the token in STEWARD_TOKEN."
+        ),
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+    )
+    app.command("server")(server)
+    app.add_typer(db, name="db")
+    catalog_commands.register(app)
+    app.add_typer(models, name="models")
+    return app
+
+
+def main() -> None:
+    build_cli()()

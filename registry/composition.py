@@ -1,0 +1,81 @@
+"""The composition root: the one place that wires policy, catalog and registry together.
+
+It lives in ``registry`` because that package sits on top of the dependency
+graph (``policy`` ← ``catalog`` ← ``registry``) and may import both others.
+The HTTP app is built here (``create_app``); the CLI entry point
+(``registry.cli.main``) builds its commands on top of it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from catalog.authz import Authorizer
+from catalog.config import Settings
+from catalog.http.app import build_app
+from catalog.http.deps import Runtime
+from catalog.identity import IdentityService
+from catalog.logs import configure_logging, get_logger
+from catalog.namespace import NamespaceService
+from catalog.persistence import migrate
+from catalog.persistence.engine import Database
+from registry import http as registry_http
+from registry.service import ModelRegistry
+
+REGISTRY_VERSIONS = Path(__file__).parent / "migrations" / "versions"
+log = get_logger("steward.server")
+
+
+def upgrade_database(database_url: str) -> None:
+    """Apply every package's migrations (all Alembic heads)."""
+    migrate.upgrade(database_url, [REGISTRY_VERSIONS])
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    db = Database(settings.resolved_database_url)
+    authorizer = Authorizer()
+    namespace = NamespaceService(db, authorizer)
+    runtime = Runtime(
+        settings=settings,
+        db=db,
+        authorizer=authorizer,
+        identity=IdentityService(db),
+        namespace=namespace,
+    )
+    runtime.extensions[registry_http.REGISTRY] = ModelRegistry(
+        db, namespace, settings.storage_root
+    )
+    return runtime
+
+
+def start(settings: Settings) -> Runtime:
+    """Migrate, build the services and bootstrap the metastore and its first admin."""
+    settings.storage_root.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.resolved_database_url)
+    runtime = build_runtime(settings)
+    runtime.namespace.bootstrap()
+    generated = runtime.identity.bootstrap_admin(settings.admin_token, settings.storage_root)
+    if generated is not None:
+        # Printed once, to the terminal only: never through the logger.
+        print(
+            f"Steward bootstrap admin token (shown once, also saved to "
+            f"{settings.storage_root / 'admin-token'}):\n{generated}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return runtime
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
+    runtime = start(settings)
+    log.info(
+        "started",
+        database=runtime.db.backend,
+        storage_root=str(settings.storage_root),
+    )
+    return build_app(runtime, [registry_http.router])

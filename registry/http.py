@@ -1,0 +1,342 @@
+"""``/api/2.1/unity-catalog/models`` and model versions, as in the UC reference spec."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalog.errors import InvalidParameter
+from catalog.http.deps import CallerDep, RuntimeDep
+from catalog.http.guards import AUTHENTICATED, guard
+from catalog.http.models import Empty
+from catalog.names import normalize_part
+from catalog.records import SecurableRecord
+from policy.requirements import NameFrom
+from policy.securables import Privilege, SecurableType
+from registry.service import ModelRegistry
+from registry.store import VersionRecord
+
+router = APIRouter(prefix="/api/2.1/unity-catalog", tags=["RegisteredModels"])
+MODEL = SecurableType.MODEL
+BY_NAME = NameFrom.path("full_name")
+PAGE_MAX = 50
+REGISTRY = "registry"
+
+
+def registry_of(rt: RuntimeDep) -> ModelRegistry:
+    return rt.extensions[REGISTRY]
+
+
+class CreateRegisteredModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    catalog_name: str
+    schema_name: str
+    comment: str | None = None
+
+
+class UpdateRegisteredModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str | None = None
+    new_name: str | None = None
+    owner: str | None = None
+
+
+class RegisteredModelInfo(BaseModel):
+    name: str
+    catalog_name: str
+    schema_name: str
+    storage_location: str | None = None
+    full_name: str
+    comment: str | None = None
+    owner: str
+    created_at: int
+    created_by: str
+    updated_at: int | None = None
+    updated_by: str | None = None
+    id: str
+
+
+class ListRegisteredModelsResponse(BaseModel):
+    registered_models: list[RegisteredModelInfo]
+    next_page_token: str | None = None
+
+
+class ModelVersionStatus(StrEnum):
+    MODEL_VERSION_STATUS_UNKNOWN = "MODEL_VERSION_STATUS_UNKNOWN"
+    PENDING_REGISTRATION = "PENDING_REGISTRATION"
+    FAILED_REGISTRATION = "FAILED_REGISTRATION"
+    READY = "READY"
+
+
+class CreateModelVersion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_name: str
+    catalog_name: str
+    schema_name: str
+    source: str = Field(min_length=1)
+    run_id: str | None = None
+    comment: str | None = None
+
+
+class UpdateModelVersion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str | None = None
+
+
+class FinalizeModelVersion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: str
+    version: int
+
+
+class ModelVersionInfo(BaseModel):
+    model_name: str
+    catalog_name: str
+    schema_name: str
+    version: int
+    source: str
+    run_id: str | None = None
+    status: ModelVersionStatus
+    storage_location: str
+    comment: str | None = None
+    created_at: int
+    created_by: str
+    updated_at: int | None = None
+    updated_by: str | None = None
+    id: str
+
+
+class ListModelVersionsResponse(BaseModel):
+    model_versions: list[ModelVersionInfo]
+    next_page_token: str | None = None
+
+
+def model_info(r: SecurableRecord) -> RegisteredModelInfo:
+    catalog_name, schema_name, name = r.full_name.split(".")
+    return RegisteredModelInfo(
+        name=name,
+        catalog_name=catalog_name,
+        schema_name=schema_name,
+        storage_location=r.storage_location,
+        full_name=r.full_name,
+        comment=r.comment,
+        owner=r.owner,
+        created_at=r.created_at,
+        created_by=r.created_by,
+        updated_at=r.updated_at,
+        updated_by=r.updated_by,
+        id=r.id,
+    )
+
+
+def version_info(model: SecurableRecord, v: VersionRecord) -> ModelVersionInfo:
+    catalog_name, schema_name, name = model.full_name.split(".")
+    return ModelVersionInfo(
+        model_name=name,
+        catalog_name=catalog_name,
+        schema_name=schema_name,
+        version=v.version,
+        source=v.source,
+        run_id=v.run_id,
+        status=ModelVersionStatus(v.status),
+        storage_location=v.storage_location,
+        comment=v.comment,
+        created_at=v.created_at,
+        created_by=v.created_by,
+        updated_at=v.updated_at,
+        updated_by=v.updated_by,
+        id=v.id,
+    )
+
+
+# -- registered models ------------------------------------------------------------------
+
+
+@router.post(
+    "/models",
+    dependencies=[
+        guard(
+            privilege=Privilege.CREATE_MODEL,
+            on=SecurableType.SCHEMA,
+            name_from=NameFrom.body("catalog_name", "schema_name"),
+        )
+    ],
+    operation_id="createRegisteredModel",
+)
+def create_model(
+    body: CreateRegisteredModel, caller: CallerDep, rt: RuntimeDep
+) -> RegisteredModelInfo:
+    full_name = ".".join(
+        [
+            normalize_part(body.catalog_name, "catalog_name"),
+            normalize_part(body.schema_name, "schema_name"),
+            normalize_part(body.name),
+        ]
+    )
+    return model_info(registry_of(rt).create_model(caller, full_name, body.comment))
+
+
+@router.get(
+    "/models", dependencies=[guard(AUTHENTICATED)], operation_id="listRegisteredModels"
+)
+async def list_models(
+    caller: CallerDep,
+    rt: RuntimeDep,
+    catalog_name: str | None = None,
+    schema_name: str | None = None,
+    max_results: int | None = None,
+    page_token: str | None = None,
+) -> ListRegisteredModelsResponse:
+    page = await run_in_threadpool(
+        registry_of(rt).list_models,
+        caller,
+        normalize_part(catalog_name, "catalog_name") if catalog_name else None,
+        normalize_part(schema_name, "schema_name") if schema_name else None,
+        max_results,
+        page_token,
+        PAGE_MAX,
+    )
+    return ListRegisteredModelsResponse(
+        registered_models=[model_info(r) for r in page.items],
+        next_page_token=page.next_page_token,
+    )
+
+
+@router.get(
+    "/models/{full_name}",
+    dependencies=[guard(privilege=Privilege.BROWSE, on=MODEL, name_from=BY_NAME)],
+    operation_id="getRegisteredModel",
+)
+def get_model(full_name: str, rt: RuntimeDep) -> RegisteredModelInfo:
+    return model_info(registry_of(rt).get_model(full_name))
+
+
+@router.patch(
+    "/models/{full_name}",
+    dependencies=[guard(privilege=Privilege.MANAGE, on=MODEL, name_from=BY_NAME)],
+    operation_id="updateRegisteredModel",
+)
+def update_model(
+    full_name: str, body: UpdateRegisteredModel, caller: CallerDep, rt: RuntimeDep
+) -> RegisteredModelInfo:
+    owner = rt.identity.require_principal_name(body.owner) if body.owner else None
+    record = registry_of(rt).update_model(caller, full_name, body.comment, body.new_name, owner)
+    return model_info(record)
+
+
+@router.delete(
+    "/models/{full_name}",
+    dependencies=[guard(privilege=Privilege.MANAGE, on=MODEL, name_from=BY_NAME)],
+    operation_id="deleteRegisteredModel",
+)
+def delete_model(full_name: str, rt: RuntimeDep, force: bool = False) -> Empty:
+    registry_of(rt).delete_model(full_name, force)
+    return Empty()
+
+
+# -- model versions ---------------------------------------------------------------------
+
+
+@router.post(
+    "/models/versions",
+    dependencies=[
+        guard(
+            privilege=Privilege.CREATE_MODEL_VERSION,
+            on=MODEL,
+            name_from=NameFrom.body("catalog_name", "schema_name", "model_name"),
+        )
+    ],
+    operation_id="createModelVersion",
+    tags=["ModelVersions"],
+)
+def create_version(
+    body: CreateModelVersion, caller: CallerDep, rt: RuntimeDep
+) -> ModelVersionInfo:
+    full_name = f"{body.catalog_name}.{body.schema_name}.{body.model_name}"
+    model, version = registry_of(rt).create_version(
+        caller, full_name, body.source, body.run_id, body.comment
+    )
+    return version_info(model, version)
+
+
+@router.get(
+    "/models/{full_name}/versions",
+    dependencies=[guard(privilege=Privilege.BROWSE, on=MODEL, name_from=BY_NAME)],
+    operation_id="listModelVersions",
+    tags=["ModelVersions"],
+)
+def list_versions(
+    full_name: str,
+    rt: RuntimeDep,
+    max_results: int | None = None,
+    page_token: str | None = None,
+) -> ListModelVersionsResponse:
+    model, page = registry_of(rt).list_versions(full_name, max_results, page_token, PAGE_MAX)
+    return ListModelVersionsResponse(
+        model_versions=[version_info(model, v) for v in page.items],
+        next_page_token=page.next_page_token,
+    )
+
+
+@router.get(
+    "/models/{full_name}/versions/{version}",
+    dependencies=[guard(privilege=Privilege.BROWSE, on=MODEL, name_from=BY_NAME)],
+    operation_id="getModelVersion",
+    tags=["ModelVersions"],
+)
+def get_version(full_name: str, version: int, rt: RuntimeDep) -> ModelVersionInfo:
+    return version_info(*registry_of(rt).get_version(full_name, version))
+
+
+@router.patch(
+    "/models/{full_name}/versions/{version}",
+    dependencies=[guard(privilege=Privilege.MANAGE, on=MODEL, name_from=BY_NAME)],
+    operation_id="updateModelVersion",
+    tags=["ModelVersions"],
+)
+def update_version(
+    full_name: str, version: int, body: UpdateModelVersion, caller: CallerDep, rt: RuntimeDep
+) -> ModelVersionInfo:
+    return version_info(*registry_of(rt).update_version(caller, full_name, version, body.comment))
+
+
+@router.delete(
+    "/models/{full_name}/versions/{version}",
+    dependencies=[guard(privilege=Privilege.MANAGE, on=MODEL, name_from=BY_NAME)],
+    operation_id="deleteModelVersion",
+    tags=["ModelVersions"],
+)
+def delete_version(full_name: str, version: int, rt: RuntimeDep) -> Empty:
+    registry_of(rt).delete_version(full_name, version)
+    return Empty()
+
+
+@router.patch(
+    "/models/{full_name}/versions/{version}/finalize",
+    dependencies=[
+        guard(privilege=Privilege.CREATE_MODEL_VERSION, on=MODEL, name_from=BY_NAME)
+    ],
+    operation_id="finalizeModelVersion",
+    tags=["ModelVersions"],
+)
+def finalize_version(
+    full_name: str,
+    version: int,
+    caller: CallerDep,
+    rt: RuntimeDep,
+    body: FinalizeModelVersion | None = None,
+) -> ModelVersionInfo:
+    if body is not None and (
+        body.version != version or body.full_name.lower() != full_name.lower()
+    ):
+        raise InvalidParameter("body full_name and version must match the path")
+    return version_info(*registry_of(rt).finalize_version(caller, full_name, version))
