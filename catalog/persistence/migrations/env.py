@@ -22,7 +22,7 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             if connection.dialect.name == "postgresql":
                 # Replicas starting together must not run the same migration twice.
-                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7_274_201)")
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7274201)")
             context.run_migrations()
     engine.dispose()
 

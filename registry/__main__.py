@@ -1,0 +1,5 @@
+"""``python -m registry`` runs the ``steward`` command."""
+
+from registry.cli import main
+
+main()

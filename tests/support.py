@@ -1,0 +1,165 @@
+"""Test support: throw-away databases on SQLite and PostgreSQL, and a real server process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+POSTGRES_URL_ENV = "STEWARD_TEST_POSTGRES_URL"
+REQUIRE_POSTGRES_ENV = "STEWARD_REQUIRE_POSTGRES"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def backends() -> list[Any]:
+    """sqlite always; postgres when configured (and then mandatory in CI)."""
+    params: list[Any] = ["sqlite"]
+    if os.environ.get(POSTGRES_URL_ENV) or os.environ.get(REQUIRE_POSTGRES_ENV):
+        params.append(pytest.param("postgres", marks=pytest.mark.postgres))
+    return params
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """Create a fresh PostgreSQL database for one test scope and drop it afterwards."""
+    admin_url = os.environ.get(POSTGRES_URL_ENV)
+    if not admin_url:
+        pytest.fail(f"{REQUIRE_POSTGRES_ENV} is set but {POSTGRES_URL_ENV} is not")
+    name = f"steward_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # the suite must fail, not skip, when PostgreSQL is missing
+        engine.dispose()
+        pytest.fail(f"PostgreSQL at {make_url(admin_url).host} is not usable: {exc}")
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@contextmanager
+def database_url_for(backend: str, directory: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / 'steward.db'}"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerHandle:
+    """A Steward server running in its own process, driven over HTTP."""
+
+    url: str
+    admin_token: str
+    storage_root: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    _clients: list[httpx.Client] = field(default_factory=list)
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        client = httpx.Client(base_url=self.url, headers=headers, timeout=30.0)
+        self._clients.append(client)
+        return client
+
+    @property
+    def admin(self) -> httpx.Client:
+        return self.client(self.admin_token)
+
+    def create_user(self, name: str | None = None) -> tuple[str, str]:
+        """Create a user and a token for it; returns (user name, token)."""
+        name = name or f"{unique('user')}@example.com"
+        admin = self.admin
+        created = admin.post("/api/2.0/preview/scim/v2/Users", json={"userName": name})
+        assert created.status_code == 201, created.text
+        issued = admin.post(
+            "/api/2.0/token-management/on-behalf-of/tokens",
+            json={"user_name": name, "comment": "test"},
+        )
+        assert issued.status_code == 200, issued.text
+        return name.lower(), issued.json()["token_value"]
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        for client in self._clients:
+            client.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_server(
+    database_url: str, storage_root: Path, extra_env: dict[str, str] | None = None
+) -> ServerHandle:
+    port = free_port()
+    token = "dapi" + uuid.uuid4().hex + uuid.uuid4().hex
+    env = {
+        **os.environ,
+        "STEWARD_ADMIN_TOKEN": token,
+        "STEWARD_DATABASE_URL": database_url,
+        "STEWARD_STORAGE_ROOT": str(storage_root),
+        "STEWARD_PORT": str(port),
+        **(extra_env or {}),
+    }
+    storage_root.mkdir(parents=True, exist_ok=True)
+    log_path = storage_root / "server.log"
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "registry", "server"],
+        env=env,
+        cwd=ROOT,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    handle = ServerHandle(url, token, storage_root, process, log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{handle.logs()}")
+        try:
+            response = httpx.get(
+                f"{url}/api/2.1/unity-catalog/metastore_summary",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=2,
+            )
+            if response.status_code == 200:
+                return handle
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    handle.stop()
+    raise RuntimeError(f"server did not start in time:\n{handle.logs()}")
