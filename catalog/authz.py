@@ -87,9 +87,7 @@ class Authorizer:
         chain = self.resolve_chain(name, securable_type, store)
         if self.is_allowed(caller, privilege, chain):
             return chain[-1]
-        raise PermissionDenied(
-            f"{privilege.value} on {securable_type.value} '{name}' is required"
-        )
+        raise PermissionDenied(f"{privilege.value} on {securable_type.value} '{name}' is required")
 
     def resolve_chain(
         self, full_name: str, securable_type: SecurableType, store: NamespaceStore
@@ -111,9 +109,7 @@ class Authorizer:
     ) -> bool:
         if any(caller.is_or_member_of(s.owner) for s in chain):
             return True
-        if caller.is_metastore_admin and privilege not in DATA_PRIVILEGES:
-            return True
-        return False
+        return caller.is_metastore_admin and privilege not in DATA_PRIVILEGES
 
     def can_see_all_children(self, caller: Caller, chain: Sequence[SecurableRecord]) -> bool:
         """Whether everything inside the last object of ``chain`` is visible to ``caller``."""
@@ -128,9 +124,7 @@ class Authorizer:
         return full_name.split(".")[0] == SYSTEM_CATALOG
 
 
-def _container_kinds(
-    securable_type: SecurableType, depth: int
-) -> list[SecurableType | None]:
+def _container_kinds(securable_type: SecurableType, depth: int) -> list[SecurableType | None]:
     """The type each level of a name must have; None where several types are possible."""
     containers: list[SecurableType | None] = [SecurableType.CATALOG, SecurableType.SCHEMA][
         : depth - 1

@@ -18,7 +18,9 @@ def normalize_part(value: str, what: str = "name") -> str:
     if not isinstance(value, str) or value == "":
         raise InvalidParameter(f"{what} must be a non-empty string")
     if len(value) > MAX_NAME_LENGTH:
-        raise InvalidParameter(f"{what} '{value[:40]}…' is longer than {MAX_NAME_LENGTH} characters")
+        raise InvalidParameter(
+            f"{what} '{value[:40]}…' is longer than {MAX_NAME_LENGTH} characters"
+        )
     for ch in value:
         if ch in _FORBIDDEN or unicodedata.category(ch).startswith("C"):
             shown = repr(ch) if ch != " " else "space"

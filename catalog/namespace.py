@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from sqlalchemy.orm import Session
+
 from catalog.authz import Authorizer, Caller, ancestor_names
 from catalog.errors import InvalidParameter, NotEmpty, NotFound, PermissionDenied
 from catalog.names import SYSTEM_CATALOG, normalize_part, split_full_name
@@ -26,8 +28,6 @@ from catalog.records import (
     new_id,
     now_ms,
 )
-from sqlalchemy.orm import Session
-
 from catalog.store.base import NamespaceStore
 from catalog.store.sql import SqlNamespaceStore
 from policy.securables import SecurableType
@@ -62,9 +62,7 @@ class NamespaceService:
         with self.db.transaction() as session:
             store = SqlNamespaceStore(session)
             if store.get_metastore() is None:
-                store.insert_metastore(
-                    MetastoreRecord(new_id(), metastore_name, "admin", now_ms())
-                )
+                store.insert_metastore(MetastoreRecord(new_id(), metastore_name, "admin", now_ms()))
             system = store.get(SecurableType.CATALOG, SYSTEM_CATALOG)
             if system is None:
                 system = self._record(
@@ -124,9 +122,7 @@ class NamespaceService:
                 assert parent_type is not None
                 parent = store.get(parent_type, ".".join(parts[:-1]))
                 if parent is None:
-                    raise NotFound(
-                        f"{parent_type.value} '{'.'.join(parts[:-1])}' does not exist"
-                    )
+                    raise NotFound(f"{parent_type.value} '{'.'.join(parts[:-1])}' does not exist")
                 parent_id = parent.id
             record = self._record(new, parent_id, caller.name, record_id)
             store.insert(record)

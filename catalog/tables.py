@@ -28,9 +28,7 @@ def build_table_detail(
     timeseries_columns: Sequence[str] | None = None,
 ) -> TableDetailRecord:
     if table_type not in SUPPORTED_TABLE_TYPES:
-        raise InvalidParameter(
-            f"table_type {table_type} is not supported; use MANAGED or EXTERNAL"
-        )
+        raise InvalidParameter(f"table_type {table_type} is not supported; use MANAGED or EXTERNAL")
     if table_type == "EXTERNAL" and not storage_location:
         raise InvalidParameter("an EXTERNAL table needs a storage_location")
     if not columns:
@@ -60,9 +58,7 @@ def build_table_detail(
             if col is None:
                 raise InvalidParameter(f"primary key column '{name}' is not a column of the table")
             if col.nullable:
-                raise InvalidParameter(
-                    f"primary key column '{col.name}' must be declared NOT NULL"
-                )
+                raise InvalidParameter(f"primary key column '{col.name}' must be declared NOT NULL")
             if col.name in pk_cols:
                 raise InvalidParameter(f"primary key column '{col.name}' is listed twice")
             pk_cols.append(col.name)

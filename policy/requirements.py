@@ -75,6 +75,10 @@ class Requirement:
 
     def describe(self) -> str:
         if self.access is Access.PRIVILEGE:
-            src = f"{self.name_from.source}:{'.'.join(self.name_from.fields)}" if self.name_from else ""
+            src = (
+                f"{self.name_from.source}:{'.'.join(self.name_from.fields)}"
+                if self.name_from
+                else ""
+            )
             return f"{self.privilege} on {self.securable_type} {src}".strip()
         return self.access.value

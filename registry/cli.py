@@ -41,7 +41,9 @@ StorageRoot = Annotated[
 
 @models.command("list")
 def models_list(
-    schema: Annotated[str | None, typer.Argument(help="catalog.schema; all models if omitted.")] = None,
+    schema: Annotated[
+        str | None, typer.Argument(help="catalog.schema; all models if omitted.")
+    ] = None,
     as_json: JsonFlag = False,
     limit: Annotated[int, typer.Option("--limit")] = 1000,
 ) -> None:
@@ -60,7 +62,9 @@ def models_get(full_name: str, as_json: JsonFlag = False) -> None:
     client = ApiClient()
     model = client.get(f"{UC}/models/{catalog_commands._q(full_name)}")
     versions = list(
-        client.pages(f"{UC}/models/{catalog_commands._q(full_name)}/versions", "model_versions", 10_000)
+        client.pages(
+            f"{UC}/models/{catalog_commands._q(full_name)}/versions", "model_versions", 10_000
+        )
     )
     if as_json:
         show_object({**model, "versions": versions}, True)
@@ -109,7 +113,9 @@ def server(
     storage_root: StorageRoot = None,
     log_format: Annotated[
         str | None,
-        typer.Option("--log-format", help="json (default) or console.", envvar="STEWARD_LOG_FORMAT"),
+        typer.Option(
+            "--log-format", help="json (default) or console.", envvar="STEWARD_LOG_FORMAT"
+        ),
     ] = None,
 ) -> None:
     """Start the Steward server (migrates the database first)."""

@@ -45,9 +45,7 @@ def build_runtime(settings: Settings) -> Runtime:
         identity=IdentityService(db),
         namespace=namespace,
     )
-    runtime.extensions[registry_http.REGISTRY] = ModelRegistry(
-        db, namespace, settings.storage_root
-    )
+    runtime.extensions[registry_http.REGISTRY] = ModelRegistry(db, namespace, settings.storage_root)
     return runtime
 
 

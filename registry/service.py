@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from catalog.authz import Caller
 from catalog.errors import InvalidParameter, NotEmpty, NotFound
+from catalog.names import normalize_full_name
 from catalog.namespace import NamespaceService, NewSecurable
 from catalog.pagination import decode_token, encode_token, page_size
 from catalog.persistence.engine import Database
 from catalog.records import Page, SecurableRecord, new_id, now_ms
-from catalog.names import normalize_full_name
 from catalog.store.sql import SqlNamespaceStore
 from policy.securables import SecurableType
 from registry.store import SqlModelStore, VersionRecord
@@ -38,9 +38,7 @@ class ModelRegistry:
 
     # -- models ---------------------------------------------------------------------
 
-    def create_model(
-        self, caller: Caller, full_name: str, comment: str | None
-    ) -> SecurableRecord:
+    def create_model(self, caller: Caller, full_name: str, comment: str | None) -> SecurableRecord:
         model_id = new_id()
 
         def add_registry_row(session: Session, record: SecurableRecord) -> None:
@@ -125,7 +123,9 @@ class ModelRegistry:
             store.insert_version(record)
         return model, record
 
-    def get_version(self, model_full_name: str, version: int) -> tuple[SecurableRecord, VersionRecord]:
+    def get_version(
+        self, model_full_name: str, version: int
+    ) -> tuple[SecurableRecord, VersionRecord]:
         with self.db.read() as session:
             model = self._model_in(session, model_full_name)
             return model, self._version_in(session, model, version)

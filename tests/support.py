@@ -82,6 +82,7 @@ class ServerHandle:
     storage_root: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    database_url: str
     _clients: list[httpx.Client] = field(default_factory=list)
 
     def client(self, token: str | None = None) -> httpx.Client:
@@ -145,18 +146,21 @@ def start_server(
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    handle = ServerHandle(url, token, storage_root, process, log_path)
+    handle = ServerHandle(
+        url, env["STEWARD_ADMIN_TOKEN"], storage_root, process, log_path, database_url
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{handle.logs()}")
         try:
-            response = httpx.get(
-                f"{url}/api/2.1/unity-catalog/metastore_summary",
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=2,
-            )
-            if response.status_code == 200:
+            # Unauthenticated on purpose: a 401 proves the app is serving.
+            response = httpx.get(f"{url}/api/2.1/unity-catalog/metastore_summary", timeout=2)
+            if response.status_code == 401:
+                if not handle.admin_token:
+                    token_file = storage_root / "admin-token"
+                    if token_file.exists():
+                        handle.admin_token = token_file.read_text().strip()
                 return handle
         except httpx.HTTPError:
             pass

@@ -41,9 +41,7 @@ def _describe_validation(errors: list[Any]) -> str:
         if kind == "extra_forbidden":
             parts.append(f"unknown field '{where}'")
         elif where == "body" and kind in ("model_attributes_type", "dict_type", "missing"):
-            parts.append(
-                "request body must be a JSON object (send Content-Type: application/json)"
-            )
+            parts.append("request body must be a JSON object (send Content-Type: application/json)")
         elif kind == "missing":
             parts.append(f"missing required field '{where}'")
         elif kind == "json_invalid":

@@ -1,0 +1,1 @@
+"""Benchmarks of Steward, run against a real server process (see benchmarks/README.md)."""

@@ -1,0 +1,630 @@
+"""Catalog API throughput over HTTP, SQLite and PostgreSQL side by side in one run.
+
+Run it with ``make bench`` or ``.venv/bin/python -m benchmarks.catalog_api --help``.
+
+For each backend it creates a throw-away database, starts a real Steward server
+process on it (``tests.support.start_server``: ``python -m registry server`` on a
+free port, with an admin token) and drives it over HTTP with httpx clients that
+keep their connections alive. The clients are closed-loop: each sends its next
+request as soon as the previous answer has been read.
+
+1. create table: ``POST /tables`` at each ``--concurrency`` level (1 client
+   thread, then 4, by default), each thread with its own keep-alive connection;
+2. get table: ``GET /tables/{full_name}``, same concurrency levels;
+3. list tables: a schema of ``--tables`` (100,000) tables, bulk-inserted
+   in-process through the catalog's own tables (the row shapes
+   ``NamespaceService.create`` and ``SqlNamespaceStore.insert`` /
+   ``insert_table_detail`` write), then listed 50 at a time by one client:
+   a full walk of every page, then repeated fetches of the first page, a page in
+   the middle and the last page.
+
+The peer named in the figures is the other backend (PostgreSQL / SQLite), plus
+the issue's goal of a first page under 20 ms. The natural peer, the Unity
+Catalog OSS server (Java), cannot be installed here: no package registry that
+this machine reaches ships it (see benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+from catalog.persistence import schema as t
+from catalog.persistence.engine import Database
+from catalog.records import new_id, now_ms
+from catalog.store.sql import SqlNamespaceStore
+from policy.securables import SecurableType
+from tests.support import ServerHandle, start_server
+
+API = "/api/2.1/unity-catalog"
+GOAL_FIRST_PAGE_MS = 20.0
+PAGE = 50
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+CATALOG = "bench"
+WRITE_SCHEMA = "writes"
+BIG_SCHEMA = "big"
+OWNER = "admin"
+#: (type_name, type_text) of the generated columns, cycled.
+COLUMN_TYPES = [("LONG", "bigint"), ("STRING", "string"), ("DOUBLE", "double")]
+INSERT_CHUNK = 5_000
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- statistics -----------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty sample."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))  # ceil(n*q/100), at least 1
+    return ordered[int(rank) - 1]
+
+
+@dataclass
+class Figure:
+    key: str
+    label: str
+    unit: str
+    #: "higher" when a larger number is better (throughput), "lower" for latencies and times.
+    better: str
+    values: dict[str, float] = field(default_factory=dict)
+
+
+class Results:
+    def __init__(self) -> None:
+        self.figures: dict[str, Figure] = {}
+        self.notes: dict[str, dict[str, Any]] = {}
+
+    def add(self, backend: str, key: str, label: str, unit: str, better: str, value: float) -> None:
+        fig = self.figures.setdefault(key, Figure(key, label, unit, better))
+        fig.values[backend] = value
+
+    def latencies(self, backend: str, key: str, label: str, samples: Sequence[float]) -> None:
+        self.add(backend, f"{key}.p50", f"{label} p50", "ms", "lower", percentile(samples, 50))
+        self.add(backend, f"{key}.p99", f"{label} p99", "ms", "lower", percentile(samples, 99))
+
+
+# -- throw-away databases and the server -----------------------------------------------
+
+
+@contextmanager
+def throwaway_postgres(admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, dropped afterwards whatever happens."""
+    name = f"steward_bench_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def database_for(backend: str, directory: Path, postgres_url: str) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / 'steward.db'}"
+    else:
+        with throwaway_postgres(postgres_url) as url:
+            yield url
+
+
+def server_durations(handle: ServerHandle, offset: int, method: str, path: str) -> list[float]:
+    """Server-side ``duration_ms`` of the access-log lines written after ``offset``."""
+    with handle.log_path.open("rb") as f:
+        f.seek(offset)
+        lines = f.read().splitlines()
+    durations: list[float] = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if (
+            entry.get("event") == "request"
+            and entry.get("method") == method
+            and entry.get("path") == path
+        ):
+            durations.append(float(entry["duration_ms"]))
+    return durations
+
+
+def log_offset(handle: ServerHandle) -> int:
+    return handle.log_path.stat().st_size
+
+
+# -- request bodies and the bulk load -------------------------------------------------
+
+
+def columns_for(n_columns: int) -> list[tuple[str, str, str]]:
+    """(name, type_name, type_text) of the generated columns."""
+    return [
+        (f"c{i}", *COLUMN_TYPES[i % len(COLUMN_TYPES)]) for i in range(n_columns)
+    ]
+
+
+def create_body(schema: str, name: str, n_columns: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "catalog_name": CATALOG,
+        "schema_name": schema,
+        "table_type": "MANAGED",
+        "data_source_format": "DELTA",
+        "columns": [
+            {"name": c, "type_name": tn, "type_text": tt, "position": i, "nullable": i != 0}
+            for i, (c, tn, tt) in enumerate(columns_for(n_columns))
+        ],
+        "comment": "benchmark table",
+    }
+
+
+def populate(database_url: str, n_tables: int, n_columns: int, seed: int) -> float:
+    """Insert ``n_tables`` tables into ``bench.big`` directly, in the service's row shapes.
+
+    Mirrors ``NamespaceService.create`` → ``SqlNamespaceStore.insert`` (securables) and
+    ``insert_table_detail`` (table_details, table_columns) for a MANAGED DELTA table owned
+    by ``admin``. Names are inserted in a shuffled order, as tables are created in life,
+    so the heap order is not the listing order. Returns the seconds it took.
+    """
+    started = time.perf_counter()
+    db = Database(database_url)
+    try:
+        with db.read() as session:
+            schema = SqlNamespaceStore(session).get(
+                SecurableType.SCHEMA, f"{CATALOG}.{BIG_SCHEMA}"
+            )
+        assert schema is not None, "the benchmark schema must exist before the bulk load"
+        width = len(str(n_tables - 1))
+        order = list(range(n_tables))
+        random.Random(seed).shuffle(order)
+        cols = columns_for(n_columns)
+        for start in range(0, n_tables, INSERT_CHUNK):
+            securables, details, columns = [], [], []
+            created = now_ms()
+            for i in order[start : start + INSERT_CHUNK]:
+                table_id = new_id()
+                name = f"t_{i:0{width}d}"
+                securables.append(
+                    {
+                        "id": table_id,
+                        "securable_type": SecurableType.TABLE.value,
+                        "parent_id": schema.id,
+                        "name": name,
+                        "full_name": f"{CATALOG}.{BIG_SCHEMA}.{name}",
+                        "owner": OWNER,
+                        "comment": None,
+                        "properties": {},
+                        "storage_root": None,
+                        "storage_location": None,
+                        "created_at": created,
+                        "created_by": OWNER,
+                        "updated_at": None,
+                        "updated_by": None,
+                    }
+                )
+                details.append(
+                    {
+                        "securable_id": table_id,
+                        "table_type": "MANAGED",
+                        "data_source_format": "DELTA",
+                        "view_definition": None,
+                        "primary_key_name": None,
+                        "primary_key_columns": None,
+                        "timeseries_column": None,
+                    }
+                )
+                columns.extend(
+                    {
+                        "table_id": table_id,
+                        "position": pos,
+                        "name": cname,
+                        "type_text": type_text,
+                        "type_name": type_name,
+                        "type_json": None,
+                        "type_precision": None,
+                        "type_scale": None,
+                        "type_interval_type": None,
+                        "nullable": pos != 0,
+                        "comment": None,
+                        "partition_index": None,
+                    }
+                    for pos, (cname, type_name, type_text) in enumerate(cols)
+                )
+            with db.transaction() as session:
+                session.execute(insert(t.Securable.__table__), securables)
+                session.execute(insert(t.TableDetail.__table__), details)
+                session.execute(insert(t.TableColumn.__table__), columns)
+        if db.backend == "postgresql":
+            # What autovacuum does by itself shortly after a bulk load; done now so the
+            # planner's statistics do not depend on when the run happens to start.
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("ANALYZE"))
+    finally:
+        db.dispose()
+    return time.perf_counter() - started
+
+
+# -- the closed-loop client -----------------------------------------------------------
+
+Job = Callable[[httpx.Client], httpx.Response]
+
+
+def closed_loop(
+    handle: ServerHandle, jobs: Sequence[Job], concurrency: int, expect: int = 200
+) -> tuple[float, list[float]]:
+    """Run ``jobs`` on ``concurrency`` threads, one keep-alive client each.
+
+    Returns the wall-clock seconds from the common start to the last answer and
+    every request's latency in ms.
+    """
+    clients = [handle.client(handle.admin_token) for _ in range(concurrency)]
+    for client in clients:  # open the connection outside the measurement
+        client.get(f"{API}/metastore_summary").raise_for_status()
+    latencies: list[list[float]] = [[] for _ in range(concurrency)]
+    errors: list[str] = []
+    barrier = threading.Barrier(concurrency + 1)
+
+    def worker(k: int) -> None:
+        client, mine = clients[k], latencies[k]
+        barrier.wait()
+        for job in jobs[k::concurrency]:
+            started = time.perf_counter()
+            try:
+                response = job(client)
+            except httpx.HTTPError as exc:
+                errors.append(repr(exc))
+                return
+            mine.append((time.perf_counter() - started) * 1000)
+            if response.status_code != expect:
+                errors.append(f"{response.status_code}: {response.text[:300]}")
+                return
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"{len(errors)} request(s) failed, first: {errors[0]}")
+    return wall, [x for per_thread in latencies for x in per_thread]
+
+
+# -- the benchmark on one backend ------------------------------------------------------
+
+
+@dataclass
+class Options:
+    creates: int
+    gets: int
+    concurrency: list[int]
+    tables: int
+    columns: int
+    repeats: int
+    seed: int
+    postgres_url: str
+
+
+def bench_writes_and_reads(handle: ServerHandle, backend: str, opts: Options, out: Results) -> None:
+    for conc in opts.concurrency:
+        names = [f"w{conc}_{i:06d}" for i in range(opts.creates)]
+        bodies = [create_body(WRITE_SCHEMA, name, opts.columns) for name in names]
+        jobs: list[Job] = [
+            (lambda c, body=body: c.post(f"{API}/tables", json=body)) for body in bodies
+        ]
+        log(f"{backend}: create table x{opts.creates}, {conc} client thread(s)")
+        offset = log_offset(handle)
+        wall, lat = closed_loop(handle, jobs, conc)
+        label = f"create table, {conc} thread{'s' if conc > 1 else ''}"
+        out.add(backend, f"create.c{conc}.rps", f"{label}: req/s", "req/s", "higher", len(lat) / wall)
+        out.latencies(backend, f"create.c{conc}", label, lat)
+        server = server_durations(handle, offset, "POST", f"{API}/tables")
+        out.add(
+            backend, f"create.c{conc}.server_p50", f"{label}: server-side p50", "ms", "lower",
+            percentile(server, 50),
+        )
+
+        rng = random.Random(opts.seed + conc)
+        targets = [f"{CATALOG}.{WRITE_SCHEMA}.{rng.choice(names)}" for _ in range(opts.gets)]
+        get_jobs: list[Job] = [
+            (lambda c, name=name: c.get(f"{API}/tables/{name}")) for name in targets
+        ]
+        log(f"{backend}: get table x{opts.gets}, {conc} client thread(s)")
+        wall, lat = closed_loop(handle, get_jobs, conc)
+        label = f"get table, {conc} thread{'s' if conc > 1 else ''}"
+        out.add(backend, f"get.c{conc}.rps", f"{label}: req/s", "req/s", "higher", len(lat) / wall)
+        out.latencies(backend, f"get.c{conc}", label, lat)
+
+
+def list_page(client: httpx.Client, token: str | None) -> tuple[float, dict[str, Any]]:
+    params: dict[str, Any] = {
+        "catalog_name": CATALOG,
+        "schema_name": BIG_SCHEMA,
+        "max_results": PAGE,
+    }
+    if token:
+        params["page_token"] = token
+    started = time.perf_counter()
+    response = client.get(f"{API}/tables", params=params)
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise RuntimeError(f"list failed: {response.status_code} {response.text[:300]}")
+    return elapsed, response.json()
+
+
+def bench_listing(handle: ServerHandle, backend: str, opts: Options, out: Results) -> None:
+    client = handle.client(handle.admin_token)
+    for _ in range(10):  # warm the connection, the pools and the caches
+        list_page(client, None)
+
+    log(f"{backend}: walking all pages of {opts.tables:,} tables, {PAGE} per page")
+    tokens: list[str | None] = [None]
+    walk: list[float] = []
+    seen = 0
+    started = time.perf_counter()
+    while True:
+        elapsed, body = list_page(client, tokens[-1])
+        walk.append(elapsed)
+        seen += len(body.get("tables") or [])
+        nxt = body.get("next_page_token")
+        if not nxt:
+            break
+        tokens.append(nxt)
+    total = time.perf_counter() - started
+    if seen != opts.tables:
+        raise RuntimeError(f"the walk saw {seen} tables, expected {opts.tables}")
+    out.add(backend, "walk.total_s", f"walk all {len(walk)} pages: total", "s", "lower", total)
+    out.latencies(backend, "walk.page", "walk: any page", walk)
+
+    middle, last = len(tokens) // 2, len(tokens) - 1
+    probes = [
+        ("first", "list: first page", None),
+        ("middle", f"list: page {middle + 1} (deep, middle)", tokens[middle]),
+        ("last", f"list: page {last + 1} (deep, last)", tokens[last]),
+    ]
+    for key, label, token in probes:
+        log(f"{backend}: {label} x{opts.repeats}")
+        offset = log_offset(handle)
+        samples = [list_page(client, token)[0] for _ in range(opts.repeats)]
+        out.latencies(backend, f"list.{key}", label, samples)
+        if key == "first":
+            server = server_durations(handle, offset, "GET", f"{API}/tables")[-opts.repeats :]
+            out.add(
+                backend, "list.first.server_p50", "list: first page, server-side p50", "ms",
+                "lower", percentile(server, 50),
+            )
+
+
+def run_backend(backend: str, opts: Options, out: Results, workdir: Path) -> None:
+    directory = workdir / backend
+    directory.mkdir(parents=True)
+    with database_for(backend, directory, opts.postgres_url) as url:
+        log(f"{backend}: starting a server on a fresh database")
+        handle = start_server(url, directory / "storage")
+        try:
+            admin = handle.client(handle.admin_token)
+            for path, body in [
+                ("catalogs", {"name": CATALOG}),
+                ("schemas", {"name": WRITE_SCHEMA, "catalog_name": CATALOG}),
+                ("schemas", {"name": BIG_SCHEMA, "catalog_name": CATALOG}),
+            ]:
+                response = admin.post(f"{API}/{path}", json=body)
+                if response.status_code != 200:
+                    raise RuntimeError(f"setup {path} failed: {response.text}")
+
+            log(f"{backend}: bulk-inserting {opts.tables:,} tables x {opts.columns} columns")
+            seconds = populate(url, opts.tables, opts.columns, opts.seed)
+            out.notes.setdefault("bulk_load_s", {})[backend] = round(seconds, 1)
+            log(f"{backend}: bulk load took {seconds:.1f} s")
+
+            bench_writes_and_reads(handle, backend, opts, out)
+            bench_listing(handle, backend, opts, out)
+        except BaseException:
+            print(f"--- {backend} server log (tail) ---", file=sys.stderr)
+            print(handle.logs()[-4000:], file=sys.stderr)
+            raise
+        finally:
+            handle.stop()
+
+
+# -- the report -----------------------------------------------------------------------
+
+
+def machine(postgres_url: str | None) -> dict[str, str]:
+    info = {
+        "cpus (nproc)": str(len(os.sched_getaffinity(0))),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "sqlite": sqlite3.sqlite_version,
+    }
+    if postgres_url:
+        engine = create_engine(postgres_url)
+        try:
+            with engine.connect() as conn:
+                info["postgresql"] = str(conn.execute(text("SHOW server_version")).scalar())
+        finally:
+            engine.dispose()
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "req/s":
+        return f"{value:,.0f}"
+    if unit == "s":
+        return f"{value:,.1f}"
+    return f"{value:,.2f}"
+
+
+def render(out: Results, backends: Sequence[str]) -> str:
+    both = "sqlite" in backends and "postgresql" in backends
+    header = ["figure", "unit", *backends]
+    if both:
+        header.append("PG/SQLite")
+    rows = [header]
+    for fig in out.figures.values():
+        row = [fig.label, fig.unit, *(_fmt(fig.values.get(b), fig.unit) for b in backends)]
+        if both:
+            pg, lite = fig.values.get("postgresql"), fig.values.get("sqlite")
+            row.append(f"{pg / lite:.2f}" if pg is not None and lite else "-")
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+
+    def line(r: list[str]) -> str:
+        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
+        cells += [c.rjust(w) for c, w in zip(r[2:], widths[2:], strict=True)]
+        return "| " + " | ".join(cells) + " |"
+
+    sep = "|" + "|".join(
+        "-" * (w + 2) if i < 2 else "-" * (w + 1) + ":" for i, w in enumerate(widths)
+    ) + "|"
+    lines = [line(rows[0]), sep, *(line(r) for r in rows[1:])]
+    first = out.figures.get("list.first.p50")
+    if first:
+        lines.append("")
+        for b in backends:
+            value = first.values.get(b)
+            if value is not None:
+                verdict = "meets" if value < GOAL_FIRST_PAGE_MS else "MISSES"
+                lines.append(
+                    f"{b}: first page p50 {value:.2f} ms / goal {GOAL_FIRST_PAGE_MS:.0f} ms "
+                    f"= {value / GOAL_FIRST_PAGE_MS:.2f} ({verdict} the goal)"
+                )
+    if both:
+        lines.append(
+            "PG/SQLite: above 1 means PostgreSQL is higher (faster for req/s, slower for ms and s)."
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[list[str], Options, Path | None]:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.catalog_api",
+        description="Catalog API throughput over HTTP on SQLite and PostgreSQL, side by side.",
+    )
+    parser.add_argument(
+        "--backends", default="sqlite,postgres",
+        help="comma-separated: sqlite, postgres (default: both)",
+    )
+    parser.add_argument("--creates", type=int, default=2000, help="tables created per level")
+    parser.add_argument("--gets", type=int, default=2000, help="table reads per level")
+    parser.add_argument(
+        "--concurrency", default="1,4",
+        help="client threads for create/get, comma-separated levels (default 1,4)",
+    )
+    parser.add_argument("--tables", type=int, default=100_000, help="tables in the listed schema")
+    parser.add_argument("--columns", type=int, default=3, help="columns per table")
+    parser.add_argument(
+        "--repeats", type=int, default=300, help="fetches of each probed page (first/middle/last)"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--postgres-url", default=os.environ.get("STEWARD_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        help="a PostgreSQL URL allowed to CREATE/DROP DATABASE (default: %(default)s)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    aliases = {"sqlite": "sqlite", "postgres": "postgresql", "postgresql": "postgresql", "pg": "postgresql"}
+    backends = []
+    for name in args.backends.split(","):
+        name = name.strip().lower()
+        if name not in aliases:
+            parser.error(f"unknown backend {name!r}: use sqlite and/or postgres")
+        backends.append(aliases[name])
+    concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    if args.tables < PAGE * 3 or args.creates < 1 or args.gets < 1 or min(concurrency) < 1:
+        parser.error(f"--tables must be at least {PAGE * 3}; counts and levels at least 1")
+    opts = Options(
+        creates=args.creates,
+        gets=args.gets,
+        concurrency=concurrency,
+        tables=args.tables,
+        columns=args.columns,
+        repeats=args.repeats,
+        seed=args.seed,
+        postgres_url=args.postgres_url,
+    )
+    return backends, opts, args.json
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    backends, opts, json_path = parse_args(argv)
+    info = machine(opts.postgres_url if "postgresql" in backends else None)
+    out = Results()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="steward-bench-") as tmp:
+        for backend in backends:
+            run_backend(backend, opts, out, Path(tmp))
+    elapsed = time.perf_counter() - started
+
+    print()
+    print("Steward catalog API over HTTP, " + " vs ".join(backends))
+    print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    print(
+        f"client: httpx, keep-alive, closed loop; create/get at {opts.concurrency} thread(s) "
+        f"x {opts.creates}/{opts.gets} requests; list: 1 thread, {opts.tables:,} tables x "
+        f"{opts.columns} columns, {PAGE} per page, {opts.repeats} fetches per probed page"
+    )
+    print(f"bulk load (not HTTP): {out.notes.get('bulk_load_s')} s; whole run {elapsed:.0f} s")
+    print()
+    print(render(out, backends))
+    if json_path is not None:
+        json_path.write_text(
+            json.dumps(
+                {
+                    "machine": info,
+                    "options": {k: v for k, v in vars(opts).items() if k != "postgres_url"},
+                    "figures": {
+                        f.key: {"label": f.label, "unit": f.unit, **f.values}
+                        for f in out.figures.values()
+                    },
+                    "notes": out.notes,
+                    "run_seconds": round(elapsed, 1),
+                },
+                indent=2,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
