@@ -19,8 +19,8 @@ class Settings:
     admin_token: str | None = None
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = 1 << 20
-    #: "json" for one JSON object per line (server), "console" for people.
-    log_format: str = "json"
+    #: "json": one JSON object per line; "console": for people; "auto": console on a terminal.
+    log_format: str = "auto"
     log_level: str = "info"
 
     @property
@@ -39,7 +39,7 @@ class Settings:
             port=int(env.get("STEWARD_PORT", str(DEFAULT_PORT))),
             admin_token=env.get("STEWARD_ADMIN_TOKEN") or None,
             max_body_bytes=int(env.get("STEWARD_MAX_BODY_BYTES", str(1 << 20))),
-            log_format=env.get("STEWARD_LOG_FORMAT", "json"),
+            log_format=env.get("STEWARD_LOG_FORMAT", "auto"),
             log_level=env.get("STEWARD_LOG_LEVEL", "info"),
         )
         given = {k: v for k, v in overrides.items() if v is not None}

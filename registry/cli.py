@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from catalog.cli import commands as catalog_commands
-from catalog.cli.client import ApiClient
+from catalog.cli.client import ApiClient, fail
 from catalog.cli.output import JsonFlag, show_object, show_rows
 from catalog.config import Settings
 
@@ -114,13 +114,15 @@ def server(
     log_format: Annotated[
         str | None,
         typer.Option(
-            "--log-format", help="json (default) or console.", envvar="STEWARD_LOG_FORMAT"
+            "--log-format", help="json, console, or auto (default: console on a terminal, else json).", envvar="STEWARD_LOG_FORMAT"
         ),
     ] = None,
 ) -> None:
     """Start the Steward server (migrates the database first)."""
     import uvicorn
 
+    if log_format not in (None, "auto", "json", "console"):
+        fail(f"--log-format must be auto, json or console, not '{log_format}'")
     from registry.composition import create_app
 
     settings = Settings.from_env(
