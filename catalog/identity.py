@@ -27,6 +27,7 @@ from catalog.records import (
 )
 from catalog.store.base import IdentityStore
 from catalog.store.sql import SqlIdentityStore
+from catalog.text import check_storable
 
 TOKEN_PREFIX = "dapi"
 ADMIN_NAME = "admin"
@@ -53,7 +54,8 @@ def normalize_principal_name(name: object, what: str) -> str:
     if len(name) > 255:
         raise InvalidParameter(f"{what} is longer than 255 characters")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise InvalidParameter(f"{what} '{name!r}' contains control characters")
+        raise InvalidParameter(f"{what} {name!r} contains control characters")
+    check_storable(name, what)
     return name.strip().lower()
 
 
@@ -177,11 +179,11 @@ class IdentityService:
         with self.db.read() as session:
             return SqlIdentityStore(session).get_principal_by_name(name.lower())
 
-    def require_principal_name(self, name: str) -> str:
+    def require_principal_name(self, name: str, what: str = "principal") -> str:
         """The stored name of an existing principal; an unknown one is an error, not a no-op."""
-        found = self.get_by_name(normalize_principal_name(name, "principal"))
+        found = self.get_by_name(normalize_principal_name(name, what))
         if found is None:
-            raise NotFound(f"principal '{name}' does not exist")
+            raise NotFound(f"{what} '{name}' is not a known principal")
         return found.name
 
     def list_principals(
@@ -189,7 +191,10 @@ class IdentityService:
     ) -> tuple[list[PrincipalRecord], int]:
         with self.db.read() as session:
             return SqlIdentityStore(session).list_principals(
-                kinds, name_equals.lower() if name_equals else None, start_index - 1, count
+                kinds,
+                name_equals.lower() if name_equals is not None else None,
+                start_index - 1,
+                count,
             )
 
     def delete_principal(self, principal_id: str, kinds: Iterable[str]) -> None:

@@ -114,7 +114,9 @@ def server(
     log_format: Annotated[
         str | None,
         typer.Option(
-            "--log-format", help="json, console, or auto (default: console on a terminal, else json).", envvar="STEWARD_LOG_FORMAT"
+            "--log-format",
+            help="json, console, or auto (default: console on a terminal, else json).",
+            envvar="STEWARD_LOG_FORMAT",
         ),
     ] = None,
 ) -> None:

@@ -6,12 +6,12 @@ from enum import StrEnum
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from catalog.errors import InvalidParameter
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard
-from catalog.http.models import Empty
+from catalog.http.models import Empty, RequestBody, ShortName
 from catalog.names import normalize_part
 from catalog.records import SecurableRecord
 from policy.requirements import NameFrom
@@ -30,18 +30,14 @@ def registry_of(rt: RuntimeDep) -> ModelRegistry:
     return rt.extensions[REGISTRY]
 
 
-class CreateRegisteredModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CreateRegisteredModel(RequestBody):
     name: str
     catalog_name: str
     schema_name: str
     comment: str | None = None
 
 
-class UpdateRegisteredModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UpdateRegisteredModel(RequestBody):
     comment: str | None = None
     new_name: str | None = None
     owner: str | None = None
@@ -74,26 +70,20 @@ class ModelVersionStatus(StrEnum):
     READY = "READY"
 
 
-class CreateModelVersion(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CreateModelVersion(RequestBody):
     model_name: str
     catalog_name: str
     schema_name: str
     source: str = Field(min_length=1)
-    run_id: str | None = None
+    run_id: ShortName | None = None
     comment: str | None = None
 
 
-class UpdateModelVersion(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UpdateModelVersion(RequestBody):
     comment: str | None = None
 
 
-class FinalizeModelVersion(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FinalizeModelVersion(RequestBody):
     full_name: str
     version: int
 
@@ -185,9 +175,7 @@ def create_model(
     return model_info(registry_of(rt).create_model(caller, full_name, body.comment))
 
 
-@router.get(
-    "/models", dependencies=[guard(AUTHENTICATED)], operation_id="listRegisteredModels"
-)
+@router.get("/models", dependencies=[guard(AUTHENTICATED)], operation_id="listRegisteredModels")
 async def list_models(
     caller: CallerDep,
     rt: RuntimeDep,
@@ -228,7 +216,9 @@ def get_model(full_name: str, rt: RuntimeDep) -> RegisteredModelInfo:
 def update_model(
     full_name: str, body: UpdateRegisteredModel, caller: CallerDep, rt: RuntimeDep
 ) -> RegisteredModelInfo:
-    owner = rt.identity.require_principal_name(body.owner) if body.owner else None
+    owner = (
+        rt.identity.require_principal_name(body.owner, "owner") if body.owner is not None else None
+    )
     record = registry_of(rt).update_model(caller, full_name, body.comment, body.new_name, owner)
     return model_info(record)
 
@@ -258,9 +248,7 @@ def delete_model(full_name: str, rt: RuntimeDep, force: bool = False) -> Empty:
     operation_id="createModelVersion",
     tags=["ModelVersions"],
 )
-def create_version(
-    body: CreateModelVersion, caller: CallerDep, rt: RuntimeDep
-) -> ModelVersionInfo:
+def create_version(body: CreateModelVersion, caller: CallerDep, rt: RuntimeDep) -> ModelVersionInfo:
     full_name = f"{body.catalog_name}.{body.schema_name}.{body.model_name}"
     model, version = registry_of(rt).create_version(
         caller, full_name, body.source, body.run_id, body.comment
@@ -322,9 +310,7 @@ def delete_version(full_name: str, version: int, rt: RuntimeDep) -> Empty:
 
 @router.patch(
     "/models/{full_name}/versions/{version}/finalize",
-    dependencies=[
-        guard(privilege=Privilege.CREATE_MODEL_VERSION, on=MODEL, name_from=BY_NAME)
-    ],
+    dependencies=[guard(privilege=Privilege.CREATE_MODEL_VERSION, on=MODEL, name_from=BY_NAME)],
     operation_id="finalizeModelVersion",
     tags=["ModelVersions"],
 )

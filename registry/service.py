@@ -25,6 +25,8 @@ MODEL = SecurableType.MODEL
 PENDING = "PENDING_REGISTRATION"
 READY = "READY"
 FAILED = "FAILED_REGISTRATION"
+#: Version numbers are stored as 32-bit integers; nothing beyond can exist.
+MAX_VERSION = 2**31 - 1
 
 
 class ModelRegistry:
@@ -143,6 +145,8 @@ class ModelRegistry:
             after = int(after_token) if after_token is not None else None
         except ValueError as exc:
             raise InvalidParameter("page_token is not a valid model version page token") from exc
+        if after is not None and not 0 <= after <= MAX_VERSION:
+            raise InvalidParameter("page_token is not a valid model version page token")
         with self.db.read() as session:
             model = self._model_in(session, model_full_name)
             rows = SqlModelStore(session).list_versions(model.id, after, limit + 1)
@@ -197,7 +201,11 @@ class ModelRegistry:
 
     @staticmethod
     def _version_in(session: Session, model: SecurableRecord, version: int) -> VersionRecord:
-        found = SqlModelStore(session).get_version(model.id, version)
+        found = (
+            SqlModelStore(session).get_version(model.id, version)
+            if 1 <= version <= MAX_VERSION
+            else None
+        )
         if found is None:
             raise NotFound(f"version {version} of MODEL '{model.full_name}' does not exist")
         return found

@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
+from typing import Any
 
 from tests.support import ServerHandle
+
+
+def log_records(server: ServerHandle, request_id: str, events: set[str]) -> list[dict[str, Any]]:
+    """The JSON log records of one request, waiting briefly: the access line follows the reply."""
+    deadline = time.monotonic() + 5
+    while True:
+        records = [json.loads(line) for line in server.logs().splitlines() if line.startswith("{")]
+        mine = [r for r in records if r.get("request_id") == request_id]
+        if events <= {r["event"] for r in mine} or time.monotonic() > deadline:
+            return records
+        time.sleep(0.05)
 
 
 def test_request_ids_tie_responses_errors_and_log_lines(server: ServerHandle) -> None:
@@ -16,8 +29,7 @@ def test_request_ids_tie_responses_errors_and_log_lines(server: ServerHandle) ->
     assert body["request_id"] == bad.headers["x-request-id"]
     assert ok.headers["x-request-id"] and ok.headers["x-request-id"] != body["request_id"]
 
-    lines = [line for line in server.logs().splitlines() if line.startswith("{")]
-    records = [json.loads(line) for line in lines]
+    records = log_records(server, body["request_id"], {"request", "request_failed"})
     assert records, "server logs are JSON lines"
     by_request = [r for r in records if r.get("request_id") == body["request_id"]]
     assert {r["event"] for r in by_request} >= {"request", "request_failed"}

@@ -13,7 +13,11 @@ from fastapi.responses import ORJSONResponse
 
 from catalog.http.deps import Runtime
 from catalog.http.errors import install_error_handlers
-from catalog.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from catalog.http.middleware import (
+    AuthenticationMiddleware,
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
+)
 from catalog.http.routes import catalogs, metastore, schemas, scim, tables, tokens
 
 CATALOG_ROUTERS: tuple[APIRouter, ...] = (
@@ -26,20 +30,27 @@ CATALOG_ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
+#: The API's own description is the only thing served without a token.
+DOCS_PATHS = ("/docs", "/openapi.json", "/docs/oauth2-redirect")
+
+
 def build_app(runtime: Runtime, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
     app = FastAPI(
         title="Steward",
         version="0.1.0",
         description="A governed catalog for data and ML assets, Unity Catalog-compatible.",
         default_response_class=ORJSONResponse,
-        # Public docs would be an unauthenticated route; the schema is served to callers only.
-        docs_url="/docs",
+        docs_url=DOCS_PATHS[0],
+        openapi_url=DOCS_PATHS[1],
+        swagger_ui_oauth2_redirect_url=DOCS_PATHS[2],
         redoc_url=None,
     )
     app.state.runtime = runtime
     for router in (*CATALOG_ROUTERS, *extra_routers):
         app.include_router(router)
     install_error_handlers(app)
+    # Outermost last: request id → authentication → body limit → routes.
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
+    app.add_middleware(AuthenticationMiddleware, public_paths=frozenset(DOCS_PATHS))
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -38,13 +38,16 @@ _bearer = HTTPBearer(auto_error=False, description="A Steward personal access to
 
 def current_caller(
     request: Request,
-    runtime: Annotated[Runtime, Depends(get_runtime)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    if credentials is None:
+    """The caller the authentication middleware established.
+
+    ``_credentials`` is declared so the OpenAPI document shows the bearer scheme;
+    the decision itself was made before routing.
+    """
+    caller = getattr(request.state, "caller", None)
+    if not isinstance(caller, Caller):
         raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
-    caller = runtime.identity.authenticate(credentials.credentials)
-    request.state.caller = caller
     return caller
 
 

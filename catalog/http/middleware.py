@@ -12,8 +12,10 @@ from typing import Any
 
 import orjson
 import structlog
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from catalog.errors import Unauthenticated
 from catalog.logs import get_logger
 
 Scope = MutableMapping[str, Any]
@@ -83,7 +85,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = -1
                 if declared < 0 or declared > self.max_bytes:
-                    await self._refuse(scope, send)
+                    await send_error(scope, send, 413, "REQUEST_LIMIT_EXCEEDED", self._message)
                     return
         received = 0
 
@@ -104,23 +106,54 @@ class BodyLimitMiddleware:
     def _message(self) -> str:
         return f"request body exceeds the limit of {self.max_bytes} bytes"
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        request_id = scope.get("state", {}).get("request_id", "")
-        body = orjson.dumps(
-            {
-                "error_code": "REQUEST_LIMIT_EXCEEDED",
-                "message": self._message,
-                "request_id": request_id,
-            }
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+async def send_error(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
+    """Answer with Steward's error body straight from ASGI, before any route runs."""
+    request_id = scope.get("state", {}).get("request_id", "")
+    body = orjson.dumps({"error_code": code, "message": message, "request_id": request_id})
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class AuthenticationMiddleware:
+    """Authenticates every request before routing, so nothing about a route or its body is
+    revealed to a caller without a valid token. The caller lands in ``request.state.caller``.
+
+    ``authenticate`` maps a bearer token to a caller or raises
+    :class:`catalog.errors.Unauthenticated`; it is resolved from the app state lazily so
+    the middleware can be installed before the runtime exists.
+    """
+
+    def __init__(self, app: ASGIApp, public_paths: frozenset[str]) -> None:
+        self.app = app
+        self.public_paths = public_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.public_paths:
+            await self.app(scope, receive, send)
+            return
+        token = _bearer_token(scope)
+        runtime = scope["app"].state.runtime
+        try:
+            caller = await run_in_threadpool(runtime.identity.authenticate, token)
+        except Unauthenticated as exc:
+            await send_error(scope, send, 401, exc.error_code, exc.message)
+            return
+        scope.setdefault("state", {})["caller"] = caller
+        await self.app(scope, receive, send)
+
+
+def _bearer_token(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and credentials.strip():
+                return credentials.strip()
+            return None
+    return None

@@ -6,14 +6,41 @@ Requests forbid unknown fields so a typo is a 400, not a silent no-op.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from catalog.text import NAME_LENGTH, SHORT_TEXT_LENGTH, TYPE_TEXT_LENGTH, storable_problem
 
 Properties = dict[str, str]
+#: A name stored in a column of NAME_LENGTH characters.
+ShortName = Annotated[str, Field(max_length=NAME_LENGTH)]
 
 
-class Request(BaseModel):
+def _refuse_unstorable(value: Any) -> None:
+    if isinstance(value, str):
+        problem = storable_problem(value)
+        if problem:
+            raise ValueError(problem)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unstorable(key)
+            _refuse_unstorable(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_unstorable(item)
+
+
+class RequestBody(BaseModel):
+    """Base of every request body: unknown fields are refused, and so is text no store can hold."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        _refuse_unstorable(value)
+        return value
 
 
 class Response(BaseModel):
@@ -23,14 +50,14 @@ class Response(BaseModel):
 # -- catalogs ---------------------------------------------------------------------------
 
 
-class CreateCatalog(Request):
+class CreateCatalog(RequestBody):
     name: str
     comment: str | None = None
     properties: Properties | None = None
     storage_root: str | None = None
 
 
-class UpdateCatalog(Request):
+class UpdateCatalog(RequestBody):
     comment: str | None = None
     properties: Properties | None = None
     new_name: str | None = None
@@ -59,7 +86,7 @@ class ListCatalogsResponse(Response):
 # -- schemas ----------------------------------------------------------------------------
 
 
-class CreateSchema(Request):
+class CreateSchema(RequestBody):
     name: str
     catalog_name: str
     comment: str | None = None
@@ -67,7 +94,7 @@ class CreateSchema(Request):
     storage_root: str | None = None
 
 
-class UpdateSchema(Request):
+class UpdateSchema(RequestBody):
     comment: str | None = None
     properties: Properties | None = None
     new_name: str | None = None
@@ -142,39 +169,52 @@ class ColumnTypeName(StrEnum):
     TABLE_TYPE = "TABLE_TYPE"
 
 
-class ColumnInfo(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    type_text: str | None = None
+class ColumnInfo(RequestBody):
+    name: ShortName
+    type_text: str | None = Field(default=None, max_length=TYPE_TEXT_LENGTH)
     type_json: str | None = None
     type_name: ColumnTypeName
     type_precision: int | None = Field(default=None, ge=0)
     type_scale: int | None = Field(default=None, ge=0)
-    type_interval_type: str | None = None
+    type_interval_type: str | None = Field(default=None, max_length=SHORT_TEXT_LENGTH)
     position: int | None = Field(default=None, ge=0)
     comment: str | None = None
     nullable: bool | None = True
     partition_index: int | None = Field(default=None, ge=0)
 
 
-class PrimaryKeyConstraint(BaseModel):
+class PrimaryKeyConstraint(RequestBody):
     """Databricks' ``table_constraints`` entry; a primary key makes a feature table."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
+    name: ShortName
     child_columns: list[str] = Field(min_length=1)
     timeseries_columns: list[str] | None = None
 
 
-class TableConstraint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TableConstraint(RequestBody):
     primary_key_constraint: PrimaryKeyConstraint | None = None
 
 
-class CreateTable(Request):
+class TableDependency(RequestBody):
+    table_full_name: str
+
+
+class FunctionDependency(RequestBody):
+    function_full_name: str
+
+
+class Dependency(RequestBody):
+    """One dependency of a view: exactly one of ``table`` or ``function``."""
+
+    table: TableDependency | None = None
+    function: FunctionDependency | None = None
+
+
+class DependencyList(RequestBody):
+    dependencies: list[Dependency] | None = None
+
+
+class CreateTable(RequestBody):
     name: str
     catalog_name: str
     schema_name: str
@@ -185,7 +225,7 @@ class CreateTable(Request):
     comment: str | None = None
     properties: Properties | None = None
     view_definition: str | None = None
-    view_dependencies: dict[str, object] | None = None
+    view_dependencies: DependencyList | None = None
     table_constraints: list[TableConstraint] | None = None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
+from catalog.errors import InvalidParameter
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard
 from catalog.http.models import (
@@ -15,7 +16,6 @@ from catalog.http.models import (
     UpdateCatalog,
 )
 from catalog.names import SYSTEM_CATALOG, normalize_part
-from catalog.errors import InvalidParameter
 from catalog.namespace import NewSecurable
 from catalog.records import SecurableRecord
 from policy.requirements import NameFrom
@@ -96,7 +96,9 @@ def update_catalog(
         name,
         comment=body.comment,
         properties=body.properties,
-        owner=rt.identity.require_principal_name(body.owner) if body.owner else None,
+        owner=rt.identity.require_principal_name(body.owner, "owner")
+        if body.owner is not None
+        else None,
         new_name=body.new_name,
     )
     return catalog_info(record)

@@ -8,8 +8,8 @@ from fastapi.concurrency import run_in_threadpool
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard
 from catalog.http.models import CreateSchema, Empty, ListSchemasResponse, SchemaInfo, UpdateSchema
-from catalog.namespace import NewSecurable
 from catalog.names import normalize_part
+from catalog.namespace import NewSecurable
 from catalog.records import SecurableRecord
 from policy.requirements import NameFrom
 from policy.securables import Privilege, SecurableType
@@ -99,7 +99,9 @@ def update_schema(
         full_name,
         comment=body.comment,
         properties=body.properties,
-        owner=rt.identity.require_principal_name(body.owner) if body.owner else None,
+        owner=rt.identity.require_principal_name(body.owner, "owner")
+        if body.owner is not None
+        else None,
         new_name=body.new_name,
     )
     return schema_info(record)

@@ -8,11 +8,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from catalog.errors import InvalidParameter
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, METASTORE_ADMIN, guard
+from catalog.http.models import RequestBody, ShortName
 from catalog.identity import IdentityService, normalize_principal_name
 from catalog.records import PrincipalKind, PrincipalRecord
 
@@ -24,55 +25,50 @@ SP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServicePrincipal"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 MAX_COUNT = 10_000
+#: Offsets beyond a 32-bit integer cannot address a principal and overflow some backends.
+MAX_INDEX = 2**31 - 1
 
 
-class ScimRef(BaseModel):
+class ScimRef(RequestBody):
+    """A member or group reference; SCIM clients send ``$ref``/``type`` alongside, so extra
+    fields are tolerated here (and still checked for storable text)."""
+
     model_config = ConfigDict(extra="allow")
 
     value: str
     display: str | None = None
 
 
-class CreateUser(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
+class CreateUser(RequestBody):
     schemas: list[str] | None = None
-    userName: str  # noqa: N815 - SCIM's field name
-    displayName: str | None = None  # noqa: N815
+    userName: ShortName
+    displayName: ShortName | None = None
     active: bool = True
     emails: list[dict[str, Any]] | None = None
     groups: list[ScimRef] | None = None
 
 
-class CreateServicePrincipal(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CreateServicePrincipal(RequestBody):
     schemas: list[str] | None = None
-    applicationId: str  # noqa: N815
-    displayName: str | None = None  # noqa: N815
+    applicationId: ShortName
+    displayName: ShortName | None = None
     active: bool = True
     groups: list[ScimRef] | None = None
 
 
-class CreateGroup(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CreateGroup(RequestBody):
     schemas: list[str] | None = None
-    displayName: str  # noqa: N815
+    displayName: ShortName
     members: list[ScimRef] | None = None
 
 
-class PatchOperation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PatchOperation(RequestBody):
     op: Literal["add", "remove", "replace", "Add", "Remove", "Replace"]
     path: str | None = None
     value: Any = None
 
 
-class PatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PatchRequest(RequestBody):
     schemas: list[str] | None = None
     Operations: list[PatchOperation] = Field(min_length=1)
 
@@ -135,8 +131,8 @@ def _list(
     count: int,
     render: Any,
 ) -> dict[str, Any]:
-    if start_index < 1:
-        raise InvalidParameter("startIndex must be 1 or more")
+    if not 1 <= start_index <= MAX_INDEX:
+        raise InvalidParameter(f"startIndex must be between 1 and {MAX_INDEX}")
     if count < 0:
         raise InvalidParameter("count must not be negative")
     items, total = identity.list_principals(kinds, name, start_index, min(count, MAX_COUNT))
@@ -167,7 +163,7 @@ def me(caller: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
 
 @router.get("/Users", dependencies=[guard(AUTHENTICATED)], operation_id="listUsers")
 def list_users(
-    rt: RuntimeDep, filter: str | None = None, startIndex: int = 1, count: int = 100  # noqa: A002,N803
+    rt: RuntimeDep, filter: str | None = None, startIndex: int = 1, count: int = 100
 ) -> dict[str, Any]:
     name = parse_eq_filter(filter, "userName")
     return _list(rt.identity, USERS, name, startIndex, count, _user_json)
@@ -211,7 +207,7 @@ def delete_user(user_id: str, rt: RuntimeDep) -> Response:
     "/ServicePrincipals", dependencies=[guard(AUTHENTICATED)], operation_id="listServicePrincipals"
 )
 def list_service_principals(
-    rt: RuntimeDep, filter: str | None = None, startIndex: int = 1, count: int = 100  # noqa: A002,N803
+    rt: RuntimeDep, filter: str | None = None, startIndex: int = 1, count: int = 100
 ) -> dict[str, Any]:
     name = parse_eq_filter(filter, "applicationId")
     return _list(rt.identity, SPS, name, startIndex, count, _user_json)
@@ -260,7 +256,7 @@ def delete_service_principal(sp_id: str, rt: RuntimeDep) -> Response:
 
 @router.get("/Groups", dependencies=[guard(AUTHENTICATED)], operation_id="listGroups")
 def list_groups(
-    rt: RuntimeDep, filter: str | None = None, startIndex: int = 1, count: int = 100  # noqa: A002,N803
+    rt: RuntimeDep, filter: str | None = None, startIndex: int = 1, count: int = 100
 ) -> dict[str, Any]:
     name = parse_eq_filter(filter, "displayName")
     return _list(rt.identity, GROUPS, name, startIndex, count, _group_json)

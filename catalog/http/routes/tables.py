@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
+from catalog.errors import InvalidParameter
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard
 from catalog.http.models import (
@@ -16,11 +17,10 @@ from catalog.http.models import (
     TableConstraint,
     TableInfo,
 )
-from catalog.namespace import NewSecurable
 from catalog.names import normalize_part
+from catalog.namespace import NewSecurable
 from catalog.records import ColumnRecord, TableRecord
 from catalog.tables import build_table_detail
-from catalog.errors import InvalidParameter
 from policy.requirements import NameFrom
 from policy.securables import Privilege, SecurableType
 
@@ -113,7 +113,9 @@ def _columns(body: CreateTable) -> list[ColumnRecord]:
     operation_id="createTable",
 )
 def create_table(body: CreateTable, caller: CallerDep, rt: RuntimeDep) -> TableInfo:
-    pks = [c.primary_key_constraint for c in body.table_constraints or [] if c.primary_key_constraint]
+    pks = [
+        c.primary_key_constraint for c in body.table_constraints or [] if c.primary_key_constraint
+    ]
     if len(pks) > 1:
         raise InvalidParameter("a table may have only one primary key constraint")
     pk = pks[0] if pks else None
@@ -126,6 +128,11 @@ def create_table(body: CreateTable, caller: CallerDep, rt: RuntimeDep) -> TableI
         primary_key_columns=pk.child_columns if pk else None,
         timeseries_columns=pk.timeseries_columns if pk else None,
     )
+    if body.view_definition is not None or body.view_dependencies is not None:
+        # Only view-like table types have a definition; never drop one silently.
+        raise InvalidParameter(
+            f"view_definition and view_dependencies do not apply to a {body.table_type} table"
+        )
     full_name = ".".join(
         [
             normalize_part(body.catalog_name, "catalog_name"),
@@ -156,7 +163,8 @@ async def list_tables(
     max_results: int | None = None,
     page_token: str | None = None,
 ) -> ListTablesResponse:
-    parent = f"{normalize_part(catalog_name, 'catalog_name')}.{normalize_part(schema_name, 'schema_name')}"
+    catalog = normalize_part(catalog_name, "catalog_name")
+    parent = f"{catalog}.{normalize_part(schema_name, 'schema_name')}"
     page = await run_in_threadpool(
         rt.namespace.list_tables, caller, parent, max_results, page_token, PAGE_MAX
     )

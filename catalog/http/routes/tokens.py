@@ -5,20 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from catalog.errors import InvalidParameter, NotFound
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, METASTORE_ADMIN, guard
+from catalog.http.models import RequestBody
 from catalog.identity import IssuedToken, normalize_principal_name
-from catalog.records import TokenRecord
+from catalog.records import PrincipalKind, TokenRecord
 
 router = APIRouter(prefix="/api/2.0", tags=["Tokens"])
 
 
-class CreateToken(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CreateToken(RequestBody):
     lifetime_seconds: int | None = Field(default=None, ge=-1)
     comment: str | None = Field(default=None, max_length=1000)
 
@@ -34,9 +33,7 @@ class CreateOboToken(CreateToken):
         return self
 
 
-class DeleteToken(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DeleteToken(RequestBody):
     token_id: str
 
 
@@ -83,12 +80,18 @@ def revoke_token(body: DeleteToken, caller: CallerDep, rt: RuntimeDep) -> dict[s
 )
 def create_obo_token(body: CreateOboToken, caller: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
     target = body.application_id or body.user_name or ""
-    name = normalize_principal_name(target, "application_id" if body.application_id else "user_name")
+    field = "application_id" if body.application_id else "user_name"
+    name = normalize_principal_name(target, field)
     principal = rt.identity.get_by_name(name)
     if principal is None:
         raise NotFound(f"principal '{target}' does not exist")
-    if body.application_id and principal.kind != "SERVICE_PRINCIPAL":
-        raise InvalidParameter(f"'{target}' is not a service principal")
+    wanted = PrincipalKind.SERVICE_PRINCIPAL if body.application_id else PrincipalKind.USER
+    if principal.kind != wanted:
+        field = "application_id" if body.application_id else "user_name"
+        raise InvalidParameter(
+            f"{field} '{target}' names a {principal.kind.lower().replace('_', ' ')}, "
+            f"not a {wanted.lower().replace('_', ' ')}"
+        )
     issued = rt.identity.issue_token(principal, caller.name, body.lifetime_seconds, body.comment)
     return _issued(issued)
 
