@@ -213,27 +213,29 @@ class NamespaceService:
     ) -> Page[SecurableRecord]:
         """Every object of one type the caller may see, across containers, by full name."""
         limit = page_size(max_results, server_max)
-        cursor = decode_token(page_token)
-        items: list[SecurableRecord] = []
         with self.db.read() as session:
             store = SqlNamespaceStore(session)
-            for _ in range(_MAX_SCAN_BATCHES):
-                batch = store.list_by_type(securable_type, cursor, limit)
+
+            def visible_in(batch: list[SecurableRecord]) -> list[SecurableRecord]:
                 containers = store.get_many(
                     name for r in batch for name in ancestor_names(r.full_name)[:-1]
                 )
-                for record in batch:
-                    cursor = record.full_name
-                    chain = [containers[n] for n in ancestor_names(record.full_name)[:-1]]
-                    if self.authorizer.can_see_all_children(caller, chain) or (
-                        self.authorizer.can_see(caller, record)
-                    ):
-                        items.append(record)
-                        if len(items) == limit:
-                            return Page(items, encode_token(cursor))
-                if len(batch) < limit:
-                    return Page(items, None)
-        return Page(items, encode_token(cursor) if cursor else None)
+                return [
+                    record
+                    for record in batch
+                    if self.authorizer.can_see(caller, record)
+                    or self.authorizer.can_see_all_children(
+                        caller, [containers[n] for n in ancestor_names(record.full_name)[:-1]]
+                    )
+                ]
+
+            return _scan(
+                lambda after: store.list_by_type(securable_type, after, limit),
+                visible_in,
+                lambda record: record.full_name,
+                decode_token(page_token),
+                limit,
+            )
 
     def _list(
         self,
@@ -257,20 +259,13 @@ class NamespaceService:
             more = len(rows) > limit
             rows = rows[:limit]
             return Page(rows, encode_token(rows[-1].name) if more else None)
-        # Filtered listing: scan in batches, stop at a full page or a bounded amount of work.
-        items: list[SecurableRecord] = []
-        cursor = after
-        for _ in range(_MAX_SCAN_BATCHES):
-            batch = store.list_children(parent_id, [securable_type], cursor, limit)
-            for record in batch:
-                cursor = record.name
-                if self.authorizer.can_see(caller, record):
-                    items.append(record)
-                    if len(items) == limit:
-                        return Page(items, encode_token(cursor))
-            if len(batch) < limit:
-                return Page(items, None)
-        return Page(items, encode_token(cursor) if cursor else None)
+        return _scan(
+            lambda cursor: store.list_children(parent_id, [securable_type], cursor, limit),
+            lambda batch: [r for r in batch if self.authorizer.can_see(caller, r)],
+            lambda record: record.name,
+            after,
+            limit,
+        )
 
     # -- update ---------------------------------------------------------------------
 
@@ -348,3 +343,31 @@ class NamespaceService:
 
 
 __all__ = ["NamespaceService", "NewSecurable", "ancestor_names"]
+
+
+def _scan(
+    fetch: Callable[[str | None], list[SecurableRecord]],
+    visible: Callable[[list[SecurableRecord]], list[SecurableRecord]],
+    key: Callable[[SecurableRecord], str],
+    after: str | None,
+    limit: int,
+) -> Page[SecurableRecord]:
+    """One page of a listing filtered by visibility, by keyset batches of ``limit`` rows.
+
+    Stops at a full page, at the end, or after a bounded number of batches, when it
+    returns a short page whose token resumes the scan where it stopped.
+    """
+    items: list[SecurableRecord] = []
+    cursor = after
+    for _ in range(_MAX_SCAN_BATCHES):
+        batch = fetch(cursor)
+        shown = {id(r) for r in visible(batch)}
+        for record in batch:
+            cursor = key(record)
+            if id(record) in shown:
+                items.append(record)
+                if len(items) == limit:
+                    return Page(items, encode_token(cursor))
+        if len(batch) < limit:
+            return Page(items, None)
+    return Page(items, encode_token(cursor) if cursor else None)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from catalog.errors import InvalidParameter
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard
-from catalog.http.models import Empty, RequestBody, ShortName
+from catalog.http.models import Empty, RequestBody, SecurableInfo, ShortName
 from catalog.names import normalize_part
 from catalog.records import SecurableRecord
 from policy.requirements import NameFrom
@@ -43,18 +43,13 @@ class UpdateRegisteredModel(RequestBody):
     owner: str | None = None
 
 
-class RegisteredModelInfo(BaseModel):
+class RegisteredModelInfo(SecurableInfo):
     name: str
     catalog_name: str
     schema_name: str
     storage_location: str | None = None
     full_name: str
     comment: str | None = None
-    owner: str
-    created_at: int
-    created_by: str
-    updated_at: int | None = None
-    updated_by: str | None = None
     id: str
 
 
@@ -119,11 +114,7 @@ def model_info(r: SecurableRecord) -> RegisteredModelInfo:
         storage_location=r.storage_location,
         full_name=r.full_name,
         comment=r.comment,
-        owner=r.owner,
-        created_at=r.created_at,
-        created_by=r.created_by,
-        updated_at=r.updated_at,
-        updated_by=r.updated_by,
+        **SecurableInfo.stamps(r),
         id=r.id,
     )
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from catalog.records import SecurableRecord
 from catalog.text import NAME_LENGTH, SHORT_TEXT_LENGTH, TYPE_TEXT_LENGTH, storable_problem
 
 Properties = dict[str, str]
@@ -47,6 +48,26 @@ class Response(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class SecurableInfo(Response):
+    """Fields every securable's response carries: who owns it, who made and changed it when."""
+
+    owner: str
+    created_at: int
+    created_by: str
+    updated_at: int | None = None
+    updated_by: str | None = None
+
+    @staticmethod
+    def stamps(record: SecurableRecord) -> dict[str, Any]:
+        return {
+            "owner": record.owner,
+            "created_at": record.created_at,
+            "created_by": record.created_by,
+            "updated_at": record.updated_at,
+            "updated_by": record.updated_by,
+        }
+
+
 # -- catalogs ---------------------------------------------------------------------------
 
 
@@ -64,15 +85,10 @@ class UpdateCatalog(RequestBody):
     owner: str | None = None
 
 
-class CatalogInfo(Response):
+class CatalogInfo(SecurableInfo):
     name: str
     comment: str | None = None
     properties: Properties | None = None
-    owner: str
-    created_at: int
-    created_by: str
-    updated_at: int | None = None
-    updated_by: str | None = None
     id: str
     storage_root: str | None = None
     storage_location: str | None = None
@@ -101,17 +117,12 @@ class UpdateSchema(RequestBody):
     owner: str | None = None
 
 
-class SchemaInfo(Response):
+class SchemaInfo(SecurableInfo):
     name: str
     catalog_name: str
     comment: str | None = None
     properties: Properties | None = None
     full_name: str
-    owner: str
-    created_at: int
-    created_by: str
-    updated_at: int | None = None
-    updated_by: str | None = None
     schema_id: str
     storage_root: str | None = None
     storage_location: str | None = None
@@ -229,7 +240,7 @@ class CreateTable(RequestBody):
     table_constraints: list[TableConstraint] | None = None
 
 
-class TableInfo(Response):
+class TableInfo(SecurableInfo):
     name: str
     catalog_name: str
     schema_name: str
@@ -240,11 +251,6 @@ class TableInfo(Response):
     storage_location: str | None = None
     comment: str | None = None
     properties: Properties | None = None
-    owner: str
-    created_at: int
-    created_by: str
-    updated_at: int | None = None
-    updated_by: str | None = None
     table_id: str
     view_definition: str | None = None
     table_constraints: list[TableConstraint] | None = None

@@ -13,6 +13,7 @@ from catalog.http.models import (
     CreateCatalog,
     Empty,
     ListCatalogsResponse,
+    SecurableInfo,
     UpdateCatalog,
 )
 from catalog.names import SYSTEM_CATALOG, normalize_part
@@ -32,11 +33,7 @@ def catalog_info(r: SecurableRecord) -> CatalogInfo:
         name=r.name,
         comment=r.comment,
         properties=r.properties,
-        owner=r.owner,
-        created_at=r.created_at,
-        created_by=r.created_by,
-        updated_at=r.updated_at,
-        updated_by=r.updated_by,
+        **SecurableInfo.stamps(r),
         id=r.id,
         storage_root=r.storage_root,
         storage_location=r.storage_location,

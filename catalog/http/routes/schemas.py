@@ -7,7 +7,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard
-from catalog.http.models import CreateSchema, Empty, ListSchemasResponse, SchemaInfo, UpdateSchema
+from catalog.http.models import (
+    CreateSchema,
+    Empty,
+    ListSchemasResponse,
+    SchemaInfo,
+    SecurableInfo,
+    UpdateSchema,
+)
 from catalog.names import normalize_part
 from catalog.namespace import NewSecurable
 from catalog.records import SecurableRecord
@@ -28,11 +35,7 @@ def schema_info(r: SecurableRecord) -> SchemaInfo:
         comment=r.comment,
         properties=r.properties,
         full_name=r.full_name,
-        owner=r.owner,
-        created_at=r.created_at,
-        created_by=r.created_by,
-        updated_at=r.updated_at,
-        updated_by=r.updated_by,
+        **SecurableInfo.stamps(r),
         schema_id=r.id,
         storage_root=r.storage_root,
         storage_location=r.storage_location,
