@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import ORJSONResponse
 
 from catalog.http.deps import Runtime
 from catalog.http.errors import install_error_handlers
@@ -39,7 +38,6 @@ def build_app(runtime: Runtime, extra_routers: Sequence[APIRouter] = ()) -> Fast
         title="Steward",
         version="0.1.0",
         description="A governed catalog for data and ML assets, Unity Catalog-compatible.",
-        default_response_class=ORJSONResponse,
         docs_url=DOCS_PATHS[0],
         openapi_url=DOCS_PATHS[1],
         swagger_ui_oauth2_redirect_url=DOCS_PATHS[2],

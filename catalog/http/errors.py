@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.errors import StewardError
@@ -25,9 +25,9 @@ _STATUS_CODES = {
 }
 
 
-def error_response(request: Request, status: int, code: str, message: str) -> ORJSONResponse:
+def error_response(request: Request, status: int, code: str, message: str) -> JSONResponse:
     request_id = getattr(request.state, "request_id", "")
-    return ORJSONResponse(
+    return JSONResponse(
         {"error_code": code, "message": message, "request_id": request_id}, status_code=status
     )
 
@@ -53,18 +53,18 @@ def _describe_validation(errors: list[Any]) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StewardError)
-    async def _steward(request: Request, exc: StewardError) -> ORJSONResponse:
+    async def _steward(request: Request, exc: StewardError) -> JSONResponse:
         log.info("request_failed", error_code=exc.error_code, message=exc.message)
         return error_response(request, exc.status_code, exc.error_code, exc.message)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(
             request, 400, "INVALID_PARAMETER_VALUE", _describe_validation(list(exc.errors()))
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "BAD_REQUEST")
         message = str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
@@ -72,7 +72,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, exc.status_code, code, message)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("internal_error")
         return error_response(
             request, 500, "INTERNAL_ERROR", "internal error; quote the request id to an admin"
