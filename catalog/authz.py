@@ -56,9 +56,12 @@ class Authorizer:
         caller: Caller,
         requirement: Requirement,
         full_name: str | None,
-        store: NamespaceStore,
+        store: NamespaceStore | None,
     ) -> SecurableRecord | None:
-        """Allow or raise; returns the securable the requirement was checked on, if any."""
+        """Allow or raise; returns the securable the requirement was checked on, if any.
+
+        ``store`` is only read for privilege requirements on a named securable.
+        """
         if requirement.access is Access.AUTHENTICATED:
             return None
         if requirement.access is Access.METASTORE_ADMIN:
@@ -66,6 +69,7 @@ class Authorizer:
                 raise PermissionDenied("only a metastore admin may do this")
             return None
         assert requirement.privilege is not None and requirement.securable_type is not None
+        assert store is not None, "a privilege requirement is checked against a store"
         return self.require_privilege(
             caller, requirement.privilege, requirement.securable_type, full_name, store
         )

@@ -7,7 +7,7 @@ authorizer. A test walks the app's routes and fails on any without a guard.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import Depends, Request
@@ -36,7 +36,7 @@ class Guard:
     ) -> None:
         req = self.requirement
         if req.access is not Access.PRIVILEGE:
-            runtime.authorizer.require(caller, req, None, _NO_STORE)
+            runtime.authorizer.require(caller, req, None, store=None)
             return
         full_name = await _read_name(request, req.name_from) if req.name_from else None
         await run_in_threadpool(_check, runtime, caller, req, full_name)
@@ -45,16 +45,6 @@ class Guard:
 def _check(runtime: Runtime, caller: Caller, req: Requirement, full_name: str | None) -> None:
     with runtime.db.read() as session:
         runtime.authorizer.require(caller, req, full_name, SqlNamespaceStore(session))
-
-
-class _NoStore:
-    """Stands in for a store where a requirement never reads one."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise RuntimeError(f"store.{name} used by a requirement that needs no securable")
-
-
-_NO_STORE: Any = _NoStore()
 
 
 async def _read_name(request: Request, source: NameFrom) -> str:
