@@ -2,26 +2,32 @@
 
 Run it with ``make bench`` or ``.venv/bin/python -m benchmarks.catalog_api --help``.
 
-For each backend it creates a throw-away database, starts a real Steward server
-process on it (``tests.support.start_server``: ``python -m registry server`` on a
-free port, with an admin token) and drives it over HTTP with httpx clients that
-keep their connections alive. The clients are closed-loop: each sends its next
-request as soon as the previous answer has been read.
+For each backend it creates a throw-away database (a SQLite file in a temporary
+directory; a fresh PostgreSQL database, dropped at the end), starts a real Steward
+server process on it (``tests.support.start_server``: ``python -m registry server``
+on a free port, with an admin token) and drives it over HTTP with httpx clients
+that keep their connections alive. The clients are closed-loop: each sends its
+next request as soon as the previous answer has been read. Both servers run
+during the whole run and each phase runs on one backend, then the other, so a
+change in the machine's load touches both alike.
 
 1. create table: ``POST /tables`` at each ``--concurrency`` level (1 client
    thread, then 4, by default), each thread with its own keep-alive connection;
-2. get table: ``GET /tables/{full_name}``, same concurrency levels;
+2. get table: ``GET /tables/{full_name}`` of the tables just created, same levels;
 3. list tables: a schema of ``--tables`` (100,000) tables, bulk-inserted
-   in-process through the catalog's own tables (the row shapes
-   ``NamespaceService.create`` and ``SqlNamespaceStore.insert`` /
-   ``insert_table_detail`` write), then listed 50 at a time by one client:
-   a full walk of every page, then repeated fetches of the first page, a page in
-   the middle and the last page.
+   in-process into the catalog's own tables in the row shapes
+   ``NamespaceService.create`` → ``SqlNamespaceStore.insert`` /
+   ``insert_table_detail`` write, then listed 50 at a time by one client: a full
+   walk of every page, then repeated fetches of the first page, the middle page
+   and the last page.
+
+Besides client-side latencies it reports, per phase, the server process's CPU
+time per request (``/proc``) and the server's own p50 from its access log.
 
 The peer named in the figures is the other backend (PostgreSQL / SQLite), plus
 the issue's goal of a first page under 20 ms. The natural peer, the Unity
-Catalog OSS server (Java), cannot be installed here: no package registry that
-this machine reaches ships it (see benchmarks/README.md).
+Catalog OSS server (Java), cannot be installed here: no package registry this
+machine reaches ships it (see benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -38,13 +44,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import JSON, Connection, Table, create_engine, text
 from sqlalchemy.engine import make_url
 
 from catalog.persistence import schema as t
@@ -64,7 +70,7 @@ BIG_SCHEMA = "big"
 OWNER = "admin"
 #: (type_name, type_text) of the generated columns, cycled.
 COLUMN_TYPES = [("LONG", "bigint"), ("STRING", "string"), ("DOUBLE", "double")]
-INSERT_CHUNK = 5_000
+INSERT_CHUNK = 20_000
 
 
 def log(message: str) -> None:
@@ -135,7 +141,11 @@ def database_for(backend: str, directory: Path, postgres_url: str) -> Iterator[s
 
 
 def server_durations(handle: ServerHandle, offset: int, method: str, path: str) -> list[float]:
-    """Server-side ``duration_ms`` of the access-log lines written after ``offset``."""
+    """Server-side ``duration_ms`` of the access-log lines written after ``offset``.
+
+    ``path`` is a prefix; a phase's window of the log holds only that phase's requests.
+    An access log in another format yields nothing, and the figure is left out.
+    """
     with handle.log_path.open("rb") as f:
         f.seek(offset)
         lines = f.read().splitlines()
@@ -148,7 +158,7 @@ def server_durations(handle: ServerHandle, offset: int, method: str, path: str) 
         if (
             entry.get("event") == "request"
             and entry.get("method") == method
-            and entry.get("path") == path
+            and str(entry.get("path", "")).startswith(path)
         ):
             durations.append(float(entry["duration_ms"]))
     return durations
@@ -163,9 +173,7 @@ def log_offset(handle: ServerHandle) -> int:
 
 def columns_for(n_columns: int) -> list[tuple[str, str, str]]:
     """(name, type_name, type_text) of the generated columns."""
-    return [
-        (f"c{i}", *COLUMN_TYPES[i % len(COLUMN_TYPES)]) for i in range(n_columns)
-    ]
+    return [(f"c{i}", *COLUMN_TYPES[i % len(COLUMN_TYPES)]) for i in range(n_columns)]
 
 
 def create_body(schema: str, name: str, n_columns: int) -> dict[str, Any]:
@@ -195,9 +203,7 @@ def populate(database_url: str, n_tables: int, n_columns: int, seed: int) -> flo
     db = Database(database_url)
     try:
         with db.read() as session:
-            schema = SqlNamespaceStore(session).get(
-                SecurableType.SCHEMA, f"{CATALOG}.{BIG_SCHEMA}"
-            )
+            schema = SqlNamespaceStore(session).get(SecurableType.SCHEMA, f"{CATALOG}.{BIG_SCHEMA}")
         assert schema is not None, "the benchmark schema must exist before the bulk load"
         width = len(str(n_tables - 1))
         order = list(range(n_tables))
@@ -256,9 +262,10 @@ def populate(database_url: str, n_tables: int, n_columns: int, seed: int) -> flo
                     for pos, (cname, type_name, type_text) in enumerate(cols)
                 )
             with db.transaction() as session:
-                session.execute(insert(t.Securable.__table__), securables)
-                session.execute(insert(t.TableDetail.__table__), details)
-                session.execute(insert(t.TableColumn.__table__), columns)
+                conn = session.connection()
+                _bulk_insert(conn, t.Securable.__table__, securables)
+                _bulk_insert(conn, t.TableDetail.__table__, details)
+                _bulk_insert(conn, t.TableColumn.__table__, columns)
         if db.backend == "postgresql":
             # What autovacuum does by itself shortly after a bulk load; done now so the
             # planner's statistics do not depend on when the run happens to start.
@@ -267,6 +274,30 @@ def populate(database_url: str, n_tables: int, n_columns: int, seed: int) -> flo
     finally:
         db.dispose()
     return time.perf_counter() - started
+
+
+def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (every column given) the fastest way each driver offers.
+
+    SQLite: one ``executemany``; PostgreSQL: ``COPY``. JSON values are encoded as
+    SQLAlchemy's JSON type encodes them (``json.dumps``; ``None`` is JSON ``null``),
+    so the stored rows are the ones the service writes.
+    """
+    names = [c.name for c in table.columns]
+    encoded = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    tuples = [tuple(json.dumps(row[n]) if n in encoded else row[n] for n in names) for row in rows]
+    column_list = ", ".join(names)
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {table.name} ({column_list}) FROM STDIN") as copy,
+        ):
+            for values in tuples:
+                copy.write_row(values)
+    else:
+        marks = ", ".join("?" for _ in names)
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({column_list}) VALUES ({marks})", tuples)
 
 
 # -- the closed-loop client -----------------------------------------------------------
@@ -317,7 +348,7 @@ def closed_loop(
     return wall, [x for per_thread in latencies for x in per_thread]
 
 
-# -- the benchmark on one backend ------------------------------------------------------
+# -- the benchmark ---------------------------------------------------------------------
 
 
 @dataclass
@@ -332,35 +363,86 @@ class Options:
     postgres_url: str
 
 
-def bench_writes_and_reads(handle: ServerHandle, backend: str, opts: Options, out: Results) -> None:
-    for conc in opts.concurrency:
-        names = [f"w{conc}_{i:06d}" for i in range(opts.creates)]
-        bodies = [create_body(WRITE_SCHEMA, name, opts.columns) for name in names]
-        jobs: list[Job] = [
-            (lambda c, body=body: c.post(f"{API}/tables", json=body)) for body in bodies
-        ]
-        log(f"{backend}: create table x{opts.creates}, {conc} client thread(s)")
-        offset = log_offset(handle)
-        wall, lat = closed_loop(handle, jobs, conc)
-        label = f"create table, {conc} thread{'s' if conc > 1 else ''}"
-        out.add(backend, f"create.c{conc}.rps", f"{label}: req/s", "req/s", "higher", len(lat) / wall)
-        out.latencies(backend, f"create.c{conc}", label, lat)
-        server = server_durations(handle, offset, "POST", f"{API}/tables")
+@dataclass
+class Target:
+    """One backend under test: its database and the server running on it."""
+
+    backend: str
+    url: str
+    handle: ServerHandle
+    #: ``page_token`` of each page of the big schema, found by the walk (None = first page).
+    tokens: list[str | None] = field(default_factory=list)
+
+
+def server_cpu_seconds(handle: ServerHandle) -> float | None:
+    """CPU time (user + system) the server process has used so far; None off Linux."""
+    try:
+        fields = Path(f"/proc/{handle.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def server_cost(
+    target: Target, out: Results, key: str, label: str, method: str, path: str, requests: int
+) -> Iterator[None]:
+    """Record the server's CPU per request and its own p50 (access log) over a block."""
+    offset = log_offset(target.handle)
+    cpu = server_cpu_seconds(target.handle)
+    yield
+    after = server_cpu_seconds(target.handle)
+    if cpu is not None and after is not None:
+        per_request = (after - cpu) * 1000 / requests
         out.add(
-            backend, f"create.c{conc}.server_p50", f"{label}: server-side p50", "ms", "lower",
-            percentile(server, 50),
+            target.backend,
+            f"{key}.server_cpu",
+            f"{label}: server CPU/req",
+            "ms",
+            "lower",
+            per_request,
+        )
+    durations = server_durations(target.handle, offset, method, path)[-requests:]
+    if durations:
+        out.add(
+            target.backend,
+            f"{key}.server_p50",
+            f"{label}: server-side p50",
+            "ms",
+            "lower",
+            percentile(durations, 50),
         )
 
-        rng = random.Random(opts.seed + conc)
-        targets = [f"{CATALOG}.{WRITE_SCHEMA}.{rng.choice(names)}" for _ in range(opts.gets)]
-        get_jobs: list[Job] = [
-            (lambda c, name=name: c.get(f"{API}/tables/{name}")) for name in targets
-        ]
-        log(f"{backend}: get table x{opts.gets}, {conc} client thread(s)")
-        wall, lat = closed_loop(handle, get_jobs, conc)
-        label = f"get table, {conc} thread{'s' if conc > 1 else ''}"
-        out.add(backend, f"get.c{conc}.rps", f"{label}: req/s", "req/s", "higher", len(lat) / wall)
-        out.latencies(backend, f"get.c{conc}", label, lat)
+
+def _threads(conc: int) -> str:
+    return f"{conc} thread{'s' if conc > 1 else ''}"
+
+
+def bench_create(target: Target, conc: int, opts: Options, out: Results) -> list[str]:
+    names = [f"w{conc}_{i:06d}" for i in range(opts.creates)]
+    bodies = [create_body(WRITE_SCHEMA, name, opts.columns) for name in names]
+    jobs: list[Job] = [(lambda c, body=body: c.post(f"{API}/tables", json=body)) for body in bodies]
+    label = f"create table, {_threads(conc)}"
+    log(f"{target.backend}: {label} x{opts.creates}")
+    key = f"create.c{conc}"
+    with server_cost(target, out, key, label, "POST", f"{API}/tables", len(jobs)):
+        wall, lat = closed_loop(target.handle, jobs, conc)
+        out.add(target.backend, f"{key}.rps", f"{label}: req/s", "req/s", "higher", len(lat) / wall)
+        out.latencies(target.backend, key, label, lat)
+    return names
+
+
+def bench_get(target: Target, conc: int, names: list[str], opts: Options, out: Results) -> None:
+    rng = random.Random(opts.seed + conc)
+    targets = [f"{CATALOG}.{WRITE_SCHEMA}.{rng.choice(names)}" for _ in range(opts.gets)]
+    jobs: list[Job] = [(lambda c, name=name: c.get(f"{API}/tables/{name}")) for name in targets]
+    label = f"get table, {_threads(conc)}"
+    log(f"{target.backend}: {label} x{opts.gets}")
+    key = f"get.c{conc}"
+    with server_cost(target, out, key, label, "GET", f"{API}/tables/", len(jobs)):
+        wall, lat = closed_loop(target.handle, jobs, conc)
+        out.add(target.backend, f"{key}.rps", f"{label}: req/s", "req/s", "higher", len(lat) / wall)
+        out.latencies(target.backend, key, label, lat)
 
 
 def list_page(client: httpx.Client, token: str | None) -> tuple[float, dict[str, Any]]:
@@ -379,12 +461,11 @@ def list_page(client: httpx.Client, token: str | None) -> tuple[float, dict[str,
     return elapsed, response.json()
 
 
-def bench_listing(handle: ServerHandle, backend: str, opts: Options, out: Results) -> None:
-    client = handle.client(handle.admin_token)
+def bench_walk(target: Target, opts: Options, out: Results) -> None:
+    client = target.handle.client(target.handle.admin_token)
     for _ in range(10):  # warm the connection, the pools and the caches
         list_page(client, None)
-
-    log(f"{backend}: walking all pages of {opts.tables:,} tables, {PAGE} per page")
+    log(f"{target.backend}: walking all pages of {opts.tables:,} tables, {PAGE} per page")
     tokens: list[str | None] = [None]
     walk: list[float] = []
     seen = 0
@@ -392,7 +473,10 @@ def bench_listing(handle: ServerHandle, backend: str, opts: Options, out: Result
     while True:
         elapsed, body = list_page(client, tokens[-1])
         walk.append(elapsed)
-        seen += len(body.get("tables") or [])
+        tables = body.get("tables") or []
+        if tables and len(tables[0].get("columns") or []) != opts.columns:
+            raise RuntimeError(f"a listed table lacks its {opts.columns} columns: {tables[0]}")
+        seen += len(tables)
         nxt = body.get("next_page_token")
         if not nxt:
             break
@@ -400,58 +484,86 @@ def bench_listing(handle: ServerHandle, backend: str, opts: Options, out: Result
     total = time.perf_counter() - started
     if seen != opts.tables:
         raise RuntimeError(f"the walk saw {seen} tables, expected {opts.tables}")
-    out.add(backend, "walk.total_s", f"walk all {len(walk)} pages: total", "s", "lower", total)
-    out.latencies(backend, "walk.page", "walk: any page", walk)
+    target.tokens = tokens
+    out.add(
+        target.backend, "walk.total_s", f"walk all {len(walk)} pages: total", "s", "lower", total
+    )
+    out.latencies(target.backend, "walk.page", "walk: any page", walk)
 
-    middle, last = len(tokens) // 2, len(tokens) - 1
-    probes = [
-        ("first", "list: first page", None),
-        ("middle", f"list: page {middle + 1} (deep, middle)", tokens[middle]),
-        ("last", f"list: page {last + 1} (deep, last)", tokens[last]),
+
+def probes(pages: int) -> list[tuple[str, str, int]]:
+    """(key, label, page index) of the pages fetched repeatedly."""
+    middle, last = pages // 2, pages - 1
+    return [
+        ("first", "list: first page", 0),
+        ("middle", f"list: page {middle + 1} (deep, middle)", middle),
+        ("last", f"list: page {last + 1} (deep, last)", last),
     ]
-    for key, label, token in probes:
-        log(f"{backend}: {label} x{opts.repeats}")
-        offset = log_offset(handle)
+
+
+def bench_probe(
+    target: Target, key: str, label: str, page: int, opts: Options, out: Results
+) -> None:
+    client = target.handle.client(target.handle.admin_token)
+    token = target.tokens[page]
+    for _ in range(10):
+        list_page(client, token)
+    log(f"{target.backend}: {label} x{opts.repeats}")
+    with server_cost(target, out, f"list.{key}", label, "GET", f"{API}/tables", opts.repeats):
         samples = [list_page(client, token)[0] for _ in range(opts.repeats)]
-        out.latencies(backend, f"list.{key}", label, samples)
-        if key == "first":
-            server = server_durations(handle, offset, "GET", f"{API}/tables")[-opts.repeats :]
-            out.add(
-                backend, "list.first.server_p50", "list: first page, server-side p50", "ms",
-                "lower", percentile(server, 50),
-            )
+        out.latencies(target.backend, f"list.{key}", label, samples)
 
 
-def run_backend(backend: str, opts: Options, out: Results, workdir: Path) -> None:
-    directory = workdir / backend
-    directory.mkdir(parents=True)
-    with database_for(backend, directory, opts.postgres_url) as url:
-        log(f"{backend}: starting a server on a fresh database")
-        handle = start_server(url, directory / "storage")
+def set_up(backend: str, url: str, directory: Path, opts: Options, out: Results) -> Target:
+    log(f"{backend}: starting a server on a fresh database")
+    handle = start_server(url, directory / "storage")
+    try:
+        admin = handle.client(handle.admin_token)
+        for path, body in [
+            ("catalogs", {"name": CATALOG}),
+            ("schemas", {"name": WRITE_SCHEMA, "catalog_name": CATALOG}),
+            ("schemas", {"name": BIG_SCHEMA, "catalog_name": CATALOG}),
+        ]:
+            response = admin.post(f"{API}/{path}", json=body)
+            if response.status_code != 200:
+                raise RuntimeError(f"setup {path} failed: {response.text}")
+        log(f"{backend}: bulk-inserting {opts.tables:,} tables x {opts.columns} columns")
+        seconds = populate(url, opts.tables, opts.columns, opts.seed)
+        out.notes.setdefault("bulk_load_s", {})[backend] = round(seconds, 1)
+        log(f"{backend}: bulk load took {seconds:.1f} s")
+    except BaseException:
+        handle.stop()
+        raise
+    return Target(backend, url, handle)
+
+
+def run(backends: Sequence[str], opts: Options, out: Results, workdir: Path) -> None:
+    """Every backend gets its own server; each phase then runs on each backend in turn,
+    so a change in the machine's load during the run touches both alike."""
+    with ExitStack() as stack:
+        targets: list[Target] = []
+        for backend in backends:
+            directory = workdir / backend
+            directory.mkdir(parents=True)
+            url = stack.enter_context(database_for(backend, directory, opts.postgres_url))
+            target = set_up(backend, url, directory, opts, out)
+            stack.callback(target.handle.stop)
+            targets.append(target)
         try:
-            admin = handle.client(handle.admin_token)
-            for path, body in [
-                ("catalogs", {"name": CATALOG}),
-                ("schemas", {"name": WRITE_SCHEMA, "catalog_name": CATALOG}),
-                ("schemas", {"name": BIG_SCHEMA, "catalog_name": CATALOG}),
-            ]:
-                response = admin.post(f"{API}/{path}", json=body)
-                if response.status_code != 200:
-                    raise RuntimeError(f"setup {path} failed: {response.text}")
-
-            log(f"{backend}: bulk-inserting {opts.tables:,} tables x {opts.columns} columns")
-            seconds = populate(url, opts.tables, opts.columns, opts.seed)
-            out.notes.setdefault("bulk_load_s", {})[backend] = round(seconds, 1)
-            log(f"{backend}: bulk load took {seconds:.1f} s")
-
-            bench_writes_and_reads(handle, backend, opts, out)
-            bench_listing(handle, backend, opts, out)
+            for conc in opts.concurrency:
+                for target in targets:
+                    names = bench_create(target, conc, opts, out)
+                    bench_get(target, conc, names, opts, out)
+            for target in targets:
+                bench_walk(target, opts, out)
+            for key, label, page in probes(len(targets[0].tokens)):
+                for target in targets:
+                    bench_probe(target, key, label, page, opts, out)
         except BaseException:
-            print(f"--- {backend} server log (tail) ---", file=sys.stderr)
-            print(handle.logs()[-4000:], file=sys.stderr)
+            for target in targets:
+                print(f"--- {target.backend} server log (tail) ---", file=sys.stderr)
+                print(target.handle.logs()[-3000:], file=sys.stderr)
             raise
-        finally:
-            handle.stop()
 
 
 # -- the report -----------------------------------------------------------------------
@@ -514,9 +626,11 @@ def render(out: Results, backends: Sequence[str]) -> str:
         cells += [c.rjust(w) for c, w in zip(r[2:], widths[2:], strict=True)]
         return "| " + " | ".join(cells) + " |"
 
-    sep = "|" + "|".join(
-        "-" * (w + 2) if i < 2 else "-" * (w + 1) + ":" for i, w in enumerate(widths)
-    ) + "|"
+    sep = (
+        "|"
+        + "|".join("-" * (w + 2) if i < 2 else "-" * (w + 1) + ":" for i, w in enumerate(widths))
+        + "|"
+    )
     lines = [line(rows[0]), sep, *(line(r) for r in rows[1:])]
     first = out.figures.get("list.first.p50")
     if first:
@@ -542,28 +656,43 @@ def parse_args(argv: Sequence[str] | None) -> tuple[list[str], Options, Path | N
         description="Catalog API throughput over HTTP on SQLite and PostgreSQL, side by side.",
     )
     parser.add_argument(
-        "--backends", default="sqlite,postgres",
+        "--backends",
+        default="sqlite,postgres",
         help="comma-separated: sqlite, postgres (default: both)",
     )
-    parser.add_argument("--creates", type=int, default=2000, help="tables created per level")
-    parser.add_argument("--gets", type=int, default=2000, help="table reads per level")
     parser.add_argument(
-        "--concurrency", default="1,4",
+        "--creates",
+        type=int,
+        default=1000,
+        help="tables created at each concurrency level (default 1000: 2000 over the two levels)",
+    )
+    parser.add_argument(
+        "--gets", type=int, default=1000, help="table reads at each concurrency level"
+    )
+    parser.add_argument(
+        "--concurrency",
+        default="1,4",
         help="client threads for create/get, comma-separated levels (default 1,4)",
     )
     parser.add_argument("--tables", type=int, default=100_000, help="tables in the listed schema")
     parser.add_argument("--columns", type=int, default=3, help="columns per table")
     parser.add_argument(
-        "--repeats", type=int, default=300, help="fetches of each probed page (first/middle/last)"
+        "--repeats", type=int, default=200, help="fetches of each probed page (first/middle/last)"
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--postgres-url", default=os.environ.get("STEWARD_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        "--postgres-url",
+        default=os.environ.get("STEWARD_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
         help="a PostgreSQL URL allowed to CREATE/DROP DATABASE (default: %(default)s)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    aliases = {"sqlite": "sqlite", "postgres": "postgresql", "postgresql": "postgresql", "pg": "postgresql"}
+    aliases = {
+        "sqlite": "sqlite",
+        "postgres": "postgresql",
+        "postgresql": "postgresql",
+        "pg": "postgresql",
+    }
     backends = []
     for name in args.backends.split(","):
         name = name.strip().lower()
@@ -589,12 +718,13 @@ def parse_args(argv: Sequence[str] | None) -> tuple[list[str], Options, Path | N
 def main(argv: Sequence[str] | None = None) -> int:
     backends, opts, json_path = parse_args(argv)
     info = machine(opts.postgres_url if "postgresql" in backends else None)
+    load_before = os.getloadavg()
     out = Results()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="steward-bench-") as tmp:
-        for backend in backends:
-            run_backend(backend, opts, out, Path(tmp))
+        run(backends, opts, out, Path(tmp))
     elapsed = time.perf_counter() - started
+    info["load average (1 min) before/after"] = f"{load_before[0]:.2f}/{os.getloadavg()[0]:.2f}"
 
     print()
     print("Steward catalog API over HTTP, " + " vs ".join(backends))

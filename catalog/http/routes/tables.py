@@ -53,8 +53,9 @@ def table_info(t: TableRecord) -> TableInfo:
         full_name=s.full_name,
         table_type=d.table_type,
         data_source_format=d.data_source_format,
+        # Columns come from the store, already checked on the way in: no second scan.
         columns=[
-            ColumnInfo(
+            ColumnInfo.model_construct(
                 name=c.name,
                 type_text=c.type_text,
                 type_json=c.type_json,
