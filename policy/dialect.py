@@ -1,0 +1,1220 @@
+"""Steward's SQL dialect: sqlglot's Databricks dialect, narrowed to what Steward executes.
+
+Why a dialect of our own: the statement API (SPEC §5) takes Databricks-flavoured SQL, but
+stock sqlglot parses most governance statements (``SHOW GRANTS``, ``ALTER … OWNER TO``,
+``CREATE CATALOG``, ``GRANT`` with multi-word privileges, …) into ``exp.Command``, a bag of
+text the executor could only re-parse by hand. Here every supported statement becomes a
+typed tree, anything else is a ``SqlSyntaxError`` with a line, a column and what was
+expected, and nothing ever silently falls back to ``exp.Command``.
+
+Entry points
+------------
+``parse_statement(sql: str) -> exp.Expression``
+    Exactly one statement (one trailing ``;`` is allowed). Raises ``SqlSyntaxError``.
+``to_sql(node: exp.Expression, *, pretty: bool = False) -> str``
+    Canonical SQL: upper-case keywords, explicit securable kinds, identifiers back-quoted
+    only where needed, comments dropped. ``parse_statement(to_sql(t)) == t``. Raises
+    ``sqlglot.errors.UnsupportedError`` rather than silently dropping what Databricks
+    cannot express (never for a tree from ``parse_statement``, which checks this).
+``statement_kind(node) -> StatementKind``
+    What a tree is, as a ``StrEnum`` (``"GRANT"``, ``"SHOW TABLES"``, ``"SELECT"`` …), so the
+    executor dispatches on one value instead of on classes.
+
+Trees (what ``parse_statement`` returns, by statement)
+------------------------------------------------------
+- GRANT / REVOKE: ``exp.Grant`` / ``exp.Revoke`` with ``securable`` a ``Securable``.
+- SHOW GRANTS: ``ShowGrants``; ALTER … OWNER TO: ``AlterOwner``.
+- CREATE CATALOG|SCHEMA|TABLE: ``exp.Create`` (``kind`` = ``"CATALOG"`` …); for TABLE,
+  ``this`` is an ``exp.Schema`` of ``exp.ColumnDef`` and at most one ``exp.Constraint``.
+- DROP CATALOG|SCHEMA|TABLE|MODEL: ``exp.Drop``; DESCRIBE: ``exp.Describe`` (``kind`` always
+  set; a bare ``DESCRIBE name`` means TABLE); COMMENT ON: ``exp.Comment``.
+- SHOW CATALOGS|SCHEMAS|TABLES|MODELS: ``ShowObjects``; SHOW USERS|GROUPS: ``ShowPrincipals``.
+- CREATE GROUP / DROP GROUP / ALTER GROUP … ADD|REMOVE USER|GROUP: ``CreateGroup`` /
+  ``DropGroup`` / ``AlterGroupMembers``.
+- SELECT (and UNION, WITH, parenthesised queries): sqlglot's own ``exp.Query`` subclasses.
+
+Accessors (the executor reads trees through these, never through ``args``)
+--------------------------------------------------------------------------
+``securable_of(node) -> tuple[str, list[str]]``
+    Kind in SQL spelling (one of ``SECURABLE_KINDS``: ``"METASTORE"``, ``"CATALOG"``,
+    ``"SCHEMA"``, ``"TABLE"``, ``"MODEL"``, ``"FUNCTION"``, ``"SERVING ENDPOINT"``) and the
+    name parts as written (case preserved, unquoted; ``[]`` for METASTORE). Works on GRANT,
+    REVOKE, SHOW GRANTS, ALTER … OWNER, CREATE CATALOG|SCHEMA|TABLE, DROP, DESCRIBE,
+    COMMENT ON. Names may be partial (``SCHEMA s``, ``TABLE t``): the executor qualifies
+    them with the request's default catalog and schema, and lower-cases them.
+``securable_type(kind: str) -> SecurableType``
+    Maps a kind to ``policy.securables.SecurableType`` (FUNCTION → MODEL).
+``privileges_of(node) -> list[str]``
+    GRANT/REVOKE privileges, upper-case, words single-spaced (``"USE CATALOG"``,
+    ``"ALL PRIVILEGES"``); always members of ``policy.securables.Privilege``.
+``principals_of(node) -> list[str]``
+    GRANT/REVOKE principals as written.
+``principal_of(node) -> str | None``
+    SHOW GRANTS (``None`` when no principal was named) and ALTER … OWNER TO (never None).
+``group_of(node) -> str``, ``member_of(node) -> tuple[str, str]``, ``action_of(node) -> str``
+    Group statements: the group; the member as (``"USER"|"GROUP"``, name); ``"ADD"|"REMOVE"``.
+``scope_of(node) -> list[str] | None``
+    SHOW SCHEMAS|TABLES|MODELS: the ``IN`` container's name parts, ``None`` when absent.
+``if_not_exists(node) -> bool``, ``if_exists(node) -> bool``, ``cascade_of(node) -> bool``
+    CREATE … IF NOT EXISTS; DROP … IF EXISTS; DROP CATALOG|SCHEMA … CASCADE.
+``comment_of(node) -> str | None``
+    CREATE … COMMENT and COMMENT ON … IS (``None``: no comment / ``IS NULL``). Raises
+    ``ParameterError`` if the value is a still-unbound ``:parameter``.
+``columns_of(node) -> list[ColumnSpec]``, ``primary_key_of(node) -> PrimaryKeySpec | None``
+    CREATE TABLE columns (name, type_text, nullable, comment, data_type) and key.
+``tables_of(node) -> list[list[str]]``
+    SELECT: name parts of the tables read (own CTEs excluded), sorted; ``ValueError`` if
+    the query reads a table-valued function, so authorization fails closed.
+``parameter_names(node) -> list[str]`` (sorted), ``bind_parameters(node, values) -> exp.Expression``
+    Named ``:parameters`` may stand wherever a literal may (SELECT expressions, COMMENT
+    values). Binding replaces ``exp.Placeholder`` nodes with literal nodes in a copy of the
+    tree; parameter values are never spliced into SQL text.
+
+Builders: ``make_identifier(text) -> exp.Identifier`` (back-quoted exactly when needed) and
+``make_table(parts) -> exp.Table``, for code that constructs Steward trees itself.
+
+Errors: ``SqlSyntaxError`` (``message``, ``line``, ``column``, ``token``, ``detail``) for
+anything unparsable or unsupported; ``ParameterError`` for binding problems.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar, NoReturn
+
+from sqlglot import exp
+from sqlglot.dialects.databricks import Databricks
+from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
+from sqlglot.tokens import Token, TokenType
+
+from policy.securables import Privilege, SecurableType
+from policy.statements import (
+    CATALOG,
+    FUNCTION,
+    MAX_NAME_PARTS,
+    METASTORE,
+    MODEL,
+    OBJECT_KINDS,
+    SCHEMA,
+    SECURABLE_KINDS,
+    SERVING_ENDPOINT,
+    TABLE,
+    AlterGroupMembers,
+    AlterOwner,
+    CreateGroup,
+    DropGroup,
+    Securable,
+    ShowGrants,
+    ShowObjects,
+    ShowPrincipals,
+)
+
+__all__ = [
+    "OBJECT_KINDS",
+    "SECURABLE_KINDS",
+    "AlterGroupMembers",
+    "AlterOwner",
+    "ColumnSpec",
+    "CreateGroup",
+    "DropGroup",
+    "ParameterError",
+    "PrimaryKeySpec",
+    "Securable",
+    "ShowGrants",
+    "ShowObjects",
+    "ShowPrincipals",
+    "SqlSyntaxError",
+    "StatementKind",
+    "Steward",
+    "action_of",
+    "bind_parameters",
+    "cascade_of",
+    "columns_of",
+    "comment_of",
+    "group_of",
+    "if_exists",
+    "if_not_exists",
+    "make_identifier",
+    "make_table",
+    "member_of",
+    "parameter_names",
+    "parse_statement",
+    "primary_key_of",
+    "principal_of",
+    "principals_of",
+    "privileges_of",
+    "scope_of",
+    "securable_of",
+    "securable_type",
+    "statement_kind",
+    "tables_of",
+    "to_sql",
+]
+
+
+# --------------------------------------------------------------------------------------
+# Errors
+
+
+class SqlSyntaxError(Exception):
+    """A statement that cannot be parsed, located precisely enough for a person to fix it.
+
+    SPEC §5 requires a syntax error's message to name the line and column; ``token`` is the
+    offending source text (``""`` at end of input) and ``detail`` says what was expected.
+    """
+
+    def __init__(self, detail: str, line: int, column: int, token: str) -> None:
+        near = f"'{_shorten(token)}'" if token else "end of input"
+        message = f"Syntax error at line {line}, column {column} near {near}: {detail}"
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+        self.line = line
+        self.column = column
+        self.token = token
+
+
+class ParameterError(Exception):
+    """A named parameter is missing a value, or has one SQL cannot carry as a literal."""
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    """Keep error messages readable when the offending token is a long literal."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _StewardParseError(ParseError):
+    """Internal: a parse failure that still knows its token.
+
+    It subclasses ``ParseError`` so sqlglot's speculative ``_try_parse`` keeps backtracking
+    over it; ``parse_statement`` turns it into ``SqlSyntaxError``.
+    """
+
+    def __init__(self, detail: str, token: Token | None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.token = token
+
+
+# --------------------------------------------------------------------------------------
+# Names
+
+
+#: Words that may never be an unquoted name: they are what the grammar looks for right
+#: where a name could otherwise stand (``SHOW GRANTS [principal] ON``, ``IF [NOT] EXISTS``,
+#: a CREATE TABLE element), so reading them as names would make statements ambiguous.
+_STRUCTURAL_WORDS = frozenset({"ON", "TO", "FROM", "IN", "IS", "IF", "CONSTRAINT"})
+
+_KIND_FIRST_WORDS = frozenset(kind.split(" ")[0] for kind in SECURABLE_KINDS)
+
+_PRIVILEGE_END = ""
+
+
+def _privilege_trie() -> dict[str, dict]:
+    """Word trie of grantable privileges, so ``USE CATLOG`` fails at ``CATLOG`` saying
+    ``expected CATALOG or SCHEMA`` instead of swallowing words up to ``ON``."""
+    root: dict[str, dict] = {}
+    for privilege in Privilege:
+        if privilege is Privilege.OWNERSHIP:  # implied by ownership, never granted
+            continue
+        node = root
+        for word in privilege.value.split(" "):
+            node = node.setdefault(word, {})
+        node[_PRIVILEGE_END] = {}
+    return root
+
+
+_PRIVILEGE_TRIE = _privilege_trie()
+
+
+def _join_options(options: Sequence[str]) -> str:
+    """``A``, ``A or B``, ``A, B or C`` — how 'expected …' lists read best."""
+    if len(options) == 1:
+        return options[0]
+    return f"{', '.join(options[:-1])} or {options[-1]}"
+
+
+# --------------------------------------------------------------------------------------
+# The dialect
+
+
+class Steward(Databricks):
+    """Databricks SQL as Steward accepts it (see the module docstring for the grammar)."""
+
+    class Tokenizer(Databricks.Tokenizer):
+        # sqlglot tokenizes the rest of a statement after SHOW (and a few others) as one
+        # opaque string, which is how SHOW ends up as exp.Command; Steward parses SHOW.
+        COMMANDS: ClassVar[set[TokenType]] = set()
+
+    class Parser(Databricks.Parser):
+        """Statement-level grammar of SPEC §5; SELECT is left to sqlglot."""
+
+        # Only named ``:name`` parameters exist in the statement API; ``?``, ``$x`` and the
+        # ``{x}`` widget syntax are rejected with a position rather than parsed as values.
+        PLACEHOLDER_PARSERS: ClassVar[dict[TokenType, Callable]] = {
+            TokenType.COLON: Databricks.Parser.PLACEHOLDER_PARSERS[TokenType.COLON],
+            TokenType.PLACEHOLDER: lambda self: self._st_reject_placeholder(),
+            TokenType.PARAMETER: lambda self: self._st_reject_placeholder(),
+        }
+
+        STEWARD_STATEMENTS: ClassVar[dict[str, Callable]] = {
+            "GRANT": lambda self: self._st_grant(exp.Grant, "TO"),
+            "REVOKE": lambda self: self._st_grant(exp.Revoke, "FROM"),
+            "SHOW": lambda self: self._st_show(),
+            "ALTER": lambda self: self._st_alter(),
+            "CREATE": lambda self: self._st_create(),
+            "DROP": lambda self: self._st_drop(),
+            "DESCRIBE": lambda self: self._st_describe(),
+            "DESC": lambda self: self._st_describe(),
+            "COMMENT": lambda self: self._st_comment(),
+        }
+
+        QUERY_START_TOKENS: ClassVar[frozenset[TokenType]] = frozenset(
+            {TokenType.SELECT, TokenType.WITH, TokenType.L_PAREN}
+        )
+
+        def parse(self, raw_tokens: list[Token], sql: str) -> list[exp.Expr | None]:
+            """Route sqlglot's own entry point (``sqlglot.parse_one(…, read=Steward)``)
+            through the Steward grammar too, so no path into this dialect can yield
+            ``exp.Command``. ``parse_statement`` remains the API: it adds the one-statement
+            rule and ``SqlSyntaxError``."""
+            return self._parse(Steward.Parser._st_statement, raw_tokens, sql)
+
+        # ---- error plumbing -------------------------------------------------------------
+
+        def raise_error(self, message: str, token: Token | None = None) -> None:
+            """Fail at once, keeping the token: sqlglot's own errors (inside SELECT) then get
+            the same line/column treatment as ours."""
+            detail = message
+            if message.startswith("Expecting "):
+                detail = "expected " + message.removeprefix("Expecting ")
+            elif message.startswith("Expected "):
+                # sqlglot appends the raw token repr ("… but got <Token …>"); the
+                # position already says where, so keep only what was expected.
+                detail = "expected " + message.removeprefix("Expected ").partition(" but got")[0]
+            elif message.startswith("Required keyword"):
+                detail = "incomplete expression"
+            raise _StewardParseError(detail, token or self._curr or None)
+
+        def _st_fail(self, expected: str, token: Token | None = None) -> NoReturn:
+            raise _StewardParseError(f"expected {expected}", token or self._curr or None)
+
+        def _st_reject_placeholder(self) -> NoReturn:
+            raise _StewardParseError(
+                "expected a named parameter such as :name (positional and ${…} parameters "
+                "are not supported)",
+                self._prev,
+            )
+
+        # ---- token helpers --------------------------------------------------------------
+
+        def _st_is_word(self, word: str) -> bool:
+            """Keyword test by text, so words sqlglot tokenizes as VAR (OWNER, CATALOG…)
+            and real keyword tokens are treated alike; quoted text never matches."""
+            token = self._curr
+            return (
+                bool(token)
+                and token.token_type not in self.TEXT_MATCH_EXCLUDED_TOKENS
+                and token.text.upper() == word
+            )
+
+        def _st_expect(self, word: str) -> None:
+            if not self._st_is_word(word):
+                self._st_fail(word)
+            self._advance()
+
+        def _st_expect_token(self, token_type: TokenType, shown: str) -> None:
+            if self._curr.token_type != token_type:
+                self._st_fail(shown)
+            self._advance()
+
+        def _st_one_of(self, words: Sequence[str]) -> str:
+            for word in words:
+                if self._st_is_word(word):
+                    self._advance()
+                    return word
+            self._st_fail(_join_options(words))
+
+        def _st_kind(self, kinds: Iterable[str]) -> str | None:
+            """Match a (possibly two-word) kind keyword.
+
+            A kind word followed by ``.`` is the start of a dotted name instead, so a bare
+            ``GRANT SELECT ON model.s.t`` still means the table ``model.s.t``.
+            """
+            for kind in kinds:
+                first, *rest = kind.split(" ")
+                if self._st_is_word(first) and self._next.token_type != TokenType.DOT:
+                    self._advance()
+                    for word in rest:
+                        self._st_expect(word)
+                    return kind
+            return None
+
+        def _st_is_name_token(self, token: Token) -> bool:
+            return bool(token) and _is_unquoted_name(token)
+
+        def _st_at_bare_name(self) -> bool:
+            """Whether a kind-less name (meaning TABLE) starts here.
+
+            A securable kind word the statement does not take (``DESCRIBE FUNCTION f``) is
+            not read as a table called ``function``: saying which kinds are allowed is the
+            more useful error. Such names can still be written quoted or dotted.
+            """
+            token = self._curr
+            if token.token_type == TokenType.IDENTIFIER:
+                return True
+            if not self._st_is_name_token(token):
+                return False
+            kind_word = token.text.upper() in _KIND_FIRST_WORDS
+            return not kind_word or self._next.token_type == TokenType.DOT
+
+        def _st_name_part(self, what: str) -> exp.Identifier:
+            token = self._curr
+            if token.token_type == TokenType.IDENTIFIER:
+                if not token.text:
+                    self._st_fail(f"{what}, not an empty quoted name")
+            elif not self._st_is_name_token(token):
+                self._st_fail(what)
+            self._advance()
+            return make_identifier(token.text)
+
+        def _st_name(self, kind: str) -> exp.Table:
+            limit = MAX_NAME_PARTS[kind]
+            parts = [self._st_name_part(f"a {kind} name")]
+            while self._curr.token_type == TokenType.DOT:
+                if len(parts) >= limit:
+                    raise _StewardParseError(
+                        f"a {kind} name has at most {limit} part{'s' if limit > 1 else ''}",
+                        self._curr,
+                    )
+                self._advance()
+                parts.append(self._st_name_part("a name part after '.'"))
+            return make_table(parts)
+
+        def _st_text(self) -> exp.Expression:
+            """A string literal or ``:parameter`` (the only values the grammar takes)."""
+            if self._curr.token_type == TokenType.STRING:
+                self._advance()
+                return exp.Literal.string(self._prev.text)
+            placeholder = self._parse_placeholder()
+            if isinstance(placeholder, exp.Placeholder):
+                return placeholder
+            self._st_fail("a string literal or :parameter")
+
+        def _st_optional_comment(self) -> exp.Properties | None:
+            if not self._st_is_word("COMMENT"):
+                return None
+            self._advance()
+            return exp.Properties(expressions=[exp.SchemaCommentProperty(this=self._st_text())])
+
+        def _st_if_not_exists(self) -> bool:
+            if not self._st_is_word("IF"):
+                return False
+            self._advance()
+            self._st_expect("NOT")
+            self._st_expect("EXISTS")
+            return True
+
+        def _st_if_exists(self) -> bool:
+            if not self._st_is_word("IF"):
+                return False
+            self._advance()
+            self._st_expect("EXISTS")
+            return True
+
+        # ---- top level --------------------------------------------------------------------
+
+        def _st_statement(self) -> exp.Expression:
+            """Parse exactly one statement from the current chunk, consuming every token."""
+            start = self._curr
+            if not start:
+                self._st_fail("a statement")
+            if self._match_texts(self.STEWARD_STATEMENTS):
+                statement = self.STEWARD_STATEMENTS[self._prev.text.upper()](self)
+            elif start.token_type in self.QUERY_START_TOKENS:
+                statement = self._st_query(start)
+            else:
+                self._st_fail(
+                    "a statement: SELECT, GRANT, REVOKE, SHOW, ALTER, CREATE, DROP, "
+                    "DESCRIBE or COMMENT"
+                )
+            if self._curr:
+                self._st_fail("end of statement")
+            return statement
+
+        def _st_query(self, start: Token) -> exp.Expression:
+            query = self._parse_statement()
+            if not isinstance(query, exp.Query):
+                self._st_fail("a query (SELECT …)", start)
+            if query.find(exp.Command):
+                # Belt and braces: sqlglot must never hand the executor raw text.
+                self._st_fail("a supported query", start)
+            if query.find(exp.Into):
+                # SELECT … INTO creates a table; it is DDL in disguise, not a query.
+                into = next(
+                    (tok for tok in self._tokens if tok.token_type == TokenType.INTO), start
+                )
+                self._st_fail("a query without INTO", into)
+            return query
+
+        # ---- GRANT / REVOKE / SHOW GRANTS ---------------------------------------------------
+
+        def _st_privilege(self) -> exp.GrantPrivilege:
+            node = _PRIVILEGE_TRIE
+            words: list[str] = []
+            while self._curr and self._curr.token_type not in self.TEXT_MATCH_EXCLUDED_TOKENS:
+                word = self._curr.text.upper()
+                if word == _PRIVILEGE_END or word not in node:
+                    break
+                words.append(word)
+                node = node[word]
+                self._advance()
+            if words and _PRIVILEGE_END in node:
+                return exp.GrantPrivilege(this=exp.Var(this=" ".join(words)))
+            if not words:
+                self._st_fail("a privilege such as SELECT, USE CATALOG or ALL PRIVILEGES")
+            self._st_fail(_join_options(sorted(w for w in node if w != _PRIVILEGE_END)))
+
+        def _st_securable(self) -> Securable:
+            kind = self._st_kind(SECURABLE_KINDS)
+            if kind is None:
+                if not self._st_at_bare_name():
+                    self._st_fail(
+                        "a securable: METASTORE, CATALOG, SCHEMA, TABLE, MODEL, FUNCTION, "
+                        "SERVING ENDPOINT or a table name"
+                    )
+                kind = TABLE
+            if kind == METASTORE:
+                return Securable(kind=kind)
+            return Securable(kind=kind, this=self._st_name(kind))
+
+        def _st_principal(self) -> exp.GrantPrincipal:
+            return exp.GrantPrincipal(this=self._st_name_part("a principal"))
+
+        def _st_grant(self, node_type: type[exp.Expression], preposition: str) -> exp.Expression:
+            privileges = [self._st_privilege()]
+            while self._match(TokenType.COMMA):
+                privileges.append(self._st_privilege())
+            if not self._st_is_word("ON"):
+                self._st_fail("',' or ON")
+            self._advance()
+            securable = self._st_securable()
+            self._st_expect(preposition)
+            principals = [self._st_principal()]
+            while self._match(TokenType.COMMA):
+                principals.append(self._st_principal())
+            return node_type(privileges=privileges, securable=securable, principals=principals)
+
+        def _st_show(self) -> exp.Expression:
+            what = self._st_one_of(
+                ("GRANTS", "CATALOGS", "SCHEMAS", "TABLES", "MODELS", "GROUPS", "USERS")
+            )
+            if what == "GRANTS":
+                principal = None
+                if not self._st_is_word("ON"):
+                    principal = self._st_name_part("a principal or ON")
+                self._st_expect("ON")
+                return ShowGrants(this=principal, securable=self._st_securable())
+            if what in ("GROUPS", "USERS"):
+                return ShowPrincipals(kind=what)
+            scope = None
+            if what != "CATALOGS" and (self._st_is_word("IN") or self._st_is_word("FROM")):
+                self._advance()
+                scope = self._st_name(CATALOG if what == "SCHEMAS" else SCHEMA)
+            return ShowObjects(kind=what, this=scope)
+
+        # ---- ALTER -------------------------------------------------------------------------
+
+        def _st_alter(self) -> exp.Expression:
+            kind = self._st_kind((*OBJECT_KINDS, "GROUP"))
+            if kind is None:
+                self._st_fail(_join_options([*OBJECT_KINDS, "GROUP"]))
+            if kind == "GROUP":
+                group = self._st_name_part("a group name")
+                action = self._st_one_of(("ADD", "REMOVE"))
+                member_kind = self._st_one_of(("USER", "GROUP"))
+                member = self._st_name_part(f"a {member_kind.lower()} name")
+                return AlterGroupMembers(this=group, action=action, kind=member_kind, member=member)
+            securable = Securable(kind=kind, this=self._st_name(kind))
+            if self._st_is_word("SET"):
+                self._advance()
+            elif not self._st_is_word("OWNER"):
+                self._st_fail("OWNER or SET OWNER")
+            self._st_expect("OWNER")
+            self._st_expect("TO")
+            return AlterOwner(this=securable, principal=self._st_name_part("a principal"))
+
+        # ---- CREATE / DROP -----------------------------------------------------------------
+
+        def _st_create(self) -> exp.Expression:
+            kind = self._st_kind((CATALOG, SCHEMA, TABLE, "GROUP"))
+            if kind is None:
+                self._st_fail("CATALOG, SCHEMA, TABLE or GROUP")
+            if kind == "GROUP":
+                return CreateGroup(this=self._st_name_part("a group name"))
+            exists = self._st_if_not_exists()
+            name = self._st_name(kind)
+            if kind == TABLE:
+                schema = self._st_table_elements(name)
+                return exp.Create(
+                    kind=kind,
+                    this=schema,
+                    exists=exists,
+                    properties=self._st_optional_comment(),
+                )
+            return exp.Create(
+                kind=kind, this=name, exists=exists, properties=self._st_optional_comment()
+            )
+
+        def _st_table_elements(self, name: exp.Table) -> exp.Schema:
+            self._st_expect_token(TokenType.L_PAREN, "'(' and column definitions")
+            elements: list[exp.Expression] = []
+            has_key = False
+            while True:
+                if self._st_is_word("CONSTRAINT"):
+                    if has_key:
+                        raise _StewardParseError(
+                            "a table has at most one PRIMARY KEY constraint", self._curr
+                        )
+                    self._advance()
+                    elements.append(self._st_primary_key())
+                    has_key = True
+                else:
+                    elements.append(self._st_column_def())
+                if self._match(TokenType.COMMA):
+                    continue
+                if self._match(TokenType.R_PAREN):
+                    break
+                self._st_fail("',' or ')'")
+            if not any(isinstance(e, exp.ColumnDef) for e in elements):
+                self._st_fail("at least one column definition", self._prev)
+            return exp.Schema(this=name, expressions=elements)
+
+        def _st_column_def(self) -> exp.ColumnDef:
+            name = self._st_name_part("a column name or CONSTRAINT")
+            type_start, index = self._curr, self._index
+            data_type = self._parse_types(check_func=False, schema=True, allow_identifiers=False)
+            if not _faithful_type(data_type):
+                self._retreat(index)
+                self._st_fail("a column type such as STRING, BIGINT or DECIMAL(10, 2)", type_start)
+            not_null = False
+            comment: exp.Expression | None = None
+            while True:
+                if self._st_is_word("NOT"):
+                    if not_null:
+                        raise _StewardParseError("NOT NULL given twice", self._curr)
+                    self._advance()
+                    self._st_expect("NULL")
+                    not_null = True
+                elif self._st_is_word("COMMENT"):
+                    if comment is not None:
+                        raise _StewardParseError("COMMENT given twice", self._curr)
+                    self._advance()
+                    comment = self._st_text()
+                else:
+                    break
+            # Canonical order (NOT NULL, then COMMENT) so equal columns are equal trees.
+            constraints: list[exp.Expression] = []
+            if not_null:
+                constraints.append(exp.ColumnConstraint(kind=exp.NotNullColumnConstraint()))
+            if comment is not None:
+                constraints.append(
+                    exp.ColumnConstraint(kind=exp.CommentColumnConstraint(this=comment))
+                )
+            return exp.ColumnDef(this=name, kind=data_type, constraints=constraints or None)
+
+        def _st_primary_key(self) -> exp.Constraint:
+            constraint_name = self._st_name_part("a constraint name")
+            if self._curr.token_type == TokenType.PRIMARY_KEY:
+                self._advance()
+            else:
+                self._st_expect("PRIMARY")
+                self._st_expect("KEY")
+            self._st_expect_token(TokenType.L_PAREN, "'('")
+            keys: list[exp.Expression] = []
+            has_timeseries = False
+            while True:
+                key: exp.Expression = self._st_name_part("a key column name")
+                if self._st_is_word("TIMESERIES"):
+                    if has_timeseries:
+                        raise _StewardParseError(
+                            "at most one key column may be TIMESERIES", self._curr
+                        )
+                    self._advance()
+                    key = exp.TimeseriesKey(this=key)
+                    has_timeseries = True
+                keys.append(key)
+                if self._match(TokenType.COMMA):
+                    continue
+                if self._match(TokenType.R_PAREN):
+                    break
+                self._st_fail("',' or ')'")
+            return exp.Constraint(
+                this=constraint_name, expressions=[exp.PrimaryKey(expressions=keys)]
+            )
+
+        def _st_drop(self) -> exp.Expression:
+            kind = self._st_kind((CATALOG, SCHEMA, TABLE, MODEL, "GROUP"))
+            if kind is None:
+                self._st_fail("CATALOG, SCHEMA, TABLE, MODEL or GROUP")
+            if kind == "GROUP":
+                return DropGroup(this=self._st_name_part("a group name"))
+            exists = self._st_if_exists()
+            name = self._st_name(kind)
+            cascade = False
+            if kind in (CATALOG, SCHEMA) and self._st_is_word("CASCADE"):
+                self._advance()
+                cascade = True
+            return exp.Drop(kind=kind, tables=[name], exists=exists, cascade=cascade)
+
+        # ---- DESCRIBE / COMMENT ON --------------------------------------------------------
+
+        def _st_describe(self) -> exp.Expression:
+            kind = self._st_kind((TABLE, MODEL, CATALOG, SCHEMA))
+            if kind is None and not self._st_at_bare_name():
+                self._st_fail("TABLE, MODEL, CATALOG, SCHEMA or a table name")
+            kind = kind or TABLE
+            return exp.Describe(this=self._st_name(kind), kind=kind)
+
+        def _st_comment(self) -> exp.Expression:
+            self._st_expect("ON")
+            kind = self._st_kind(OBJECT_KINDS)
+            if kind is None:
+                self._st_fail(_join_options(OBJECT_KINDS))
+            name = self._st_name(kind)
+            self._st_expect("IS")
+            if self._st_is_word("NULL"):
+                self._advance()
+                value: exp.Expression = exp.Null()
+            else:
+                value = self._st_text()
+            return exp.Comment(this=name, kind=kind, expression=value)
+
+    class Generator(Databricks.Generator):
+        """Canonical SQL for the Steward nodes; everything else is Databricks' generator."""
+
+        TRANSFORMS: ClassVar[dict[type[exp.Expr], Callable[..., str]]] = {
+            **Databricks.Generator.TRANSFORMS,
+            Securable: lambda self, e: self.securable_sql(e),
+            ShowGrants: lambda self, e: self.showgrants_sql(e),
+            AlterOwner: lambda self, e: self.alterowner_sql(e),
+            CreateGroup: lambda self, e: f"CREATE GROUP {self.sql(e, 'this')}",
+            DropGroup: lambda self, e: f"DROP GROUP {self.sql(e, 'this')}",
+            AlterGroupMembers: lambda self, e: self.altergroupmembers_sql(e),
+            ShowPrincipals: lambda self, e: f"SHOW {e.args['kind']}",
+            ShowObjects: lambda self, e: self.showobjects_sql(e),
+        }
+
+        def securable_sql(self, expression: Securable) -> str:
+            name = self.sql(expression, "this")
+            return f"{expression.args['kind']} {name}" if name else expression.args["kind"]
+
+        def showgrants_sql(self, expression: ShowGrants) -> str:
+            principal = self.sql(expression, "this")
+            principal = f" {principal}" if principal else ""
+            return f"SHOW GRANTS{principal} ON {self.sql(expression, 'securable')}"
+
+        def alterowner_sql(self, expression: AlterOwner) -> str:
+            securable = self.sql(expression, "this")
+            return f"ALTER {securable} OWNER TO {self.sql(expression, 'principal')}"
+
+        def altergroupmembers_sql(self, expression: AlterGroupMembers) -> str:
+            group = self.sql(expression, "this")
+            action, kind = expression.args["action"], expression.args["kind"]
+            return f"ALTER GROUP {group} {action} {kind} {self.sql(expression, 'member')}"
+
+        def showobjects_sql(self, expression: ShowObjects) -> str:
+            scope = self.sql(expression, "this")
+            scope = f" IN {scope}" if scope else ""
+            return f"SHOW {expression.args['kind']}{scope}"
+
+        def describe_sql(self, expression: exp.Describe) -> str:
+            kind = expression.args.get("kind")
+            if kind:
+                return f"DESCRIBE {kind} {self.sql(expression, 'this')}"
+            return super().describe_sql(expression)
+
+
+_DIALECT = Steward()
+
+
+def _is_unquoted_name(token: Token) -> bool:
+    """Whether a token may stand as a name part without back-quotes.
+
+    The same test decides parsing and quoting (``make_identifier``), which is what makes
+    ``parse_statement(to_sql(tree)) == tree`` hold for every name.
+    """
+    return (
+        token.token_type == TokenType.VAR or token.token_type in Steward.Parser.ID_VAR_TOKENS
+    ) and token.text.upper() not in _STRUCTURAL_WORDS
+
+
+def _needs_quotes(text: str) -> bool:
+    """True unless ``text`` tokenizes to exactly one unquoted-name token with the same text.
+
+    Deciding by the dialect's own tokenizer (not a character pattern) keeps quoting exactly
+    in step with what the parser accepts, keywords included.
+    """
+    try:
+        tokens = _DIALECT.tokenizer().tokenize(text)
+    except TokenError:
+        return True
+    return not (
+        len(tokens) == 1
+        and tokens[0].text == text
+        and not tokens[0].comments
+        and _is_unquoted_name(tokens[0])
+    )
+
+
+def _faithful_type(data_type: exp.Expression | None) -> bool:
+    """Whether a parsed column type prints back as itself.
+
+    sqlglot's type parser is lenient across dialects (``DECIMAL(10 2)`` parses, with the
+    ``2`` as an Oracle-style modifier Databricks then silently drops). The catalog stores
+    ``type_text``, so a type that does not survive printing is a syntax error here.
+    """
+    if not isinstance(data_type, exp.DataType):
+        return False
+    try:
+        printed = to_sql(data_type)
+        return exp.DataType.build(printed, dialect=_DIALECT) == data_type
+    except (ParseError, TokenError, UnsupportedError, ValueError, RecursionError):
+        return False
+
+
+def make_identifier(text: str) -> exp.Identifier:
+    """A name part, back-quoted exactly when it has to be.
+
+    Quoting is normalized rather than remembered: Databricks names are case-insensitive
+    either way, so ``alice`` and `` `alice` `` are the same principal and get one canonical
+    spelling.
+    """
+    return exp.Identifier(this=text, quoted=_needs_quotes(text))
+
+
+def make_table(parts: Sequence[exp.Identifier]) -> exp.Table:
+    """Dotted name parts as an ``exp.Table`` (sqlglot's carrier for up to three parts)."""
+    keys = ("this", "db", "catalog")
+    return exp.Table(**{key: part for key, part in zip(keys, reversed(parts), strict=False)})
+
+
+# --------------------------------------------------------------------------------------
+# Entry points
+
+
+def _position(sql: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    line = sql.count("\n", 0, offset) + 1
+    column = offset - (sql.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def _error_at(
+    sql: str, tokens: Sequence[Token], token: Token | None, detail: str
+) -> SqlSyntaxError:
+    if token:
+        line, column = _position(sql, token.start)
+        return SqlSyntaxError(detail, line, column, sql[token.start : token.end + 1])
+    offset = tokens[-1].end + 1 if tokens else 0
+    line, column = _position(sql, offset)
+    return SqlSyntaxError(detail, line, column, "")
+
+
+def _tokenize(sql: str) -> list[Token]:
+    tokenizer = _DIALECT.tokenizer()
+    try:
+        return tokenizer.tokenize(sql)
+    except TokenError as err:
+        # The tokenizer's message is a free-form context snippet; its scan start is exact.
+        start = getattr(tokenizer._core, "_start", 0)
+        line, column = _position(sql, start)
+        rest = sql[start:]
+        opener = rest[1:2] if rest[:1].isalpha() else rest[:1]  # r'…', X'…' prefixes
+        if rest.startswith("/*"):
+            detail = "expected */ to close the comment"
+        elif opener in ("'", '"', "`"):
+            detail = f"expected a closing {opener} to end the quoted text"
+        else:
+            detail = "expected a valid token"
+        raise SqlSyntaxError(detail, line, column, rest.split("\n", 1)[0]) from err
+
+
+_TOO_DEEP = "expected a less deeply nested statement"
+
+
+def parse_statement(sql: str) -> exp.Expression:
+    """Parse exactly one Steward statement into a typed tree.
+
+    One trailing ``;`` is allowed; an empty input, a second statement or any leftover token
+    is a ``SqlSyntaxError`` whose message names line, column, token and what was expected.
+    A returned tree is always printable by ``to_sql``.
+    """
+    tokens = _tokenize(sql)
+    if tokens and tokens[-1].token_type == TokenType.SEMICOLON:
+        tokens = tokens[:-1]
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            raise _error_at(
+                sql, tokens, token, "expected end of statement (one statement at a time)"
+            )
+
+    parser = _DIALECT.parser(error_level=ErrorLevel.IMMEDIATE)
+    try:
+        statements = parser._parse(Steward.Parser._st_statement, tokens, sql)
+    except _StewardParseError as err:
+        raise _error_at(sql, tokens, err.token, err.detail) from None
+    except ParseError as err:  # raised by sqlglot without going through raise_error
+        detail = str(err.errors[0].get("description") or err) if err.errors else str(err)
+        raise _error_at(sql, tokens, parser._curr or None, detail) from None
+    except RecursionError:
+        raise _error_at(sql, tokens, parser._curr or None, _TOO_DEEP) from None
+    except Exception as err:
+        # Last resort so bad input is never a server error; the cause stays chained for
+        # logs, and the fuzz test fails on any such cause, so it is not a hiding place.
+        detail = "expected valid SQL (the parser could not read this statement)"
+        raise _error_at(sql, tokens, parser._curr or None, detail) from err
+    statement = statements[0] if statements else None
+    if not isinstance(statement, exp.Expression):
+        raise _error_at(sql, tokens, None, "expected a statement")
+    try:
+        # Only hand out trees to_sql can print faithfully: long dotted chains (a.b.c.…)
+        # parse in a loop but print recursively, and a few query features (FOR UPDATE …)
+        # have no Databricks spelling, which sqlglot would otherwise drop with a warning.
+        to_sql(statement)
+    except RecursionError:
+        raise _error_at(sql, tokens, tokens[0], _TOO_DEEP) from None
+    except UnsupportedError as err:
+        detail = f"expected a supported query ({str(err).strip()})"
+        raise _error_at(sql, tokens, tokens[0], detail) from None
+    return statement
+
+
+def to_sql(node: exp.Expression, *, pretty: bool = False) -> str:
+    """Canonical SQL for a tree: what audit logs store and what round-trips to an equal tree."""
+    return _DIALECT.generate(
+        node, pretty=pretty, comments=False, unsupported_level=ErrorLevel.RAISE
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Accessors
+
+
+class StatementKind(StrEnum):
+    """One value per statement form, for dispatch, audit action names and requirements."""
+
+    GRANT = "GRANT"
+    REVOKE = "REVOKE"
+    SHOW_GRANTS = "SHOW GRANTS"
+    ALTER_OWNER = "ALTER OWNER"
+    CREATE_CATALOG = "CREATE CATALOG"
+    CREATE_SCHEMA = "CREATE SCHEMA"
+    CREATE_TABLE = "CREATE TABLE"
+    DROP_CATALOG = "DROP CATALOG"
+    DROP_SCHEMA = "DROP SCHEMA"
+    DROP_TABLE = "DROP TABLE"
+    DROP_MODEL = "DROP MODEL"
+    SHOW_CATALOGS = "SHOW CATALOGS"
+    SHOW_SCHEMAS = "SHOW SCHEMAS"
+    SHOW_TABLES = "SHOW TABLES"
+    SHOW_MODELS = "SHOW MODELS"
+    DESCRIBE_TABLE = "DESCRIBE TABLE"
+    DESCRIBE_MODEL = "DESCRIBE MODEL"
+    DESCRIBE_CATALOG = "DESCRIBE CATALOG"
+    DESCRIBE_SCHEMA = "DESCRIBE SCHEMA"
+    COMMENT_ON = "COMMENT ON"
+    CREATE_GROUP = "CREATE GROUP"
+    DROP_GROUP = "DROP GROUP"
+    ALTER_GROUP = "ALTER GROUP"
+    SHOW_GROUPS = "SHOW GROUPS"
+    SHOW_USERS = "SHOW USERS"
+    SELECT = "SELECT"
+
+
+_FIXED_KINDS: dict[type[exp.Expression], StatementKind] = {
+    exp.Grant: StatementKind.GRANT,
+    exp.Revoke: StatementKind.REVOKE,
+    ShowGrants: StatementKind.SHOW_GRANTS,
+    AlterOwner: StatementKind.ALTER_OWNER,
+    exp.Comment: StatementKind.COMMENT_ON,
+    CreateGroup: StatementKind.CREATE_GROUP,
+    DropGroup: StatementKind.DROP_GROUP,
+    AlterGroupMembers: StatementKind.ALTER_GROUP,
+}
+
+
+def statement_kind(node: exp.Expression) -> StatementKind:
+    """Which statement form a tree from ``parse_statement`` is."""
+    fixed = _FIXED_KINDS.get(type(node))
+    if fixed is not None:
+        return fixed
+    if isinstance(node, exp.Query):
+        return StatementKind.SELECT
+    prefixes: dict[type[exp.Expression], str] = {
+        exp.Create: "CREATE",
+        exp.Drop: "DROP",
+        exp.Describe: "DESCRIBE",
+        ShowObjects: "SHOW",
+        ShowPrincipals: "SHOW",
+    }
+    prefix = prefixes.get(type(node))
+    if prefix is None:
+        raise TypeError(f"not a Steward statement: {type(node).__name__}")
+    return StatementKind(f"{prefix} {str(node.args['kind']).upper()}")
+
+
+def _parts(table: exp.Expression | None) -> list[str]:
+    if not isinstance(table, exp.Table):
+        return []
+    return [part.name for part in table.parts]
+
+
+def securable_of(node: exp.Expression) -> tuple[str, list[str]]:
+    """The object a statement is about: (kind in SQL spelling, name parts as written)."""
+    if isinstance(node, exp.Grant | exp.Revoke | ShowGrants):
+        securable = node.args["securable"]
+    elif isinstance(node, AlterOwner):
+        securable = node.this
+    elif isinstance(node, exp.Create) and not isinstance(node.this, exp.Schema):
+        return str(node.args["kind"]).upper(), _parts(node.this)
+    elif isinstance(node, exp.Create):
+        return str(node.args["kind"]).upper(), _parts(node.this.this)
+    elif isinstance(node, exp.Drop):
+        return str(node.args["kind"]).upper(), _parts(node.args["tables"][0])
+    elif isinstance(node, exp.Describe | exp.Comment):
+        return str(node.args["kind"]).upper(), _parts(node.this)
+    else:
+        raise TypeError(f"{type(node).__name__} names no securable")
+    return str(securable.args["kind"]).upper(), _parts(securable.this)
+
+
+_KIND_TO_TYPE: dict[str, SecurableType] = {
+    METASTORE: SecurableType.METASTORE,
+    CATALOG: SecurableType.CATALOG,
+    SCHEMA: SecurableType.SCHEMA,
+    TABLE: SecurableType.TABLE,
+    MODEL: SecurableType.MODEL,
+    FUNCTION: SecurableType.MODEL,
+    SERVING_ENDPOINT: SecurableType.SERVING_ENDPOINT,
+}
+
+
+def securable_type(kind: str) -> SecurableType:
+    """Map a kind from ``securable_of`` to the authorization vocabulary (FUNCTION → MODEL)."""
+    return _KIND_TO_TYPE[kind.upper()]
+
+
+def privileges_of(node: exp.Grant | exp.Revoke) -> list[str]:
+    """GRANT/REVOKE privileges, e.g. ``["USE CATALOG", "SELECT"]``."""
+    return [privilege.this.name for privilege in node.args["privileges"]]
+
+
+def principals_of(node: exp.Grant | exp.Revoke) -> list[str]:
+    """GRANT/REVOKE principals, case preserved."""
+    return [principal.this.name for principal in node.args["principals"]]
+
+
+def principal_of(node: ShowGrants | AlterOwner) -> str | None:
+    """SHOW GRANTS' optional principal, or the new owner of ALTER … OWNER TO."""
+    if isinstance(node, ShowGrants):
+        principal = node.this
+        return principal.name if principal else None
+    if isinstance(node, AlterOwner):
+        return node.args["principal"].name
+    raise TypeError(f"{type(node).__name__} names no single principal")
+
+
+def group_of(node: CreateGroup | DropGroup | AlterGroupMembers) -> str:
+    """The group a group statement creates, drops or changes."""
+    if not isinstance(node, CreateGroup | DropGroup | AlterGroupMembers):
+        raise TypeError(f"{type(node).__name__} is not a group statement")
+    return node.this.name
+
+
+def member_of(node: AlterGroupMembers) -> tuple[str, str]:
+    """(``"USER"`` or ``"GROUP"``, member name) of ALTER GROUP … ADD|REMOVE."""
+    return str(node.args["kind"]), node.args["member"].name
+
+
+def action_of(node: AlterGroupMembers) -> str:
+    """``"ADD"`` or ``"REMOVE"``."""
+    return str(node.args["action"])
+
+
+def scope_of(node: ShowObjects) -> list[str] | None:
+    """The ``IN`` container of SHOW SCHEMAS|TABLES|MODELS, or ``None`` for the default."""
+    scope = node.this
+    return _parts(scope) if scope is not None else None
+
+
+def if_not_exists(node: exp.Create) -> bool:
+    return bool(node.args.get("exists"))
+
+
+def if_exists(node: exp.Drop) -> bool:
+    return bool(node.args.get("exists"))
+
+
+def cascade_of(node: exp.Drop) -> bool:
+    return bool(node.args.get("cascade"))
+
+
+def _text_value(value: exp.Expression | None) -> str | None:
+    if value is None or isinstance(value, exp.Null):
+        return None
+    if isinstance(value, exp.Placeholder):
+        raise ParameterError(f"parameter :{value.name} has no value; bind it first")
+    if isinstance(value, exp.Literal) and value.is_string:
+        return value.this
+    raise ParameterError(f"expected a string value, got {to_sql(value)}")
+
+
+def comment_of(node: exp.Create | exp.Comment) -> str | None:
+    """The comment CREATE … COMMENT sets or COMMENT ON … IS sets (``None``: none / NULL)."""
+    if isinstance(node, exp.Comment):
+        return _text_value(node.expression)
+    properties = node.args.get("properties")
+    for prop in properties.expressions if properties else []:
+        if isinstance(prop, exp.SchemaCommentProperty):
+            return _text_value(prop.this)
+    return None
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One CREATE TABLE column, in the terms the catalog stores."""
+
+    name: str
+    type_text: str
+    nullable: bool
+    comment: str | None
+    data_type: exp.DataType = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class PrimaryKeySpec:
+    """A feature table's key: its columns in order, and which one (if any) is TIMESERIES."""
+
+    name: str
+    columns: tuple[str, ...]
+    timeseries: str | None
+
+
+def _table_schema(node: exp.Create) -> exp.Schema:
+    if not (isinstance(node, exp.Create) and isinstance(node.this, exp.Schema)):
+        raise TypeError("expected a CREATE TABLE tree")
+    return node.this
+
+
+def columns_of(node: exp.Create) -> list[ColumnSpec]:
+    """Columns of CREATE TABLE in order; ``type_text`` is canonical SQL (``DECIMAL(10, 2)``)."""
+    columns = []
+    for element in _table_schema(node).expressions:
+        if not isinstance(element, exp.ColumnDef):
+            continue
+        nullable, comment = True, None
+        for constraint in element.args.get("constraints") or []:
+            if isinstance(constraint.kind, exp.NotNullColumnConstraint):
+                nullable = False
+            elif isinstance(constraint.kind, exp.CommentColumnConstraint):
+                comment = _text_value(constraint.kind.this)
+        data_type = element.args["kind"]
+        columns.append(
+            ColumnSpec(
+                name=element.name,
+                type_text=to_sql(data_type),
+                nullable=nullable,
+                comment=comment,
+                data_type=data_type,
+            )
+        )
+    return columns
+
+
+def primary_key_of(node: exp.Create) -> PrimaryKeySpec | None:
+    """The PRIMARY KEY constraint of CREATE TABLE, or ``None`` for a plain table."""
+    for element in _table_schema(node).expressions:
+        if not isinstance(element, exp.Constraint):
+            continue
+        key = element.expressions[0]
+        names: list[str] = []
+        timeseries = None
+        for part in key.expressions:
+            if isinstance(part, exp.TimeseriesKey):
+                timeseries = part.this.name
+                names.append(timeseries)
+            else:
+                names.append(part.name)
+        return PrimaryKeySpec(name=element.name, columns=tuple(names), timeseries=timeseries)
+    return None
+
+
+def tables_of(node: exp.Expression) -> list[list[str]]:
+    """Name parts of every table a SELECT reads, sorted, without duplicates.
+
+    References to the query's own CTEs are left out; what remains is what authorization
+    must check (USE CATALOG + USE SCHEMA + SELECT on each). A table-valued function
+    (``read_files(…)``, ``range(…)``) reads something that is not a catalog table, so this
+    fails closed with ``ValueError`` rather than leave it unchecked.
+    """
+    ctes = {cte.alias_or_name.lower() for cte in node.find_all(exp.CTE)}
+    tables: set[tuple[str, ...]] = set()
+    for table in node.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier | exp.Dot):
+            raise ValueError(f"query reads from a table function: {to_sql(table.this)}")
+        parts = tuple(part.name for part in table.parts)
+        if len(parts) == 1 and parts[0].lower() in ctes:
+            continue
+        tables.add(parts)
+    return [list(parts) for parts in sorted(tables)]
+
+
+def parameter_names(node: exp.Expression) -> list[str]:
+    """Names of the ``:parameters`` in a tree, sorted, without duplicates.
+
+    Sorted because a tree's argument order is not source order; the executor only needs
+    the set, to report missing and unexpected parameters deterministically.
+    """
+    return sorted({placeholder.name for placeholder in node.find_all(exp.Placeholder)})
+
+
+def _literal(name: str, value: object) -> exp.Expression:
+    if isinstance(value, exp.Expression):
+        return value.copy()
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float | Decimal):
+        finite = value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
+        if not finite:
+            raise ParameterError(f"parameter :{name} is not a finite number")
+        literal = exp.Literal.number(abs(value))
+        return exp.Neg(this=literal) if value < 0 else literal
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    raise ParameterError(f"parameter :{name} has an unsupported value type {type(value).__name__}")
+
+
+def bind_parameters(node: exp.Expression, values: Mapping[str, object]) -> exp.Expression:
+    """A copy of ``node`` with every ``:parameter`` replaced by a literal node.
+
+    Values may be ``str``, ``int``, finite ``float``/``Decimal``, ``bool``, ``None`` or a
+    ready ``exp.Expression`` (e.g. a typed cast built from the API's ``type`` field). The
+    replacement happens in the tree, so a value can never change the statement's shape.
+    """
+
+    def replace(current: exp.Expr) -> exp.Expr:
+        if isinstance(current, exp.Placeholder):
+            name = current.name
+            if name not in values:
+                raise ParameterError(f"no value given for parameter :{name}")
+            return _literal(name, values[name])
+        return current
+
+    return node.transform(replace)

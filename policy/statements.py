@@ -1,0 +1,133 @@
+"""Typed syntax-tree nodes for the Steward statements sqlglot has no expression for.
+
+Left to itself sqlglot turns anything it does not know (``SHOW GRANTS``, ``ALTER … OWNER
+TO``, ``CREATE GROUP``, …) into ``exp.Command``, a bag of raw text. The executor, the audit
+log and the privilege checks need typed fields instead, so each such statement gets a small
+``sqlglot.exp.Expression`` subclass here. Statements sqlglot already models well (GRANT,
+REVOKE, CREATE, DROP, DESCRIBE, COMMENT, SELECT) keep sqlglot's own classes.
+
+These classes carry data only; parsing and SQL generation live in ``policy.dialect``, and the
+executor reads them through the accessor functions documented there rather than poking at
+``args`` directly.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from sqlglot import exp
+
+#: Securable kinds as spelled in SQL, in hierarchy order. FUNCTION names a model, as on
+#: Databricks; it stays FUNCTION in the tree so a round trip reproduces what was written.
+METASTORE = "METASTORE"
+CATALOG = "CATALOG"
+SCHEMA = "SCHEMA"
+TABLE = "TABLE"
+MODEL = "MODEL"
+FUNCTION = "FUNCTION"
+SERVING_ENDPOINT = "SERVING ENDPOINT"
+
+#: Everything GRANT, REVOKE and SHOW GRANTS may name after ON.
+SECURABLE_KINDS: tuple[str, ...] = (
+    METASTORE,
+    CATALOG,
+    SCHEMA,
+    TABLE,
+    MODEL,
+    FUNCTION,
+    SERVING_ENDPOINT,
+)
+
+#: Kinds that name one object (ALTER … OWNER TO, COMMENT ON).
+OBJECT_KINDS: tuple[str, ...] = (CATALOG, SCHEMA, TABLE, MODEL, FUNCTION, SERVING_ENDPOINT)
+
+#: Most dotted name parts a kind takes. Fewer are allowed where a default catalog or schema
+#: can fill in the front (the statement API's ``catalog``/``schema`` fields).
+MAX_NAME_PARTS: dict[str, int] = {
+    METASTORE: 0,
+    CATALOG: 1,
+    SCHEMA: 2,
+    TABLE: 3,
+    MODEL: 3,
+    FUNCTION: 3,
+    SERVING_ENDPOINT: 1,
+}
+
+
+class Securable(exp.Expression):
+    """The object a grant, ownership change or SHOW GRANTS is about.
+
+    ``kind`` is one of ``SECURABLE_KINDS`` (SQL spelling, e.g. ``"SERVING ENDPOINT"``);
+    ``this`` is an ``exp.Table`` whose parts are the dotted name, absent for METASTORE.
+    Kind and name travel together because the same dotted name means different objects
+    under different kinds (``SCHEMA c.s`` versus ``TABLE c.s``).
+    """
+
+    arg_types: ClassVar[dict[str, bool]] = {"kind": True, "this": False}
+
+
+class ShowGrants(exp.Expression):
+    """``SHOW GRANTS [principal] ON securable``: ``this`` is the optional principal identifier."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": False, "securable": True}
+
+
+class AlterOwner(exp.Expression):
+    """``ALTER <kind> name [SET] OWNER TO principal``: ``this`` is a ``Securable``."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "principal": True}
+
+
+class CreateGroup(exp.Expression):
+    """``CREATE GROUP g``: ``this`` is the group identifier."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True}
+
+
+class DropGroup(exp.Expression):
+    """``DROP GROUP g``: ``this`` is the group identifier."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True}
+
+
+class AlterGroupMembers(exp.Expression):
+    """``ALTER GROUP g ADD|REMOVE USER|GROUP member``.
+
+    ``action`` is ``"ADD"`` or ``"REMOVE"``, ``kind`` is ``"USER"`` or ``"GROUP"`` (the
+    member's kind, so nested groups are explicit rather than guessed from the name).
+    """
+
+    arg_types: ClassVar[dict[str, bool]] = {
+        "this": True,
+        "action": True,
+        "kind": True,
+        "member": True,
+    }
+
+
+class ShowPrincipals(exp.Expression):
+    """``SHOW USERS`` / ``SHOW GROUPS``: ``kind`` is ``"USERS"`` or ``"GROUPS"``."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"kind": True}
+
+
+class ShowObjects(exp.Expression):
+    """``SHOW CATALOGS|SCHEMAS|TABLES|MODELS [IN container]``.
+
+    ``kind`` is the plural keyword; ``this`` is the optional container as an ``exp.Table``
+    (a catalog for SCHEMAS, a schema for TABLES and MODELS).
+    """
+
+    arg_types: ClassVar[dict[str, bool]] = {"kind": True, "this": False}
+
+
+STEWARD_NODES: tuple[type[exp.Expression], ...] = (
+    Securable,
+    ShowGrants,
+    AlterOwner,
+    CreateGroup,
+    DropGroup,
+    AlterGroupMembers,
+    ShowPrincipals,
+    ShowObjects,
+)
