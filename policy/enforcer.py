@@ -337,6 +337,16 @@ class PolicyEngine:
             finally:
                 policy.widen()
 
+    def has_any_grant(self, principal: str, securable: str) -> bool:
+        """Whether any grant on the securable or a container names the principal or a group."""
+        subjects = {principal, *self.groups(principal)}
+        with self._lock:
+            policy = self._enforcer.policy
+            try:
+                return policy.narrow(self.ancestors(securable), subjects) > 0
+            finally:
+                policy.widen()
+
     def grants_on(self, securable: str) -> list[Grant]:
         with self._lock:
             by_subject = self._enforcer.policy.by_object.get(securable, {})
