@@ -1,10 +1,8 @@
 """The one authorization entry point every route, statement and registry action uses.
 
-Until the policy issue backs it with Casbin and grants, a decision rests on
-ownership and metastore-admin status only (SPEC §6): the owner of an object or
-of any container of it may do anything to it; metastore admins manage all
-metadata but, as in Unity Catalog, get no implicit access to data, models or
-endpoints.
+The rules live in :mod:`policy.privileges` (SPEC §6); grants are decided by
+Casbin through :class:`policy.enforcer.PolicyEngine`. This module turns catalog
+records into the policy's view of a securable chain and raises on a denial.
 """
 
 from __future__ import annotations
@@ -16,13 +14,10 @@ from catalog.errors import NotFound, PermissionDenied
 from catalog.names import SYSTEM_CATALOG, split_full_name
 from catalog.records import PrincipalRecord, SecurableRecord
 from catalog.store.base import NamespaceStore
+from policy.enforcer import PolicyEngine
+from policy.privileges import Node, Subject, decide, sees
 from policy.requirements import Access, Requirement
 from policy.securables import Privilege, SecurableType
-
-#: Privileges that reach data or running code; a metastore admin needs a grant for these.
-DATA_PRIVILEGES = frozenset(
-    {Privilege.SELECT, Privilege.MODIFY, Privilege.EXECUTE, Privilege.QUERY}
-)
 
 
 @dataclass(frozen=True)
@@ -51,6 +46,12 @@ def ancestor_names(full_name: str) -> list[str]:
 
 
 class Authorizer:
+    """Answers every authorization question through :func:`policy.privileges.decide`,
+    with grants decided by the Casbin-backed :class:`policy.enforcer.PolicyEngine`."""
+
+    def __init__(self, engine: PolicyEngine | None = None) -> None:
+        self.engine = engine or PolicyEngine()
+
     def require(
         self,
         caller: Caller,
@@ -82,16 +83,15 @@ class Authorizer:
         full_name: str | None,
         store: NamespaceStore,
     ) -> SecurableRecord | None:
-        if securable_type is SecurableType.METASTORE:
-            if caller.is_metastore_admin:
-                return None
-            raise PermissionDenied(f"{privilege.value} on METASTORE is required")
-        assert full_name is not None
-        name = ".".join(split_full_name(full_name, securable_type))
-        chain = self.resolve_chain(name, securable_type, store)
-        if self.is_allowed(caller, privilege, chain):
-            return chain[-1]
-        raise PermissionDenied(f"{privilege.value} on {securable_type.value} '{name}' is required")
+        records: list[SecurableRecord] = []
+        if securable_type is not SecurableType.METASTORE:
+            assert full_name is not None
+            name = ".".join(split_full_name(full_name, securable_type))
+            records = self.resolve_chain(name, securable_type, store)
+        decision = decide(self.subject(caller), privilege, self.nodes(records), self._granted)
+        if not decision.allowed:
+            raise PermissionDenied(f"{decision.denial()} is required")
+        return records[-1] if records else None
 
     def resolve_chain(
         self, full_name: str, securable_type: SecurableType, store: NamespaceStore
@@ -108,24 +108,37 @@ class Authorizer:
             chain.append(record)
         return chain
 
-    def is_allowed(
-        self, caller: Caller, privilege: Privilege, chain: Sequence[SecurableRecord]
-    ) -> bool:
-        if any(caller.is_or_member_of(s.owner) for s in chain):
-            return True
-        return caller.is_metastore_admin and privilege not in DATA_PRIVILEGES
+    @staticmethod
+    def subject(caller: Caller) -> Subject:
+        return Subject(caller.name, caller.groups, caller.is_metastore_admin)
+
+    @staticmethod
+    def nodes(records: Sequence[SecurableRecord]) -> list[Node]:
+        """The policy view of a chain: the metastore, then each record."""
+        return [METASTORE_NODE] + [
+            Node(r.id, r.securable_type, r.owner, r.full_name) for r in records
+        ]
+
+    def _granted(self, principal: str, key: str, privilege: str) -> bool:
+        return self.engine.is_granted(principal, key, privilege)
 
     def can_see_all_children(self, caller: Caller, chain: Sequence[SecurableRecord]) -> bool:
         """Whether everything inside the last object of ``chain`` is visible to ``caller``."""
-        return caller.is_metastore_admin or any(caller.is_or_member_of(s.owner) for s in chain)
+        return sees(self.subject(caller), self.nodes(chain), self.engine.has_any_grant)
 
     def can_see(self, caller: Caller, record: SecurableRecord) -> bool:
         """Visibility of one object whose containers were already found not to grant it."""
-        return caller.is_or_member_of(record.owner)
+        return caller.is_or_member_of(record.owner) or self.engine.has_any_grant(
+            caller.name, record.id
+        )
 
     @staticmethod
     def is_system(full_name: str) -> bool:
         return full_name.split(".")[0] == SYSTEM_CATALOG
+
+
+#: The metastore as a policy node: owned by nobody, managed by metastore admins.
+METASTORE_NODE = Node("metastore", SecurableType.METASTORE, "", "metastore")
 
 
 def _container_kinds(securable_type: SecurableType, depth: int) -> list[SecurableType | None]:

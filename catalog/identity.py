@@ -15,9 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import delete
+
 from catalog.authz import Caller
 from catalog.errors import AlreadyExists, InvalidParameter, NotFound, Unauthenticated
 from catalog.persistence.engine import Database
+from catalog.persistence.schema import CasbinRule
 from catalog.records import (
     PrincipalKind,
     PrincipalRecord,
@@ -28,6 +31,7 @@ from catalog.records import (
 from catalog.store.base import IdentityStore
 from catalog.store.sql import SqlIdentityStore
 from catalog.text import check_storable
+from policy.enforcer import PolicyEngine
 
 TOKEN_PREFIX = "dapi"
 ADMIN_NAME = "admin"
@@ -60,8 +64,10 @@ def normalize_principal_name(name: object, what: str) -> str:
 
 
 class IdentityService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, engine: PolicyEngine | None = None) -> None:
         self.db = db
+        #: The policy engine to keep in step with memberships (None: nothing to update).
+        self.engine = engine
 
     # -- authentication -------------------------------------------------------------
 
@@ -159,13 +165,13 @@ class IdentityService:
         with self.db.transaction() as session:
             store = SqlIdentityStore(session)
             store.insert_principal(record)
-            for member_id in members:
-                self._add_member(store, record, member_id)
+            added = [self._add_member(store, record, member_id) for member_id in members]
             for group_id in groups:
                 group = store.get_principal(group_id)
                 if group is None or group.kind != PrincipalKind.GROUP:
                     raise NotFound(f"group with id '{group_id}' does not exist")
-                self._add_member(store, group, record.id)
+                added.append(self._add_member(store, group, record.id))
+        self._sync(added, [])
         return record
 
     def get_principal(self, principal_id: str, kinds: Iterable[str]) -> PrincipalRecord:
@@ -206,6 +212,11 @@ class IdentityService:
             if found.name == ADMIN_NAME:
                 raise InvalidParameter("the bootstrap admin cannot be deleted")
             store.delete_principal(principal_id)
+            session.execute(
+                delete(CasbinRule).where(CasbinRule.ptype == "p", CasbinRule.v0 == found.name)
+            )
+        if self.engine is not None:
+            self.engine.remove_principal(found.name)
 
     def set_active(self, principal_id: str, active: bool) -> PrincipalRecord:
         with self.db.transaction() as session:
@@ -236,15 +247,29 @@ class IdentityService:
             group = store.get_principal(group_id)
             if group is None or group.kind != PrincipalKind.GROUP:
                 raise NotFound(f"group with id '{group_id}' does not exist")
-            for member_id in add:
-                self._add_member(store, group, member_id)
+            added = [self._add_member(store, group, member_id) for member_id in add]
+            removed = []
             for member_id in remove:
-                if store.get_principal(member_id) is None:
+                member = store.get_principal(member_id)
+                if member is None:
                     raise NotFound(f"principal with id '{member_id}' does not exist")
                 store.remove_member(group.id, member_id)
-            return group
+                removed.append((member.name, group.name))
+        self._sync(added, removed)
+        return group
 
-    def _add_member(self, store: IdentityStore, group: PrincipalRecord, member_id: str) -> None:
+    def _sync(self, added: list[tuple[str, str]], removed: list[tuple[str, str]]) -> None:
+        """Apply committed membership changes to the policy engine."""
+        if self.engine is None:
+            return
+        for member, group in removed:
+            self.engine.remove_member(member, group)
+        for member, group in added:
+            self.engine.add_member(member, group)
+
+    def _add_member(
+        self, store: IdentityStore, group: PrincipalRecord, member_id: str
+    ) -> tuple[str, str]:
         member = store.get_principal(member_id)
         if member is None:
             raise NotFound(f"principal with id '{member_id}' does not exist")
@@ -255,6 +280,7 @@ class IdentityService:
                     f"adding group '{member.name}' to '{group.name}' would create a cycle"
                 )
         store.add_member(group.id, member.id)
+        return member.name, group.name
 
     @staticmethod
     def _ancestor_ids(store: IdentityStore, principal_id: str) -> set[str]:

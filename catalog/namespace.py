@@ -12,13 +12,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from catalog.authz import Authorizer, Caller, ancestor_names
+from catalog.authz import METASTORE_NODE, Authorizer, Caller, ancestor_names
 from catalog.errors import InvalidParameter, NotEmpty, NotFound, PermissionDenied
 from catalog.names import SYSTEM_CATALOG, normalize_part, split_full_name
 from catalog.pagination import decode_token, encode_token, page_size
 from catalog.persistence.engine import Database
+from catalog.persistence.schema import CasbinRule
 from catalog.records import (
     MetastoreRecord,
     Page,
@@ -130,6 +132,7 @@ class NamespaceService:
                 store.insert_table_detail(record.id, table)
             if extra is not None:
                 extra(session, record)
+        self.authorizer.engine.add_securable(record.id, parent_id or METASTORE_NODE.key)
         return record
 
     @staticmethod
@@ -331,7 +334,14 @@ class NamespaceService:
                 )
             if before_delete is not None:
                 before_delete(session, record)
+            gone = [record.id, *store.descendant_ids(record.full_name)]
+            # Grants go with their objects: a re-created name starts with none.
+            session.execute(
+                delete(CasbinRule).where(CasbinRule.ptype == "p", CasbinRule.v1.in_(gone))
+            )
             store.delete(record.id)
+        for securable_id in gone:
+            self.authorizer.engine.remove_securable(securable_id)
         return record
 
     def resolve_chain(

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from catalog.authz import Authorizer
 from catalog.config import Settings
+from catalog.grants import GrantService, load_engine
 from catalog.http.app import build_app
 from catalog.http.deps import Runtime
 from catalog.identity import IdentityService
@@ -22,6 +23,7 @@ from catalog.logs import configure_logging, get_logger
 from catalog.namespace import NamespaceService
 from catalog.persistence import migrate
 from catalog.persistence.engine import Database
+from policy.enforcer import PolicyEngine
 from registry import http as registry_http
 from registry.service import ModelRegistry
 
@@ -36,14 +38,16 @@ def upgrade_database(database_url: str) -> None:
 
 def build_runtime(settings: Settings) -> Runtime:
     db = Database(settings.resolved_database_url)
-    authorizer = Authorizer()
+    engine = PolicyEngine()
+    authorizer = Authorizer(engine)
     namespace = NamespaceService(db, authorizer)
     runtime = Runtime(
         settings=settings,
         db=db,
         authorizer=authorizer,
-        identity=IdentityService(db),
+        identity=IdentityService(db, engine),
         namespace=namespace,
+        grants=GrantService(db, authorizer),
     )
     runtime.extensions[registry_http.REGISTRY] = ModelRegistry(db, namespace, settings.storage_root)
     return runtime
@@ -56,6 +60,7 @@ def start(settings: Settings) -> Runtime:
     runtime = build_runtime(settings)
     runtime.namespace.bootstrap()
     generated = runtime.identity.bootstrap_admin(settings.admin_token, settings.storage_root)
+    load_engine(runtime.db, runtime.authorizer.engine)
     if generated is not None:
         # Printed once, to the terminal only: never through the logger.
         print(

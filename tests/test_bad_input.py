@@ -1118,6 +1118,9 @@ def test_non_admin_on_admin_route_is_403_and_changes_nothing(world: World, c: Ca
     run_case(world, c)
 
 
+#: Inside a catalog the first privilege a stranger lacks is the USE CATALOG gate (SPEC §6),
+#: named with the catalog; owners-only actions on the catalog itself name MANAGE.
+INSIDE_A_CATALOG = ("MANAGE", "USE CATALOG", "USE SCHEMA")
 NON_OWNER_CASES = [
     case("catalog.get", "GET", "/catalogs/{user_catalog}", status=403, code=DENIED, needles=("BROWSE", "{user_catalog}"), who="other"),
     case("catalog.update", "PATCH", "/catalogs/{user_catalog}", {"comment": "mine now"}, 403, DENIED, ("MANAGE", "{user_catalog}"), who="other"),
@@ -1127,17 +1130,17 @@ NON_OWNER_CASES = [
     case("admin-catalog.update", "PATCH", "/catalogs/{catalog}", {"comment": "mine now"}, 403, DENIED, ("MANAGE", "{catalog}"), who="user"),
     case("admin-catalog.delete", "DELETE", "/catalogs/{catalog}", params={"force": "true"}, status=403, code=DENIED, needles=("MANAGE", "{catalog}"), who="user"),
     case("schema.create", "POST", "/schemas", {"name": "{new}", "catalog_name": "{user_catalog}"}, 403, DENIED, ("CREATE SCHEMA", "{user_catalog}"), who="other"),
-    case("schema.update", "PATCH", "/schemas/{user_schema}", {"comment": "mine now"}, 403, DENIED, ("MANAGE", "{user_schema}"), who="other"),
-    case("schema.delete", "DELETE", "/schemas/{user_schema}", params={"force": "true"}, status=403, code=DENIED, needles=("MANAGE", "{user_schema}"), who="other"),
-    case("table.create", "POST", "/tables", table_body("{user_catalog}", "s", "{new}"), 403, DENIED, ("CREATE TABLE", "{user_schema}"), who="other"),
-    case("table.delete", "DELETE", "/tables/{user_table}", status=403, code=DENIED, needles=("MANAGE", "{user_table}"), who="other"),
-    case("model.create", "POST", "/models", model_body("{user_catalog}", "s", "{new}"), 403, DENIED, ("CREATE MODEL", "{user_schema}"), who="other"),
-    case("model.update", "PATCH", "/models/{user_model}", {"comment": "mine now"}, 403, DENIED, ("MANAGE", "{user_model}"), who="other"),
-    case("model.delete", "DELETE", "/models/{user_model}", params={"force": "true"}, status=403, code=DENIED, needles=("MANAGE", "{user_model}"), who="other"),
-    case("version.create", "POST", "/models/versions", USER_VERSION, 403, DENIED, ("CREATE MODEL VERSION", "{user_model}"), who="other"),
-    case("version.update", "PATCH", "/models/{user_model}/versions/1", {"comment": "mine now"}, 403, DENIED, ("MANAGE", "{user_model}"), who="other"),
-    case("version.delete", "DELETE", "/models/{user_model}/versions/1", status=403, code=DENIED, needles=("MANAGE", "{user_model}"), who="other"),
-    case("version.finalize", "PATCH", "/models/{user_model}/versions/1/finalize", status=403, code=DENIED, needles=("CREATE MODEL VERSION", "{user_model}"), who="other"),
+    case("schema.update", "PATCH", "/schemas/{user_schema}", {"comment": "mine now"}, 403, DENIED, (INSIDE_A_CATALOG, "{user_catalog}"), who="other"),
+    case("schema.delete", "DELETE", "/schemas/{user_schema}", params={"force": "true"}, status=403, code=DENIED, needles=(INSIDE_A_CATALOG, "{user_catalog}"), who="other"),
+    case("table.create", "POST", "/tables", table_body("{user_catalog}", "s", "{new}"), 403, DENIED, (("CREATE TABLE", *INSIDE_A_CATALOG), "{user_catalog}"), who="other"),
+    case("table.delete", "DELETE", "/tables/{user_table}", status=403, code=DENIED, needles=(INSIDE_A_CATALOG, "{user_catalog}"), who="other"),
+    case("model.create", "POST", "/models", model_body("{user_catalog}", "s", "{new}"), 403, DENIED, (("CREATE MODEL", *INSIDE_A_CATALOG), "{user_catalog}"), who="other"),
+    case("model.update", "PATCH", "/models/{user_model}", {"comment": "mine now"}, 403, DENIED, (INSIDE_A_CATALOG, "{user_catalog}"), who="other"),
+    case("model.delete", "DELETE", "/models/{user_model}", params={"force": "true"}, status=403, code=DENIED, needles=(INSIDE_A_CATALOG, "{user_catalog}"), who="other"),
+    case("version.create", "POST", "/models/versions", USER_VERSION, 403, DENIED, (("CREATE MODEL VERSION", *INSIDE_A_CATALOG), "{user_catalog}"), who="other"),
+    case("version.update", "PATCH", "/models/{user_model}/versions/1", {"comment": "mine now"}, 403, DENIED, (INSIDE_A_CATALOG, "{user_catalog}"), who="other"),
+    case("version.delete", "DELETE", "/models/{user_model}/versions/1", status=403, code=DENIED, needles=(INSIDE_A_CATALOG, "{user_catalog}"), who="other"),
+    case("version.finalize", "PATCH", "/models/{user_model}/versions/1/finalize", status=403, code=DENIED, needles=(("CREATE MODEL VERSION", *INSIDE_A_CATALOG), "{user_catalog}"), who="other"),
     case("system.schema.create", "POST", "/schemas", {"name": "{new}", "catalog_name": "system"}, 403, DENIED, "system", who="admin"),
     case("system.update", "PATCH", "/catalogs/system", {"comment": "mine now"}, 403, DENIED, "system", who="admin"),
     case("system.delete", "DELETE", "/catalogs/system", params={"force": "true"}, status=403, code=DENIED, needles="system", who="admin"),

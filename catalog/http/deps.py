@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from catalog.authz import Authorizer, Caller
 from catalog.config import Settings
 from catalog.errors import Unauthenticated
+from catalog.grants import GrantService
 from catalog.identity import IdentityService
 from catalog.namespace import NamespaceService
 from catalog.persistence.engine import Database
@@ -25,6 +26,7 @@ class Runtime:
     authorizer: Authorizer
     identity: IdentityService
     namespace: NamespaceService
+    grants: GrantService
     #: Services of packages built on the catalog (the registry), by name.
     extensions: dict[str, Any] = field(default_factory=dict)
 

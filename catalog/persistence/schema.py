@@ -153,3 +153,24 @@ class AccessToken(Base):
     #: Epoch ms after which the token is refused; None never expires.
     expiry_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_by: Mapped[str] = mapped_column(String(255))
+
+
+class CasbinRule(Base):
+    """Casbin policy lines in pycasbin's adapter layout. Grants are ``p`` lines:
+    (principal name, securable id, privilege). Ids, not names, so a renamed object keeps
+    its grants and a re-created one does not inherit its predecessor's."""
+
+    __tablename__ = "casbin_rule"
+    __table_args__ = (
+        UniqueConstraint("ptype", "v0", "v1", "v2", name="uq_casbin_rule_line"),
+        Index("ix_casbin_rule_object", "ptype", "v1"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ptype: Mapped[str] = mapped_column(String(8))
+    v0: Mapped[str] = mapped_column(String(255))
+    v1: Mapped[str] = mapped_column(String(255))
+    v2: Mapped[str] = mapped_column(String(255), default="")
+    v3: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    v4: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    v5: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -58,6 +58,10 @@ class NamespaceStore(ABC):
         """Objects of one type in any container, ordered by full name (keyset pagination)."""
 
     @abstractmethod
+    def descendant_ids(self, full_name: str) -> list[str]:
+        """Ids of everything under the object with this full name (not the object itself)."""
+
+    @abstractmethod
     def has_children(self, parent_id: str) -> bool: ...
 
     @abstractmethod

@@ -223,6 +223,15 @@ class SqlNamespaceStore(NamespaceStore):
         query = query.order_by(t.Securable.full_name).limit(limit)
         return [_to_securable(row) for row in self.session.execute(query)]
 
+    def descendant_ids(self, full_name: str) -> list[str]:
+        return list(
+            self.session.scalars(
+                select(t.Securable.id).where(
+                    t.Securable.full_name.startswith(full_name + ".", autoescape=True)
+                )
+            )
+        )
+
     def has_children(self, parent_id: str) -> bool:
         return bool(self.session.scalar(select(exists().where(t.Securable.parent_id == parent_id))))
 

@@ -1,0 +1,174 @@
+"""Grants: stored as Casbin ``p`` lines, mirrored into the process's policy engine.
+
+The database is the truth; the engine is this process's index of it, loaded at
+start and updated after each committed change. (Several replicas: see the note in
+the issue — cross-process invalidation is the next step.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from catalog.authz import Authorizer, Caller
+from catalog.errors import InvalidParameter, NotFound
+from catalog.persistence import schema as t
+from catalog.persistence.engine import Database
+from catalog.records import SecurableRecord
+from policy.enforcer import Grant, PolicyEngine
+from policy.privileges import InapplicablePrivilege, check_applicable
+from policy.securables import Privilege, SecurableType
+
+METASTORE_KEY = "metastore"
+
+
+@dataclass(frozen=True)
+class PrivilegeChange:
+    principal: str
+    add: Sequence[str] = ()
+    remove: Sequence[str] = ()
+
+
+def load_engine(db: Database, engine: PolicyEngine) -> None:
+    """Read grants, memberships and the hierarchy from the database into ``engine``."""
+    with db.read() as session:
+        grants = [
+            Grant(v0, v1, v2)
+            for v0, v1, v2 in session.execute(
+                select(t.CasbinRule.v0, t.CasbinRule.v1, t.CasbinRule.v2).where(
+                    t.CasbinRule.ptype == "p"
+                )
+            )
+        ]
+        member = t.Principal.__table__.alias("member")
+        group = t.Principal.__table__.alias("grp")
+        memberships = [
+            (m, g)
+            for m, g in session.execute(
+                select(member.c.name, group.c.name)
+                .select_from(t.GroupMember)
+                .join(member, member.c.id == t.GroupMember.member_id)
+                .join(group, group.c.id == t.GroupMember.group_id)
+            )
+        ]
+        parents = [
+            (sid, parent or METASTORE_KEY)
+            for sid, parent in session.execute(select(t.Securable.id, t.Securable.parent_id))
+        ]
+    engine.load(grants, memberships, parents)
+
+
+class GrantService:
+    def __init__(self, db: Database, authorizer: Authorizer) -> None:
+        self.db = db
+        self.authorizer = authorizer
+
+    @property
+    def engine(self) -> PolicyEngine:
+        return self.authorizer.engine
+
+    def _target(
+        self, session: Session, securable_type: SecurableType, full_name: str | None
+    ) -> tuple[str, SecurableRecord | None]:
+        if securable_type is SecurableType.METASTORE:
+            return METASTORE_KEY, None
+        from catalog.store.sql import SqlNamespaceStore
+
+        assert full_name is not None
+        chain = self.authorizer.resolve_chain(
+            full_name, securable_type, SqlNamespaceStore(session)
+        )
+        return chain[-1].id, chain[-1]
+
+    def assignments(
+        self, securable_type: SecurableType, full_name: str | None, principal: str | None = None
+    ) -> list[tuple[str, list[str]]]:
+        """Direct grants on the object, per principal (what SHOW GRANTS and GET permissions say)."""
+        with self.db.read() as session:
+            key, _ = self._target(session, securable_type, full_name)
+            query = select(t.CasbinRule.v0, t.CasbinRule.v2).where(
+                t.CasbinRule.ptype == "p", t.CasbinRule.v1 == key
+            )
+            if principal is not None:
+                query = query.where(t.CasbinRule.v0 == principal.lower())
+            rows = session.execute(query.order_by(t.CasbinRule.v0, t.CasbinRule.v2)).all()
+        grouped: dict[str, list[str]] = {}
+        for who, privilege in rows:
+            grouped.setdefault(who, []).append(privilege)
+        return sorted(grouped.items())
+
+    def update(
+        self,
+        caller: Caller,
+        securable_type: SecurableType,
+        full_name: str | None,
+        changes: Iterable[PrivilegeChange],
+    ) -> list[tuple[str, list[str]]]:
+        """Apply grant/revoke changes atomically; unknown principals and inapplicable
+        privileges are errors and change nothing."""
+        added: list[Grant] = []
+        removed: list[Grant] = []
+        with self.db.transaction() as session:
+            key, _ = self._target(session, securable_type, full_name)
+            for change in changes:
+                who = self._principal(session, change.principal)
+                for name in change.add:
+                    privilege = self._privilege(name, securable_type)
+                    exists = session.scalar(
+                        select(t.CasbinRule.id).where(
+                            t.CasbinRule.ptype == "p",
+                            t.CasbinRule.v0 == who,
+                            t.CasbinRule.v1 == key,
+                            t.CasbinRule.v2 == privilege.value,
+                        )
+                    )
+                    if exists is None:
+                        session.add(t.CasbinRule(ptype="p", v0=who, v1=key, v2=privilege.value))
+                        added.append(Grant(who, key, privilege.value))
+                for name in change.remove:
+                    privilege = self._privilege(name, securable_type)
+                    # REVOKE ALL PRIVILEGES removes everything held directly on the object.
+                    condition = [
+                        t.CasbinRule.ptype == "p",
+                        t.CasbinRule.v0 == who,
+                        t.CasbinRule.v1 == key,
+                    ]
+                    if privilege is not Privilege.ALL_PRIVILEGES:
+                        condition.append(t.CasbinRule.v2 == privilege.value)
+                    gone = session.execute(
+                        select(t.CasbinRule.v2).where(*condition)
+                    ).scalars().all()
+                    session.execute(delete(t.CasbinRule).where(*condition))
+                    removed.extend(Grant(who, key, p) for p in gone)
+            session.flush()
+        for grant in removed:
+            self.engine.revoke(grant.principal, grant.securable, grant.privilege)
+        for grant in added:
+            self.engine.grant(grant.principal, grant.securable, grant.privilege)
+        return self.assignments(securable_type, full_name)
+
+    @staticmethod
+    def _principal(session: Session, name: str) -> str:
+        stored = name.strip().lower() if isinstance(name, str) else ""
+        found = session.scalar(select(t.Principal.name).where(t.Principal.name == stored))
+        if found is None:
+            raise NotFound(f"principal '{name}' does not exist")
+        return found
+
+    @staticmethod
+    def _privilege(name: str, securable_type: SecurableType) -> Privilege:
+        normalized = " ".join(str(name).upper().replace("_", " ").split())
+        try:
+            privilege = Privilege(normalized)
+        except ValueError as exc:
+            raise InvalidParameter(f"'{name}' is not a privilege") from exc
+        if privilege is Privilege.OWNERSHIP:
+            raise InvalidParameter("ownership is changed with ALTER … OWNER TO, not granted")
+        try:
+            check_applicable(privilege, securable_type)
+        except InapplicablePrivilege as exc:
+            raise InvalidParameter(str(exc)) from exc
+        return privilege
