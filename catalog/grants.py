@@ -78,9 +78,7 @@ class GrantService:
         from catalog.store.sql import SqlNamespaceStore
 
         assert full_name is not None
-        chain = self.authorizer.resolve_chain(
-            full_name, securable_type, SqlNamespaceStore(session)
-        )
+        chain = self.authorizer.resolve_chain(full_name, securable_type, SqlNamespaceStore(session))
         return chain[-1].id, chain[-1]
 
     def assignments(
@@ -138,9 +136,9 @@ class GrantService:
                     ]
                     if privilege is not Privilege.ALL_PRIVILEGES:
                         condition.append(t.CasbinRule.v2 == privilege.value)
-                    gone = session.execute(
-                        select(t.CasbinRule.v2).where(*condition)
-                    ).scalars().all()
+                    gone = (
+                        session.execute(select(t.CasbinRule.v2).where(*condition)).scalars().all()
+                    )
                     session.execute(delete(t.CasbinRule).where(*condition))
                     removed.extend(Grant(who, key, p) for p in gone)
             session.flush()

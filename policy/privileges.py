@@ -12,7 +12,8 @@ an independent evaluator of this text against it):
 2. Using anything inside a catalog needs USE CATALOG held on the catalog; inside
    a schema, also USE SCHEMA held on the schema (the *gates*). BROWSE needs no
    gate. A privilege on a node is allowed when it is held on the node and every
-   gate above the node passes.
+   gate above the node passes; creating inside a node (CREATE SCHEMA, CREATE
+   TABLE, CREATE MODEL) also needs the node's own gate.
 3. Changing grants or the owner of a node (OWNERSHIP here) is allowed to the
    owner of the node or of any container, to a metastore admin, and to a holder
    of MANAGE on the node (granted on it or a container) who passes the gates.
@@ -54,6 +55,8 @@ APPLICABLE: dict[SecurableType, frozenset[Privilege]] = {
 #: Privileges that reach data or running code: never implied for metastore admins.
 DATA_PRIVILEGES = frozenset({P.SELECT, P.MODIFY, P.EXECUTE, P.QUERY})
 GATES = {SecurableType.CATALOG: P.USE_CATALOG, SecurableType.SCHEMA: P.USE_SCHEMA}
+#: Privileges exercised inside the node they are held on, so its own gate applies too.
+CREATE_INSIDE = frozenset({P.CREATE_SCHEMA, P.CREATE_TABLE, P.CREATE_MODEL})
 
 
 class InapplicablePrivilege(ValueError):
@@ -122,7 +125,8 @@ def decide(
     if privilege is P.OWNERSHIP:
         return _decide_manage_grants(subject, chain, granted)
     if privilege is not P.BROWSE:
-        for node in chain[:-1]:
+        gated = chain if privilege in CREATE_INSIDE else chain[:-1]
+        for node in gated:
             gate = GATES.get(node.securable_type)
             if gate is not None and not holds(subject, gate, node, granted):
                 return Decision(False, gate, node)

@@ -59,19 +59,27 @@ class Requirement:
     privilege: Privilege | None = None
     securable_type: SecurableType | None = None
     name_from: NameFrom | None = None
+    #: Path parameter naming the securable type (UC's lower-case spelling), when the
+    #: route serves several types (the permissions API); replaces ``securable_type``.
+    type_from: str | None = None
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if self.access is Access.PRIVILEGE and (
-            self.privilege is None or self.securable_type is None
+            self.privilege is None or (self.securable_type is None and self.type_from is None)
         ):
             raise ValueError("a privilege requirement needs a privilege and a securable type")
         if (
             self.access is Access.PRIVILEGE
             and self.securable_type is not SecurableType.METASTORE
+            and self.type_from is None
             and self.name_from is None
         ):
             raise ValueError("a privilege requirement needs to know where the name comes from")
+
+    def resolved(self, securable_type: SecurableType) -> Requirement:
+        """This requirement with its securable type fixed (for ``type_from`` routes)."""
+        return Requirement(self.access, self.privilege, securable_type, self.name_from)
 
     def describe(self) -> str:
         if self.access is Access.PRIVILEGE:

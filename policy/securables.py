@@ -47,6 +47,18 @@ _PARENT = {
 }
 
 
+#: The securable types of the Unity Catalog permissions API, in its spelling.
+API_SECURABLE_TYPES: dict[str, SecurableType] = {
+    "metastore": SecurableType.METASTORE,
+    "catalog": SecurableType.CATALOG,
+    "schema": SecurableType.SCHEMA,
+    "table": SecurableType.TABLE,
+    "function": SecurableType.MODEL,
+    "registered_model": SecurableType.MODEL,
+    "serving_endpoint": SecurableType.SERVING_ENDPOINT,
+}
+
+
 class Privilege(StrEnum):
     """Privileges of SPEC §6, spelled as in SQL."""
 

@@ -1129,7 +1129,7 @@ NON_OWNER_CASES = [
     case("catalog.delete", "DELETE", "/catalogs/{user_catalog}", params={"force": "true"}, status=403, code=DENIED, needles=("MANAGE", "{user_catalog}"), who="other"),
     case("admin-catalog.update", "PATCH", "/catalogs/{catalog}", {"comment": "mine now"}, 403, DENIED, ("MANAGE", "{catalog}"), who="user"),
     case("admin-catalog.delete", "DELETE", "/catalogs/{catalog}", params={"force": "true"}, status=403, code=DENIED, needles=("MANAGE", "{catalog}"), who="user"),
-    case("schema.create", "POST", "/schemas", {"name": "{new}", "catalog_name": "{user_catalog}"}, 403, DENIED, ("CREATE SCHEMA", "{user_catalog}"), who="other"),
+    case("schema.create", "POST", "/schemas", {"name": "{new}", "catalog_name": "{user_catalog}"}, 403, DENIED, (("CREATE SCHEMA", *INSIDE_A_CATALOG), "{user_catalog}"), who="other"),
     case("schema.update", "PATCH", "/schemas/{user_schema}", {"comment": "mine now"}, 403, DENIED, (INSIDE_A_CATALOG, "{user_catalog}"), who="other"),
     case("schema.delete", "DELETE", "/schemas/{user_schema}", params={"force": "true"}, status=403, code=DENIED, needles=(INSIDE_A_CATALOG, "{user_catalog}"), who="other"),
     case("table.create", "POST", "/tables", table_body("{user_catalog}", "s", "{new}"), 403, DENIED, (("CREATE TABLE", *INSIDE_A_CATALOG), "{user_catalog}"), who="other"),

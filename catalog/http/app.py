@@ -17,13 +17,14 @@ from catalog.http.middleware import (
     BodyLimitMiddleware,
     RequestContextMiddleware,
 )
-from catalog.http.routes import catalogs, metastore, schemas, scim, tables, tokens
+from catalog.http.routes import catalogs, metastore, permissions, schemas, scim, tables, tokens
 
 CATALOG_ROUTERS: tuple[APIRouter, ...] = (
     catalogs.router,
     schemas.router,
     tables.router,
     metastore.router,
+    permissions.router,
     scim.router,
     tokens.router,
 )

@@ -19,7 +19,7 @@ from catalog.errors import InvalidParameter
 from catalog.http.deps import Runtime, current_caller, get_runtime
 from catalog.store.sql import SqlNamespaceStore
 from policy.requirements import Access, NameFrom, NameSource, Requirement
-from policy.securables import Privilege, SecurableType
+from policy.securables import API_SECURABLE_TYPES, Privilege, SecurableType
 
 
 class Guard:
@@ -35,6 +35,8 @@ class Guard:
         runtime: Annotated[Runtime, Depends(get_runtime)],
     ) -> None:
         req = self.requirement
+        if req.type_from is not None:
+            req = req.resolved(securable_type_from_path(request.path_params.get(req.type_from)))
         if req.access is not Access.PRIVILEGE:
             runtime.authorizer.require(caller, req, None, store=None)
             return
@@ -70,14 +72,23 @@ async def _read_name(request: Request, source: NameFrom) -> str:
     return ".".join(values)
 
 
+def securable_type_from_path(value: object) -> SecurableType:
+    found = API_SECURABLE_TYPES.get(str(value).lower()) if isinstance(value, str) else None
+    if found is None:
+        known = ", ".join(sorted(API_SECURABLE_TYPES))
+        raise InvalidParameter(f"securable_type '{value}' is not one of: {known}")
+    return found
+
+
 def guard(
     access: Access = Access.PRIVILEGE,
     privilege: Privilege | None = None,
     on: SecurableType | None = None,
     name_from: NameFrom | None = None,
+    type_from: str | None = None,
 ) -> fastapi_params.Depends:
     """Declare a route's requirement, e.g. ``guard(privilege=SELECT, on=TABLE, name_from=...)``."""
-    requirement = Requirement(access, privilege, on, name_from)
+    requirement = Requirement(access, privilege, on, name_from, type_from)
     return Depends(Guard(requirement))
 
 
