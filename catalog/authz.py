@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from catalog.errors import NotFound, PermissionDenied
 from catalog.names import SYSTEM_CATALOG, split_full_name
+from catalog.policy_sync import PolicyFeed
 from catalog.records import PrincipalRecord, SecurableRecord
 from catalog.store.base import NamespaceStore
 from policy.enforcer import PolicyEngine
@@ -49,8 +50,10 @@ class Authorizer:
     """Answers every authorization question through :func:`policy.privileges.decide`,
     with grants decided by the Casbin-backed :class:`policy.enforcer.PolicyEngine`."""
 
-    def __init__(self, engine: PolicyEngine | None = None) -> None:
+    def __init__(self, engine: PolicyEngine | None = None, backend: str = "sqlite") -> None:
         self.engine = engine or PolicyEngine()
+        #: Where services publish their policy changes (and apply them after commit).
+        self.feed = PolicyFeed(self.engine, backend)
 
     def require(
         self,

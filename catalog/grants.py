@@ -17,6 +17,7 @@ from catalog.authz import Authorizer, Caller
 from catalog.errors import InvalidParameter, NotFound
 from catalog.persistence import schema as t
 from catalog.persistence.engine import Database
+from catalog.policy_sync import Op, grant_op, revoke_op
 from catalog.records import SecurableRecord
 from policy.enforcer import Grant, PolicyEngine
 from policy.privileges import InapplicablePrivilege, check_applicable
@@ -107,8 +108,7 @@ class GrantService:
     ) -> list[tuple[str, list[str]]]:
         """Apply grant/revoke changes atomically; unknown principals and inapplicable
         privileges are errors and change nothing."""
-        added: list[Grant] = []
-        removed: list[Grant] = []
+        ops: list[Op] = []
         with self.db.transaction() as session:
             key, _ = self._target(session, securable_type, full_name)
             for change in changes:
@@ -125,7 +125,7 @@ class GrantService:
                     )
                     if exists is None:
                         session.add(t.CasbinRule(ptype="p", v0=who, v1=key, v2=privilege.value))
-                        added.append(Grant(who, key, privilege.value))
+                        ops.append(grant_op(who, key, privilege.value))
                 for name in change.remove:
                     privilege = self._privilege(name, securable_type)
                     # REVOKE ALL PRIVILEGES removes everything held directly on the object.
@@ -140,12 +140,10 @@ class GrantService:
                         session.execute(select(t.CasbinRule.v2).where(*condition)).scalars().all()
                     )
                     session.execute(delete(t.CasbinRule).where(*condition))
-                    removed.extend(Grant(who, key, p) for p in gone)
+                    ops.extend(revoke_op(who, key, p) for p in gone)
             session.flush()
-        for grant in removed:
-            self.engine.revoke(grant.principal, grant.securable, grant.privilege)
-        for grant in added:
-            self.engine.grant(grant.principal, grant.securable, grant.privilege)
+            self.authorizer.feed.publish(session, ops)
+        self.authorizer.feed.applied(ops)
         return self.assignments(securable_type, full_name)
 
     @staticmethod

@@ -16,11 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import delete
+from sqlalchemy.orm import Session
 
 from catalog.authz import Caller
 from catalog.errors import AlreadyExists, InvalidParameter, NotFound, Unauthenticated
 from catalog.persistence.engine import Database
 from catalog.persistence.schema import CasbinRule
+from catalog.policy_sync import (
+    Op,
+    PolicyFeed,
+    member_added_op,
+    member_removed_op,
+    principal_removed_op,
+)
 from catalog.records import (
     PrincipalKind,
     PrincipalRecord,
@@ -31,7 +39,6 @@ from catalog.records import (
 from catalog.store.base import IdentityStore
 from catalog.store.sql import SqlIdentityStore
 from catalog.text import check_storable
-from policy.enforcer import PolicyEngine
 
 TOKEN_PREFIX = "dapi"
 ADMIN_NAME = "admin"
@@ -64,10 +71,10 @@ def normalize_principal_name(name: object, what: str) -> str:
 
 
 class IdentityService:
-    def __init__(self, db: Database, engine: PolicyEngine | None = None) -> None:
+    def __init__(self, db: Database, feed: PolicyFeed | None = None) -> None:
         self.db = db
-        #: The policy engine to keep in step with memberships (None: nothing to update).
-        self.engine = engine
+        #: Where membership changes go for the policy engines (None: nowhere).
+        self.feed = feed
 
     # -- authentication -------------------------------------------------------------
 
@@ -171,7 +178,9 @@ class IdentityService:
                 if group is None or group.kind != PrincipalKind.GROUP:
                     raise NotFound(f"group with id '{group_id}' does not exist")
                 added.append(self._add_member(store, group, record.id))
-        self._sync(added, [])
+            ops = self._membership_ops(added, [])
+            self._publish(session, ops)
+        self._applied(ops)
         return record
 
     def get_principal(self, principal_id: str, kinds: Iterable[str]) -> PrincipalRecord:
@@ -215,8 +224,9 @@ class IdentityService:
             session.execute(
                 delete(CasbinRule).where(CasbinRule.ptype == "p", CasbinRule.v0 == found.name)
             )
-        if self.engine is not None:
-            self.engine.remove_principal(found.name)
+            ops = [principal_removed_op(found.name)]
+            self._publish(session, ops)
+        self._applied(ops)
 
     def set_active(self, principal_id: str, active: bool) -> PrincipalRecord:
         with self.db.transaction() as session:
@@ -255,17 +265,24 @@ class IdentityService:
                     raise NotFound(f"principal with id '{member_id}' does not exist")
                 store.remove_member(group.id, member_id)
                 removed.append((member.name, group.name))
-        self._sync(added, removed)
+            ops = self._membership_ops(added, removed)
+            self._publish(session, ops)
+        self._applied(ops)
         return group
 
-    def _sync(self, added: list[tuple[str, str]], removed: list[tuple[str, str]]) -> None:
-        """Apply committed membership changes to the policy engine."""
-        if self.engine is None:
-            return
-        for member, group in removed:
-            self.engine.remove_member(member, group)
-        for member, group in added:
-            self.engine.add_member(member, group)
+    @staticmethod
+    def _membership_ops(added: list[tuple[str, str]], removed: list[tuple[str, str]]) -> list[Op]:
+        return [member_removed_op(m, g) for m, g in removed] + [
+            member_added_op(m, g) for m, g in added
+        ]
+
+    def _publish(self, session: Session, ops: list[Op]) -> None:
+        if self.feed is not None:
+            self.feed.publish(session, ops)
+
+    def _applied(self, ops: list[Op]) -> None:
+        if self.feed is not None:
+            self.feed.applied(ops)
 
     def _add_member(
         self, store: IdentityStore, group: PrincipalRecord, member_id: str

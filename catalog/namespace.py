@@ -21,6 +21,7 @@ from catalog.names import SYSTEM_CATALOG, normalize_part, split_full_name
 from catalog.pagination import decode_token, encode_token, page_size
 from catalog.persistence.engine import Database
 from catalog.persistence.schema import CasbinRule
+from catalog.policy_sync import securable_added_op, securable_removed_op
 from catalog.records import (
     MetastoreRecord,
     Page,
@@ -132,7 +133,9 @@ class NamespaceService:
                 store.insert_table_detail(record.id, table)
             if extra is not None:
                 extra(session, record)
-        self.authorizer.engine.add_securable(record.id, parent_id or METASTORE_NODE.key)
+            ops = [securable_added_op(record.id, parent_id or METASTORE_NODE.key)]
+            self.authorizer.feed.publish(session, ops)
+        self.authorizer.feed.applied(ops)
         return record
 
     @staticmethod
@@ -340,8 +343,9 @@ class NamespaceService:
                 delete(CasbinRule).where(CasbinRule.ptype == "p", CasbinRule.v1.in_(gone))
             )
             store.delete(record.id)
-        for securable_id in gone:
-            self.authorizer.engine.remove_securable(securable_id)
+            ops = [securable_removed_op(securable_id) for securable_id in gone]
+            self.authorizer.feed.publish(session, ops)
+        self.authorizer.feed.applied(ops)
         return record
 
     def resolve_chain(

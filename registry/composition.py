@@ -23,6 +23,7 @@ from catalog.logs import configure_logging, get_logger
 from catalog.namespace import NamespaceService
 from catalog.persistence import migrate
 from catalog.persistence.engine import Database
+from catalog.policy_sync import PolicyListener
 from policy.enforcer import PolicyEngine
 from registry import http as registry_http
 from registry.service import ModelRegistry
@@ -39,13 +40,13 @@ def upgrade_database(database_url: str) -> None:
 def build_runtime(settings: Settings) -> Runtime:
     db = Database(settings.resolved_database_url)
     engine = PolicyEngine()
-    authorizer = Authorizer(engine)
+    authorizer = Authorizer(engine, db.backend)
     namespace = NamespaceService(db, authorizer)
     runtime = Runtime(
         settings=settings,
         db=db,
         authorizer=authorizer,
-        identity=IdentityService(db, engine),
+        identity=IdentityService(db, authorizer.feed),
         namespace=namespace,
         grants=GrantService(db, authorizer),
     )
@@ -60,7 +61,18 @@ def start(settings: Settings) -> Runtime:
     runtime = build_runtime(settings)
     runtime.namespace.bootstrap()
     generated = runtime.identity.bootstrap_admin(settings.admin_token, settings.storage_root)
-    load_engine(runtime.db, runtime.authorizer.engine)
+    engine = runtime.authorizer.engine
+    if runtime.db.backend == "postgresql":
+        # Listen before loading, so a change committed meanwhile is replayed, not lost.
+        listener = PolicyListener(
+            settings.resolved_database_url, engine, lambda: load_engine(runtime.db, engine)
+        )
+        listener.start_and_wait_listening()
+        runtime.extensions["policy_listener"] = listener
+        load_engine(runtime.db, engine)
+        listener.ready.set()
+    else:
+        load_engine(runtime.db, engine)
     if generated is not None:
         # Printed once, to the terminal only: never through the logger.
         print(
@@ -70,6 +82,15 @@ def start(settings: Settings) -> Runtime:
             flush=True,
         )
     return runtime
+
+
+def shutdown(runtime: Runtime) -> None:
+    """Stop the policy listener (if any) and close the database pools."""
+    listener = runtime.extensions.get("policy_listener")
+    if isinstance(listener, PolicyListener):
+        listener.stop()
+        listener.join(timeout=5)
+    runtime.db.dispose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -9,7 +9,7 @@ import pytest
 
 from catalog.config import Settings
 from catalog.http.deps import Runtime
-from registry.composition import start
+from registry.composition import shutdown, start
 from tests.support import ServerHandle, backends, database_url_for, start_server
 
 
@@ -32,7 +32,7 @@ def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
     )
     rt = start(settings)
     yield rt
-    rt.db.dispose()
+    shutdown(rt)
 
 
 @pytest.fixture(scope="module", params=backends())

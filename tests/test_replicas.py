@@ -1,0 +1,88 @@
+"""Two replicas on one PostgreSQL: a grant, revoke or membership change committed on one
+reaches the other's decisions within the staleness bound (one second), measured."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import ServerHandle, postgres_database, start_server, unique
+
+UC = "/api/2.1/unity-catalog"
+SCIM = "/api/2.0/preview/scim/v2"
+STALENESS_BOUND_SECONDS = 1.0
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def replicas(tmp_path: Path) -> Iterator[tuple[ServerHandle, ServerHandle]]:
+    if not (
+        os.environ.get("STEWARD_TEST_POSTGRES_URL") or os.environ.get("STEWARD_REQUIRE_POSTGRES")
+    ):
+        pytest.skip("replicas share a PostgreSQL database")
+    with postgres_database() as url:
+        first = start_server(url, tmp_path / "a")
+        second = start_server(url, tmp_path / "b", {"STEWARD_ADMIN_TOKEN": first.admin_token})
+        try:
+            yield first, second
+        finally:
+            second.stop()
+            first.stop()
+
+
+def until(condition: Callable[[], bool], bound: float = STALENESS_BOUND_SECONDS) -> float:
+    """Seconds until ``condition`` holds; fails past the bound."""
+    started = time.monotonic()
+    while not condition():
+        elapsed = time.monotonic() - started
+        assert elapsed < bound, f"not visible after {elapsed:.3f}s (bound {bound}s)"
+        time.sleep(0.005)
+    return time.monotonic() - started
+
+
+def test_policy_changes_reach_the_other_replica_within_the_bound(
+    replicas: tuple[ServerHandle, ServerHandle],
+) -> None:
+    a, b = replicas
+    user, token = a.create_user()
+    on_b: httpx.Client = b.client(token)
+    catalog = unique("rep")
+    assert a.admin.post(f"{UC}/catalogs", json={"name": catalog}).status_code == 200
+
+    def status_on_b() -> int:
+        return on_b.get(f"{UC}/catalogs/{catalog}").status_code
+
+    assert status_on_b() == 403
+    grant = {"changes": [{"principal": user, "add": ["BROWSE"]}]}
+    assert a.admin.patch(f"{UC}/permissions/catalog/{catalog}", json=grant).status_code == 200
+    seen_grant = until(lambda: status_on_b() == 200)
+
+    revoke = {"changes": [{"principal": user, "remove": ["BROWSE"]}]}
+    assert b.admin.patch(f"{UC}/permissions/catalog/{catalog}", json=revoke).status_code == 200
+    seen_revoke = until(lambda: a.client(token).get(f"{UC}/catalogs/{catalog}").status_code == 403)
+
+    # Membership: a grant to a group reaches a member added on the other replica.
+    group = a.admin.post(f"{SCIM}/Groups", json={"displayName": unique("g")}).json()
+    grant_group = {"changes": [{"principal": group["displayName"].lower(), "add": ["BROWSE"]}]}
+    assert a.admin.patch(f"{UC}/permissions/catalog/{catalog}", json=grant_group).status_code == 200
+    me = on_b.get(f"{SCIM}/Me").json()
+    add = {"Operations": [{"op": "add", "value": {"members": [{"value": me["id"]}]}}]}
+    assert a.admin.patch(f"{SCIM}/Groups/{group['id']}", json=add).status_code == 200
+    seen_member = until(lambda: status_on_b() == 200)
+
+    # Drop on one replica: the other forgets the object's grants too.
+    assert a.admin.delete(f"{UC}/catalogs/{catalog}").status_code == 200
+    assert b.admin.post(f"{UC}/catalogs", json={"name": catalog}).status_code == 200
+    remove = {"Operations": [{"op": "remove", "path": f'members[value eq "{me["id"]}"]'}]}
+    assert a.admin.patch(f"{SCIM}/Groups/{group['id']}", json=remove).status_code == 200
+    seen_drop = until(lambda: status_on_b() == 403)
+    print(
+        f"\nstaleness: grant {seen_grant * 1000:.1f} ms, revoke {seen_revoke * 1000:.1f} ms, "
+        f"membership {seen_member * 1000:.1f} ms, drop {seen_drop * 1000:.1f} ms"
+    )
