@@ -6,6 +6,9 @@ and the server built by :mod:`registry.composition`.
 
 from __future__ import annotations
 
+import cmd
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +16,7 @@ import typer
 
 from catalog.cli import commands as catalog_commands
 from catalog.cli.client import ApiClient, fail
-from catalog.cli.output import JsonFlag, show_object, show_rows
+from catalog.cli.output import JsonFlag, emit_json, show_object, show_rows
 from catalog.config import Settings
 
 UC = "/api/2.1/unity-catalog"
@@ -145,6 +148,127 @@ def server(
     )
 
 
+SQL_PATH = "/api/2.0/sql/statements"
+SQL_HISTORY = Path("~/.steward_sql_history")
+
+
+def _run_sql(
+    client: ApiClient, statement: str, catalog: str | None, schema: str | None, as_json: bool
+) -> bool:
+    """Run one statement and print its result; False when it failed."""
+    body: dict[str, str] = {"statement": statement}
+    if catalog:
+        body["catalog"] = catalog
+    if schema:
+        body["schema"] = schema
+    answer = client.post(SQL_PATH, body)
+    status = answer.get("status", {})
+    if status.get("state") != "SUCCEEDED":
+        if as_json:
+            emit_json(answer)
+        else:
+            error = status.get("error") or {}
+            typer.secho(
+                f"error: {error.get('error_code', 'ERROR')}: {error.get('message', '')}",
+                fg=typer.colors.RED,
+                err=True,
+            )
+        return False
+    columns = [c["name"] for c in answer["manifest"]["schema"]["columns"]]
+    rows = [dict(zip(columns, row, strict=False)) for row in answer["result"]["data_array"]]
+    if as_json:
+        emit_json(rows)
+    else:
+        show_rows(rows, columns, False)
+    return True
+
+
+class SqlShell(cmd.Cmd):
+    """An interactive SQL prompt: statements may span lines and end at ';'."""
+
+    intro = "Steward SQL. End statements with ';'. Type 'exit' or Ctrl-D to leave."
+    prompt = "steward> "
+    continuation = "     ...> "
+
+    def __init__(self, run: Callable[[str], bool], history: Path) -> None:
+        super().__init__()
+        self.run = run
+        self.history = history
+        self.buffer: list[str] = []
+
+    def preloop(self) -> None:
+        try:
+            import readline
+
+            readline.set_history_length(1000)
+            if self.history.exists():
+                readline.read_history_file(self.history)
+        except (ImportError, OSError):
+            pass
+
+    def postloop(self) -> None:
+        try:
+            import readline
+
+            readline.write_history_file(self.history)
+        except (ImportError, OSError):
+            pass
+
+    def onecmd(self, line: str) -> bool:
+        if line == "EOF":
+            typer.echo()
+            return True
+        stripped = line.strip()
+        if not self.buffer and stripped.rstrip(";").lower() in {"exit", "quit", "\\q"}:
+            return True
+        if not stripped and not self.buffer:
+            return False
+        self.buffer.append(line)
+        text = "\n".join(self.buffer).strip()
+        if not text.endswith(";"):
+            self.prompt = self.continuation
+            return False
+        self.buffer = []
+        self.prompt = SqlShell.prompt
+        with contextlib.suppress(typer.Exit):  # the error was printed; the shell goes on
+            self.run(text)
+        return False
+
+
+def sql(
+    statement: Annotated[
+        str | None, typer.Argument(help="One SQL statement; an interactive shell if omitted.")
+    ] = None,
+    catalog: Annotated[
+        str | None, typer.Option("--catalog", help="Default catalog for partial names.")
+    ] = None,
+    schema: Annotated[
+        str | None, typer.Option("--schema", help="Default schema for partial names.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run SQL: steward sql "GRANT USE CATALOG ON CATALOG main TO `ana@example.com`" """
+    client = ApiClient()
+
+    def run(text: str) -> bool:
+        return _run_sql(client, text, catalog, schema, as_json)
+
+    if statement is not None:
+        if not run(statement):
+            raise typer.Exit(1)
+        return
+    shell = SqlShell(run, SQL_HISTORY.expanduser())
+    while True:
+        try:
+            shell.cmdloop()
+            return
+        except KeyboardInterrupt:
+            typer.echo("^C")
+            shell.buffer = []
+            shell.prompt = SqlShell.prompt
+            shell.intro = None
+
+
 def build_cli() -> typer.Typer:
     app = typer.Typer(
         name="steward",
@@ -160,6 +284,7 @@ def build_cli() -> typer.Typer:
     app.add_typer(db, name="db")
     catalog_commands.register(app)
     app.add_typer(models, name="models")
+    app.command("sql")(sql)
     return app
 
 

@@ -17,7 +17,16 @@ from catalog.http.middleware import (
     BodyLimitMiddleware,
     RequestContextMiddleware,
 )
-from catalog.http.routes import catalogs, metastore, permissions, schemas, scim, tables, tokens
+from catalog.http.routes import (
+    catalogs,
+    metastore,
+    permissions,
+    schemas,
+    scim,
+    sql,
+    tables,
+    tokens,
+)
 
 CATALOG_ROUTERS: tuple[APIRouter, ...] = (
     catalogs.router,
@@ -27,6 +36,7 @@ CATALOG_ROUTERS: tuple[APIRouter, ...] = (
     permissions.router,
     scim.router,
     tokens.router,
+    sql.router,
 )
 
 

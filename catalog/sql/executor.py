@@ -1,0 +1,417 @@
+"""Executes one Steward SQL statement for a caller.
+
+Parsing is :mod:`policy.dialect`'s; every statement is authorized through
+:meth:`catalog.authz.Authorizer.require_privilege` (or is metastore-admin only)
+before the catalog services are called. Results are columns and rows of text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+from catalog.authz import Caller
+from catalog.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
+from catalog.grants import PrivilegeChange
+from catalog.identity import normalize_principal_name
+from catalog.namespace import NewSecurable
+from catalog.records import ColumnRecord, PrincipalKind, PrincipalRecord, SecurableRecord
+from catalog.store.sql import SqlNamespaceStore
+from catalog.tables import build_table_detail
+from catalog.types import parse_column_type
+from policy import dialect as d
+from policy.dialect import StatementKind as K
+from policy.securables import Privilege, SecurableType
+
+_PAGE = 1000
+
+
+@dataclass
+class StatementResult:
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (name, type_text)
+    rows: list[list[Any]] = field(default_factory=list)
+
+
+def _ok() -> StatementResult:
+    return StatementResult([("status", "string")], [["OK"]])
+
+
+def _strings(*names: str) -> list[tuple[str, str]]:
+    return [(n, "string") for n in names]
+
+
+class StatementExecutor:
+    """One statement, one caller; ``runtime`` is a :class:`catalog.http.deps.Runtime`."""
+
+    def __init__(
+        self,
+        runtime: Any,
+        caller: Caller,
+        catalog: str | None = None,
+        schema: str | None = None,
+    ) -> None:
+        self.rt = runtime
+        self.caller = caller
+        self.default_catalog = catalog.strip().lower() if catalog else None
+        self.default_schema = schema.strip().lower() if schema else None
+
+    # -- entry point ---------------------------------------------------------------
+
+    def execute(self, sql: str, parameters: Mapping[str, object] | None = None) -> StatementResult:
+        """Run ``sql``; raises ``SqlSyntaxError``, ``ParameterError`` or ``StewardError``."""
+        node = d.parse_statement(sql)
+        names = d.parameter_names(node)
+        values = dict(parameters or {})
+        if names or values:
+            unknown = sorted(set(values) - set(names))
+            if unknown:
+                raise InvalidParameter(
+                    "parameter(s) not used by the statement: " + ", ".join(unknown)
+                )
+            node = d.bind_parameters(node, values)
+        kind = d.statement_kind(node)
+        handler = self._handlers().get(kind)
+        if handler is None:
+            raise InvalidParameter(f"{kind.value} statements are not supported yet")
+        return handler(node)
+
+    def _handlers(self) -> dict[K, Callable[[exp.Expression], StatementResult]]:
+        return {
+            K.GRANT: self._grant,
+            K.REVOKE: self._grant,
+            K.SHOW_GRANTS: self._show_grants,
+            K.ALTER_OWNER: self._alter_owner,
+            K.CREATE_CATALOG: self._create,
+            K.CREATE_SCHEMA: self._create,
+            K.CREATE_TABLE: self._create_table,
+            K.DROP_CATALOG: self._drop,
+            K.DROP_SCHEMA: self._drop,
+            K.DROP_TABLE: self._drop,
+            K.DROP_MODEL: self._drop,
+            K.SHOW_CATALOGS: self._show_objects,
+            K.SHOW_SCHEMAS: self._show_objects,
+            K.SHOW_TABLES: self._show_objects,
+            K.SHOW_MODELS: self._show_objects,
+            K.DESCRIBE_TABLE: self._describe,
+            K.DESCRIBE_MODEL: self._describe,
+            K.DESCRIBE_CATALOG: self._describe,
+            K.DESCRIBE_SCHEMA: self._describe,
+            K.COMMENT_ON: self._comment,
+            K.CREATE_GROUP: self._create_group,
+            K.DROP_GROUP: self._drop_group,
+            K.ALTER_GROUP: self._alter_group,
+            K.SHOW_GROUPS: self._show_principals,
+            K.SHOW_USERS: self._show_principals,
+            K.SELECT: self._select,
+        }
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _qualify(self, securable_type: SecurableType, parts: list[str]) -> str | None:
+        """The full, lower-cased name; partial names take the request's catalog/schema."""
+        if securable_type is SecurableType.METASTORE:
+            return None
+        depth = securable_type.depth
+        parts = [p.lower() for p in parts]
+        if len(parts) > depth:
+            raise InvalidParameter(
+                f"'{'.'.join(parts)}' has too many name parts for a {securable_type.value}"
+            )
+        missing = depth - len(parts)
+        defaults = [self.default_catalog, self.default_schema][:missing]
+        absent = [
+            what for what, x in zip(("catalog", "schema"), defaults, strict=False) if x is None
+        ]
+        if absent:
+            shown = ".".join(parts) or "(no name)"
+            raise InvalidParameter(
+                f"{securable_type.value} name {shown} is not fully qualified and the request "
+                f"gives no default {' and '.join(absent)}: write the full name or set "
+                f"{' and '.join(absent)} in the request"
+            )
+        return ".".join([*[x for x in defaults if x is not None], *parts])
+
+    def _target(self, node: exp.Expression) -> tuple[SecurableType, str | None]:
+        kind, parts = d.securable_of(node)
+        securable_type = d.securable_type(kind)
+        return securable_type, self._qualify(securable_type, parts)
+
+    def _require(
+        self, privilege: Privilege, securable_type: SecurableType, full_name: str | None
+    ) -> SecurableRecord | None:
+        with self.rt.db.read() as session:
+            return self.rt.authorizer.require_privilege(
+                self.caller, privilege, securable_type, full_name, SqlNamespaceStore(session)
+            )
+
+    def _require_admin(self) -> None:
+        if not self.caller.is_metastore_admin:
+            raise PermissionDenied("only a metastore admin may manage groups and list principals")
+
+    def _exists(self, securable_type: SecurableType, full_name: str) -> bool:
+        try:
+            self.rt.namespace.get(securable_type, full_name)
+        except NotFound:
+            return False
+        return True
+
+    # -- grants --------------------------------------------------------------------
+
+    def _grant(self, node: exp.Expression) -> StatementResult:
+        securable_type, full_name = self._target(node)
+        self._require(Privilege.OWNERSHIP, securable_type, full_name)
+        privileges = d.privileges_of(node)
+        granting = isinstance(node, exp.Grant)
+        changes = [
+            PrivilegeChange(
+                principal,
+                add=privileges if granting else (),
+                remove=() if granting else privileges,
+            )
+            for principal in d.principals_of(node)
+        ]
+        self.rt.grants.update(self.caller, securable_type, full_name, changes)
+        return _ok()
+
+    def _show_grants(self, node: exp.Expression) -> StatementResult:
+        securable_type, full_name = self._target(node)
+        self._require(Privilege.BROWSE, securable_type, full_name)
+        principal = d.principal_of(node)
+        rows = [
+            [who, privilege, securable_type.value, full_name or "metastore"]
+            for who, privileges in self.rt.grants.assignments(securable_type, full_name, principal)
+            for privilege in privileges
+        ]
+        return StatementResult(
+            _strings("principal", "action_type", "object_type", "object_key"), rows
+        )
+
+    def _alter_owner(self, node: exp.Expression) -> StatementResult:
+        securable_type, full_name = self._target(node)
+        if full_name is None:
+            raise InvalidParameter("the metastore's owner cannot be changed with SQL")
+        self._require(Privilege.OWNERSHIP, securable_type, full_name)
+        owner = self.rt.identity.require_principal_name(d.principal_of(node) or "", "owner")
+        self.rt.namespace.update(self.caller, securable_type, full_name, owner=owner)
+        return _ok()
+
+    # -- create / drop -------------------------------------------------------------
+
+    def _create(self, node: exp.Expression) -> StatementResult:
+        securable_type, full_name = self._target(node)
+        assert full_name is not None
+        if securable_type is SecurableType.CATALOG:
+            self._require(Privilege.CREATE_CATALOG, SecurableType.METASTORE, None)
+        else:
+            parent = full_name.rsplit(".", 1)[0]
+            self._require(Privilege.CREATE_SCHEMA, SecurableType.CATALOG, parent)
+        if d.if_not_exists(node) and self._exists(securable_type, full_name):
+            return _ok()
+        try:
+            self.rt.namespace.create(
+                self.caller, NewSecurable(securable_type, full_name, d.comment_of(node))
+            )
+        except AlreadyExists:
+            if not d.if_not_exists(node):
+                raise
+        return _ok()
+
+    def _create_table(self, node: exp.Expression) -> StatementResult:
+        _, full_name = self._target(node)
+        assert full_name is not None
+        self._require(Privilege.CREATE_TABLE, SecurableType.SCHEMA, full_name.rsplit(".", 1)[0])
+        if d.if_not_exists(node) and self._exists(SecurableType.TABLE, full_name):
+            return _ok()
+        columns = []
+        for position, spec in enumerate(d.columns_of(node)):
+            parsed = parse_column_type(spec.type_text)
+            columns.append(
+                ColumnRecord(
+                    name=spec.name,
+                    type_text=parsed.type_text,
+                    type_name=parsed.type_name,
+                    position=position,
+                    nullable=spec.nullable,
+                    comment=spec.comment,
+                    type_precision=parsed.precision,
+                    type_scale=parsed.scale,
+                )
+            )
+        key = d.primary_key_of(node)
+        detail = build_table_detail(
+            table_type="MANAGED",
+            data_source_format="DELTA",
+            columns=columns,
+            storage_location=None,
+            primary_key_name=key.name if key else None,
+            primary_key_columns=list(key.columns) if key else None,
+            timeseries_columns=[key.timeseries] if key and key.timeseries else None,
+        )
+        try:
+            self.rt.namespace.create(
+                self.caller,
+                NewSecurable(SecurableType.TABLE, full_name, d.comment_of(node)),
+                table=detail,
+            )
+        except AlreadyExists:
+            if not d.if_not_exists(node):
+                raise
+        return _ok()
+
+    def _drop(self, node: exp.Expression) -> StatementResult:
+        securable_type, full_name = self._target(node)
+        assert full_name is not None
+        try:
+            self._require(Privilege.MANAGE, securable_type, full_name)
+        except NotFound:
+            if d.if_exists(node):
+                return _ok()
+            raise
+        try:
+            if securable_type is SecurableType.MODEL:
+                registry = self.rt.extensions.get("registry")
+                if registry is None:
+                    raise InvalidParameter("models are not available on this server")
+                registry.delete_model(full_name, force=True)
+            else:
+                force = d.cascade_of(node) if securable_type in _CONTAINERS else True
+                self.rt.namespace.delete(securable_type, full_name, force=force)
+        except NotFound:
+            if not d.if_exists(node):
+                raise
+        return _ok()
+
+    # -- show / describe / comment -------------------------------------------------
+
+    def _show_objects(self, node: exp.Expression) -> StatementResult:
+        kind = d.statement_kind(node)
+        securable_type = {
+            K.SHOW_CATALOGS: SecurableType.CATALOG,
+            K.SHOW_SCHEMAS: SecurableType.SCHEMA,
+            K.SHOW_TABLES: SecurableType.TABLE,
+            K.SHOW_MODELS: SecurableType.MODEL,
+        }[kind]
+        parent: str | None = None
+        if securable_type is not SecurableType.CATALOG:
+            parent_type = securable_type.parent_type
+            assert parent_type is not None
+            parent = self._qualify(parent_type, d.scope_of(node) or [])
+        records: list[SecurableRecord] = []
+        token: str | None = None
+        while True:
+            page = self.rt.namespace.list(self.caller, securable_type, parent, _PAGE, token, _PAGE)
+            records.extend(page.items)
+            token = page.next_page_token
+            if not token:
+                break
+        if securable_type is SecurableType.CATALOG:
+            return StatementResult(_strings("catalog"), [[r.name] for r in records])
+        if securable_type is SecurableType.SCHEMA:
+            return StatementResult(
+                _strings("catalog", "schema"), [[*r.full_name.split(".")] for r in records]
+            )
+        name = "tableName" if securable_type is SecurableType.TABLE else "modelName"
+        return StatementResult(
+            _strings("catalog", "schema", name), [[*r.full_name.split(".")] for r in records]
+        )
+
+    def _describe(self, node: exp.Expression) -> StatementResult:
+        securable_type, full_name = self._target(node)
+        assert full_name is not None
+        self._require(Privilege.BROWSE, securable_type, full_name)
+        if securable_type is SecurableType.TABLE:
+            table = self.rt.namespace.get_table(full_name)
+            return StatementResult(
+                _strings("col_name", "data_type", "comment"),
+                [[c.name, c.type_text, c.comment] for c in table.detail.columns],
+            )
+        record = self.rt.namespace.get(securable_type, full_name)
+        rows = [
+            [f"{securable_type.value.title()} Name", record.full_name],
+            ["Owner", record.owner],
+            ["Comment", record.comment],
+            ["Created By", record.created_by],
+        ]
+        return StatementResult(_strings("info_name", "info_value"), rows)
+
+    def _comment(self, node: exp.Expression) -> StatementResult:
+        securable_type, full_name = self._target(node)
+        if full_name is None:
+            raise InvalidParameter("the metastore has no comment to set")
+        self._require(Privilege.MANAGE, securable_type, full_name)
+        self.rt.namespace.update(
+            self.caller, securable_type, full_name, comment=d.comment_of(node) or ""
+        )
+        return _ok()
+
+    # -- principals ----------------------------------------------------------------
+
+    def _principal(self, name: str, kind: str | None, what: str) -> PrincipalRecord:
+        found = self.rt.identity.get_by_name(normalize_principal_name(name, what))
+        if found is None or (kind is not None and found.kind != kind):
+            raise NotFound(f"{what} '{name}' does not exist")
+        return found
+
+    def _create_group(self, node: exp.Expression) -> StatementResult:
+        self._require_admin()
+        name = normalize_principal_name(d.group_of(node), "group name")
+        if self.rt.identity.get_by_name(name) is not None:
+            raise AlreadyExists(f"principal '{name}' already exists")
+        self.rt.identity.create_principal(PrincipalKind.GROUP, name)
+        return _ok()
+
+    def _drop_group(self, node: exp.Expression) -> StatementResult:
+        self._require_admin()
+        group = self._principal(d.group_of(node), PrincipalKind.GROUP, "group")
+        self.rt.identity.delete_principal(group.id, [PrincipalKind.GROUP])
+        return _ok()
+
+    def _alter_group(self, node: exp.Expression) -> StatementResult:
+        self._require_admin()
+        group = self._principal(d.group_of(node), PrincipalKind.GROUP, "group")
+        member_kind, member_name = d.member_of(node)
+        if member_kind == "GROUP":
+            member = self._principal(member_name, PrincipalKind.GROUP, "group")
+        else:
+            member = self._principal(member_name, None, "user")
+            if member.kind == PrincipalKind.GROUP:
+                raise InvalidParameter(f"'{member_name}' is a group; use ADD GROUP")
+        if d.action_of(node) == "ADD":
+            self.rt.identity.change_members(group.id, add=[member.id])
+        else:
+            self.rt.identity.change_members(group.id, remove=[member.id])
+        return _ok()
+
+    def _show_principals(self, node: exp.Expression) -> StatementResult:
+        self._require_admin()
+        if d.statement_kind(node) is K.SHOW_GROUPS:
+            kinds, column = [PrincipalKind.GROUP], "name"
+        else:
+            kinds, column = [PrincipalKind.USER, PrincipalKind.SERVICE_PRINCIPAL], "name"
+        found: list[Any] = []
+        start = 1
+        while True:
+            batch, total = self.rt.identity.list_principals(kinds, None, start, _PAGE)
+            found.extend(batch)
+            start += len(batch)
+            if not batch or start > total:
+                break
+        return StatementResult(_strings(column), [[p.name] for p in sorted(found, key=_name)])
+
+    # -- queries -------------------------------------------------------------------
+
+    def _select(self, node: exp.Expression) -> StatementResult:
+        raise InvalidParameter(
+            "SELECT is not available yet: system tables (system.access.audit …) are "
+            "not queryable through SQL in this version"
+        )
+
+
+_CONTAINERS = (SecurableType.CATALOG, SecurableType.SCHEMA)
+
+
+def _name(principal: Any) -> str:
+    return principal.name
