@@ -17,6 +17,7 @@ This module knows nothing of databases: the catalog loads policies into a
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,21 @@ ALL_PRIVILEGES = "ALL PRIVILEGES"
 Line = tuple[str, str, str]
 
 
-class IndexedPolicy:
+class _PolicyLines(ABC):
+    """What pycasbin needs of a policy container beyond iteration: positional access
+    (rarely used: priority sorting, explain)."""
+
+    @abstractmethod
+    def __iter__(self) -> Iterator[list[str]]: ...
+
+    def __getitem__(self, index: int) -> list[str]:
+        for i, line in enumerate(self):
+            if i == index:
+                return line
+        raise IndexError(index)
+
+
+class IndexedPolicy(_PolicyLines):
     """Policy lines indexed by securable then principal.
 
     Casbin iterates a policy container to evaluate its matcher; this one yields
@@ -60,12 +75,6 @@ class IndexedPolicy:
         if not isinstance(item, list | tuple) or len(item) != 3:
             return False
         return tuple(item) in self.by_object.get(item[1], {}).get(item[0], ())
-
-    def __getitem__(self, index: int) -> list[str]:
-        for i, line in enumerate(self):
-            if i == index:
-                return line
-        raise IndexError(index)
 
     def append(self, item: Sequence[str]) -> None:
         line = (item[0], item[1], item[2])
@@ -111,7 +120,7 @@ class IndexedPolicy:
         self._candidates = None
 
 
-class GroupingPolicy:
+class GroupingPolicy(_PolicyLines):
     """Grouping lines (``g``, ``g2``) with O(1) membership, addition and removal.
 
     pycasbin keeps them in a list, which makes every add and remove scan all lines:
@@ -129,12 +138,6 @@ class GroupingPolicy:
 
     def __contains__(self, item: object) -> bool:
         return isinstance(item, list | tuple) and tuple(item) in self._lines
-
-    def __getitem__(self, index: int) -> list[str]:
-        for i, line in enumerate(self):
-            if i == index:
-                return line
-        raise IndexError(index)
 
     def append(self, item: Sequence[str]) -> None:
         self._lines[tuple(item)] = None
