@@ -25,9 +25,13 @@ from typing import Any
 
 import casbin
 from casbin.model import Model
+from casbin.rbac.default_role_manager import RoleManager
 
 MODEL_PATH = Path(__file__).with_name("model.conf")
 ALL_PRIVILEGES = "ALL PRIVILEGES"
+MANAGE = "MANAGE"
+#: How many membership (or containment) links a check may follow.
+MAX_LINK_DEPTH = 10_000
 Line = tuple[str, str, str]
 
 
@@ -96,8 +100,17 @@ class IndexedPolicy(_PolicyLines):
                     del self.by_object[line[1]]
         return True
 
-    def narrow(self, objects: Iterable[str], subjects: Iterable[str]) -> int:
+    def narrow(
+        self, objects: Iterable[str], subjects: Iterable[str], privilege: str | None = None
+    ) -> int:
+        """Keep only lines on ``objects`` held by ``subjects`` (and, given a privilege, lines
+        that could grant it); return how many remain. Casbin's matcher decides over them."""
         subject_set = subjects if isinstance(subjects, set | frozenset) else set(subjects)
+        wanted = (
+            None
+            if privilege is None
+            else {privilege} | ({ALL_PRIVILEGES} if privilege != MANAGE else set())
+        )
         candidates: list[list[str]] = []
         for obj in objects:
             by_subject = self.by_object.get(obj)
@@ -105,14 +118,13 @@ class IndexedPolicy(_PolicyLines):
                 continue
             # Walk whichever side is smaller: the grants on the object or the caller's groups.
             if len(by_subject) <= len(subject_set):
-                for subject, lines in by_subject.items():
-                    if subject in subject_set:
-                        candidates.extend(list(line) for line in lines)
+                held = (lines for s, lines in by_subject.items() if s in subject_set)
             else:
-                for subject in subject_set:
-                    lines = by_subject.get(subject)
-                    if lines:
-                        candidates.extend(list(line) for line in lines)
+                held = (by_subject[s] for s in subject_set if s in by_subject)
+            for lines in held:
+                candidates.extend(
+                    list(line) for line in lines if wanted is None or line[2] in wanted
+                )
         self._candidates = candidates
         return len(candidates)
 
@@ -175,6 +187,15 @@ class IndexedEnforcer(casbin.Enforcer):
         else:
             model.load_model_from_text(text)
         return model
+
+    def init_rm_map(self) -> None:
+        # pycasbin's role managers stop following links after 10 hops; groups nest and
+        # the hierarchy deepens without such a limit, so give both room.
+        for ptype, assertion in self.model.model.get("g", {}).items():
+            if ptype not in self.rm_map and len(assertion.tokens) <= 2:
+                assertion.rm = RoleManager(MAX_LINK_DEPTH)
+                self.rm_map[ptype] = assertion.rm
+        super().init_rm_map()
 
     def _get_expression(self, expr: str, functions: Any = None) -> Any:
         # pycasbin compiles the matcher on every enforce; the role-manager functions it
@@ -334,7 +355,7 @@ class PolicyEngine:
         with self._lock:
             policy = self._enforcer.policy
             try:
-                if policy.narrow(self.ancestors(securable), subjects) == 0:
+                if policy.narrow(self.ancestors(securable), subjects, privilege) == 0:
                     return False  # the matcher has nothing to match: Casbin would deny
                 return bool(self._enforcer.enforce(principal, securable, privilege))
             finally:
