@@ -71,9 +71,9 @@ def normalize_principal_name(name: object, what: str) -> str:
 
 
 class IdentityService:
-    def __init__(self, db: Database, feed: PolicyFeed | None = None) -> None:
+    def __init__(self, db: Database, feed: PolicyFeed) -> None:
         self.db = db
-        #: Where membership changes go for the policy engines (None: nowhere).
+        #: Where membership changes go; its engine also answers "which groups is X in".
         self.feed = feed
 
     # -- authentication -------------------------------------------------------------
@@ -92,23 +92,9 @@ class IdentityService:
                 raise Unauthenticated("token has expired")
             if not principal.active:
                 raise Unauthenticated(f"principal '{principal.name}' is deactivated")
-            return Caller(principal, frozenset(self._group_names(store, principal.id)))
-
-    @staticmethod
-    def _group_names(store: IdentityStore, principal_id: str) -> set[str]:
-        """Names of all groups containing the principal, following nesting."""
-        seen: set[str] = set()
-        frontier = [principal_id]
-        while frontier:
-            edges = store.groups_of(frontier)
-            frontier = [g for _m, g in edges if g not in seen]
-            seen.update(frontier)
-        names = set()
-        for group_id in seen:
-            group = store.get_principal(group_id)
-            if group is not None:
-                names.add(group.name)
-        return names
+        # The policy engine holds the membership closure, kept current on every commit
+        # (and across replicas): no per-request walk of the group tables.
+        return Caller(principal, self.feed.engine.groups(principal.name))
 
     # -- bootstrap ------------------------------------------------------------------
 
@@ -277,12 +263,10 @@ class IdentityService:
         ]
 
     def _publish(self, session: Session, ops: list[Op]) -> None:
-        if self.feed is not None:
-            self.feed.publish(session, ops)
+        self.feed.publish(session, ops)
 
     def _applied(self, ops: list[Op]) -> None:
-        if self.feed is not None:
-            self.feed.applied(ops)
+        self.feed.applied(ops)
 
     def _add_member(
         self, store: IdentityStore, group: PrincipalRecord, member_id: str
