@@ -2,9 +2,10 @@
 
 Why this exists: the issue asks that a check stay fast however many grants the metastore
 holds (p99 under 50 µs at 1M grants, and within 2× of the figure at 1k). A check here is
-exactly what a route pays: ``policy.privileges.decide`` over a four-node chain
-(metastore > catalog > schema > table), which asks ``PolicyEngine.is_granted`` once per gate
-and once for the privilege. The peer is a plain ``casbin.Enforcer`` on the same
+exactly what a route pays in ``catalog.authz.Authorizer.require_privilege``: one
+``PolicyEngine.view`` of the caller's grants on a four-node chain (metastore > catalog >
+schema > table), then ``policy.privileges.decide``, which asks the view once per gate and
+once for the privilege. The peer is a plain ``casbin.Enforcer`` on the same
 ``policy/model.conf`` with the same kind of facts, measured in the same run at sizes it can
 survive (it evaluates the matcher against every grant on every call).
 
@@ -237,25 +238,48 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[index]
 
 
+#: One whole authorization check: subject, privilege, chain → allowed.
+Checker = Callable[[Subject, Privilege, list[Node]], bool]
+
+
+def steward_checker(engine: PolicyEngine) -> Checker:
+    """What ``Authorizer.require_privilege`` does once it has the chain."""
+
+    def check(subject: Subject, privilege: Privilege, chain: list[Node]) -> bool:
+        view = engine.view(subject.name, chain[-1].key)
+        return decide(subject, privilege, chain, view.granted).allowed
+
+    return check
+
+
+def casbin_checker(enforcer: casbin.Enforcer) -> Checker:
+    """The same decision with plain Casbin answering every grant question."""
+
+    def check(subject: Subject, privilege: Privilege, chain: list[Node]) -> bool:
+        return decide(subject, privilege, chain, enforcer.enforce).allowed
+
+    return check
+
+
 def measure(
     name: str,
     grants: int,
     load_s: float,
-    granted: Callable[[str, str, str], bool],
+    check: Checker,
     warm: list[Check],
     timed: list[Check],
 ) -> Result:
-    """Time ``decide`` on each of ``timed`` alone, after running ``warm`` untimed."""
+    """Time ``check`` on each of ``timed`` alone, after running ``warm`` untimed."""
     for subject, privilege, chain in warm:
-        decide(subject, privilege, chain, granted)
+        check(subject, privilege, chain)
     timings: list[float] = []
     decisions: list[bool] = []
     clock = time.perf_counter_ns
     for subject, privilege, chain in timed:
         start = clock()
-        decision = decide(subject, privilege, chain, granted)
+        allowed = check(subject, privilege, chain)
         timings.append((clock() - start) / 1000)
-        decisions.append(decision.allowed)
+        decisions.append(allowed)
     timings.sort()
     return Result(
         name,
@@ -269,12 +293,12 @@ def measure(
     )
 
 
-def profile(granted: Callable[[str, str, str], bool], checks: list[Check], title: str) -> str:
+def profile(check: Checker, checks: list[Check], title: str) -> str:
     """cProfile over the checks; the functions that take the time, by own time."""
     profiler = cProfile.Profile()
     profiler.enable()
     for subject, privilege, chain in checks:
-        decide(subject, privilege, chain, granted)
+        check(subject, privilege, chain)
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
@@ -325,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
             engine = load_steward(d, facts)
             load_s = time.perf_counter() - t0
             settle()
-            steward = measure("Steward", count, load_s, engine.is_granted, warm, timed)
+            steward = measure("Steward", count, load_s, steward_checker(engine), warm, timed)
             results.append(steward)
             log(
                 f"  Steward: load {load_s:.1f} s, p50 {steward.p50_us:.1f} µs, "
@@ -334,8 +358,9 @@ def run(args: argparse.Namespace) -> int:
             if args.profile == "always" or (
                 args.profile == "auto" and count == max(steward_sizes) and not goal_met(results)
             ):
-                title = f"Steward (PolicyEngine.is_granted), {count:,} grants"
-                profiles.append(profile(engine.is_granted, timed[: args.profile_checks], title))
+                title = f"Steward (PolicyEngine.view + decide), {count:,} grants"
+                checker = steward_checker(engine)
+                profiles.append(profile(checker, timed[: args.profile_checks], title))
             del engine
             unsettle()
         if count in plain_sizes:
@@ -345,7 +370,9 @@ def run(args: argparse.Namespace) -> int:
             settle()
             # Its cost grows with the grants: keep each size to a similar time budget.
             n = max(100, args.casbin_checks * 1000 // count)
-            plain = measure("plain Casbin", count, load_s, enforcer.enforce, warm[:10], timed[:n])
+            plain = measure(
+                "plain Casbin", count, load_s, casbin_checker(enforcer), warm[:10], timed[:n]
+            )
             results.append(plain)
             log(
                 f"  plain Casbin: load {load_s:.1f} s, p50 {plain.p50_us:.1f} µs, "
@@ -355,7 +382,7 @@ def run(args: argparse.Namespace) -> int:
                 raise SystemExit(f"Steward and plain Casbin disagree at {count:,} grants")
             if args.profile == "always" or (args.profile == "auto" and count == max(plain_sizes)):
                 title = f"plain Casbin (enforce), {count:,} grants"
-                profiles.append(profile(enforcer.enforce, timed[:10], title))
+                profiles.append(profile(casbin_checker(enforcer), timed[:10], title))
             del enforcer
             unsettle()
         del facts, checks, warm, timed

@@ -91,7 +91,10 @@ class Authorizer:
             assert full_name is not None
             name = ".".join(split_full_name(full_name, securable_type))
             records = self.resolve_chain(name, securable_type, store)
-        decision = decide(self.subject(caller), privilege, self.nodes(records), self._granted)
+        nodes = self.nodes(records)
+        # One view of the caller's grants on the chain answers the gates and the target.
+        view = self.engine.view(caller.name, nodes[-1].key)
+        decision = decide(self.subject(caller), privilege, nodes, view.granted)
         if not decision.allowed:
             raise PermissionDenied(f"{decision.denial()} is required")
         return records[-1] if records else None
@@ -121,9 +124,6 @@ class Authorizer:
         return [METASTORE_NODE] + [
             Node(r.id, r.securable_type, r.owner, r.full_name) for r in records
         ]
-
-    def _granted(self, principal: str, key: str, privilege: str) -> bool:
-        return self.engine.is_granted(principal, key, privilege)
 
     def can_see_all_children(self, caller: Caller, chain: Sequence[SecurableRecord]) -> bool:
         """Whether everything inside the last object of ``chain`` is visible to ``caller``."""
