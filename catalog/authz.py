@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from catalog.errors import NotFound, PermissionDenied
 from catalog.names import SYSTEM_CATALOG, split_full_name
+from catalog.policy_adapter import METASTORE_KEY
 from catalog.policy_sync import PolicyFeed
 from catalog.records import PrincipalRecord, SecurableRecord
 from catalog.store.base import NamespaceStore
@@ -141,7 +142,7 @@ class Authorizer:
 
 
 #: The metastore as a policy node: owned by nobody, managed by metastore admins.
-METASTORE_NODE = Node("metastore", SecurableType.METASTORE, "", "metastore")
+METASTORE_NODE = Node(METASTORE_KEY, SecurableType.METASTORE, "", "metastore")
 
 
 def _container_kinds(securable_type: SecurableType, depth: int) -> list[SecurableType | None]:

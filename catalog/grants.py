@@ -1,8 +1,8 @@
 """Grants: stored as Casbin ``p`` lines, mirrored into the process's policy engine.
 
-The database is the truth; the engine is this process's index of it, loaded at
-start and updated after each committed change. (Several replicas: see the note in
-the issue — cross-process invalidation is the next step.)
+The database is the truth; the engine is this process's index of it, loaded at start
+by :mod:`catalog.policy_adapter` and told of each change through the policy feed
+(:mod:`catalog.policy_sync`), which also reaches the other replicas.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from catalog.authz import Authorizer, Caller
 from catalog.errors import InvalidParameter, NotFound
 from catalog.persistence import schema as t
 from catalog.persistence.engine import Database
+from catalog.policy_adapter import METASTORE_KEY
 from catalog.policy_sync import Op, grant_op, revoke_op
 from catalog.records import SecurableRecord
-from policy.enforcer import Grant, PolicyEngine
+from policy.enforcer import PolicyEngine
 from policy.privileges import InapplicablePrivilege, check_applicable
 from policy.securables import Privilege, SecurableType
-
-METASTORE_KEY = "metastore"
 
 
 @dataclass(frozen=True)
@@ -31,35 +30,6 @@ class PrivilegeChange:
     principal: str
     add: Sequence[str] = ()
     remove: Sequence[str] = ()
-
-
-def load_engine(db: Database, engine: PolicyEngine) -> None:
-    """Read grants, memberships and the hierarchy from the database into ``engine``."""
-    with db.read() as session:
-        grants = [
-            Grant(v0, v1, v2)
-            for v0, v1, v2 in session.execute(
-                select(t.CasbinRule.v0, t.CasbinRule.v1, t.CasbinRule.v2).where(
-                    t.CasbinRule.ptype == "p"
-                )
-            )
-        ]
-        member = t.Principal.__table__.alias("member")
-        group = t.Principal.__table__.alias("grp")
-        memberships = [
-            (m, g)
-            for m, g in session.execute(
-                select(member.c.name, group.c.name)
-                .select_from(t.GroupMember)
-                .join(member, member.c.id == t.GroupMember.member_id)
-                .join(group, group.c.id == t.GroupMember.group_id)
-            )
-        ]
-        parents = [
-            (sid, parent or METASTORE_KEY)
-            for sid, parent in session.execute(select(t.Securable.id, t.Securable.parent_id))
-        ]
-    engine.load(grants, memberships, parents)
 
 
 class GrantService:
@@ -85,14 +55,17 @@ class GrantService:
     def assignments(
         self, securable_type: SecurableType, full_name: str | None, principal: str | None = None
     ) -> list[tuple[str, list[str]]]:
-        """Direct grants on the object, per principal (what SHOW GRANTS and GET permissions say)."""
+        """Direct grants on the object, per principal (what SHOW GRANTS and GET permissions say).
+
+        Filtering by a principal that does not exist is an error (SPEC §6), not an empty
+        answer that would hide a misspelt name."""
         with self.db.read() as session:
             key, _ = self._target(session, securable_type, full_name)
             query = select(t.CasbinRule.v0, t.CasbinRule.v2).where(
                 t.CasbinRule.ptype == "p", t.CasbinRule.v1 == key
             )
             if principal is not None:
-                query = query.where(t.CasbinRule.v0 == principal.lower())
+                query = query.where(t.CasbinRule.v0 == self._principal(session, principal))
             rows = session.execute(query.order_by(t.CasbinRule.v0, t.CasbinRule.v2)).all()
         grouped: dict[str, list[str]] = {}
         for who, privilege in rows:

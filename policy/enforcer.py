@@ -42,6 +42,7 @@ from typing import Any
 
 import casbin
 from casbin.model import Model
+from casbin.persist import Adapter
 from casbin.rbac.role_manager import RoleManager
 
 MODEL_PATH = Path(__file__).with_name("model.conf")
@@ -312,6 +313,38 @@ class Grant:
     privilege: str
 
 
+def add_policy_lines(
+    model: Model,
+    grants: Iterable[Grant],
+    memberships: Iterable[tuple[str, str]],
+    parents: Iterable[tuple[str, str]],
+) -> None:
+    """Put ``p``, ``g`` and ``g2`` lines straight into a model's containers, for an adapter's
+    ``load_policy`` (Casbin links the roles afterwards, in one pass)."""
+    policy = model.model["p"]["p"].policy
+    for grant in grants:
+        policy.append((grant.principal, grant.securable, grant.privilege))
+    for ptype, pairs in (("g", memberships), ("g2", parents)):
+        lines = model.model["g"][ptype].policy
+        for pair in pairs:
+            lines.append(pair)
+
+
+class FactsAdapter(Adapter):
+    """A read-only Casbin adapter over facts held in memory (tests, benchmarks)."""
+
+    def __init__(
+        self,
+        grants: Iterable[Grant],
+        memberships: Iterable[tuple[str, str]],
+        parents: Iterable[tuple[str, str]],
+    ) -> None:
+        self.facts = (grants, memberships, parents)
+
+    def load_policy(self, model: Model) -> None:
+        add_policy_lines(model, *self.facts)
+
+
 class GrantView:
     """The grant lines that bear on one principal and one securable with its containers.
 
@@ -364,26 +397,22 @@ class PolicyEngine:
 
     # -- loading and changes -----------------------------------------------------------
 
+    def load_policy(self, adapter: Adapter) -> None:
+        """Replace everything with what the Casbin adapter loads (start-up, or a full
+        resync). The new enforcer is built aside and swapped in, so checks never see a
+        half-loaded policy."""
+        enforcer = IndexedEnforcer(str(self._model_path), adapter)
+        with self._lock:
+            self._install(enforcer)
+
     def load(
         self,
         grants: Iterable[Grant],
         memberships: Iterable[tuple[str, str]],
         parents: Iterable[tuple[str, str]],
     ) -> None:
-        """Replace everything with the given facts (start-up, or a full resync)."""
-        enforcer = IndexedEnforcer(str(self._model_path))
-        enforcer.enable_auto_build_role_links(False)
-        policy = enforcer.policy
-        for grant in grants:
-            policy.append((grant.principal, grant.securable, grant.privilege))
-        # Straight into the containers, then one pass to link roles: no per-line checks.
-        for ptype, pairs in (("g", memberships), ("g2", parents)):
-            lines = enforcer.model.model["g"][ptype].policy
-            for pair in pairs:
-                lines.append(pair)
-        enforcer.build_role_links()
-        with self._lock:
-            self._install(enforcer)
+        """Replace everything with the given facts."""
+        self.load_policy(FactsAdapter(grants, memberships, parents))
 
     def grant(self, principal: str, securable: str, privilege: str) -> None:
         with self._lock:

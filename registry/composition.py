@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from catalog.authz import Authorizer
 from catalog.config import Settings
-from catalog.grants import GrantService, load_engine
+from catalog.grants import GrantService
 from catalog.http.app import build_app
 from catalog.http.deps import Runtime
 from catalog.identity import IdentityService
@@ -23,6 +23,7 @@ from catalog.logs import configure_logging, get_logger
 from catalog.namespace import NamespaceService
 from catalog.persistence import migrate
 from catalog.persistence.engine import Database
+from catalog.policy_adapter import load_engine
 from catalog.policy_sync import PolicyListener
 from policy.enforcer import PolicyEngine
 from registry import http as registry_http
