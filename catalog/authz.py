@@ -17,7 +17,7 @@ from catalog.policy_sync import PolicyFeed
 from catalog.records import PrincipalRecord, SecurableRecord
 from catalog.store.base import NamespaceStore
 from policy.enforcer import PolicyEngine
-from policy.privileges import Node, Subject, decide, sees
+from policy.privileges import Node, Subject, decide, holds, sees
 from policy.requirements import Access, Requirement
 from policy.securables import Privilege, SecurableType
 
@@ -73,6 +73,9 @@ class Authorizer:
             if not caller.is_metastore_admin:
                 raise PermissionDenied("only a metastore admin may do this")
             return None
+        if requirement.access is Access.SYSTEM_TABLE:
+            assert requirement.system_table is not None and store is not None
+            return self.require_system_read(caller, requirement.system_table, store)
         assert requirement.privilege is not None and requirement.securable_type is not None
         assert store is not None, "a privilege requirement is checked against a store"
         return self.require_privilege(
@@ -99,6 +102,24 @@ class Authorizer:
         if not decision.allowed:
             raise PermissionDenied(f"{decision.denial()} is required")
         return records[-1] if records else None
+
+    def require_system_read(
+        self, caller: Caller, full_name: str, store: NamespaceStore
+    ) -> SecurableRecord:
+        """Reading a system table (SPEC §7): SELECT on it, which metastore admins hold by
+        default. The ``system`` catalog and its schemas are open to every principal (no USE
+        CATALOG / USE SCHEMA needed), so ``GRANT SELECT ON TABLE system.access.audit TO g``
+        alone opens the table to ``g``."""
+        records = self.resolve_chain(full_name, SecurableType.TABLE, store)
+        if not self.is_system(full_name):
+            raise PermissionDenied(f"'{full_name}' is not a system table")
+        if caller.is_metastore_admin:
+            return records[-1]
+        node = self.nodes(records)[-1]
+        view = self.engine.view(caller.name, node.key)
+        if not holds(self.subject(caller), Privilege.SELECT, node, view.granted):
+            raise PermissionDenied(f"SELECT on table '{full_name}' is required")
+        return records[-1]
 
     def resolve_chain(
         self, full_name: str, securable_type: SecurableType, store: NamespaceStore

@@ -22,6 +22,13 @@ class Settings:
     #: "json": one JSON object per line; "console": for people; "auto": console on a terminal.
     log_format: str = "auto"
     log_level: str = "info"
+    #: Whether reads of metadata (GET routes, SHOW/DESCRIBE) write audit events; reads of
+    #: data and models, changes, denials and failures always do.
+    audit_metadata_reads: bool = True
+    #: HMAC key that signs audit checkpoints; kept outside the database on purpose.
+    audit_key: bytes | None = field(default=None, repr=False)
+    #: Seconds between automatic checkpoints of the audit chain (0: only on shutdown).
+    audit_checkpoint_seconds: float = 60.0
 
     @property
     def resolved_database_url(self) -> str:
@@ -41,8 +48,21 @@ class Settings:
             max_body_bytes=int(env.get("STEWARD_MAX_BODY_BYTES", str(1 << 20))),
             log_format=env.get("STEWARD_LOG_FORMAT", "auto"),
             log_level=env.get("STEWARD_LOG_LEVEL", "info"),
+            audit_metadata_reads=env.get("STEWARD_AUDIT_METADATA_READS", "1").lower()
+            not in ("0", "false", "no", "off"),
+            audit_key=audit_key_from_env(env),
+            audit_checkpoint_seconds=float(env.get("STEWARD_AUDIT_CHECKPOINT_SECONDS", "60")),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "storage_root" in given:
             given["storage_root"] = Path(str(given["storage_root"])).resolve()
         return replace(settings, **given)
+
+
+def audit_key_from_env(env: os._Environ[str] | dict[str, str]) -> bytes | None:
+    """``STEWARD_AUDIT_KEY`` (the key itself) or ``STEWARD_AUDIT_KEY_FILE`` (a file holding it)."""
+    if env.get("STEWARD_AUDIT_KEY"):
+        return env["STEWARD_AUDIT_KEY"].encode()
+    if env.get("STEWARD_AUDIT_KEY_FILE"):
+        return Path(env["STEWARD_AUDIT_KEY_FILE"]).read_bytes().strip()
+    return None

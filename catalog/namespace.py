@@ -33,6 +33,7 @@ from catalog.records import (
 )
 from catalog.store.base import NamespaceStore
 from catalog.store.sql import SqlNamespaceStore
+from catalog.system_tables import SYSTEM_TABLES
 from policy.securables import SecurableType
 
 T = TypeVar("T")
@@ -90,6 +91,17 @@ class NamespaceService:
                         SYSTEM_OWNER,
                     )
                 )
+            access = store.get(SecurableType.SCHEMA, "system.access")
+            assert access is not None
+            for table in SYSTEM_TABLES:
+                if store.get(SecurableType.TABLE, table.full_name) is None:
+                    record = self._record(
+                        NewSecurable(SecurableType.TABLE, table.full_name, comment=table.comment),
+                        access.id,
+                        SYSTEM_OWNER,
+                    )
+                    store.insert(record)
+                    store.insert_table_detail(record.id, table.detail())
 
     def metastore(self) -> MetastoreRecord:
         with self.db.read() as session:

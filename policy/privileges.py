@@ -14,9 +14,10 @@ an independent evaluator of this text against it):
    gate. A privilege on a node is allowed when it is held on the node and every
    gate above the node passes; creating inside a node (CREATE SCHEMA, CREATE
    TABLE, CREATE MODEL) also needs the node's own gate.
-3. Changing grants or the owner of a node (OWNERSHIP here) is allowed to the
-   owner of the node or of any container, to a metastore admin, and to a holder
-   of MANAGE on the node (granted on it or a container) who passes the gates.
+3. Changing grants or the owner of a node, or dropping it (OWNERSHIP here), is
+   allowed to the owner of the node or of any container, to a metastore admin,
+   and to a holder of MANAGE on the node (granted on it or a container) who
+   passes the gates.
 4. A subject sees a node when it is a metastore admin, owns the node or a
    container, or holds any grant on the node or a container.
 
@@ -138,7 +139,9 @@ def _decide_manage_grants(subject: Subject, chain: Sequence[Node], granted: Gran
     if subject.is_metastore_admin or any(subject.is_or_in(n.owner) for n in chain):
         return Decision(True, P.MANAGE, target)
     managed = decide(subject, P.MANAGE, chain, granted)
-    return Decision(managed.allowed, P.MANAGE, managed.node)
+    if managed.allowed or not holds(subject, P.MANAGE, target, granted):
+        return Decision(managed.allowed, P.MANAGE, target)
+    return managed  # MANAGE is held on the node; name the usage gate that is missing
 
 
 def sees(

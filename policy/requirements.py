@@ -41,7 +41,7 @@ class NameFrom:
 
 
 class Access(StrEnum):
-    """The three shapes a route's requirement can take."""
+    """The shapes a route's requirement can take."""
 
     #: Any authenticated principal; the handler filters or scopes by caller itself.
     AUTHENTICATED = "authenticated"
@@ -49,6 +49,8 @@ class Access(StrEnum):
     METASTORE_ADMIN = "metastore_admin"
     #: A privilege on a named securable.
     PRIVILEGE = "privilege"
+    #: SELECT on a system table (``system_table``); metastore admins read them by default.
+    SYSTEM_TABLE = "system_table"
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class Requirement:
     #: Path parameter naming the securable type (UC's lower-case spelling), when the
     #: route serves several types (the permissions API); replaces ``securable_type``.
     type_from: str | None = None
+    #: The system table a SYSTEM_TABLE requirement reads, e.g. ``system.access.audit``.
+    system_table: str | None = None
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -76,6 +80,8 @@ class Requirement:
             and self.name_from is None
         ):
             raise ValueError("a privilege requirement needs to know where the name comes from")
+        if (self.access is Access.SYSTEM_TABLE) != (self.system_table is not None):
+            raise ValueError("a system table requirement names its table, and only it does")
 
     def resolved(self, securable_type: SecurableType) -> Requirement:
         """This requirement with its securable type fixed (for ``type_from`` routes)."""
@@ -89,4 +95,6 @@ class Requirement:
                 else ""
             )
             return f"{self.privilege} on {self.securable_type} {src}".strip()
+        if self.access is Access.SYSTEM_TABLE:
+            return f"SELECT on system table {self.system_table}"
         return self.access.value

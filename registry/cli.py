@@ -16,6 +16,7 @@ import typer
 
 from catalog.cli import commands as catalog_commands
 from catalog.cli.client import ApiClient, fail
+from catalog.cli.options import DatabaseUrl, StorageRoot
 from catalog.cli.output import JsonFlag, emit_json, show_object, show_rows
 from catalog.config import Settings
 
@@ -23,23 +24,6 @@ UC = "/api/2.1/unity-catalog"
 
 models = typer.Typer(help="Registered models and their versions.", no_args_is_help=True)
 db = typer.Typer(help="Database administration.", no_args_is_help=True)
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="STEWARD_DATABASE_URL",
-        help="SQLAlchemy URL; default: SQLite under the storage root.",
-    ),
-]
-StorageRoot = Annotated[
-    Path | None,
-    typer.Option(
-        "--storage-root",
-        envvar="STEWARD_STORAGE_ROOT",
-        help="Where the SQLite file, artifacts and the admin token live (default ./.steward).",
-    ),
-]
 
 
 @models.command("list")

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from catalog.audit.checkpointer import Checkpointer
+from catalog.audit.recorder import AuditRecorder
 from catalog.authz import Authorizer
 from catalog.config import Settings
 from catalog.grants import GrantService
@@ -50,6 +52,7 @@ def build_runtime(settings: Settings) -> Runtime:
         identity=IdentityService(db, authorizer.feed),
         namespace=namespace,
         grants=GrantService(db, authorizer),
+        audit=AuditRecorder(db, settings.audit_metadata_reads),
     )
     runtime.extensions[registry_http.REGISTRY] = ModelRegistry(db, namespace, settings.storage_root)
     return runtime
@@ -74,6 +77,12 @@ def start(settings: Settings) -> Runtime:
         listener.ready.set()
     else:
         load_engine(runtime.db, engine)
+    if settings.audit_checkpoint_seconds > 0:
+        checkpointer = Checkpointer(
+            runtime.db, settings.audit_key, settings.audit_checkpoint_seconds
+        )
+        checkpointer.start()
+        runtime.extensions["audit_checkpointer"] = checkpointer
     if generated is not None:
         # Printed once, to the terminal only: never through the logger.
         print(
@@ -87,6 +96,9 @@ def start(settings: Settings) -> Runtime:
 
 def shutdown(runtime: Runtime) -> None:
     """Stop the policy listener (if any) and close the database pools."""
+    checkpointer = runtime.extensions.get("audit_checkpointer")
+    if isinstance(checkpointer, Checkpointer):
+        checkpointer.stop()
     listener = runtime.extensions.get("policy_listener")
     if isinstance(listener, PolicyListener):
         listener.stop()
@@ -103,4 +115,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database=runtime.db.backend,
         storage_root=str(settings.storage_root),
     )
-    return build_app(runtime, [registry_http.router])
+    return build_app(runtime, [registry_http.router], on_shutdown=lambda: shutdown(runtime))

@@ -216,7 +216,7 @@ def update_model(
 
 @router.delete(
     "/models/{full_name}",
-    dependencies=[guard(privilege=Privilege.MANAGE, on=MODEL, name_from=BY_NAME)],
+    dependencies=[guard(privilege=Privilege.OWNERSHIP, on=MODEL, name_from=BY_NAME)],
     operation_id="deleteRegisteredModel",
 )
 def delete_model(full_name: str, rt: RuntimeDep, force: bool = False) -> Empty:
@@ -290,7 +290,7 @@ def update_version(
 
 @router.delete(
     "/models/{full_name}/versions/{version}",
-    dependencies=[guard(privilege=Privilege.MANAGE, on=MODEL, name_from=BY_NAME)],
+    dependencies=[guard(privilege=Privilege.OWNERSHIP, on=MODEL, name_from=BY_NAME)],
     operation_id="deleteModelVersion",
     tags=["ModelVersions"],
 )

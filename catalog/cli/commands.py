@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import typer
 
+from catalog.cli.audit import audit
 from catalog.cli.client import ApiClient, fail
 from catalog.cli.output import JsonFlag, emit_json, show_object, show_rows
 from catalog.errors import StewardError
@@ -343,6 +344,7 @@ def groups_remove_member(group: str, member: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    app.add_typer(audit, name="audit")
     app.add_typer(catalogs, name="catalogs")
     app.add_typer(schemas, name="schemas")
     app.add_typer(tables, name="tables")

@@ -6,10 +6,13 @@ registry) hand theirs to the composition root, which passes them all here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from starlette.concurrency import run_in_threadpool
 
+from catalog.http.audit import AuditMiddleware, audit_route
 from catalog.http.deps import Runtime
 from catalog.http.errors import install_error_handlers
 from catalog.http.middleware import (
@@ -18,6 +21,7 @@ from catalog.http.middleware import (
     RequestContextMiddleware,
 )
 from catalog.http.routes import (
+    audit,
     catalogs,
     metastore,
     permissions,
@@ -37,6 +41,7 @@ CATALOG_ROUTERS: tuple[APIRouter, ...] = (
     scim.router,
     tokens.router,
     sql.router,
+    audit.router,
 )
 
 
@@ -44,8 +49,19 @@ CATALOG_ROUTERS: tuple[APIRouter, ...] = (
 DOCS_PATHS = ("/docs", "/openapi.json", "/docs/oauth2-redirect")
 
 
-def build_app(runtime: Runtime, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
+def build_app(
+    runtime: Runtime,
+    extra_routers: Sequence[APIRouter] = (),
+    on_shutdown: Callable[[], None] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            await run_in_threadpool(on_shutdown)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Steward",
         version="0.1.0",
         description="A governed catalog for data and ML assets, Unity Catalog-compatible.",
@@ -53,13 +69,16 @@ def build_app(runtime: Runtime, extra_routers: Sequence[APIRouter] = ()) -> Fast
         openapi_url=DOCS_PATHS[1],
         swagger_ui_oauth2_redirect_url=DOCS_PATHS[2],
         redoc_url=None,
+        # Every route names its audit action (after its operation_id) the same way.
+        dependencies=[Depends(audit_route)],
     )
     app.state.runtime = runtime
     for router in (*CATALOG_ROUTERS, *extra_routers):
         app.include_router(router)
     install_error_handlers(app)
-    # Outermost last: request id → authentication → body limit → routes.
+    # Outermost last: request id → audit → authentication → body limit → routes.
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
     app.add_middleware(AuthenticationMiddleware, public_paths=frozenset(DOCS_PATHS))
+    app.add_middleware(AuditMiddleware, public_paths=frozenset(DOCS_PATHS))
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from catalog.audit.recorder import AuditRecorder
 from catalog.authz import Authorizer, Caller
 from catalog.config import Settings
 from catalog.errors import Unauthenticated
@@ -27,6 +28,7 @@ class Runtime:
     identity: IdentityService
     namespace: NamespaceService
     grants: GrantService
+    audit: AuditRecorder
     #: Services of packages built on the catalog (the registry), by name.
     extensions: dict[str, Any] = field(default_factory=dict)
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.errors import StewardError
+from catalog.http.audit import note_error
 from catalog.logs import get_logger
 
 log = get_logger("steward.errors")
@@ -27,6 +28,7 @@ _STATUS_CODES = {
 
 def error_response(request: Request, status: int, code: str, message: str) -> JSONResponse:
     request_id = getattr(request.state, "request_id", "")
+    note_error(request.state, code, message)
     return JSONResponse(
         {"error_code": code, "message": message, "request_id": request_id}, status_code=status
     )

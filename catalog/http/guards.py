@@ -37,6 +37,9 @@ class Guard:
         req = self.requirement
         if req.type_from is not None:
             req = req.resolved(securable_type_from_path(request.path_params.get(req.type_from)))
+        if req.access is Access.SYSTEM_TABLE:
+            await run_in_threadpool(_check, runtime, caller, req, req.system_table)
+            return
         if req.access is not Access.PRIVILEGE:
             runtime.authorizer.require(caller, req, None, store=None)
             return
@@ -86,14 +89,16 @@ def guard(
     on: SecurableType | None = None,
     name_from: NameFrom | None = None,
     type_from: str | None = None,
+    system_table: str | None = None,
 ) -> fastapi_params.Depends:
     """Declare a route's requirement, e.g. ``guard(privilege=SELECT, on=TABLE, name_from=...)``."""
-    requirement = Requirement(access, privilege, on, name_from, type_from)
+    requirement = Requirement(access, privilege, on, name_from, type_from, system_table)
     return Depends(Guard(requirement))
 
 
 AUTHENTICATED = Access.AUTHENTICATED
 METASTORE_ADMIN = Access.METASTORE_ADMIN
+SYSTEM_TABLE = Access.SYSTEM_TABLE
 
 
 def route_requirement(dependencies: list[fastapi_params.Depends]) -> Requirement | None:

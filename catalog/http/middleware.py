@@ -109,7 +109,11 @@ class BodyLimitMiddleware:
 
 async def send_error(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
     """Answer with Steward's error body straight from ASGI, before any route runs."""
-    request_id = scope.get("state", {}).get("request_id", "")
+    state = scope.get("state", {})
+    request_id = state.get("request_id", "")
+    audit = state.get("audit")
+    if audit is not None:  # the audit event says why (see catalog.http.audit)
+        audit.params["_error"] = f"{code}: {message}"
     body = orjson.dumps({"error_code": code, "message": message, "request_id": request_id})
     headers = [
         (b"content-type", b"application/json"),

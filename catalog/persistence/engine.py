@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -54,11 +54,20 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+#: Called with the session of a write transaction (see :attr:`Database.before_commit`).
+CommitHook = Callable[[Session], None]
+
+
 class Database:
     """Owns the engine and hands out one session per unit of work."""
 
     def __init__(self, url: str) -> None:
         self.url = url
+        #: Run as the last step of every write transaction, after its changes are flushed;
+        #: what they write commits with the change or not at all (the audit log uses this).
+        self.before_commit: list[CommitHook] = []
+        #: Run after a write transaction committed.
+        self.after_commit: list[CommitHook] = []
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite readers must not queue behind the write lock; PostgreSQL needs no second pool.
@@ -76,8 +85,14 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session inside one transaction: committed on success, rolled back on error."""
-        with self._sessions() as session, session.begin():
-            yield session
+        with self._sessions() as session:
+            with session.begin():
+                yield session
+                session.flush()
+                for hook in self.before_commit:
+                    hook(session)
+            for hook in self.after_commit:
+                hook(session)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -8,10 +8,14 @@ epoch milliseconds, as the Unity Catalog API returns them.
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -174,3 +178,65 @@ class CasbinRule(Base):
     v3: Mapped[str | None] = mapped_column(String(255), nullable=True)
     v4: Mapped[str | None] = mapped_column(String(255), nullable=True)
     v5: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class AuditEvent(Base):
+    """One audit event (SPEC §7), with Databricks' ``system.access.audit`` columns and the
+    chain fields. Events are chained per *lane* (see :mod:`catalog.audit.log`): ``seq``
+    counts up from 1 in its lane and ``hash`` covers the event and ``prev_hash``."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        UniqueConstraint("lane", "seq", name="uq_audit_events_lane_seq"),
+        UniqueConstraint("event_id", name="uq_audit_events_event_id"),
+        Index("ix_audit_events_time", "event_time"),
+        Index("ix_audit_events_action", "action_name", "id"),
+        Index("ix_audit_events_user", "user_name", "id"),
+        Index("ix_audit_events_object", "object_name", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event_date: Mapped[date] = mapped_column(Date)
+    lane: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    #: ``user_identity.email`` on Databricks; None when the caller was not authenticated.
+    user_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    service_name: Mapped[str] = mapped_column(String(64))
+    action_name: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str] = mapped_column(String(64))
+    #: The securable (or principal, endpoint …) the action was on, for filtering.
+    object_name: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    request_params: Mapped[str] = mapped_column(Text)
+    status_code: Mapped[int] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source_ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditLane(Base):
+    """The head of one lane of the audit chain: its last ``seq`` and ``hash``."""
+
+    __tablename__ = "audit_lanes"
+
+    lane: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    head: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """The heads of every lane at one moment, chained to the previous checkpoint and, when
+    a key is configured, signed with an HMAC whose key is not in the database."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: JSON ``{"lane": [seq, head], …}``.
+    lanes: Mapped[str] = mapped_column(Text)
+    prev_digest: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str | None] = mapped_column(String(64), nullable=True)

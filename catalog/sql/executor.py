@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from catalog.audit.recorder import current_scope
 from catalog.authz import Caller
 from catalog.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
 from catalog.grants import PrivilegeChange
@@ -73,6 +74,7 @@ class StatementExecutor:
                 )
             node = d.bind_parameters(node, values)
         kind = d.statement_kind(node)
+        _name_audit_action(node, kind)
         handler = self._handlers().get(kind)
         if handler is None:
             raise InvalidParameter(f"{kind.value} statements are not supported yet")
@@ -265,7 +267,9 @@ class StatementExecutor:
         securable_type, full_name = self._target(node)
         assert full_name is not None
         try:
-            self._require(Privilege.MANAGE, securable_type, full_name)
+            # Dropping follows the rule for ownership (SPEC §6 rule 3): the owner of the
+            # object or of a container, a metastore admin, or MANAGE with the gates.
+            self._require(Privilege.OWNERSHIP, securable_type, full_name)
         except NotFound:
             if d.if_exists(node):
                 return _ok()
@@ -415,3 +419,75 @@ _CONTAINERS = (SecurableType.CATALOG, SecurableType.SCHEMA)
 
 def _name(principal: Any) -> str:
     return principal.name
+
+
+# -- audit -------------------------------------------------------------------------------------
+
+#: Databricks' action name for each statement kind (service ``unityCatalog``); statements
+#: whose action depends on the object's type name it per type below.
+_ACTIONS: dict[K, str] = {
+    K.GRANT: "updatePermissions",
+    K.REVOKE: "updatePermissions",
+    K.SHOW_GRANTS: "getPermissions",
+    K.CREATE_CATALOG: "createCatalog",
+    K.CREATE_SCHEMA: "createSchema",
+    K.CREATE_TABLE: "createTable",
+    K.DROP_CATALOG: "deleteCatalog",
+    K.DROP_SCHEMA: "deleteSchema",
+    K.DROP_TABLE: "deleteTable",
+    K.DROP_MODEL: "deleteRegisteredModel",
+    K.SHOW_CATALOGS: "listCatalogs",
+    K.SHOW_SCHEMAS: "listSchemas",
+    K.SHOW_TABLES: "listTables",
+    K.SHOW_MODELS: "listRegisteredModels",
+    K.DESCRIBE_TABLE: "getTable",
+    K.DESCRIBE_MODEL: "getRegisteredModel",
+    K.DESCRIBE_CATALOG: "getCatalog",
+    K.DESCRIBE_SCHEMA: "getSchema",
+    K.CREATE_GROUP: "createGroup",
+    K.DROP_GROUP: "deleteGroup",
+    K.ALTER_GROUP: "patchGroup",
+    K.SHOW_GROUPS: "listGroups",
+    K.SHOW_USERS: "listUsers",
+}
+_UPDATE_ACTIONS: dict[SecurableType, str] = {
+    SecurableType.METASTORE: "updateMetastore",
+    SecurableType.CATALOG: "updateCatalog",
+    SecurableType.SCHEMA: "updateSchema",
+    SecurableType.TABLE: "updateTable",
+    SecurableType.MODEL: "updateRegisteredModel",
+    SecurableType.SERVING_ENDPOINT: "updateServingEndpoint",
+}
+_METADATA_READS = frozenset(
+    {K.SHOW_GRANTS, K.SHOW_CATALOGS, K.SHOW_SCHEMAS, K.SHOW_TABLES, K.SHOW_MODELS}
+    | {K.DESCRIBE_TABLE, K.DESCRIBE_MODEL, K.DESCRIBE_CATALOG, K.DESCRIBE_SCHEMA}
+    | {K.SHOW_GROUPS, K.SHOW_USERS}
+)
+_GROUP_KINDS = frozenset({K.CREATE_GROUP, K.DROP_GROUP, K.ALTER_GROUP, K.SHOW_GROUPS, K.SHOW_USERS})
+
+
+def _name_audit_action(node: exp.Expression, kind: K) -> None:
+    """Name the request's audit event after the statement (SPEC §7: one event per statement),
+    with the statement text among its parameters."""
+    scope = current_scope()
+    if scope is None:
+        return
+    scope.params["statement_kind"] = kind.value
+    try:
+        scope.object_name = ".".join(d.securable_of(node)[1]).lower() or None
+    except (AttributeError, KeyError, TypeError, ValueError, InvalidParameter):
+        scope.object_name = None
+    if kind is K.SELECT:  # a read of (system) data: service databrickssql, always recorded
+        scope.metadata_read = False
+        return
+    action = _ACTIONS.get(kind)
+    if action is None and kind in (K.ALTER_OWNER, K.COMMENT_ON):
+        try:
+            action = _UPDATE_ACTIONS[d.securable_type(d.securable_of(node)[0])]
+        except (KeyError, ValueError, InvalidParameter):
+            action = None
+    if action is None:
+        return
+    scope.service_name = "accounts" if kind in _GROUP_KINDS else "unityCatalog"
+    scope.action_name = action
+    scope.metadata_read = kind in _METADATA_READS

@@ -103,7 +103,7 @@ def update_catalog(
 
 @router.delete(
     "/catalogs/{name}",
-    dependencies=[guard(privilege=Privilege.MANAGE, on=CATALOG, name_from=BY_NAME)],
+    dependencies=[guard(privilege=Privilege.OWNERSHIP, on=CATALOG, name_from=BY_NAME)],
     operation_id="deleteCatalog",
 )
 def delete_catalog(name: str, rt: RuntimeDep, force: bool = False) -> Empty:

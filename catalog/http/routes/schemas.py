@@ -112,7 +112,7 @@ def update_schema(
 
 @router.delete(
     "/schemas/{full_name}",
-    dependencies=[guard(privilege=Privilege.MANAGE, on=SCHEMA, name_from=BY_NAME)],
+    dependencies=[guard(privilege=Privilege.OWNERSHIP, on=SCHEMA, name_from=BY_NAME)],
     operation_id="deleteSchema",
 )
 def delete_schema(full_name: str, rt: RuntimeDep, force: bool = False) -> Empty:

@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlglot import exp
 
+from catalog.audit.recorder import current_scope
 from catalog.errors import InvalidParameter, StewardError
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard
@@ -119,7 +120,11 @@ def _value(parameter: StatementParameter) -> object:
     return exp.Literal.string(parameter.value)
 
 
-def _failed(statement_id: str, code: str, message: str) -> StatementResponse:
+def _failed(statement_id: str, code: str, message: str, status: int = 400) -> StatementResponse:
+    """A FAILED statement: HTTP 200 to the client, a failure in the audit log."""
+    scope = current_scope()
+    if scope is not None:
+        scope.failure = (status, f"{code}: {message}")
     return StatementResponse(
         statement_id=statement_id,
         status=StatementStatus(
@@ -141,6 +146,10 @@ def execute_statement(
     body: ExecuteStatement, caller: CallerDep, rt: RuntimeDep
 ) -> StatementResponse:
     statement_id = str(uuid.uuid4())
+    scope = current_scope()
+    if scope is not None:
+        scope.params = {"statement_id": statement_id, "statement": body.statement}
+        scope.metadata_read = False
     try:
         values: dict[str, object] = {}
         for parameter in body.parameters:
@@ -154,7 +163,7 @@ def execute_statement(
     except ParameterError as exc:
         return _failed(statement_id, InvalidParameter.error_code, str(exc))
     except StewardError as exc:
-        return _failed(statement_id, exc.error_code, exc.message)
+        return _failed(statement_id, exc.error_code, exc.message, exc.status_code)
     columns = [
         ColumnInfo(name=name, type_text=type_text, position=i)
         for i, (name, type_text) in enumerate(result.columns)

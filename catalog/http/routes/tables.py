@@ -187,7 +187,7 @@ def get_table(
 
 @router.delete(
     "/tables/{full_name}",
-    dependencies=[guard(privilege=Privilege.MANAGE, on=TABLE, name_from=BY_NAME)],
+    dependencies=[guard(privilege=Privilege.OWNERSHIP, on=TABLE, name_from=BY_NAME)],
     operation_id="deleteTable",
 )
 def delete_table(full_name: str, rt: RuntimeDep) -> Empty:

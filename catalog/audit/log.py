@@ -1,0 +1,123 @@
+"""Appending to the hash chain, and signed checkpoints of its heads.
+
+**Lanes.** One chain for the whole log would make every writing transaction wait
+for the previous one to commit (the head is read, the event hashed onto it and the
+head moved, all before commit). Instead the log is a fixed set of :data:`LANES`
+chains. A transaction appends to whichever lane is free — on PostgreSQL
+``SELECT … FOR UPDATE SKIP LOCKED`` picks one no other transaction holds — so
+unrelated requests on any replica never wait for each other while a lane is free,
+and the lock is held only from the append (the last statement) to the commit.
+SQLite has one writer at a time anyway and uses lane 0. Each lane is an ordinary
+hash chain; ``event_time`` and ``id`` order events across lanes.
+
+**Checkpoints** record every lane's ``(seq, head)`` at one moment, chained to the
+previous checkpoint and signed with an HMAC-SHA256 key kept outside the database
+(``STEWARD_AUDIT_KEY``) when one is configured. Without the key anyone who can
+write the database can rewrite a lane and its head consistently; with it they
+cannot forge the checkpoint that pins the old head, and truncating a lane below a
+checkpointed ``seq`` is caught.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+
+import orjson
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.orm import Session
+
+from catalog.audit.events import GENESIS, AuditEvent, ChainedEvent, now
+from catalog.persistence import schema as t
+
+#: Lanes created by migration c0003.
+LANES = 16
+#: Arbitrary constant for PostgreSQL's advisory lock that serializes checkpoint writers.
+CHECKPOINT_LOCK = 0x5354_4557_4152_4431
+
+
+def append(session: Session, event: AuditEvent) -> ChainedEvent:
+    """Chain ``event`` onto a free lane inside the caller's transaction and insert it.
+
+    Call it last in the transaction: the lane stays locked until commit.
+    """
+    lane, seq, head = _take_lane(session)
+    chained = ChainedEvent(event, lane, seq + 1, head).sealed()
+    session.execute(insert(t.AuditEvent).values(**chained.row()))
+    session.execute(
+        update(t.AuditLane)
+        .where(t.AuditLane.lane == lane)
+        .values(seq=chained.seq, head=chained.hash)
+    )
+    return chained
+
+
+def _take_lane(session: Session) -> tuple[int, int, str]:
+    lanes = select(t.AuditLane.lane, t.AuditLane.seq, t.AuditLane.head)
+    if session.get_bind().dialect.name != "postgresql":
+        row = session.execute(lanes.where(t.AuditLane.lane == 0)).one()
+        return row.lane, row.seq, row.head
+    start = random.randrange(LANES)
+    order = [(start + i) % LANES for i in range(LANES)]
+    row = session.execute(
+        lanes.where(t.AuditLane.lane.in_(order[:4])).limit(1).with_for_update(skip_locked=True)
+    ).first()
+    if row is None:
+        row = session.execute(
+            lanes.where(t.AuditLane.lane.in_(order)).limit(1).with_for_update(skip_locked=True)
+        ).first()
+    if row is None:  # every lane is busy: queue behind one
+        row = session.execute(lanes.where(t.AuditLane.lane == start).with_for_update()).one()
+    return row.lane, row.seq, row.head
+
+
+# -- checkpoints -----------------------------------------------------------------------------
+
+
+def checkpoint_digest(lanes: dict[str, list[int | str]], prev_digest: str, created: str) -> str:
+    body = orjson.dumps(
+        {"created_at": created, "lanes": lanes, "prev_digest": prev_digest},
+        option=orjson.OPT_SORT_KEYS,
+    )
+    return hashlib.sha256(body).hexdigest()
+
+
+def sign(digest: str, key: bytes | None) -> str | None:
+    if key is None:
+        return None
+    return hmac.new(key, digest.encode(), hashlib.sha256).hexdigest()
+
+
+def write_checkpoint(session: Session, key: bytes | None) -> int | None:
+    """Record the current heads of every lane; None when nothing changed since the last."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHECKPOINT_LOCK})
+    heads = {
+        str(lane): [seq, head]
+        for lane, seq, head in session.execute(
+            select(t.AuditLane.lane, t.AuditLane.seq, t.AuditLane.head).order_by(t.AuditLane.lane)
+        )
+    }
+    last = session.execute(
+        select(t.AuditCheckpoint.lanes, t.AuditCheckpoint.digest)
+        .order_by(t.AuditCheckpoint.id.desc())
+        .limit(1)
+    ).first()
+    if last is not None and orjson.loads(last.lanes) == heads:
+        return None
+    prev = last.digest if last is not None else GENESIS
+    created = now()
+    digest = checkpoint_digest(heads, prev, created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    result = session.execute(
+        insert(t.AuditCheckpoint)
+        .values(
+            created_at=created,
+            lanes=orjson.dumps(heads, option=orjson.OPT_SORT_KEYS).decode(),
+            prev_digest=prev,
+            digest=digest,
+            signature=sign(digest, key),
+        )
+        .returning(t.AuditCheckpoint.id)
+    )
+    return int(result.scalar_one())

@@ -1,0 +1,161 @@
+"""Writes each request's audit event exactly once, in the right transaction.
+
+The HTTP layer opens an :class:`AuditScope` for every request (who, from where,
+which action on what). Then:
+
+* a request that changes something gets its event inside the transaction that
+  makes the change — :class:`~catalog.persistence.engine.Database` calls
+  :meth:`AuditRecorder.before_commit` as the last step of every write transaction,
+  so no service has to remember to audit, and a change never lands without its
+  event;
+* a request that changes nothing — denied, failed, a read, a SQL statement that
+  FAILED — gets its event in a transaction of its own, written before the
+  response is sent.
+
+Transactions outside a request (start-up, the CLI's database commands) have no
+scope and write no event.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from catalog.audit import log as chain
+from catalog.audit.events import AuditEvent, ChainedEvent, encode_params
+from catalog.logs import get_logger
+from catalog.persistence.engine import Database
+
+_log = get_logger("steward.audit")
+#: session.info key: the event this transaction wrote, or that it needs none.
+_WRITTEN = "audit_event"
+_HANDLED = "audit_handled"
+
+
+@dataclass
+class AuditScope:
+    """What one request's event will say; filled in as the request is understood."""
+
+    request_id: str
+    source_ip_address: str | None = None
+    user_agent: str | None = None
+    user_name: str | None = None
+    service_name: str = "steward"
+    #: Set once the request is routed (or by the SQL executor per statement kind).
+    action_name: str | None = None
+    object_name: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    #: The status a successful change answers with (201 for creates).
+    success_status: int = 200
+    #: Whether the request only reads metadata (its event may be switched off).
+    metadata_read: bool = False
+    #: (status, message) of an outcome that is a failure despite a 200 (a FAILED statement).
+    failure: tuple[int, str] | None = None
+    written: bool = False
+
+    def event(self, status_code: int, error_message: str | None = None) -> AuditEvent:
+        return AuditEvent(
+            service_name=self.service_name,
+            action_name=self.action_name or "unknown",
+            request_id=self.request_id,
+            user_name=self.user_name,
+            status_code=status_code,
+            request_params=encode_params(self.params),
+            object_name=self.object_name,
+            error_message=error_message,
+            source_ip_address=self.source_ip_address,
+            user_agent=self.user_agent,
+        )
+
+
+_current: contextvars.ContextVar[AuditScope | None] = contextvars.ContextVar(
+    "steward_audit_scope", default=None
+)
+
+
+def current_scope() -> AuditScope | None:
+    return _current.get()
+
+
+def enter_scope(scope: AuditScope) -> contextvars.Token[AuditScope | None]:
+    return _current.set(scope)
+
+
+def leave_scope(token: contextvars.Token[AuditScope | None]) -> None:
+    _current.reset(token)
+
+
+class AuditRecorder:
+    def __init__(self, db: Database, record_metadata_reads: bool = True) -> None:
+        self.db = db
+        self.record_metadata_reads = record_metadata_reads
+        db.before_commit.append(self.before_commit)
+        db.after_commit.append(self.after_commit)
+
+    # -- inside a change's transaction ----------------------------------------------------
+
+    def before_commit(self, session: Session) -> None:
+        scope = _current.get()
+        if scope is None or scope.written or scope.action_name is None:
+            return
+        if session.info.get(_HANDLED) or _WRITTEN in session.info:
+            return
+        if scope.failure is not None:  # a failed statement commits nothing of its own
+            return
+        session.info[_WRITTEN] = chain.append(session, scope.event(scope.success_status))
+
+    def after_commit(self, session: Session) -> None:
+        chained: ChainedEvent | None = session.info.pop(_WRITTEN, None)
+        if chained is None:
+            return
+        scope = _current.get()
+        if scope is not None:
+            scope.written = True
+        emit(chained)
+
+    # -- on its own ------------------------------------------------------------------------
+
+    def needs_event(self, scope: AuditScope, status: int) -> bool:
+        """Whether a request that answers ``status`` still needs its event written."""
+        if scope.written:
+            return False
+        if status >= 400 or scope.failure is not None:
+            return True
+        if scope.action_name is None:
+            return False
+        return self.record_metadata_reads or not scope.metadata_read
+
+    def record(self, scope: AuditScope, status: int, message: str | None = None) -> ChainedEvent:
+        """Write the scope's event in a transaction of its own (durable on return)."""
+        if scope.failure is not None:
+            status, message = scope.failure
+        with self.db.transaction() as session:
+            session.info[_HANDLED] = True
+            chained = chain.append(session, scope.event(status, message))
+        scope.written = True
+        emit(chained)
+        return chained
+
+
+def emit(chained: ChainedEvent) -> None:
+    """Each event is also one structlog line (JSON when not on a terminal)."""
+    e = chained.event
+    _log.info(
+        "audit",
+        event_id=e.event_id,
+        event_time=e.event_time.isoformat(),
+        user=e.user_name,
+        service_name=e.service_name,
+        action_name=e.action_name,
+        object=e.object_name,
+        status_code=e.status_code,
+        error_message=e.error_message,
+        audit_request_id=e.request_id,
+        source_ip_address=e.source_ip_address,
+        lane=chained.lane,
+        seq=chained.seq,
+        hash=chained.hash,
+    )

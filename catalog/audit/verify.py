@@ -1,0 +1,218 @@
+"""Walks the audit log and names the first event that is not what was written.
+
+Each lane is checked as a hash chain: ``seq`` must count up from 1 without gaps (a
+gap is a deleted event), every event's hash must be the hash of its own content
+(else it was modified) and its ``prev_hash`` the hash of the event before it (else
+an event was inserted or events were reordered). A lane's stored head must be its
+last event (else its tail was cut). Checkpoints must chain, carry a valid HMAC
+when a key is given, and every lane must still hold the event a checkpoint pinned,
+unchanged (else the log was truncated or rewritten after the checkpoint).
+
+Of all problems found, the one on the earliest event (by ``id``, the order of
+insertion) is reported first.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog.audit.events import GENESIS, event_hash, from_row, utc
+from catalog.audit.log import checkpoint_digest, sign
+from catalog.persistence import schema as t
+
+#: Rows read per round trip while walking a lane.
+BATCH = 5_000
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    #: The id of the event at fault (for ordering); checkpoint problems use the id of the
+    #: event the checkpoint pinned, or a large number when it is gone.
+    position: int
+    kind: str
+    message: str
+    event_id: str | None = None
+
+
+@dataclass
+class Report:
+    events: int = 0
+    lanes: int = 0
+    checkpoints: int = 0
+    signed_checkpoints: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first(self) -> Problem | None:
+        return min(self.problems) if self.problems else None
+
+
+def verify(session: Session, key: bytes | None = None) -> Report:
+    report = Report()
+    lanes = {
+        lane: (seq, head)
+        for lane, seq, head in session.execute(
+            select(t.AuditLane.lane, t.AuditLane.seq, t.AuditLane.head)
+        )
+    }
+    report.lanes = len(lanes)
+    pins = _checkpoint_pins(session, key, report)
+    last_in_lane: dict[int, tuple[int, str, int]] = {}  # lane → (seq, hash, id)
+    pinned: dict[tuple[int, int], tuple[str, int, str]] = {}  # (lane, seq) → (hash, id, eid)
+    current_lane: int | None = None
+    expected_seq, prev = 1, GENESIS
+    for row in _rows(session):
+        report.events += 1
+        if row.lane != current_lane:
+            current_lane, expected_seq, prev = row.lane, 1, GENESIS
+            if row.lane not in lanes:
+                report.problems.append(
+                    Problem(
+                        row.id,
+                        "inserted",
+                        f"event {row.event_id} is in unknown lane {row.lane}",
+                        row.event_id,
+                    )
+                )
+        chained = from_row(row)
+        where = f"event {row.event_id} (id {row.id}, lane {row.lane}, seq {row.seq})"
+        if row.seq != expected_seq:
+            missing = f"seq {expected_seq}" + (
+                f"..{row.seq - 1}" if row.seq - 1 > expected_seq else ""
+            )
+            report.problems.append(
+                Problem(
+                    row.id,
+                    "deleted",
+                    f"{where}: lane {row.lane} lacks {missing} before it; events were deleted",
+                    row.event_id,
+                )
+            )
+        if event_hash(chained) != row.hash or utc_date(row) != chained.event.event_date:
+            report.problems.append(
+                Problem(
+                    row.id,
+                    "modified",
+                    f"{where}: its content does not match its hash; the event was modified",
+                    row.event_id,
+                )
+            )
+        elif row.prev_hash != prev and row.seq == expected_seq:
+            report.problems.append(
+                Problem(
+                    row.id,
+                    "reordered",
+                    f"{where}: it does not follow the event before it "
+                    "in its lane; events were inserted or reordered",
+                    row.event_id,
+                )
+            )
+        prev, expected_seq = row.hash, row.seq + 1
+        last_in_lane[row.lane] = (row.seq, row.hash, row.id)
+        if (row.lane, row.seq) in pins:
+            pinned[(row.lane, row.seq)] = (row.hash, row.id, row.event_id)
+    for lane, (seq, head) in sorted(lanes.items()):
+        last_seq, last_hash, last_id = last_in_lane.get(lane, (0, GENESIS, 0))
+        if (last_seq, last_hash) != (seq, head):
+            report.problems.append(
+                Problem(
+                    last_id + 1 if last_id else 1 << 62,
+                    "truncated",
+                    f"lane {lane} ends at seq {last_seq} but its head records seq {seq}; "
+                    "events after the last one were removed or the head was altered",
+                )
+            )
+    for (lane, seq), pins_here in sorted(pins.items()):
+        found = pinned.get((lane, seq))
+        for label, head in pins_here:
+            if found is None:
+                report.problems.append(
+                    Problem(
+                        1 << 62,
+                        "truncated",
+                        f"{label} pinned lane {lane} at seq {seq}, "
+                        "which is no longer in the log; the log was truncated",
+                    )
+                )
+            elif found[0] != head:
+                report.problems.append(
+                    Problem(
+                        found[1],
+                        "rewritten",
+                        f"{label} pinned lane {lane} at seq {seq} "
+                        "with a different hash; the lane was rewritten",
+                        found[2],
+                    )
+                )
+    return report
+
+
+def utc_date(row: object) -> object:
+    stored = row.event_date  # type: ignore[attr-defined]
+    return stored if not hasattr(stored, "date") else stored.date()
+
+
+def _rows(session: Session) -> Iterator[t.AuditEvent]:
+    """Every event, lane by lane in ``seq`` order, a batch at a time."""
+    columns = t.AuditEvent.__table__.c
+    after: tuple[int, int] = (-1, 0)
+    while True:
+        batch = session.execute(
+            select(t.AuditEvent.__table__)
+            .where(
+                (columns.lane > after[0]) | ((columns.lane == after[0]) & (columns.seq > after[1]))
+            )
+            .order_by(columns.lane, columns.seq)
+            .limit(BATCH)
+        ).all()
+        if not batch:
+            return
+        yield from batch  # type: ignore[misc]
+        after = (batch[-1].lane, batch[-1].seq)
+
+
+def _checkpoint_pins(
+    session: Session, key: bytes | None, report: Report
+) -> dict[tuple[int, int], list[tuple[str, str]]]:
+    """Check the checkpoints' own chain and signatures; return what each pins:
+    (lane, seq) → [(checkpoint label, head hash)]."""
+    pins: dict[tuple[int, int], list[tuple[str, str]]] = {}
+    prev = GENESIS
+    for cp in session.execute(select(t.AuditCheckpoint).order_by(t.AuditCheckpoint.id)).scalars():
+        report.checkpoints += 1
+        lanes = orjson.loads(cp.lanes)
+        created = utc(cp.created_at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        label = f"checkpoint {cp.id}"
+        if checkpoint_digest(lanes, cp.prev_digest, created) != cp.digest or (
+            cp.prev_digest != prev
+        ):
+            report.problems.append(
+                Problem(1 << 61, "checkpoint", f"{label} was altered, removed or inserted")
+            )
+        if key is not None:
+            expected = sign(cp.digest, key) or ""
+            if cp.signature is None or not hmac.compare_digest(expected, cp.signature):
+                report.problems.append(
+                    Problem(
+                        1 << 61,
+                        "checkpoint",
+                        f"{label} does not carry a valid signature for the given key",
+                    )
+                )
+            else:
+                report.signed_checkpoints += 1
+        prev = cp.digest
+        for lane_text, (seq, head) in lanes.items():
+            if seq:
+                pins.setdefault((int(lane_text), int(seq)), []).append((label, head))
+    return pins
