@@ -43,6 +43,8 @@ class AuditFilter:
     until: datetime | None = None
     #: Only failed (status >= 400) or only succeeded events.
     failed: bool | None = None
+    #: The events of one request (its X-Request-Id).
+    request_id: str | None = None
 
 
 def search(
@@ -66,6 +68,8 @@ def search(
         )
     if where.service:
         query = query.where(e.service_name == where.service)
+    if where.request_id:
+        query = query.where(e.request_id == where.request_id)
     if where.since:
         query = query.where(e.event_time >= where.since)
     if where.until:

@@ -8,8 +8,9 @@ last event (else its tail was cut). Checkpoints must chain, carry a valid HMAC
 when a key is given, and every lane must still hold the event a checkpoint pinned,
 unchanged (else the log was truncated or rewritten after the checkpoint).
 
-Of all problems found, the one on the earliest event (by ``id``, the order of
-insertion) is reported first.
+Of all problems found, the one on the earliest event (by ``event_time``, then
+chain order) is reported first; problems that are not about one event (a cut tail, a
+checkpoint) come after those.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 import orjson
 from sqlalchemy import select
@@ -30,11 +32,14 @@ from catalog.persistence import schema as t
 BATCH = 5_000
 
 
+#: Where problems that are not about one event sort: after every event.
+LAST = ("9999", 0, 0)
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
-    #: The id of the event at fault (for ordering); checkpoint problems use the id of the
-    #: event the checkpoint pinned, or a large number when it is gone.
-    position: int
+    #: (event_time, lane, seq) of the event at fault, for ordering; :data:`LAST` otherwise.
+    position: tuple[str, int, int]
     kind: str
     message: str
     event_id: str | None = None
@@ -67,81 +72,69 @@ def verify(session: Session, key: bytes | None = None) -> Report:
     }
     report.lanes = len(lanes)
     pins = _checkpoint_pins(session, key, report)
-    last_in_lane: dict[int, tuple[int, str, int]] = {}  # lane → (seq, hash, id)
-    pinned: dict[tuple[int, int], tuple[str, int, str]] = {}  # (lane, seq) → (hash, id, eid)
+    last_in_lane: dict[int, tuple[int, str]] = {}  # lane → (seq, hash)
+    pinned: dict[tuple[int, int], tuple[str, tuple[str, int, int], str]] = {}
     current_lane: int | None = None
     expected_seq, prev = 1, GENESIS
+
+    def problem(row: t.AuditEvent, kind: str, what: str) -> None:
+        where = f"event {row.event_id} (id {row.id}, lane {row.lane}, seq {row.seq})"
+        report.problems.append(Problem(_position(row), kind, f"{where}: {what}", row.event_id))
+
     for row in _rows(session):
         report.events += 1
         if row.lane != current_lane:
             current_lane, expected_seq, prev = row.lane, 1, GENESIS
-            if row.lane not in lanes:
-                report.problems.append(
-                    Problem(
-                        row.id,
-                        "inserted",
-                        f"event {row.event_id} is in unknown lane {row.lane}",
-                        row.event_id,
-                    )
-                )
-        chained = from_row(row)
-        where = f"event {row.event_id} (id {row.id}, lane {row.lane}, seq {row.seq})"
+        if row.lane not in lanes:
+            problem(row, "inserted", f"lane {row.lane} does not exist; the event was inserted")
         if row.seq != expected_seq:
-            missing = f"seq {expected_seq}" + (
-                f"..{row.seq - 1}" if row.seq - 1 > expected_seq else ""
-            )
-            report.problems.append(
-                Problem(
-                    row.id,
-                    "deleted",
-                    f"{where}: lane {row.lane} lacks {missing} before it; events were deleted",
-                    row.event_id,
-                )
-            )
-        if event_hash(chained) != row.hash or utc_date(row) != chained.event.event_date:
-            report.problems.append(
-                Problem(
-                    row.id,
-                    "modified",
-                    f"{where}: its content does not match its hash; the event was modified",
-                    row.event_id,
-                )
+            gap = f"seq {expected_seq}" + (f"..{row.seq - 1}" if row.seq - 1 > expected_seq else "")
+            problem(row, "deleted", f"lane {row.lane} lacks {gap} before it; events were deleted")
+        if event_hash(from_row(row)) != row.hash or _stored_date(row) != _date_of(row):
+            problem(
+                row,
+                "modified",
+                "its content does not match its hash; the event was modified, or moved "
+                "(reordered, renumbered or inserted)",
             )
         elif row.prev_hash != prev and row.seq == expected_seq:
-            report.problems.append(
-                Problem(
-                    row.id,
-                    "reordered",
-                    f"{where}: it does not follow the event before it "
-                    "in its lane; events were inserted or reordered",
-                    row.event_id,
-                )
+            problem(
+                row,
+                "reordered",
+                "it does not follow the event before it in its lane; events were inserted "
+                "or reordered",
             )
         prev, expected_seq = row.hash, row.seq + 1
-        last_in_lane[row.lane] = (row.seq, row.hash, row.id)
+        last_in_lane[row.lane] = (row.seq, row.hash)
         if (row.lane, row.seq) in pins:
-            pinned[(row.lane, row.seq)] = (row.hash, row.id, row.event_id)
+            pinned[(row.lane, row.seq)] = (row.hash, _position(row), row.event_id)
     for lane, (seq, head) in sorted(lanes.items()):
-        last_seq, last_hash, last_id = last_in_lane.get(lane, (0, GENESIS, 0))
-        if (last_seq, last_hash) != (seq, head):
-            report.problems.append(
-                Problem(
-                    last_id + 1 if last_id else 1 << 62,
-                    "truncated",
-                    f"lane {lane} ends at seq {last_seq} but its head records seq {seq}; "
-                    "events after the last one were removed or the head was altered",
-                )
+        last_seq, last_hash = last_in_lane.get(lane, (0, GENESIS))
+        if last_seq < seq:
+            cause = "events after the last one were removed (truncated)"
+        elif last_seq > seq:
+            cause = "events were appended without moving the head (inserted)"
+        elif last_hash != head:
+            cause = "its last event is not the one the head records (rewritten)"
+        else:
+            continue
+        report.problems.append(
+            Problem(
+                LAST,
+                "truncated" if last_seq < seq else "inserted",
+                f"lane {lane} ends at seq {last_seq} but its head records seq {seq}: {cause}",
             )
+        )
     for (lane, seq), pins_here in sorted(pins.items()):
         found = pinned.get((lane, seq))
         for label, head in pins_here:
             if found is None:
                 report.problems.append(
                     Problem(
-                        1 << 62,
+                        LAST,
                         "truncated",
-                        f"{label} pinned lane {lane} at seq {seq}, "
-                        "which is no longer in the log; the log was truncated",
+                        f"{label} pinned lane {lane} at seq {seq}, which is no longer in the "
+                        "log; the log was truncated after the checkpoint",
                     )
                 )
             elif found[0] != head:
@@ -149,17 +142,26 @@ def verify(session: Session, key: bytes | None = None) -> Report:
                     Problem(
                         found[1],
                         "rewritten",
-                        f"{label} pinned lane {lane} at seq {seq} "
-                        "with a different hash; the lane was rewritten",
+                        f"event {found[2]}: {label} pinned lane {lane} at seq {seq} with "
+                        "another hash; the lane was rewritten up to here",
                         found[2],
                     )
                 )
     return report
 
 
-def utc_date(row: object) -> object:
-    stored = row.event_date  # type: ignore[attr-defined]
-    return stored if not hasattr(stored, "date") else stored.date()
+def _position(row: t.AuditEvent) -> tuple[str, int, int]:
+    """Time order, and chain order among events of the same instant."""
+    return (utc(row.event_time).strftime("%Y-%m-%dT%H:%M:%S.%f"), row.lane, row.seq)
+
+
+def _date_of(row: t.AuditEvent) -> date:
+    return utc(row.event_time).date()
+
+
+def _stored_date(row: t.AuditEvent) -> date:
+    stored = row.event_date
+    return stored.date() if isinstance(stored, datetime) else stored
 
 
 def _rows(session: Session) -> Iterator[t.AuditEvent]:
@@ -197,14 +199,14 @@ def _checkpoint_pins(
             cp.prev_digest != prev
         ):
             report.problems.append(
-                Problem(1 << 61, "checkpoint", f"{label} was altered, removed or inserted")
+                Problem(LAST, "checkpoint", f"{label} was altered, removed or inserted")
             )
         if key is not None:
             expected = sign(cp.digest, key) or ""
             if cp.signature is None or not hmac.compare_digest(expected, cp.signature):
                 report.problems.append(
                     Problem(
-                        1 << 61,
+                        LAST,
                         "checkpoint",
                         f"{label} does not carry a valid signature for the given key",
                     )

@@ -104,6 +104,7 @@ def list_audit_events(
     since: Text = None,
     until: Text = None,
     failed: bool | None = None,
+    request_id: Text = None,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     max_results: int | None = None,
     page_token: Text = None,
@@ -123,6 +124,7 @@ def list_audit_events(
         since=parse_moment(since, "since") if since else None,
         until=parse_moment(until, "until") if until else None,
         failed=failed,
+        request_id=request_id,
     )
     ascending = order == "asc"
     with rt.db.read() as session:
