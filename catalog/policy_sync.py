@@ -12,6 +12,14 @@ measures it and holds it under one second). If the listening connection drops,
 the listener reconnects every second and reloads everything, buffering
 notifications that arrive during the reload so none is lost. SQLite deployments
 are a single process and need no listener.
+
+A replica also receives its own notifications and applies them again, on purpose:
+notifications arrive in commit order, so replaying every change in that order is
+what makes all replicas converge on the database's state when two replicas change
+the same grant at nearly the same time (applying only others' changes could leave a
+replica with its own later-applied but earlier-committed change on top). The cost
+is a window, bounded like the staleness above, in which a replica may briefly show
+its own earlier change again before its echo of the later one arrives.
 """
 
 from __future__ import annotations
