@@ -78,9 +78,11 @@ class GrantService:
         securable_type: SecurableType,
         full_name: str | None,
         changes: Iterable[PrivilegeChange],
+        report: bool = True,
     ) -> list[tuple[str, list[str]]]:
         """Apply grant/revoke changes atomically; unknown principals and inapplicable
-        privileges are errors and change nothing."""
+        privileges are errors and change nothing. Returns the assignments afterwards
+        (what the permissions API answers), or nothing when ``report`` is false."""
         ops: list[Op] = []
         with self.db.transaction() as session:
             key, _ = self._target(session, securable_type, full_name)
@@ -117,7 +119,7 @@ class GrantService:
             session.flush()
             self.authorizer.feed.publish(session, ops)
         self.authorizer.feed.applied(ops)
-        return self.assignments(securable_type, full_name)
+        return self.assignments(securable_type, full_name) if report else []
 
     @staticmethod
     def _principal(session: Session, name: str) -> str:

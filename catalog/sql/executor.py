@@ -20,6 +20,7 @@ from catalog.grants import PrivilegeChange
 from catalog.identity import normalize_principal_name
 from catalog.namespace import NewSecurable
 from catalog.records import ColumnRecord, PrincipalKind, PrincipalRecord, SecurableRecord
+from catalog.sql.system_select import run_system_select
 from catalog.store.sql import SqlNamespaceStore
 from catalog.tables import build_table_detail
 from catalog.types import parse_column_type
@@ -34,6 +35,8 @@ _PAGE = 1000
 class StatementResult:
     columns: list[tuple[str, str]] = field(default_factory=list)  # (name, type_text)
     rows: list[list[Any]] = field(default_factory=list)
+    #: A SELECT whose rows were capped (see :mod:`catalog.sql.system_select`).
+    truncated: bool = False
 
 
 def _ok() -> StatementResult:
@@ -175,7 +178,7 @@ class StatementExecutor:
             )
             for principal in d.principals_of(node)
         ]
-        self.rt.grants.update(self.caller, securable_type, full_name, changes)
+        self.rt.grants.update(self.caller, securable_type, full_name, changes, report=False)
         return _ok()
 
     def _show_grants(self, node: exp.Expression) -> StatementResult:
@@ -408,10 +411,11 @@ class StatementExecutor:
     # -- queries -------------------------------------------------------------------
 
     def _select(self, node: exp.Expression) -> StatementResult:
-        raise InvalidParameter(
-            "SELECT is not available yet: system tables (system.access.audit …) are "
-            "not queryable through SQL in this version"
+        """Only the system tables are readable (SPEC §7): see :mod:`catalog.sql.system_select`."""
+        found = run_system_select(
+            self.rt, self.caller, node, self.default_catalog, self.default_schema
         )
+        return StatementResult(found.columns, found.rows, found.truncated)
 
 
 _CONTAINERS = (SecurableType.CATALOG, SecurableType.SCHEMA)
