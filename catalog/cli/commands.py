@@ -13,6 +13,7 @@ import typer
 
 from catalog.cli.audit import audit
 from catalog.cli.client import ApiClient, fail
+from catalog.cli.lineage import lineage
 from catalog.cli.output import JsonFlag, emit_json, show_object, show_rows
 from catalog.errors import StewardError
 from catalog.types import parse_column_type
@@ -351,3 +352,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(token, name="token")
     app.add_typer(users, name="users")
     app.add_typer(groups, name="groups")
+    app.command("lineage")(lineage)

@@ -23,6 +23,7 @@ from catalog.http.middleware import (
 from catalog.http.routes import (
     audit,
     catalogs,
+    lineage,
     metastore,
     permissions,
     schemas,
@@ -42,6 +43,7 @@ CATALOG_ROUTERS: tuple[APIRouter, ...] = (
     tokens.router,
     sql.router,
     audit.router,
+    lineage.router,
 )
 
 

@@ -240,3 +240,112 @@ class AuditCheckpoint(Base):
     prev_digest: Mapped[str] = mapped_column(String(64))
     digest: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class LineageNode(Base):
+    """One entity of the lineage graph (SPEC §8), identified by ``(node_type, node_key)``.
+
+    Catalog objects are keyed by their securable id (``<model id>/<version>`` for a
+    model version), so a renamed table keeps its lineage and a re-created one starts
+    fresh; external datasets by a digest of their OpenLineage namespace and name. The
+    name columns are the display name last observed; reads prefer the live securable.
+    """
+
+    __tablename__ = "lineage_nodes"
+    __table_args__ = (
+        UniqueConstraint("node_type", "node_key", name="uq_lineage_nodes_type_key"),
+        Index("ix_lineage_nodes_securable", "securable_id"),
+        Index("ix_lineage_nodes_full_name", "full_name"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    #: TABLE, FEATURE_TABLE, MODEL, MODEL_VERSION, SERVING_ENDPOINT or EXTERNAL.
+    node_type: Mapped[str] = mapped_column(String(32))
+    node_key: Mapped[str] = mapped_column(String(255))
+    securable_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    full_name: Mapped[str | None] = mapped_column(String(800), nullable=True)
+    catalog_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    schema_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    object_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: External datasets: the OpenLineage namespace and name, and both joined as a path.
+    namespace: Mapped[str | None] = mapped_column(Text, nullable=True)
+    external_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LineageEdge(Base):
+    """A table-level edge ``source → target`` of one kind, counted each time it is observed.
+
+    Unique on (source, target, kind) so repeated observations update one row (an
+    ``INSERT … ON CONFLICT DO UPDATE``); indexed from both ends for the BFS of reads.
+    """
+
+    __tablename__ = "lineage_edges"
+    __table_args__ = (
+        UniqueConstraint("source_id", "target_id", "kind", name="uq_lineage_edges_edge"),
+        Index("ix_lineage_edges_target", "target_id", "source_id"),
+        Index("ix_lineage_edges_last_seen", "last_seen"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    source_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("lineage_nodes.id", ondelete="CASCADE"),
+    )
+    target_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("lineage_nodes.id", ondelete="CASCADE"),
+    )
+    #: How the edge arose: sql, openlineage, training, feature_lookup, serving, alias …
+    kind: Mapped[str] = mapped_column(String(32))
+    #: What recorded it, in Databricks' spelling (SQL, OPENLINEAGE, MODEL_VERSION …).
+    entity_type: Mapped[str] = mapped_column(String(32))
+    #: The recording entity, e.g. the OpenLineage job ``namespace/name`` (last observation).
+    entity_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    count: Mapped[int] = mapped_column(BigInteger, default=1)
+    #: Principal of the last observation.
+    principal: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: Audit request id of the last observation.
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class LineageColumnEdge(Base):
+    """A column-level edge ``source.column → target.column``, kept like :class:`LineageEdge`."""
+
+    __tablename__ = "lineage_column_edges"
+    __table_args__ = (
+        UniqueConstraint(
+            "source_id",
+            "target_id",
+            "kind",
+            "source_column",
+            "target_column",
+            name="uq_lineage_column_edges_edge",
+        ),
+        Index("ix_lineage_column_edges_target", "target_id", "target_column"),
+        Index("ix_lineage_column_edges_last_seen", "last_seen"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    source_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("lineage_nodes.id", ondelete="CASCADE"),
+    )
+    source_column: Mapped[str] = mapped_column(String(255))
+    target_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("lineage_nodes.id", ondelete="CASCADE"),
+    )
+    target_column: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    count: Mapped[int] = mapped_column(BigInteger, default=1)
+    principal: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

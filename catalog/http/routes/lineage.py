@@ -1,0 +1,132 @@
+"""Lineage over HTTP (SPEC §8): OpenLineage in, the graph out.
+
+* ``POST /api/v1/lineage`` takes an OpenLineage RunEvent, as Marquez does, so
+  existing producers (Spark, Airflow, dbt integrations) can point at Steward.
+* ``GET /api/2.1/steward/lineage?full_name=…&direction=…&depth=N`` returns the
+  neighbourhood of a table, model or serving endpoint as ``{nodes, edges}``.
+
+Both routes declare ``AUTHENTICATED``: what they need depends on the body or on the
+object the name turns out to be (a table or a model; each catalog table an event
+names), so the handler checks it through the one authorizer — BROWSE on the object
+read, BROWSE on catalog inputs and MODIFY on catalog outputs of an event. See
+:mod:`catalog.lineage.service` for the rules and why.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from catalog.audit.recorder import current_scope
+from catalog.http.deps import CallerDep, RuntimeDep
+from catalog.http.guards import AUTHENTICATED, guard
+from catalog.lineage.graph import Direction
+from catalog.lineage.openlineage import RunEvent, is_catalog_namespace
+from catalog.lineage.service import MAX_DEPTH, LineageGraph, LineageService
+
+router = APIRouter(tags=["Lineage"])
+
+
+class PostLineageResponse(BaseModel):
+    #: Distinct table and column edges this event observed (0 for START, RUNNING …).
+    recorded_edges: int
+    recorded_column_edges: int
+
+
+class LineageNodeInfo(BaseModel):
+    #: ``TYPE:key`` for a node the caller may see; ``redacted-<n>`` otherwise.
+    id: str
+    type: str
+    #: Full name (external datasets: ``namespace/name``); null when redacted.
+    name: str | None
+    redacted: bool
+    version: int | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+class LineageEdgeInfo(BaseModel):
+    source: str
+    target: str
+    kind: str
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+    principal: str | None
+    request_id: str | None
+
+
+class LineageColumnEdgeInfo(BaseModel):
+    source: str
+    #: Null when the source node is redacted.
+    source_column: str | None
+    target: str
+    target_column: str | None
+    kind: str
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+
+
+class LineageResponse(BaseModel):
+    nodes: list[LineageNodeInfo]
+    edges: list[LineageEdgeInfo]
+    column_edges: list[LineageColumnEdgeInfo] | None = Field(
+        default=None, exclude_if=lambda v: v is None
+    )
+    #: True when the neighbourhood was larger than one answer holds.
+    truncated: bool = False
+
+
+def service(rt: RuntimeDep) -> LineageService:
+    return LineageService(rt.db, rt.authorizer)
+
+
+@router.post(
+    "/api/v1/lineage",
+    dependencies=[guard(AUTHENTICATED)],
+    operation_id="postLineageEvent",
+    status_code=201,
+)
+def post_lineage_event(event: RunEvent, caller: CallerDep, rt: RuntimeDep) -> PostLineageResponse:
+    """Record an OpenLineage RunEvent: each input → each output, plus column lineage."""
+    scope = current_scope()
+    if scope is not None:
+        # The audit event is about what was written: the first catalog output, else the job.
+        catalog_outputs = [d.name for d in event.outputs if is_catalog_namespace(d.namespace)]
+        scope.object_name = (catalog_outputs or [event.job_path])[0][:1024]
+    recorded = service(rt).post_event(caller, event)
+    return PostLineageResponse(
+        recorded_edges=recorded.edges, recorded_column_edges=recorded.column_edges
+    )
+
+
+@router.get(
+    "/api/2.1/steward/lineage",
+    dependencies=[guard(AUTHENTICATED)],
+    operation_id="getLineage",
+)
+def get_lineage(
+    full_name: Annotated[str, Query(min_length=1, max_length=1024)],
+    caller: CallerDep,
+    rt: RuntimeDep,
+    direction: Direction = Direction.BOTH,
+    depth: Annotated[int, Query(ge=1, le=MAX_DEPTH)] = 3,
+    include_columns: bool = False,
+) -> LineageResponse:
+    """Upstream, downstream or both, up to ``depth`` hops; nodes the caller may not see
+    come back redacted. Needs BROWSE on ``full_name``."""
+    graph = service(rt).graph(caller, full_name, direction, depth, include_columns)
+    return _response(graph)
+
+
+def _response(graph: LineageGraph) -> LineageResponse:
+    return LineageResponse(
+        nodes=[LineageNodeInfo(**vars(n)) for n in graph.nodes],
+        edges=[LineageEdgeInfo(**vars(e)) for e in graph.edges],
+        column_edges=None
+        if graph.column_edges is None
+        else [LineageColumnEdgeInfo(**vars(c)) for c in graph.column_edges],
+        truncated=graph.truncated,
+    )
