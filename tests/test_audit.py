@@ -9,17 +9,17 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import create_engine, text
 
 from catalog.audit.verify import verify
 from catalog.http.app import CATALOG_ROUTERS
 from catalog.persistence.engine import Database
 from registry import http as registry_http
-from tests.support import ROOT, ServerHandle, unique
+from tests.support import ROOT, ServerHandle, start_server, unique
 from tests.test_bad_input import api_routes, table_body
 
 UC = "/api/2.1/unity-catalog"
@@ -605,3 +605,33 @@ def test_events_commit_with_their_change(server: ServerHandle) -> None:
     finally:
         engine.dispose()
     assert set(names) <= set(rows)
+
+
+def test_metadata_reads_can_be_switched_off(tmp_path: Path) -> None:
+    server = start_server(
+        f"sqlite:///{tmp_path / 's.db'}",
+        tmp_path / "storage",
+        {"STEWARD_AUDIT_METADATA_READS": "0"},
+    )
+    try:
+        admin = server.admin
+        catalog = unique("c")
+        created = admin.post(f"{UC}/catalogs", json={"name": catalog})
+        one_event(server, created, "createCatalog", "admin", 200)
+        read = admin.get(f"{UC}/catalogs/{catalog}")
+        assert read.status_code == 200 and events_of(server, read) == []
+        shown = admin.post(SQL, json={"statement": "SHOW CATALOGS"})
+        assert events_of(server, shown) == []
+        _, token = server.create_user()
+        denied = server.client(token).get(f"{UC}/catalogs/{catalog}")
+        assert denied.status_code == 403
+        one_event(server, denied, "getCatalog", denied_user(server, token), 403)
+        audit_read = admin.get(AUDIT, params={"max_results": 1})
+        assert audit_read.status_code == 200
+    finally:
+        server.stop()
+
+
+def denied_user(server: ServerHandle, token: str) -> str:
+    me = server.client(token).get(f"{SCIM}/Me")
+    return str(me.json()["userName"])
