@@ -1,0 +1,148 @@
+"""Runs one compiled system-table query so that it cannot write and cannot run long.
+
+The SQL comes from :mod:`catalog.sql.system_query`, which already allows only reads of
+the system tables' physical tables; this is the database's own guard on top of it.
+
+PostgreSQL
+    The query runs in a transaction opened ``READ ONLY`` (any write, DDL, ``nextval``,
+    large-object or lock statement fails), with ``statement_timeout`` as the deadline and
+    ``TimeZone`` UTC (Databricks' default, so dates and truncation are UTC). ``SET LOCAL``
+    keeps all three to this one transaction on the pooled connection.
+
+SQLite
+    The query runs on the reader engine's connection (never the writer's) with
+    ``PRAGMA query_only`` on, and an authorizer (``sqlite3.Connection.set_authorizer``)
+    that allows only SELECT, reading the physical tables of the system tables, and
+    functions other than a few with effects outside the query (``load_extension``,
+    ``readfile``, ``writefile`` …); ATTACH, PRAGMA, writes and reads of any other table
+    (``sqlite_master`` included) are denied while it is installed. A progress handler
+    interrupts the query at the deadline. ``case_sensitive_like`` is on, as LIKE is on
+    Databricks. All of this is undone before the connection goes back to the pool.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+from catalog.errors import InvalidParameter, StewardError
+from catalog.persistence.engine import Database
+from catalog.sql.system_sources import PHYSICAL_TABLES
+
+#: Longest a system-table query may run, in seconds.
+TIMEOUT_SECONDS = 10.0
+#: SQLite virtual-machine instructions between two deadline checks.
+_PROGRESS_STEPS = 5_000
+_SQLITE_DENIED_FUNCTIONS = frozenset(
+    {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer", "randomblob"}
+    | {"zeroblob", "sqlite_compileoption_get", "sqlite_compileoption_used", "sqlite_offset"}
+)
+_QUERY_CANCELED = "57014"  # PostgreSQL: statement_timeout (or a cancel request)
+
+
+class QueryTimedOut(StewardError):
+    """A system-table query ran past its deadline and was stopped."""
+
+    status_code = 504
+    error_code = "DEADLINE_EXCEEDED"
+
+
+def run_readonly(db: Database, sql: str, timeout: float = TIMEOUT_SECONDS) -> list[tuple[Any, ...]]:
+    """Every row of ``sql`` (the compiler caps them), read-only and within ``timeout``."""
+    if db.backend == "sqlite":
+        return _run_sqlite(db, sql, timeout)
+    return _run_postgres(db, sql, timeout)
+
+
+def physical_schema(db: Database) -> str:
+    """The schema holding the service's tables, to qualify physical names with."""
+    if db.backend == "sqlite":
+        return "main"
+    name = db.engine.dialect.default_schema_name
+    if name:
+        return name
+    with db.read() as session:
+        raw = session.connection().connection.driver_connection
+        with raw.cursor() as cursor:
+            cursor.execute("SELECT current_schema()")
+            return str(cursor.fetchone()[0])
+
+
+def _timed_out(timeout: float) -> QueryTimedOut:
+    return QueryTimedOut(
+        f"the query ran longer than {timeout:g} seconds and was stopped; narrow it with WHERE "
+        "(e.g. on event_date) or LIMIT"
+    )
+
+
+def _failed(exc: Exception) -> InvalidParameter:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return InvalidParameter(f"the query failed on the database: {text}")
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------
+
+
+def _run_postgres(db: Database, sql: str, timeout: float) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    try:
+        with db.read() as session:
+            raw = session.connection().connection.driver_connection
+            with raw.cursor() as cursor:
+                # Must come first in the transaction: nothing has run in it yet.
+                cursor.execute("SET TRANSACTION READ ONLY")
+                cursor.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}")
+                cursor.execute("SET LOCAL TimeZone = 'UTC'")
+                cursor.execute(sql)
+                return list(cursor.fetchall())
+    except psycopg.Error as exc:
+        if getattr(exc, "sqlstate", None) == _QUERY_CANCELED:
+            raise _timed_out(timeout) from None
+        raise _failed(exc) from None
+
+
+# -- SQLite --------------------------------------------------------------------------------
+
+
+def _authorize(
+    action: int, arg1: str | None, arg2: str | None, database: str | None, _trigger: str | None
+) -> int:
+    if action == sqlite3.SQLITE_SELECT:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_READ:
+        allowed = arg1 in PHYSICAL_TABLES and database == "main"
+        return sqlite3.SQLITE_OK if allowed else sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_FUNCTION:
+        denied = (arg2 or "").lower() in _SQLITE_DENIED_FUNCTIONS
+        return sqlite3.SQLITE_DENY if denied else sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
+
+
+def _run_sqlite(db: Database, sql: str, timeout: float) -> list[tuple[Any, ...]]:
+    deadline = time.monotonic() + timeout
+    stopped = False
+
+    def progress() -> int:
+        nonlocal stopped
+        stopped = time.monotonic() > deadline
+        return 1 if stopped else 0
+
+    with db.read() as session:
+        raw: sqlite3.Connection = session.connection().connection.driver_connection
+        raw.execute("PRAGMA query_only = ON")
+        raw.execute("PRAGMA case_sensitive_like = ON")
+        raw.set_authorizer(_authorize)
+        raw.set_progress_handler(progress, _PROGRESS_STEPS)
+        try:
+            return list(raw.execute(sql).fetchall())
+        except sqlite3.Error as exc:
+            if stopped:
+                raise _timed_out(timeout) from None
+            raise _failed(exc) from None
+        finally:
+            raw.set_progress_handler(None, 0)
+            raw.set_authorizer(None)
+            raw.execute("PRAGMA case_sensitive_like = OFF")
+            raw.execute("PRAGMA query_only = OFF")

@@ -1,0 +1,215 @@
+"""Rewrites a resolved system-table query from the public schema to the physical one.
+
+Input: a tree :mod:`catalog.sql.system_query` has allow-listed, resolved against the
+public columns (every column qualified, stars expanded) and annotated with types.
+
+- :func:`rewrite_struct_fields`: ``t.user_identity.email`` → ``t."user_identity.email"``,
+  the hidden physical column (:mod:`catalog.sql.system_sources`); a field of anything
+  but a system table's struct column is refused (structs are JSON text past that point).
+- :func:`fix_up`: what the backends need beyond sqlglot's transpiling. Both: string
+  literals compared with a timestamp are parsed as ISO 8601 here (so both backends agree
+  and PostgreSQL-only words such as ``'yesterday'`` are refused) and ``col:key`` yields
+  text as on Databricks. SQLite keeps times as text ``YYYY-MM-DD HH:MM:SS.ffffff`` (UTC):
+  literals, ``TIMESTAMP '…'``, ``± INTERVAL n unit`` and ``date_trunc`` are rewritten to
+  that format (``strftime``/``date``), as sqlglot's SQLite output would not compare
+  correctly. PostgreSQL: the JSON text column is cast to ``json`` for JSON extraction.
+- :func:`replace_sources`: each system table → a derived table over its physical tables.
+- :func:`cap`: a ``LIMIT`` of ``max_rows + 1`` unless the query's own is smaller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.optimizer.scope import traverse_scope
+
+from catalog.sql.system_errors import refuse, shown
+from catalog.sql.system_sources import SOURCES
+
+_T = exp.DataType.Type
+TIMESTAMPS = frozenset({_T.TIMESTAMP, _T.TIMESTAMPTZ, _T.TIMESTAMPLTZ, _T.TIMESTAMPNTZ})
+
+#: SQLite's time text, as ``strftime`` writes it (milliseconds; compares with the stored
+#: microseconds as text).
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%f"
+_TRUNC_FORMATS = {
+    "YEAR": "%Y-01-01 00:00:00",
+    "MONTH": "%Y-%m-01 00:00:00",
+    "DAY": "%Y-%m-%d 00:00:00",
+    "HOUR": "%Y-%m-%d %H:00:00",
+    "MINUTE": "%Y-%m-%d %H:%M:00",
+    "SECOND": "%Y-%m-%d %H:%M:%S",
+}
+#: INTERVAL unit → (SQLite modifier word, factor).
+_INTERVAL_UNITS = {
+    "SECOND": ("seconds", 1),
+    "MINUTE": ("minutes", 1),
+    "HOUR": ("hours", 1),
+    "DAY": ("days", 1),
+    "WEEK": ("days", 7),
+    "MONTH": ("months", 1),
+    "YEAR": ("years", 1),
+}
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ)
+
+
+# -- struct fields and sources -----------------------------------------------------------------
+
+
+def _system_sources(scope: Any) -> dict[str, str]:
+    """Alias → full name of the system tables a scope reads directly."""
+    found = {}
+    for alias, source in scope.sources.items():
+        if isinstance(source, exp.Table):
+            full_name = ".".join(part.name for part in source.parts)
+            if full_name in SOURCES:
+                found[alias] = full_name
+    return found
+
+
+def rewrite_struct_fields(tree: exp.Expression) -> None:
+    for scope in traverse_scope(tree):
+        tables = _system_sources(scope)
+        for column in scope.columns:
+            parent = column.parent
+            if not (isinstance(parent, exp.Dot) and parent.this is column):
+                continue
+            full_name = tables.get(column.table)
+            field = parent.expression.name.lower()
+            hidden = SOURCES[full_name].fields.get((column.name, field)) if full_name else None
+            if hidden is None:
+                raise refuse(
+                    f"'{shown(parent)}': fields can only be read from the struct columns of a "
+                    "system table directly (e.g. user_identity.email, response.status_code)",
+                    parent,
+                )
+            replacement = exp.column(hidden, table=column.table, quoted=True)
+            replacement.type = parent.type
+            parent.replace(replacement)
+    for leftover in tree.find_all(exp.Dot):
+        raise refuse(f"'{shown(leftover)}' is not a field of a struct column", leftover)
+
+
+def replace_sources(tree: exp.Expression, backend: str, schema: str | None) -> exp.Expression:
+    def replace(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Table):
+            return node
+        source = SOURCES.get(".".join(part.name for part in node.parts))
+        if source is None:  # a reference to one of the query's CTEs
+            return node
+        alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(node.name))
+        return exp.Subquery(this=source.derived(backend, schema), alias=alias.copy())
+
+    return tree.transform(replace)
+
+
+def cap(tree: exp.Expression, max_rows: int) -> None:
+    limit = tree.args.get("limit")
+    current = int(limit.expression.this) if isinstance(limit, exp.Limit) else None
+    if current is None or current > max_rows:
+        tree.set("limit", exp.Limit(expression=exp.Literal.number(max_rows + 1)))
+
+
+# -- backend fix-ups ---------------------------------------------------------------------------
+
+
+def fix_up(tree: exp.Expression, backend: str) -> None:
+    """Apply the backend's fix-ups bottom-up (children first), replacing nodes in place."""
+    fix: Callable[[exp.Expression], exp.Expression]
+    fix = _sqlite_fixups if backend == "sqlite" else _postgres_fixups
+    for node in reversed(list(tree.walk(bfs=False))):
+        fixed = _common_fixups(node, backend)
+        fixed = fix(fixed)
+        if fixed is not node and node.parent is not None:
+            node.replace(fixed)
+
+
+def _is_time(node: exp.Expression) -> bool:
+    return node.type is not None and node.type.this in TIMESTAMPS
+
+
+def _fn(name: str, *args: exp.Expression) -> exp.Anonymous:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _time_literal(node: exp.Expression, backend: str) -> exp.Expression:
+    """A string (or ``TIMESTAMP '…'``) literal as a UTC time both backends read alike."""
+    literal = node.this if isinstance(node, exp.Cast) else node
+    if not (isinstance(literal, exp.Literal) and literal.is_string):
+        return node
+    text = literal.this.strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        message = f"'{text}' is not a timestamp (use ISO 8601, e.g. 2026-11-23T10:00:00Z)"
+        raise refuse(message, node) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    stamp = moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return exp.Literal.string(stamp if backend == "sqlite" else stamp + "+00:00")
+
+
+def _common_fixups(node: exp.Expression, backend: str) -> exp.Expression:
+    if isinstance(node, _COMPARISONS):
+        if _is_time(node.this):
+            node.set("expression", _time_literal(node.expression, backend))
+        elif _is_time(node.expression):
+            node.set("this", _time_literal(node.this, backend))
+    elif isinstance(node, exp.Between) and _is_time(node.this):
+        node.set("low", _time_literal(node.args["low"], backend))
+        node.set("high", _time_literal(node.args["high"], backend))
+    elif isinstance(node, exp.JSONExtract):
+        # ``col:key`` is text on Databricks (a scalar unquoted), as get_json_object gives.
+        return exp.JSONExtractScalar(this=node.this, expression=node.expression)
+    return node
+
+
+def _sqlite_fixups(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Cast) and node.to.this in TIMESTAMPS:
+        fixed = _time_literal(node, "sqlite")
+        if fixed is not node:
+            return fixed
+        return _fn("strftime", exp.Literal.string(_SQLITE_TIME), node.this)
+    if isinstance(node, exp.Add | exp.Sub) and isinstance(node.expression, exp.Interval):
+        return _sqlite_interval(node)
+    if isinstance(node, exp.TimestampTrunc):
+        unit = node.text("unit").upper().rstrip("S")
+        pattern = _TRUNC_FORMATS.get(unit)
+        if pattern is None:
+            raise refuse(f"date_trunc to {unit} is not supported on this server's database", node)
+        return _fn("strftime", exp.Literal.string(pattern), node.this)
+    return node
+
+
+def _sqlite_interval(node: exp.Add | exp.Sub) -> exp.Expression:
+    interval = node.expression
+    amount_text = interval.this.name if interval.this is not None else ""
+    unit = interval.text("unit")
+    if not unit and len(amount_text.split()) == 2:  # INTERVAL '1 day'
+        amount_text, unit = amount_text.split()
+    unit = unit.upper().rstrip("S")
+    try:
+        amount = int(amount_text)
+    except ValueError:
+        amount = None
+    if unit not in _INTERVAL_UNITS or amount is None:
+        raise refuse(
+            f"'{shown(interval)}' is not a supported interval (write e.g. INTERVAL 7 DAYS)",
+            interval,
+        )
+    word, factor = _INTERVAL_UNITS[unit]
+    amount *= factor * (-1 if isinstance(node, exp.Sub) else 1)
+    modifier = exp.Literal.string(f"{amount:+d} {word}")
+    if node.this.type is not None and node.this.type.this is _T.DATE:
+        return _fn("date", node.this, modifier)
+    return _fn("strftime", exp.Literal.string(_SQLITE_TIME), node.this, modifier)
+
+
+def _postgres_fixups(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.JSONExtractScalar):
+        # request_params is JSON text; PostgreSQL's JSON functions take json.
+        node.set("this", exp.cast(node.this, exp.DataType.build("JSON")))
+    return node

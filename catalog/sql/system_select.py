@@ -1,0 +1,115 @@
+"""``SELECT`` through the SQL endpoint: plan, authorize, compile, run read-only, present.
+
+The steps and why each exists are in :mod:`catalog.sql.system_query` (the compiler) and
+:mod:`catalog.sql.readonly` (the database's guard). Reading a system table needs SELECT
+on it (:meth:`catalog.authz.Authorizer.require_system_read`; metastore admins hold it by
+default), checked for every system table the query names, before anything runs.
+
+Values are JSON-safe: timestamps ISO-8601 UTC strings with microseconds and ``Z`` (as
+``GET /api/2.1/steward/audit`` writes them), dates ``YYYY-MM-DD``, structs compact JSON
+text (``{"email":"a@b.c"}``), decimals numbers. At most ``max_rows`` rows come back;
+``truncated`` says when the query had more.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from sqlglot import exp
+
+from catalog.authz import Caller
+from catalog.sql.readonly import TIMEOUT_SECONDS, physical_schema, run_readonly
+from catalog.sql.system_query import MAX_ROWS, SystemQuery
+from catalog.store.sql import SqlNamespaceStore
+
+
+@dataclass
+class SelectResult:
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (name, type_text)
+    rows: list[list[Any]] = field(default_factory=list)
+    #: Whether rows past ``max_rows`` were left out.
+    truncated: bool = False
+
+
+def run_system_select(
+    runtime: Any,
+    caller: Caller,
+    node: exp.Expression,
+    default_catalog: str | None = None,
+    default_schema: str | None = None,
+    *,
+    max_rows: int = MAX_ROWS,
+    timeout: float = TIMEOUT_SECONDS,
+) -> SelectResult:
+    """Run a parsed SELECT for ``caller``; ``runtime`` is a ``catalog.http.deps.Runtime``."""
+    query = SystemQuery.plan(node, default_catalog, default_schema)
+    if query.tables:
+        with runtime.db.read() as session:
+            store = SqlNamespaceStore(session)
+            for full_name in query.tables:
+                runtime.authorizer.require_system_read(caller, full_name, store)
+    db = runtime.db
+    compiled = query.compile(db.backend, physical_schema(db), max_rows)
+    rows, truncated = present(run_readonly(db, compiled.sql, timeout), compiled.kinds, max_rows)
+    return SelectResult(compiled.columns, rows, truncated)
+
+
+def present(
+    rows: Iterable[Sequence[Any]], kinds: Sequence[str], max_rows: int
+) -> tuple[list[list[Any]], bool]:
+    """Rows as JSON-safe values, at most ``max_rows``; and whether any were left out."""
+    out: list[list[Any]] = []
+    for row in rows:
+        if len(out) == max_rows:
+            return out, True
+        out.append([_value(value, kind) for value, kind in zip(row, kinds, strict=True)])
+    return out, False
+
+
+def _value(value: Any, kind: str) -> Any:
+    if value is None:
+        return None
+    if kind == "timestamp" or isinstance(value, datetime):
+        return _timestamp(value)
+    if kind == "date" or isinstance(value, date):
+        return value.isoformat() if isinstance(value, date) else str(value)[:10]
+    if kind == "struct":
+        return _struct(value)
+    if kind == "boolean" and isinstance(value, int):
+        return bool(value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def _timestamp(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if not isinstance(value, datetime):
+        return value
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _struct(value: Any) -> Any:
+    try:
+        parsed = orjson.loads(value) if isinstance(value, str | bytes) else value
+    except orjson.JSONDecodeError:
+        return value
+    return orjson.dumps(parsed).decode()

@@ -1,0 +1,169 @@
+"""Where the rows of each system table live: its public columns over Steward's own tables.
+
+The public columns of ``system.access.audit``, ``system.access.table_lineage`` and
+``system.access.column_lineage`` are fixed in :mod:`catalog.system_tables`. Each is
+computed here by one constant SELECT per backend over the physical tables (written by us,
+never combined with user text), which :mod:`catalog.sql.system_query` puts in place of
+the table reference as a derived table.
+
+Struct columns (``user_identity STRUCT<email>``, ``response STRUCT<status_code,
+error_message>``) are exposed twice: as a JSON text value under the public name (what
+``SELECT user_identity`` returns, ``{"email":"…"}``, as Databricks renders structs in
+JSON results) and, for field access, as the plain physical column under the hidden
+name ``"<struct>.<field>"``. The compiler rewrites ``user_identity.email`` to that
+hidden column, so filters on it stay plain comparisons the database can index; users
+cannot name hidden columns (they are not in the schema the query is resolved against).
+
+Lineage names (``source_table_full_name`` …) are the names the recorder last observed
+(as Databricks' lineage tables keep the name at event time). ``event_date`` of the
+lineage tables is the UTC day of ``event_time`` (the query runs with TimeZone UTC on
+PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import sqlglot
+from sqlglot import exp
+
+from catalog.system_tables import AUDIT, COLUMN_LINEAGE, SYSTEM_TABLES, TABLE_LINEAGE
+
+#: The only physical tables a system-table query may read (checked again on the SQL that
+#: is finally generated, and by SQLite's authorizer at run time).
+PHYSICAL_TABLES = frozenset(
+    {"audit_events", "lineage_edges", "lineage_column_edges", "lineage_nodes"}
+)
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def _audit(user: str, response: str) -> str:
+    return f"""
+SELECT a.event_id AS event_id, a.event_time AS event_time, a.event_date AS event_date,
+       {user} AS user_identity, a.service_name AS service_name,
+       a.action_name AS action_name, a.request_id AS request_id,
+       a.request_params AS request_params, {response} AS response,
+       a.source_ip_address AS source_ip_address, a.user_agent AS user_agent,
+       a.object_name AS object_name, a.lane AS lane, a.seq AS seq,
+       a.prev_hash AS prev_hash, a.hash AS hash,
+       a.user_name AS "user_identity.email",
+       a.status_code AS "response.status_code",
+       a.error_message AS "response.error_message"
+FROM audit_events AS a
+"""
+
+
+_AUDIT = {
+    "sqlite": _audit(
+        "json_object('email', a.user_name)",
+        "json_object('status_code', a.status_code, 'error_message', a.error_message)",
+    ),
+    "postgresql": _audit(
+        "CAST(jsonb_build_object('email', a.user_name) AS TEXT)",
+        "CAST(jsonb_build_object('status_code', a.status_code, 'error_message', "
+        "a.error_message) AS TEXT)",
+    ),
+}
+
+_DAY = {"sqlite": "date(e.last_seen)", "postgresql": "CAST(e.last_seen AS DATE)"}
+
+
+def _table_lineage(day: str) -> str:
+    return f"""
+SELECT s.full_name AS source_table_full_name, s.catalog_name AS source_table_catalog,
+       s.schema_name AS source_table_schema, s.object_name AS source_table_name,
+       s.path AS source_path, s.node_type AS source_type,
+       t.full_name AS target_table_full_name, t.catalog_name AS target_table_catalog,
+       t.schema_name AS target_table_schema, t.object_name AS target_table_name,
+       t.path AS target_path, t.node_type AS target_type,
+       e.entity_type AS entity_type, e.principal AS created_by,
+       e.last_seen AS event_time, {day} AS event_date, e.first_seen AS first_seen,
+       e.count AS count, e.request_id AS request_id
+FROM lineage_edges AS e
+JOIN lineage_nodes AS s ON s.id = e.source_id
+JOIN lineage_nodes AS t ON t.id = e.target_id
+"""
+
+
+def _column_lineage(day: str) -> str:
+    return f"""
+SELECT COALESCE(s.full_name, s.path) AS source_table_full_name,
+       e.source_column AS source_column_name, s.node_type AS source_type,
+       COALESCE(t.full_name, t.path) AS target_table_full_name,
+       e.target_column AS target_column_name, t.node_type AS target_type,
+       e.entity_type AS entity_type, e.principal AS created_by,
+       e.last_seen AS event_time, {day} AS event_date, e.first_seen AS first_seen,
+       e.count AS count, e.request_id AS request_id
+FROM lineage_column_edges AS e
+JOIN lineage_nodes AS s ON s.id = e.source_id
+JOIN lineage_nodes AS t ON t.id = e.target_id
+"""
+
+
+_TEMPLATES: dict[str, dict[str, str]] = {
+    AUDIT: _AUDIT,
+    TABLE_LINEAGE: {backend: _table_lineage(_DAY[backend]) for backend in BACKENDS},
+    COLUMN_LINEAGE: {backend: _column_lineage(_DAY[backend]) for backend in BACKENDS},
+}
+
+
+@dataclass(frozen=True)
+class SystemSource:
+    """One system table: public columns (name → Databricks type) and struct fields."""
+
+    full_name: str
+    columns: dict[str, str]
+    #: (struct column, field) → the hidden column of the derived table that holds it.
+    fields: dict[tuple[str, str], str]
+
+    def derived(self, backend: str, schema: str | None) -> exp.Select:
+        """A fresh copy of the SELECT computing this table on ``backend``, its physical
+        tables qualified with ``schema`` (so no CTE of the user's can stand in for them)."""
+        select = _parsed(self.full_name, backend).copy()
+        if schema:
+            for table in select.find_all(exp.Table):
+                table.set("db", exp.to_identifier(schema))
+        return select
+
+
+def sqlglot_dialect(backend: str) -> str:
+    return "postgres" if backend == "postgresql" else backend
+
+
+@cache
+def _parsed(full_name: str, backend: str) -> exp.Select:
+    select = sqlglot.parse_one(_TEMPLATES[full_name][backend], read=sqlglot_dialect(backend))
+    assert isinstance(select, exp.Select)
+    return select
+
+
+def _fields(type_text: str) -> list[str]:
+    data_type = exp.DataType.build(type_text, dialect="databricks")
+    if not data_type.is_type(exp.DataType.Type.STRUCT):
+        return []
+    return [field.name for field in data_type.expressions]
+
+
+def _source(full_name: str, columns: tuple[tuple[str, str, str], ...]) -> SystemSource:
+    fields = {
+        (name, field): f"{name}.{field}"
+        for name, type_text, _ in columns
+        for field in _fields(type_text)
+    }
+    return SystemSource(full_name, {name: type_text for name, type_text, _ in columns}, fields)
+
+
+SOURCES: dict[str, SystemSource] = {
+    table.full_name: _source(table.full_name, table.columns) for table in SYSTEM_TABLES
+}
+
+
+def public_schema() -> dict[str, dict[str, dict[str, dict[str, str]]]]:
+    """The system tables as sqlglot's optimizer schema: catalog → schema → table → types."""
+    schema: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
+    for full_name, source in SOURCES.items():
+        catalog, db, table = full_name.split(".")
+        schema.setdefault(catalog, {}).setdefault(db, {})[table] = dict(source.columns)
+    return schema
