@@ -46,6 +46,7 @@ from casbin.persist import Adapter
 from casbin.rbac.role_manager import RoleManager
 
 MODEL_PATH = Path(__file__).with_name("model.conf")
+ALL_PRIVILEGES = "ALL PRIVILEGES"
 #: How many containers a securable may have (metastore > catalog > schema > object is 3).
 MAX_DEPTH = 16
 Line = tuple[str, str, str]
@@ -54,10 +55,15 @@ Matcher = Callable[..., bool]
 
 class IndexedPolicy:
     """Grant lines indexed by securable then principal, behind the container interface
-    pycasbin's model uses for a policy (iterate, ``in``, append, remove)."""
+    pycasbin's model uses for a policy (iterate, ``in``, append, remove).
+
+    The lines of one (securable, principal) pair are an immutable tuple, replaced whole on
+    a change, so a check can read the index without a lock while a writer changes it
+    (single dict reads and writes are atomic in CPython).
+    """
 
     def __init__(self) -> None:
-        self.by_object: dict[str, dict[str, set[Line]]] = {}
+        self.by_object: dict[str, dict[str, tuple[Line, ...]]] = {}
         self._count = 0
 
     def __iter__(self) -> Iterator[list[str]]:
@@ -84,34 +90,52 @@ class IndexedPolicy:
 
     def append(self, item: Sequence[str]) -> None:
         line = (item[0], item[1], item[2])
-        lines = self.by_object.setdefault(line[1], {}).setdefault(line[0], set())
+        by_subject = self.by_object.setdefault(line[1], {})
+        lines = by_subject.get(line[0], ())
         if line not in lines:
-            lines.add(line)
+            by_subject[line[0]] = (*lines, line)
             self._count += 1
 
     def remove(self, item: Sequence[str]) -> bool:
         line = (item[0], item[1], item[2])
         by_subject = self.by_object.get(line[1])
-        lines = by_subject.get(line[0]) if by_subject else None
-        if lines and line in lines:
-            lines.remove(line)
+        lines = by_subject.get(line[0], ()) if by_subject else ()
+        if line in lines:
+            rest = tuple(x for x in lines if x != line)
             self._count -= 1
-            if not lines:
-                del by_subject[line[0]]  # type: ignore[index]
+            assert by_subject is not None
+            if rest:
+                by_subject[line[0]] = rest
+            else:
+                del by_subject[line[0]]
                 if not by_subject:
-                    del self.by_object[line[1]]
+                    self.by_object.pop(line[1], None)
         return True
 
-    def candidates(self, objects: Iterable[str], subjects: Iterable[str]) -> list[Line]:
-        """The lines on ``objects`` held by ``subjects``: all a matcher could match."""
+    def candidates(
+        self, securable: str, containers: Iterable[str], principal: str, groups: frozenset[str]
+    ) -> list[Line]:
+        """The lines on the securable or its containers held by the principal or its groups:
+        all a matcher could match."""
         found: list[Line] = []
-        for obj in objects:
-            by_subject = self.by_object.get(obj)
-            if by_subject:
-                for subject in subjects:
-                    lines = by_subject.get(subject)
-                    if lines:
+        by_object = self.by_object
+        asked = len(groups) + 1
+        for obj in (securable, *containers):
+            by_subject = by_object.get(obj)
+            if not by_subject:
+                continue
+            if len(by_subject) <= asked:  # few holders here: look at each of them
+                for subject, lines in tuple(by_subject.items()):
+                    if subject == principal or subject in groups:
                         found.extend(lines)
+                continue
+            lines = by_subject.get(principal)
+            if lines:
+                found.extend(lines)
+            for group in groups:
+                lines = by_subject.get(group)
+                if lines:
+                    found.extend(lines)
         return found
 
 
@@ -366,7 +390,11 @@ class GrantView:
             raise ValueError(f"a view for '{self.principal}' cannot answer for '{principal}'")
         match = self._matcher
         # A plain loop: any() over a generator costs a frame per check on CPython 3.11.
-        for line in self._candidates:  # noqa: SIM110
+        for line in self._candidates:
+            # Lines that name another privilege (and not ALL PRIVILEGES) cannot match: skip
+            # them before calling the matcher, which decides every line that could.
+            if line[2] != privilege and line[2] != ALL_PRIVILEGES:
+                continue
             if match(principal, securable, privilege, *line):
                 return True
         return False
@@ -482,11 +510,13 @@ class PolicyEngine:
     def view(self, principal: str, securable: str) -> GrantView:
         """Everything needed to answer questions about ``principal`` on ``securable`` and its
         containers (see :class:`GrantView`)."""
-        subjects = (principal, *self._members.closure(principal))
-        chain = (securable, *self._hierarchy.closure(securable))
-        with self._lock:
-            candidates = self._enforcer.policy.candidates(chain, subjects)
-            return GrantView(principal, candidates, self._matcher)
+        candidates = self._enforcer.policy.candidates(
+            securable,
+            self._hierarchy.closure(securable),
+            principal,
+            self._members.closure(principal),
+        )
+        return GrantView(principal, candidates, self._matcher)
 
     def is_granted(self, principal: str, securable: str, privilege: str) -> bool:
         """Whether a grant on the securable or a container gives ``privilege`` to the
