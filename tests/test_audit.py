@@ -258,6 +258,23 @@ MUTATIONS: list[tuple[str, str, str, int, Call]] = [
         lambda c, w: c.post(SQL, json={"statement": f"CREATE SCHEMA {w.catalog}.{unique('q')}"}),
     ),
     (
+        "POST",
+        "/api/v1/lineage",
+        "postLineageEvent",
+        201,
+        lambda c, w: c.post(
+            "/api/v1/lineage",
+            json={
+                "eventType": "COMPLETE",
+                "eventTime": "2026-11-23T10:00:00Z",
+                "run": {"runId": unique("run")},
+                "job": {"namespace": "etl", "name": "nightly"},
+                "inputs": [{"namespace": "s3", "name": "raw/orders"}],
+                "outputs": [{"namespace": "s3", "name": "clean/orders"}],
+            },
+        ),
+    ),
+    (
         "DELETE",
         f"{UC}/models/{{full_name}}/versions/{{version}}",
         "deleteModelVersion",
