@@ -298,10 +298,14 @@ def _alias_outputs(query: exp.Expression) -> None:
 
 
 def _leaf(node: Node) -> tuple[str, str] | None:
+    """A base-table column the lineage walk ended at (its name is ``alias.column`` SQL)."""
     if node.downstream or not isinstance(node.expression, exp.Table):
         return None
-    column = node.name.split(".")[-1].lower()
-    return (_full_name(node.expression, {}), column)
+    try:
+        column = sqlglot.parse_one(node.name, into=exp.Column).name
+    except SqlglotError:
+        column = node.name.split(".")[-1].strip('"`')
+    return (_full_name(node.expression, {}), column.lower())
 
 
 def _sources(query: exp.Expression, target_name: str) -> tuple[str, ...]:
