@@ -12,7 +12,8 @@ PostgreSQL
 SQLite
     The query runs on the reader engine's connection (never the writer's) with
     ``PRAGMA query_only`` on, and an authorizer (``sqlite3.Connection.set_authorizer``)
-    that allows only SELECT, reading the physical tables of the system tables, and
+    that allows only SELECT, reading the physical tables of the system tables (and the
+    query's own CTEs), and
     functions other than a few with effects outside the query (``load_extension``,
     ``readfile``, ``writefile`` …); ATTACH, PRAGMA, writes and reads of any other table
     (``sqlite_master`` included) are denied while it is installed. A progress handler
@@ -112,7 +113,9 @@ def _authorize(
     if action == sqlite3.SQLITE_SELECT:
         return sqlite3.SQLITE_OK
     if action == sqlite3.SQLITE_READ:
-        allowed = arg1 in PHYSICAL_TABLES and database == "main"
+        # A table of the main database must be a physical table of the system tables; the
+        # query's own CTEs come without a database.
+        allowed = database is None or (database == "main" and arg1 in PHYSICAL_TABLES)
         return sqlite3.SQLITE_OK if allowed else sqlite3.SQLITE_DENY
     if action == sqlite3.SQLITE_FUNCTION:
         denied = (arg2 or "").lower() in _SQLITE_DENIED_FUNCTIONS

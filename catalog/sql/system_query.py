@@ -10,7 +10,8 @@ these steps, on sqlglot trees only (user text is never spliced into SQL):
 1. **Parse** with the policy dialect (:func:`policy.dialect.parse_statement`, done by the
    executor): exactly one statement, a query, no ``SELECT … INTO``; a second statement,
    a ``;`` trick or a comment hiding one is a syntax error with line and column.
-2. **Allow-list the tree** (:func:`_check_tree`): every node must be of a class listed in
+2. **Allow-list the tree** (:func:`_check_tree`): no deeper than ``MAX_DEPTH`` (so
+   resolving it stays cheap), and every node must be of a class listed in
    ``_STRUCTURE``, ``_OPERATORS`` or ``_FUNCTIONS``, and the clause-bearing nodes may only
    use the arguments listed in ``_ARGS``. So anything sqlglot understands but that is not
    a pure expression over rows — table-valued functions, ``LATERAL VIEW``, ``TRANSFORM …
@@ -81,6 +82,8 @@ from catalog.sql.system_sources import (
 from catalog.types import parse_column_type
 
 MAX_ROWS = 10_000
+#: Deepest expression tree accepted (see ``_check_depth``).
+MAX_DEPTH = 400
 
 _T = exp.DataType.Type
 
@@ -265,7 +268,24 @@ _SYSTEM_NAMES = ", ".join(sorted(SOURCES))
 # -- 2. the allow-list ----------------------------------------------------------------------
 
 
+def _check_depth(root: exp.Expression) -> None:
+    """Refuse trees nested deeper than ``MAX_DEPTH``: resolving columns costs time
+    quadratic in the depth (a 3,000-term OR chain takes seconds of CPU), and SQLite
+    refuses expressions deeper than 1,000 anyway."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise refuse(
+                f"the query is nested more than {MAX_DEPTH} levels deep; write long chains of "
+                "OR as IN (…) and split the query",
+                node,
+            )
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
+
+
 def _check_tree(root: exp.Expression) -> None:
+    _check_depth(root)
     for node in root.walk():
         kind = type(node)
         if kind not in _ALLOWED:
@@ -340,10 +360,10 @@ def _resolve_tables(
         parts = [part.name.lower() for part in table.parts]
         if len(parts) == 1 and parts[0] in ctes:
             continue
-        missing = 3 - len(parts)
-        defaults = [default_catalog, default_schema][: max(missing, 0)]
-        full_name = ".".join([*(x for x in defaults if x), *parts])
-        if full_name not in SOURCES:
+        defaults = [default_catalog, default_schema][: max(3 - len(parts), 0)]
+        qualified = [*(x for x in defaults if x), *parts]
+        full_name = ".".join(qualified)
+        if len(qualified) != 3 or full_name not in SOURCES:
             written = ".".join(part.name for part in table.parts)
             raise refuse(
                 f"'{written}' is not a system table: SQL reads only the system tables "

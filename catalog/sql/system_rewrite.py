@@ -59,31 +59,18 @@ _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeE
 # -- struct fields and sources -----------------------------------------------------------------
 
 
-def _system_sources(scope: Any) -> dict[str, str]:
-    """Alias → full name of the system tables a scope reads directly."""
-    found = {}
-    for alias, source in scope.sources.items():
-        if isinstance(source, exp.Table):
-            full_name = ".".join(part.name for part in source.parts)
-            if full_name in SOURCES:
-                found[alias] = full_name
-    return found
-
-
 def rewrite_struct_fields(tree: exp.Expression) -> None:
     for scope in traverse_scope(tree):
-        tables = _system_sources(scope)
         for column in scope.columns:
             parent = column.parent
             if not (isinstance(parent, exp.Dot) and parent.this is column):
                 continue
-            full_name = tables.get(column.table)
-            field = parent.expression.name.lower()
-            hidden = SOURCES[full_name].fields.get((column.name, field)) if full_name else None
+            hidden = _field_column(scope, column, parent.expression.name.lower())
             if hidden is None:
                 raise refuse(
-                    f"'{shown(parent)}': fields can only be read from the struct columns of a "
-                    "system table directly (e.g. user_identity.email, response.status_code)",
+                    f"'{shown(parent)}': struct fields can be read from a system table's struct "
+                    "columns (user_identity.email, response.status_code …), directly or passed "
+                    "through a CTE or subquery unchanged",
                     parent,
                 )
             replacement = exp.column(hidden, table=column.table, quoted=True)
@@ -91,6 +78,44 @@ def rewrite_struct_fields(tree: exp.Expression) -> None:
             parent.replace(replacement)
     for leftover in tree.find_all(exp.Dot):
         raise refuse(f"'{shown(leftover)}' is not a field of a struct column", leftover)
+
+
+def _field_column(scope: Any, column: exp.Column, field: str) -> str | None:
+    """The column of ``column``'s source that holds ``column.field``, or None.
+
+    A system table has it as a hidden column. A CTE or subquery that passes the struct
+    column through unchanged (``SELECT *``, ``SELECT user_identity AS u``) gets a hidden
+    projection of its own, recursively; one that aggregates, groups or combines rows does
+    not (a struct there is JSON text only).
+    """
+    source = scope.sources.get(column.table)
+    if isinstance(source, exp.Table):
+        system = SOURCES.get(".".join(part.name for part in source.parts))
+        return system.fields.get((column.name, field)) if system else None
+    select = getattr(source, "expression", None)
+    if (
+        not isinstance(select, exp.Select)
+        or select.args.get("group")
+        or select.args.get("distinct")
+    ):
+        return None
+    if any(projection.find(exp.AggFunc, exp.Window) for projection in select.expressions):
+        return None
+    for projection in select.expressions:
+        inner = projection.this if isinstance(projection, exp.Alias) else projection
+        if projection.alias_or_name != column.name or not isinstance(inner, exp.Column):
+            continue
+        hidden = _field_column(source, inner, field)
+        if hidden is None:
+            return None
+        name = f"{column.name}.{field}"
+        if name not in {p.alias_or_name for p in select.expressions}:
+            select.append(
+                "expressions",
+                exp.alias_(exp.column(hidden, table=inner.table, quoted=True), name, quoted=True),
+            )
+        return name
+    return None
 
 
 def replace_sources(tree: exp.Expression, backend: str, schema: str | None) -> exp.Expression:
