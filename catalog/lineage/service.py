@@ -20,7 +20,6 @@ Who may do what
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -31,7 +30,6 @@ from catalog.lineage.graph import (
     Direction,
     EdgeRow,
     NodeRow,
-    as_utc,
     column_edges_among,
     load_nodes,
     start_nodes,
@@ -74,8 +72,9 @@ class EdgeView:
     source: str
     target: str
     kind: str
-    first_seen: datetime
-    last_seen: datetime
+    #: ISO 8601, UTC.
+    first_seen: str
+    last_seen: str
     count: int
     principal: str | None
     request_id: str | None
@@ -88,8 +87,8 @@ class ColumnEdgeView:
     target: str
     target_column: str | None
     kind: str
-    first_seen: datetime
-    last_seen: datetime
+    first_seen: str
+    last_seen: str
     count: int
 
 
@@ -146,7 +145,7 @@ class LineageService:
                 raise NotFound(f"no table, model or serving endpoint '{name}' exists")
             self._require_browse(caller, record, store)
             details = store.get_table_details([record.id])
-            start = start_nodes(session, record.id, None)
+            start = start_nodes(session, record.id)
             walked = traverse(session, start, direction, depth, max_nodes)
             rows = load_nodes(session, walked.node_ids)
             visible = self._visibility(caller, rows, store, set(start))
@@ -300,8 +299,8 @@ def _edge_view(ids: _Ids, e: EdgeRow) -> EdgeView:
         ids.of(e.source_id),
         ids.of(e.target_id),
         e.kind,
-        as_utc(e.first_seen),
-        as_utc(e.last_seen),
+        e.first_seen,
+        e.last_seen,
         e.count,
         e.principal,
         e.request_id,
@@ -315,7 +314,7 @@ def _column_view(ids: _Ids, visible: dict[int, bool], c: ColumnEdgeRow) -> Colum
         ids.of(c.target_id),
         c.target_column if visible[c.target_id] else None,
         c.kind,
-        as_utc(c.first_seen),
-        as_utc(c.last_seen),
+        c.first_seen,
+        c.last_seen,
         c.count,
     )

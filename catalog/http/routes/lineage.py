@@ -14,7 +14,6 @@ read, BROWSE on catalog inputs and MODIFY on catalog outputs of an event. See
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -50,8 +49,9 @@ class LineageEdgeInfo(BaseModel):
     source: str
     target: str
     kind: str
-    first_seen: datetime
-    last_seen: datetime
+    #: ISO 8601, UTC (``2026-01-02T03:04:05.678901Z``).
+    first_seen: str
+    last_seen: str
     count: int
     principal: str | None
     request_id: str | None
@@ -64,8 +64,9 @@ class LineageColumnEdgeInfo(BaseModel):
     target: str
     target_column: str | None
     kind: str
-    first_seen: datetime
-    last_seen: datetime
+    #: ISO 8601, UTC (``2026-01-02T03:04:05.678901Z``).
+    first_seen: str
+    last_seen: str
     count: int
 
 
