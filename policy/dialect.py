@@ -104,6 +104,7 @@ from policy.statements import (
     SERVING_ENDPOINT,
     TABLE,
     AlterGroupMembers,
+    AlterModelAlias,
     AlterOwner,
     CreateGroup,
     DropGroup,
@@ -117,6 +118,7 @@ __all__ = [
     "OBJECT_KINDS",
     "SECURABLE_KINDS",
     "AlterGroupMembers",
+    "AlterModelAlias",
     "AlterOwner",
     "ColumnSpec",
     "CreateGroup",
@@ -405,6 +407,16 @@ class Steward(Databricks):
                 return placeholder
             self._st_fail("a string literal or :parameter")
 
+        def _st_version(self) -> exp.Expression:
+            """A model version number or ``:parameter``."""
+            if self._curr.token_type == TokenType.NUMBER:
+                self._advance()
+                return exp.Literal.number(self._prev.text)
+            placeholder = self._parse_placeholder()
+            if isinstance(placeholder, exp.Placeholder):
+                return placeholder
+            self._st_fail("a version number or :parameter")
+
         def _st_optional_comment(self) -> exp.Properties | None:
             if not self._st_is_word("COMMENT"):
                 return None
@@ -540,10 +552,24 @@ class Steward(Databricks):
                 member = self._st_name_part(f"a {member_kind.lower()} name")
                 return AlterGroupMembers(this=group, action=action, kind=member_kind, member=member)
             securable = Securable(kind=kind, this=self._st_name(kind))
+            is_model = kind in (MODEL, FUNCTION)
+            if is_model and self._st_is_word("DROP"):
+                self._advance()
+                self._st_expect("ALIAS")
+                return AlterModelAlias(this=securable, alias=self._st_name_part("an alias name"))
             if self._st_is_word("SET"):
                 self._advance()
+                if is_model and self._st_is_word("ALIAS"):
+                    self._advance()
+                    alias = self._st_name_part("an alias name")
+                    self._st_expect_token(TokenType.EQ, "'='")
+                    return AlterModelAlias(this=securable, alias=alias, version=self._st_version())
             elif not self._st_is_word("OWNER"):
-                self._st_fail("OWNER or SET OWNER")
+                self._st_fail(
+                    "OWNER, SET OWNER, SET ALIAS or DROP ALIAS"
+                    if is_model
+                    else "OWNER or SET OWNER"
+                )
             self._st_expect("OWNER")
             self._st_expect("TO")
             return AlterOwner(this=securable, principal=self._st_name_part("a principal"))
@@ -702,6 +728,7 @@ class Steward(Databricks):
             Securable: lambda self, e: self.securable_sql(e),
             ShowGrants: lambda self, e: self.showgrants_sql(e),
             AlterOwner: lambda self, e: self.alterowner_sql(e),
+            AlterModelAlias: lambda self, e: self.altermodelalias_sql(e),
             CreateGroup: lambda self, e: f"CREATE GROUP {self.sql(e, 'this')}",
             DropGroup: lambda self, e: f"DROP GROUP {self.sql(e, 'this')}",
             AlterGroupMembers: lambda self, e: self.altergroupmembers_sql(e),
@@ -721,6 +748,12 @@ class Steward(Databricks):
         def alterowner_sql(self, expression: AlterOwner) -> str:
             securable = self.sql(expression, "this")
             return f"ALTER {securable} OWNER TO {self.sql(expression, 'principal')}"
+
+        def altermodelalias_sql(self, expression: AlterModelAlias) -> str:
+            securable, alias = self.sql(expression, "this"), self.sql(expression, "alias")
+            if expression.args.get("version") is None:
+                return f"ALTER {securable} DROP ALIAS {alias}"
+            return f"ALTER {securable} SET ALIAS {alias} = {self.sql(expression, 'version')}"
 
         def altergroupmembers_sql(self, expression: AlterGroupMembers) -> str:
             group = self.sql(expression, "this")
@@ -912,6 +945,8 @@ class StatementKind(StrEnum):
     REVOKE = "REVOKE"
     SHOW_GRANTS = "SHOW GRANTS"
     ALTER_OWNER = "ALTER OWNER"
+    SET_ALIAS = "SET ALIAS"
+    DROP_ALIAS = "DROP ALIAS"
     CREATE_CATALOG = "CREATE CATALOG"
     CREATE_SCHEMA = "CREATE SCHEMA"
     CREATE_TABLE = "CREATE TABLE"
@@ -953,6 +988,9 @@ def statement_kind(node: exp.Expression) -> StatementKind:
     fixed = _FIXED_KINDS.get(type(node))
     if fixed is not None:
         return fixed
+    if isinstance(node, AlterModelAlias):
+        has_version = node.args.get("version") is not None
+        return StatementKind.SET_ALIAS if has_version else StatementKind.DROP_ALIAS
     if isinstance(node, exp.Query):
         return StatementKind.SELECT
     prefixes: dict[type[exp.Expression], str] = {
@@ -978,7 +1016,7 @@ def securable_of(node: exp.Expression) -> tuple[str, list[str]]:
     """The object a statement is about: (kind in SQL spelling, name parts as written)."""
     if isinstance(node, exp.Grant | exp.Revoke | ShowGrants):
         securable = node.args["securable"]
-    elif isinstance(node, AlterOwner):
+    elif isinstance(node, AlterOwner | AlterModelAlias):
         securable = node.this
     elif isinstance(node, exp.Create) and not isinstance(node.this, exp.Schema):
         return str(node.args["kind"]).upper(), _parts(node.this)
@@ -1017,6 +1055,19 @@ def privileges_of(node: exp.Grant | exp.Revoke) -> list[str]:
 def principals_of(node: exp.Grant | exp.Revoke) -> list[str]:
     """GRANT/REVOKE principals, case preserved."""
     return [principal.this.name for principal in node.args["principals"]]
+
+
+def alias_of(node: AlterModelAlias) -> tuple[str, int | None]:
+    """The alias a SET/DROP ALIAS names, and the version SET ALIAS points it at."""
+    alias = node.args["alias"].name
+    version = node.args.get("version")
+    if version is None:
+        return alias, None
+    if isinstance(version, exp.Placeholder):
+        raise ParameterError(f"parameter :{version.name} has no value; bind it first")
+    if isinstance(version, exp.Literal) and not version.is_string and version.this.isdigit():
+        return alias, int(version.this)
+    raise ParameterError(f"a model version is a positive whole number, not {to_sql(version)}")
 
 
 def principal_of(node: ShowGrants | AlterOwner) -> str | None:

@@ -78,6 +78,12 @@ class AlterOwner(exp.Expression):
     arg_types: ClassVar[dict[str, bool]] = {"this": True, "principal": True}
 
 
+class AlterModelAlias(exp.Expression):
+    """``ALTER MODEL m SET ALIAS a = 3`` (``version`` set) or ``ALTER MODEL m DROP ALIAS a``."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "alias": True, "version": False}
+
+
 class CreateGroup(exp.Expression):
     """``CREATE GROUP g``: ``this`` is the group identifier."""
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
+import orjson
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
@@ -14,8 +16,10 @@ from catalog.http.guards import AUTHENTICATED, guard
 from catalog.http.models import Empty, RequestBody, SecurableInfo, ShortName
 from catalog.names import normalize_part
 from catalog.records import SecurableRecord
+from catalog.sql.executor import REGISTRY_EXTENSION
 from policy.requirements import NameFrom
 from policy.securables import Privilege, SecurableType
+from registry.dependencies import Dependencies, FeatureLookupSpec
 from registry.service import ModelRegistry
 from registry.store import VersionRecord
 
@@ -23,7 +27,7 @@ router = APIRouter(prefix="/api/2.1/unity-catalog", tags=["RegisteredModels"])
 MODEL = SecurableType.MODEL
 BY_NAME = NameFrom.path("full_name")
 PAGE_MAX = 50
-REGISTRY = "registry"
+REGISTRY = REGISTRY_EXTENSION
 
 
 def registry_of(rt: RuntimeDep) -> ModelRegistry:
@@ -51,6 +55,7 @@ class RegisteredModelInfo(SecurableInfo):
     full_name: str
     comment: str | None = None
     id: str
+    aliases: list[RegisteredModelAlias] | None = None
 
 
 class ListRegisteredModelsResponse(BaseModel):
@@ -65,6 +70,31 @@ class ModelVersionStatus(StrEnum):
     READY = "READY"
 
 
+class Tag(RequestBody):
+    key: str = Field(min_length=1, max_length=250)
+    value: str = Field(default="", max_length=5000)
+
+
+class FeatureLookupBody(RequestBody):
+    table_name: str = Field(min_length=1, max_length=1024)
+    lookup_key: list[str] = Field(min_length=1, max_length=32)
+    feature_names: list[str] | None = Field(default=None, max_length=1000)
+    timestamp_lookup_key: str | None = Field(default=None, max_length=255)
+
+
+class DependenciesBody(RequestBody):
+    """Steward's extension: what the version was trained from (becomes lineage)."""
+
+    training_tables: list[str] = Field(default_factory=list, max_length=100)
+    feature_lookups: list[FeatureLookupBody] = Field(default_factory=list, max_length=100)
+
+    def to_domain(self) -> Dependencies:
+        return Dependencies(
+            training_tables=list(self.training_tables),
+            feature_lookups=[FeatureLookupSpec(**f.model_dump()) for f in self.feature_lookups],
+        )
+
+
 class CreateModelVersion(RequestBody):
     model_name: str
     catalog_name: str
@@ -72,10 +102,34 @@ class CreateModelVersion(RequestBody):
     source: str = Field(min_length=1)
     run_id: ShortName | None = None
     comment: str | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=100)
+    dependencies: DependenciesBody | None = None
 
 
 class UpdateModelVersion(RequestBody):
     comment: str | None = None
+    #: Tags to set (replacing a tag with the same key) and keys to delete.
+    tags: list[Tag] | None = Field(default=None, max_length=100)
+    delete_tags: list[str] | None = Field(default=None, max_length=100)
+
+
+class SetAlias(RequestBody):
+    version_num: int = Field(ge=1, le=2**31 - 1)
+
+
+class RegisteredModelAlias(BaseModel):
+    alias_name: str
+    version_num: int
+
+
+class TagInfo(BaseModel):
+    key: str
+    value: str
+
+
+class ModelSignature(BaseModel):
+    inputs: Any
+    outputs: Any
 
 
 class FinalizeModelVersion(RequestBody):
@@ -98,6 +152,13 @@ class ModelVersionInfo(BaseModel):
     updated_at: int | None = None
     updated_by: str | None = None
     id: str
+    status_message: str | None = None
+    aliases: list[RegisteredModelAlias] = Field(default_factory=list)
+    tags: list[TagInfo] = Field(default_factory=list)
+    signature: ModelSignature | None = None
+    dependencies: dict[str, Any] | None = None
+    artifact_digest: str | None = None
+    artifact_size: int | None = None
 
 
 class ListModelVersionsResponse(BaseModel):
@@ -136,6 +197,13 @@ def version_info(model: SecurableRecord, v: VersionRecord) -> ModelVersionInfo:
         updated_at=v.updated_at,
         updated_by=v.updated_by,
         id=v.id,
+        status_message=v.status_message,
+        aliases=[RegisteredModelAlias(alias_name=a, version_num=v.version) for a in v.aliases],
+        tags=[TagInfo(key=k, value=value) for k, value in v.tags.items()],
+        signature=ModelSignature(**orjson.loads(v.signature)) if v.signature else None,
+        dependencies=orjson.loads(v.dependencies) if v.dependencies else None,
+        artifact_digest=v.artifact_digest,
+        artifact_size=v.artifact_size,
     )
 
 
@@ -196,7 +264,13 @@ async def list_models(
     operation_id="getRegisteredModel",
 )
 def get_model(full_name: str, rt: RuntimeDep) -> RegisteredModelInfo:
-    return model_info(registry_of(rt).get_model(full_name))
+    registry = registry_of(rt)
+    info = model_info(registry.get_model(full_name))
+    info.aliases = [
+        RegisteredModelAlias(alias_name=a.alias, version_num=a.version)
+        for a in registry.aliases(full_name)
+    ]
+    return info
 
 
 @router.patch(
@@ -242,7 +316,13 @@ def delete_model(full_name: str, rt: RuntimeDep, force: bool = False) -> Empty:
 def create_version(body: CreateModelVersion, caller: CallerDep, rt: RuntimeDep) -> ModelVersionInfo:
     full_name = f"{body.catalog_name}.{body.schema_name}.{body.model_name}"
     model, version = registry_of(rt).create_version(
-        caller, full_name, body.source, body.run_id, body.comment
+        caller,
+        full_name,
+        body.source,
+        body.run_id,
+        body.comment,
+        tags={t.key: t.value for t in body.tags or []},
+        dependencies=body.dependencies.to_domain() if body.dependencies else None,
     )
     return version_info(model, version)
 
@@ -285,7 +365,16 @@ def get_version(full_name: str, version: int, rt: RuntimeDep) -> ModelVersionInf
 def update_version(
     full_name: str, version: int, body: UpdateModelVersion, caller: CallerDep, rt: RuntimeDep
 ) -> ModelVersionInfo:
-    return version_info(*registry_of(rt).update_version(caller, full_name, version, body.comment))
+    return version_info(
+        *registry_of(rt).update_version(
+            caller,
+            full_name,
+            version,
+            body.comment,
+            set_tags={t.key: t.value for t in body.tags or []},
+            delete_tags=body.delete_tags,
+        )
+    )
 
 
 @router.delete(
@@ -317,3 +406,41 @@ def finalize_version(
     ):
         raise InvalidParameter("body full_name and version must match the path")
     return version_info(*registry_of(rt).finalize_version(caller, full_name, version))
+
+
+# -- aliases (Databricks paths) ----------------------------------------------------------
+
+
+@router.put(
+    "/models/{full_name}/aliases/{alias}",
+    dependencies=[guard(privilege=Privilege.MANAGE, on=MODEL, name_from=BY_NAME)],
+    operation_id="setRegisteredModelAlias",
+    tags=["ModelAliases"],
+)
+def set_alias(
+    full_name: str, alias: str, body: SetAlias, caller: CallerDep, rt: RuntimeDep
+) -> RegisteredModelAlias:
+    """Point the alias at a READY version, creating or moving it atomically."""
+    record, _previous = registry_of(rt).set_alias(caller, full_name, alias, body.version_num)
+    return RegisteredModelAlias(alias_name=record.alias, version_num=record.version)
+
+
+@router.delete(
+    "/models/{full_name}/aliases/{alias}",
+    dependencies=[guard(privilege=Privilege.MANAGE, on=MODEL, name_from=BY_NAME)],
+    operation_id="deleteRegisteredModelAlias",
+    tags=["ModelAliases"],
+)
+def delete_alias(full_name: str, alias: str, caller: CallerDep, rt: RuntimeDep) -> Empty:
+    registry_of(rt).delete_alias(caller, full_name, alias)
+    return Empty()
+
+
+@router.get(
+    "/models/{full_name}/aliases/{alias}",
+    dependencies=[guard(privilege=Privilege.BROWSE, on=MODEL, name_from=BY_NAME)],
+    operation_id="getModelVersionByAlias",
+    tags=["ModelAliases"],
+)
+def get_by_alias(full_name: str, alias: str, rt: RuntimeDep) -> ModelVersionInfo:
+    return version_info(*registry_of(rt).get_by_alias(full_name, alias))

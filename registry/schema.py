@@ -40,3 +40,42 @@ class ModelVersion(Base):
     created_by: Mapped[str] = mapped_column(String(255))
     updated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     updated_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: MLflow model signature: ``{"inputs": "<json>", "outputs": "<json>"}`` as JSON text.
+    signature: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Declared dependencies (training tables, feature lookups) as JSON text.
+    dependencies: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: SHA-256 over the artifact manifest (path, size, sha256 of each file) and total bytes,
+    #: fixed at finalize.
+    artifact_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    artifact_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class ModelVersionTag(Base):
+    """Tags of a model version (MLflow's ``set_model_version_tag``)."""
+
+    __tablename__ = "model_version_tags"
+
+    version_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class ModelAlias(Base):
+    """A named pointer (``champion``) from a model to one of its versions. Deleting the
+    version deletes the alias (also done explicitly, so the audit event can say so)."""
+
+    __tablename__ = "model_aliases"
+    __table_args__ = (Index("ix_model_aliases_version", "version_id"),)
+
+    model_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("securables.id", ondelete="CASCADE"), primary_key=True
+    )
+    alias: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str] = mapped_column(String(255))

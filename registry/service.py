@@ -6,12 +6,16 @@ registry row holding its version counter; versions live only here.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from catalog.audit.recorder import current_scope
 from catalog.authz import Caller
 from catalog.errors import InvalidParameter, NotEmpty, NotFound
+from catalog.lineage import Edge, EdgeKind, model_version_node, record_edges, securable_node
+from catalog.lineage.recording import table_nodes
 from catalog.names import normalize_full_name
 from catalog.namespace import NamespaceService, NewSecurable
 from catalog.pagination import decode_token, encode_token, page_size
@@ -19,7 +23,9 @@ from catalog.persistence.engine import Database
 from catalog.records import Page, SecurableRecord, new_id, now_ms
 from catalog.store.sql import SqlNamespaceStore
 from policy.securables import SecurableType
-from registry.store import SqlModelStore, VersionRecord
+from registry import artifacts
+from registry.dependencies import Dependencies
+from registry.store import AliasRecord, SqlModelStore, VersionRecord
 
 MODEL = SecurableType.MODEL
 PENDING = "PENDING_REGISTRATION"
@@ -27,6 +33,31 @@ READY = "READY"
 FAILED = "FAILED_REGISTRATION"
 #: Version numbers are stored as 32-bit integers; nothing beyond can exist.
 MAX_VERSION = 2**31 - 1
+#: MLflow's alias rules: a name, not "latest", not a version reference like "v3".
+_ALIAS = re.compile(r"^[a-z_][a-z0-9_-]{0,254}$")
+_VERSION_LIKE = re.compile(r"^v\d+$")
+
+
+def validate_alias(alias: str) -> str:
+    """The stored (lower-case) alias name, or InvalidParameter saying what is wrong."""
+    name = alias.strip().lower() if isinstance(alias, str) else ""
+    if not _ALIAS.match(name):
+        raise InvalidParameter(
+            f"alias '{alias}' is not valid: use letters, digits, '_' and '-', starting with a "
+            "letter or '_', at most 255 characters"
+        )
+    if name == "latest" or _VERSION_LIKE.match(name):
+        raise InvalidParameter(
+            f"alias '{alias}' is reserved: 'latest' and 'v<number>' refer to versions"
+        )
+    return name
+
+
+def _note_audit(**params: object) -> None:
+    """Add what a registry change did (old and new alias targets …) to the request's event."""
+    scope = current_scope()
+    if scope is not None:
+        scope.params.update(params)
 
 
 class ModelRegistry:
@@ -102,12 +133,18 @@ class ModelRegistry:
         source: str,
         run_id: str | None,
         comment: str | None,
+        tags: dict[str, str] | None = None,
+        dependencies: Dependencies | None = None,
     ) -> tuple[SecurableRecord, VersionRecord]:
+        """A new PENDING_REGISTRATION version with the next number. Declared dependencies
+        (training tables, feature lookups) must name tables the caller can see; they become
+        lineage edges in the same transaction."""
         if not source:
             raise InvalidParameter("source must be a non-empty string")
         with self.db.transaction() as session:
             model = self._model_in(session, model_full_name)
             store = SqlModelStore(session)
+            tables = self._dependency_tables(session, caller, dependencies)
             number = store.next_version(model.id)
             location = f"{model.storage_location}/versions/{number}"
             record = VersionRecord(
@@ -121,16 +158,47 @@ class ModelRegistry:
                 created_by=caller.name,
                 run_id=run_id,
                 comment=comment,
+                dependencies=dependencies.to_json() if dependencies else None,
             )
             store.insert_version(record)
+            for key, value in (tags or {}).items():
+                store.set_tag(record.id, key, value)
+            record.tags = dict(sorted((tags or {}).items()))
+            if dependencies:
+                nodes = table_nodes(session, tables)
+                record_edges(session, dependencies.edges(nodes, model, number))
         return model, record
+
+    def _dependency_tables(
+        self, session: Session, caller: Caller, dependencies: Dependencies | None
+    ) -> dict[str, SecurableRecord]:
+        if not dependencies:
+            return {}
+        store = SqlNamespaceStore(session)
+        names = dependencies.table_names()
+        found = store.get_many(names)
+        tables: dict[str, SecurableRecord] = {}
+        for name in names:
+            record = found.get(name)
+            visible = record is not None and record.securable_type is SecurableType.TABLE
+            if visible:
+                chain = self.namespace.authorizer.resolve_chain(name, SecurableType.TABLE, store)
+                visible = self.namespace.authorizer.can_see_all_children(caller, chain[:-1]) or (
+                    self.namespace.authorizer.can_see(caller, chain[-1])
+                )
+            if not visible or record is None:
+                raise NotFound(f"TABLE '{name}' (a declared dependency) does not exist")
+            tables[name] = record
+        return tables
 
     def get_version(
         self, model_full_name: str, version: int
     ) -> tuple[SecurableRecord, VersionRecord]:
         with self.db.read() as session:
             model = self._model_in(session, model_full_name)
-            return model, self._version_in(session, model, version)
+            record = self._version_in(session, model, version)
+            SqlModelStore(session).decorate([record])
+            return model, record
 
     def list_versions(
         self,
@@ -149,22 +217,35 @@ class ModelRegistry:
             raise InvalidParameter("page_token is not a valid model version page token")
         with self.db.read() as session:
             model = self._model_in(session, model_full_name)
-            rows = SqlModelStore(session).list_versions(model.id, after, limit + 1)
+            store = SqlModelStore(session)
+            rows = store.decorate(store.list_versions(model.id, after, limit + 1))
         more = len(rows) > limit
         rows = rows[:limit]
         token = encode_token(str(rows[-1].version)) if more else None
         return model, Page(rows, token)
 
     def update_version(
-        self, caller: Caller, model_full_name: str, version: int, comment: str | None
+        self,
+        caller: Caller,
+        model_full_name: str,
+        version: int,
+        comment: str | None,
+        set_tags: dict[str, str] | None = None,
+        delete_tags: list[str] | None = None,
     ) -> tuple[SecurableRecord, VersionRecord]:
         with self.db.transaction() as session:
             model = self._model_in(session, model_full_name)
             record = self._version_in(session, model, version)
+            store = SqlModelStore(session)
             if comment is not None:
                 record.comment = comment
+            for key in delete_tags or []:
+                store.delete_tag(record.id, key)
+            for key, value in (set_tags or {}).items():
+                store.set_tag(record.id, key, value)
             record.updated_at, record.updated_by = now_ms(), caller.name
-            SqlModelStore(session).update_version(record)
+            store.update_version(record)
+            store.decorate([record])
         return model, record
 
     def finalize_version(
@@ -178,16 +259,103 @@ class ModelRegistry:
                     f"version {version} of '{model.full_name}' is {record.status}, "
                     f"not {PENDING}; only a pending version can be finalized"
                 )
-            record.status = READY
+            try:
+                summary = artifacts.inspect(
+                    artifacts.local_path(record.storage_location, self.storage_root)
+                )
+            except artifacts.InvalidArtifacts as exc:
+                record.status, record.status_message = FAILED, str(exc)
+            else:
+                record.status, record.status_message = READY, None
+                record.signature = summary.signature
+                record.artifact_digest, record.artifact_size = summary.digest, summary.size
             record.updated_at, record.updated_by = now_ms(), caller.name
-            SqlModelStore(session).update_version(record)
+            store = SqlModelStore(session)
+            store.update_version(record)
+            store.decorate([record])
+            _note_audit(status=record.status, status_message=record.status_message)
         return model, record
 
-    def delete_version(self, model_full_name: str, version: int) -> None:
+    def delete_version(self, model_full_name: str, version: int) -> list[str]:
+        """Delete a version and every alias pointing at it; return those aliases."""
         with self.db.transaction() as session:
             model = self._model_in(session, model_full_name)
             record = self._version_in(session, model, version)
-            SqlModelStore(session).delete_version(record.id)
+            store = SqlModelStore(session)
+            store.lock_model(model.id)
+            dropped = store.delete_aliases_of(record.id)
+            store.delete_version(record.id)
+            _note_audit(dropped_aliases=dropped)
+        return dropped
+
+    # -- aliases --------------------------------------------------------------------
+
+    def set_alias(
+        self, caller: Caller, model_full_name: str, alias: str, version: int
+    ) -> tuple[AliasRecord, int | None]:
+        """Point ``alias`` at ``version`` (creating or moving it) in one transaction; return
+        the alias and the version it pointed at before (None: it is new)."""
+        name = validate_alias(alias)
+        with self.db.transaction() as session:
+            model = self._model_in(session, model_full_name)
+            store = SqlModelStore(session)
+            store.lock_model(model.id)
+            target = self._version_in(session, model, version)
+            if target.status != READY:
+                raise InvalidParameter(
+                    f"version {version} of '{model.full_name}' is {target.status}; only a "
+                    f"{READY} version can hold an alias"
+                )
+            previous = store.get_alias(model.id, name)
+            at = now_ms()
+            store.put_alias(model.id, name, target, caller.name, at)
+            old = previous.version if previous else None
+            _note_audit(alias=name, version=version, previous_version=old)
+            record_edges(
+                session,
+                [
+                    Edge(
+                        model_version_node(model, version),
+                        securable_node(model),
+                        EdgeKind.ALIAS,
+                        name,
+                    )
+                ],
+            )
+        return AliasRecord(name, version, target.id, at, caller.name), old
+
+    def delete_alias(self, caller: Caller, model_full_name: str, alias: str) -> int:
+        """Remove an alias; return the version it pointed at."""
+        name = validate_alias(alias)
+        with self.db.transaction() as session:
+            model = self._model_in(session, model_full_name)
+            store = SqlModelStore(session)
+            store.lock_model(model.id)
+            previous = store.get_alias(model.id, name)
+            if previous is None:
+                raise NotFound(f"alias '{name}' of MODEL '{model.full_name}' does not exist")
+            store.delete_alias(model.id, name)
+            _note_audit(alias=name, previous_version=previous.version)
+        return previous.version
+
+    def get_by_alias(
+        self, model_full_name: str, alias: str
+    ) -> tuple[SecurableRecord, VersionRecord]:
+        name = validate_alias(alias)
+        with self.db.read() as session:
+            model = self._model_in(session, model_full_name)
+            store = SqlModelStore(session)
+            found = store.get_alias(model.id, name)
+            if found is None:
+                raise NotFound(f"alias '{name}' of MODEL '{model.full_name}' does not exist")
+            record = self._version_in(session, model, found.version)
+            store.decorate([record])
+            return model, record
+
+    def aliases(self, model_full_name: str) -> list[AliasRecord]:
+        with self.db.read() as session:
+            model = self._model_in(session, model_full_name)
+            return SqlModelStore(session).aliases_of(model.id)
 
     # -- helpers --------------------------------------------------------------------
 

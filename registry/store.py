@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
@@ -26,24 +26,32 @@ class VersionRecord:
     comment: str | None = None
     updated_at: int | None = None
     updated_by: str | None = None
+    signature: str | None = None
+    dependencies: str | None = None
+    artifact_digest: str | None = None
+    artifact_size: int | None = None
+    #: Not columns of the version row: filled from their own tables when read.
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+
+
+#: Fixed when a version is created.
+_IMMUTABLE = frozenset({"id", "model_id", "version", "created_at", "created_by"})
+#: The fields of a VersionRecord that are columns of ``model_versions``.
+_COLUMNS = tuple(f.name for f in fields(VersionRecord) if f.name not in ("tags", "aliases"))
 
 
 def _to_version(row: t.ModelVersion) -> VersionRecord:
-    return VersionRecord(
-        id=row.id,
-        model_id=row.model_id,
-        version=row.version,
-        source=row.source,
-        status=row.status,
-        storage_location=row.storage_location,
-        created_at=row.created_at,
-        created_by=row.created_by,
-        run_id=row.run_id,
-        status_message=row.status_message,
-        comment=row.comment,
-        updated_at=row.updated_at,
-        updated_by=row.updated_by,
-    )
+    return VersionRecord(**{name: getattr(row, name) for name in _COLUMNS})
+
+
+@dataclass(frozen=True)
+class AliasRecord:
+    alias: str
+    version: int
+    version_id: str
+    updated_at: int
+    updated_by: str
 
 
 class ModelStore(ABC):
@@ -96,23 +104,7 @@ class SqlModelStore(ModelStore):
         )
 
     def insert_version(self, record: VersionRecord) -> None:
-        self.session.add(
-            t.ModelVersion(
-                id=record.id,
-                model_id=record.model_id,
-                version=record.version,
-                source=record.source,
-                run_id=record.run_id,
-                status=record.status,
-                status_message=record.status_message,
-                storage_location=record.storage_location,
-                comment=record.comment,
-                created_at=record.created_at,
-                created_by=record.created_by,
-                updated_at=record.updated_at,
-                updated_by=record.updated_by,
-            )
-        )
+        self.session.add(t.ModelVersion(**{name: getattr(record, name) for name in _COLUMNS}))
         self.session.flush()
 
     def get_version(self, model_id: str, version: int) -> VersionRecord | None:
@@ -136,17 +128,108 @@ class SqlModelStore(ModelStore):
         )
 
     def update_version(self, record: VersionRecord) -> None:
+        changed = {n: getattr(record, n) for n in _COLUMNS if n not in _IMMUTABLE}
         self.session.execute(
-            update(t.ModelVersion)
-            .where(t.ModelVersion.id == record.id)
-            .values(
-                status=record.status,
-                status_message=record.status_message,
-                comment=record.comment,
-                updated_at=record.updated_at,
-                updated_by=record.updated_by,
-            )
+            update(t.ModelVersion).where(t.ModelVersion.id == record.id).values(**changed)
         )
 
     def delete_version(self, version_id: str) -> None:
         self.session.execute(delete(t.ModelVersion).where(t.ModelVersion.id == version_id))
+
+    # -- aliases -------------------------------------------------------------------------
+
+    def lock_model(self, model_id: str) -> None:
+        """Serialize alias changes of one model (SQLite's writer lock already does)."""
+        self.session.execute(
+            select(t.RegisteredModel.securable_id)
+            .where(t.RegisteredModel.securable_id == model_id)
+            .with_for_update()
+        )
+
+    def get_alias(self, model_id: str, alias: str) -> AliasRecord | None:
+        row = self.session.execute(
+            _ALIAS_COLUMNS.where(t.ModelAlias.model_id == model_id, t.ModelAlias.alias == alias)
+        ).first()
+        return AliasRecord(*row) if row else None
+
+    def put_alias(
+        self, model_id: str, alias: str, version: VersionRecord, who: str, at: int
+    ) -> None:
+        self.delete_alias(model_id, alias)
+        self.session.add(
+            t.ModelAlias(
+                model_id=model_id,
+                alias=alias,
+                version_id=version.id,
+                version=version.version,
+                updated_at=at,
+                updated_by=who,
+            )
+        )
+        self.session.flush()
+
+    def delete_alias(self, model_id: str, alias: str) -> None:
+        self.session.execute(
+            delete(t.ModelAlias).where(
+                t.ModelAlias.model_id == model_id, t.ModelAlias.alias == alias
+            )
+        )
+
+    def delete_aliases_of(self, version_id: str) -> list[str]:
+        """Drop every alias pointing at a version; return their names."""
+        names = sorted(
+            self.session.scalars(
+                select(t.ModelAlias.alias).where(t.ModelAlias.version_id == version_id)
+            )
+        )
+        self.session.execute(delete(t.ModelAlias).where(t.ModelAlias.version_id == version_id))
+        return names
+
+    def aliases_of(self, model_id: str) -> list[AliasRecord]:
+        rows = self.session.execute(
+            _ALIAS_COLUMNS.where(t.ModelAlias.model_id == model_id).order_by(t.ModelAlias.alias)
+        ).all()
+        return [AliasRecord(*row) for row in rows]
+
+    # -- tags ----------------------------------------------------------------------------
+
+    def set_tag(self, version_id: str, key: str, value: str) -> None:
+        self.delete_tag(version_id, key)
+        self.session.add(t.ModelVersionTag(version_id=version_id, key=key, value=value))
+        self.session.flush()
+
+    def delete_tag(self, version_id: str, key: str) -> bool:
+        result = self.session.execute(
+            delete(t.ModelVersionTag).where(
+                t.ModelVersionTag.version_id == version_id, t.ModelVersionTag.key == key
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def decorate(self, records: list[VersionRecord]) -> list[VersionRecord]:
+        """Fill in each version's tags and aliases (two queries for any number of versions)."""
+        if not records:
+            return records
+        by_id = {r.id: r for r in records}
+        for version_id, key, value in self.session.execute(
+            select(t.ModelVersionTag.version_id, t.ModelVersionTag.key, t.ModelVersionTag.value)
+            .where(t.ModelVersionTag.version_id.in_(by_id))
+            .order_by(t.ModelVersionTag.key)
+        ):
+            by_id[version_id].tags[key] = value
+        for version_id, alias in self.session.execute(
+            select(t.ModelAlias.version_id, t.ModelAlias.alias)
+            .where(t.ModelAlias.version_id.in_(by_id))
+            .order_by(t.ModelAlias.alias)
+        ):
+            by_id[version_id].aliases.append(alias)
+        return records
+
+
+_ALIAS_COLUMNS = select(
+    t.ModelAlias.alias,
+    t.ModelAlias.version,
+    t.ModelAlias.version_id,
+    t.ModelAlias.updated_at,
+    t.ModelAlias.updated_by,
+)

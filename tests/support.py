@@ -167,3 +167,13 @@ def start_server(
         time.sleep(0.1)
     handle.stop()
     raise RuntimeError(f"server did not start in time:\n{handle.logs()}")
+
+
+def write_mlmodel(storage_location: str) -> None:
+    """What an MLflow client writes at a version's file: location before finalize."""
+    directory = Path(storage_location.removeprefix("file://"))
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "MLmodel").write_text(
+        'flavors: {}\nsignature:\n  inputs: \'[{"type": "double", "name": "x"}]\'\n'
+        '  outputs: \'[{"type": "long"}]\'\n'
+    )

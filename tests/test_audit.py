@@ -19,7 +19,7 @@ from catalog.audit.verify import verify
 from catalog.http.app import CATALOG_ROUTERS
 from catalog.persistence.engine import Database
 from registry import http as registry_http
-from tests.support import ROOT, ServerHandle, start_server, unique
+from tests.support import ROOT, ServerHandle, start_server, unique, write_mlmodel
 from tests.test_bad_input import api_routes, table_body
 
 UC = "/api/2.1/unity-catalog"
@@ -275,6 +275,20 @@ MUTATIONS: list[tuple[str, str, str, int, Call]] = [
         ),
     ),
     (
+        "PUT",
+        f"{UC}/models/{{full_name}}/aliases/{{alias}}",
+        "setRegisteredModelAlias",
+        200,
+        lambda c, w: c.put(f"{UC}/models/{w.model}/aliases/champion", json={"version_num": 1}),
+    ),
+    (
+        "DELETE",
+        f"{UC}/models/{{full_name}}/aliases/{{alias}}",
+        "deleteRegisteredModelAlias",
+        200,
+        lambda c, w: c.delete(f"{UC}/models/{w.model}/aliases/champion"),
+    ),
+    (
         "DELETE",
         f"{UC}/models/{{full_name}}/versions/{{version}}",
         "deleteModelVersion",
@@ -353,6 +367,7 @@ def _learn(world: World, action: str, body: Any) -> None:
     """Keep the ids later calls need."""
     if action == "createModelVersion":
         world.version = body["version"]
+        write_mlmodel(body["storage_location"])
     elif action == "createUser":
         world.user_id = body["id"]
     elif action == "createServicePrincipal":

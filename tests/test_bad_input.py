@@ -24,7 +24,7 @@ from catalog.http.app import CATALOG_ROUTERS, build_app
 from catalog.http.deps import Runtime
 from catalog.http.guards import route_requirement
 from registry import http as registry_http
-from tests.support import ServerHandle, unique
+from tests.support import ServerHandle, unique, write_mlmodel
 
 try:  # recent FastAPI includes routers lazily: app.routes then holds wrappers
     from fastapi.routing import iter_route_contexts
@@ -1339,7 +1339,10 @@ def test_finalizing_a_ready_version_is_rejected(mutating_world: World) -> None:
     world = mutating_world
     model = unique("fin")
     ok(world.admin.post(f"{UC}/models", json=model_body(world.catalog, "sch2", model)))
-    ok(world.admin.post(f"{UC}/models/versions", json=version_body(world.catalog, "sch2", model)))
+    created = ok(
+        world.admin.post(f"{UC}/models/versions", json=version_body(world.catalog, "sch2", model))
+    )
+    write_mlmodel(created["storage_location"])
     full_name = f"{world.catalog}.sch2.{model}"
     ok(world.admin.patch(f"{UC}/models/{full_name}/versions/1/finalize"))
     before = ok(world.reader.get(f"{UC}/models/{full_name}/versions/1"))

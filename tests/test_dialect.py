@@ -25,6 +25,7 @@ from policy.dialect import (
     StatementKind,
     Steward,
     action_of,
+    alias_of,
     bind_parameters,
     cascade_of,
     columns_of,
@@ -82,6 +83,8 @@ def summarize(tree: exp.Expression) -> dict[str, object]:
         out["primary_key"] = primary_key_of(tree)
     if kind is K.SELECT:
         out["class"] = type(tree).__name__
+    if kind in (K.SET_ALIAS, K.DROP_ALIAS):
+        out["alias"] = alias_of(bind_parameters(tree, dict.fromkeys(parameter_names(tree), 7)))
     if kind not in (
         K.SELECT,
         K.SHOW_CATALOGS,
@@ -279,6 +282,26 @@ CORPUS: list[Case] = [
         "ALTER FUNCTION ml.prod.churn OWNER TO x",
         "ALTER FUNCTION ml.prod.churn OWNER TO x",
         {"securable": ("FUNCTION", ["ml", "prod", "churn"])},
+    ),
+    # ---- model aliases -------------------------------------------------------------------
+    Case(
+        "ALTER MODEL main.ml.churn SET ALIAS champion = 3",
+        "ALTER MODEL main.ml.churn SET ALIAS champion = 3",
+        {
+            "statement": K.SET_ALIAS,
+            "securable": ("MODEL", ["main", "ml", "churn"]),
+            "alias": ("champion", 3),
+        },
+    ),
+    Case(
+        "alter function main.ml.churn set alias `Challenger` = :v",
+        "ALTER FUNCTION main.ml.churn SET ALIAS Challenger = :v",
+        {"statement": K.SET_ALIAS, "alias": ("Challenger", 7), "parameters": ["v"]},
+    ),
+    Case(
+        "ALTER MODEL main.ml.churn DROP ALIAS champion",
+        "ALTER MODEL main.ml.churn DROP ALIAS champion",
+        {"statement": K.DROP_ALIAS, "alias": ("champion", None)},
     ),
     Case(
         "ALTER SERVING ENDPOINT churn_ep SET OWNER TO `svc@corp.com`",
@@ -659,6 +682,10 @@ ERRORS: list[tuple[str, int, int, str, str]] = [
         "expected GRANTS, CATALOGS, SCHEMAS, TABLES, MODELS, GROUPS or USERS",
     ),
     ("ALTER TABLE t OWNER x", 1, 21, "x", "expected TO"),
+    ("ALTER MODEL a.b.m SET ALIAS c 3", 1, 31, "3", "expected '='"),
+    ("ALTER MODEL a.b.m SET ALIAS c = x", 1, 33, "x", "expected a version number or :parameter"),
+    ("ALTER TABLE a.b.t DROP ALIAS c", 1, 19, "DROP", "expected OWNER or SET OWNER"),
+    ("ALTER MODEL a.b.m DROP c", 1, 24, "c", "expected ALIAS"),
     ("CREATE VIEW v AS SELECT 1", 1, 8, "VIEW", "expected CATALOG, SCHEMA, TABLE or GROUP"),
     (
         "CREATE TABLE c.s.t (\n  id BIGINT,\n  v FOO\n)",

@@ -15,6 +15,7 @@ from catalog.tables import build_table_detail
 from policy.securables import SecurableType
 from registry.http import REGISTRY
 from registry.service import ModelRegistry
+from tests.support import write_mlmodel
 
 CATALOG, SCHEMA, TABLE, MODEL = (
     SecurableType.CATALOG,
@@ -105,6 +106,9 @@ def test_system_catalog_is_reserved_and_read_only(runtime: Runtime) -> None:
 
 
 def test_drop_non_empty_container_needs_force(runtime: Runtime) -> None:
+    with runtime.db.read() as session:  # the system tables' own columns and details
+        columns = session.scalar(select(func.count()).select_from(t.TableColumn))
+        details = session.scalar(select(func.count()).select_from(t.TableDetail))
     make_tree(runtime, admin(runtime))
     with pytest.raises(NotEmpty):
         runtime.namespace.delete(CATALOG, "main")
@@ -116,8 +120,8 @@ def test_drop_non_empty_container_needs_force(runtime: Runtime) -> None:
         with pytest.raises(NotFound):
             runtime.namespace.get(kind, name)
     with runtime.db.read() as session:  # cascades removed details and columns too
-        assert session.scalar(select(func.count()).select_from(t.TableColumn)) == 0
-        assert session.scalar(select(func.count()).select_from(t.TableDetail)) == 0
+        assert session.scalar(select(func.count()).select_from(t.TableColumn)) == columns
+        assert session.scalar(select(func.count()).select_from(t.TableDetail)) == details
 
 
 def test_rename_catalog_rewrites_descendant_names(runtime: Runtime) -> None:
@@ -295,8 +299,11 @@ def test_model_versions_are_numbered_and_finalized(runtime: Runtime) -> None:
         for _ in range(3)
     ]
     assert numbers == [1, 2, 3]
+    _, v = registry.finalize_version(caller, "main.ml.churn", 1)
+    assert v.status == "FAILED_REGISTRATION" and "no artifacts" in (v.status_message or "")
+    write_mlmodel(registry.get_version("main.ml.churn", 2)[1].storage_location)
     _, v = registry.finalize_version(caller, "main.ml.churn", 2)
-    assert v.status == "READY"
+    assert v.status == "READY" and v.signature and v.artifact_digest
     with pytest.raises(InvalidParameter, match="not PENDING_REGISTRATION"):
         registry.finalize_version(caller, "main.ml.churn", 2)
     registry.delete_version("main.ml.churn", 3)

@@ -49,7 +49,7 @@ from unitycatalog.client.models import (
     UpdateSchema,
 )
 
-from tests.support import ServerHandle, unique
+from tests.support import ServerHandle, unique, write_mlmodel
 
 UC_PATH = "/api/2.1/unity-catalog"
 
@@ -419,6 +419,7 @@ def test_registered_model_and_version_lifecycle(server: ServerHandle) -> None:
         assert version.storage_location
         assert version.id
 
+        write_mlmodel(version.storage_location)
         finalized = await versions.finalize_model_version(
             full_name, 1, FinalizeModelVersion(full_name=full_name, version=1)
         )

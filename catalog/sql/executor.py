@@ -29,6 +29,8 @@ from policy.dialect import StatementKind as K
 from policy.securables import Privilege, SecurableType
 
 _PAGE = 1000
+#: Where the composition root puts the model registry in ``Runtime.extensions``.
+REGISTRY_EXTENSION = "registry"
 
 
 @dataclass
@@ -89,6 +91,8 @@ class StatementExecutor:
             K.REVOKE: self._grant,
             K.SHOW_GRANTS: self._show_grants,
             K.ALTER_OWNER: self._alter_owner,
+            K.SET_ALIAS: self._alias,
+            K.DROP_ALIAS: self._alias,
             K.CREATE_CATALOG: self._create,
             K.CREATE_SCHEMA: self._create,
             K.CREATE_TABLE: self._create_table,
@@ -202,6 +206,27 @@ class StatementExecutor:
         owner = self.rt.identity.require_principal_name(d.principal_of(node) or "", "owner")
         self.rt.namespace.update(self.caller, securable_type, full_name, owner=owner)
         return _ok()
+
+    def _alias(self, node: exp.Expression) -> StatementResult:
+        """SET ALIAS / DROP ALIAS: owner or MANAGE on the model (SPEC §6), through the
+        registry the composition root installed (the catalog does not import it)."""
+        securable_type, full_name = self._target(node)
+        assert full_name is not None
+        self._require(Privilege.MANAGE, securable_type, full_name)
+        registry = self.rt.extensions.get(REGISTRY_EXTENSION)
+        if registry is None:
+            raise InvalidParameter("this server has no model registry")
+        alias, version = d.alias_of(node)  # type: ignore[arg-type]
+        if version is None:
+            previous = registry.delete_alias(self.caller, full_name, alias)
+            return StatementResult(
+                _strings("alias", "previous_version"), [[alias.lower(), previous]]
+            )
+        record, previous = registry.set_alias(self.caller, full_name, alias, version)
+        return StatementResult(
+            [("alias", "string"), ("version", "bigint"), ("previous_version", "bigint")],
+            [[record.alias, record.version, previous]],
+        )
 
     # -- create / drop -------------------------------------------------------------
 
@@ -451,6 +476,8 @@ _ACTIONS: dict[K, str] = {
     K.CREATE_GROUP: "createGroup",
     K.DROP_GROUP: "deleteGroup",
     K.ALTER_GROUP: "patchGroup",
+    K.SET_ALIAS: "setRegisteredModelAlias",
+    K.DROP_ALIAS: "deleteRegisteredModelAlias",
     K.SHOW_GROUPS: "listGroups",
     K.SHOW_USERS: "listUsers",
 }
