@@ -300,6 +300,41 @@ def test_ctes_subqueries_joins_and_set_operations(server: ServerHandle, actor: A
     assert [r[1] for r in ranked] == [1, 2]
 
 
+def test_functions_agree_across_backends(server: ServerHandle, actor: Actor) -> None:
+    admin = server.admin
+    rows = records(
+        admin,
+        "SELECT event_date, date_trunc('DAY', event_time) AS day, "
+        "date_trunc('HOUR', event_time) AS hour, to_date(event_time) AS d, "
+        "upper(substring(action_name, 1, 6)) AS head, length(event_id) AS n, "
+        "coalesce(object_name, 'none') AS obj, if(response.status_code >= 400, 'bad', 'ok') AS ok "
+        f"FROM system.access.audit WHERE user_identity.email = '{actor.name}' "
+        "AND action_name = 'createCatalog' AND response.status_code = 200",
+    )
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["day"] == row["event_date"] + "T00:00:00.000000Z" and row["d"] == row["event_date"]
+    assert row["hour"].endswith(":00:00.000000Z")
+    assert row | {"day": 0, "hour": 0, "d": 0, "event_date": 0} == {
+        "event_date": 0,
+        "day": 0,
+        "hour": 0,
+        "d": 0,
+        "head": "CREATE",
+        "n": 36,
+        "obj": actor.catalog,
+        "ok": "ok",
+    }
+    body = run(
+        admin,
+        "SELECT avg(x) AS a, avg(y) AS b, sum(x) AS s, count(*) AS c, max(x) AS m "
+        "FROM (SELECT 1 AS x, 1 AS y UNION ALL SELECT 2, 1)",
+    )
+    assert body["result"]["data_array"] == [[1.5, 1.0, 3, 2, 2]]
+    types = [c["type_text"] for c in body["manifest"]["schema"]["columns"]]
+    assert types == ["double", "double", "bigint", "bigint", "int"]
+
+
 def test_names_quoting_case_and_defaults(server: ServerHandle, actor: Actor) -> None:
     admin = server.admin
     who = f"user_identity.email = '{actor.name}'"

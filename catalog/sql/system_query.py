@@ -26,18 +26,22 @@ these steps, on sqlglot trees only (user text is never spliced into SQL):
    of the three system tables. Physical names (``audit_events``, ``securables``,
    ``casbin_rule``, ``access_tokens`` …), ``sqlite_master``, ``pg_catalog.*``,
    ``information_schema.*`` and ordinary catalog tables are all simply "not a system
-   table", whether or not they exist (so the answer leaks nothing).
+   table", whether or not they exist (so the answer leaks nothing). A query that reads no
+   table at all (``SELECT 1``) needs no grant; like every query it is bounded by step 8.
 4. **Authorize** (the caller, :func:`run_system_select`): SELECT on every system table
    read, through :meth:`catalog.authz.Authorizer.require_system_read`.
 5. **Resolve columns** with sqlglot's optimizer against the public schema only
    (:func:`catalog.sql.system_sources.public_schema`): stars are expanded to public
-   columns, unknown or ambiguous columns are errors, and struct field access
-   (``user_identity.email``, ``response.status_code``) becomes explicit.
-6. **Rewrite** to the physical schema: struct fields to the hidden physical columns, each
-   system table to a derived table over its physical tables (schema-qualified, so a CTE
-   cannot stand in for them), backend fix-ups (SQLite: time literals, ``INTERVAL``
-   arithmetic and ``date_trunc`` in its text time format; PostgreSQL: JSON extraction
-   over the JSON text column), and a ``LIMIT`` of ``max_rows + 1`` to detect truncation.
+   columns (so hidden ones never leak), unknown or ambiguous columns are errors, and
+   struct field access (``user_identity.email``, ``response.status_code``) becomes
+   explicit.
+6. **Rewrite** to the physical schema (:mod:`catalog.sql.system_rewrite`): struct fields
+   to the hidden physical columns (also through CTEs and subqueries that pass the struct
+   through), each system table to a derived table over its physical tables
+   (schema-qualified, so no CTE can stand in for them), backend fix-ups (time literals
+   parsed as ISO 8601 on both; SQLite: ``INTERVAL`` arithmetic and ``date_trunc`` in its
+   text time format; PostgreSQL: JSON extraction over the JSON text column), and a
+   ``LIMIT`` of ``max_rows + 1`` to detect truncation.
 7. **Generate** SQL for the backend with comments dropped and every identifier quoted,
    then **re-parse it** and check it again (:func:`_verify_generated`): one query, only
    the physical tables of the system tables, no function outside a small set the
@@ -162,7 +166,6 @@ _OPERATORS: frozenset[type[exp.Expression]] = frozenset(
         exp.Case,
         exp.If,
         exp.Cast,
-        exp.TryCast,
     }
 )
 
@@ -256,7 +259,7 @@ _CLAUSES = {
 }
 _JOIN_KINDS = frozenset({"", "INNER", "OUTER", "CROSS"})
 _JOIN_SIDES = frozenset({"", "LEFT", "RIGHT", "FULL"})
-#: Types a value may be cast to.
+#: Types a value may be cast to (TRY_CAST is refused: neither backend has its NULL-on-error).
 _CAST_TYPES = frozenset(
     {_T.TEXT, _T.VARCHAR, _T.CHAR, _T.INT, _T.BIGINT, _T.SMALLINT, _T.TINYINT, _T.DOUBLE}
     | {_T.FLOAT, _T.DECIMAL, _T.BOOLEAN, _T.DATE, _T.TIMESTAMP, _T.TIMESTAMPTZ}
@@ -386,7 +389,8 @@ class CompiledQuery:
     sql: str
     #: (name, Databricks type_text) per result column.
     columns: list[tuple[str, str]]
-    #: How to present each column's values: timestamp, date, struct, boolean or any.
+    #: How to present each column's values: timestamp, date, struct, boolean, integer,
+    #: fraction or any (see :func:`catalog.sql.system_select.present`).
     kinds: list[str]
     max_rows: int
 
@@ -439,7 +443,7 @@ class SystemQuery:
             sql = tree.sql(
                 dialect, comments=False, identify=True, unsupported_level=ErrorLevel.RAISE
             )
-        except SqlglotError as exc:
+        except (SqlglotError, RecursionError) as exc:
             raise InvalidParameter(
                 f"the query uses something this server's database ({backend}) cannot run: {exc}"
             ) from None
@@ -484,11 +488,21 @@ def _outputs(tree: exp.Expression) -> tuple[list[tuple[str, str]], list[str]]:
     columns: list[tuple[str, str]] = []
     kinds: list[str] = []
     for projection in tree.selects:
-        name = projection.meta.get("output_name") or projection.alias_or_name
-        type_text, kind = _type_of(projection.type)
+        inner = projection.this if isinstance(projection, exp.Alias) else projection
+        name = (
+            projection.meta.get("output_name")
+            or inner.meta.get("output_name")
+            or projection.alias_or_name
+        )
+        data_type = inner.type if isinstance(inner, exp.TimestampTrunc) else projection.type
+        type_text, kind = _type_of(data_type)
         columns.append((name, type_text))
         kinds.append(kind)
     return columns, kinds
+
+
+_INTEGERS = frozenset({_T.TINYINT, _T.SMALLINT, _T.INT, _T.BIGINT})
+_FRACTIONS = frozenset({_T.FLOAT, _T.DOUBLE, _T.DECIMAL})
 
 
 def _type_of(data_type: exp.DataType | None) -> tuple[str, str]:
@@ -499,14 +513,17 @@ def _type_of(data_type: exp.DataType | None) -> tuple[str, str]:
         type_text = parse_column_type(data_type.sql("databricks")).type_text
     except (InvalidParameter, ValueError, SqlglotError):
         return "string", "any"
-    if data_type.this in TIMESTAMPS:
-        return type_text, "timestamp"
-    if data_type.this is _T.DATE:
-        return type_text, "date"
-    if data_type.this is _T.STRUCT:
-        return type_text, "struct"
-    if data_type.this is _T.BOOLEAN:
-        return type_text, "boolean"
+    kinds = (
+        (TIMESTAMPS, "timestamp"),
+        ({_T.DATE}, "date"),
+        ({_T.STRUCT}, "struct"),
+        ({_T.BOOLEAN}, "boolean"),
+        (_INTEGERS, "integer"),
+        (_FRACTIONS, "fraction"),
+    )
+    for types, kind in kinds:
+        if data_type.this in types:
+            return type_text, kind
     return type_text, "any"
 
 

@@ -56,7 +56,9 @@ def run_system_select(
                 runtime.authorizer.require_system_read(caller, full_name, store)
     db = runtime.db
     compiled = query.compile(db.backend, physical_schema(db), max_rows)
-    rows, truncated = present(run_readonly(db, compiled.sql, timeout), compiled.kinds, max_rows)
+    rows, truncated = present(
+        run_readonly(db, compiled.sql, timeout), compiled.kinds, compiled.max_rows
+    )
     return SelectResult(compiled.columns, rows, truncated)
 
 
@@ -83,10 +85,14 @@ def _value(value: Any, kind: str) -> Any:
         return _struct(value)
     if kind == "boolean" and isinstance(value, int):
         return bool(value)
+    if isinstance(value, Decimal | float) and not math.isfinite(value):
+        return str(value)  # NaN / Infinity have no JSON number
+    if kind == "fraction" and isinstance(value, Decimal | int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, Decimal | float) and kind == "integer" and value == int(value):
+        return int(value)
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
     if isinstance(value, dict | list):

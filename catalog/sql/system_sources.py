@@ -14,10 +14,16 @@ name ``"<struct>.<field>"``. The compiler rewrites ``user_identity.email`` to th
 hidden column, so filters on it stay plain comparisons the database can index; users
 cannot name hidden columns (they are not in the schema the query is resolved against).
 
-Lineage names (``source_table_full_name`` …) are the names the recorder last observed
-(as Databricks' lineage tables keep the name at event time). ``event_date`` of the
-lineage tables is the UTC day of ``event_time`` (the query runs with TimeZone UTC on
-PostgreSQL).
+The lineage tables are ``lineage_edges`` / ``lineage_column_edges`` joined to
+``lineage_nodes`` at both ends (migration c0004): ``event_time`` is the edge's
+``last_seen``, ``created_by`` its ``principal`` (of the last observation), ``request_id``
+the audit request of the last observation. Names (``source_table_full_name`` …) are
+those the recorder last observed, as Databricks' lineage tables keep the name at event
+time; an external dataset has no table name but a ``source_path``/``target_path``
+(``namespace/name``), which ``system.access.column_lineage`` (having no path columns)
+shows in ``*_table_full_name``. ``event_date`` is the UTC day of ``event_time`` (the query
+runs with TimeZone UTC on PostgreSQL). Rows are not redacted per caller: reading a
+system table is granted as a whole (SELECT on it), as on Databricks.
 """
 
 from __future__ import annotations
