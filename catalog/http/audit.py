@@ -20,7 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 
 from catalog.audit.recorder import AuditRecorder, AuditScope, enter_scope, leave_scope
+from catalog.http.guards import route_requirement
 from catalog.http.middleware import ASGIApp, Message, Receive, Scope, Send
+from policy.privileges import DATA_PRIVILEGES
 
 #: Service names by path prefix, after Databricks' audit ``service_name``s.
 SERVICES: tuple[tuple[str, str], ...] = (
@@ -118,7 +120,11 @@ async def audit_route(request: Request) -> None:
     audit.user_name = getattr(caller, "name", None)
     audit.action_name = route.operation_id or route.name
     audit.success_status = route.status_code or 200
-    audit.metadata_read = request.method in ("GET", "HEAD")
+    # A read is of metadata unless the route needs a data privilege (SELECT, EXECUTE …):
+    # reads of data and models are always audited.
+    requirement = route_requirement(list(route.dependencies))
+    reads_data = requirement is not None and requirement.privilege in DATA_PRIVILEGES
+    audit.metadata_read = request.method in ("GET", "HEAD") and not reads_data
     params: dict[str, Any] = {**audit.params, **request.path_params, **request.query_params}
     if request.method not in ("GET", "HEAD", "DELETE"):
         body = await request.body()
