@@ -19,7 +19,7 @@ UC = "/api/2.1/unity-catalog"
 VERSIONS = 200
 WRITERS_PER_SERVER = 4
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 @pytest.fixture
