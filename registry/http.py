@@ -45,6 +45,8 @@ class UpdateRegisteredModel(RequestBody):
     comment: str | None = None
     new_name: str | None = None
     owner: str | None = None
+    #: MLflow's client repeats the path's name in the body; it must match.
+    full_name: str | None = None
 
 
 class RegisteredModelInfo(SecurableInfo):
@@ -108,6 +110,9 @@ class CreateModelVersion(RequestBody):
 
 class UpdateModelVersion(RequestBody):
     comment: str | None = None
+    #: MLflow's client repeats the path's name and version in the body; they must match.
+    full_name: str | None = None
+    version: int | None = None
     #: Tags to set (replacing a tag with the same key) and keys to delete.
     tags: list[Tag] | None = Field(default=None, max_length=100)
     delete_tags: list[str] | None = Field(default=None, max_length=100)
@@ -281,6 +286,7 @@ def get_model(full_name: str, rt: RuntimeDep) -> RegisteredModelInfo:
 def update_model(
     full_name: str, body: UpdateRegisteredModel, caller: CallerDep, rt: RuntimeDep
 ) -> RegisteredModelInfo:
+    _same_target(full_name, body.full_name)
     owner = (
         rt.identity.require_principal_name(body.owner, "owner") if body.owner is not None else None
     )
@@ -365,6 +371,7 @@ def get_version(full_name: str, version: int, rt: RuntimeDep) -> ModelVersionInf
 def update_version(
     full_name: str, version: int, body: UpdateModelVersion, caller: CallerDep, rt: RuntimeDep
 ) -> ModelVersionInfo:
+    _same_target(full_name, body.full_name, version, body.version)
     return version_info(
         *registry_of(rt).update_version(
             caller,
@@ -401,10 +408,8 @@ def finalize_version(
     rt: RuntimeDep,
     body: FinalizeModelVersion | None = None,
 ) -> ModelVersionInfo:
-    if body is not None and (
-        body.version != version or body.full_name.lower() != full_name.lower()
-    ):
-        raise InvalidParameter("body full_name and version must match the path")
+    if body is not None:
+        _same_target(full_name, body.full_name, version, body.version)
     return version_info(*registry_of(rt).finalize_version(caller, full_name, version))
 
 
@@ -444,3 +449,16 @@ def delete_alias(full_name: str, alias: str, caller: CallerDep, rt: RuntimeDep) 
 )
 def get_by_alias(full_name: str, alias: str, rt: RuntimeDep) -> ModelVersionInfo:
     return version_info(*registry_of(rt).get_by_alias(full_name, alias))
+
+
+def _same_target(
+    path_name: str,
+    body_name: str | None,
+    path_version: int | None = None,
+    body_version: int | None = None,
+) -> None:
+    """Bodies that repeat the path's name (and version) must repeat it exactly."""
+    if body_name is not None and body_name.lower() != path_name.lower():
+        raise InvalidParameter("body full_name must match the path")
+    if body_version is not None and body_version != path_version:
+        raise InvalidParameter("body version must match the path")
