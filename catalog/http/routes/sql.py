@@ -62,6 +62,7 @@ SQL_STATES = {
     "RESOURCE_ALREADY_EXISTS": "42710",
     "INVALID_STATE": "55000",
     "INVALID_PARAMETER_VALUE": "22023",
+    "DEADLINE_EXCEEDED": "57014",
 }
 
 
@@ -78,6 +79,8 @@ class ResultSchema(BaseModel):
 
 class Manifest(BaseModel):
     schema_: ResultSchema = Field(serialization_alias="schema")
+    #: True when the rows were cut at the server's row limit (Databricks' field).
+    truncated: bool | None = None
 
 
 class ResultData(BaseModel):
@@ -171,6 +174,9 @@ def execute_statement(
     return StatementResponse(
         statement_id=statement_id,
         status=StatementStatus(state="SUCCEEDED"),
-        manifest=Manifest(schema_=ResultSchema(column_count=len(columns), columns=columns)),
+        manifest=Manifest(
+            schema_=ResultSchema(column_count=len(columns), columns=columns),
+            truncated=True if result.truncated else None,
+        ),
         result=ResultData(row_count=len(result.rows), data_array=result.rows),
     )
