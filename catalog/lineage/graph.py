@@ -115,30 +115,28 @@ def traverse(
     closing the cycle is still returned. Past ``max_nodes`` the walk stops, returning
     only edges between nodes it kept.
     """
-    sql = _Driver(session)
     seen: dict[int, None] = dict.fromkeys(start)
     edges: dict[int, tuple[Any, ...]] = {}
     truncated = False
-    ways = (
-        [Direction.UPSTREAM, Direction.DOWNSTREAM] if direction is Direction.BOTH else [direction]
-    )
-    for way in ways:
-        far = _FAR[way]
-        frontier = list(start)
-        for _ in range(depth):
-            if not frontier or truncated:
-                break
-            found = sql.rows(_STEP[way], frontier)
-            frontier = []
-            for row in found:
-                other = row[far]
-                if other not in seen:
-                    if len(seen) >= max_nodes:
-                        truncated = True
-                        continue
-                    seen[other] = None
-                    frontier.append(other)
-                edges[row[0]] = row
+    ways = [direction] if direction is not Direction.BOTH else list(_FAR)
+    with _Driver(session) as sql:
+        for way in ways:
+            far = _FAR[way]
+            frontier = list(start)
+            for _ in range(depth):
+                if not frontier or truncated:
+                    break
+                found = sql.rows(_STEP[way], frontier)
+                frontier = []
+                for row in found:
+                    other = row[far]
+                    if other not in seen:
+                        if len(seen) >= max_nodes:
+                            truncated = True
+                            continue
+                        seen[other] = None
+                        frontier.append(other)
+                    edges[row[0]] = row
     return Traversal(list(seen), [_edge_row(r) for r in edges.values()], truncated)
 
 
@@ -176,12 +174,13 @@ def start_nodes(session: Session, securable_id: str) -> list[int]:
 
 def load_nodes(session: Session, ids: Sequence[int]) -> dict[int, NodeRow]:
     """Nodes by id, with the current full name of the catalog object behind each."""
-    rows = _Driver(session).rows(
-        "SELECT n.id, n.node_type, n.node_key, n.securable_id, n.version, n.full_name, n.path, "
-        "s.full_name, s.id FROM lineage_nodes n LEFT JOIN securables s ON s.id = n.securable_id "
-        "WHERE n.id {ids}",
-        ids,
-    )
+    with _Driver(session) as sql:
+        rows = sql.rows(
+            "SELECT n.id, n.node_type, n.node_key, n.securable_id, n.version, n.full_name, "
+            "n.path, s.full_name, s.id FROM lineage_nodes n "
+            "LEFT JOIN securables s ON s.id = n.securable_id WHERE n.id {ids}",
+            ids,
+        )
     out: dict[int, NodeRow] = {}
     for nid, ntype, key, sid, version, stored, path, live, live_id in rows:
         exists = sid is None or live_id is not None
@@ -192,12 +191,13 @@ def load_nodes(session: Session, ids: Sequence[int]) -> dict[int, NodeRow]:
 def column_edges_among(session: Session, ids: Iterable[int]) -> list[ColumnEdgeRow]:
     """Column edges whose both ends are among ``ids`` (the nodes of one traversal)."""
     wanted = set(ids)
-    rows = _Driver(session).rows(
-        "SELECT source_id, source_column, target_id, target_column, kind, first_seen, "
-        "last_seen, count, principal, request_id FROM lineage_column_edges "
-        "WHERE target_id {ids}",
-        sorted(wanted),
-    )
+    with _Driver(session) as sql:
+        rows = sql.rows(
+            "SELECT source_id, source_column, target_id, target_column, kind, first_seen, "
+            "last_seen, count, principal, request_id FROM lineage_column_edges "
+            "WHERE target_id {ids}",
+            sorted(wanted),
+        )
     return [
         ColumnEdgeRow(*r[:5], iso_utc(r[5]), iso_utc(r[6]), *r[7:]) for r in rows if r[0] in wanted
     ]
@@ -210,24 +210,43 @@ class _Driver:
     def __init__(self, session: Session) -> None:
         connection = session.connection()  # joins the session's transaction (snapshot)
         self.postgres = connection.dialect.name == "postgresql"
-        self.dbapi = connection.connection.dbapi_connection
-        assert self.dbapi is not None
+        dbapi = connection.connection.dbapi_connection
+        assert dbapi is not None
+        self.cursor = dbapi.cursor()
+        self.previous: str | None = None
+
+    def __enter__(self) -> _Driver:
+        if self.postgres:
+            # Lookups by a list of ids are always selective, but without statistics (a table
+            # just loaded, autovacuum off) PostgreSQL guesses each id matches 0.5% of the rows
+            # and scans the whole table: forbid that for these queries only.
+            self.cursor.execute(
+                "SELECT current_setting('enable_seqscan'), "
+                "set_config('enable_seqscan', 'off', true)"
+            )
+            self.previous = self.cursor.fetchone()[0]
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            if self.previous is not None:
+                self.cursor.execute(
+                    "SELECT set_config('enable_seqscan', %s, true)", (self.previous,)
+                )
+        finally:
+            self.cursor.close()
 
     def rows(self, template: str, ids: Sequence[int]) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
-        cursor = self.dbapi.cursor()
-        try:
-            for start in range(0, len(ids), IN_CHUNK):
-                chunk = list(ids[start : start + IN_CHUNK])
-                if self.postgres:
-                    sql, params = template.format(ids="= ANY(%s::bigint[])"), (chunk,)
-                else:
-                    marks = ",".join("?" * len(chunk))
-                    sql, params = template.format(ids=f"IN ({marks})"), tuple(chunk)
-                cursor.execute(sql, params)
-                out.extend(cursor.fetchall())
-        finally:
-            cursor.close()
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = list(ids[start : start + IN_CHUNK])
+            if self.postgres:
+                sql, params = template.format(ids="= ANY(%s::bigint[])"), (chunk,)
+            else:
+                marks = ",".join("?" * len(chunk))
+                sql, params = template.format(ids=f"IN ({marks})"), tuple(chunk)
+            self.cursor.execute(sql, params)
+            out.extend(self.cursor.fetchall())
         return out
 
 
