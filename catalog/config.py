@@ -8,6 +8,9 @@ from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+DEFAULT_MAX_ARTIFACT_BYTES = 1 << 30
+DEFAULT_MAX_VERSION_ARTIFACT_BYTES = 4 << 30
+_FALSE = ("0", "false", "no", "off", "")
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,15 @@ class Settings:
     audit_key: bytes | None = field(default=None, repr=False)
     #: Seconds between automatic checkpoints of the audit chain (0: only on shutdown).
     audit_checkpoint_seconds: float = 60.0
+    #: Largest model artifact file accepted by upload, in bytes.
+    max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES
+    #: Largest total of one model version's artifacts, in bytes (checked on upload and at
+    #: finalize).
+    max_version_artifact_bytes: int = DEFAULT_MAX_VERSION_ARTIFACT_BYTES
+    #: Accept pickle/cloudpickle model artifacts at finalize (they run code when loaded).
+    allow_pickle: bool = False
+    #: Types trusted in skops files beyond Steward's built-in allow-list.
+    trusted_types: tuple[str, ...] = ()
 
     @property
     def resolved_database_url(self) -> str:
@@ -52,6 +64,18 @@ class Settings:
             not in ("0", "false", "no", "off"),
             audit_key=audit_key_from_env(env),
             audit_checkpoint_seconds=float(env.get("STEWARD_AUDIT_CHECKPOINT_SECONDS", "60")),
+            max_artifact_bytes=int(
+                env.get("STEWARD_MAX_ARTIFACT_BYTES", str(DEFAULT_MAX_ARTIFACT_BYTES))
+            ),
+            max_version_artifact_bytes=int(
+                env.get(
+                    "STEWARD_MAX_VERSION_ARTIFACT_BYTES", str(DEFAULT_MAX_VERSION_ARTIFACT_BYTES)
+                )
+            ),
+            allow_pickle=env.get("STEWARD_ALLOW_PICKLE", "0").strip().lower() not in _FALSE,
+            trusted_types=tuple(
+                t.strip() for t in env.get("STEWARD_TRUSTED_TYPES", "").split(",") if t.strip()
+            ),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "storage_root" in given:

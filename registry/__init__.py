@@ -1,1 +1,27 @@
-"""Steward's model registry: registered models, versions, (later) aliases, artifacts and serving."""
+"""Steward's model registry: registered models, versions, aliases, artifacts and serving.
+
+The Python client is one import away (``from registry import Client``); it is loaded
+lazily so the server never pays for it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from registry.client import Client, LoadedModel, ModelVersion, StewardError, predict
+    from registry.safety import UnsafeModel
+
+__all__ = ["Client", "LoadedModel", "ModelVersion", "StewardError", "UnsafeModel", "predict"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "UnsafeModel":
+        from registry.safety import UnsafeModel
+
+        return UnsafeModel
+    if name in __all__:
+        from registry import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'registry' has no attribute '{name}'")

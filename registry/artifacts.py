@@ -4,8 +4,9 @@ Each version has one managed directory under the storage root
 (``<storage-root>/models/<model id>/versions/<n>``), given to clients as a ``file:``
 ``storage_location``: MLflow's ``uc:`` client writes there itself, remote clients upload
 through the API. At finalize the directory must hold an MLflow ``MLmodel`` file with a
-signature (inputs and outputs); its manifest (every file's path, size and SHA-256) is
-digested so later downloads can be checked against what was registered.
+signature (inputs and outputs) and nothing that runs code when loaded (see
+:mod:`registry.safety`); its manifest (every file's path, size and SHA-256) is recorded
+and digested so downloads can be checked against what was registered.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import orjson
 import yaml
+
+from registry.safety import LoadPolicy, UnsafeModel, check_model
 
 MLMODEL = "MLmodel"
 #: An MLmodel file is a few KB; refuse to parse anything much larger.
@@ -35,6 +39,8 @@ class ArtifactSummary:
     digest: str
     size: int
     files: int
+    #: JSON ``[[path, size, sha256], …]``, what the digest is over.
+    manifest: str = "[]"
 
 
 def local_path(storage_location: str, storage_root: Path) -> Path:
@@ -86,10 +92,10 @@ def manifest_digest(entries: list[tuple[str, int, str]]) -> str:
     return hashlib.sha256(orjson.dumps(entries)).hexdigest()
 
 
-def read_signature(directory: Path) -> str:
-    """The signature of the MLmodel file, as JSON text; InvalidArtifacts when absent."""
+def read_mlmodel(directory: Path) -> dict[str, Any]:
+    """The MLmodel file at the root of the artifacts, parsed safely; InvalidArtifacts if none."""
     path = directory / MLMODEL
-    if not path.is_file():
+    if path.is_symlink() or not path.is_file():
         raise InvalidArtifacts(f"no {MLMODEL} file at the root of the version's artifacts")
     if path.stat().st_size > MAX_MLMODEL_BYTES:
         raise InvalidArtifacts(f"{MLMODEL} is larger than {MAX_MLMODEL_BYTES} bytes")
@@ -97,7 +103,14 @@ def read_signature(directory: Path) -> str:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise InvalidArtifacts(f"{MLMODEL} is not valid YAML: {exc}") from exc
-    signature = document.get("signature") if isinstance(document, dict) else None
+    if not isinstance(document, dict):
+        raise InvalidArtifacts(f"{MLMODEL} is not a YAML mapping")
+    return document
+
+
+def signature_of(document: dict[str, Any]) -> str:
+    """The signature of a parsed MLmodel, as JSON text; InvalidArtifacts when absent."""
+    signature = document.get("signature")
     if (
         not isinstance(signature, dict)
         or not signature.get("inputs")
@@ -110,15 +123,47 @@ def read_signature(directory: Path) -> str:
     return orjson.dumps({"inputs": signature["inputs"], "outputs": signature["outputs"]}).decode()
 
 
-def inspect(directory: Path) -> ArtifactSummary:
-    """What finalize checks and records; InvalidArtifacts says what is missing."""
+def read_signature(directory: Path) -> str:
+    """The signature of the MLmodel file, as JSON text; InvalidArtifacts when absent."""
+    return signature_of(read_mlmodel(directory))
+
+
+def inspect(
+    directory: Path,
+    policy: LoadPolicy | None = None,
+    max_total_bytes: int | None = None,
+) -> ArtifactSummary:
+    """What finalize checks and records; InvalidArtifacts says what is missing or unsafe.
+
+    Never loads the model: see :func:`registry.safety.check_model`.
+    """
     if not directory.is_dir():
         raise InvalidArtifacts("no artifacts were written to the version's storage location")
-    signature = read_signature(directory)
+    document = read_mlmodel(directory)
+    signature = signature_of(document)
     entries = manifest(directory)
+    total = sum(size for _, size, _ in entries)
+    if max_total_bytes is not None and total > max_total_bytes:
+        raise InvalidArtifacts(
+            f"the artifacts total {total} bytes, over the per-version limit of "
+            f"{max_total_bytes} bytes (STEWARD_MAX_VERSION_ARTIFACT_BYTES)"
+        )
+    try:
+        check_model(directory, document, [path for path, _, _ in entries], policy or LoadPolicy())
+    except UnsafeModel as exc:
+        raise InvalidArtifacts(str(exc)) from exc
     return ArtifactSummary(
         signature=signature,
         digest=manifest_digest(entries),
-        size=sum(size for _, size, _ in entries),
+        size=total,
         files=len(entries),
+        manifest=manifest_json(entries),
     )
+
+
+def manifest_json(entries: list[tuple[str, int, str]]) -> str:
+    return orjson.dumps(entries).decode()
+
+
+def parse_manifest(text: str) -> list[tuple[str, int, str]]:
+    return [(str(p), int(n), str(h)) for p, n, h in orjson.loads(text)]

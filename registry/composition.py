@@ -28,10 +28,15 @@ from catalog.persistence.engine import Database
 from catalog.policy_adapter import load_engine
 from catalog.policy_sync import PolicyListener
 from policy.enforcer import PolicyEngine
+from registry import artifact_routes
 from registry import http as registry_http
+from registry.artifact_store import ArtifactService
+from registry.safety import LoadPolicy
 from registry.service import ModelRegistry
 
 REGISTRY_VERSIONS = Path(__file__).parent / "migrations" / "versions"
+#: The registry's HTTP routers, after the catalog's.
+REGISTRY_ROUTERS = (registry_http.router, artifact_routes.router)
 log = get_logger("steward.server")
 
 
@@ -54,7 +59,21 @@ def build_runtime(settings: Settings) -> Runtime:
         grants=GrantService(db, authorizer),
         audit=AuditRecorder(db, settings.audit_metadata_reads),
     )
-    runtime.extensions[registry_http.REGISTRY] = ModelRegistry(db, namespace, settings.storage_root)
+    policy = LoadPolicy(
+        allow_pickle=settings.allow_pickle,
+        extra_trusted_types=frozenset(settings.trusted_types),
+        max_expanded_bytes=settings.max_version_artifact_bytes,
+    )
+    registry = ModelRegistry(
+        db, namespace, settings.storage_root, policy, settings.max_version_artifact_bytes
+    )
+    runtime.extensions[registry_http.REGISTRY] = registry
+    runtime.extensions[artifact_routes.ARTIFACTS] = ArtifactService(
+        registry,
+        settings.storage_root,
+        settings.max_artifact_bytes,
+        settings.max_version_artifact_bytes,
+    )
     return runtime
 
 
@@ -115,4 +134,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database=runtime.db.backend,
         storage_root=str(settings.storage_root),
     )
-    return build_app(runtime, [registry_http.router], on_shutdown=lambda: shutdown(runtime))
+    return build_app(runtime, REGISTRY_ROUTERS, on_shutdown=lambda: shutdown(runtime))

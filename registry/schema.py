@@ -48,6 +48,9 @@ class ModelVersion(Base):
     #: fixed at finalize.
     artifact_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     artifact_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: The manifest the digest is over, as JSON ``[[path, size, sha256], …]``; downloads
+    #: check each file against it.
+    artifact_manifest: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ModelVersionTag(Base):

@@ -25,6 +25,7 @@ from catalog.store.sql import SqlNamespaceStore
 from policy.securables import SecurableType
 from registry import artifacts
 from registry.dependencies import Dependencies
+from registry.safety import LoadPolicy
 from registry.store import AliasRecord, SqlModelStore, VersionRecord
 
 MODEL = SecurableType.MODEL
@@ -61,10 +62,20 @@ def _note_audit(**params: object) -> None:
 
 
 class ModelRegistry:
-    def __init__(self, db: Database, namespace: NamespaceService, storage_root: Path) -> None:
+    def __init__(
+        self,
+        db: Database,
+        namespace: NamespaceService,
+        storage_root: Path,
+        policy: LoadPolicy | None = None,
+        max_version_bytes: int | None = None,
+    ) -> None:
         self.db = db
         self.namespace = namespace
         self.storage_root = storage_root
+        #: What finalize accepts (pickle or not, trusted skops types) and how much.
+        self.policy = policy or LoadPolicy()
+        self.max_version_bytes = max_version_bytes
 
     def _model_location(self, model_id: str) -> str:
         return (self.storage_root / "models" / model_id).as_uri()
@@ -261,7 +272,9 @@ class ModelRegistry:
                 )
             try:
                 summary = artifacts.inspect(
-                    artifacts.local_path(record.storage_location, self.storage_root)
+                    artifacts.local_path(record.storage_location, self.storage_root),
+                    self.policy,
+                    self.max_version_bytes,
                 )
             except artifacts.InvalidArtifacts as exc:
                 record.status, record.status_message = FAILED, str(exc)
@@ -269,6 +282,7 @@ class ModelRegistry:
                 record.status, record.status_message = READY, None
                 record.signature = summary.signature
                 record.artifact_digest, record.artifact_size = summary.digest, summary.size
+                record.artifact_manifest = summary.manifest
             record.updated_at, record.updated_by = now_ms(), caller.name
             store = SqlModelStore(session)
             store.update_version(record)

@@ -30,6 +30,7 @@ class VersionRecord:
     dependencies: str | None = None
     artifact_digest: str | None = None
     artifact_size: int | None = None
+    artifact_manifest: str | None = None
     #: Not columns of the version row: filled from their own tables when read.
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from catalog.audit.verify import verify
 from catalog.http.app import CATALOG_ROUTERS
 from catalog.persistence.engine import Database
-from registry import http as registry_http
+from registry.composition import REGISTRY_ROUTERS
 from tests.support import ROOT, ServerHandle, start_server, unique, write_mlmodel
 from tests.test_bad_input import api_routes, table_body
 
@@ -177,6 +177,16 @@ MUTATIONS: list[tuple[str, str, str, int, Call]] = [
         "updateModelVersion",
         200,
         lambda c, w: c.patch(f"{UC}/models/{w.model}/versions/{w.version}", json={"comment": "x"}),
+    ),
+    (
+        "PUT",
+        "/api/2.1/steward/models/{full_name}/versions/{version}/artifacts/{path:path}",
+        "uploadModelVersionArtifact",
+        200,
+        lambda c, w: c.put(
+            f"/api/2.1/steward/models/{w.model}/versions/{w.version}/artifacts/notes.txt",
+            content=b"uploaded",
+        ),
     ),
     (
         "PATCH",
@@ -350,7 +360,7 @@ MUTATIONS: list[tuple[str, str, str, int, Call]] = [
 def mutating_routes() -> set[tuple[str, str]]:
     return {
         (method, path)
-        for router in (*CATALOG_ROUTERS, registry_http.router)
+        for router in (*CATALOG_ROUTERS, *REGISTRY_ROUTERS)
         for path, methods, _ in api_routes(router.routes)
         for method in methods
         if method not in ("GET", "HEAD")

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from catalog.http.audit import AuditMiddleware, audit_route
@@ -19,6 +20,7 @@ from catalog.http.middleware import (
     AuthenticationMiddleware,
     BodyLimitMiddleware,
     RequestContextMiddleware,
+    streams_body,
 )
 from catalog.http.routes import (
     audit,
@@ -79,7 +81,15 @@ def build_app(
         app.include_router(router)
     install_error_handlers(app)
     # Outermost last: request id → audit → authentication → body limit → routes.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
+    streamed = [
+        (route.path_regex, frozenset(route.methods or ()))
+        for router in (*CATALOG_ROUTERS, *extra_routers)
+        for route in router.routes
+        if isinstance(route, APIRoute) and streams_body(route)
+    ]
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes, exempt=streamed
+    )
     app.add_middleware(AuthenticationMiddleware, public_paths=frozenset(DOCS_PATHS))
     app.add_middleware(AuditMiddleware, public_paths=frozenset(DOCS_PATHS))
     app.add_middleware(RequestContextMiddleware)

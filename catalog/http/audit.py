@@ -21,7 +21,7 @@ from starlette.routing import Match
 
 from catalog.audit.recorder import AuditRecorder, AuditScope, enter_scope, leave_scope
 from catalog.http.guards import route_requirement
-from catalog.http.middleware import ASGIApp, Message, Receive, Scope, Send
+from catalog.http.middleware import ASGIApp, Message, Receive, Scope, Send, streams_body
 from policy.privileges import DATA_PRIVILEGES
 
 #: Service names by path prefix, after Databricks' audit ``service_name``s.
@@ -126,7 +126,8 @@ async def audit_route(request: Request) -> None:
     reads_data = requirement is not None and requirement.privilege in DATA_PRIVILEGES
     audit.metadata_read = request.method in ("GET", "HEAD") and not reads_data
     params: dict[str, Any] = {**audit.params, **request.path_params, **request.query_params}
-    if request.method not in ("GET", "HEAD", "DELETE"):
+    # Streamed bodies (artifact uploads) go to disk, never into memory or the log.
+    if request.method not in ("GET", "HEAD", "DELETE") and not streams_body(route):
         body = await request.body()
         if body:
             try:

@@ -5,9 +5,10 @@ Both are plain ASGI so they see chunked bodies and streamed responses alike.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 import orjson
@@ -67,15 +68,40 @@ class RequestContextMiddleware:
             structlog.contextvars.clear_contextvars()
 
 
-class BodyLimitMiddleware:
-    """Refuses bodies over ``max_bytes`` with 413, whether announced or streamed."""
+#: ``openapi_extra`` key of routes that stream their body to disk and enforce their own
+#: size limits (artifact uploads): the body limit and the audit's body capture skip them.
+STREAMED_BODY = "x-steward-streamed-body"
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+def streams_body(route: Any) -> bool:
+    extra = getattr(route, "openapi_extra", None)
+    return bool(extra and extra.get(STREAMED_BODY))
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over ``max_bytes`` with 413, whether announced or streamed.
+
+    ``exempt``: (path regex, methods) of routes marked :data:`STREAMED_BODY`.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        exempt: Sequence[tuple[re.Pattern[str], frozenset[str]]] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt = tuple(exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (
+            self.exempt
+            and any(
+                scope["method"] in methods and pattern.match(scope["path"])
+                for pattern, methods in self.exempt
+            )
+        ):
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", []):

@@ -1,0 +1,601 @@
+"""The Python client of Steward's model registry: ``from registry import Client``.
+
+::
+
+    client = Client()  # STEWARD_URL, STEWARD_TOKEN
+    mv = client.register_model(model, "main.ml.churn", input_example=X[:5],
+                               training_tables=["main.ml.customers"], alias="champion")
+    loaded = client.load_model("models:/main.ml.churn@champion")
+    loaded.predict(X)
+
+Models are saved with skops plus an MLflow-compatible ``MLmodel`` (flavors ``sklearn`` with
+``serialization_format: skops`` and ``python_function`` loading through ``mlflow.sklearn``),
+uploaded through the artifact API with their SHA-256, finalized, and loaded back only after
+every file's checksum matches what the server recorded at registration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import platform
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import numpy as np
+import yaml
+
+from catalog.errors import StewardError as _BaseError
+from registry.loading import load_sklearn
+from registry.signature import as_frame, infer_signature, normalize_signature
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+UC = "/api/2.1/unity-catalog"
+STEWARD = "/api/2.1/steward"
+CHECKSUM_HEADER = "X-Checksum-SHA256"
+MODEL_FILE = "model.skops"
+_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
+_CHUNK = 1 << 20
+
+
+class StewardError(_BaseError):
+    """An error answered by the server (or found by the client), with its error code."""
+
+    def __init__(
+        self,
+        error_code: str,
+        message: str,
+        status_code: int = 0,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+        self.status_code = status_code
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        status = f" (HTTP {self.status_code})" if self.status_code else ""
+        return f"{self.error_code}: {self.message}{status}"
+
+
+@dataclass
+class ModelVersion:
+    """A model version as the server describes it."""
+
+    full_name: str
+    version: int
+    status: str
+    status_message: str | None
+    aliases: list[str]
+    tags: dict[str, str]
+    signature: dict[str, Any] | None
+    artifact_digest: str | None
+    storage_location: str
+    source: str
+    run_id: str | None
+    created_by: str
+    dependencies: dict[str, Any] | None
+    info: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any]) -> ModelVersion:
+        return cls(
+            full_name=f"{info['catalog_name']}.{info['schema_name']}.{info['model_name']}",
+            version=int(info["version"]),
+            status=info["status"],
+            status_message=info.get("status_message"),
+            aliases=[a["alias_name"] for a in info.get("aliases") or []],
+            tags={t["key"]: t["value"] for t in info.get("tags") or []},
+            signature=info.get("signature"),
+            artifact_digest=info.get("artifact_digest"),
+            storage_location=info.get("storage_location", ""),
+            source=info.get("source", ""),
+            run_id=info.get("run_id"),
+            created_by=info.get("created_by", ""),
+            dependencies=info.get("dependencies"),
+            info=info,
+        )
+
+
+@dataclass
+class LoadedModel:
+    """A model loaded from the registry; ``predict`` takes DataFrames, records or arrays."""
+
+    model: Any
+    full_name: str
+    version: int
+    uri: str
+    path: Path
+    signature: dict[str, Any] | None = None
+
+    def predict(self, data: Any) -> Any:
+        return self.model.predict(model_input(data, self.model))
+
+
+def model_input(data: Any, model: Any = None) -> Any:
+    """Data as the model takes it: Databricks serving payloads (``dataframe_split``,
+    ``dataframe_records``, ``instances``, ``inputs``), records and dicts as DataFrames,
+    arrays as arrays (as a DataFrame with the model's feature names when it has them)."""
+    if isinstance(data, dict):
+        if "dataframe_split" in data:
+            import pandas as pd
+
+            split = data["dataframe_split"]
+            return pd.DataFrame(split["data"], columns=split.get("columns"))
+        if "dataframe_records" in data:
+            data = data["dataframe_records"]
+        elif "instances" in data or "inputs" in data:
+            data = data.get("instances", data.get("inputs"))
+    data = as_frame(data)
+    if isinstance(data, list | tuple):
+        data = np.asarray(data)
+    names = getattr(model, "feature_names_in_", None)
+    if isinstance(data, np.ndarray) and names is not None and data.ndim == 2:
+        with contextlib.suppress(ImportError):
+            import pandas as pd
+
+            data = pd.DataFrame(data, columns=list(names))
+    return data
+
+
+def parse_model_uri(uri: str) -> tuple[str, int | None, str | None]:
+    """``models:/c.s.m@alias`` or ``models:/c.s.m/3`` → (full name, version, alias)."""
+    match = _URI.match(uri.strip()) if isinstance(uri, str) else None
+    if match is None or match["name"].count(".") != 2:
+        raise StewardError(
+            "INVALID_PARAMETER_VALUE",
+            f"model URI '{uri}' is not models:/catalog.schema.model@alias or "
+            "models:/catalog.schema.model/<version>",
+        )
+    version = int(match["version"]) if match["version"] else None
+    return match["name"], version, match["alias"]
+
+
+def _q(name: str) -> str:
+    return quote(name, safe="")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _safe_relative(path: str) -> PurePosixPath:
+    """A manifest path from the server, checked before anything is written under it."""
+    relative = PurePosixPath(path)
+    if (
+        not path
+        or "\\" in path
+        or "\x00" in path
+        or relative.is_absolute()
+        or any(part in ("", ".", "..") for part in path.split("/"))
+    ):
+        raise StewardError("INVALID_STATE", f"the server listed an unsafe artifact path '{path}'")
+    return relative
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    pins = []
+    for package in ("scikit-learn", "skops", "numpy", "scipy"):
+        with contextlib.suppress(PackageNotFoundError):
+            pins.append(f"{package}=={version(package)}")
+    return pins
+
+
+def save_model(
+    model: Any,
+    directory: Path,
+    signature: dict[str, str],
+    input_example: Any = None,
+) -> Path:
+    """Write ``model`` as an MLflow-compatible model directory stored with skops."""
+    import sklearn
+    import skops.io
+
+    directory.mkdir(parents=True, exist_ok=True)
+    model_path = directory / MODEL_FILE
+    skops.io.dump(model, model_path)
+    # MLflow's loader trusts what the MLmodel lists; Steward's loaders use their own list.
+    needed = skops.io.get_untrusted_types(file=model_path)
+    requirements = _requirements()
+    python = platform.python_version()
+    (directory / "requirements.txt").write_text("\n".join(requirements) + "\n")
+    (directory / "python_env.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "python": python,
+                "build_dependencies": ["pip", "setuptools", "wheel"],
+                "dependencies": ["-r requirements.txt"],
+            },
+            sort_keys=False,
+        )
+    )
+    (directory / "conda.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "channels": ["conda-forge"],
+                "dependencies": [f"python={python}", "pip", {"pip": requirements}],
+                "name": "mlflow-env",
+            },
+            sort_keys=False,
+        )
+    )
+    mlmodel: dict[str, Any] = {
+        "artifact_path": "model",
+        "flavors": {
+            "python_function": {
+                "env": {"conda": "conda.yaml", "virtualenv": "python_env.yaml"},
+                "loader_module": "mlflow.sklearn",
+                "model_path": MODEL_FILE,
+                "predict_fn": "predict",
+                "python_version": python,
+            },
+            "sklearn": {
+                "code": None,
+                "pickled_model": MODEL_FILE,
+                "serialization_format": "skops",
+                "sklearn_version": sklearn.__version__,
+                "skops_trusted_types": needed or None,
+            },
+        },
+        "model_uuid": uuid.uuid4().hex,
+        "utc_time_created": time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime()),
+        "signature": {**signature, "params": None},
+    }
+    if input_example is not None:
+        frame = as_frame(input_example)
+        if hasattr(frame, "to_json"):
+            (directory / "input_example.json").write_text(frame.to_json(orient="split"))
+    mlmodel["model_size_bytes"] = sum(p.stat().st_size for p in directory.rglob("*"))
+    (directory / "MLmodel").write_text(yaml.safe_dump(mlmodel, sort_keys=False))
+    return directory
+
+
+class Client:
+    """A Steward registry client. ``url``/``token`` default to ``STEWARD_URL`` and
+    ``STEWARD_TOKEN``; ``cache_dir`` (downloaded models) to ``STEWARD_CACHE_DIR`` or
+    ``~/.cache/steward``."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        cache_dir: str | Path | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        self.url = (url or os.environ.get("STEWARD_URL") or DEFAULT_URL).rstrip("/")
+        self.token = token or os.environ.get("STEWARD_TOKEN")
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        root = cache_dir or os.environ.get("STEWARD_CACHE_DIR") or "~/.cache/steward"
+        self.cache_dir = Path(root).expanduser()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- HTTP --------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise StewardError("UNAVAILABLE", f"cannot reach Steward at {self.url}: {exc}") from exc
+        self._raise_for(response)
+        if not response.content:
+            return {}
+        return response.json()
+
+    @staticmethod
+    def _raise_for(response: httpx.Response) -> None:
+        if response.status_code < 400:
+            return
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        raise StewardError(
+            str(body.get("error_code") or "HTTP_ERROR"),
+            str(body.get("message") or response.text[:500]),
+            response.status_code,
+            body.get("request_id"),
+        )
+
+    # -- models and versions -----------------------------------------------------------
+
+    def get_model(self, name: str) -> dict[str, Any]:
+        return self._request("GET", f"{UC}/models/{_q(name)}")
+
+    def create_model(self, name: str, comment: str | None = None) -> dict[str, Any]:
+        catalog, schema, model = _three_parts(name)
+        body = {"catalog_name": catalog, "schema_name": schema, "name": model, "comment": comment}
+        return self._request("POST", f"{UC}/models", json=body)
+
+    def _ensure_model(self, name: str) -> None:
+        try:
+            self.get_model(name)
+            return
+        except StewardError as exc:
+            if exc.status_code != 404:
+                raise
+        try:
+            self.create_model(name)
+        except StewardError as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+
+    def get_version(self, name: str, version_or_alias: int | str) -> ModelVersion:
+        """A version by number (``3``, ``"3"``) or alias (``"champion"``)."""
+        if isinstance(version_or_alias, int) or str(version_or_alias).isdigit():
+            path = f"{UC}/models/{_q(name)}/versions/{int(version_or_alias)}"
+        else:
+            path = f"{UC}/models/{_q(name)}/aliases/{_q(str(version_or_alias))}"
+        return ModelVersion.from_info(self._request("GET", path))
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        versions: list[ModelVersion] = []
+        token: str | None = None
+        while True:
+            params = {"page_token": token} if token else {}
+            body = self._request("GET", f"{UC}/models/{_q(name)}/versions", params=params)
+            versions += [ModelVersion.from_info(v) for v in body.get("model_versions", [])]
+            token = body.get("next_page_token")
+            if not token:
+                return versions
+
+    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
+        """Point ``alias`` at ``version`` (creating or moving it); returns that version."""
+        self._request(
+            "PUT",
+            f"{UC}/models/{_q(name)}/aliases/{_q(alias)}",
+            json={"version_num": int(version)},
+        )
+        return self.get_version(name, int(version))
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self._request("DELETE", f"{UC}/models/{_q(name)}/aliases/{_q(alias)}")
+
+    # -- registration ------------------------------------------------------------------
+
+    def register_model(
+        self,
+        model: Any,
+        name: str,
+        signature: Any = None,
+        input_example: Any = None,
+        training_tables: Sequence[str] | None = None,
+        feature_lookups: Sequence[Any] | None = None,
+        alias: str | None = None,
+        tags: dict[str, str] | None = None,
+        *,
+        comment: str | None = None,
+        run_id: str | None = None,
+    ) -> ModelVersion:
+        """Save ``model`` with skops, register it as a new version of ``name`` (creating the
+        registered model if missing), upload, finalize and optionally set ``alias``.
+
+        ``signature`` (MLflow's format, or a ``ModelSignature``) is inferred from
+        ``input_example`` and ``model.predict`` when not given. ``training_tables`` and
+        ``feature_lookups`` become lineage edges to the version.
+        """
+        _three_parts(name)
+        if signature is not None:
+            sig = normalize_signature(signature)
+        elif input_example is not None:
+            sig = infer_signature(input_example, model.predict(model_input(input_example)))
+        else:
+            raise StewardError(
+                "INVALID_PARAMETER_VALUE",
+                "a version needs a signature: pass signature= or an input_example to infer it",
+            )
+        with tempfile.TemporaryDirectory(prefix="steward-model-") as tmp:
+            directory = save_model(model, Path(tmp) / "model", sig, input_example)
+            self._ensure_model(name)
+            version = self._create_version(
+                name, model, training_tables, feature_lookups, tags, comment, run_id
+            )
+            for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+                self.upload_artifact(name, version, path.relative_to(directory).as_posix(), path)
+        info = self._request(
+            "PATCH",
+            f"{UC}/models/{_q(name)}/versions/{version}/finalize",
+            json={"full_name": name, "version": version},
+        )
+        registered = ModelVersion.from_info(info)
+        if registered.status != "READY":
+            raise StewardError(
+                "FAILED_REGISTRATION",
+                f"version {version} of {name} is {registered.status}: {registered.status_message}",
+            )
+        if alias:
+            return self.set_alias(name, alias, version)
+        return registered
+
+    def _create_version(
+        self,
+        name: str,
+        model: Any,
+        training_tables: Sequence[str] | None,
+        feature_lookups: Sequence[Any] | None,
+        tags: dict[str, str] | None,
+        comment: str | None,
+        run_id: str | None,
+    ) -> int:
+        catalog, schema, model_name = _three_parts(name)
+        body: dict[str, Any] = {
+            "catalog_name": catalog,
+            "schema_name": schema,
+            "model_name": model_name,
+            "source": f"steward-client:{type(model).__module__}.{type(model).__qualname__}",
+            "comment": comment,
+            "run_id": run_id,
+            "tags": [{"key": k, "value": str(v)} for k, v in (tags or {}).items()],
+        }
+        if training_tables or feature_lookups:
+            body["dependencies"] = {
+                "training_tables": list(training_tables or []),
+                "feature_lookups": [_lookup(f) for f in feature_lookups or []],
+            }
+        return int(self._request("POST", f"{UC}/models/versions", json=body)["version"])
+
+    def upload_artifact(self, name: str, version: int, path: str, source: Path) -> dict[str, Any]:
+        """Upload one file (streamed) to a pending version, with its SHA-256."""
+        digest = _sha256(source)
+        with source.open("rb") as handle:
+            return self._request(
+                "PUT",
+                f"{STEWARD}/models/{_q(name)}/versions/{int(version)}/artifacts/"
+                + quote(path, safe="/"),
+                content=handle,
+                headers={
+                    CHECKSUM_HEADER: digest,
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(source.stat().st_size),
+                },
+            )
+
+    # -- downloads and loading ---------------------------------------------------------
+
+    def list_artifacts(self, name: str, version: int) -> dict[str, Any]:
+        return self._request(
+            "GET", f"{STEWARD}/models/{_q(name)}/versions/{int(version)}/artifacts"
+        )
+
+    def download_artifacts(self, name: str, version: int) -> Path:
+        """The version's files in the local cache, each checked against its SHA-256 (from the
+        manifest recorded at registration and the download's header)."""
+        listing = self.list_artifacts(name, version)
+        if listing.get("status") != "READY":
+            raise StewardError(
+                "INVALID_STATE", f"version {version} of {name} is {listing.get('status')}"
+            )
+        files = [(_safe_relative(f["path"]), int(f["size"]), f["sha256"]) for f in listing["files"]]
+        digest = listing.get("artifact_digest") or "unrecorded"
+        target = self.cache_dir / "models" / name.lower() / str(int(version)) / digest[:32]
+        if target.is_dir() and all(
+            (target / p).is_file() and _sha256(target / p) == sha for p, _, sha in files
+        ):
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".download-", dir=target.parent))
+        try:
+            for relative, size, sha in files:
+                self._download_file(name, version, relative, size, sha, staging / relative)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
+    def _download_file(
+        self, name: str, version: int, relative: PurePosixPath, size: int, sha: str, dest: Path
+    ) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        url = f"{STEWARD}/models/{_q(name)}/versions/{int(version)}/artifacts/" + quote(
+            relative.as_posix(), safe="/"
+        )
+        digest = hashlib.sha256()
+        received = 0
+        try:
+            with self._http.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    self._raise_for(response)
+                header = response.headers.get(CHECKSUM_HEADER, "").lower()
+                with dest.open("wb") as out:
+                    for chunk in response.iter_bytes(_CHUNK):
+                        digest.update(chunk)
+                        received += len(chunk)
+                        out.write(chunk)
+        except httpx.HTTPError as exc:
+            raise StewardError(
+                "DOWNLOAD_FAILED", f"download of '{relative}' was interrupted: {exc}"
+            ) from exc
+        actual = digest.hexdigest()
+        if actual != sha or header != sha or received != size:
+            raise StewardError(
+                "CHECKSUM_MISMATCH",
+                f"'{relative}' of version {version} of {name} does not match its recorded "
+                f"SHA-256 (got {actual}, recorded {sha}, header {header or 'missing'})",
+            )
+
+    def load_model(
+        self,
+        model_uri: str,
+        *,
+        allow_pickle: bool = False,
+        trusted_types: Iterable[str] = (),
+    ) -> LoadedModel:
+        """Load ``models:/c.s.m@alias`` or ``models:/c.s.m/<version>``: resolve, download
+        with checksum verification, load with skops and the allow-list of trusted types.
+        Pickle is refused unless ``allow_pickle=True``."""
+        name, version, alias = parse_model_uri(model_uri)
+        mv = self.get_version(name, alias if alias is not None else int(version or 0))
+        directory = self.download_artifacts(name, mv.version)
+        model = load_sklearn(directory, allow_pickle=allow_pickle, trusted_types=trusted_types)
+        return LoadedModel(model, mv.full_name, mv.version, model_uri, directory, mv.signature)
+
+    def predict(self, model: str | LoadedModel, data: Any) -> Any:
+        """Predict with a loaded model or a ``models:/`` URI (loaded first)."""
+        loaded = self.load_model(model) if isinstance(model, str) else model
+        return loaded.predict(data)
+
+
+def _three_parts(name: str) -> tuple[str, str, str]:
+    parts = name.split(".") if isinstance(name, str) else []
+    if len(parts) != 3 or not all(parts):
+        raise StewardError(
+            "INVALID_PARAMETER_VALUE", f"model name '{name}' is not catalog.schema.model"
+        )
+    return parts[0], parts[1], parts[2]
+
+
+def _lookup(value: Any) -> dict[str, Any]:
+    """A feature lookup as the API takes it (dict, dataclass, or Databricks' FeatureLookup)."""
+    if isinstance(value, dict):
+        return value
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    keys = ("table_name", "lookup_key", "feature_names", "timestamp_lookup_key")
+    found = {k: getattr(value, k) for k in keys if getattr(value, k, None) is not None}
+    if isinstance(found.get("lookup_key"), str):
+        found["lookup_key"] = [found["lookup_key"]]
+    return found
+
+
+def predict(model: LoadedModel | str, data: Any, client: Client | None = None) -> Any:
+    """``predict(loaded, data)`` or ``predict("models:/c.s.m@alias", data)``."""
+    if isinstance(model, LoadedModel):
+        return model.predict(data)
+    owned = client is None
+    client = client or Client()
+    try:
+        return client.predict(model, data)
+    finally:
+        if owned:
+            client.close()
