@@ -82,6 +82,102 @@ def models_delete(
     typer.echo(f"deleted model {full_name}")
 
 
+versions = typer.Typer(help="Versions of a registered model.", no_args_is_help=True)
+alias = typer.Typer(
+    help="Aliases of a registered model (champion, challenger …): named pointers to versions.",
+    no_args_is_help=True,
+)
+models.add_typer(versions, name="versions")
+models.add_typer(alias, name="alias")
+VERSION_COLUMNS = ("version", "status", "aliases", "source", "created_by", "status_message")
+
+
+def _version_row(info: dict[str, object]) -> dict[str, object]:
+    names = info.get("aliases") or []
+    aliases = ", ".join(a["alias_name"] for a in names if isinstance(a, dict))
+    return {**info, "aliases": aliases}
+
+
+@versions.command("list")
+def versions_list(
+    full_name: Annotated[str, typer.Argument(help="The model: catalog.schema.model.")],
+    as_json: JsonFlag = False,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many versions.")] = 1000,
+) -> None:
+    """List the versions of a model, oldest first, with their status and aliases."""
+    catalog_commands._three_parts(full_name, "model name")
+    rows = ApiClient().pages(
+        f"{UC}/models/{catalog_commands._q(full_name)}/versions", "model_versions", limit
+    )
+    if as_json:
+        show_rows(rows, VERSION_COLUMNS, True)
+        return
+    show_rows((_version_row(r) for r in rows), VERSION_COLUMNS, False)
+
+
+@versions.command("get")
+def versions_get(
+    full_name: Annotated[str, typer.Argument(help="The model: catalog.schema.model.")],
+    version: Annotated[str, typer.Argument(help="A version number, or an alias such as champion.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show one version (by number or alias): status, signature, dependencies, aliases."""
+    catalog_commands._three_parts(full_name, "model name")
+    model = catalog_commands._q(full_name)
+    if version.isdigit():
+        path = f"{UC}/models/{model}/versions/{int(version)}"
+    else:
+        path = f"{UC}/models/{model}/aliases/{catalog_commands._q(version)}"
+    show_object(ApiClient().get(path), as_json)
+
+
+@alias.command("set")
+def alias_set(
+    full_name: Annotated[str, typer.Argument(help="The model: catalog.schema.model.")],
+    name: Annotated[str, typer.Argument(help="The alias, e.g. champion.")],
+    version: Annotated[int, typer.Argument(help="The READY version it should point at.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Point an alias at a version, creating or moving it (owner or MANAGE on the model)."""
+    catalog_commands._three_parts(full_name, "model name")
+    answer = ApiClient().request(
+        "PUT",
+        f"{UC}/models/{catalog_commands._q(full_name)}/aliases/{catalog_commands._q(name)}",
+        json={"version_num": version},
+    )
+    if as_json:
+        emit_json(answer)
+        return
+    typer.echo(f"{full_name}@{answer['alias_name']} -> version {answer['version_num']}")
+
+
+@alias.command("delete")
+def alias_delete(
+    full_name: Annotated[str, typer.Argument(help="The model: catalog.schema.model.")],
+    name: Annotated[str, typer.Argument(help="The alias to remove.")],
+) -> None:
+    """Remove an alias (the version stays; owner or MANAGE on the model)."""
+    catalog_commands._three_parts(full_name, "model name")
+    ApiClient().delete(
+        f"{UC}/models/{catalog_commands._q(full_name)}/aliases/{catalog_commands._q(name)}"
+    )
+    typer.echo(f"deleted alias {name} of {full_name}")
+
+
+@alias.command("get")
+def alias_get(
+    full_name: Annotated[str, typer.Argument(help="The model: catalog.schema.model.")],
+    name: Annotated[str, typer.Argument(help="The alias, e.g. champion.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show the version an alias points at."""
+    catalog_commands._three_parts(full_name, "model name")
+    info = ApiClient().get(
+        f"{UC}/models/{catalog_commands._q(full_name)}/aliases/{catalog_commands._q(name)}"
+    )
+    show_object(info, as_json)
+
+
 @db.command("upgrade")
 def db_upgrade(database_url: DatabaseUrl = None, storage_root: StorageRoot = None) -> None:
     """Apply all database migrations (the server also does this on start)."""
