@@ -123,11 +123,13 @@ def get_lineage(
 
 
 def _response(graph: LineageGraph) -> LineageResponse:
-    return LineageResponse(
-        nodes=[LineageNodeInfo(**vars(n)) for n in graph.nodes],
-        edges=[LineageEdgeInfo(**vars(e)) for e in graph.edges],
+    """Built without re-validating what the service already typed: an answer may hold
+    thousands of nodes and edges."""
+    return LineageResponse.model_construct(
+        nodes=[LineageNodeInfo.model_construct(**vars(n)) for n in graph.nodes],
+        edges=[LineageEdgeInfo.model_construct(**vars(e)) for e in graph.edges],
         column_edges=None
         if graph.column_edges is None
-        else [LineageColumnEdgeInfo(**vars(c)) for c in graph.column_edges],
+        else [LineageColumnEdgeInfo.model_construct(**vars(c)) for c in graph.column_edges],
         truncated=graph.truncated,
     )
