@@ -28,6 +28,10 @@ MODEL = SecurableType.MODEL
 BY_NAME = NameFrom.path("full_name")
 PAGE_MAX = 50
 REGISTRY = REGISTRY_EXTENSION
+#: Model metadata: BROWSE, or EXECUTE (UC: loading a model reads its versions and aliases).
+BROWSE_OR_EXECUTE = guard(
+    privilege=Privilege.BROWSE, on=MODEL, name_from=BY_NAME, or_privilege=Privilege.EXECUTE
+)
 
 
 def registry_of(rt: RuntimeDep) -> ModelRegistry:
@@ -265,7 +269,7 @@ async def list_models(
 
 @router.get(
     "/models/{full_name}",
-    dependencies=[guard(privilege=Privilege.BROWSE, on=MODEL, name_from=BY_NAME)],
+    dependencies=[BROWSE_OR_EXECUTE],
     operation_id="getRegisteredModel",
 )
 def get_model(full_name: str, rt: RuntimeDep) -> RegisteredModelInfo:
@@ -335,7 +339,7 @@ def create_version(body: CreateModelVersion, caller: CallerDep, rt: RuntimeDep) 
 
 @router.get(
     "/models/{full_name}/versions",
-    dependencies=[guard(privilege=Privilege.BROWSE, on=MODEL, name_from=BY_NAME)],
+    dependencies=[BROWSE_OR_EXECUTE],
     operation_id="listModelVersions",
     tags=["ModelVersions"],
 )
@@ -354,7 +358,7 @@ def list_versions(
 
 @router.get(
     "/models/{full_name}/versions/{version}",
-    dependencies=[guard(privilege=Privilege.BROWSE, on=MODEL, name_from=BY_NAME)],
+    dependencies=[BROWSE_OR_EXECUTE],
     operation_id="getModelVersion",
     tags=["ModelVersions"],
 )
@@ -443,7 +447,7 @@ def delete_alias(full_name: str, alias: str, caller: CallerDep, rt: RuntimeDep) 
 
 @router.get(
     "/models/{full_name}/aliases/{alias}",
-    dependencies=[guard(privilege=Privilege.BROWSE, on=MODEL, name_from=BY_NAME)],
+    dependencies=[BROWSE_OR_EXECUTE],
     operation_id="getModelVersionByAlias",
     tags=["ModelAliases"],
 )

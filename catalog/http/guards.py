@@ -15,7 +15,7 @@ from fastapi import params as fastapi_params
 from starlette.concurrency import run_in_threadpool
 
 from catalog.authz import Caller
-from catalog.errors import InvalidParameter
+from catalog.errors import InvalidParameter, PermissionDenied
 from catalog.http.deps import Runtime, current_caller, get_runtime
 from catalog.store.sql import SqlNamespaceStore
 from policy.requirements import Access, NameFrom, NameSource, Requirement
@@ -23,10 +23,15 @@ from policy.securables import API_SECURABLE_TYPES, Privilege, SecurableType
 
 
 class Guard:
-    """The dependency behind :func:`guard`; it carries its requirement for inspection."""
+    """The dependency behind :func:`guard`; it carries its requirement for inspection.
 
-    def __init__(self, requirement: Requirement) -> None:
+    ``alternative``: a second requirement on the same securable that also lets the request
+    through (UC's "BROWSE, or EXECUTE" on model metadata); a denial names the first.
+    """
+
+    def __init__(self, requirement: Requirement, alternative: Requirement | None = None) -> None:
         self.requirement = requirement
+        self.alternative = alternative
 
     async def __call__(
         self,
@@ -44,12 +49,30 @@ class Guard:
             runtime.authorizer.require(caller, req, None, store=None)
             return
         full_name = await _read_name(request, req.name_from) if req.name_from else None
-        await run_in_threadpool(_check, runtime, caller, req, full_name)
+        await run_in_threadpool(_check, runtime, caller, req, full_name, self.alternative)
 
 
-def _check(runtime: Runtime, caller: Caller, req: Requirement, full_name: str | None) -> None:
+def _check(
+    runtime: Runtime,
+    caller: Caller,
+    req: Requirement,
+    full_name: str | None,
+    alternative: Requirement | None = None,
+) -> None:
     with runtime.db.read() as session:
-        runtime.authorizer.require(caller, req, full_name, SqlNamespaceStore(session))
+        store = SqlNamespaceStore(session)
+        try:
+            runtime.authorizer.require(caller, req, full_name, store)
+        except PermissionDenied:
+            if alternative is None:
+                raise
+            try:
+                runtime.authorizer.require(caller, alternative, full_name, store)
+            except PermissionDenied:
+                pass
+            else:
+                return
+            raise
 
 
 async def _read_name(request: Request, source: NameFrom) -> str:
@@ -90,10 +113,19 @@ def guard(
     name_from: NameFrom | None = None,
     type_from: str | None = None,
     system_table: str | None = None,
+    or_privilege: Privilege | None = None,
 ) -> fastapi_params.Depends:
-    """Declare a route's requirement, e.g. ``guard(privilege=SELECT, on=TABLE, name_from=...)``."""
+    """Declare a route's requirement, e.g. ``guard(privilege=SELECT, on=TABLE, name_from=...)``.
+
+    ``or_privilege``: another privilege on the same securable that also suffices.
+    """
     requirement = Requirement(access, privilege, on, name_from, type_from, system_table)
-    return Depends(Guard(requirement))
+    alternative = (
+        Requirement(access, or_privilege, on, name_from, type_from, system_table)
+        if or_privilege is not None
+        else None
+    )
+    return Depends(Guard(requirement, alternative))
 
 
 AUTHENTICATED = Access.AUTHENTICATED
