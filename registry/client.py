@@ -335,10 +335,15 @@ class Client:
         return self._request("POST", f"{UC}/models", json=body)
 
     def _ensure_model(self, name: str) -> None:
+        """Create the registered model when it does not exist. A caller who may add versions
+        (CREATE MODEL VERSION) without seeing the model's metadata gets a 403 here: the
+        version's creation then decides."""
         try:
             self.get_model(name)
             return
         except StewardError as exc:
+            if exc.status_code == 403:
+                return
             if exc.status_code != 404:
                 raise
         try:
