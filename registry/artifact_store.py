@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import stat
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ MAX_SEGMENT_BYTES = 255
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _CHUNK = 1 << 20
 UPLOADS_DIR = ".uploads"
+#: Temporary upload files older than this are leftovers of a crash.
+STALE_UPLOAD_SECONDS = 24 * 3600
 
 
 class InvalidState(StewardError):
@@ -219,6 +222,22 @@ class ArtifactService:
         self.storage_root = storage_root
         self.max_file_bytes = max_file_bytes
         self.max_version_bytes = max_version_bytes
+        self.sweep_stale_uploads()
+
+    def sweep_stale_uploads(self, older_than_seconds: float = STALE_UPLOAD_SECONDS) -> int:
+        """Remove temporary files of uploads interrupted by a crash (old enough that no
+        replica sharing the storage root can still be writing them)."""
+        staging = self.storage_root / UPLOADS_DIR
+        if not staging.is_dir():
+            return 0
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for path in staging.glob("*.part"):
+            with contextlib.suppress(OSError):
+                if path.lstat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
 
     # -- uploads -----------------------------------------------------------------------
 

@@ -121,6 +121,26 @@ def test_uploads_stream_past_the_request_body_limit(server: ServerHandle) -> Non
     assert up.json()["size"] == len(big)
 
 
+def peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM line")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_uploads_are_never_held_whole_in_memory(server: ServerHandle) -> None:
+    """64 MiB through the server moves its peak resident size by a few MiB at most."""
+    m = make_model(server)
+    version = m.new_version()["version"]
+    block = os.urandom(1 << 20)
+    before = peak_rss_kib(server.process.pid)
+    up = server.admin.put(m.artifacts(version, "big.bin"), content=(block for _ in range(64)))
+    assert up.status_code == 200 and up.json()["size"] == 64 << 20, up.text
+    grown_mib = (peak_rss_kib(server.process.pid) - before) / 1024
+    assert grown_mib < 24, f"the server's peak memory grew by {grown_mib:.0f} MiB"
+
+
 def test_upload_needs_create_model_version_or_ownership(server: ServerHandle) -> None:
     m = make_model(server)
     admin = server.admin
@@ -377,3 +397,16 @@ def test_pending_and_failed_versions_serve_no_files(server: ServerHandle) -> Non
     error_of(admin.get(m.artifacts(version, "notes.txt")), 409, "INVALID_STATE")
     late = admin.put(m.artifacts(version, "MLmodel"), content=MLMODEL)
     error_of(late, 409, "INVALID_STATE", "FAILED_REGISTRATION")
+
+
+def test_temporary_files_of_crashed_uploads_are_swept(tmp_path: Path) -> None:
+    from registry.artifact_store import UPLOADS_DIR, ArtifactService
+
+    staging = tmp_path / UPLOADS_DIR
+    staging.mkdir()
+    (staging / "crashed.part").write_bytes(b"x")
+    (staging / "in-flight.part").write_bytes(b"y")
+    day_old = (staging / "crashed.part").stat().st_mtime - 2 * 86400
+    os.utime(staging / "crashed.part", (day_old, day_old))
+    ArtifactService(None, tmp_path, 1, 1)  # type: ignore[arg-type]
+    assert [p.name for p in staging.iterdir()] == ["in-flight.part"]
