@@ -121,6 +121,21 @@ class Authorizer:
             raise PermissionDenied(f"SELECT on table '{full_name}' is required")
         return records[-1]
 
+    def allows(
+        self,
+        caller: Caller,
+        privilege: Privilege,
+        securable_type: SecurableType,
+        full_name: str,
+        store: NamespaceStore,
+    ) -> bool:
+        """Whether :meth:`require_privilege` would let the caller through (no exception)."""
+        try:
+            self.require_privilege(caller, privilege, securable_type, full_name, store)
+        except PermissionDenied:
+            return False
+        return True
+
     def resolve_chain(
         self, full_name: str, securable_type: SecurableType, store: NamespaceStore
     ) -> list[SecurableRecord]:

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from catalog.authz import Caller
 from catalog.errors import InvalidParameter
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard
@@ -17,6 +18,7 @@ from catalog.http.models import Empty, RequestBody, SecurableInfo, ShortName
 from catalog.names import normalize_part
 from catalog.records import SecurableRecord
 from catalog.sql.executor import REGISTRY_EXTENSION
+from catalog.store.sql import SqlNamespaceStore
 from policy.requirements import NameFrom
 from policy.securables import Privilege, SecurableType
 from registry.dependencies import Dependencies, FeatureLookupSpec
@@ -154,7 +156,8 @@ class ModelVersionInfo(BaseModel):
     source: str
     run_id: str | None = None
     status: ModelVersionStatus
-    storage_location: str
+    #: Left out for callers who may not load the model (it is where the artifacts are).
+    storage_location: str | None = None
     comment: str | None = None
     created_at: int
     created_by: str
@@ -189,7 +192,9 @@ def model_info(r: SecurableRecord) -> RegisteredModelInfo:
     )
 
 
-def version_info(model: SecurableRecord, v: VersionRecord) -> ModelVersionInfo:
+def version_info(
+    model: SecurableRecord, v: VersionRecord, show_location: bool = True
+) -> ModelVersionInfo:
     catalog_name, schema_name, name = model.full_name.split(".")
     return ModelVersionInfo(
         model_name=name,
@@ -199,7 +204,7 @@ def version_info(model: SecurableRecord, v: VersionRecord) -> ModelVersionInfo:
         source=v.source,
         run_id=v.run_id,
         status=ModelVersionStatus(v.status),
-        storage_location=v.storage_location,
+        storage_location=v.storage_location if show_location else None,
         comment=v.comment,
         created_at=v.created_at,
         created_by=v.created_by,
@@ -345,13 +350,15 @@ def create_version(body: CreateModelVersion, caller: CallerDep, rt: RuntimeDep) 
 )
 def list_versions(
     full_name: str,
+    caller: CallerDep,
     rt: RuntimeDep,
     max_results: int | None = None,
     page_token: str | None = None,
 ) -> ListModelVersionsResponse:
     model, page = registry_of(rt).list_versions(full_name, max_results, page_token, PAGE_MAX)
+    loads = may_load(rt, caller, model.full_name)
     return ListModelVersionsResponse(
-        model_versions=[version_info(model, v) for v in page.items],
+        model_versions=[version_info(model, v, loads) for v in page.items],
         next_page_token=page.next_page_token,
     )
 
@@ -362,8 +369,11 @@ def list_versions(
     operation_id="getModelVersion",
     tags=["ModelVersions"],
 )
-def get_version(full_name: str, version: int, rt: RuntimeDep) -> ModelVersionInfo:
-    return version_info(*registry_of(rt).get_version(full_name, version))
+def get_version(
+    full_name: str, version: int, caller: CallerDep, rt: RuntimeDep
+) -> ModelVersionInfo:
+    model, record = registry_of(rt).get_version(full_name, version)
+    return version_info(model, record, may_load(rt, caller, model.full_name))
 
 
 @router.patch(
@@ -451,8 +461,22 @@ def delete_alias(full_name: str, alias: str, caller: CallerDep, rt: RuntimeDep) 
     operation_id="getModelVersionByAlias",
     tags=["ModelAliases"],
 )
-def get_by_alias(full_name: str, alias: str, rt: RuntimeDep) -> ModelVersionInfo:
-    return version_info(*registry_of(rt).get_by_alias(full_name, alias))
+def get_by_alias(full_name: str, alias: str, caller: CallerDep, rt: RuntimeDep) -> ModelVersionInfo:
+    model, record = registry_of(rt).get_by_alias(full_name, alias)
+    return version_info(model, record, may_load(rt, caller, model.full_name))
+
+
+def may_load(rt: RuntimeDep, caller: Caller, full_name: str) -> bool:
+    """Whether the caller may load the model's artifacts (USE gates + EXECUTE, SPEC §6).
+
+    A version's ``storage_location`` is where MLflow's ``file:`` flow reads the model
+    from directly, so it is only shown to callers who may load the model; BROWSE alone
+    shows the rest of the version.
+    """
+    with rt.db.read() as session:
+        return rt.authorizer.allows(
+            caller, Privilege.EXECUTE, MODEL, full_name, SqlNamespaceStore(session)
+        )
 
 
 def _same_target(
