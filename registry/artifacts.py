@@ -80,11 +80,17 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: Files MLflow's client writes into a version's directory for its own bookkeeping, also on
+#: every load (``registered_model_meta``): not part of the model, so not in its manifest.
+CLIENT_BOOKKEEPING = frozenset({"registered_model_meta"})
+
+
 def manifest(directory: Path) -> list[tuple[str, int, str]]:
-    """(relative path, size, sha256) of every artifact file."""
+    """(relative path, size, sha256) of every artifact file of the model."""
     return [
         (path.relative_to(directory).as_posix(), path.stat().st_size, file_sha256(path))
         for path in files_of(directory)
+        if path.relative_to(directory).as_posix() not in CLIENT_BOOKKEEPING
     ]
 
 

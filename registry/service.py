@@ -54,6 +54,14 @@ def validate_alias(alias: str) -> str:
     return name
 
 
+def _pending(model: SecurableRecord, record: VersionRecord) -> None:
+    if record.status != PENDING:
+        raise InvalidParameter(
+            f"version {record.version} of '{model.full_name}' is {record.status}, "
+            f"not {PENDING}; only a pending version can be finalized"
+        )
+
+
 def _note_audit(**params: object) -> None:
     """Add what a registry change did (old and new alias targets …) to the request's event."""
     scope = current_scope()
@@ -262,22 +270,28 @@ class ModelRegistry:
     def finalize_version(
         self, caller: Caller, model_full_name: str, version: int
     ) -> tuple[SecurableRecord, VersionRecord]:
+        # Inspecting artifacts (hashing every file, reading the skops type list) can take a
+        # while: do it before the write transaction, then re-check the version inside it.
+        with self.db.read() as session:
+            model = self._model_in(session, model_full_name)
+            _pending(model, self._version_in(session, model, version))
+            location = self._version_in(session, model, version).storage_location
+        summary: artifacts.ArtifactSummary | None = None
+        failure: str | None = None
+        try:
+            summary = artifacts.inspect(
+                artifacts.local_path(location, self.storage_root),
+                self.policy,
+                self.max_version_bytes,
+            )
+        except artifacts.InvalidArtifacts as exc:
+            failure = str(exc)
         with self.db.transaction() as session:
             model = self._model_in(session, model_full_name)
             record = self._version_in(session, model, version)
-            if record.status != PENDING:
-                raise InvalidParameter(
-                    f"version {version} of '{model.full_name}' is {record.status}, "
-                    f"not {PENDING}; only a pending version can be finalized"
-                )
-            try:
-                summary = artifacts.inspect(
-                    artifacts.local_path(record.storage_location, self.storage_root),
-                    self.policy,
-                    self.max_version_bytes,
-                )
-            except artifacts.InvalidArtifacts as exc:
-                record.status, record.status_message = FAILED, str(exc)
+            _pending(model, record)
+            if summary is None:
+                record.status, record.status_message = FAILED, failure
             else:
                 record.status, record.status_message = READY, None
                 record.signature = summary.signature
