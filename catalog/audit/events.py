@@ -11,6 +11,7 @@ normalised to UTC on both sides.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -130,7 +131,10 @@ def from_row(row: Any) -> ChainedEvent:
 
 def encode_params(params: dict[str, Any]) -> str:
     """request_params as stored: JSON, bounded in size."""
-    text = orjson.dumps(params, option=orjson.OPT_SORT_KEYS, default=str).decode()
+    try:
+        text = orjson.dumps(params, option=orjson.OPT_SORT_KEYS, default=str).decode()
+    except orjson.JSONEncodeError:  # lone surrogates in a refused request: escape them
+        text = json.dumps(params, sort_keys=True, default=str, ensure_ascii=True)
     if len(text) <= MAX_PARAMS_CHARS:
         return text
     return orjson.dumps(

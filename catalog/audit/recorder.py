@@ -58,17 +58,27 @@ class AuditScope:
 
     def event(self, status_code: int, error_message: str | None = None) -> AuditEvent:
         return AuditEvent(
-            service_name=self.service_name,
-            action_name=self.action_name or "unknown",
-            request_id=self.request_id,
-            user_name=self.user_name,
+            service_name=storable(self.service_name, 64) or "steward",
+            action_name=storable(self.action_name or "unknown", 128) or "unknown",
+            request_id=storable(self.request_id, 64) or "",
+            user_name=storable(self.user_name, 255),
             status_code=status_code,
             request_params=encode_params(self.params),
-            object_name=self.object_name,
-            error_message=error_message,
-            source_ip_address=self.source_ip_address,
-            user_agent=self.user_agent,
+            object_name=storable(self.object_name, 1024),
+            error_message=storable(error_message, 16_384),
+            source_ip_address=storable(self.source_ip_address, 64),
+            user_agent=storable(self.user_agent, 512),
         )
+
+
+def storable(value: str | None, limit: int) -> str | None:
+    """Text any backend stores: a refused request may carry NUL characters or lone
+    surrogates (PostgreSQL rejects both), and must still get its event. They are written
+    as escapes, and the text is cut to the column's size."""
+    if value is None:
+        return None
+    cleaned = value.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode()
+    return cleaned[:limit]
 
 
 _current: contextvars.ContextVar[AuditScope | None] = contextvars.ContextVar(
