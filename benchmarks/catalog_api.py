@@ -34,15 +34,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
-import sqlite3
-import sys
-import tempfile
-import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -50,9 +43,36 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import JSON, Connection, Table, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import JSON, Connection, Table, text
 
+# benchmarks/audit_lineage.py imports DEFAULT_POSTGRES_URL, database_for, log, log_offset,
+# machine, percentile, server_cpu_seconds and server_durations from here: kept importable.
+from benchmarks.harness import (
+    API,
+    DEFAULT_POSTGRES_URL,  # noqa: F401
+    add_json,
+    add_postgres_url,
+    closed_loop,
+    database_for,  # noqa: F401
+    fmt,
+    log,
+    log_offset,
+    machine,  # noqa: F401
+    machine_line,
+    markdown_table,
+    parse_backends,
+    parse_levels,
+    percentile,
+    print_tails,
+    ratio,
+    run_on_backends,
+    server_cpu_seconds,
+    server_durations,
+    start_targets,
+    threads_label,
+    warm_clients,
+    write_json,
+)
 from catalog.persistence import schema as t
 from catalog.persistence.engine import Database
 from catalog.records import new_id, now_ms
@@ -60,10 +80,8 @@ from catalog.store.sql import SqlNamespaceStore
 from policy.securables import SecurableType
 from tests.support import ServerHandle, start_server
 
-API = "/api/2.1/unity-catalog"
 GOAL_FIRST_PAGE_MS = 20.0
 PAGE = 50
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 CATALOG = "bench"
 WRITE_SCHEMA = "writes"
 BIG_SCHEMA = "big"
@@ -73,18 +91,7 @@ COLUMN_TYPES = [("LONG", "bigint"), ("STRING", "string"), ("DOUBLE", "double")]
 INSERT_CHUNK = 20_000
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-# -- statistics -----------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty sample."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * q // 100))  # ceil(n*q/100), at least 1
-    return ordered[int(rank) - 1]
+# -- figures --------------------------------------------------------------------------
 
 
 @dataclass
@@ -109,63 +116,6 @@ class Results:
     def latencies(self, backend: str, key: str, label: str, samples: Sequence[float]) -> None:
         self.add(backend, f"{key}.p50", f"{label} p50", "ms", "lower", percentile(samples, 50))
         self.add(backend, f"{key}.p99", f"{label} p99", "ms", "lower", percentile(samples, 99))
-
-
-# -- throw-away databases and the server -----------------------------------------------
-
-
-@contextmanager
-def throwaway_postgres(admin_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database for this run, dropped afterwards whatever happens."""
-    name = f"steward_bench_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with engine.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def database_for(backend: str, directory: Path, postgres_url: str) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{directory / 'steward.db'}"
-    else:
-        with throwaway_postgres(postgres_url) as url:
-            yield url
-
-
-def server_durations(handle: ServerHandle, offset: int, method: str, path: str) -> list[float]:
-    """Server-side ``duration_ms`` of the access-log lines written after ``offset``.
-
-    ``path`` is a prefix; a phase's window of the log holds only that phase's requests.
-    An access log in another format yields nothing, and the figure is left out.
-    """
-    with handle.log_path.open("rb") as f:
-        f.seek(offset)
-        lines = f.read().splitlines()
-    durations: list[float] = []
-    for line in lines:
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if (
-            entry.get("event") == "request"
-            and entry.get("method") == method
-            and str(entry.get("path", "")).startswith(path)
-        ):
-            durations.append(float(entry["duration_ms"]))
-    return durations
-
-
-def log_offset(handle: ServerHandle) -> int:
-    return handle.log_path.stat().st_size
 
 
 # -- request bodies and the bulk load -------------------------------------------------
@@ -305,47 +255,22 @@ def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> 
 Job = Callable[[httpx.Client], httpx.Response]
 
 
-def closed_loop(
-    handle: ServerHandle, jobs: Sequence[Job], concurrency: int, expect: int = 200
+def _not_ok(job: Job, response: httpx.Response) -> str | None:
+    if response.status_code != 200:
+        return f"{response.status_code}: {response.text[:300]}"
+    return None
+
+
+def send_jobs(
+    handle: ServerHandle, jobs: Sequence[Job], concurrency: int
 ) -> tuple[float, list[float]]:
-    """Run ``jobs`` on ``concurrency`` threads, one keep-alive client each.
+    """Run ``jobs`` on ``concurrency`` threads, one keep-alive client each (a closed loop).
 
     Returns the wall-clock seconds from the common start to the last answer and
     every request's latency in ms.
     """
-    clients = [handle.client(handle.admin_token) for _ in range(concurrency)]
-    for client in clients:  # open the connection outside the measurement
-        client.get(f"{API}/metastore_summary").raise_for_status()
-    latencies: list[list[float]] = [[] for _ in range(concurrency)]
-    errors: list[str] = []
-    barrier = threading.Barrier(concurrency + 1)
-
-    def worker(k: int) -> None:
-        client, mine = clients[k], latencies[k]
-        barrier.wait()
-        for job in jobs[k::concurrency]:
-            started = time.perf_counter()
-            try:
-                response = job(client)
-            except httpx.HTTPError as exc:
-                errors.append(repr(exc))
-                return
-            mine.append((time.perf_counter() - started) * 1000)
-            if response.status_code != expect:
-                errors.append(f"{response.status_code}: {response.text[:300]}")
-                return
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
-    if errors:
-        raise RuntimeError(f"{len(errors)} request(s) failed, first: {errors[0]}")
-    return wall, [x for per_thread in latencies for x in per_thread]
+    clients = warm_clients(handle, concurrency)
+    return closed_loop(clients, jobs, lambda client, job: job(client), _not_ok)
 
 
 # -- the benchmark ---------------------------------------------------------------------
@@ -372,15 +297,6 @@ class Target:
     handle: ServerHandle
     #: ``page_token`` of each page of the big schema, found by the walk (None = first page).
     tokens: list[str | None] = field(default_factory=list)
-
-
-def server_cpu_seconds(handle: ServerHandle) -> float | None:
-    """CPU time (user + system) the server process has used so far; None off Linux."""
-    try:
-        fields = Path(f"/proc/{handle.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -414,19 +330,15 @@ def server_cost(
         )
 
 
-def _threads(conc: int) -> str:
-    return f"{conc} thread{'s' if conc > 1 else ''}"
-
-
 def bench_create(target: Target, conc: int, opts: Options, out: Results) -> list[str]:
     names = [f"w{conc}_{i:06d}" for i in range(opts.creates)]
     bodies = [create_body(WRITE_SCHEMA, name, opts.columns) for name in names]
     jobs: list[Job] = [(lambda c, body=body: c.post(f"{API}/tables", json=body)) for body in bodies]
-    label = f"create table, {_threads(conc)}"
+    label = f"create table, {threads_label(conc)}"
     log(f"{target.backend}: {label} x{opts.creates}")
     key = f"create.c{conc}"
     with server_cost(target, out, key, label, "POST", f"{API}/tables", len(jobs)):
-        wall, lat = closed_loop(target.handle, jobs, conc)
+        wall, lat = send_jobs(target.handle, jobs, conc)
         out.add(target.backend, f"{key}.rps", f"{label}: req/s", "req/s", "higher", len(lat) / wall)
         out.latencies(target.backend, key, label, lat)
     return names
@@ -436,11 +348,11 @@ def bench_get(target: Target, conc: int, names: list[str], opts: Options, out: R
     rng = random.Random(opts.seed + conc)
     targets = [f"{CATALOG}.{WRITE_SCHEMA}.{rng.choice(names)}" for _ in range(opts.gets)]
     jobs: list[Job] = [(lambda c, name=name: c.get(f"{API}/tables/{name}")) for name in targets]
-    label = f"get table, {_threads(conc)}"
+    label = f"get table, {threads_label(conc)}"
     log(f"{target.backend}: {label} x{opts.gets}")
     key = f"get.c{conc}"
     with server_cost(target, out, key, label, "GET", f"{API}/tables/", len(jobs)):
-        wall, lat = closed_loop(target.handle, jobs, conc)
+        wall, lat = send_jobs(target.handle, jobs, conc)
         out.add(target.backend, f"{key}.rps", f"{label}: req/s", "req/s", "higher", len(lat) / wall)
         out.latencies(target.backend, key, label, lat)
 
@@ -541,14 +453,13 @@ def run(backends: Sequence[str], opts: Options, out: Results, workdir: Path) -> 
     """Every backend gets its own server; each phase then runs on each backend in turn,
     so a change in the machine's load during the run touches both alike."""
     with ExitStack() as stack:
-        targets: list[Target] = []
-        for backend in backends:
-            directory = workdir / backend
-            directory.mkdir(parents=True)
-            url = stack.enter_context(database_for(backend, directory, opts.postgres_url))
-            target = set_up(backend, url, directory, opts, out)
-            stack.callback(target.handle.stop)
-            targets.append(target)
+        targets = start_targets(
+            stack,
+            backends,
+            workdir,
+            opts.postgres_url,
+            lambda backend, url, directory: set_up(backend, url, directory, opts, out),
+        )
         try:
             for conc in opts.concurrency:
                 for target in targets:
@@ -560,51 +471,11 @@ def run(backends: Sequence[str], opts: Options, out: Results, workdir: Path) -> 
                 for target in targets:
                     bench_probe(target, key, label, page, opts, out)
         except BaseException:
-            for target in targets:
-                print(f"--- {target.backend} server log (tail) ---", file=sys.stderr)
-                print(target.handle.logs()[-3000:], file=sys.stderr)
+            print_tails((t.backend, t.handle.logs()[-3000:]) for t in targets)
             raise
 
 
 # -- the report -----------------------------------------------------------------------
-
-
-def machine(postgres_url: str | None) -> dict[str, str]:
-    info = {
-        "cpus (nproc)": str(len(os.sched_getaffinity(0))),
-        "cpu": _cpu_model(),
-        "python": platform.python_version(),
-        "os": platform.platform(),
-        "sqlite": sqlite3.sqlite_version,
-    }
-    if postgres_url:
-        engine = create_engine(postgres_url)
-        try:
-            with engine.connect() as conn:
-                info["postgresql"] = str(conn.execute(text("SHOW server_version")).scalar())
-        finally:
-            engine.dispose()
-    return info
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "req/s":
-        return f"{value:,.0f}"
-    if unit == "s":
-        return f"{value:,.1f}"
-    return f"{value:,.2f}"
 
 
 def render(out: Results, backends: Sequence[str]) -> str:
@@ -614,24 +485,11 @@ def render(out: Results, backends: Sequence[str]) -> str:
         header.append("PG/SQLite")
     rows = [header]
     for fig in out.figures.values():
-        row = [fig.label, fig.unit, *(_fmt(fig.values.get(b), fig.unit) for b in backends)]
+        row = [fig.label, fig.unit, *(fmt(fig.values.get(b), fig.unit) for b in backends)]
         if both:
-            pg, lite = fig.values.get("postgresql"), fig.values.get("sqlite")
-            row.append(f"{pg / lite:.2f}" if pg is not None and lite else "-")
+            row.append(ratio(fig.values.get("postgresql"), fig.values.get("sqlite")))
         rows.append(row)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-
-    def line(r: list[str]) -> str:
-        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
-        cells += [c.rjust(w) for c, w in zip(r[2:], widths[2:], strict=True)]
-        return "| " + " | ".join(cells) + " |"
-
-    sep = (
-        "|"
-        + "|".join("-" * (w + 2) if i < 2 else "-" * (w + 1) + ":" for i, w in enumerate(widths))
-        + "|"
-    )
-    lines = [line(rows[0]), sep, *(line(r) for r in rows[1:])]
+    lines = markdown_table(rows)
     first = out.figures.get("list.first.p50")
     if first:
         lines.append("")
@@ -680,26 +538,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[list[str], Options, Path | N
         "--repeats", type=int, default=200, help="fetches of each probed page (first/middle/last)"
     )
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("STEWARD_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
-        help="a PostgreSQL URL allowed to CREATE/DROP DATABASE (default: %(default)s)",
-    )
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    add_postgres_url(parser)
+    add_json(parser)
     args = parser.parse_args(argv)
-    aliases = {
-        "sqlite": "sqlite",
-        "postgres": "postgresql",
-        "postgresql": "postgresql",
-        "pg": "postgresql",
-    }
-    backends = []
-    for name in args.backends.split(","):
-        name = name.strip().lower()
-        if name not in aliases:
-            parser.error(f"unknown backend {name!r}: use sqlite and/or postgres")
-        backends.append(aliases[name])
-    concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    backends = parse_backends(parser, args.backends)
+    concurrency = parse_levels(args.concurrency)
     if args.tables < PAGE * 3 or args.creates < 1 or args.gets < 1 or min(concurrency) < 1:
         parser.error(f"--tables must be at least {PAGE * 3}; counts and levels at least 1")
     opts = Options(
@@ -717,18 +560,17 @@ def parse_args(argv: Sequence[str] | None) -> tuple[list[str], Options, Path | N
 
 def main(argv: Sequence[str] | None = None) -> int:
     backends, opts, json_path = parse_args(argv)
-    info = machine(opts.postgres_url if "postgresql" in backends else None)
-    load_before = os.getloadavg()
     out = Results()
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="steward-bench-") as tmp:
-        run(backends, opts, out, Path(tmp))
-    elapsed = time.perf_counter() - started
-    info["load average (1 min) before/after"] = f"{load_before[0]:.2f}/{os.getloadavg()[0]:.2f}"
+    info, elapsed = run_on_backends(
+        "steward-bench-",
+        backends,
+        opts.postgres_url,
+        lambda workdir: run(backends, opts, out, workdir),
+    )
 
     print()
     print("Steward catalog API over HTTP, " + " vs ".join(backends))
-    print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    print(machine_line(info))
     print(
         f"client: httpx, keep-alive, closed loop; create/get at {opts.concurrency} thread(s) "
         f"x {opts.creates}/{opts.gets} requests; list: 1 thread, {opts.tables:,} tables x "
@@ -737,22 +579,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"bulk load (not HTTP): {out.notes.get('bulk_load_s')} s; whole run {elapsed:.0f} s")
     print()
     print(render(out, backends))
-    if json_path is not None:
-        json_path.write_text(
-            json.dumps(
-                {
-                    "machine": info,
-                    "options": {k: v for k, v in vars(opts).items() if k != "postgres_url"},
-                    "figures": {
-                        f.key: {"label": f.label, "unit": f.unit, **f.values}
-                        for f in out.figures.values()
-                    },
-                    "notes": out.notes,
-                    "run_seconds": round(elapsed, 1),
-                },
-                indent=2,
-            )
-        )
+    write_json(
+        json_path,
+        {
+            "machine": info,
+            "options": {k: v for k, v in vars(opts).items() if k != "postgres_url"},
+            "figures": {
+                f.key: {"label": f.label, "unit": f.unit, **f.values} for f in out.figures.values()
+            },
+            "notes": out.notes,
+            "run_seconds": round(elapsed, 1),
+        },
+    )
     return 0
 
 

@@ -39,12 +39,7 @@ PostgreSQL/SQLite ratios.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
-import sys
-import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -54,19 +49,32 @@ from typing import Any
 
 import httpx
 
-from benchmarks.catalog_api import (
-    DEFAULT_POSTGRES_URL,
-    database_for,
+from benchmarks.harness import (
+    API,
+    add_cpu,
+    add_json,
+    add_postgres_url,
+    closed_loop,
+    fmt,
     log,
     log_offset,
-    machine,
+    machine_line,
+    markdown_table,
+    parse_backends,
+    parse_levels,
     percentile,
+    print_tails,
+    ratio,
+    run_on_backends,
     server_cpu_seconds,
     server_durations,
+    start_targets,
+    threads_label,
+    warm_clients,
+    write_json,
 )
 from tests.support import ServerHandle, start_server
 
-API = "/api/2.1/unity-catalog"
 SQL_PATH = "/api/2.0/sql/statements"
 SCIM_USERS = "/api/2.0/preview/scim/v2/Users"
 CATALOG = "bench"
@@ -189,10 +197,6 @@ class Target:
     handle: ServerHandle
 
 
-def _threads(conc: int) -> str:
-    return f"{conc} thread{'s' if conc > 1 else ''}"
-
-
 @dataclass
 class Sample:
     """What the timed chunks of one (backend, method, operation, level) added up to."""
@@ -209,50 +213,26 @@ def timed_chunk(
 ) -> None:
     """Send ``requests`` on ``conc`` threads, one keep-alive client each, into ``sample``."""
     handle = target.handle
-    clients = [handle.client(handle.admin_token) for _ in range(conc)]
-    for client in clients:  # open the connections before anything is measured
-        client.get(f"{API}/metastore_summary").raise_for_status()
-    latencies: list[list[float]] = [[] for _ in range(conc)]
-    errors: list[str] = []
-    barrier = threading.Barrier(conc + 1)
+    clients = warm_clients(handle, conc)
 
-    def worker(k: int) -> None:
-        client, mine = clients[k], latencies[k]
-        barrier.wait()
-        for request in requests[k::conc]:
-            started = time.perf_counter()
-            try:
-                response = send(client, request)
-            except httpx.HTTPError as exc:
-                errors.append(f"{request[2]}: {exc!r}")
-                return
-            mine.append((time.perf_counter() - started) * 1000)
-            if not succeeded(method, response):
-                errors.append(f"{request[2]}: {response.status_code} {response.text[:300]}")
-                return
+    def failure(request: Request, response: httpx.Response) -> str | None:
+        if succeeded(method, response):
+            return None
+        return f"{response.status_code} {response.text[:300]}"
 
     offset = log_offset(handle)
     cpu_before = server_cpu_seconds(handle)
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(conc)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
-    cpu_after = server_cpu_seconds(handle)
-    for client in clients:
-        client.close()
-    if errors:
-        raise RuntimeError(f"{len(errors)} request(s) failed, first: {errors[0]}")
-    done = [x for mine in latencies for x in mine]
+    try:
+        wall, done = closed_loop(
+            clients, requests, send, failure, describe=lambda request: f"{request[2]}: "
+        )
+        cpu_after = server_cpu_seconds(handle)
+    finally:
+        for client in clients:
+            client.close()
     sample.wall += wall
     sample.latencies += done
-    if sample.cpu is not None and cpu_before is not None and cpu_after is not None:
-        sample.cpu += cpu_after - cpu_before
-    else:
-        sample.cpu = None
+    sample.cpu = add_cpu(sample.cpu, cpu_before, cpu_after)
     # The server writes a request's access-log line after the answer has gone out, so
     # the last lines may land a moment after the client is done: wait for them, briefly.
     verb, path = requests[0][0], SQL_PATH if method == "sql" else f"{API}/permissions/"
@@ -266,7 +246,7 @@ def timed_chunk(
 
 
 def record(backend: str, method: str, operation: str, conc: int, s: Sample, out: Results) -> None:
-    key, label = f"{operation}.c{conc}", f"{operation.upper()}, {_threads(conc)}"
+    key, label = f"{operation}.c{conc}", f"{operation.upper()}, {threads_label(conc)}"
     n = len(s.latencies)
     out.add(backend, method, f"{key}.rps", f"{label}: req/s", "req/s", n / s.wall)
     out.add(backend, method, f"{key}.p50", f"{label}: p50", "ms", percentile(s.latencies, 50))
@@ -302,7 +282,7 @@ def timed_phase(
         rounds = min(opts.rounds, len(requests))
         chunks[method] = [requests[r::rounds] for r in range(rounds)]
     samples = {(t.backend, m): Sample() for t in targets for m in METHODS}
-    label = f"{operation.upper()}, {_threads(conc)}"
+    label = f"{operation.upper()}, {threads_label(conc)}"
     log(f"{label}: {opts.grants} per endpoint and backend, in {len(chunks['sql'])} rounds")
     for r in range(len(chunks["sql"])):
         runs = [(t, m) for m in METHODS for t in targets]
@@ -361,7 +341,7 @@ def check_grants(
         if seen != expected:
             missing, extra = len(expected - seen), len(seen - expected)
             raise RuntimeError(
-                f"{target.backend}: after {METHOD_LABEL[method]} {stage} at {_threads(conc)}, "
+                f"{target.backend}: after {METHOD_LABEL[method]} {stage} at {threads_label(conc)}, "
                 f"{how} shows {len(seen)} grants, expected {len(expected)} "
                 f"({missing} missing, {extra} unexpected)"
             )
@@ -449,14 +429,13 @@ def run(backends: Sequence[str], opts: Options, out: Results, workdir: Path) -> 
     """One server per backend, both up for the whole run; each level grants, checks,
     revokes and checks again, every timed phase interleaved over backends and endpoints."""
     with ExitStack() as stack:
-        targets: list[Target] = []
-        for backend in backends:
-            directory = workdir / backend
-            directory.mkdir(parents=True)
-            url = stack.enter_context(database_for(backend, directory, opts.postgres_url))
-            target = set_up(backend, url, directory, opts)
-            stack.callback(target.handle.stop)
-            targets.append(target)
+        targets = start_targets(
+            stack,
+            backends,
+            workdir,
+            opts.postgres_url,
+            lambda backend, url, directory: set_up(backend, url, directory, opts),
+        )
         try:
             for conc in opts.concurrency:
                 sets = {m: grant_set(m, conc, opts) for m in METHODS}
@@ -469,23 +448,11 @@ def run(backends: Sequence[str], opts: Options, out: Results, workdir: Path) -> 
                         for target in targets:
                             check_grants(target, method, conc, tables, expected, operation, out)
         except BaseException:
-            for target in targets:
-                print(f"--- {target.backend} server log (tail) ---", file=sys.stderr)
-                print(target.handle.logs()[-3000:], file=sys.stderr)
+            print_tails((t.backend, t.handle.logs()[-3000:]) for t in targets)
             raise
 
 
 # -- the report ------------------------------------------------------------------------
-
-
-def _fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.0f}" if unit == "req/s" else f"{value:,.2f}"
-
-
-def _ratio(a: float | None, b: float | None) -> str:
-    return f"{a / b:.2f}" if a is not None and b else "-"
 
 
 def render(out: Results, backends: Sequence[str]) -> str:
@@ -501,24 +468,12 @@ def render(out: Results, backends: Sequence[str]) -> str:
         v = row.values
         for b in backends:
             sql, rest = v.get((b, "sql")), v.get((b, "rest"))
-            cells += [_fmt(sql, row.unit), _fmt(rest, row.unit), _ratio(sql, rest)]
+            cells += [fmt(sql, row.unit), fmt(rest, row.unit), ratio(sql, rest)]
         if both:
             for m in METHODS:
-                cells.append(_ratio(v.get(("postgresql", m)), v.get(("sqlite", m))))
+                cells.append(ratio(v.get(("postgresql", m)), v.get(("sqlite", m))))
         rows.append(cells)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-
-    def line(r: list[str]) -> str:
-        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
-        cells += [c.rjust(w) for c, w in zip(r[2:], widths[2:], strict=True)]
-        return "| " + " | ".join(cells) + " |"
-
-    sep = (
-        "|"
-        + "|".join("-" * (w + 2) if i < 2 else "-" * (w + 1) + ":" for i, w in enumerate(widths))
-        + "|"
-    )
-    lines = [line(rows[0]), sep, *(line(r) for r in rows[1:])]
+    lines = markdown_table(rows)
     lines.append("")
     lines.append(
         "SQL/REST: the SQL endpoint's figure divided by the REST endpoint's (req/s: above 1 "
@@ -535,7 +490,7 @@ def render_checks(out: Results) -> str:
     lines = ["Read-back checks (every table of the set, through both endpoints):"]
     for c in out.checks:
         lines.append(
-            f"- {c['backend']}, {METHOD_LABEL[c['method']]} set, {_threads(c['threads'])}, "
+            f"- {c['backend']}, {METHOD_LABEL[c['method']]} set, {threads_label(c['threads'])}, "
             f"after {c['after'].upper()}: expected {c['expected']} grants on {c['tables']} "
             f"tables; SHOW GRANTS saw {c['show_grants']}, GET permissions saw "
             f"{c['get_permissions']}: ok"
@@ -585,22 +540,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[list[str], Options, Path | N
         help="untimed grant+revoke rounds per endpoint before the run (default %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("STEWARD_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
-        help="a PostgreSQL URL allowed to CREATE/DROP DATABASE (default: %(default)s)",
-    )
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    add_postgres_url(parser)
+    add_json(parser)
     args = parser.parse_args(argv)
-    aliases = {"sqlite": "sqlite", "postgres": "postgresql", "postgresql": "postgresql"}
-    aliases["pg"] = "postgresql"
-    backends = []
-    for name in args.backends.split(","):
-        name = name.strip().lower()
-        if name not in aliases:
-            parser.error(f"unknown backend {name!r}: use sqlite and/or postgres")
-        backends.append(aliases[name])
-    concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    backends = parse_backends(parser, args.backends)
+    concurrency = parse_levels(args.concurrency)
     if not concurrency or min(args.grants, args.users, args.rounds, *concurrency) < 1:
         parser.error("--grants, --users, --rounds and every --concurrency level must be at least 1")
     if args.warmup < 0:
@@ -619,21 +563,20 @@ def parse_args(argv: Sequence[str] | None) -> tuple[list[str], Options, Path | N
 
 def main(argv: Sequence[str] | None = None) -> int:
     backends, opts, json_path = parse_args(argv)
-    info = machine(opts.postgres_url if "postgresql" in backends else None)
-    load_before = os.getloadavg()
     out = Results()
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="steward-bench-grants-") as tmp:
-        run(backends, opts, out, Path(tmp))
-    elapsed = time.perf_counter() - started
-    info["load average (1 min) before/after"] = f"{load_before[0]:.2f}/{os.getloadavg()[0]:.2f}"
+    info, elapsed = run_on_backends(
+        "steward-bench-grants-",
+        backends,
+        opts.postgres_url,
+        lambda workdir: run(backends, opts, out, workdir),
+    )
 
     print()
     print(
         "Steward GRANT/REVOKE over HTTP: SQL statements vs REST permissions, "
         + " vs ".join(backends)
     )
-    print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    print(machine_line(info))
     print(
         f"client: httpx, keep-alive, closed loop, one change per request; {opts.grants} distinct "
         f"grants per endpoint at each of {opts.concurrency} thread(s), then revoked; "
@@ -644,26 +587,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(render(out, backends))
     print()
     print(render_checks(out))
-    if json_path is not None:
-        json_path.write_text(
-            json.dumps(
-                {
-                    "machine": info,
-                    "options": {k: v for k, v in vars(opts).items() if k != "postgres_url"},
-                    "figures": {
-                        r.key: {
-                            "label": r.label,
-                            "unit": r.unit,
-                            **{f"{b}.{m}": x for (b, m), x in r.values.items()},
-                        }
-                        for r in out.rows.values()
-                    },
-                    "checks": out.checks,
-                    "run_seconds": round(elapsed, 1),
-                },
-                indent=2,
-            )
-        )
+    write_json(
+        json_path,
+        {
+            "machine": info,
+            "options": {k: v for k, v in vars(opts).items() if k != "postgres_url"},
+            "figures": {
+                r.key: {
+                    "label": r.label,
+                    "unit": r.unit,
+                    **{f"{b}.{m}": x for (b, m), x in r.values.items()},
+                }
+                for r in out.rows.values()
+            },
+            "checks": out.checks,
+            "run_seconds": round(elapsed, 1),
+        },
+    )
     return 0
 
 

@@ -54,14 +54,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -72,7 +69,25 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from benchmarks.catalog_api import log, machine, percentile
+from benchmarks.harness import (
+    add_cpu,
+    add_json,
+    fmt,
+    log,
+    machine,
+    machine_line,
+    markdown_table,
+    parse_levels,
+    percentile,
+    print_tails,
+    ratio,
+    run_in_tempdir,
+    run_together,
+    threads_label,
+    tree_cpu_seconds,
+    tree_pids,
+    write_json,
+)
 from catalog.audit.verify import verify
 from catalog.persistence import schema as t
 from catalog.persistence.engine import Database
@@ -131,51 +146,6 @@ def model_name(conc: int) -> str:
 
 def alias_of(thread: int) -> str:
     return f"t{thread}"
-
-
-# -- process CPU -----------------------------------------------------------------------
-
-
-def _proc_children() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    return children
-
-
-def tree_pids(root: int) -> list[int]:
-    """``root`` and every process below it."""
-    children = _proc_children()
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
-
-
-def tree_cpu_seconds(root: int) -> float | None:
-    """User + system CPU seconds of ``root`` and its descendants, including children they
-    have already reaped; None when /proc cannot be read."""
-    total, ticks = 0, os.sysconf("SC_CLK_TCK")
-    try:
-        pids = tree_pids(root)
-    except OSError:
-        return None
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited between the scan and the read
-        total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
-    return total / ticks
 
 
 # -- MLflow: its own venv and server -----------------------------------------------------
@@ -682,11 +652,9 @@ def timed_chunk(
     kinds = kinds_of(system.name)
     per_thread: list[list[tuple[int, float, list[float]]]] = [[] for _ in range(conc)]
     errors: list[str] = []
-    barrier = threading.Barrier(conc + 1)
 
     def worker(k: int) -> None:
         client, mine, alias = clients[k], per_thread[k], alias_of(k)
-        barrier.wait()
         for key in keys[k::conc]:
             started = time.perf_counter()
             try:
@@ -697,24 +665,14 @@ def timed_chunk(
             mine.append((version, (time.perf_counter() - started) * 1000, times))
 
     cpu_before = system.cpu_seconds()
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(conc)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
+    wall = run_together(conc, worker)
     cpu_after = system.cpu_seconds()
     for client in clients:
         client.close()
     if errors:
         raise RuntimeError(f"{len(errors)} operation(s) failed, first: {errors[0]}")
     sample.wall += wall
-    if sample.cpu is not None and cpu_before is not None and cpu_after is not None:
-        sample.cpu += cpu_after - cpu_before
-    else:
-        sample.cpu = None
+    sample.cpu = add_cpu(sample.cpu, cpu_before, cpu_after)
     for k, mine in enumerate(per_thread):
         for _version, op_ms, times in mine:
             sample.ops.append(op_ms)
@@ -746,12 +704,8 @@ class Results:
         self.rows.setdefault(key, Row(key, label, unit)).values[system] = value
 
 
-def _threads(conc: int) -> str:
-    return f"{conc} thread{'s' if conc > 1 else ''}"
-
-
 def record(system: str, conc: int, sample: Sample, out: Results) -> None:
-    at = f"{_threads(conc)}"
+    at = f"{threads_label(conc)}"
     n_ops = len(sample.ops)
     n_requests = sum(len(v) for v in sample.requests.values())
     out.add(system, f"c{conc}.ops", f"{at}: operations/s", "ops/s", n_ops / sample.wall)
@@ -839,7 +793,7 @@ def run(opts: Options, out: Results, workdir: Path, info: dict[str, str]) -> Non
                 chunks = [keys[r::rounds] for r in range(rounds)]
                 samples = {s.name: Sample() for s in systems}
                 log(
-                    f"{_threads(conc)}: {opts.ops} operations per system in {rounds} rounds "
+                    f"{threads_label(conc)}: {opts.ops} operations per system in {rounds} rounds "
                     f"(load average {os.getloadavg()[0]:.2f})"
                 )
                 for r, chunk in enumerate(chunks):
@@ -872,19 +826,15 @@ def run(opts: Options, out: Results, workdir: Path, info: dict[str, str]) -> Non
             done = sum(ledgers[STEWARD, c].versions for c in opts.concurrency) + opts.warmup
             out.audit = steward.audit(done, refused=1 + len(opts.concurrency))
         except BaseException:
-            for system in systems:
-                print(f"--- {system.name} server log (tail) ---", file=sys.stderr)
-                print(system.tail(), file=sys.stderr)
+            print_tails((system.name, system.tail()) for system in systems)
             raise
 
 
 # -- the report ------------------------------------------------------------------------
 
 
-def _fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.1f}" if unit in ("ops/s", "req/s") else f"{value:,.2f}"
+#: Decimals of the rates in the tables (MLflow as shipped runs at well under 1 op/s).
+DECIMALS = {"ops/s": 1, "req/s": 1}
 
 
 def render(out: Results, systems: Sequence[str]) -> str:
@@ -895,25 +845,13 @@ def render(out: Results, systems: Sequence[str]) -> str:
     rows = [header]
     for row in out.rows.values():
         mine = row.values.get(STEWARD)
-        cells = [row.label, row.unit, _fmt(mine, row.unit)]
+        cells = [row.label, row.unit, fmt(mine, row.unit, DECIMALS)]
         for peer in peers:
             theirs = row.values.get(peer)
-            cells.append(_fmt(theirs, row.unit))
-            cells.append(f"{mine / theirs:.2f}" if mine is not None and theirs else "-")
+            cells.append(fmt(theirs, row.unit, DECIMALS))
+            cells.append(ratio(mine, theirs))
         rows.append(cells)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-
-    def line(r: list[str]) -> str:
-        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
-        cells += [c.rjust(w) for c, w in zip(r[2:], widths[2:], strict=True)]
-        return "| " + " | ".join(cells) + " |"
-
-    sep = (
-        "|"
-        + "|".join("-" * (w + 2) if i < 2 else "-" * (w + 1) + ":" for i, w in enumerate(widths))
-        + "|"
-    )
-    lines = [line(rows[0]), sep, *(line(r) for r in rows[1:])]
+    lines = markdown_table(rows)
     if not peers:
         return "\n".join(lines)
     lines.append("")
@@ -929,11 +867,11 @@ def render(out: Results, systems: Sequence[str]) -> str:
             mine, theirs = row.values.get(STEWARD), row.values.get(peer)
             if mine is None or not theirs:
                 continue
-            ratio = mine / theirs
-            verdict = "meets" if ratio >= GOAL_RATIO else "MISSES"
+            factor = mine / theirs
+            verdict = "meets" if factor >= GOAL_RATIO else "MISSES"
             lines.append(
                 f"- {row.label.split(':')[0]}, against {LABEL[peer]}: {mine:.1f} / {theirs:.1f} "
-                f"ops/s = **{ratio:.2f}x** (goal {GOAL_RATIO:.0f}x: {verdict} it)"
+                f"ops/s = **{factor:.2f}x** (goal {GOAL_RATIO:.0f}x: {verdict} it)"
             )
     return "\n".join(lines)
 
@@ -943,7 +881,7 @@ def render_checks(out: Results) -> str:
     for c in out.checks:
         aliases = ", ".join(f"{a}→v{v}" for a, v in sorted(c["aliases"].items()))
         lines.append(
-            f"- {LABEL[c['system']]}, model {c['model']} ({_threads(c['threads'])}): versions "
+            f"- {LABEL[c['system']]}, model {c['model']} ({threads_label(c['threads'])}): versions "
             f"1..{c['versions']} all there and READY; aliases {aliases}: ok"
         )
     if out.audit:
@@ -1011,9 +949,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, Path | None]:
         type=int,
         help="uvicorn worker processes of each MLflow server (default: MLflow's own, 4)",
     )
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    add_json(parser)
     args = parser.parse_args(argv)
-    concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    concurrency = parse_levels(args.concurrency)
     if not concurrency or min(args.ops, args.rounds, *concurrency) < 1 or args.warmup < 0:
         parser.error("--ops, --rounds and every --concurrency level must be at least 1")
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
@@ -1036,18 +974,15 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, Path | None]:
 def main(argv: Sequence[str] | None = None) -> int:
     opts, json_path = parse_args(argv)
     info = machine(None)
-    load_before = os.getloadavg()
     out = Results()
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="steward-bench-registry-") as tmp:
-        run(opts, out, Path(tmp), info)
-    elapsed = time.perf_counter() - started
-    info["load average (1 min) before/after"] = f"{load_before[0]:.2f}/{os.getloadavg()[0]:.2f}"
+    elapsed = run_in_tempdir(
+        "steward-bench-registry-", info, lambda workdir: run(opts, out, workdir, info)
+    )
     systems = [STEWARD, *opts.peers]
 
     print()
     print("Model registry over HTTP: Steward vs " + ", ".join(LABEL[p] for p in opts.peers))
-    print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    print(machine_line(info))
     print(
         f"client: httpx, keep-alive, closed loop, one alias per thread; {opts.ops} operations "
         f"per system at each of {opts.concurrency} thread(s), {opts.rounds} alternating rounds, "
@@ -1057,30 +992,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(render(out, systems))
     print()
     print(render_checks(out))
-    if json_path is not None:
-        json_path.write_text(
-            json.dumps(
-                {
-                    "machine": info,
-                    "options": {
-                        "ops": opts.ops,
-                        "concurrency": opts.concurrency,
-                        "rounds": opts.rounds,
-                        "warmup": opts.warmup,
-                        "peers": opts.peers,
-                        "mlflow_workers": opts.mlflow_workers,
-                    },
-                    "figures": {
-                        r.key: {"label": r.label, "unit": r.unit, **r.values}
-                        for r in out.rows.values()
-                    },
-                    "checks": out.checks,
-                    "audit": out.audit,
-                    "run_seconds": round(elapsed, 1),
-                },
-                indent=2,
-            )
-        )
+    write_json(
+        json_path,
+        {
+            "machine": info,
+            "options": {
+                "ops": opts.ops,
+                "concurrency": opts.concurrency,
+                "rounds": opts.rounds,
+                "warmup": opts.warmup,
+                "peers": opts.peers,
+                "mlflow_workers": opts.mlflow_workers,
+            },
+            "figures": {
+                r.key: {"label": r.label, "unit": r.unit, **r.values} for r in out.rows.values()
+            },
+            "checks": out.checks,
+            "audit": out.audit,
+            "run_seconds": round(elapsed, 1),
+        },
+    )
     return 0
 
 
