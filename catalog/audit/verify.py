@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from catalog.audit.events import GENESIS, event_hash, from_row, utc
@@ -171,9 +171,9 @@ def _rows(session: Session) -> Iterator[t.AuditEvent]:
     while True:
         batch = session.execute(
             select(t.AuditEvent.__table__)
-            .where(
-                (columns.lane > after[0]) | ((columns.lane == after[0]) & (columns.seq > after[1]))
-            )
+            # A row-value comparison, so both backends walk the (lane, seq) index; the
+            # spelled-out OR made PostgreSQL rescan from the start for every batch.
+            .where(tuple_(columns.lane, columns.seq) > tuple_(after[0], after[1]))
             .order_by(columns.lane, columns.seq)
             .limit(BATCH)
         ).all()
