@@ -152,6 +152,27 @@ def fix_up(tree: exp.Expression, backend: str) -> None:
             node.replace(fixed)
 
 
+#: Public columns of the system tables that are NOT NULL in the rows they come from.
+_NEVER_NULL = frozenset(
+    {
+        "event_id",
+        "event_time",
+        "event_date",
+        "service_name",
+        "action_name",
+        "request_id",
+        "lane",
+        "seq",
+        "prev_hash",
+        "hash",
+    }
+)
+
+
+def _never_null(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Column) and node.name in _NEVER_NULL
+
+
 def _is_time(node: exp.Expression) -> bool:
     return node.type is not None and node.type.this in TIMESTAMPS
 
@@ -186,6 +207,12 @@ def _common_fixups(node: exp.Expression, backend: str) -> exp.Expression:
     elif isinstance(node, exp.Between) and _is_time(node.this):
         node.set("low", _time_literal(node.args["low"], backend))
         node.set("high", _time_literal(node.args["high"], backend))
+    elif isinstance(node, exp.Ordered) and _never_null(node.this):
+        # Databricks sorts NULLs last on DESC; sqlglot spells that out for PostgreSQL
+        # (NULLS LAST), which no plain index can serve. A column that is never NULL sorts
+        # the same either way, so ask for the backend's own default and let indexes work.
+        descending = bool(node.args.get("desc"))
+        node.set("nulls_first", descending if backend == "postgresql" else not descending)
     elif isinstance(node, exp.JSONExtract):
         # ``col:key`` is text on Databricks (a scalar unquoted), as get_json_object gives.
         return exp.JSONExtractScalar(this=node.this, expression=node.expression)
