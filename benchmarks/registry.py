@@ -60,6 +60,7 @@ import signal
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -303,34 +304,35 @@ def mlflow_version_of(exe: Path) -> str:
 # -- the systems under test --------------------------------------------------------------
 
 
-class System:
+class System(ABC):
     """One server and the non-admin client that drives it."""
 
     name: str
 
-    def client(self) -> httpx.Client:
-        raise NotImplementedError
+    @abstractmethod
+    def client(self) -> httpx.Client: ...
 
+    @abstractmethod
     def operation(
         self, client: httpx.Client, model: str, alias: str, k: int
     ) -> tuple[int, list[float]]:
         """Register, alias, read back; return the version and each request's latency (ms)."""
-        raise NotImplementedError
+        ...
 
-    def cpu_seconds(self) -> float | None:
-        raise NotImplementedError
+    @abstractmethod
+    def cpu_seconds(self) -> float | None: ...
 
-    def add_model(self, model: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def add_model(self, model: str) -> None: ...
 
-    def check(self, model: str, versions: int, aliases: dict[str, int]) -> dict[str, Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def check(self, model: str, versions: int, aliases: dict[str, int]) -> dict[str, Any]: ...
 
-    def tail(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def tail(self) -> str: ...
 
-    def stop(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def stop(self) -> None: ...
 
 
 def _ok(response: httpx.Response, what: str, expect: int = 200) -> httpx.Response:
