@@ -72,6 +72,7 @@ from benchmarks.harness import (
     API,
     add_json,
     add_postgres_url,
+    closed_loop,
     database_for,
     fmt,
     log,
@@ -87,6 +88,7 @@ from benchmarks.harness import (
     server_cpu_seconds,
     server_durations,
     threads_label,
+    warm_clients,
     write_json,
 )
 from catalog.audit import verify as verify_module
@@ -208,52 +210,34 @@ def acknowledged(mutation: Mutation, response: httpx.Response) -> bool:
     return mutation.path != SQL_PATH or b'"SUCCEEDED"' in response.content
 
 
-def closed_loop(
+def send_mutations(
     target: Target, mutations: Sequence[Mutation], conc: int
 ) -> tuple[float, list[float]]:
     """Send ``mutations`` on ``conc`` threads, one keep-alive client each; every answer must
     acknowledge the change. Records each request id in ``target.acknowledged``."""
-    handle = target.handle
-    clients = [handle.client(handle.admin_token) for _ in range(conc)]
-    for client in clients:  # open the connections before anything is measured
-        client.get(f"{API}/metastore_summary").raise_for_status()
-    latencies: list[list[float]] = [[] for _ in range(conc)]
-    acks: list[list[tuple[str, Mutation, int]]] = [[] for _ in range(conc)]
-    errors: list[str] = []
-    barrier = threading.Barrier(conc + 1)
+    clients = warm_clients(target.handle, conc)
+    acks: list[tuple[str, Mutation, int]] = []
 
-    def worker(k: int) -> None:
-        client = clients[k]
-        barrier.wait()
-        for m in mutations[k::conc]:
-            started = time.perf_counter()
-            try:
-                response = client.request(m.method, m.path, json=m.body)
-            except httpx.HTTPError as exc:
-                errors.append(f"{m.body}: {exc!r}")
-                return
-            latencies[k].append((time.perf_counter() - started) * 1000)
-            if not acknowledged(m, response):
-                errors.append(f"{m.body}: {response.status_code} {response.text[:300]}")
-                return
-            acks[k].append((response.headers["x-request-id"], m, response.status_code))
+    def failure(m: Mutation, response: httpx.Response) -> str | None:
+        if not acknowledged(m, response):
+            return f"{response.status_code} {response.text[:300]}"
+        acks.append((response.headers["x-request-id"], m, response.status_code))
+        return None
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(conc)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
-    for client in clients:
-        client.close()
-    if errors:
-        raise RuntimeError(f"{len(errors)} request(s) failed, first: {errors[0]}")
-    for mine in acks:
-        for request_id, m, status in mine:
-            target.acknowledged[request_id] = (m.action, m.object_name, status)
-    return wall, [x for mine in latencies for x in mine]
+    try:
+        wall, latencies = closed_loop(
+            clients,
+            mutations,
+            lambda client, m: client.request(m.method, m.path, json=m.body),
+            failure,
+            lambda m: f"{m.body}: ",
+        )
+    finally:
+        for client in clients:
+            client.close()
+    for request_id, m, status in acks:
+        target.acknowledged[request_id] = (m.action, m.object_name, status)
+    return wall, latencies
 
 
 def bench_mutations(
@@ -263,7 +247,7 @@ def bench_mutations(
     key = f"mut.{kind.split()[0].lower()}.c{conc}"
     log(f"{target.backend}: {label} x{len(mutations)}")
     with server_cost(target, out, key, label, "POST", mutations[0].path, len(mutations)):
-        wall, lat = closed_loop(target, mutations, conc)
+        wall, lat = send_mutations(target, mutations, conc)
         out.add(target.backend, f"{key}.rps", f"{label}: req/s", "req/s", len(lat) / wall)
         out.latencies(target.backend, key, label, lat)
 

@@ -45,19 +45,14 @@ from typing import Any
 import httpx
 from sqlalchemy import JSON, Connection, Table, text
 
-# benchmarks/audit_lineage.py imports DEFAULT_POSTGRES_URL, database_for, log, log_offset,
-# machine, percentile, server_cpu_seconds and server_durations from here: kept importable.
 from benchmarks.harness import (
     API,
-    DEFAULT_POSTGRES_URL,  # noqa: F401
     add_json,
     add_postgres_url,
     closed_loop,
-    database_for,  # noqa: F401
     fmt,
     log,
     log_offset,
-    machine,  # noqa: F401
     machine_line,
     markdown_table,
     parse_backends,
