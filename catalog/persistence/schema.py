@@ -193,6 +193,9 @@ class AuditEvent(Base):
         Index("ix_audit_events_action", "action_name", "id"),
         Index("ix_audit_events_user", "user_name", "id"),
         Index("ix_audit_events_object", "object_name", "id"),
+        # Filters by action or user sorted by time (system.access.audit over SQL).
+        Index("ix_audit_events_action_time", "action_name", "event_time"),
+        Index("ix_audit_events_user_time", "user_name", "event_time"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
