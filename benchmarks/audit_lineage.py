@@ -45,7 +45,6 @@ calls in production).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import multiprocessing
 import os
@@ -66,12 +65,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from sqlalchemy import JSON, delete, func, insert, select, text, tuple_
+from sqlalchemy import delete, func, insert, select, text, tuple_
 
 from benchmarks.harness import (
     API,
     add_json,
     add_postgres_url,
+    bulk_insert,
     closed_loop,
     database_for,
     fmt,
@@ -1323,9 +1323,9 @@ def load_lineage(target: Target, graph: LineageGraph) -> dict[str, float]:
                     }
                 )
             with loading(db) as conn:
-                _bulk_insert(conn, t.Securable.__table__, securables)
-                _bulk_insert(conn, t.TableDetail.__table__, details)
-                _bulk_insert(conn, t.LineageNode.__table__, _times(conn, nodes))
+                bulk_insert(conn, t.Securable.__table__, securables)
+                bulk_insert(conn, t.TableDetail.__table__, details)
+                bulk_insert(conn, t.LineageNode.__table__, _times(conn, nodes))
         timings["tables_s"] = time.perf_counter() - began
         began = time.perf_counter()
         users = [user_name(k) for k in range(200)]
@@ -1351,7 +1351,7 @@ def load_lineage(target: Target, graph: LineageGraph) -> dict[str, float]:
                     }
                 )
             with loading(db) as conn:
-                _bulk_insert(conn, t.LineageEdge.__table__, _times(conn, rows), columns)
+                bulk_insert(conn, t.LineageEdge.__table__, _times(conn, rows), columns)
         timings["edges_s"] = time.perf_counter() - began
         began = time.perf_counter()
         create_indexes(db, indexes)
@@ -1387,28 +1387,6 @@ def _times(conn: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if key in row:
                 row[key] = _sqlite_time(row[key])
     return rows
-
-
-def _bulk_insert(
-    conn: Any, table: Any, rows: list[dict[str, Any]], names: list[str] | None = None
-) -> None:
-    """``rows`` into ``table`` (the given columns, else all): SQLite ``executemany``,
-    PostgreSQL ``COPY``; JSON columns encoded as SQLAlchemy's JSON type does."""
-    names = names or [c.name for c in table.columns]
-    encoded = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    tuples = [tuple(json.dumps(row[n]) if n in encoded else row[n] for n in names) for row in rows]
-    column_list = ", ".join(names)
-    if conn.dialect.name == "postgresql":
-        raw = conn.connection.driver_connection
-        with (
-            raw.cursor() as cursor,
-            cursor.copy(f"COPY {table.name} ({column_list}) FROM STDIN") as copy,
-        ):
-            for values in tuples:
-                copy.write_row(values)
-    else:
-        marks = ", ".join("?" for _ in names)
-        conn.exec_driver_sql(f"INSERT INTO {table.name} ({column_list}) VALUES ({marks})", tuples)
 
 
 def lineage_setup(target: Target) -> None:

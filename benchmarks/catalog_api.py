@@ -33,7 +33,6 @@ machine reaches ships it (see benchmarks/README.md).
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -43,12 +42,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import JSON, Connection, Table, text
+from sqlalchemy import text
 
 from benchmarks.harness import (
     API,
     add_json,
     add_postgres_url,
+    bulk_insert,
     closed_loop,
     fmt,
     log,
@@ -208,9 +208,9 @@ def populate(database_url: str, n_tables: int, n_columns: int, seed: int) -> flo
                 )
             with db.transaction() as session:
                 conn = session.connection()
-                _bulk_insert(conn, t.Securable.__table__, securables)
-                _bulk_insert(conn, t.TableDetail.__table__, details)
-                _bulk_insert(conn, t.TableColumn.__table__, columns)
+                bulk_insert(conn, t.Securable.__table__, securables)
+                bulk_insert(conn, t.TableDetail.__table__, details)
+                bulk_insert(conn, t.TableColumn.__table__, columns)
         if db.backend == "postgresql":
             # What autovacuum does by itself shortly after a bulk load; done now so the
             # planner's statistics do not depend on when the run happens to start.
@@ -219,30 +219,6 @@ def populate(database_url: str, n_tables: int, n_columns: int, seed: int) -> flo
     finally:
         db.dispose()
     return time.perf_counter() - started
-
-
-def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (every column given) the fastest way each driver offers.
-
-    SQLite: one ``executemany``; PostgreSQL: ``COPY``. JSON values are encoded as
-    SQLAlchemy's JSON type encodes them (``json.dumps``; ``None`` is JSON ``null``),
-    so the stored rows are the ones the service writes.
-    """
-    names = [c.name for c in table.columns]
-    encoded = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    tuples = [tuple(json.dumps(row[n]) if n in encoded else row[n] for n in names) for row in rows]
-    column_list = ", ".join(names)
-    if conn.dialect.name == "postgresql":
-        raw = conn.connection.driver_connection
-        with (
-            raw.cursor() as cursor,
-            cursor.copy(f"COPY {table.name} ({column_list}) FROM STDIN") as copy,
-        ):
-            for values in tuples:
-                copy.write_row(values)
-    else:
-        marks = ", ".join("?" for _ in names)
-        conn.exec_driver_sql(f"INSERT INTO {table.name} ({column_list}) VALUES ({marks})", tuples)
 
 
 # -- the closed-loop client -----------------------------------------------------------
