@@ -30,6 +30,10 @@ from policy.enforcer import Grant, PolicyEngine, add_policy_lines
 METASTORE_KEY = "metastore"
 
 
+class ReadOnlyPolicyStore(RuntimeError):
+    """Casbin asked the adapter to write; only the services write policies."""
+
+
 class CatalogPolicyAdapter(Adapter):
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -62,7 +66,11 @@ class CatalogPolicyAdapter(Adapter):
         add_policy_lines(model, grants, memberships, parents)
 
     def save_policy(self, model: Model) -> bool:
-        raise NotImplementedError("policies are written by the services, in their transactions")
+        """Refused: saving the whole policy would bypass the services' transactions (and the
+        audit events written in them)."""
+        raise ReadOnlyPolicyStore(
+            "policies are written by the services, in the transaction of each change"
+        )
 
 
 def load_engine(db: Database, engine: PolicyEngine) -> None:
