@@ -16,6 +16,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from catalog.authz import METASTORE_NODE, Authorizer, Caller, ancestor_names
+from catalog.data.physical import create_storage, drop_storage
 from catalog.errors import InvalidParameter, NotEmpty, NotFound, PermissionDenied
 from catalog.names import SYSTEM_CATALOG, normalize_part, split_full_name
 from catalog.pagination import decode_token, encode_token, page_size
@@ -143,6 +144,8 @@ class NamespaceService:
             store.insert(record)
             if table is not None:
                 store.insert_table_detail(record.id, table)
+                # The rows' physical table commits with the table or not at all.
+                create_storage(session.connection(), record.id, table)
             if extra is not None:
                 extra(session, record)
             ops = [securable_added_op(record.id, parent_id or METASTORE_NODE.key)]
@@ -350,6 +353,7 @@ class NamespaceService:
             if before_delete is not None:
                 before_delete(session, record)
             gone = [record.id, *store.descendant_ids(record.full_name)]
+            drop_storage(session.connection(), gone)
             # Grants go with their objects: a re-created name starts with none.
             session.execute(
                 delete(CasbinRule).where(CasbinRule.ptype == "p", CasbinRule.v1.in_(gone))

@@ -17,6 +17,7 @@ from catalog.audit.checkpointer import Checkpointer
 from catalog.audit.recorder import AuditRecorder
 from catalog.authz import Authorizer
 from catalog.config import Settings
+from catalog.data.service import TableDataService
 from catalog.grants import GrantService
 from catalog.http.app import build_app
 from catalog.http.deps import Runtime
@@ -58,6 +59,7 @@ def build_runtime(settings: Settings) -> Runtime:
         namespace=namespace,
         grants=GrantService(db, authorizer),
         audit=AuditRecorder(db, settings.audit_metadata_reads),
+        data=TableDataService(db, namespace),
     )
     policy = LoadPolicy(
         allow_pickle=settings.allow_pickle,

@@ -123,7 +123,33 @@ MUTATIONS: list[tuple[str, str, str, int, Call]] = [
         f"{UC}/tables",
         "createTable",
         200,
-        lambda c, w: c.post(f"{UC}/tables", json=table_body(*w.table.split("."))),
+        lambda c, w: c.post(
+            f"{UC}/tables",
+            json=table_body(
+                *w.table.split("."),
+                table_constraints=[
+                    {"primary_key_constraint": {"name": "pk", "child_columns": ["id"]}}
+                ],
+            ),
+        ),
+    ),
+    (
+        "POST",
+        "/api/2.1/steward/tables/{full_name}/rows",
+        "writeTableRows",
+        200,
+        lambda c, w: c.post(
+            f"/api/2.1/steward/tables/{w.table}/rows", json={"rows": [{"id": 1}, {"id": 2}]}
+        ),
+    ),
+    (
+        "POST",
+        "/api/2.1/steward/tables/{full_name}/lookup",
+        "lookupTableRows",
+        200,
+        lambda c, w: c.post(
+            f"/api/2.1/steward/tables/{w.table}/lookup", json={"keys": [{"id": 1}]}
+        ),
     ),
     (
         "PATCH",

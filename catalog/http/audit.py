@@ -37,6 +37,9 @@ SERVICES: tuple[tuple[str, str], ...] = (
 )
 #: Parameters never written to the log, whatever route they come in.
 SECRET_FIELDS = frozenset({"token_value", "password", "secret", "client_secret", "token"})
+#: ``openapi_extra`` of routes whose bodies are data (rows, model inputs): the event keeps
+#: the handler's summary of them (see :func:`note_params`), never the data itself.
+BODY_NOT_AUDITED = {"x-steward-body-not-audited": True}
 #: Body fields that together name the object a create is about.
 _NAME_PARTS = ("catalog_name", "schema_name", "name")
 
@@ -127,7 +130,10 @@ async def audit_route(request: Request) -> None:
     audit.metadata_read = request.method in ("GET", "HEAD") and not reads_data
     params: dict[str, Any] = {**audit.params, **request.path_params, **request.query_params}
     # Streamed bodies (artifact uploads) go to disk, never into memory or the log.
-    if request.method not in ("GET", "HEAD", "DELETE") and not streams_body(route):
+    body_is_data = bool((route.openapi_extra or {}).get("x-steward-body-not-audited"))
+    if request.method not in ("GET", "HEAD", "DELETE") and not (
+        streams_body(route) or body_is_data
+    ):
         body = await request.body()
         if body:
             try:
@@ -138,6 +144,13 @@ async def audit_route(request: Request) -> None:
                 params.update(parsed)
     audit.params = {k: ("<redacted>" if k in SECRET_FIELDS else v) for k, v in params.items()}
     audit.object_name = object_of(audit.params)
+
+
+def note_params(request_state: Any, **params: Any) -> None:
+    """Add a summary of a data body (row counts, format …) to the request's event."""
+    audit: AuditScope | None = getattr(request_state, "audit", None)
+    if audit is not None:
+        audit.params.update(params)
 
 
 def object_of(params: dict[str, Any]) -> str | None:

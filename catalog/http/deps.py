@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from catalog.audit.recorder import AuditRecorder
 from catalog.authz import Authorizer, Caller
 from catalog.config import Settings
+from catalog.data.service import TableDataService
 from catalog.errors import Unauthenticated
 from catalog.grants import GrantService
 from catalog.identity import IdentityService
@@ -29,6 +30,8 @@ class Runtime:
     namespace: NamespaceService
     grants: GrantService
     audit: AuditRecorder
+    #: Rows of managed tables (feature tables).
+    data: TableDataService
     #: Services of packages built on the catalog (the registry), by name.
     extensions: dict[str, Any] = field(default_factory=dict)
 

@@ -1,0 +1,121 @@
+"""Where a managed table's rows live: one physical table in the service database.
+
+A managed table ``main.fs.customers`` is stored as ``data_<securable id hex>`` with one
+column per declared column, named ``c<position>``. Neither name comes from user text:
+table and column names may be anything Databricks allows (spaces, any case, reserved
+words) and the SQL rewrite (:mod:`catalog.sql.table_sources`) maps the public names onto
+these. The primary key (timeseries column included) is the physical primary key, so a
+lookup by key and the point-in-time search of a key's history are index range scans.
+
+The physical table is created in the transaction that creates the table and dropped in
+the one that drops it (or its schema or catalog, with CASCADE), so a table and its rows
+exist together or not at all. EXTERNAL tables keep their data elsewhere: no storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.types import TypeEngine
+
+from catalog.records import ColumnRecord, TableDetailRecord
+
+PREFIX = "data_"
+
+
+def physical_name(table_id: str) -> str:
+    return PREFIX + table_id.replace("-", "")
+
+
+def column_name(position: int) -> str:
+    return f"c{position}"
+
+
+def has_storage(detail: TableDetailRecord) -> bool:
+    return detail.table_type == "MANAGED"
+
+
+def sql_type(column: ColumnRecord) -> TypeEngine:
+    """The SQLAlchemy type a column's values are stored as."""
+    name = column.type_name
+    if name == "BOOLEAN":
+        return sa.Boolean(create_constraint=False)
+    if name in ("BYTE", "SHORT", "INT"):
+        return sa.Integer()
+    if name == "LONG":
+        return sa.BigInteger()
+    if name == "FLOAT":
+        return sa.Float()
+    if name == "DOUBLE":
+        return sa.Double()
+    if name == "DECIMAL":
+        return sa.Numeric(column.type_precision or 10, column.type_scale or 0)
+    if name == "DATE":
+        return sa.Date()
+    if name == "TIMESTAMP":
+        return sa.DateTime(timezone=True)
+    if name == "TIMESTAMP_NTZ":
+        return sa.DateTime(timezone=False)
+    if name == "BINARY":
+        return sa.LargeBinary()
+    if name in ("ARRAY", "STRUCT", "MAP", "VARIANT"):
+        return sa.JSON()
+    return sa.Text()
+
+
+def _signature(detail: TableDetailRecord) -> tuple[object, ...]:
+    return (
+        tuple(
+            (c.position, c.type_name, c.type_precision, c.type_scale, c.nullable)
+            for c in detail.columns
+        ),
+        tuple(detail.primary_key_columns or ()),
+    )
+
+
+#: Built tables by (table id, definition); a table's definition never changes in place.
+_TABLES: dict[tuple[str, tuple[object, ...]], sa.Table] = {}
+
+
+def physical_table(table_id: str, detail: TableDetailRecord) -> sa.Table:
+    """The SQLAlchemy table of ``table_id`` (built once per definition)."""
+    key = (table_id, _signature(detail))
+    table = _TABLES.get(key)
+    if table is None:
+        table = _TABLES[key] = _build(table_id, detail)
+    return table
+
+
+def _build(table_id: str, detail: TableDetailRecord) -> sa.Table:
+    by_name = {c.name: c.position for c in detail.columns}
+    key_positions = {by_name[name] for name in detail.primary_key_columns or ()}
+    return sa.Table(
+        physical_name(table_id),
+        sa.MetaData(),
+        *(
+            sa.Column(
+                column_name(c.position),
+                sql_type(c),
+                primary_key=c.position in key_positions,
+                nullable=c.nullable and c.position not in key_positions,
+                autoincrement=False,
+            )
+            for c in sorted(detail.columns, key=lambda c: c.position)
+        ),
+    )
+
+
+def create_storage(connection: Connection, table_id: str, detail: TableDetailRecord) -> None:
+    if has_storage(detail):
+        physical_table(table_id, detail).create(connection)
+
+
+def drop_storage(connection: Connection, table_ids: Iterable[str]) -> None:
+    """Drop the physical tables of ``table_ids`` that have one (any may have none)."""
+    existing = set(sa.inspect(connection).get_table_names())
+    for table_id in table_ids:
+        name = physical_name(table_id)
+        if name in existing:
+            sa.Table(name, sa.MetaData()).drop(connection)
