@@ -104,9 +104,7 @@ def _boolean(_column: ColumnRecord, value: Any, text: bool) -> bool:
 def _string(_column: ColumnRecord, value: Any, _text: bool) -> str:
     if not isinstance(value, str):
         raise BadValue(f"{_shown(value)} is not a string")
-    problem = storable_problem(value)
-    if problem:
-        raise BadValue(f"the text {problem}")
+    _refuse_unstorable_text(value)
     return value
 
 
@@ -166,11 +164,26 @@ def _complex(column: ColumnRecord, value: Any, text: bool) -> Any:
             value = orjson.loads(value)
         except orjson.JSONDecodeError:
             raise BadValue(f"'{value}' is not JSON") from None
+    _refuse_unstorable_text(value)
     expected = {"ARRAY": list, "STRUCT": dict, "MAP": dict}.get(column.type_name)
     if expected is not None and not isinstance(value, expected):
         shape = "a JSON array" if expected is list else "a JSON object"
         raise BadValue(f"{_shown(value)} is not {shape}")
     return value
+
+
+def _refuse_unstorable_text(value: Any) -> None:
+    if isinstance(value, str):
+        problem = storable_problem(value)
+        if problem:
+            raise BadValue(f"the text {problem}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unstorable_text(key)
+            _refuse_unstorable_text(item)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_unstorable_text(item)
 
 
 _CHECKS: dict[str, Callable[[ColumnRecord, Any, bool], Any]] = {

@@ -18,14 +18,14 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from catalog.data.values import present_row
 from catalog.errors import InvalidParameter
 from catalog.http.audit import BODY_NOT_AUDITED, note_params
 from catalog.http.deps import RuntimeDep
 from catalog.http.guards import guard
-from catalog.http.models import RequestBody, Response
+from catalog.http.models import Response
 from policy.requirements import NameFrom
 from policy.securables import Privilege, SecurableType
 
@@ -35,7 +35,14 @@ TABLE = SecurableType.TABLE
 CSV_TYPES = ("text/csv", "application/csv")
 
 
-class WriteRows(RequestBody):
+class DataBody(BaseModel):
+    """A body of rows or keys: unknown fields refused; the values themselves are checked
+    by :func:`catalog.data.values.check_rows`, which names the row and column."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class WriteRows(DataBody):
     rows: list[dict[str, Any]]
     #: ``merge`` updates rows whose primary key exists and inserts the others; ``append``
     #: refuses a batch with an existing key (as ``INSERT INTO`` does).
@@ -48,7 +55,7 @@ class WriteRowsResponse(Response):
     num_updated_rows: int
 
 
-class LookupRows(RequestBody):
+class LookupRows(DataBody):
     #: One object per key, giving the primary key columns (without the timeseries column).
     keys: list[dict[str, Any]] = Field(max_length=100_000)
     #: Point in time per key (ISO 8601): the latest row not later than it.
