@@ -30,24 +30,16 @@ new versions are registered (the aliases then point at those).
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import os
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import textwrap
-import time
-import uuid
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
+import example_support
 import httpx
 import numpy as np
 import pandas as pd
+from example_support import check, clip, say, sql, step, table
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -70,71 +62,6 @@ OBO_TOKENS = "/api/2.0/token-management/on-behalf-of/tokens"
 AUDIT_PATH = "/api/2.1/steward/audit"
 LINEAGE_PATH = "/api/2.1/steward/lineage"
 METASTORE_SUMMARY = "/api/2.1/unity-catalog/metastore_summary"
-
-
-# -- output ---------------------------------------------------------------------------------
-
-
-def step(number: int, title: str) -> None:
-    print(f"\n{number}. {title}")
-    print("   " + "-" * (len(title) + 3))
-
-
-def say(text: str = "") -> None:
-    print(f"   {text}" if text else "")
-
-
-def say_statement(outcome: str, statement: str) -> None:
-    """``ok      CREATE …``, long statements wrapped under themselves."""
-    lines = textwrap.wrap(statement, 88 - 8, break_long_words=False) or [""]
-    say(f"{outcome:<8}{lines[0]}")
-    for line in lines[1:]:
-        say(f"{'':<8}  {line}")
-
-
-def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
-    """A plain aligned table (no colours, so it reads the same in a log)."""
-    cells = [[str(h) for h in headers], *[["" if v is None else str(v) for v in r] for r in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    for n, row in enumerate(cells):
-        say("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-        if n == 0:
-            say("  ".join("-" * width for width in widths))
-
-
-# -- HTTP helpers (what the client does not wrap) -------------------------------------------
-
-
-def check(response: httpx.Response) -> dict[str, Any]:
-    """The JSON body of a successful answer; a StewardError for an error answer."""
-    if response.status_code >= 400:
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        raise StewardError(
-            str(body.get("error_code") or "HTTP_ERROR"),
-            str(body.get("message") or response.text[:300]),
-            response.status_code,
-            body.get("request_id"),
-        )
-    return response.json() if response.content else {}
-
-
-def sql(http: httpx.Client, statement: str, *, tolerate: Sequence[str] = ()) -> str:
-    """Run one statement on the SQL endpoint; ``tolerate`` lists error codes that mean
-    "already done" (the script may run twice). Returns ``ok`` or the tolerated code."""
-    body = check(http.post(SQL_PATH, json={"statement": statement}))
-    status = body["status"]
-    if status["state"] == "SUCCEEDED":
-        say_statement("ok", statement)
-        return "ok"
-    error = status.get("error") or {}
-    code = error.get("error_code", "ERROR")
-    if code in tolerate:
-        say_statement("exists", statement)
-        return code
-    raise StewardError(code, f"{statement}: {error.get('message', '')}")
 
 
 # -- 1. catalog, schema and training table ---------------------------------------------------
@@ -416,14 +343,14 @@ def _detail(event: dict[str, Any], files: int | None = None) -> str:
     params = event.get("request_params") or {}
     error = event["response"].get("error_message")
     if error:
-        return _clip(error)
+        return clip(error)
     if files is not None:
         return f"v{params.get('version')}: {files} file{'s' if files != 1 else ''}"
     if params.get("statement"):
         note = str(params["statement"])
         if params.get("previous_version") is not None:
             note += f" (was v{params['previous_version']})"
-        return _clip(note)
+        return clip(note)
     if params.get("alias"):
         target = params.get("version_num", params.get("version"))
         note = f"{params['alias']}" + (f" -> v{target}" if target is not None else "")
@@ -438,67 +365,6 @@ def _detail(event: dict[str, Any], files: int | None = None) -> str:
     if params.get("version") is not None:
         return f"v{params['version']}"
     return ""
-
-
-def _clip(text: str, width: int = 64) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-# -- a throw-away server ---------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def throwaway_server() -> Iterator[tuple[str, str]]:
-    """``steward server`` on SQLite in a temporary directory, stopped and removed on exit
-    (the same way the test suite starts one)."""
-    root = Path(tempfile.mkdtemp(prefix="steward-example-"))
-    port = _free_port()
-    token = "dapi" + uuid.uuid4().hex + uuid.uuid4().hex
-    env = {
-        **os.environ,
-        "STEWARD_ADMIN_TOKEN": token,
-        "STEWARD_DATABASE_URL": f"sqlite:///{root / 'steward.db'}",
-        "STEWARD_STORAGE_ROOT": str(root),
-        "STEWARD_HOST": "127.0.0.1",
-        "STEWARD_PORT": str(port),
-    }
-    log_path = root / "server.log"
-    url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "registry", "server"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"the server exited early:\n{log_path.read_text()}")
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start in time:\n{log_path.read_text()}")
-            with contextlib.suppress(httpx.HTTPError):
-                # Unauthenticated on purpose: a 401 proves the app is serving.
-                if httpx.get(url + METASTORE_SUMMARY, timeout=2).status_code == 401:
-                    break
-            time.sleep(0.2)
-        print(f"Started a throw-away server at {url} (SQLite under {root})")
-        yield url, token
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -526,49 +392,11 @@ def run(url: str, token: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Train, register, govern and load the churn model on a Steward server.",
+    return example_support.main(
+        run,
+        "Train, register, govern and load the churn model on a Steward server.",
+        argv,
     )
-    parser.add_argument(
-        "--start-server",
-        action="store_true",
-        help="start a throw-away server on SQLite in a temporary directory",
-    )
-    parser.add_argument(
-        "--url",
-        default=os.environ.get("STEWARD_URL", "http://127.0.0.1:8080"),
-        help="server URL (default: STEWARD_URL or http://127.0.0.1:8080)",
-    )
-    parser.add_argument(
-        "--token",
-        default=os.environ.get("STEWARD_TOKEN"),
-        help="a metastore admin's token (default: STEWARD_TOKEN)",
-    )
-    args = parser.parse_args(argv)
-    try:
-        if args.start_server:
-            with throwaway_server() as (url, token):
-                run(url, token)
-        else:
-            if not args.token:
-                parser.error(
-                    "no token: set STEWARD_TOKEN to a metastore admin's token "
-                    "(STEWARD_TOKEN=$(cat .steward/admin-token) after `make run`), "
-                    "or pass --start-server"
-                )
-            run(args.url.rstrip("/"), args.token)
-    except StewardError as exc:
-        print(f"\nerror: {exc}", file=sys.stderr)
-        if exc.status_code in (401, 403):
-            print(
-                "(the token must be a metastore admin's: see examples/README.md)", file=sys.stderr
-            )
-        return 1
-    except httpx.HTTPError as exc:
-        print(f"\nerror: cannot reach Steward: {exc}", file=sys.stderr)
-        print("(start it with `make run`, or pass --start-server)", file=sys.stderr)
-        return 1
-    return 0
 
 
 if __name__ == "__main__":
