@@ -10,9 +10,20 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from registry.client import Client, LoadedModel, ModelVersion, StewardError, predict
+    from registry.features import FeatureLookup, TrainingSet
     from registry.safety import UnsafeModel
 
-__all__ = ["Client", "LoadedModel", "ModelVersion", "StewardError", "UnsafeModel", "predict"]
+__all__ = [
+    "Client",
+    "FeatureLookup",
+    "LoadedModel",
+    "ModelVersion",
+    "StewardError",
+    "TrainingSet",
+    "UnsafeModel",
+    "predict",
+]
+_FEATURES = {"FeatureLookup", "TrainingSet"}
 
 
 def __getattr__(name: str) -> Any:
@@ -20,6 +31,10 @@ def __getattr__(name: str) -> Any:
         from registry.safety import UnsafeModel
 
         return UnsafeModel
+    if name in _FEATURES:
+        from registry import features
+
+        return getattr(features, name)
     if name in __all__:
         from registry import client
 

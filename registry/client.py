@@ -8,6 +8,11 @@
     loaded = client.load_model("models:/main.ml.churn@champion")
     loaded.predict(X)
 
+Feature tables are written with ``write_table`` (merge by primary key, in batches under the
+server's body limit) and read by key with ``lookup``; ``create_training_set`` joins them to
+a training DataFrame point-in-time (see :mod:`registry.features`), and ``register_model(...,
+training_set=…)`` records the set's feature lookups, which become lineage.
+
 Models are saved with skops plus an MLflow-compatible ``MLmodel`` (flavors ``sklearn`` with
 ``serialization_format: skops`` and ``python_function`` loading through ``mlflow.sklearn``),
 uploaded through the artifact API with their SHA-256, finalized, and loaded back only after
@@ -27,15 +32,25 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import numpy as np
+import orjson
 import yaml
 
 from catalog.errors import StewardError as _BaseError
+from registry.features import (
+    FeatureLookup,
+    FeatureTable,
+    TrainingSet,
+    build_training_set,
+    json_records,
+    json_value,
+)
 from registry.loading import load_sklearn
 from registry.signature import as_frame, infer_signature, normalize_signature
 
@@ -46,6 +61,11 @@ CHECKSUM_HEADER = "X-Checksum-SHA256"
 MODEL_FILE = "model.skops"
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 _CHUNK = 1 << 20
+#: The server's default body limit (``STEWARD_MAX_BODY_BYTES``).
+DEFAULT_MAX_REQUEST_BYTES = 1 << 20
+#: Most rows (or keys) one request may carry, as the server allows.
+MAX_BATCH_ROWS = 100_000
+_ROW_NUMBER = re.compile(r"^(rows?|key) (\d+)(?: and (\d+))?")
 
 
 class StewardError(_BaseError):
@@ -269,7 +289,8 @@ def save_model(
 class Client:
     """A Steward registry client. ``url``/``token`` default to ``STEWARD_URL`` and
     ``STEWARD_TOKEN``; ``cache_dir`` (downloaded models) to ``STEWARD_CACHE_DIR`` or
-    ``~/.cache/steward``."""
+    ``~/.cache/steward``; ``max_request_bytes`` (the server's body limit, which row writes
+    and lookups are split to stay under) to ``STEWARD_MAX_BODY_BYTES`` or 1 MiB."""
 
     def __init__(
         self,
@@ -278,6 +299,7 @@ class Client:
         *,
         cache_dir: str | Path | None = None,
         timeout: float = 120.0,
+        max_request_bytes: int | None = None,
     ) -> None:
         self.url = (url or os.environ.get("STEWARD_URL") or DEFAULT_URL).rstrip("/")
         self.token = token or os.environ.get("STEWARD_TOKEN")
@@ -285,6 +307,8 @@ class Client:
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
         root = cache_dir or os.environ.get("STEWARD_CACHE_DIR") or "~/.cache/steward"
         self.cache_dir = Path(root).expanduser()
+        limit = max_request_bytes or os.environ.get("STEWARD_MAX_BODY_BYTES")
+        self.max_request_bytes = int(limit or DEFAULT_MAX_REQUEST_BYTES)
 
     def close(self) -> None:
         self._http.close()
@@ -322,6 +346,215 @@ class Client:
             str(body.get("message") or response.text[:500]),
             response.status_code,
             body.get("request_id"),
+        )
+
+    # -- feature tables ----------------------------------------------------------------
+
+    def get_table(self, name: str) -> dict[str, Any]:
+        return self._request("GET", f"{UC}/tables/{_q(name)}")
+
+    def describe_table(self, name: str) -> FeatureTable:
+        """A table's columns, lookup key columns and timeseries column."""
+        return FeatureTable.from_info(self.get_table(name))
+
+    def write_table(self, name: str, df: Any, mode: str = "merge") -> dict[str, int]:
+        """Write rows (a pandas DataFrame or a list of ``{column: value}``) to a feature
+        table: ``merge`` updates the rows whose primary key exists and inserts the others,
+        ``append`` refuses existing keys. Needs MODIFY on the table.
+
+        NaN, NaT and None are null, numpy values Python ones, times ISO 8601 UTC (a time
+        without offset is UTC). Rows go in batches under the server's body limit; when
+        there are several, every row is checked here first so that a bad one (named by row
+        and column, as the server would) writes nothing. Returns the summed counts
+        ``{num_affected_rows, num_inserted_rows, num_updated_rows}``.
+        """
+        if mode not in ("merge", "append"):
+            raise StewardError("INVALID_PARAMETER_VALUE", f"mode '{mode}' is not merge or append")
+        rows = json_records(df)
+        items = [orjson.dumps(row) for row in rows]
+        head = b'{"mode":"' + mode.encode() + b'","rows":['
+        batches = self._batches([len(i) for i in items], len(head) + 2)
+        if len(batches) > 1:
+            self._check_rows(name, rows)
+        totals = {"num_affected_rows": 0, "num_inserted_rows": 0, "num_updated_rows": 0}
+        for start, end in batches:
+            body = head + b",".join(items[start:end]) + b"]}"
+            try:
+                answer = self._request(
+                    "POST",
+                    f"{STEWARD}/tables/{_q(name)}/rows",
+                    content=body,
+                    headers={"Content-Type": "application/json"},
+                )
+            except StewardError as exc:
+                raise _renumbered(exc, start) from None
+            for count in totals:
+                totals[count] += int(answer.get(count, 0))
+        return totals
+
+    def _check_rows(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """Check rows as the server will (types, NOT NULL, unknown columns, one row per key)
+        before a write split over several requests, so a bad row stops it before any batch
+        is written. A caller who may not describe the table gets the server's checks."""
+        from catalog.data.values import MAX_BATCH_ROWS as SERVER_BATCH
+        from catalog.data.values import check_rows
+        from catalog.errors import StewardError as DomainError
+        from catalog.records import ColumnRecord, TableDetailRecord
+
+        try:
+            info = self.get_table(name)
+        except StewardError as exc:
+            if exc.status_code == 403:
+                return
+            raise
+        table = FeatureTable.from_info(info)
+        columns = [
+            ColumnRecord(
+                name=c["name"],
+                type_text=c.get("type_text") or str(c.get("type_name", "")).lower(),
+                type_name=str(c.get("type_name") or "STRING").upper(),
+                position=int(c["position"]) if c.get("position") is not None else i,
+                nullable=c.get("nullable", True) is not False,
+                type_precision=c.get("type_precision"),
+                type_scale=c.get("type_scale"),
+            )
+            for i, c in enumerate(info.get("columns") or [])
+        ]
+        keys = [*table.lookup_columns, *([table.timeseries] if table.timeseries else [])]
+        detail = TableDetailRecord(
+            table_type=str(info.get("table_type") or "MANAGED"),
+            primary_key_columns=keys or None,
+            timeseries_column=table.timeseries,
+            columns=columns,
+        )
+        positions = [next(c.position for c in columns if c.name == k) for k in keys]
+        seen: dict[str, int] = {}
+        for start in range(0, len(rows), SERVER_BATCH):
+            try:
+                checked = check_rows(
+                    detail, rows[start : start + SERVER_BATCH], first_row=start + 1
+                )
+            except DomainError as exc:
+                raise StewardError(exc.error_code, exc.message, exc.status_code) from None
+            if not positions:
+                continue
+            for number, row in enumerate(checked, start=start + 1):
+                key = orjson.dumps([json_value(row.get(p)) for p in positions]).decode()
+                if key in seen:
+                    shown = ", ".join(
+                        f"{k}={row.get(p)!s}" for k, p in zip(keys, positions, strict=True)
+                    )
+                    raise StewardError(
+                        "INVALID_PARAMETER_VALUE",
+                        f"rows {seen[key]} and {number} have the same primary key ({shown}); "
+                        "a write may give each key once",
+                        400,
+                    )
+                seen[key] = number
+
+    def lookup(
+        self,
+        name: str,
+        keys: Any,
+        as_of: Any = None,
+        lookback: timedelta | float | None = None,
+    ) -> Any:
+        """Rows of a feature table by primary key (the key columns without the timeseries
+        column): ``keys`` a DataFrame or a list of ``{column: value}``. Without ``as_of``,
+        each key's latest row; with ``as_of`` (one time, or one per key) the latest row not
+        later than it, and with ``lookback`` (a ``timedelta`` or seconds) not older than
+        ``as_of - lookback``. A DataFrame of keys gives a DataFrame (the table's columns, a
+        row per key, NaN where nothing is found); a list gives a list of rows or None.
+        Needs SELECT on the table."""
+        frame = hasattr(keys, "to_dict") and hasattr(keys, "columns")
+        wanted = json_records(keys)
+        times: list[str] | None = None
+        if as_of is not None:
+            if isinstance(as_of, str | datetime | date) or np.isscalar(as_of):
+                as_of = [as_of] * len(wanted)
+            times = [json_value(t) for t in as_of]
+            if len(times) != len(wanted) or any(not isinstance(t, str) for t in times):
+                raise StewardError(
+                    "INVALID_PARAMETER_VALUE", "as_of needs one time (not null) per key", 400
+                )
+        seconds: float | None = None
+        if lookback is not None:
+            seconds = lookback.total_seconds() if isinstance(lookback, timedelta) else lookback
+        rows = self._lookup_rows(name, wanted, times, seconds)
+        if not frame:
+            return rows
+        return self.describe_table(name).frame(rows, index=keys.index)
+
+    def _lookup_rows(
+        self,
+        name: str,
+        keys: list[dict[str, Any]],
+        as_of: list[str] | None,
+        lookback_seconds: float | None,
+    ) -> list[dict[str, Any] | None]:
+        """The lookup API over as many requests as the body limit needs."""
+        key_items = [orjson.dumps(k) for k in keys]
+        time_items = [orjson.dumps(t) for t in as_of] if as_of is not None else None
+        tail = b"]"
+        if time_items is not None:
+            tail += b',"as_of":['
+        end = b"]" if time_items is not None else b""
+        if lookback_seconds is not None:
+            end += b',"lookback_seconds":' + orjson.dumps(float(lookback_seconds))
+        end += b"}"
+        head = b'{"keys":['
+        sizes = [
+            len(k) + (len(time_items[i]) + 1 if time_items is not None else 0)
+            for i, k in enumerate(key_items)
+        ]
+        rows: list[dict[str, Any] | None] = []
+        for start, stop in self._batches(sizes, len(head) + len(tail) + len(end)):
+            body = head + b",".join(key_items[start:stop]) + tail
+            if time_items is not None:
+                body += b",".join(time_items[start:stop])
+            body += end
+            try:
+                answer = self._request(
+                    "POST",
+                    f"{STEWARD}/tables/{_q(name)}/lookup",
+                    content=body,
+                    headers={"Content-Type": "application/json"},
+                )
+            except StewardError as exc:
+                raise _renumbered(exc, start) from None
+            rows += answer.get("rows", [])
+        return rows
+
+    def _batches(self, sizes: Sequence[int], overhead: int) -> list[tuple[int, int]]:
+        """(start, end) of consecutive items whose JSON (plus commas and ``overhead``) fits
+        the body limit, at most :data:`MAX_BATCH_ROWS` each. An item too big on its own
+        travels alone, for the server to refuse."""
+        limit = self.max_request_bytes - overhead - 64
+        batches: list[tuple[int, int]] = []
+        start, total = 0, 0
+        for i, size in enumerate(sizes):
+            if i > start and (total + size + 1 > limit or i - start >= MAX_BATCH_ROWS):
+                batches.append((start, i))
+                start, total = i, 0
+            total += size + 1
+        if start < len(sizes):
+            batches.append((start, len(sizes)))
+        return batches
+
+    def create_training_set(
+        self,
+        df: Any,
+        feature_lookups: Sequence[FeatureLookup | dict[str, Any]],
+        label: str | Sequence[str] | None = None,
+        exclude_columns: Sequence[str] | None = None,
+    ) -> TrainingSet:
+        """A :class:`~registry.features.TrainingSet`: ``df``'s rows with the features of
+        ``feature_lookups`` joined (point-in-time where a lookup has a
+        ``timestamp_lookup_key``) when ``load_df()`` is called. The lookups are checked
+        against ``df`` and the tables now; ``label`` names the label column(s), kept last;
+        ``exclude_columns`` are left out of the loaded DataFrame."""
+        return build_training_set(
+            df, feature_lookups, label, exclude_columns, self.describe_table, self._lookup_rows
         )
 
     # -- models and versions -----------------------------------------------------------
@@ -398,15 +631,21 @@ class Client:
         *,
         comment: str | None = None,
         run_id: str | None = None,
+        training_set: TrainingSet | None = None,
     ) -> ModelVersion:
         """Save ``model`` with skops, register it as a new version of ``name`` (creating the
         registered model if missing), upload, finalize and optionally set ``alias``.
 
         ``signature`` (MLflow's format, or a ``ModelSignature``) is inferred from
         ``input_example`` and ``model.predict`` when not given. ``training_tables`` and
-        ``feature_lookups`` become lineage edges to the version.
+        ``feature_lookups`` become lineage edges to the version; ``training_set`` (from
+        :meth:`create_training_set`) adds its feature lookups.
         """
         _three_parts(name)
+        if training_set is not None:
+            specs = [_lookup(f) for f in feature_lookups or []]
+            specs += [s for s in training_set.feature_specs() if s not in specs]
+            feature_lookups = specs
         if signature is not None:
             sig = normalize_signature(signature)
         elif input_example is not None:
@@ -580,10 +819,26 @@ def _three_parts(name: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
+def _renumbered(exc: StewardError, offset: int) -> StewardError:
+    """A server error about row (or key) N of a batch, renumbered for the whole write."""
+    if not offset:
+        return exc
+
+    def shift(match: re.Match[str]) -> str:
+        second = f" and {int(match[3]) + offset}" if match[3] else ""
+        return f"{match[1]} {int(match[2]) + offset}{second}"
+
+    message = _ROW_NUMBER.sub(shift, exc.message, count=1)
+    return StewardError(exc.error_code, message, exc.status_code, exc.request_id)
+
+
 def _lookup(value: Any) -> dict[str, Any]:
-    """A feature lookup as the API takes it (dict, dataclass, or Databricks' FeatureLookup)."""
+    """A feature lookup as the API takes it (dict, FeatureLookup, dataclass, or Databricks'
+    FeatureLookup)."""
     if isinstance(value, dict):
         return value
+    if isinstance(value, FeatureLookup):
+        return value.to_spec()
     if is_dataclass(value) and not isinstance(value, type):
         return asdict(value)
     keys = ("table_name", "lookup_key", "feature_names", "timestamp_lookup_key")
