@@ -126,6 +126,63 @@ def test_users_groups_and_tokens_through_the_cli(server: ServerHandle) -> None:
     assert user not in steward("users", "list", server=server).stdout
 
 
+def test_feature_rows_through_the_cli(server: ServerHandle, tmp_path: Path) -> None:
+    cat = unique("cli")
+    table = f"{cat}.fs.customers"
+    steward("catalogs", "create", cat, server=server)
+    steward("schemas", "create", f"{cat}.fs", server=server)
+    steward(
+        "tables",
+        "create",
+        table,
+        "-c",
+        "customer_id:bigint",
+        "-c",
+        "ts:timestamp",
+        "-c",
+        "plan:string",
+        "-k",
+        "customer_id",
+        "-k",
+        "ts",
+        "--timeseries",
+        "ts",
+        server=server,
+    )
+    csv_file = tmp_path / "rows.csv"
+    csv_file.write_text(
+        "customer_id,ts,plan\n1,2026-01-01T00:00:00Z,basic\n1,2026-02-01T00:00:00Z,pro\n"
+    )
+    written = steward("tables", "write", table, str(csv_file), server=server).stdout
+    assert "2 rows written" in written and "2 inserted" in written
+    lines = tmp_path / "more.jsonl"
+    lines.write_text('{"customer_id": 1, "ts": "2026-02-01T00:00:00Z", "plan": "max"}\n')
+    assert "1 updated" in steward("tables", "write", table, str(lines), server=server).stdout
+    latest = json.loads(
+        steward("tables", "lookup", table, "customer_id=1", "--json", server=server).stdout
+    )
+    assert latest["plan"] == "max"
+    earlier = json.loads(
+        steward(
+            "tables",
+            "lookup",
+            table,
+            "customer_id=1",
+            "--as-of",
+            "2026-01-15",
+            "--json",
+            server=server,
+        ).stdout
+    )
+    assert earlier["plan"] == "basic"
+    missing = steward("tables", "lookup", table, "customer_id=2", server=server, check=False)
+    assert missing.returncode == 1 and "no row" in missing.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"customer_id": "x", "ts": "2026-01-01"}]')
+    refused = steward("tables", "write", table, str(bad), server=server, check=False)
+    assert refused.returncode == 1 and "row 1: column 'customer_id'" in refused.stderr
+
+
 def test_missing_or_bad_token_is_a_clear_cli_error(server: ServerHandle) -> None:
     result = steward("catalogs", "list", server=server, token="dapi-wrong", check=False)
     assert result.returncode == 1
@@ -141,6 +198,8 @@ def test_missing_or_bad_token_is_a_clear_cli_error(server: ServerHandle) -> None
         ["catalogs"],
         ["schemas"],
         ["tables", "create"],
+        ["tables", "write"],
+        ["tables", "lookup"],
         ["models"],
         ["token"],
         ["users"],

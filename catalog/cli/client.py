@@ -26,10 +26,14 @@ class ApiClient:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         try:
-            response = self._http.request(method, path, params=clean, json=json)
+            response = self._http.request(
+                method, path, params=clean, json=json, content=content, headers=headers
+            )
         except httpx.HTTPError as exc:
             fail(f"cannot reach Steward at {self.url}: {exc}")
         if response.status_code >= 400:

@@ -6,6 +6,9 @@ authentication and authorization as every other client.
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -207,6 +210,102 @@ def tables_delete(full_name: str) -> None:
     """Delete a table."""
     ApiClient().delete(f"{UC}/tables/{_q(full_name)}")
     typer.echo(f"deleted table {full_name}")
+
+
+ROWS = "/api/2.1/steward/tables"
+Mode = Annotated[
+    str,
+    typer.Option(
+        "--mode",
+        help="merge: update rows whose key exists, insert the others; append: insert only.",
+    ),
+]
+
+
+@tables.command("write")
+def tables_write(
+    full_name: str,
+    path: Annotated[
+        str,
+        typer.Argument(
+            help="A .csv file (header line), a .json array of "
+            "objects or .jsonl (one object a line); - for stdin."
+        ),
+    ],
+    mode: Mode = "merge",
+    csv_input: Annotated[
+        bool, typer.Option("--csv", help="Read stdin (or a file of another name) as CSV.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write rows into a managed table: steward tables write main.fs.customers rows.csv"""
+    if mode not in ("merge", "append"):
+        fail(f"--mode must be merge or append, got '{mode}'")
+    raw = sys.stdin.buffer.read() if path == "-" else _read_file(path)
+    client = ApiClient()
+    url = f"{ROWS}/{_q(full_name)}/rows"
+    if csv_input or path.lower().endswith(".csv"):
+        result = client.request(
+            "POST", url, params={"mode": mode}, content=raw, headers={"Content-Type": "text/csv"}
+        )
+    else:
+        result = client.post(url, {"rows": _json_rows(raw, path), "mode": mode})
+    if as_json:
+        emit_json(result)
+    else:
+        typer.echo(
+            f"{result['num_affected_rows']} rows written to {full_name} "
+            f"({result['num_inserted_rows']} inserted, {result['num_updated_rows']} updated)"
+        )
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        return fail(f"cannot read {path}: {exc.strerror}")
+
+
+def _json_rows(raw: bytes, path: str) -> list[Any]:
+    text = raw.decode("utf-8-sig", errors="replace").strip()
+    try:
+        if text.startswith("["):
+            rows = json.loads(text)
+        else:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        return fail(f"{path} is not a JSON array or JSON lines: {exc}")
+    return list(rows)
+
+
+@tables.command("lookup")
+def tables_lookup(
+    full_name: str,
+    key: Annotated[
+        list[str], typer.Argument(help="COLUMN=VALUE of each key column (numbers as numbers).")
+    ],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO 8601 time: the latest row not later.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Read one row by key: steward tables lookup main.fs.customers customer_id=42"""
+    values: dict[str, Any] = {}
+    for item in key:
+        column, sep, value = item.partition("=")
+        if not sep or not column:
+            fail(f"a key must look like COLUMN=VALUE, got '{item}'")
+        try:
+            values[column] = json.loads(value)
+        except json.JSONDecodeError:
+            values[column] = value
+    body: dict[str, Any] = {"keys": [values]}
+    if as_of:
+        body["as_of"] = [as_of]
+    row = ApiClient().post(f"{ROWS}/{_q(full_name)}/lookup", body)["rows"][0]
+    if row is None:
+        fail(f"no row of {full_name} has the key {values}")
+    show_object(row, as_json)
 
 
 # -- tokens -----------------------------------------------------------------------------
