@@ -315,6 +315,55 @@ def closed_loop(
     return wall, [x for per_thread in latencies for x in per_thread]
 
 
+def closed_loop_for(
+    clients: Sequence[httpx.Client],
+    seconds: float,
+    items: Sequence[Item],
+    call: Callable[[httpx.Client, Item], httpx.Response],
+    failure: Callable[[Item, httpx.Response], str | None],
+) -> tuple[float, list[float]]:
+    """:func:`closed_loop` for a fixed time instead of a fixed list: each thread cycles
+    through ``items`` (thread ``k`` starting at item ``k``) and sends no new request once
+    ``seconds`` have passed since the common start.
+
+    For servers whose rate is not known in advance (a model server, where one system may
+    be several times faster than another): each gets the same time, not the same count.
+    Returns the wall-clock seconds from the common start to the last answer (so the
+    requests still in flight at the deadline count, and their time too) and every
+    request's latency in ms; any failure raises after all threads are done.
+    """
+    concurrency = len(clients)
+    latencies: list[list[float]] = [[] for _ in range(concurrency)]
+    errors: list[str] = []
+    count = len(items)
+
+    def worker(k: int) -> None:
+        client, mine = clients[k], latencies[k]
+        deadline = time.perf_counter() + seconds
+        i = k % count
+        while True:
+            started = time.perf_counter()
+            if started >= deadline:
+                return
+            item = items[i]
+            i = (i + concurrency) % count
+            try:
+                response = call(client, item)
+            except httpx.HTTPError as exc:
+                errors.append(repr(exc))
+                return
+            mine.append((time.perf_counter() - started) * 1000)
+            wrong = failure(item, response)
+            if wrong is not None:
+                errors.append(wrong)
+                return
+
+    wall = run_together(concurrency, worker)
+    if errors:
+        raise RuntimeError(f"{len(errors)} request(s) failed, first: {errors[0]}")
+    return wall, [x for per_thread in latencies for x in per_thread]
+
+
 # -- the machine and the run ----------------------------------------------------------------
 
 
