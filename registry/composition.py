@@ -34,10 +34,18 @@ from registry import http as registry_http
 from registry.artifact_store import ArtifactService
 from registry.safety import LoadPolicy
 from registry.service import ModelRegistry
+from registry.serving import http as serving_http
+from registry.serving.cache import ModelCache
+from registry.serving.service import ServingService
 
 REGISTRY_VERSIONS = Path(__file__).parent / "migrations" / "versions"
 #: The registry's HTTP routers, after the catalog's.
-REGISTRY_ROUTERS = (registry_http.router, artifact_routes.router)
+REGISTRY_ROUTERS = (
+    registry_http.router,
+    artifact_routes.router,
+    serving_http.router,
+    serving_http.invocations,
+)
 log = get_logger("steward.server")
 
 
@@ -76,6 +84,8 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.max_artifact_bytes,
         settings.max_version_artifact_bytes,
     )
+    models = ModelCache(db, settings.storage_root, settings.allow_pickle, settings.trusted_types)
+    runtime.extensions[serving_http.SERVING] = ServingService(db, namespace, runtime.data, models)
     return runtime
 
 
@@ -117,6 +127,9 @@ def start(settings: Settings) -> Runtime:
 
 def shutdown(runtime: Runtime) -> None:
     """Stop the policy listener (if any) and close the database pools."""
+    serving = runtime.extensions.get(serving_http.SERVING)
+    if isinstance(serving, ServingService):
+        serving.stop()
     checkpointer = runtime.extensions.get("audit_checkpointer")
     if isinstance(checkpointer, Checkpointer):
         checkpointer.stop()

@@ -82,3 +82,21 @@ class ModelAlias(Base):
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[int] = mapped_column(BigInteger)
     updated_by: Mapped[str] = mapped_column(String(255))
+
+
+class ServingEndpoint(Base):
+    """A serving endpoint's configuration; the endpoint itself is a SERVING_ENDPOINT
+    securable (name, owner, grants), deleted with it."""
+
+    __tablename__ = "serving_endpoints"
+
+    securable_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("securables.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The served entities, their traffic split and the inference table, as JSON text.
+    config: Mapped[str] = mapped_column(Text)
+    config_version: Mapped[int] = mapped_column(Integer, default=1)
+    #: Feature tables the creator (or last updater) was checked for SELECT on, as JSON text.
+    checked_tables: Mapped[str] = mapped_column(Text, default="[]")
+    updated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    updated_by: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -325,6 +325,45 @@ MUTATIONS: list[tuple[str, str, str, int, Call]] = [
         lambda c, w: c.delete(f"{UC}/models/{w.model}/aliases/champion"),
     ),
     (
+        "POST",
+        "/api/2.0/serving-endpoints",
+        "createServingEndpoint",
+        200,
+        lambda c, w: c.post(
+            "/api/2.0/serving-endpoints",
+            json={
+                "name": f"{w.catalog}_ep",
+                "config": {
+                    "served_entities": [{"entity_name": w.model, "entity_version": w.version}]
+                },
+            },
+        ),
+    ),
+    (
+        "PUT",
+        "/api/2.0/serving-endpoints/{name}/config",
+        "updateServingEndpointConfig",
+        200,
+        lambda c, w: c.put(
+            f"/api/2.0/serving-endpoints/{w.catalog}_ep/config",
+            json={"served_entities": [{"entity_name": w.model, "entity_version": w.version}]},
+        ),
+    ),
+    (
+        "POST",
+        "/serving-endpoints/{name}/invocations",
+        "queryServingEndpoint",
+        400,  # no rows to score: a refused invocation still writes its one event
+        lambda c, w: c.post(f"/serving-endpoints/{w.catalog}_ep/invocations", json={"inputs": []}),
+    ),
+    (
+        "DELETE",
+        "/api/2.0/serving-endpoints/{name}",
+        "deleteServingEndpoint",
+        200,
+        lambda c, w: c.delete(f"/api/2.0/serving-endpoints/{w.catalog}_ep"),
+    ),
+    (
         "DELETE",
         f"{UC}/models/{{full_name}}/versions/{{version}}",
         "deleteModelVersion",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+from collections.abc import Sequence
 
 import orjson
 from sqlalchemy import insert, select, text, update
@@ -50,6 +51,26 @@ def append(session: Session, event: AuditEvent) -> ChainedEvent:
         .where(t.AuditLane.lane == lane)
         .values(seq=chained.seq, head=chained.hash)
     )
+    return chained
+
+
+def append_many(session: Session, events: Sequence[AuditEvent]) -> list[ChainedEvent]:
+    """Chain ``events`` one after another onto one free lane and insert them together.
+
+    The group commit of serving invocations (:mod:`catalog.audit.group_commit`) writes a
+    batch of events this way: one lane lock, one multi-row insert and one head update for
+    the whole batch. Like :func:`append`, call it last in the transaction.
+    """
+    if not events:
+        return []
+    lane, seq, head = _take_lane(session)
+    chained: list[ChainedEvent] = []
+    for event in events:
+        sealed = ChainedEvent(event, lane, seq + 1, head).sealed()
+        chained.append(sealed)
+        seq, head = sealed.seq, sealed.hash
+    session.execute(insert(t.AuditEvent), [c.row() for c in chained])
+    session.execute(update(t.AuditLane).where(t.AuditLane.lane == lane).values(seq=seq, head=head))
     return chained
 
 

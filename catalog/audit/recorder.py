@@ -19,6 +19,8 @@ scope and write no event.
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +34,9 @@ from catalog.persistence.engine import Database
 _log = get_logger("steward.audit")
 #: session.info key: the event this transaction wrote, or that it needs none.
 _WRITTEN = "audit_event"
-_HANDLED = "audit_handled"
+#: session.info key: the transaction writes its events itself (the group commit does).
+HANDLED = "audit_handled"
+_HANDLED = HANDLED
 
 
 @dataclass
@@ -96,6 +100,18 @@ def enter_scope(scope: AuditScope) -> contextvars.Token[AuditScope | None]:
 
 def leave_scope(token: contextvars.Token[AuditScope | None]) -> None:
     _current.reset(token)
+
+
+@contextmanager
+def detached() -> Iterator[None]:
+    """Work done for a request whose event is written elsewhere (a serving invocation's
+    event goes through the group commit, :mod:`catalog.audit.group_commit`): inside, a
+    write transaction (creating a table's storage once, say) writes no event of its own."""
+    token = _current.set(None)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 class AuditRecorder:

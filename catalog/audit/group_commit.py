@@ -1,0 +1,196 @@
+"""Group commit: many requests' audit events made durable by one transaction.
+
+A serving invocation must not be answered before its audit event is durable (SPEC §7),
+and an invocation changes nothing else in the catalog, so it has no transaction of its
+own to carry the event. Writing one transaction per invocation would put a commit (an
+fsync on SQLite, a round trip and a WAL flush on PostgreSQL) on every request's path.
+
+Instead each request hands its event — and optionally a *payload* that must commit with
+it, such as its row of an endpoint's inference table — to :class:`GroupCommitter` and
+waits. One writer thread takes everything queued, writes it in one transaction (the
+payloads through ``write_payloads``, then every event chained onto one audit lane with
+:func:`catalog.audit.log.append_many`), commits, and only then releases the waiting
+requests. Under load a batch holds whatever arrived during the previous commit, so the
+commit cost is shared instead of skipped; with one request in flight a batch is that
+request alone.
+
+If a batch fails (a payload that no longer fits its table, say), its items are retried
+one by one, each in a transaction of its own; an item whose payload still fails gets its
+event written alone (the payload is logged as lost) — an event is never dropped to save a
+payload. A waiter whose event could not be written at all gets the exception.
+
+The transactions are marked :data:`catalog.audit.recorder.HANDLED`, so the recorder's
+per-transaction hook writes nothing more; the caller marks its request's scope
+``written`` so the HTTP middleware does not write a second event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from catalog.audit import log as chain
+from catalog.audit.events import AuditEvent, ChainedEvent
+from catalog.audit.recorder import HANDLED, emit
+from catalog.logs import get_logger
+from catalog.persistence.engine import Database
+
+_log = get_logger("steward.audit")
+#: Writes the payloads of one batch inside its transaction (grouped as it likes).
+PayloadWriter = Callable[[Session, Sequence[Any]], None]
+Done = Callable[[ChainedEvent | None, BaseException | None], None]
+
+
+@dataclass
+class _Pending:
+    event: AuditEvent
+    payload: Any
+    done: Done
+
+
+class GroupCommitter:
+    """One writer thread committing queued events (and payloads) in batches."""
+
+    def __init__(
+        self,
+        db: Database,
+        write_payloads: PayloadWriter | None = None,
+        max_batch: int = 1000,
+        name: str = "steward-audit-group-commit",
+    ) -> None:
+        self.db = db
+        self.write_payloads = write_payloads
+        self.max_batch = max_batch
+        self._queue: deque[_Pending] = deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+        #: Batches and events written (for tests and rough measurements).
+        self.batches = 0
+        self.events = 0
+
+    # -- producers ----------------------------------------------------------------------
+
+    def submit(self, event: AuditEvent, payload: Any, done: Done) -> None:
+        with self._cond:
+            if self._stopping:
+                raise RuntimeError("the audit group commit is stopped")
+            self._queue.append(_Pending(event, payload, done))
+            self._cond.notify()
+
+    async def commit(self, event: AuditEvent, payload: Any = None) -> ChainedEvent:
+        """Queue ``event`` (and ``payload``) and return once both are durable."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[ChainedEvent] = loop.create_future()
+
+        def settle(chained: ChainedEvent | None, error: BaseException | None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                assert chained is not None
+                future.set_result(chained)
+
+        def done(chained: ChainedEvent | None, error: BaseException | None) -> None:
+            loop.call_soon_threadsafe(settle, chained, error)
+
+        self.submit(event, payload, done)
+        return await future
+
+    def commit_blocking(self, event: AuditEvent, payload: Any = None) -> ChainedEvent:
+        """:meth:`commit` for a caller on a plain thread."""
+        finished = threading.Event()
+        outcome: list[Any] = [None, None]
+
+        def done(chained: ChainedEvent | None, error: BaseException | None) -> None:
+            outcome[0], outcome[1] = chained, error
+            finished.set()
+
+        self.submit(event, payload, done)
+        finished.wait()
+        if outcome[1] is not None:
+            raise outcome[1]
+        return outcome[0]
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop the writer."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    # -- the writer ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch = [
+                    self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))
+                ]
+            self._write(batch)
+
+    def _write(self, batch: list[_Pending]) -> None:
+        try:
+            chained = self._transaction(batch, with_payloads=True)
+        except Exception as exc:  # retried item by item below
+            if len(batch) > 1:
+                _log.warning("audit group commit failed; retrying one by one", error=str(exc))
+                for item in batch:
+                    self._write_one(item)
+                return
+            self._write_one(batch[0], first_error=exc)
+            return
+        self._finish(batch, chained)
+
+    def _write_one(self, item: _Pending, first_error: BaseException | None = None) -> None:
+        if first_error is None:
+            try:
+                self._finish([item], self._transaction([item], with_payloads=True))
+                return
+            except Exception as exc:
+                first_error = exc
+        if item.payload is not None:
+            _log.error(
+                "payload lost; writing the audit event alone",
+                action_name=item.event.action_name,
+                audit_request_id=item.event.request_id,
+                error=str(first_error),
+            )
+            try:
+                self._finish([item], self._transaction([item], with_payloads=False))
+                return
+            except Exception as exc:
+                first_error = exc
+        _log.error(
+            "audit event could not be written",
+            audit_request_id=item.event.request_id,
+            error=str(first_error),
+        )
+        item.done(None, first_error)
+
+    def _transaction(self, batch: list[_Pending], *, with_payloads: bool) -> list[ChainedEvent]:
+        with self.db.transaction() as session:
+            session.info[HANDLED] = True
+            payloads = [item.payload for item in batch if item.payload is not None]
+            if with_payloads and payloads and self.write_payloads is not None:
+                self.write_payloads(session, payloads)
+            return chain.append_many(session, [item.event for item in batch])
+
+    def _finish(self, batch: list[_Pending], chained: list[ChainedEvent]) -> None:
+        self.batches += 1
+        self.events += len(batch)
+        for item, event in zip(batch, chained, strict=True):
+            emit(event)
+            item.done(event, None)

@@ -1,0 +1,1 @@
+"""Governed model serving (SPEC §9): endpoints over registered model versions."""

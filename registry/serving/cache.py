@@ -1,0 +1,180 @@
+"""What the invocation path reads, cached: endpoints, alias targets and loaded models.
+
+* Endpoint configurations and version resolutions are kept for :data:`TTL` seconds
+  (0.25 s): an alias move or a config update made on any replica reaches every replica
+  within that time plus one request, well under the one second SPEC §9 asks, without
+  a restart and without a listener. A replica that changes an endpoint drops its own
+  entry at once.
+* Loaded models are kept by version id (a READY version's artifacts never change), the
+  most recently used :data:`MAX_MODELS`; each is loaded once (concurrent first requests
+  wait for the one load) through the safe loaders, on a worker thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+from catalog.errors import InvalidParameter, NotFound
+from catalog.persistence.engine import Database
+from catalog.records import SecurableRecord
+from catalog.store.sql import SqlNamespaceStore
+from policy.securables import SecurableType
+from registry import artifacts
+from registry.dependencies import Dependencies, FeatureLookupSpec
+from registry.loading import load_sklearn
+from registry.safety import UnsafeModel
+from registry.service import READY
+from registry.serving.config import ServedEntity
+from registry.store import SqlModelStore
+
+TTL = 0.25
+MAX_MODELS = 32
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class TtlCache(Generic[K, V]):
+    """A small map whose entries expire ``ttl`` seconds after they were read from the source."""
+
+    def __init__(self, ttl: float, max_entries: int = 4096) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K, load: Callable[[], V]) -> V:
+        now = time.monotonic()
+        found = self._entries.get(key)
+        if found is not None and found[0] > now:
+            return found[1]
+        value = load()
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (now + self.ttl, value)
+        return value
+
+    def drop(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+
+@dataclass(frozen=True)
+class ResolvedVersion:
+    """The version a served entity stands for right now, and what serving it needs."""
+
+    model: SecurableRecord
+    version: int
+    version_id: str
+    storage_location: str
+    #: MLflow column specs of the signature's inputs (None: tensor or no signature).
+    columns: tuple[dict[str, Any], ...] | None
+    tensor: dict[str, Any] | None
+    feature_lookups: tuple[FeatureLookupSpec, ...]
+
+
+def signature_inputs(signature: str | None) -> list[dict[str, Any]]:
+    if not signature:
+        return []
+    inputs = orjson.loads(signature).get("inputs")
+    if isinstance(inputs, str):
+        inputs = orjson.loads(inputs)
+    return inputs if isinstance(inputs, list) else []
+
+
+def resolve_version(db: Database, model_name: str, version: int | None, alias: str | None) -> Any:
+    with db.read() as session:
+        model = SqlNamespaceStore(session).get(SecurableType.MODEL, model_name)
+        if model is None:
+            raise NotFound(f"MODEL '{model_name}' does not exist")
+        store = SqlModelStore(session)
+        if alias is not None:
+            found = store.get_alias(model.id, alias)
+            if found is None:
+                raise NotFound(f"alias '{alias}' of MODEL '{model_name}' does not exist")
+            version = found.version
+        assert version is not None
+        record = store.get_version(model.id, version)
+    if record is None:
+        raise NotFound(f"version {version} of MODEL '{model_name}' does not exist")
+    if record.status != READY:
+        raise InvalidParameter(
+            f"version {version} of MODEL '{model_name}' is {record.status}; only a {READY} "
+            "version can be served"
+        )
+    inputs = signature_inputs(record.signature)
+    named = bool(inputs) and all(isinstance(c, dict) and c.get("name") for c in inputs)
+    tensor = inputs[0] if inputs and not named and inputs[0].get("type") == "tensor" else None
+    deps = Dependencies.from_json(record.dependencies)
+    return ResolvedVersion(
+        model=model,
+        version=record.version,
+        version_id=record.id,
+        storage_location=record.storage_location,
+        columns=tuple(inputs) if named else None,
+        tensor=tensor,
+        feature_lookups=tuple(deps.feature_lookups) if deps else (),
+    )
+
+
+class ModelCache:
+    def __init__(
+        self,
+        db: Database,
+        storage_root: Path,
+        allow_pickle: bool = False,
+        trusted_types: tuple[str, ...] = (),
+    ) -> None:
+        self.db = db
+        self.storage_root = storage_root
+        self.allow_pickle = allow_pickle
+        self.trusted_types = trusted_types
+        self.versions: TtlCache[tuple[str, int | None, str | None], ResolvedVersion] = TtlCache(TTL)
+        self._models: OrderedDict[str, Any] = OrderedDict()
+        self._loading: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, entity: ServedEntity) -> ResolvedVersion:
+        key = (entity.entity_name, entity.entity_version, entity.alias)
+        return self.versions.get(
+            key,
+            lambda: resolve_version(
+                self.db, entity.entity_name, entity.entity_version, entity.alias
+            ),
+        )
+
+    def model(self, resolved: ResolvedVersion) -> Any:
+        key = resolved.version_id
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            with self._lock:
+                if key in self._models:
+                    return self._models[key]
+            model = self._load(resolved)
+            with self._lock:
+                self._models[key] = model
+                self._loading.pop(key, None)
+                while len(self._models) > MAX_MODELS:
+                    self._models.popitem(last=False)
+            return model
+
+    def _load(self, resolved: ResolvedVersion) -> Any:
+        try:
+            directory = artifacts.local_path(resolved.storage_location, self.storage_root)
+            return load_sklearn(
+                directory, allow_pickle=self.allow_pickle, trusted_types=self.trusted_types
+            )
+        except (UnsafeModel, artifacts.InvalidArtifacts) as exc:
+            raise InvalidParameter(
+                f"version {resolved.version} of MODEL '{resolved.model.full_name}' cannot be "
+                f"served: {exc}"
+            ) from None

@@ -1,0 +1,284 @@
+"""Scoring requests in MLflow's formats, checked against a version's signature.
+
+Accepted bodies (exactly one of the four, plus Databricks' optional ``client_request_id``):
+
+* ``{"dataframe_split": {"columns": [...], "data": [[...], ...], "index"?: [...]}}``
+* ``{"dataframe_records": [{"col": value, ...}, ...]}``
+* ``{"instances": ...}`` / ``{"inputs": ...}``: a list of records, a list of rows (lists,
+  matched to the signature's columns by position), a dict of columns, or for tensor
+  signatures nested lists.
+
+Rows become records (column → value), so feature lookups can fill them in; then a pandas
+DataFrame in the signature's column order with each column's type. A missing column, a
+value of the wrong type, a ragged row or an unknown body key is a 400 naming it. Columns
+the signature does not name are ignored (as MLflow does).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from catalog.errors import InvalidParameter
+
+FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+#: Body keys besides the format: Databricks' client_request_id (kept in the inference table)
+#: and MLflow's params (not used by scikit-learn models).
+OTHER_KEYS = ("client_request_id", "params")
+MAX_ROWS = 10_000
+
+
+@dataclass
+class Request:
+    format: str
+    #: Rows as records (named columns); None for a tensor request.
+    records: list[dict[str, Any]] | None
+    #: Positional rows of a tensor request (or of records before naming them).
+    rows: list[Any] | None
+    client_request_id: str | None
+
+    @property
+    def row_count(self) -> int:
+        return len(self.records if self.records is not None else self.rows or [])
+
+
+def parse(body: bytes) -> Request:
+    try:
+        data = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError as exc:
+        raise InvalidParameter(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidParameter(
+            f"request body must be a JSON object with one of: {', '.join(FORMATS)}"
+        )
+    unknown = [k for k in data if k not in FORMATS and k not in OTHER_KEYS]
+    if unknown:
+        raise InvalidParameter(
+            f"unknown key '{unknown[0]}' in the request body; give one of: {', '.join(FORMATS)}"
+        )
+    given = [k for k in FORMATS if k in data]
+    if len(given) != 1:
+        raise InvalidParameter(
+            f"the request body must give exactly one of: {', '.join(FORMATS)}"
+            + (f" (got {', '.join(given)})" if given else "")
+        )
+    client_id = data.get("client_request_id")
+    if client_id is not None and not isinstance(client_id, str):
+        raise InvalidParameter("client_request_id must be a string")
+    kind = given[0]
+    value = data[kind]
+    if kind == "dataframe_split":
+        records = _split(value)
+        rows = None
+    elif kind == "dataframe_records":
+        records, rows = _records(value, kind), None
+    else:
+        records, rows = _instances(value, kind)
+    count = len(records if records is not None else rows or [])
+    if count == 0:
+        raise InvalidParameter(f"{kind} holds no rows")
+    if count > MAX_ROWS:
+        raise InvalidParameter(f"a request may score at most {MAX_ROWS} rows, not {count}")
+    return Request(kind, records, rows, client_id)
+
+
+def _split(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, dict):
+        raise InvalidParameter("dataframe_split must be an object with 'columns' and 'data'")
+    extra = [k for k in value if k not in ("columns", "data", "index")]
+    if extra:
+        raise InvalidParameter(f"unknown key '{extra[0]}' in dataframe_split")
+    columns, data = value.get("columns"), value.get("data")
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise InvalidParameter("dataframe_split.columns must be a list of column names")
+    if len(set(columns)) != len(columns):
+        raise InvalidParameter("dataframe_split.columns names a column twice")
+    if not isinstance(data, list):
+        raise InvalidParameter("dataframe_split.data must be a list of rows")
+    records = []
+    for number, row in enumerate(data, start=1):
+        if not isinstance(row, list) or len(row) != len(columns):
+            got = len(row) if isinstance(row, list) else type(row).__name__
+            raise InvalidParameter(
+                f"dataframe_split.data row {number} has {got} values; expected a list of "
+                f"{len(columns)} (one per column)"
+            )
+        records.append(dict(zip(columns, row, strict=True)))
+    return records
+
+
+def _records(value: Any, kind: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise InvalidParameter(f"{kind} must be a list of records")
+    for number, row in enumerate(value, start=1):
+        if not isinstance(row, dict):
+            raise InvalidParameter(
+                f"{kind} row {number} is {type(row).__name__}; expected an object of column: value"
+            )
+    return value
+
+
+def _instances(value: Any, kind: str) -> tuple[list[dict[str, Any]] | None, list[Any] | None]:
+    if isinstance(value, dict):  # columns: {"x": [1, 2], "y": [3, 4]}
+        lengths = {len(v) if isinstance(v, list) else -1 for v in value.values()}
+        if not value or -1 in lengths or len(lengths) != 1:
+            raise InvalidParameter(
+                f"{kind} given as an object must map each column to a list of values of "
+                "the same length"
+            )
+        names = list(value)
+        columns = zip(*value.values(), strict=True)
+        return [dict(zip(names, row, strict=True)) for row in columns], None
+    if not isinstance(value, list):
+        raise InvalidParameter(f"{kind} must be a list of rows or an object of columns")
+    if value and all(isinstance(r, dict) for r in value):
+        return value, None
+    if any(isinstance(r, dict) for r in value):
+        raise InvalidParameter(f"{kind} mixes records and rows; use one shape")
+    return None, value
+
+
+def named(request: Request, columns: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    """The request's rows as records; positional rows are matched to the signature's
+    columns in order."""
+    if request.records is not None:
+        return request.records
+    names = [c["name"] for c in columns]
+    records = []
+    for number, row in enumerate(request.rows or [], start=1):
+        if not isinstance(row, list) or len(row) != len(names):
+            got = len(row) if isinstance(row, list) else "a scalar"
+            raise InvalidParameter(
+                f"{request.format} row {number} has {got} values; the model takes "
+                f"{len(names)} columns ({', '.join(names)}): send records or "
+                "dataframe_split to name them"
+            )
+        records.append(dict(zip(names, row, strict=True)))
+    return records
+
+
+# -- typed columns ---------------------------------------------------------------------------
+
+_NUMBER = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
+
+
+def frame(records: list[dict[str, Any]], columns: tuple[dict[str, Any], ...]) -> Any:
+    """A DataFrame with the signature's columns, in its order, each of its type."""
+    import pandas as pd
+
+    data: dict[str, Any] = {}
+    for spec in columns:
+        name = spec["name"]
+        kind = spec.get("type", "string")
+        required = spec.get("required", True)
+        values = []
+        for number, record in enumerate(records, start=1):
+            if name not in record:
+                if len(values) == 0 and number == 1 and all(name not in r for r in records):
+                    raise InvalidParameter(
+                        f"missing column '{name}': the model's signature needs it "
+                        f"({', '.join(c['name'] for c in columns)})"
+                    )
+                raise InvalidParameter(f"row {number}: missing column '{name}'")
+            values.append(_checked(record[name], kind, name, number, required))
+        data[name] = _array(values, kind)
+    return pd.DataFrame(data, columns=[c["name"] for c in columns])
+
+
+def _checked(value: Any, kind: str, name: str, number: int, required: bool) -> Any:
+    if value is None:
+        if required and kind not in ("double", "float"):
+            raise InvalidParameter(f"row {number}: column '{name}' ({kind}) is null")
+        return None
+    if kind in ("double", "float"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidParameter(
+                f"row {number}: column '{name}' ({kind}): {_shown(value)} is not a number"
+            )
+        return value
+    if kind in ("long", "integer"):
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidParameter(
+                f"row {number}: column '{name}' ({kind}): {_shown(value)} is not a whole number"
+            )
+        return value
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise InvalidParameter(
+                f"row {number}: column '{name}' (boolean): {_shown(value)} is not true or false"
+            )
+        return value
+    if kind == "string" and not isinstance(value, str):
+        raise InvalidParameter(
+            f"row {number}: column '{name}' (string): {_shown(value)} is not a string"
+        )
+    return value
+
+
+def _array(values: list[Any], kind: str) -> Any:
+    dtype = _NUMBER.get(kind)
+    if dtype is not None:
+        if dtype.startswith("int") and any(v is None for v in values):
+            return np.asarray(values, dtype="float64")
+        try:
+            return np.asarray([np.nan if v is None else v for v in values], dtype=dtype)
+        except OverflowError:
+            raise InvalidParameter(f"a value is out of range for a {kind} column") from None
+    if kind == "boolean":
+        return np.asarray(values, dtype=bool)
+    return np.asarray(values, dtype=object)
+
+
+def tensor(request: Request, spec: dict[str, Any]) -> Any:
+    """A tensor request as a numpy array of the signature's dtype and shape."""
+    if request.rows is None:
+        raise InvalidParameter(f"the model takes a tensor: send {request.format} as nested lists")
+    detail = spec.get("tensor-spec") or {}
+    dtype = detail.get("dtype", "float64")
+    try:
+        array = np.asarray(request.rows, dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        raise InvalidParameter(f"{request.format} is not a tensor of {dtype}: {exc}") from None
+    shape = detail.get("shape")
+    if isinstance(shape, list) and len(shape) != array.ndim:
+        raise InvalidParameter(
+            f"{request.format} has shape {list(array.shape)}; the model takes {shape}"
+        )
+    if isinstance(shape, list):
+        for axis, (want, got) in enumerate(zip(shape, array.shape, strict=True)):
+            if want != -1 and want != got:
+                raise InvalidParameter(
+                    f"{request.format} has {got} values on axis {axis}; the model takes {want}"
+                )
+    return array
+
+
+def _shown(value: Any) -> str:
+    text = orjson.dumps(value, default=str).decode()
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def predictions(output: Any) -> Any:
+    """Model output as JSON-safe Python values."""
+    if hasattr(output, "to_numpy"):
+        output = output.to_numpy()
+    if isinstance(output, np.ndarray):
+        if output.dtype.kind == "f":
+            return (
+                [
+                    None if isinstance(v, float) and not math.isfinite(v) else v
+                    for v in output.tolist()
+                ]
+                if output.ndim == 1
+                else output.tolist()
+            )
+        return output.tolist()
+    if isinstance(output, list | tuple):
+        return [v.item() if isinstance(v, np.generic) else v for v in output]
+    return output
