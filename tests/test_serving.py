@@ -146,3 +146,309 @@ def test_create_get_list_and_invoke_a_pinned_version_in_every_format(world: Worl
         assert answer.status_code == 200, (body, answer.text)
         assert close(answer.json()["predictions"], want), (body, answer.json())
         assert answer.headers["x-steward-model-version"] == "1"
+
+
+# -- feature lookup at serving ---------------------------------------------------------------
+
+
+def feature_world(world: World) -> str:
+    """Version 1 reads feature ``a`` from ``feats`` by ``id``; rows 1..3 exist."""
+    rows = [{"id": 1, "a": 1.0}, {"id": 2, "a": 0.5}, {"id": 3, "a": 3.0}]
+    written = world.ds_http.post(f"{STEWARD}/tables/{world.feats}/rows", json={"rows": rows})
+    assert written.status_code == 200, written.text
+    world.register(5.0, feature_lookups=[{"table_name": world.feats, "lookup_key": ["id"]}])
+    name = world.endpoint()
+    world.grant_query(name)
+    return name
+
+
+def test_features_are_looked_up_by_key_and_request_values_override(world: World) -> None:
+    name = feature_world(world)
+    answer = world.consumer_http.post(
+        invocations(name),
+        json={"dataframe_records": [{"id": 1, "b": 2.0}, {"id": 2, "b": -1.0}, {"id": 3, "b": 0}]},
+    )
+    assert answer.status_code == 200, answer.text
+    assert close(answer.json()["predictions"], expected(5.0, ROWS))
+    # A value the request gives wins over the looked-up one.
+    override = world.consumer_http.post(
+        invocations(name),
+        json={
+            "dataframe_split": {
+                "columns": ["id", "a", "b"],
+                "data": [[1, 10.0, 2.0], [2, None, 1.0]],
+            }
+        },
+    )
+    assert override.status_code == 200, override.text
+    got = override.json()["predictions"]
+    assert abs(got[0] - (5.0 + 2 * 10.0 - 2.0)) < 1e-6
+    # A request that gives every feature needs no row in the feature table.
+    no_key_needed = world.consumer_http.post(
+        invocations(name), json={"dataframe_records": [{"id": 99, "a": 1.0, "b": 0.0}]}
+    )
+    assert no_key_needed.status_code == 200, no_key_needed.text
+    assert close(no_key_needed.json()["predictions"], [7.0])
+
+
+def test_feature_lookup_errors_name_the_key(world: World) -> None:
+    name = feature_world(world)
+    cases = [
+        (
+            {"dataframe_records": [{"id": 1, "b": 0.0}, {"id": 42, "b": 1.0}]},
+            ["id=42", world.feats],
+        ),
+        ({"dataframe_records": [{"b": 1.0}]}, ["missing lookup key 'id'"]),
+        ({"dataframe_records": [{"id": "one", "b": 1.0}]}, ["id"]),
+        ({"dataframe_records": [{"id": 1}]}, ["missing column 'b'"]),
+    ]
+    for body, needles in cases:
+        answer = world.consumer_http.post(invocations(name), json=body)
+        assert answer.status_code == 400, (body, answer.text)
+        assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        for needle in needles:
+            assert needle in answer.json()["message"], (needle, answer.json())
+
+
+def test_creating_over_feature_lookups_needs_select_on_the_feature_table(world: World) -> None:
+    feature_world(world)
+    sql(world.server.admin, f"REVOKE SELECT ON TABLE {world.feats} FROM `{world.scientist}`")
+    denied = world.ds_http.post(
+        ENDPOINTS,
+        json={
+            "name": unique("ep"),
+            "config": {"served_entities": [{"entity_name": world.model, "entity_version": "1"}]},
+        },
+    )
+    assert denied.status_code == 403, denied.text
+    assert "SELECT" in denied.json()["message"] and world.feats in denied.json()["message"]
+
+
+# -- bad requests ------------------------------------------------------------------------------
+
+
+def test_bad_requests_are_400s_naming_what_is_wrong(world: World) -> None:
+    world.register(1.0)
+    name = world.endpoint()
+    world.grant_query(name)
+    cases: list[tuple[Any, list[str]]] = [
+        ({"dataframe_records": [{"a": 1.0}]}, ["missing column 'b'"]),
+        ({"dataframe_records": [{"a": 1.0, "b": 1.0}, {"a": 2.0}]}, ["row 2", "'b'"]),
+        ({"dataframe_records": [{"a": "x", "b": 1.0}]}, ["'a'", "not a number"]),
+        ({"dataframe_split": {"columns": ["a", "b"], "data": [[1.0]]}}, ["row 1", "1 values"]),
+        ({"dataframe_split": {"columns": ["a", "b"]}}, ["dataframe_split.data"]),
+        ({"instances": [[1.0, 2.0, 3.0]]}, ["3 values", "a, b"]),
+        ({"instances": [{"a": 1.0, "b": 2.0}, [1.0, 2.0]]}, ["mixes"]),
+        ({"dataframe_records": {"a": 1.0}}, ["list of records"]),
+        ({"records": [{"a": 1.0, "b": 1.0}]}, ["unknown key 'records'"]),
+        ({"inputs": [], "instances": []}, ["exactly one"]),
+        ({"inputs": []}, ["no rows"]),
+        ([1, 2], ["JSON object"]),
+    ]
+    for body, needles in cases:
+        answer = world.consumer_http.post(invocations(name), json=body)
+        assert answer.status_code == 400, (body, answer.text)
+        for needle in needles:
+            assert needle in answer.json()["message"], (needle, body, answer.json())
+    raw = world.consumer_http.post(
+        invocations(name), content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert raw.status_code == 400 and "not valid JSON" in raw.json()["message"]
+    bad_configs = [
+        ({"served_entities": []}, "at least one"),
+        ({"served_entities": [{"entity_name": world.model}]}, "exactly one of"),
+        (
+            {
+                "served_entities": [
+                    {"entity_name": world.model, "entity_version": "1", "alias": "x"}
+                ]
+            },
+            "exactly one of",
+        ),
+        ({"served_entities": [{"entity_name": world.model, "entity_version": "zero"}]}, "zero"),
+        ({"served_entities": [{"entity_name": world.model, "entity_version": "7"}]}, "version 7"),
+        ({"served_entities": [{"entity_name": world.model, "alias": "nope"}]}, "nope"),
+        (
+            {
+                "served_entities": [
+                    {"entity_name": world.model, "entity_version": "1", "traffic_percentage": 60},
+                    {
+                        "entity_name": world.model,
+                        "entity_version": "1",
+                        "name": "other",
+                        "traffic_percentage": 30,
+                    },
+                ]
+            },
+            "sum to 100",
+        ),
+        (
+            {
+                "served_entities": [
+                    {"entity_name": world.model, "entity_version": "1"},
+                    {"entity_name": world.model, "entity_version": "1"},
+                ]
+            },
+            "used twice",
+        ),
+    ]
+    for config, needle in bad_configs:
+        answer = world.ds_http.post(ENDPOINTS, json={"name": unique("ep"), "config": config})
+        assert 400 <= answer.status_code < 500, (config, answer.text)
+        assert needle in answer.json()["message"], (needle, answer.json())
+    taken = world.ds_http.post(
+        ENDPOINTS,
+        json={
+            "name": name,
+            "config": {"served_entities": [{"entity_name": world.model, "entity_version": "1"}]},
+        },
+    )
+    assert taken.status_code == 409, taken.text
+
+
+# -- alias follow and traffic ----------------------------------------------------------------
+
+
+def test_an_alias_move_reaches_the_endpoint_within_one_second(world: World) -> None:
+    world.register(1.0, alias="champion")
+    world.register(100.0)
+    name = world.endpoint(served_entities=[{"entity_name": world.model, "alias": "champion"}])
+    world.grant_query(name)
+    body = {"dataframe_records": ROWS[:1]}
+    first = world.consumer_http.post(invocations(name), json=body)
+    assert first.status_code == 200, first.text
+    assert close(first.json()["predictions"], expected(1.0, ROWS[:1]))
+    moved = world.ds_http.put(
+        f"/api/2.1/unity-catalog/models/{world.model}/aliases/champion", json={"version_num": 2}
+    )
+    assert moved.status_code == 200, moved.text
+    started = time.monotonic()
+    while True:
+        answer = world.consumer_http.post(invocations(name), json=body)
+        assert answer.status_code == 200, answer.text
+        if close(answer.json()["predictions"], expected(100.0, ROWS[:1])):
+            break
+        assert time.monotonic() - started < 1.0, "the alias move did not reach the endpoint"
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0, elapsed
+    assert answer.headers["x-steward-model-version"] == "2"
+
+
+def test_traffic_splits_between_served_entities(world: World) -> None:
+    world.register(0.0)
+    world.register(1000.0)
+    name = world.endpoint(
+        served_entities=[
+            {
+                "entity_name": world.model,
+                "entity_version": "1",
+                "name": "a",
+                "traffic_percentage": 30,
+            },
+            {
+                "entity_name": world.model,
+                "entity_version": "2",
+                "name": "b",
+                "traffic_percentage": 70,
+            },
+        ]
+    )
+    world.grant_query(name)
+    served: Counter[str] = Counter()
+    n = 300
+    for _ in range(n):
+        answer = world.consumer_http.post(invocations(name), json={"inputs": [[0.0, 0.0]]})
+        assert answer.status_code == 200, answer.text
+        entity = answer.headers["x-steward-served-entity"]
+        assert answer.json()["predictions"][0] == pytest.approx(0.0 if entity == "a" else 1000.0)
+        served[entity] += 1
+    # Binomial(300, 0.3): sd 7.9; five sd either side fails once in ~3.5 million runs.
+    assert abs(served["a"] - 90) <= 40, served
+    assert served["a"] + served["b"] == n
+    # Databricks' traffic_config.routes say the same.
+    updated = world.ds_http.put(
+        f"{ENDPOINTS}/{name}/config",
+        json={
+            "served_entities": [
+                {"entity_name": world.model, "entity_version": "1", "name": "a"},
+                {"entity_name": world.model, "entity_version": "2", "name": "b"},
+            ],
+            "traffic_config": {
+                "routes": [
+                    {"served_model_name": "a", "traffic_percentage": 0},
+                    {"served_model_name": "b", "traffic_percentage": 100},
+                ]
+            },
+        },
+    )
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["config"]["config_version"] == 2
+    for _ in range(20):
+        answer = world.consumer_http.post(invocations(name), json={"inputs": [[0.0, 0.0]]})
+        assert answer.headers["x-steward-served-entity"] == "b"
+
+
+# -- denials ---------------------------------------------------------------------------------
+
+
+def test_every_denial(world: World) -> None:
+    world.register(1.0)
+    outsider, outsider_token = world.server.create_user()
+    out = world.server.client(outsider_token)
+    admin = world.server.admin
+    config = {"served_entities": [{"entity_name": world.model, "entity_version": "1"}]}
+
+    # Creating needs EXECUTE on the model (with the usage gates), even for an admin.
+    for client, needle in ((out, "USE CATALOG"), (admin, "EXECUTE")):
+        denied = client.post(ENDPOINTS, json={"name": unique("ep"), "config": config})
+        assert denied.status_code == 403, denied.text
+        assert needle in denied.json()["message"], denied.json()
+    # An inference table needs CREATE TABLE on its schema.
+    sql(admin, f"REVOKE CREATE TABLE ON SCHEMA {world.catalog}.ml FROM `{world.scientist}`")
+    capture = {
+        "catalog_name": world.catalog,
+        "schema_name": "ml",
+        "table_name_prefix": unique("log"),
+    }
+    denied = world.ds_http.post(
+        ENDPOINTS,
+        json={"name": unique("ep"), "config": {**config, "auto_capture_config": capture}},
+    )
+    assert denied.status_code == 403 and "CREATE TABLE" in denied.json()["message"], denied.text
+
+    name = world.endpoint()
+    url = f"{ENDPOINTS}/{name}"
+    body = {"inputs": ROWS}
+    # Invoking needs QUERY; reading needs QUERY (or ownership); changing needs ownership.
+    for client in (out, world.consumer_http):
+        for response in (
+            client.post(invocations(name), json=body),
+            client.get(url),
+            client.put(f"{url}/config", json=config),
+            client.delete(url),
+        ):
+            assert response.status_code == 403, response.text
+            assert name in response.json()["message"]
+    # An admin manages the endpoint but needs a grant to invoke it.
+    assert admin.get(url).status_code == 200
+    assert admin.post(invocations(name), json=body).status_code == 403
+    world.grant_query(name)
+    assert world.consumer_http.post(invocations(name), json=body).status_code == 200
+    assert world.consumer_http.get(url).status_code == 200
+    assert world.consumer_http.delete(url).status_code == 403
+    # Unknown endpoints and missing tokens.
+    missing = world.consumer_http.post(invocations(unique("nope")), json=body)
+    assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    anonymous = httpx.post(f"{world.server.url}{invocations(name)}", json=body)
+    assert anonymous.status_code == 401
+    # Revoking QUERY takes effect at once.
+    sql(admin, f"REVOKE QUERY ON SERVING ENDPOINT {name} FROM `{world.consumer}`")
+    assert world.consumer_http.post(invocations(name), json=body).status_code == 403
+    # Each refused invocation wrote one event naming the denial.
+    events = admin.get(AUDIT, params={"action": "queryServingEndpoint", "user": outsider}).json()[
+        "events"
+    ]
+    assert len(events) == 1 and events[0]["response"]["status_code"] == 403, events
+    # The owner deletes.
+    assert world.ds_http.delete(url).status_code == 200
+    assert world.ds_http.get(url).status_code == 404

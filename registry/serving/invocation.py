@@ -6,7 +6,9 @@ primary key, timeseries column aside); the features (``feature_names``, or every
 non-key column) are read by key in one query per feature table for the whole request —
 the latest row of each key. Values the request gives itself override looked-up values.
 A key with no row in the feature table is a 400 naming the table and the key, unless
-the request gives every feature of that table itself.
+the request gives every feature of that table itself. A null in the request counts as
+not given (``dataframe_split`` has a value for every column of every row), so it is
+looked up.
 
 Authority: the endpoint serves with its creator's authority, checked when the config
 was created or updated (EXECUTE on each model, SELECT on each feature table of the
@@ -120,7 +122,7 @@ class Invoker:
         wanted: list[int] = []
         keys: list[dict[str, Any]] = []
         for index, row in enumerate(rows):
-            if all(f in row for f in features):
+            if all(row.get(f) is not None for f in features):
                 continue  # the request gives every feature itself
             key: dict[str, Any] = {}
             for request_column, column in zip(spec.lookup_key, key_columns, strict=True):
@@ -145,6 +147,6 @@ class Invoker:
                     f"row {index + 1}: unknown key {shown}: no row in feature table '{table}'"
                 )
             for feature in features:
-                if feature not in row:  # request values override looked-up values
+                if row.get(feature) is None:  # request values override looked-up values
                     value = values.get(feature)
                     row[feature] = float(value) if isinstance(value, Decimal) else value
