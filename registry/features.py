@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import math
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -76,6 +77,9 @@ def json_value(value: Any) -> Any:
     exact; lists, arrays and mappings element by element."""
     if value is None or isinstance(value, str | bool | int):
         return value
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and (value is pandas.NaT or value is pandas.NA):
+        return None
     if isinstance(value, float):
         return None if math.isnan(value) else value
     if isinstance(value, np.datetime64 | np.timedelta64):
@@ -87,10 +91,7 @@ def json_value(value: Any) -> Any:
     if isinstance(value, np.generic):
         return json_value(value.item())
     if isinstance(value, datetime):
-        pd = _pandas()
-        if isinstance(value, pd.Timestamp):
-            if value is pd.NaT:
-                return None
+        if pandas is not None and isinstance(value, pandas.Timestamp):
             value = value.floor("us").to_pydatetime()
         return utc_iso(value)
     if isinstance(value, date):
@@ -108,9 +109,6 @@ def json_value(value: Any) -> Any:
         return {str(k): json_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple | np.ndarray):
         return [json_value(v) for v in value]
-    pd = _pandas()
-    if value is pd.NA or value is pd.NaT:
-        return None
     raise TypeError(f"{type(value).__name__} values cannot be sent as JSON")
 
 
