@@ -32,6 +32,13 @@ Trees (what ``parse_statement`` returns, by statement)
 - CREATE GROUP / DROP GROUP / ALTER GROUP … ADD|REMOVE USER|GROUP: ``CreateGroup`` /
   ``DropGroup`` / ``AlterGroupMembers``.
 - SELECT (and UNION, WITH, parenthesised queries): sqlglot's own ``exp.Query`` subclasses.
+- ``INSERT INTO t [(cols)] VALUES … | query``: ``exp.Insert`` (``this`` the table, or an
+  ``exp.Schema`` of it and the listed columns; ``expression`` an ``exp.Values`` or query).
+  OVERWRITE, PARTITION, BY NAME, REPLACE WHERE, ``WITH … INSERT`` are syntax errors.
+- ``MERGE INTO t [[AS] a] USING table|(query) [AS] s ON cond WHEN [NOT] MATCHED [AND c]
+  THEN UPDATE SET *|UPDATE SET col = expr, …|DELETE|INSERT *|INSERT (cols) VALUES (…)``:
+  ``exp.Merge`` with ``exp.When`` clauses (DELETE is ``exp.Var``); ``WHEN NOT MATCHED BY
+  SOURCE`` and actions that do not fit the MATCHED/NOT MATCHED side are syntax errors.
 
 Accessors (the executor reads trees through these, never through ``args``)
 --------------------------------------------------------------------------
@@ -40,8 +47,9 @@ Accessors (the executor reads trees through these, never through ``args``)
     ``"SCHEMA"``, ``"TABLE"``, ``"MODEL"``, ``"FUNCTION"``, ``"SERVING ENDPOINT"``) and the
     name parts as written (case preserved, unquoted; ``[]`` for METASTORE). Works on GRANT,
     REVOKE, SHOW GRANTS, ALTER … OWNER, CREATE CATALOG|SCHEMA|TABLE, DROP, DESCRIBE,
-    COMMENT ON. Names may be partial (``SCHEMA s``, ``TABLE t``): the executor qualifies
-    them with the request's default catalog and schema, and lower-cases them.
+    COMMENT ON, and INSERT / MERGE (the table written). Names may be partial (``SCHEMA s``,
+    ``TABLE t``): the executor qualifies them with the request's default catalog and
+    schema, and lower-cases them.
 ``securable_type(kind: str) -> SecurableType``
     Maps a kind to ``policy.securables.SecurableType`` (FUNCTION → MODEL).
 ``privileges_of(node) -> list[str]``
@@ -273,6 +281,8 @@ class Steward(Databricks):
             "DESCRIBE": lambda self: self._st_describe(),
             "DESC": lambda self: self._st_describe(),
             "COMMENT": lambda self: self._st_comment(),
+            "INSERT": lambda self: self._st_insert(),
+            "MERGE": lambda self: self._st_merge(),
         }
 
         QUERY_START_TOKENS: ClassVar[frozenset[TokenType]] = frozenset(
@@ -451,8 +461,8 @@ class Steward(Databricks):
                 statement = self._st_query(start)
             else:
                 self._st_fail(
-                    "a statement: SELECT, GRANT, REVOKE, SHOW, ALTER, CREATE, DROP, "
-                    "DESCRIBE or COMMENT"
+                    "a statement: SELECT, INSERT, MERGE, GRANT, REVOKE, SHOW, ALTER, CREATE, "
+                    "DROP, DESCRIBE or COMMENT"
                 )
             if self._curr:
                 self._st_fail("end of statement")
@@ -472,6 +482,113 @@ class Steward(Databricks):
                 )
                 self._st_fail("a query without INTO", into)
             return query
+
+        # ---- INSERT / MERGE ---------------------------------------------------------------
+
+        def _st_insert(self) -> exp.Expression:
+            """``INSERT INTO t [(cols)] VALUES … | query``: sqlglot's INSERT, narrowed."""
+            start = self._prev
+            if not self._st_is_word("INTO"):
+                self._st_fail("INTO (INSERT OVERWRITE and other forms are not supported)")
+            node = self._parse_insert()
+            if not isinstance(node, exp.Insert):
+                self._st_fail("INSERT INTO table", start)
+            extra = [
+                key
+                for key, value in node.args.items()
+                if value and key not in _INSERT_ARGS and not _is_false(value)
+            ]
+            target = node.this.this if isinstance(node.this, exp.Schema) else node.this
+            if extra or not isinstance(target, exp.Table) or target.args.get("alias"):
+                shown = _INSERT_CLAUSES.get(extra[0], extra[0].upper()) if extra else "this form"
+                self._st_fail(
+                    f"INSERT INTO table [(columns)] VALUES … | SELECT … ({shown} is not supported)",
+                    start,
+                )
+            self._st_check_table_name(target, start)
+            source = node.expression
+            if not isinstance(source, exp.Values | exp.Query):
+                self._st_fail("VALUES (…) or a query after the table name", self._curr or start)
+            return node
+
+        def _st_merge(self) -> exp.Expression:
+            """``MERGE INTO t [[AS] a] USING src [[AS] s] ON cond WHEN …``: Databricks' MERGE."""
+            start = self._prev
+            if not self._st_is_word("INTO"):
+                self._st_fail("INTO")
+            node = self._parse_merge()
+            target, using = node.this, node.args.get("using")
+            if not isinstance(target, exp.Table) or not isinstance(target.this, exp.Identifier):
+                self._st_fail("a table name after MERGE INTO", start)
+            self._st_check_table_name(target, start)
+            if not isinstance(using, exp.Table | exp.Subquery) or (
+                isinstance(using, exp.Table) and not isinstance(using.this, exp.Identifier)
+            ):
+                self._st_fail("USING followed by a table or a (subquery)", start)
+            if not node.args.get("on"):
+                self._st_fail("ON followed by the merge condition", start)
+            whens = node.args.get("whens")
+            if whens is None or not whens.expressions:
+                self._st_fail("WHEN [NOT] MATCHED … THEN …", self._curr or start)
+            for when in whens.expressions:
+                self._st_check_when(when, start)
+            if node.args.get("returning") or node.args.get("using_cond"):
+                self._st_fail("WHEN [NOT] MATCHED … THEN …", start)
+            return node
+
+        def _st_check_when(self, when: exp.When, start: Token) -> None:
+            then = when.args.get("then")
+            if when.args.get("source"):
+                self._st_fail(
+                    "WHEN MATCHED or WHEN NOT MATCHED (WHEN NOT MATCHED BY SOURCE is not "
+                    "supported)",
+                    start,
+                )
+            if when.args.get("matched"):
+                ok = (isinstance(then, exp.Var) and then.name.upper() == "DELETE") or (
+                    isinstance(then, exp.Update)
+                    and then.expressions
+                    and not then.args.get("where")
+                    and (
+                        (len(then.expressions) == 1 and isinstance(then.expressions[0], exp.Star))
+                        or all(
+                            isinstance(e, exp.EQ) and isinstance(e.this, exp.Column)
+                            for e in then.expressions
+                        )
+                    )
+                )
+                if not ok:
+                    self._st_fail(
+                        "THEN UPDATE SET * | UPDATE SET column = value, … | DELETE after "
+                        "WHEN MATCHED",
+                        start,
+                    )
+                return
+            ok = isinstance(then, exp.Insert) and not then.args.get("where")
+            if ok and not isinstance(then.this, exp.Star):
+                columns, values = then.this, then.expression
+                ok = (
+                    isinstance(columns, exp.Tuple)
+                    and isinstance(values, exp.Tuple)
+                    and all(isinstance(c, exp.Column) and not c.table for c in columns.expressions)
+                    and len(columns.expressions) == len(values.expressions)
+                )
+            if not ok:
+                self._st_fail(
+                    "THEN INSERT * | INSERT (columns) VALUES (values, one per column) after "
+                    "WHEN NOT MATCHED",
+                    start,
+                )
+
+        def _st_check_table_name(self, table: exp.Table, start: Token) -> None:
+            parts = table.parts
+            if len(parts) > 3 or not all(isinstance(p, exp.Identifier) for p in parts):
+                self._st_fail("a table name of at most 3 parts (catalog.schema.table)", start)
+            extra = [k for k, v in table.args.items() if v and k not in _TABLE_NAME_ARGS]
+            if extra:
+                self._st_fail(
+                    f"a plain table name ({extra[0].upper()} is not supported here)", start
+                )
 
         # ---- GRANT / REVOKE / SHOW GRANTS ---------------------------------------------------
 
@@ -775,6 +892,25 @@ class Steward(Databricks):
 _DIALECT = Steward()
 
 
+#: Arguments an INSERT tree may carry (anything else: OVERWRITE, PARTITION, BY NAME, …).
+_INSERT_ARGS = frozenset({"this", "expression", "with_"})
+_TABLE_NAME_ARGS = frozenset({"this", "db", "catalog", "alias"})
+_INSERT_CLAUSES = {
+    "overwrite": "INSERT OVERWRITE",
+    "partition": "PARTITION",
+    "by_name": "BY NAME",
+    "where": "REPLACE WHERE",
+    "exists": "IF NOT EXISTS",
+    "returning": "RETURNING",
+    "alternative": "INSERT OR …",
+    "ignore": "INSERT IGNORE",
+}
+
+
+def _is_false(value: object) -> bool:
+    return value is False or (isinstance(value, exp.Boolean) and not value.this)
+
+
 def _is_unquoted_name(token: Token) -> bool:
     """Whether a token may stand as a name part without back-quotes.
 
@@ -969,6 +1105,8 @@ class StatementKind(StrEnum):
     SHOW_GROUPS = "SHOW GROUPS"
     SHOW_USERS = "SHOW USERS"
     SELECT = "SELECT"
+    INSERT = "INSERT"
+    MERGE = "MERGE"
 
 
 _FIXED_KINDS: dict[type[exp.Expression], StatementKind] = {
@@ -980,6 +1118,8 @@ _FIXED_KINDS: dict[type[exp.Expression], StatementKind] = {
     CreateGroup: StatementKind.CREATE_GROUP,
     DropGroup: StatementKind.DROP_GROUP,
     AlterGroupMembers: StatementKind.ALTER_GROUP,
+    exp.Insert: StatementKind.INSERT,
+    exp.Merge: StatementKind.MERGE,
 }
 
 
@@ -1026,6 +1166,11 @@ def securable_of(node: exp.Expression) -> tuple[str, list[str]]:
         return str(node.args["kind"]).upper(), _parts(node.args["tables"][0])
     elif isinstance(node, exp.Describe | exp.Comment):
         return str(node.args["kind"]).upper(), _parts(node.this)
+    elif isinstance(node, exp.Insert):  # the table written
+        target = node.this.this if isinstance(node.this, exp.Schema) else node.this
+        return TABLE, _parts(target)
+    elif isinstance(node, exp.Merge):
+        return TABLE, _parts(node.this)
     else:
         raise TypeError(f"{type(node).__name__} names no securable")
     return str(securable.args["kind"]).upper(), _parts(securable.this)

@@ -562,6 +562,35 @@ CORPUS: list[Case] = [
         {"class": "Select", "parameters": []},
     ),
     Case("SELECT 1 UNION ALL SELECT 2", "SELECT 1 UNION ALL SELECT 2", {"class": "Union"}),
+    # ---- INSERT / MERGE --------------------------------------------------------------------
+    Case(
+        "insert into main.sales.orders (id, `Odd Name`) values (1, 'a'), (:n, null)",
+        "INSERT INTO main.sales.orders (id, `Odd Name`) VALUES (1, 'a'), (:n, NULL)",
+        {"statement": K.INSERT, "securable": tbl("main", "sales", "orders"), "parameters": ["n"]},
+    ),
+    Case(
+        "INSERT INTO TABLE orders SELECT * FROM main.sales.staging WHERE id > 3",
+        "INSERT INTO orders SELECT * FROM main.sales.staging WHERE id > 3",
+        {"statement": K.INSERT, "securable": tbl("orders")},
+    ),
+    Case(
+        "MERGE INTO main.s.t AS t USING (SELECT * FROM main.s.u) AS u ON t.id = u.id\n"
+        "WHEN MATCHED AND u.deleted THEN DELETE\n"
+        "WHEN MATCHED THEN UPDATE SET v = u.v, w = t.w + 1\n"
+        "WHEN NOT MATCHED AND u.v IS NOT NULL THEN INSERT (id, v) VALUES (u.id, u.v)",
+        "MERGE INTO main.s.t AS t USING (SELECT * FROM main.s.u) AS u ON t.id = u.id "
+        "WHEN MATCHED AND u.deleted THEN DELETE "
+        "WHEN MATCHED THEN UPDATE SET v = u.v, w = t.w + 1 "
+        "WHEN NOT MATCHED AND NOT u.v IS NULL THEN INSERT (id, v) VALUES (u.id, u.v)",
+        {"statement": K.MERGE, "securable": tbl("main", "s", "t")},
+    ),
+    Case(
+        "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET * "
+        "WHEN NOT MATCHED THEN INSERT *",
+        "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET * "
+        "WHEN NOT MATCHED THEN INSERT *",
+        {"statement": K.MERGE, "securable": tbl("t")},
+    ),
 ]
 
 
@@ -640,7 +669,15 @@ def test_unknown_governance_statements_never_become_commands() -> None:
         "CACHE TABLE t",
         "TRUNCATE TABLE t",
         "DELETE FROM t",
-        "INSERT INTO t VALUES (1)",
+        "INSERT OVERWRITE t VALUES (1)",
+        "INSERT INTO t PARTITION (p = 1) VALUES (1)",
+        "INSERT INTO t BY NAME SELECT 1",
+        "MERGE INTO t USING s ON t.a = s.a WHEN NOT MATCHED BY SOURCE THEN DELETE",
+        "MERGE INTO t USING s ON t.a = s.a",
+        "MERGE INTO t USING s WHEN MATCHED THEN DELETE",
+        "MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN INSERT *",
+        "MERGE INTO t USING s ON t.a = s.a WHEN NOT MATCHED THEN UPDATE SET *",
+        "MERGE INTO t USING s ON t.a = s.a WHEN NOT MATCHED THEN INSERT (a, b) VALUES (1)",
         "ANALYZE TABLE t COMPUTE STATISTICS",
         "DESCRIBE FUNCTION f",
         "DROP VIEW v",

@@ -196,11 +196,12 @@ def test_group_statements(server: ServerHandle) -> None:
     failed(admin, f"DROP GROUP `{inner}`", "RESOURCE_DOES_NOT_EXIST")
 
 
-def test_select_reads_only_system_tables(server: ServerHandle) -> None:
-    """SELECT reaches the system tables only (tests/test_system_tables.py has the rest)."""
+def test_select_reads_tables_not_physical_names(server: ServerHandle) -> None:
+    """SELECT reaches the system and managed tables only (tests/test_system_tables.py and
+    tests/test_sql_data.py have the rest)."""
     assert ok(server.admin, "SELECT count(*) FROM system.access.audit")[0][0] >= 1
-    message = failed(server.admin, "SELECT * FROM audit_events", "INVALID_PARAMETER_VALUE")
-    assert "not a system table" in message
+    message = failed(server.admin, "SELECT * FROM audit_events", "RESOURCE_DOES_NOT_EXIST")
+    assert "is not a table" in message
 
 
 def test_syntax_error_names_line_and_column(server: ServerHandle) -> None:

@@ -24,9 +24,9 @@ from catalog.errors import InvalidParameter
 from catalog.http.deps import Runtime
 from catalog.persistence import schema as t
 from catalog.persistence.engine import Database
+from catalog.sql.query import ReadQuery
 from catalog.sql.readonly import QueryTimedOut, physical_schema, run_readonly
-from catalog.sql.system_query import SystemQuery
-from catalog.sql.system_select import present
+from catalog.sql.select import present
 from catalog.system_tables import SYSTEM_TABLES
 from policy.dialect import parse_statement
 from tests.support import ServerHandle, unique
@@ -486,12 +486,13 @@ def test_non_admins_cannot_reach_physical_tables_either(server: ServerHandle) ->
     _, token = server.create_user()
     user = server.client(token)
     for statement in ("SELECT * FROM audit_events", "SELECT token_hash FROM access_tokens"):
-        assert "not a system table" in failed(user, statement, "INVALID_PARAMETER_VALUE")
+        assert "is not a table" in failed(user, statement, "RESOURCE_DOES_NOT_EXIST")
 
 
 # -- the attack corpus ---------------------------------------------------------------------
 
-NOT_SYSTEM = ("INVALID_PARAMETER_VALUE", "is not a system table")
+#: Physical names, missing tables and tables the caller may not see: one answer.
+NOT_SYSTEM = ("RESOURCE_DOES_NOT_EXIST", "is not a table")
 SYNTAX = "PARSE_SYNTAX_ERROR"
 BAD = "INVALID_PARAMETER_VALUE"
 
@@ -518,7 +519,7 @@ CORPUS: list[tuple[str, str, tuple[str, ...]]] = [
     ("SELECT * FROM pg_catalog.pg_tables", *NOT_SYSTEM[:1], ("'pg_catalog.pg_tables'",)),
     ("SELECT * FROM information_schema.tables", *NOT_SYSTEM[:1], ("'information_schema.tables'",)),
     ("SELECT * FROM system.information_schema.tables", *NOT_SYSTEM[:1], (NOT_SYSTEM[1],)),
-    ("SELECT * FROM corpus_catalog.s.t", *NOT_SYSTEM[:1], ("'corpus_catalog.s.t'",)),
+    ("SELECT * FROM corpus_catalog.s.nope", *NOT_SYSTEM[:1], ("'corpus_catalog.s.nope'",)),
     (
         "SELECT * FROM system.access.audit a JOIN principals p ON true",
         *NOT_SYSTEM[:1],
@@ -726,15 +727,19 @@ def test_rows_are_capped(server: ServerHandle, actor: Actor) -> None:
 
 def _compile(runtime: Runtime, statement: str, max_rows: int = 100) -> Any:
     db = runtime.db
-    query = SystemQuery.plan(parse_statement(statement))
+    query = ReadQuery.plan(parse_statement(statement))
     return query.compile(db.backend, physical_schema(db), max_rows)
 
 
 def test_truncation_is_reported(runtime: Runtime) -> None:
     compiled = _compile(runtime, "SELECT 1 AS x UNION ALL SELECT 2 UNION ALL SELECT 3", max_rows=2)
-    rows, truncated = present(run_readonly(runtime.db, compiled.sql), compiled.kinds, 2)
+    rows, truncated = present(
+        run_readonly(runtime.db, compiled.sql, compiled.tables), compiled.kinds, 2
+    )
     assert len(rows) == 2 and truncated
-    rows, truncated = present(run_readonly(runtime.db, compiled.sql), compiled.kinds, 3)
+    rows, truncated = present(
+        run_readonly(runtime.db, compiled.sql, compiled.tables), compiled.kinds, 3
+    )
     assert len(rows) == 3 and not truncated
 
 
@@ -743,8 +748,8 @@ def test_runner_deadline(runtime: Runtime) -> None:
     joins = ", ".join(f"n AS n{i}" for i in range(12))
     compiled = _compile(runtime, f"WITH n AS ({many}) SELECT count(*) FROM {joins}")
     with pytest.raises(QueryTimedOut):
-        run_readonly(runtime.db, compiled.sql, timeout=0.3)
-    assert run_readonly(runtime.db, _compile(runtime, "SELECT 1").sql) == [(1,)]
+        run_readonly(runtime.db, compiled.sql, compiled.tables, timeout=0.3)
+    assert run_readonly(runtime.db, _compile(runtime, "SELECT 1").sql, frozenset()) == [(1,)]
 
 
 @pytest.mark.parametrize(
@@ -761,6 +766,6 @@ def test_runner_refuses_writes_and_other_tables_itself(runtime: Runtime, sql: st
     if runtime.db.backend != "sqlite" and sql.startswith("SELECT"):
         pytest.skip("PostgreSQL's guard is the read-only transaction; reads are the compiler's")
     with pytest.raises(InvalidParameter):
-        run_readonly(runtime.db, sql)
+        run_readonly(runtime.db, sql, frozenset({"audit_events"}))
     with runtime.db.transaction() as session:  # the connection is usable for writes again
         assert session.scalar(select(func.count()).select_from(t.AuditEvent)) is not None

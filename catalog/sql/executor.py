@@ -2,7 +2,9 @@
 
 Parsing is :mod:`policy.dialect`'s; every statement is authorized through
 :meth:`catalog.authz.Authorizer.require_privilege` (or is metastore-admin only)
-before the catalog services are called. Results are columns and rows of text.
+before the catalog services are called. Queries and writes of table data have modules of
+their own: ``SELECT`` :mod:`catalog.sql.select`, ``INSERT`` :mod:`catalog.sql.insert`,
+``MERGE`` :mod:`catalog.sql.merge`. Results are columns and rows of JSON values.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from catalog.grants import PrivilegeChange
 from catalog.identity import normalize_principal_name
 from catalog.namespace import NewSecurable
 from catalog.records import ColumnRecord, PrincipalKind, PrincipalRecord, SecurableRecord
-from catalog.sql.system_select import run_system_select
+from catalog.sql.insert import RESULT_COLUMNS as INSERT_COLUMNS
+from catalog.sql.insert import run_insert
+from catalog.sql.merge import RESULT_COLUMNS as MERGE_COLUMNS
+from catalog.sql.merge import run_merge
+from catalog.sql.select import run_select
+from catalog.sql.sources import CatalogResolver
 from catalog.store.sql import SqlNamespaceStore
 from catalog.tables import build_table_detail
 from catalog.types import parse_column_type
@@ -37,7 +44,7 @@ REGISTRY_EXTENSION = "registry"
 class StatementResult:
     columns: list[tuple[str, str]] = field(default_factory=list)  # (name, type_text)
     rows: list[list[Any]] = field(default_factory=list)
-    #: A SELECT whose rows were capped (see :mod:`catalog.sql.system_select`).
+    #: A SELECT whose rows were capped (see :mod:`catalog.sql.select`).
     truncated: bool = False
 
 
@@ -58,11 +65,14 @@ class StatementExecutor:
         caller: Caller,
         catalog: str | None = None,
         schema: str | None = None,
+        statement_id: str | None = None,
     ) -> None:
         self.rt = runtime
         self.caller = caller
         self.default_catalog = catalog.strip().lower() if catalog else None
         self.default_schema = schema.strip().lower() if schema else None
+        #: Names the lineage edges a write records (their ``entity_id``).
+        self.statement_id = statement_id
 
     # -- entry point ---------------------------------------------------------------
 
@@ -115,6 +125,8 @@ class StatementExecutor:
             K.SHOW_GROUPS: self._show_principals,
             K.SHOW_USERS: self._show_principals,
             K.SELECT: self._select,
+            K.INSERT: self._insert,
+            K.MERGE: self._merge,
         }
 
     # -- helpers -------------------------------------------------------------------
@@ -435,12 +447,23 @@ class StatementExecutor:
 
     # -- queries -------------------------------------------------------------------
 
+    def _resolver(self) -> CatalogResolver:
+        return CatalogResolver(self.rt, self.caller, self.default_catalog, self.default_schema)
+
     def _select(self, node: exp.Expression) -> StatementResult:
-        """Only the system tables are readable (SPEC §7): see :mod:`catalog.sql.system_select`."""
-        found = run_system_select(
-            self.rt, self.caller, node, self.default_catalog, self.default_schema
-        )
+        """System tables and managed tables: see :mod:`catalog.sql.select`."""
+        found = run_select(self.rt, self.caller, node, self.default_catalog, self.default_schema)
         return StatementResult(found.columns, found.rows, found.truncated)
+
+    def _insert(self, node: exp.Expression) -> StatementResult:
+        assert isinstance(node, exp.Insert)
+        rows = run_insert(self.rt, self._resolver(), node, self.statement_id)
+        return StatementResult(list(INSERT_COLUMNS), rows)
+
+    def _merge(self, node: exp.Expression) -> StatementResult:
+        assert isinstance(node, exp.Merge)
+        rows = run_merge(self.rt, self._resolver(), node, self.statement_id)
+        return StatementResult(list(MERGE_COLUMNS), rows)
 
 
 _CONTAINERS = (SecurableType.CATALOG, SecurableType.SCHEMA)
@@ -494,6 +517,7 @@ _METADATA_READS = frozenset(
     | {K.DESCRIBE_TABLE, K.DESCRIBE_MODEL, K.DESCRIBE_CATALOG, K.DESCRIBE_SCHEMA}
     | {K.SHOW_GROUPS, K.SHOW_USERS}
 )
+_DATA_STATEMENTS = frozenset({K.SELECT, K.INSERT, K.MERGE})
 _GROUP_KINDS = frozenset({K.CREATE_GROUP, K.DROP_GROUP, K.ALTER_GROUP, K.SHOW_GROUPS, K.SHOW_USERS})
 
 
@@ -508,7 +532,10 @@ def _name_audit_action(node: exp.Expression, kind: K) -> None:
         scope.object_name = ".".join(d.securable_of(node)[1]).lower() or None
     except (AttributeError, KeyError, TypeError, ValueError, InvalidParameter):
         scope.object_name = None
-    if kind is K.SELECT:  # a read of (system) data: service databrickssql, always recorded
+    if kind in _DATA_STATEMENTS:
+        # A read or write of table data: service databrickssql, action executeStatement,
+        # always recorded (never a metadata read). INSERT and MERGE name their target as
+        # the event's object once it is resolved (catalog.sql.writes.resolve_target).
         scope.metadata_read = False
         return
     action = _ACTIONS.get(kind)

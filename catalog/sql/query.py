@@ -1,11 +1,12 @@
-"""Compiles a SELECT over the system tables into read-only SQL for the service database.
+"""Compiles a SELECT over system and managed tables into read-only SQL for the database.
 
-``SELECT … FROM system.access.audit`` (and ``system.access.table_lineage``,
-``system.access.column_lineage``) is the only data SQL can read (SPEC §7, §8). The rows
-live in Steward's own tables, next to tokens, grants and the catalog, in the same
-database; a query must therefore never reach anything but the rows of the system tables
-it names, never change anything, and never run unbounded. Every statement goes through
-these steps, on sqlglot trees only (user text is never spliced into SQL):
+``SELECT`` reads the system tables (``system.access.audit``, ``system.access.table_lineage``,
+``system.access.column_lineage``; SPEC §7, §8) and the catalog's managed tables. All of
+these live in Steward's own database, next to tokens, grants and the catalog; a query must
+therefore never reach anything but the rows of the tables it names, never change
+anything, and never run unbounded. ``INSERT … SELECT`` and ``MERGE`` compute the rows they
+write with a query compiled here too (:mod:`catalog.sql.writes`). Every query goes
+through these steps, on sqlglot trees only (user text is never spliced into SQL):
 
 1. **Parse** with the policy dialect (:func:`policy.dialect.parse_statement`, done by the
    executor): exactly one statement, a query, no ``SELECT … INTO``; a second statement,
@@ -20,41 +21,41 @@ these steps, on sqlglot trees only (user text is never spliced into SQL):
    refused by not being listed, not by being recognised as dangerous. Functions are the
    pure scalar, aggregate and window functions that behave the same on SQLite and
    PostgreSQL; casts only to scalar types; ``WITH RECURSIVE`` is refused (unbounded).
-3. **Resolve tables** (:func:`_resolve_tables`): every table reference must be one of the
-   query's own CTEs or, after the request's default catalog/schema fill in missing parts
-   and names are lower-cased (quoted or not: Databricks names are case-insensitive), one
-   of the three system tables. Physical names (``audit_events``, ``securables``,
-   ``casbin_rule``, ``access_tokens`` …), ``sqlite_master``, ``pg_catalog.*``,
-   ``information_schema.*`` and ordinary catalog tables are all simply "not a system
-   table", whether or not they exist (so the answer leaks nothing). A query that reads no
+3. **Resolve and authorize tables** (:func:`_resolve_tables` with a resolver of
+   :mod:`catalog.sql.sources`): every table reference must be one of the query's own CTEs
+   or resolve, with the request's default catalog/schema, to a system table or a managed
+   table the caller may read (SELECT on a system table; USE CATALOG + USE SCHEMA + SELECT
+   on a managed one). Physical names (``audit_events``, ``data_…``, ``securables``,
+   ``casbin_rule`` …), ``sqlite_master``, ``pg_catalog.*``, ``information_schema.*``,
+   missing tables and tables the caller may not see all get the same "not a table"
+   answer, whether or not they exist (so the answer leaks nothing). A query that reads no
    table at all (``SELECT 1``) needs no grant; like every query it is bounded by step 8.
-4. **Authorize** (the caller, :func:`run_system_select`): SELECT on every system table
-   read, through :meth:`catalog.authz.Authorizer.require_system_read`.
-5. **Resolve columns** with sqlglot's optimizer against the public schema only
-   (:func:`catalog.sql.system_sources.public_schema`): stars are expanded to public
-   columns (so hidden ones never leak), unknown or ambiguous columns are errors, and
-   struct field access (``user_identity.email``, ``response.status_code``) becomes
-   explicit.
-6. **Rewrite** to the physical schema (:mod:`catalog.sql.system_rewrite`): struct fields
-   to the hidden physical columns (also through CTEs and subqueries that pass the struct
-   through), each system table to a derived table over its physical tables
-   (schema-qualified, so no CTE can stand in for them), backend fix-ups (time literals
-   parsed as ISO 8601 on both; SQLite: ``INTERVAL`` arithmetic and ``date_trunc`` in its
+4. **Resolve columns** with sqlglot's optimizer against the public columns of the tables
+   this query reads, and only those (:meth:`ReadQuery.compile`): stars are expanded to
+   public columns (so hidden ones never leak), unknown or ambiguous columns are errors,
+   and struct field access on system tables (``user_identity.email``,
+   ``response.status_code``) becomes explicit.
+5. **Rewrite** to the physical schema (:mod:`catalog.sql.rewrite`): struct fields to the
+   hidden physical columns (also through CTEs and subqueries that pass the struct
+   through), each table to a derived table over its physical tables (schema-qualified,
+   so no CTE can stand in for them; :mod:`catalog.sql.system_sources`,
+   :mod:`catalog.sql.table_sources`), backend fix-ups (time literals parsed as ISO 8601
+   on both; SQLite: ``INTERVAL`` arithmetic, ``date_trunc`` and casts to DATE in its
    text time format; PostgreSQL: JSON extraction over the JSON text column), and a
    ``LIMIT`` of ``max_rows + 1`` to detect truncation.
-7. **Generate** SQL for the backend with comments dropped and every identifier quoted,
+6. **Generate** SQL for the backend with comments dropped and every identifier quoted,
    then **re-parse it** and check it again (:func:`_verify_generated`): one query, only
-   the physical tables of the system tables, no function outside a small set the
-   rewrites add — a guard against generator quirks.
-8. **Run read-only** (:mod:`catalog.sql.readonly`): PostgreSQL in a ``READ ONLY``
+   the physical tables of the tables this query resolved (a per-query set), no function
+   outside a small set the rewrites add — a guard against generator quirks.
+7. **Run read-only** (:mod:`catalog.sql.readonly`): PostgreSQL in a ``READ ONLY``
    transaction with ``statement_timeout``; SQLite on the reader connection with
-   ``PRAGMA query_only``, an authorizer that allows only reading the physical tables of
-   the system tables, and a progress handler that stops it at the deadline.
+   ``PRAGMA query_only``, an authorizer that allows reading only the same per-query set
+   of physical tables, and a progress handler that stops it at the deadline.
 
 Results carry Databricks type names; timestamps are ISO-8601 UTC strings
 (``2026-11-23T10:00:00.123456Z``, as ``GET /api/2.1/steward/audit`` gives them), dates
-``YYYY-MM-DD``, structs a compact JSON string (``{"email":"a@b.c"}``), as Databricks
-renders structs in JSON results.
+``YYYY-MM-DD``, structs, arrays and maps compact JSON text (``{"email":"a@b.c"}``), as
+Databricks renders them in JSON results, binary base64.
 """
 
 from __future__ import annotations
@@ -69,20 +70,16 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
 from catalog.errors import InvalidParameter
-from catalog.sql.system_errors import refuse, shown
-from catalog.sql.system_rewrite import (
+from catalog.sql.errors import refuse, shown
+from catalog.sql.rewrite import (
     TIMESTAMPS,
     cap,
     fix_up,
     replace_sources,
     rewrite_struct_fields,
 )
-from catalog.sql.system_sources import (
-    PHYSICAL_TABLES,
-    SOURCES,
-    public_schema,
-    sqlglot_dialect,
-)
+from catalog.sql.sources import Resolver, Source, system_only
+from catalog.sql.system_sources import sqlglot_dialect
 from catalog.types import parse_column_type
 
 MAX_ROWS = 10_000
@@ -265,7 +262,6 @@ _CAST_TYPES = frozenset(
     | {_T.FLOAT, _T.DECIMAL, _T.BOOLEAN, _T.DATE, _T.TIMESTAMP, _T.TIMESTAMPTZ}
     | {_T.TIMESTAMPLTZ, _T.TIMESTAMPNTZ}
 )
-_SYSTEM_NAMES = ", ".join(sorted(SOURCES))
 
 
 # -- 2. the allow-list ----------------------------------------------------------------------
@@ -299,8 +295,7 @@ def _check_tree(root: exp.Expression) -> None:
             if extra:
                 clause = _CLAUSES.get(extra[0], extra[0].rstrip("_").upper())
                 raise refuse(
-                    f"{clause} is not supported in queries of the system tables "
-                    f"(in '{shown(node)}')",
+                    f"{clause} is not supported in queries (in '{shown(node)}')",
                     node,
                 )
         _check_node(node)
@@ -311,11 +306,11 @@ def _refusal(node: exp.Expression) -> InvalidParameter:
         name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
         allowed = ", ".join(sorted(set(_FUNCTIONS.values())))
         return refuse(
-            f"function {name.lower()}() is not allowed in queries of the system tables; "
+            f"function {name.lower()}() is not allowed in queries; "
             f"the allowed functions are {allowed} and the JSON path col:key",
             node,
         )
-    return refuse(f"'{shown(node)}' is not supported in queries of the system tables", node)
+    return refuse(f"'{shown(node)}' is not supported in queries", node)
 
 
 def _check_node(node: exp.Expression) -> None:
@@ -327,11 +322,11 @@ def _check_node(node: exp.Expression) -> None:
     elif isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier | exp.Dot):
         raise refuse(
             f"'{shown(node)}' is not a table: table-valued functions are not allowed, only "
-            f"the system tables ({_SYSTEM_NAMES}) can be read",
+            "the system tables and the catalog's managed tables can be read",
             node,
         )
     elif isinstance(node, exp.With) and node.args.get("recursive"):
-        raise refuse("WITH RECURSIVE is not supported in queries of the system tables", node)
+        raise refuse("WITH RECURSIVE is not supported in queries", node)
     elif isinstance(node, exp.DataType) and not _cast_type_ok(node):
         raise refuse(f"cannot cast to {shown(node)}: only scalar types are supported", node)
     elif isinstance(node, exp.Var) and not isinstance(
@@ -353,35 +348,24 @@ def _cast_type_ok(node: exp.DataType) -> bool:
 # -- 3. table references --------------------------------------------------------------------
 
 
-def _resolve_tables(
-    root: exp.Expression, default_catalog: str | None, default_schema: str | None
-) -> list[str]:
-    """Point every system-table reference at its canonical name; the names read, sorted."""
+def _resolve_tables(root: exp.Expression, resolve: Resolver) -> dict[str, Source]:
+    """Point every table reference at its canonical name; the sources read, by full name."""
     ctes = {cte.alias_or_name.lower() for cte in root.find_all(exp.CTE)}
-    read: set[str] = set()
+    read: dict[str, Source] = {}
     for table in list(root.find_all(exp.Table)):
         parts = [part.name.lower() for part in table.parts]
         if len(parts) == 1 and parts[0] in ctes:
             continue
-        defaults = [default_catalog, default_schema][: max(3 - len(parts), 0)]
-        qualified = [*(x for x in defaults if x), *parts]
-        full_name = ".".join(qualified)
-        if len(qualified) != 3 or full_name not in SOURCES:
-            written = ".".join(part.name for part in table.parts)
-            raise refuse(
-                f"'{written}' is not a system table: SQL reads only the system tables "
-                f"({_SYSTEM_NAMES})",
-                table,
-            )
-        catalog, db, name = full_name.split(".")
+        source = resolve(table)
+        catalog, db, name = source.full_name.split(".")
         table.set("catalog", exp.to_identifier(catalog))
         table.set("db", exp.to_identifier(db))
         table.set("this", exp.to_identifier(name))
-        read.add(full_name)
-    return sorted(read)
+        read[source.full_name] = source
+    return dict(sorted(read.items()))
 
 
-# -- 5./6. resolution and rewriting -----------------------------------------------------------
+# -- 4./5. resolution and rewriting -----------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -389,54 +373,71 @@ class CompiledQuery:
     sql: str
     #: (name, Databricks type_text) per result column.
     columns: list[tuple[str, str]]
-    #: How to present each column's values: timestamp, date, struct, boolean, integer,
-    #: fraction or any (see :func:`catalog.sql.system_select.present`).
+    #: How to present each column's values: timestamp, timestamp_ntz, date, struct,
+    #: boolean, integer, fraction, binary or any (see :func:`catalog.sql.select.present`).
     kinds: list[str]
     max_rows: int
+    #: The physical tables the SQL may read (the runner allows exactly these).
+    tables: frozenset[str] = frozenset()
 
 
 @dataclass
-class SystemQuery:
-    """A checked query over the system tables, before compilation for a backend."""
+class ReadQuery:
+    """A checked query whose tables are resolved (and authorized), before compilation."""
 
     tree: exp.Expression
-    tables: list[str]
+    sources: dict[str, Source]
+
+    @property
+    def tables(self) -> list[str]:
+        return list(self.sources)
 
     @classmethod
-    def plan(
-        cls,
-        node: exp.Expression,
-        default_catalog: str | None = None,
-        default_schema: str | None = None,
-    ) -> SystemQuery:
+    def plan(cls, node: exp.Expression, resolve: Resolver = system_only) -> ReadQuery:
+        """Check ``node`` against the allow-list, then resolve its tables with ``resolve``
+        (which authorizes them: see :mod:`catalog.sql.sources`)."""
         if not isinstance(node, exp.Query):
-            raise InvalidParameter("only SELECT queries can read the system tables")
+            raise InvalidParameter("only SELECT queries can read tables")
         tree = node.copy()
         _check_tree(tree)
-        return cls(tree, _resolve_tables(tree, default_catalog, default_schema))
+        return cls(tree, _resolve_tables(tree, resolve))
+
+    def schema(self) -> dict[str, dict[str, dict[str, dict[str, str]]]]:
+        """The tables this query reads as sqlglot's optimizer schema."""
+        nested: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
+        for full_name, source in self.sources.items():
+            catalog, db, table = full_name.split(".")
+            nested.setdefault(catalog, {}).setdefault(db, {})[table] = dict(source.columns)
+        return nested
 
     def compile(self, backend: str, schema: str | None, max_rows: int = MAX_ROWS) -> CompiledQuery:
         tree = self.tree.copy()
         _name_outputs(tree)
+        public = self.schema()
         try:
             tree = qualify(
                 tree,
-                schema=public_schema(),
+                schema=public,
                 dialect="databricks",
                 validate_qualify_columns=True,
                 quote_identifiers=True,
             )
-            tree = annotate_types(tree, schema=public_schema(), dialect="databricks")
+            tree = annotate_types(tree, schema=public, dialect="databricks")
         except OptimizeError as exc:
             raise InvalidParameter(f"cannot resolve the query: {_optimizer_message(exc)}") from None
         except (SqlglotError, RecursionError, KeyError, ValueError, TypeError) as exc:
             raise InvalidParameter(f"cannot resolve the query: {exc}") from None
         for trunc in tree.find_all(exp.TimestampTrunc):
             trunc.type = exp.DataType.build("TIMESTAMP")
-        columns, kinds = _outputs(tree)
-        rewrite_struct_fields(tree)
-        fix_up(tree, backend)
-        tree = replace_sources(tree, backend, schema)
+        names: dict[str, str] = {}
+        for source in self.sources.values():
+            for lowered, declared in source.names.items():
+                names.setdefault(lowered, declared)
+        columns, kinds = _outputs(tree, names)
+        rewrite_struct_fields(tree, self.sources)
+        system_only_query = all(s.full_name.startswith("system.") for s in self.sources.values())
+        fix_up(tree, backend, never_null_ordering=system_only_query)
+        tree = replace_sources(tree, backend, schema, self.sources)
         cap(tree, max_rows)
         dialect = sqlglot_dialect(backend)
         try:
@@ -447,8 +448,9 @@ class SystemQuery:
             raise InvalidParameter(
                 f"the query uses something this server's database ({backend}) cannot run: {exc}"
             ) from None
-        _verify_generated(sql, dialect, schema)
-        return CompiledQuery(sql, columns, kinds, max_rows)
+        allowed = frozenset().union(*(s.physical_tables for s in self.sources.values()))
+        _verify_generated(sql, dialect, schema, allowed)
+        return CompiledQuery(sql, columns, kinds, max_rows, allowed)
 
 
 def _optimizer_message(exc: OptimizeError) -> str:
@@ -484,7 +486,11 @@ def _name_outputs(tree: exp.Expression) -> None:
     query.set("expressions", names)
 
 
-def _outputs(tree: exp.Expression) -> tuple[list[tuple[str, str]], list[str]]:
+def _outputs(
+    tree: exp.Expression, declared: dict[str, str]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """Result columns and how to present them. Names written in the query stay as written;
+    columns a star expanded take the name as declared (``Order Id``, not ``order id``)."""
     columns: list[tuple[str, str]] = []
     kinds: list[str] = []
     for projection in tree.selects:
@@ -492,7 +498,7 @@ def _outputs(tree: exp.Expression) -> tuple[list[tuple[str, str]], list[str]]:
         name = (
             projection.meta.get("output_name")
             or inner.meta.get("output_name")
-            or projection.alias_or_name
+            or declared.get(projection.alias_or_name, projection.alias_or_name)
         )
         data_type = inner.type if isinstance(inner, exp.TimestampTrunc) else projection.type
         type_text, kind = _type_of(data_type)
@@ -514,9 +520,11 @@ def _type_of(data_type: exp.DataType | None) -> tuple[str, str]:
     except (InvalidParameter, ValueError, SqlglotError):
         return "string", "any"
     kinds = (
+        ({_T.TIMESTAMPNTZ}, "timestamp_ntz"),
         (TIMESTAMPS, "timestamp"),
         ({_T.DATE}, "date"),
-        ({_T.STRUCT}, "struct"),
+        ({_T.STRUCT, _T.ARRAY, _T.MAP, _T.VARIANT}, "struct"),
+        ({_T.BINARY, _T.VARBINARY}, "binary"),
         ({_T.BOOLEAN}, "boolean"),
         (_INTEGERS, "integer"),
         (_FRACTIONS, "fraction"),
@@ -536,9 +544,10 @@ _GENERATED_FUNCTIONS = frozenset(
 )
 
 
-def _verify_generated(sql: str, dialect: str, schema: str | None) -> None:
-    """Belt and braces: what reaches the database reads only the physical tables of the
-    system tables and calls no function the allow-list does not account for."""
+def _verify_generated(sql: str, dialect: str, schema: str | None, allowed: frozenset[str]) -> None:
+    """Belt and braces: what reaches the database reads only ``allowed`` (the physical
+    tables of the tables the query resolved) and calls no function the allow-list does
+    not account for."""
     try:
         statements = sqlglot.parse(sql, read=dialect)
     except SqlglotError as exc:
@@ -552,7 +561,7 @@ def _verify_generated(sql: str, dialect: str, schema: str | None) -> None:
             raise InvalidParameter("the query could not be compiled safely: a table function")
         if not table.db and table.name in ctes:
             continue
-        if table.name not in PHYSICAL_TABLES or (schema and table.db != schema):
+        if table.name not in allowed or (schema and table.db != schema):
             raise InvalidParameter(
                 f"the query could not be compiled safely: it would read '{table.name}'"
             )

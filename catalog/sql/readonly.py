@@ -1,7 +1,8 @@
-"""Runs one compiled system-table query so that it cannot write and cannot run long.
+"""Runs one compiled query so that it cannot write, cannot read elsewhere, cannot run long.
 
-The SQL comes from :mod:`catalog.sql.system_query`, which already allows only reads of
-the system tables' physical tables; this is the database's own guard on top of it.
+The SQL comes from :mod:`catalog.sql.query`, which already allows only reads of the
+physical tables of the tables the query resolved (``tables``: a per-query set); this is
+the database's own guard on top of it.
 
 PostgreSQL
     The query runs in a transaction opened ``READ ONLY`` (any write, DDL, ``nextval``,
@@ -12,8 +13,7 @@ PostgreSQL
 SQLite
     The query runs on the reader engine's connection (never the writer's) with
     ``PRAGMA query_only`` on, and an authorizer (``sqlite3.Connection.set_authorizer``)
-    that allows only SELECT, reading the physical tables of the system tables (and the
-    query's own CTEs), and
+    that allows only SELECT, reading the query's ``tables`` (and its own CTEs), and
     functions other than a few with effects outside the query (``load_extension``,
     ``readfile``, ``writefile`` …); ATTACH, PRAGMA, writes and reads of any other table
     (``sqlite_master`` included) are denied while it is installed. A progress handler
@@ -29,9 +29,8 @@ from typing import Any
 
 from catalog.errors import InvalidParameter, StewardError
 from catalog.persistence.engine import Database
-from catalog.sql.system_sources import PHYSICAL_TABLES
 
-#: Longest a system-table query may run, in seconds.
+#: Longest a query may run, in seconds.
 TIMEOUT_SECONDS = 10.0
 #: SQLite virtual-machine instructions between two deadline checks.
 _PROGRESS_STEPS = 5_000
@@ -43,16 +42,19 @@ _QUERY_CANCELED = "57014"  # PostgreSQL: statement_timeout (or a cancel request)
 
 
 class QueryTimedOut(StewardError):
-    """A system-table query ran past its deadline and was stopped."""
+    """A query ran past its deadline and was stopped."""
 
     status_code = 504
     error_code = "DEADLINE_EXCEEDED"
 
 
-def run_readonly(db: Database, sql: str, timeout: float = TIMEOUT_SECONDS) -> list[tuple[Any, ...]]:
-    """Every row of ``sql`` (the compiler caps them), read-only and within ``timeout``."""
+def run_readonly(
+    db: Database, sql: str, tables: frozenset[str], timeout: float = TIMEOUT_SECONDS
+) -> list[tuple[Any, ...]]:
+    """Every row of ``sql`` (the compiler caps them), read-only, reading only ``tables``
+    (enforced by SQLite's authorizer; on PostgreSQL by the compiler), within ``timeout``."""
     if db.backend == "sqlite":
-        return _run_sqlite(db, sql, timeout)
+        return _run_sqlite(db, sql, tables, timeout)
     return _run_postgres(db, sql, timeout)
 
 
@@ -107,23 +109,28 @@ def _run_postgres(db: Database, sql: str, timeout: float) -> list[tuple[Any, ...
 # -- SQLite --------------------------------------------------------------------------------
 
 
-def _authorize(
-    action: int, arg1: str | None, arg2: str | None, database: str | None, _trigger: str | None
-) -> int:
-    if action == sqlite3.SQLITE_SELECT:
-        return sqlite3.SQLITE_OK
-    if action == sqlite3.SQLITE_READ:
-        # A table of the main database must be a physical table of the system tables; the
-        # query's own CTEs come without a database.
-        allowed = database is None or (database == "main" and arg1 in PHYSICAL_TABLES)
-        return sqlite3.SQLITE_OK if allowed else sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_FUNCTION:
-        denied = (arg2 or "").lower() in _SQLITE_DENIED_FUNCTIONS
-        return sqlite3.SQLITE_DENY if denied else sqlite3.SQLITE_OK
-    return sqlite3.SQLITE_DENY
+def _authorizer(tables: frozenset[str]) -> Any:
+    def authorize(
+        action: int, arg1: str | None, arg2: str | None, database: str | None, _trigger: str | None
+    ) -> int:
+        if action == sqlite3.SQLITE_SELECT:
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_READ:
+            # A table of the main database must be one of this query's physical tables;
+            # the query's own CTEs come without a database.
+            allowed = database is None or (database == "main" and arg1 in tables)
+            return sqlite3.SQLITE_OK if allowed else sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_FUNCTION:
+            denied = (arg2 or "").lower() in _SQLITE_DENIED_FUNCTIONS
+            return sqlite3.SQLITE_DENY if denied else sqlite3.SQLITE_OK
+        return sqlite3.SQLITE_DENY
+
+    return authorize
 
 
-def _run_sqlite(db: Database, sql: str, timeout: float) -> list[tuple[Any, ...]]:
+def _run_sqlite(
+    db: Database, sql: str, tables: frozenset[str], timeout: float
+) -> list[tuple[Any, ...]]:
     deadline = time.monotonic() + timeout
     stopped = False
 
@@ -136,7 +143,7 @@ def _run_sqlite(db: Database, sql: str, timeout: float) -> list[tuple[Any, ...]]
         raw: sqlite3.Connection = session.connection().connection.driver_connection
         raw.execute("PRAGMA query_only = ON")
         raw.execute("PRAGMA case_sensitive_like = ON")
-        raw.set_authorizer(_authorize)
+        raw.set_authorizer(_authorizer(tables))
         raw.set_progress_handler(progress, _PROGRESS_STEPS)
         try:
             return list(raw.execute(sql).fetchall())

@@ -1,19 +1,23 @@
-"""Rewrites a resolved system-table query from the public schema to the physical one.
+"""Rewrites a resolved query from the public schema to the physical one.
 
-Input: a tree :mod:`catalog.sql.system_query` has allow-listed, resolved against the
+Input: a tree :mod:`catalog.sql.query` has allow-listed, resolved against the
 public columns (every column qualified, stars expanded) and annotated with types.
 
 - :func:`rewrite_struct_fields`: ``t.user_identity.email`` → ``t."user_identity.email"``,
   the hidden physical column (:mod:`catalog.sql.system_sources`); a field of anything
-  but a system table's struct column is refused (structs are JSON text past that point).
+  but a system table's struct column is refused (structs are JSON text past that point,
+  managed tables' structs included).
 - :func:`fix_up`: what the backends need beyond sqlglot's transpiling. Both: string
   literals compared with a timestamp are parsed as ISO 8601 here (so both backends agree
   and PostgreSQL-only words such as ``'yesterday'`` are refused) and ``col:key`` yields
   text as on Databricks. SQLite keeps times as text ``YYYY-MM-DD HH:MM:SS.ffffff`` (UTC):
   literals, ``TIMESTAMP '…'``, ``± INTERVAL n unit`` and ``date_trunc`` are rewritten to
   that format (``strftime``/``date``), as sqlglot's SQLite output would not compare
-  correctly. PostgreSQL: the JSON text column is cast to ``json`` for JSON extraction.
-- :func:`replace_sources`: each system table → a derived table over its physical tables.
+  correctly, and a cast to DATE is ``date(…)`` (SQLite's CAST would make ``'2026-01-02'``
+  the number 2026). PostgreSQL: the JSON text column is cast to ``json`` for JSON
+  extraction.
+- :func:`replace_sources`: each table → a derived table over its physical tables
+  (:mod:`catalog.sql.system_sources`, :mod:`catalog.sql.table_sources`).
 - :func:`cap`: a ``LIMIT`` of ``max_rows + 1`` unless the query's own is smaller.
 """
 
@@ -26,8 +30,8 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
-from catalog.sql.system_errors import refuse, shown
-from catalog.sql.system_sources import SOURCES
+from catalog.sql.errors import refuse, shown
+from catalog.sql.sources import Source
 
 _T = exp.DataType.Type
 TIMESTAMPS = frozenset({_T.TIMESTAMP, _T.TIMESTAMPTZ, _T.TIMESTAMPLTZ, _T.TIMESTAMPNTZ})
@@ -59,13 +63,13 @@ _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeE
 # -- struct fields and sources -----------------------------------------------------------------
 
 
-def rewrite_struct_fields(tree: exp.Expression) -> None:
+def rewrite_struct_fields(tree: exp.Expression, sources: dict[str, Source]) -> None:
     for scope in traverse_scope(tree):
         for column in scope.columns:
             parent = column.parent
             if not (isinstance(parent, exp.Dot) and parent.this is column):
                 continue
-            hidden = _field_column(scope, column, parent.expression.name.lower())
+            hidden = _field_column(scope, column, parent.expression.name.lower(), sources)
             if hidden is None:
                 raise refuse(
                     f"'{shown(parent)}': struct fields can be read from a system table's struct "
@@ -80,7 +84,9 @@ def rewrite_struct_fields(tree: exp.Expression) -> None:
         raise refuse(f"'{shown(leftover)}' is not a field of a struct column", leftover)
 
 
-def _field_column(scope: Any, column: exp.Column, field: str) -> str | None:
+def _field_column(
+    scope: Any, column: exp.Column, field: str, sources: dict[str, Source]
+) -> str | None:
     """The column of ``column``'s source that holds ``column.field``, or None.
 
     A system table has it as a hidden column. A CTE or subquery that passes the struct
@@ -90,8 +96,8 @@ def _field_column(scope: Any, column: exp.Column, field: str) -> str | None:
     """
     source = scope.sources.get(column.table)
     if isinstance(source, exp.Table):
-        system = SOURCES.get(".".join(part.name for part in source.parts))
-        return system.fields.get((column.name, field)) if system else None
+        found = sources.get(".".join(part.name for part in source.parts))
+        return found.fields.get((column.name, field)) if found else None
     select = getattr(source, "expression", None)
     if (
         not isinstance(select, exp.Select)
@@ -105,7 +111,7 @@ def _field_column(scope: Any, column: exp.Column, field: str) -> str | None:
         inner = projection.this if isinstance(projection, exp.Alias) else projection
         if projection.alias_or_name != column.name or not isinstance(inner, exp.Column):
             continue
-        hidden = _field_column(source, inner, field)
+        hidden = _field_column(source, inner, field, sources)
         if hidden is None:
             return None
         name = f"{column.name}.{field}"
@@ -118,11 +124,13 @@ def _field_column(scope: Any, column: exp.Column, field: str) -> str | None:
     return None
 
 
-def replace_sources(tree: exp.Expression, backend: str, schema: str | None) -> exp.Expression:
+def replace_sources(
+    tree: exp.Expression, backend: str, schema: str | None, sources: dict[str, Source]
+) -> exp.Expression:
     def replace(node: exp.Expression) -> exp.Expression:
         if not isinstance(node, exp.Table):
             return node
-        source = SOURCES.get(".".join(part.name for part in node.parts))
+        source = sources.get(".".join(part.name for part in node.parts))
         if source is None:  # a reference to one of the query's CTEs
             return node
         alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(node.name))
@@ -141,12 +149,15 @@ def cap(tree: exp.Expression, max_rows: int) -> None:
 # -- backend fix-ups ---------------------------------------------------------------------------
 
 
-def fix_up(tree: exp.Expression, backend: str) -> None:
-    """Apply the backend's fix-ups bottom-up (children first), replacing nodes in place."""
+def fix_up(tree: exp.Expression, backend: str, *, never_null_ordering: bool = False) -> None:
+    """Apply the backend's fix-ups bottom-up (children first), replacing nodes in place.
+
+    ``never_null_ordering``: the query reads system tables only, so the columns named in
+    ``_NEVER_NULL`` are theirs (a managed table may have a nullable ``seq`` column)."""
     fix: Callable[[exp.Expression], exp.Expression]
     fix = _sqlite_fixups if backend == "sqlite" else _postgres_fixups
     for node in reversed(list(tree.walk(bfs=False))):
-        fixed = _common_fixups(node, backend)
+        fixed = _common_fixups(node, backend, never_null_ordering)
         fixed = fix(fixed)
         if fixed is not node and node.parent is not None:
             node.replace(fixed)
@@ -198,7 +209,7 @@ def _time_literal(node: exp.Expression, backend: str) -> exp.Expression:
     return exp.Literal.string(stamp if backend == "sqlite" else stamp + "+00:00")
 
 
-def _common_fixups(node: exp.Expression, backend: str) -> exp.Expression:
+def _common_fixups(node: exp.Expression, backend: str, never_null: bool) -> exp.Expression:
     if isinstance(node, _COMPARISONS):
         if _is_time(node.this):
             node.set("expression", _time_literal(node.expression, backend))
@@ -207,7 +218,7 @@ def _common_fixups(node: exp.Expression, backend: str) -> exp.Expression:
     elif isinstance(node, exp.Between) and _is_time(node.this):
         node.set("low", _time_literal(node.args["low"], backend))
         node.set("high", _time_literal(node.args["high"], backend))
-    elif isinstance(node, exp.Ordered) and _never_null(node.this):
+    elif isinstance(node, exp.Ordered) and never_null and _never_null(node.this):
         # Databricks sorts NULLs last on DESC; sqlglot spells that out for PostgreSQL
         # (NULLS LAST), which no plain index can serve. A column that is never NULL sorts
         # the same either way, so ask for the backend's own default and let indexes work.
@@ -225,6 +236,8 @@ def _sqlite_fixups(node: exp.Expression) -> exp.Expression:
         if fixed is not node:
             return fixed
         return _fn("strftime", exp.Literal.string(_SQLITE_TIME), node.this)
+    if isinstance(node, exp.Cast) and node.to.this is _T.DATE:
+        return _fn("date", node.this)
     if isinstance(node, exp.Add | exp.Sub) and isinstance(node.expression, exp.Interval):
         return _sqlite_interval(node)
     if isinstance(node, exp.TimestampTrunc):

@@ -1,18 +1,22 @@
 """``SELECT`` through the SQL endpoint: plan, authorize, compile, run read-only, present.
 
-The steps and why each exists are in :mod:`catalog.sql.system_query` (the compiler) and
-:mod:`catalog.sql.readonly` (the database's guard). Reading a system table needs SELECT
-on it (:meth:`catalog.authz.Authorizer.require_system_read`; metastore admins hold it by
-default), checked for every system table the query names, before anything runs.
+The steps and why each exists are in :mod:`catalog.sql.query` (the compiler),
+:mod:`catalog.sql.sources` (what names resolve to, who may read them) and
+:mod:`catalog.sql.readonly` (the database's guard). Every table the query names is
+authorized before anything runs: SELECT on a system table (metastore admins hold it by
+default), USE CATALOG + USE SCHEMA + SELECT on a managed table (nobody holds it by
+default, not even a metastore admin: SPEC §6).
 
 Values are JSON-safe: timestamps ISO-8601 UTC strings with microseconds and ``Z`` (as
-``GET /api/2.1/steward/audit`` writes them), dates ``YYYY-MM-DD``, structs compact JSON
-text (``{"email":"a@b.c"}``), decimals numbers. At most ``max_rows`` rows come back;
-``truncated`` says when the query had more.
+``GET /api/2.1/steward/audit`` writes them; TIMESTAMP_NTZ without the ``Z``), dates
+``YYYY-MM-DD``, structs, arrays and maps compact JSON text (``{"email":"a@b.c"}``),
+binary base64 (as the rows API gives it), decimals numbers. At most ``max_rows`` rows come
+back; ``truncated`` says when the query had more.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,9 +28,9 @@ import orjson
 from sqlglot import exp
 
 from catalog.authz import Caller
+from catalog.sql.query import MAX_ROWS, CompiledQuery, ReadQuery
 from catalog.sql.readonly import TIMEOUT_SECONDS, physical_schema, run_readonly
-from catalog.sql.system_query import MAX_ROWS, SystemQuery
-from catalog.store.sql import SqlNamespaceStore
+from catalog.sql.sources import CatalogResolver
 
 
 @dataclass
@@ -37,7 +41,7 @@ class SelectResult:
     truncated: bool = False
 
 
-def run_system_select(
+def run_select(
     runtime: Any,
     caller: Caller,
     node: exp.Expression,
@@ -48,18 +52,21 @@ def run_system_select(
     timeout: float = TIMEOUT_SECONDS,
 ) -> SelectResult:
     """Run a parsed SELECT for ``caller``; ``runtime`` is a ``catalog.http.deps.Runtime``."""
-    query = SystemQuery.plan(node, default_catalog, default_schema)
-    if query.tables:
-        with runtime.db.read() as session:
-            store = SqlNamespaceStore(session)
-            for full_name in query.tables:
-                runtime.authorizer.require_system_read(caller, full_name, store)
+    resolver = CatalogResolver(runtime, caller, default_catalog, default_schema)
+    query = ReadQuery.plan(node, resolver)
+    compiled, raw = run_query(runtime, query, max_rows, timeout)
+    rows, truncated = present(raw, compiled.kinds, compiled.max_rows)
+    return SelectResult(compiled.columns, rows, truncated)
+
+
+def run_query(
+    runtime: Any, query: ReadQuery, max_rows: int = MAX_ROWS, timeout: float = TIMEOUT_SECONDS
+) -> tuple[CompiledQuery, list[tuple[Any, ...]]]:
+    """Compile a planned (authorized) query for this database and run it read-only; the
+    rows as the database returns them (at most ``max_rows + 1``)."""
     db = runtime.db
     compiled = query.compile(db.backend, physical_schema(db), max_rows)
-    rows, truncated = present(
-        run_readonly(db, compiled.sql, timeout), compiled.kinds, compiled.max_rows
-    )
-    return SelectResult(compiled.columns, rows, truncated)
+    return compiled, run_readonly(db, compiled.sql, compiled.tables, timeout)
 
 
 def present(
@@ -77,6 +84,9 @@ def present(
 def _value(value: Any, kind: str) -> Any:
     if value is None:
         return None
+    if kind == "timestamp_ntz":
+        moment = _timestamp(value)
+        return moment.removesuffix("Z") if isinstance(moment, str) else moment
     if kind == "timestamp" or isinstance(value, datetime):
         return _timestamp(value)
     if kind == "date" or isinstance(value, date):
@@ -94,7 +104,7 @@ def _value(value: Any, kind: str) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
+        return base64.b64encode(bytes(value)).decode()
     if isinstance(value, dict | list):
         return orjson.dumps(value).decode()
     return value

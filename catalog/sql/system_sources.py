@@ -3,7 +3,7 @@
 The public columns of ``system.access.audit``, ``system.access.table_lineage`` and
 ``system.access.column_lineage`` are fixed in :mod:`catalog.system_tables`. Each is
 computed here by one constant SELECT per backend over the physical tables (written by us,
-never combined with user text), which :mod:`catalog.sql.system_query` puts in place of
+never combined with user text), which :mod:`catalog.sql.query` puts in place of
 the table reference as a derived table.
 
 Struct columns (``user_identity STRUCT<email>``, ``response STRUCT<status_code,
@@ -36,8 +36,9 @@ from sqlglot import exp
 
 from catalog.system_tables import AUDIT, COLUMN_LINEAGE, SYSTEM_TABLES, TABLE_LINEAGE
 
-#: The only physical tables a system-table query may read (checked again on the SQL that
-#: is finally generated, and by SQLite's authorizer at run time).
+#: Every physical table behind the system tables. A query may read only those of the
+#: system tables it names (:attr:`SystemSource.physical_tables`), checked again on the SQL
+#: that is finally generated and by SQLite's authorizer at run time.
 PHYSICAL_TABLES = frozenset(
     {"audit_events", "lineage_edges", "lineage_column_edges", "lineage_nodes"}
 )
@@ -123,6 +124,16 @@ class SystemSource:
     columns: dict[str, str]
     #: (struct column, field) → the hidden column of the derived table that holds it.
     fields: dict[tuple[str, str], str]
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Public name → name as shown (system columns are lower-case already)."""
+        return {name: name for name in self.columns}
+
+    @property
+    def physical_tables(self) -> frozenset[str]:
+        """The physical tables this system table is computed from."""
+        return frozenset(t.name for t in _parsed(self.full_name, "sqlite").find_all(exp.Table))
 
     def derived(self, backend: str, schema: str | None) -> exp.Select:
         """A fresh copy of the SELECT computing this table on ``backend``, its physical

@@ -159,7 +159,7 @@ def execute_statement(
             if parameter.name in values:
                 raise InvalidParameter(f"parameter :{parameter.name} is given twice")
             values[parameter.name] = _value(parameter)
-        executor = StatementExecutor(rt, caller, body.catalog, body.schema_)
+        executor = StatementExecutor(rt, caller, body.catalog, body.schema_, statement_id)
         result = executor.execute(body.statement, values)
     except SqlSyntaxError as exc:
         return _failed(statement_id, "PARSE_SYNTAX_ERROR", exc.message)
