@@ -178,6 +178,151 @@ def alias_get(
     show_object(info, as_json)
 
 
+# -- serving endpoints ------------------------------------------------------------------------
+
+ENDPOINTS = "/api/2.0/serving-endpoints"
+endpoints = typer.Typer(help="Model serving endpoints.", no_args_is_help=True)
+
+
+def _served_entity(spec: str) -> dict[str, object]:
+    """``c.s.m/3``, ``c.s.m@champion``, either with ``=PCT`` (traffic) and ``:name``."""
+    target, _, share = spec.partition("=")
+    target, _, entity_name = target.partition(":")
+    entity: dict[str, object] = {}
+    if "@" in target:
+        model, alias_name = target.split("@", 1)
+        entity = {"entity_name": model, "alias": alias_name}
+    elif "/" in target:
+        model, version = target.rsplit("/", 1)
+        entity = {"entity_name": model, "entity_version": version}
+    else:
+        fail(f"--serve '{spec}': give MODEL/VERSION or MODEL@ALIAS (optionally =PERCENT)")
+    if entity_name:
+        entity["name"] = entity_name
+    if share:
+        if not share.isdigit():
+            fail(f"--serve '{spec}': the traffic share after '=' must be a whole number")
+        entity["traffic_percentage"] = int(share)
+    return entity
+
+
+def _endpoint_config(serve: list[str], capture: str | None) -> dict[str, object]:
+    config: dict[str, object] = {"served_entities": [_served_entity(s) for s in serve]}
+    if capture:
+        parts = capture.split(".")
+        if len(parts) != 3 or not all(parts):
+            fail("--inference-table must be catalog.schema.prefix (the table is <prefix>_payload)")
+        config["auto_capture_config"] = {
+            "catalog_name": parts[0],
+            "schema_name": parts[1],
+            "table_name_prefix": parts[2],
+            "enabled": True,
+        }
+    return config
+
+
+Serve = Annotated[
+    list[str],
+    typer.Option(
+        "--serve",
+        help="MODEL/VERSION or MODEL@ALIAS, optionally :NAME and =PERCENT; repeat for A/B.",
+    ),
+]
+Capture = Annotated[
+    str | None,
+    typer.Option(
+        "--inference-table",
+        help="catalog.schema.prefix: log requests and responses to <prefix>_payload.",
+    ),
+]
+
+
+def _endpoint_row(info: dict[str, object]) -> dict[str, object]:
+    config = info.get("config") or {}
+    entities = config.get("served_entities", []) if isinstance(config, dict) else []
+    served = ", ".join(
+        f"{e['entity_name']}{'@' + e['alias'] if 'alias' in e else '/' + e['entity_version']}"
+        f" {e['traffic_percentage']}%"
+        for e in entities
+    )
+    return {**info, "served": served}
+
+
+@endpoints.command("create")
+def endpoints_create(
+    name: Annotated[str, typer.Argument(help="The endpoint's name.")],
+    serve: Serve,
+    capture: Capture = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an endpoint: steward endpoints create churn --serve main.ml.churn@champion"""
+    info = ApiClient().post(ENDPOINTS, {"name": name, "config": _endpoint_config(serve, capture)})
+    show_object(_endpoint_row(info) if not as_json else info, as_json)
+
+
+@endpoints.command("update")
+def endpoints_update(
+    name: Annotated[str, typer.Argument(help="The endpoint's name.")],
+    serve: Serve,
+    as_json: JsonFlag = False,
+) -> None:
+    """Replace what an endpoint serves (owner or MANAGE; EXECUTE on the models)."""
+    info = ApiClient().request(
+        "PUT",
+        f"{ENDPOINTS}/{catalog_commands._q(name)}/config",
+        json=_endpoint_config(serve, None),
+    )
+    show_object(_endpoint_row(info) if not as_json else info, as_json)
+
+
+@endpoints.command("list")
+def endpoints_list(
+    as_json: JsonFlag = False, limit: Annotated[int, typer.Option("--limit")] = 1000
+) -> None:
+    """List the endpoints you can see."""
+    rows = ApiClient().pages(ENDPOINTS, "endpoints", limit)
+    show_rows((_endpoint_row(r) for r in rows), ("name", "creator", "served"), as_json)
+
+
+@endpoints.command("get")
+def endpoints_get(name: str, as_json: JsonFlag = False) -> None:
+    """Show one endpoint."""
+    info = ApiClient().get(f"{ENDPOINTS}/{catalog_commands._q(name)}")
+    show_object(_endpoint_row(info) if not as_json else info, as_json)
+
+
+@endpoints.command("invoke")
+def endpoints_invoke(
+    name: Annotated[str, typer.Argument(help="The endpoint's name.")],
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            "-d",
+            help="The request JSON ({\"dataframe_records\": [...]} …); '-' or omitted: stdin.",
+        ),
+    ] = None,
+) -> None:
+    """Score rows: steward endpoints invoke churn -d '{"dataframe_records": [{"id": 1}]}'"""
+    import sys
+
+    text = data if data not in (None, "-") else sys.stdin.read()
+    answer = ApiClient().request(
+        "POST",
+        f"/serving-endpoints/{catalog_commands._q(name)}/invocations",
+        content=(text or "").encode(),
+        headers={"content-type": "application/json"},
+    )
+    emit_json(answer)
+
+
+@endpoints.command("delete")
+def endpoints_delete(name: str) -> None:
+    """Delete an endpoint (its inference table stays)."""
+    ApiClient().delete(f"{ENDPOINTS}/{catalog_commands._q(name)}")
+    typer.echo(f"deleted endpoint {name}")
+
+
 @db.command("upgrade")
 def db_upgrade(database_url: DatabaseUrl = None, storage_root: StorageRoot = None) -> None:
     """Apply all database migrations (the server also does this on start)."""
@@ -364,6 +509,7 @@ def build_cli() -> typer.Typer:
     app.add_typer(db, name="db")
     catalog_commands.register(app)
     app.add_typer(models, name="models")
+    app.add_typer(endpoints, name="endpoints")
     app.command("sql")(sql)
     return app
 

@@ -5,8 +5,10 @@ the inference table matching invocations one for one, the audit events and linea
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +16,15 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from sklearn.linear_model import LinearRegression
 
+from catalog.audit.verify import verify
+from catalog.persistence.engine import Database
 from registry import Client
 from tests.registry_support import AUDIT, STEWARD, sql
 from tests.support import ServerHandle, unique
+from tests.test_cli import steward
 
 ENDPOINTS = "/api/2.0/serving-endpoints"
 COLUMNS = ["a", "b"]
@@ -452,3 +458,163 @@ def test_every_denial(world: World) -> None:
     # The owner deletes.
     assert world.ds_http.delete(url).status_code == 200
     assert world.ds_http.get(url).status_code == 404
+
+
+# -- inference table, audit, lineage, CLI ----------------------------------------------------
+
+
+def inference_rows(server: ServerHandle, table: str) -> list[dict[str, Any]]:
+    """The inference table's rows, read from the server's database.
+
+    (Reading a governed table through SQL SELECT is being built separately; the rows are
+    read here directly, by the table's physical name.)"""
+    info = server.admin.get(f"/api/2.1/unity-catalog/tables/{table}")
+    assert info.status_code == 200, info.text
+    body = info.json()
+    names = [c["name"] for c in sorted(body["columns"], key=lambda c: c["position"])]
+    physical = "data_" + body["table_id"].replace("-", "")
+    db = Database(server.database_url)
+    try:
+        with db.read() as session:
+            rows = session.execute(sa.text(f"SELECT * FROM {physical}")).mappings().all()
+    finally:
+        db.dispose()
+    return [{names[int(k[1:])]: v for k, v in row.items()} for row in rows]
+
+
+def test_inference_table_rows_match_invocations_one_for_one(world: World) -> None:
+    world.register(3.0)
+    prefix = unique("log")
+    name = world.endpoint(
+        auto_capture_config={
+            "catalog_name": world.catalog,
+            "schema_name": "ml",
+            "table_name_prefix": prefix,
+            "enabled": True,
+        }
+    )
+    table = f"{world.catalog}.ml.{prefix}_payload"
+    got = world.ds_http.get(f"{ENDPOINTS}/{name}").json()
+    assert got["config"]["auto_capture_config"]["table_name_prefix"] == prefix
+    # The creator owns the table; nobody else reads it without SELECT.
+    assert world.server.admin.get(f"/api/2.1/unity-catalog/tables/{table}").json()["owner"] == (
+        world.scientist
+    )
+    world.grant_query(name)
+    _outsider, outsider_token = world.server.create_user()
+    out = world.server.client(outsider_token)
+
+    def call(i: int) -> httpx.Response:
+        if i % 10 == 9:  # a bad request: logged with its status
+            return world.consumer_http.post(invocations(name), json={"inputs": [{"a": 1.0}]})
+        if i % 25 == 24:  # refused before reaching the endpoint: audited, not logged
+            return out.post(invocations(name), json={"inputs": ROWS})
+        row = {"a": float(i), "b": 1.0}
+        return world.consumer_http.post(
+            invocations(name), json={"dataframe_records": [row], "client_request_id": f"c{i}"}
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(call, range(100)))
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {200: 88, 400: 10, 403: 2}, statuses
+    rows = inference_rows(world.server, table)
+    by_request = {r["databricks_request_id"]: r for r in rows}
+    reached = [r for r in responses if r.status_code != 403]
+    assert len(rows) == len(reached) == len(by_request)
+    for response in reached:
+        row = by_request[response.headers["x-request-id"]]
+        assert row["status_code"] == response.status_code
+        assert row["requester"] == world.consumer
+        assert json.loads(row["response"]) == response.json()
+        if response.status_code == 200:
+            request = json.loads(row["request"])
+            assert row["client_request_id"] == request["client_request_id"]
+            assert row["served_entity_id"] == "reg-1" and row["model_version"] == 1
+            assert row["model_name"] == world.model
+    # One audit event per invocation, refused or not, with the answer's status.
+    for response in responses:
+        events = world.server.admin.get(
+            AUDIT, params={"request_id": response.headers["x-request-id"]}
+        ).json()["events"]
+        assert len(events) == 1, events
+        event = events[0]
+        assert event["action_name"] == "queryServingEndpoint"
+        assert event["response"]["status_code"] == response.status_code
+        assert event["service_name"] == "serving"
+        if response.status_code == 200:
+            params = event["request_params"]
+            assert params["rows"] == 1 and params["format"] == "dataframe_records"
+            assert params["model_version"] == 1 and "dataframe_records" not in params
+    # The chain holds with grouped commits.
+    db = Database(world.server.database_url)
+    try:
+        with db.read() as session:
+            report = verify(session)
+    finally:
+        db.dispose()
+    assert report.ok, report.problems[:5]
+
+
+def test_lineage_edges_from_served_versions(world: World) -> None:
+    world.register(1.0, alias="champion")
+    name = world.endpoint(
+        served_entities=[
+            {"entity_name": world.model, "entity_version": "1", "traffic_percentage": 50},
+            {"entity_name": world.model, "alias": "champion", "traffic_percentage": 50},
+        ]
+    )
+    graph = world.ds_http.get(
+        f"{STEWARD}/lineage", params={"full_name": name, "direction": "upstream", "depth": 1}
+    )
+    assert graph.status_code == 200, graph.text
+    nodes = {n["id"]: n for n in graph.json()["nodes"]}
+    edges = {
+        (nodes[e["source"]].get("name"), nodes[e["source"]].get("version"), e["kind"])
+        for e in graph.json()["edges"]
+    }
+    assert (world.model, 1, "serving") in edges
+    assert (world.model, None, "serving") in edges  # the alias follows the model
+
+
+def test_cli_creates_lists_invokes_and_deletes(world: World) -> None:
+    world.register(2.0, alias="champion")
+    name = unique("cli")
+    token = world.ds.token
+    created = steward(
+        "endpoints",
+        "create",
+        name,
+        "--serve",
+        f"{world.model}@champion",
+        "--json",
+        server=world.server,
+        token=token,
+    )
+    assert json.loads(created.stdout)["config"]["served_entities"][0]["alias"] == "champion"
+    listed = steward("endpoints", "list", "--json", server=world.server, token=token)
+    assert name in [e["name"] for e in json.loads(listed.stdout)]
+    shown = steward("endpoints", "get", name, server=world.server, token=token)
+    assert "champion" in shown.stdout
+    sql(world.server.admin, f"GRANT QUERY ON SERVING ENDPOINT {name} TO `{world.scientist}`")
+    body = json.dumps({"dataframe_records": ROWS[:1]})
+    invoked = steward("endpoints", "invoke", name, "-d", body, server=world.server, token=token)
+    assert close(json.loads(invoked.stdout)["predictions"], expected(2.0, ROWS[:1]))
+    refused = steward(
+        "endpoints", "invoke", name, "-d", "{}", server=world.server, token=token, check=False
+    )
+    assert refused.returncode == 1 and "exactly one of" in refused.stderr
+    bad = steward(
+        "endpoints",
+        "create",
+        unique("cli"),
+        "--serve",
+        world.model,
+        server=world.server,
+        token=token,
+        check=False,
+    )
+    assert bad.returncode != 0 and "MODEL/VERSION" in bad.stderr
+    steward("endpoints", "delete", name, server=world.server, token=token)
+    gone = steward("endpoints", "get", name, server=world.server, token=token, check=False)
+    assert gone.returncode == 1 and "RESOURCE_DOES_NOT_EXIST" in gone.stderr
