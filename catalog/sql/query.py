@@ -516,7 +516,8 @@ def _type_of(data_type: exp.DataType | None) -> tuple[str, str]:
     if data_type is None or data_type.this in (_T.UNKNOWN, _T.NULL):
         return "string", "any"
     try:
-        type_text = parse_column_type(data_type.sql("databricks")).type_text
+        # Databricks writes parameters without spaces: decimal(10,2), map<string,int>.
+        type_text = parse_column_type(data_type.sql("databricks")).type_text.replace(", ", ",")
     except (InvalidParameter, ValueError, SqlglotError):
         return "string", "any"
     kinds = (

@@ -124,8 +124,9 @@ def _timestamp(value: Any) -> Any:
 
 
 def _struct(value: Any) -> Any:
+    """Compact JSON text; a stored JSON ``null`` is SQL NULL."""
     try:
         parsed = orjson.loads(value) if isinstance(value, str | bytes) else value
     except orjson.JSONDecodeError:
         return value
-    return orjson.dumps(parsed).decode()
+    return None if parsed is None else orjson.dumps(parsed).decode()
