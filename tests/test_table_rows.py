@@ -298,6 +298,8 @@ def test_point_in_time_lookup_with_lookback(world: Fixture) -> None:
         world.features, [{"customer_id": 7}] * 4, as_of=asks, lookback_seconds=7 * 86400
     )
     assert [r and r["calls"] for r in windowed.json()["rows"]] == [None, 2.0, 2.0, None]
+    exact = world.lookup(world.features, [{"customer_id": 7}] * 4, as_of=asks, lookback_seconds=0)
+    assert [r and r["calls"] for r in exact.json()["rows"]] == [None, 2.0, None, None]
 
 
 @pytest.mark.parametrize(

@@ -60,8 +60,9 @@ class LookupRows(DataBody):
     keys: list[dict[str, Any]] = Field(max_length=100_000)
     #: Point in time per key (ISO 8601): the latest row not later than it.
     as_of: list[Any] | None = None
-    #: With ``as_of``: ignore rows older than ``as_of`` minus this many seconds.
-    lookback_seconds: Annotated[float, Field(gt=0)] | None = None
+    #: With ``as_of``: ignore rows older than ``as_of`` minus this many seconds (0: only a
+    #: row stamped exactly at ``as_of``, as Databricks' zero lookback window).
+    lookback_seconds: Annotated[float, Field(ge=0)] | None = None
 
 
 class LookupRowsResponse(Response):
@@ -159,7 +160,9 @@ def lookup_rows(
 ) -> LookupRowsResponse:
     """Rows by primary key, latest or as of a time per key."""
     note_params(request.state, num_keys=len(body.keys), point_in_time=body.as_of is not None)
-    lookback = timedelta(seconds=body.lookback_seconds) if body.lookback_seconds else None
+    lookback = (
+        timedelta(seconds=body.lookback_seconds) if body.lookback_seconds is not None else None
+    )
     if lookback is not None and body.as_of is None:
         raise InvalidParameter("lookback_seconds needs as_of")
     layout, found = rt.data.lookup(full_name, body.keys, as_of=body.as_of, lookback=lookback)
