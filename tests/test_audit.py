@@ -517,6 +517,16 @@ STATEMENTS: list[tuple[str, str, int]] = [
     ("DESCRIBE CATALOG {c}", "getCatalog", 200),
     ("DESCRIBE SCHEMA {c}.s", "getSchema", 200),
     ("DESCRIBE TABLE {c}.s.t", "getTable", 200),
+    # Reads and writes of table data: databrickssql executeStatement, always recorded.
+    ("INSERT INTO {c}.s.t VALUES (1), (2)", "executeStatement", 200),
+    ("INSERT INTO {c}.s.t (id) SELECT id + 10 FROM {c}.s.t", "executeStatement", 200),
+    ("SELECT * FROM {c}.s.t WHERE id > 1", "executeStatement", 200),
+    ("INSERT INTO {c}.s.t VALUES ('one')", "executeStatement", 400),
+    (
+        "MERGE INTO {c}.s.t t USING {c}.s.t s ON t.id = s.id WHEN MATCHED THEN DELETE",
+        "executeStatement",
+        400,
+    ),  # no primary key to match rows by
     ("CREATE GROUP `{g}`", "createGroup", 200),
     ("ALTER GROUP `{g}` ADD USER `{u}`", "patchGroup", 200),
     ("SHOW GROUPS", "listGroups", 200),

@@ -16,10 +16,10 @@ How an action is observed — the privilege each probe needs, as implemented:
   a metastore admin, or MANAGE plus the usage gates;
 * ``SHOW CATALOGS|SCHEMAS|TABLES|MODELS``: what the caller may see (rule 4).
 
-Data privileges (SELECT, MODIFY, EXECUTE, QUERY) guard no executable action yet:
-``SELECT`` on governed tables answers "not available yet", no route requires them
-and there is no effective-permissions route. The scenarios that can only be seen
-through them are written out at the end and skipped with that reason.
+* ``SELECT … FROM c.s.t``: SELECT plus USE CATALOG and USE SCHEMA; ``INSERT INTO`` /
+  ``MERGE INTO``: MODIFY plus the gates (tests/test_sql_data.py has the rest).
+
+The data-privilege scenarios are at the end.
 """
 
 from __future__ import annotations
@@ -37,13 +37,6 @@ from tests.test_sql import failed, make_tree, ok, run
 
 UC = "/api/2.1/unity-catalog"
 SCIM = "/api/2.0/preview/scim/v2"
-
-DATA_PATH_MISSING = (
-    "no observable action needs a data privilege yet: SELECT on governed tables answers "
-    "'not available yet' (catalog/sql/executor.py _select), no route requires SELECT or "
-    "EXECUTE, and there is no effective-permissions route to probe instead"
-)
-
 
 # -- helpers ------------------------------------------------------------------------------
 
@@ -693,7 +686,8 @@ def test_metastore_admin_manages_what_it_neither_owns_nor_was_granted(
 
 def test_metastore_admin_holds_no_data_grant_but_may_give_itself_one(hub: Hub, tree: Tree) -> None:
     """Admins hold no data privilege implicitly (checked: no grant exists); they may grant
-    it to themselves. Whether the data itself is denied: see the skipped data cases."""
+    it to themselves. That the data itself is denied until then: see
+    test_metastore_admin_reads_data_only_after_granting_itself."""
     admin = hub.admin
     model = new_model(admin, tree.schema)
     assert grants(admin, f"TABLE {tree.table}", "admin") == set()
@@ -1091,10 +1085,9 @@ def test_partial_names_in_grants_use_the_request_defaults(hub: Hub, tree: Tree) 
     )
 
 
-# -- data privileges: no observable action yet ------------------------------------------------
+# -- data privileges: SELECT and MODIFY on table rows ----------------------------------------
 
 
-@pytest.mark.skip(reason=DATA_PATH_MISSING)
 @pytest.mark.parametrize("missing", ["USE CATALOG", "USE SCHEMA"])
 def test_select_without_a_usage_gate_is_denied(hub: Hub, tree: Tree, missing: str) -> None:
     admin, alice = hub.admin, hub.person()
@@ -1104,19 +1097,41 @@ def test_select_without_a_usage_gate_is_denied(hub: Hub, tree: Tree, missing: st
     if missing != "USE SCHEMA":
         ok(admin, f"GRANT USE SCHEMA ON SCHEMA {tree.schema} TO `{alice.name}`")
     denied(alice.client, f"SELECT * FROM {tree.table}", missing)
+    denied(alice.client, f"INSERT INTO {tree.table} VALUES (1, 'x')", missing)
 
 
-@pytest.mark.skip(reason=DATA_PATH_MISSING)
 def test_manage_does_not_give_select(hub: Hub, tree: Tree) -> None:
     admin, erin = hub.admin, hub.person()
     use(admin, erin.name, tree)
     ok(admin, f"GRANT MANAGE ON TABLE {tree.table} TO `{erin.name}`")
     denied(erin.client, f"SELECT * FROM {tree.table}", "SELECT", tree.table)
+    denied(erin.client, f"INSERT INTO {tree.table} VALUES (1, 'x')", "MODIFY", tree.table)
+    # MANAGE lets erin grant herself what she lacks (SPEC §6 rule 3), then read.
+    ok(erin.client, f"GRANT SELECT ON TABLE {tree.table} TO `{erin.name}`")
+    assert ok(erin.client, f"SELECT * FROM {tree.table}") == []
 
 
-@pytest.mark.skip(reason=DATA_PATH_MISSING)
 def test_metastore_admin_reads_data_only_after_granting_itself(hub: Hub, tree: Tree) -> None:
-    admin = hub.admin
+    admin, owner = hub.admin, hub.person()
+    # The admin created the tree and so owns it (an owner holds every privilege): hand it
+    # to someone else to see the metastore admin's own standing.
+    for kind, name in (("CATALOG", tree.catalog), ("SCHEMA", tree.schema), ("TABLE", tree.table)):
+        ok(admin, f"ALTER {kind} {name} OWNER TO `{owner.name}`")
     denied(admin, f"SELECT * FROM {tree.table}", "SELECT", tree.table)
-    ok(admin, f"GRANT SELECT ON TABLE {tree.table} TO admin")
-    ok(admin, f"SELECT * FROM {tree.table}")
+    denied(admin, f"INSERT INTO {tree.table} VALUES (1, 'x')", "MODIFY", tree.table)
+    ok(admin, f"GRANT SELECT, MODIFY ON TABLE {tree.table} TO admin")
+    ok(admin, f"INSERT INTO {tree.table} VALUES (1, 'x')")
+    assert ok(admin, f"SELECT * FROM {tree.table}") == [[1, "x"]]
+
+
+def test_select_and_modify_granted_on_the_schema_reach_its_tables(hub: Hub, tree: Tree) -> None:
+    """A grant on a container applies to everything in it, now and later (SPEC §6)."""
+    admin, alice = hub.admin, hub.person()
+    use(admin, alice.name, tree, "SELECT", "MODIFY")
+    ok(alice.client, f"INSERT INTO {tree.table} VALUES (1, 'x')")
+    later = f"{tree.schema}.{unique('later')}"
+    ok(admin, f"CREATE TABLE {later} (id BIGINT NOT NULL, v STRING)")
+    assert ok(alice.client, f"INSERT INTO {later} SELECT * FROM {tree.table}") == [[1, 1]]
+    assert ok(alice.client, f"SELECT * FROM {later}") == [[1, "x"]]
+    ok(admin, f"REVOKE MODIFY ON SCHEMA {tree.schema} FROM `{alice.name}`")
+    denied(alice.client, f"INSERT INTO {later} VALUES (2, 'y')", "MODIFY", later)
