@@ -14,14 +14,15 @@ import pytest
 from tests.support import ROOT, ServerHandle
 
 SCRIPT = ROOT / "examples" / "churn_registry.py"
+FEATURE_SCRIPT = ROOT / "examples" / "feature_serving.py"
 pytestmark = pytest.mark.slow
 
 
-def run_example(*args: str, env: dict[str, str] | None = None) -> str:
+def run_example(*args: str, env: dict[str, str] | None = None, script: Path = SCRIPT) -> str:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("STEWARD_")}
     environment.update(env or {})
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
+        [sys.executable, str(script), *args],
         env=environment,
         cwd=ROOT,
         capture_output=True,
@@ -139,3 +140,50 @@ def test_the_example_explains_a_missing_token() -> None:
     )
     assert result.returncode == 2
     assert "STEWARD_TOKEN" in result.stderr and "--start-server" in result.stderr
+
+
+def check_feature_flow(output: str, version: int) -> None:
+    lines_in_order(
+        output,
+        r"^1\. Catalog, schema and feature table",
+        r"CREATE TABLE IF NOT EXISTS main\.ml\.customer_features",
+        r"^2\. Feature history",
+        r"900 rows written to main\.ml\.customer_features",
+        r"^3\. Training set: point-in-time",
+        r"300 rows: customer_id, tenure_months, monthly_charges, support_calls, churned",
+        r"^4\. Register main\.ml\.churn_live",
+        rf"version {version} looks up tenure_months, monthly_charges, support_calls from "
+        r"main\.ml\.customer_features by customer_id",
+        r"^5\. Serve main\.ml\.churn_live@champion",
+        r"inference table main\.ml\.churn_live_payload",
+        r"GRANT QUERY ON SERVING ENDPOINT `churn-live` TO `crm-app@example\.com`",
+        r"^6\. As crm-app@example\.com",
+        r"^\s+\d+\s+\d+\.0\s+[\d.]+\s+[0-2]\.0\s+0$",
+        r"^\s+\d+\s+\d+\.0\s+[\d.]+\s+\d+\.0\s+1$",
+        r"with support_calls overridden to 9 in the request: prediction 1$",
+        r"unknown customer 10000: 400 INVALID_PARAMETER_VALUE: .*customer_id=10000",
+        r"creating an endpoint without EXECUTE on the model: 403 PERMISSION_DENIED",
+        r"^7\. The inference table",
+        r"crm-app@example\.com\s+400\s+",
+        rf"crm-app@example\.com\s+200\s+{version}\s+",
+        r"main\.ml\.customer_features\s+--feature_lookup--> main\.ml\.churn_live v\d",
+        r"--serving--> churn-live",
+        r"churn-live\s+--serving--> main\.ml\.churn_live_payload",
+        rf"^Done: endpoint churn-live serves main\.ml\.churn_live version {version}",
+    )
+
+
+def test_the_feature_serving_example_runs_with_a_throwaway_server() -> None:
+    check_feature_flow(run_example("--start-server", script=FEATURE_SCRIPT), version=1)
+
+
+def test_the_feature_serving_example_runs_twice_against_one_server(server: ServerHandle) -> None:
+    env = {"STEWARD_URL": server.url, "STEWARD_TOKEN": server.admin_token}
+    check_feature_flow(run_example(env=env, script=FEATURE_SCRIPT), version=1)
+    again = run_example(env=env, script=FEATURE_SCRIPT)
+    check_feature_flow(again, version=2)
+    lines_in_order(
+        again,
+        r"900 rows written .* \(0 inserted, 900 updated\)",
+        r"exists\s+endpoint churn-live: config updated",
+    )
