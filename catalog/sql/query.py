@@ -516,8 +516,9 @@ def _type_of(data_type: exp.DataType | None) -> tuple[str, str]:
     if data_type is None or data_type.this in (_T.UNKNOWN, _T.NULL):
         return "string", "any"
     try:
-        # Databricks writes parameters without spaces: decimal(10,2), map<string,int>.
-        type_text = parse_column_type(data_type.sql("databricks")).type_text.replace(", ", ",")
+        type_text = parse_column_type(data_type.sql("databricks")).type_text
+        if data_type.this is _T.DECIMAL:  # as the catalog writes it: decimal(10,2)
+            type_text = type_text.replace(", ", ",")
     except (InvalidParameter, ValueError, SqlglotError):
         return "string", "any"
     kinds = (

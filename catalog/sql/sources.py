@@ -32,6 +32,7 @@ from sqlglot import exp
 
 from catalog.authz import Caller
 from catalog.errors import InvalidParameter, NotFound
+from catalog.names import SYSTEM_CATALOG
 from catalog.sql.errors import position
 from catalog.sql.system_sources import SOURCES
 from catalog.sql.table_sources import GovernedSource
@@ -162,7 +163,7 @@ class CatalogResolver:
         authorizer = self.runtime.authorizer
         with self.runtime.db.read() as session:
             store = SqlNamespaceStore(session)
-            if full_name.split(".")[0] == "system":
+            if full_name.split(".")[0] == SYSTEM_CATALOG:
                 raise not_a_table(table)  # system.* that is not a system table
             try:
                 chain = authorizer.resolve_chain(full_name, SecurableType.TABLE, store)
