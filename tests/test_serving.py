@@ -16,13 +16,12 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 from sklearn.linear_model import LinearRegression
 
 from catalog.audit.verify import verify
 from catalog.persistence.engine import Database
 from registry import Client
-from tests.registry_support import AUDIT, STEWARD, sql
+from tests.registry_support import AUDIT, SQL, STEWARD, sql
 from tests.support import ServerHandle, unique
 from tests.test_cli import steward
 
@@ -463,23 +462,11 @@ def test_every_denial(world: World) -> None:
 # -- inference table, audit, lineage, CLI ----------------------------------------------------
 
 
-def inference_rows(server: ServerHandle, table: str) -> list[dict[str, Any]]:
-    """The inference table's rows, read from the server's database.
-
-    (Reading a governed table through SQL SELECT is being built separately; the rows are
-    read here directly, by the table's physical name.)"""
-    info = server.admin.get(f"/api/2.1/unity-catalog/tables/{table}")
-    assert info.status_code == 200, info.text
-    body = info.json()
-    names = [c["name"] for c in sorted(body["columns"], key=lambda c: c["position"])]
-    physical = "data_" + body["table_id"].replace("-", "")
-    db = Database(server.database_url)
-    try:
-        with db.read() as session:
-            rows = session.execute(sa.text(f"SELECT * FROM {physical}")).mappings().all()
-    finally:
-        db.dispose()
-    return [{names[int(k[1:])]: v for k, v in row.items()} for row in rows]
+def inference_rows(client: httpx.Client, table: str) -> list[dict[str, Any]]:
+    """The inference table's rows, read with SQL SELECT as ``client``."""
+    body = sql(client, f"SELECT * FROM {table}")
+    names = [c["name"] for c in body["manifest"]["schema"]["columns"]]
+    return [dict(zip(names, row, strict=True)) for row in body["result"]["data_array"]]
 
 
 def test_inference_table_rows_match_invocations_one_for_one(world: World) -> None:
@@ -518,7 +505,18 @@ def test_inference_table_rows_match_invocations_one_for_one(world: World) -> Non
         responses = list(pool.map(call, range(100)))
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {200: 88, 400: 10, 403: 2}, statuses
-    rows = inference_rows(world.server, table)
+    # Readable by SQL with SELECT: the owner (creator) reads it; others need a grant.
+    for statement in (
+        f"GRANT USE CATALOG ON CATALOG {world.catalog} TO `{world.consumer}`",
+        f"GRANT USE SCHEMA ON SCHEMA {world.catalog}.ml TO `{world.consumer}`",
+    ):
+        sql(world.server.admin, statement)
+    refused = world.consumer_http.post(SQL, json={"statement": f"SELECT * FROM {table}"})
+    assert refused.json()["status"]["state"] == "FAILED", refused.text
+    assert "SELECT" in refused.json()["status"]["error"]["message"]
+    rows = inference_rows(world.ds_http, table)
+    sql(world.ds_http, f"GRANT SELECT ON TABLE {table} TO `{world.consumer}`")
+    assert len(inference_rows(world.consumer_http, table)) == len(rows)
     by_request = {r["databricks_request_id"]: r for r in rows}
     reached = [r for r in responses if r.status_code != 403]
     assert len(rows) == len(reached) == len(by_request)
