@@ -8,6 +8,7 @@ tree with unique names.
 How an action is observed — the privilege each probe needs, as implemented:
 
 * ``DESCRIBE …`` / ``SHOW GRANTS ON …`` / ``GET …/tables/{name}``: BROWSE (no usage gate);
+  a table's ``DESCRIBE TABLE`` and ``GET …/tables/{name}`` also SELECT with both gates;
 * ``CREATE SCHEMA`` / ``CREATE TABLE`` / ``POST …/models``: CREATE … plus USE CATALOG
   (and USE SCHEMA);
 * ``POST …/models/versions``: CREATE MODEL VERSION plus both usage gates;
@@ -349,6 +350,20 @@ def test_browse_on_the_catalog_shows_metadata_without_usage_gates(hub: Hub, tree
     # Metadata only: nothing that needs a usage gate or MANAGE.
     denied(alice.client, f"CREATE TABLE {tree.schema}.{unique('t')} (a INT)", "USE CATALOG")
     denied(alice.client, f"COMMENT ON TABLE {tree.table} IS 'x'")
+
+
+def test_a_reader_may_describe_what_it_reads(hub: Hub, tree: Tree) -> None:
+    admin, alice = hub.admin, hub.person()
+    ok(admin, f"GRANT SELECT ON TABLE {tree.table} TO `{alice.name}`")
+    # SELECT without the usage gates opens nothing; the denial names BROWSE.
+    denied(alice.client, f"DESCRIBE TABLE {tree.table}", "BROWSE", tree.table)
+    assert alice.client.get(f"{UC}/tables/{tree.table}").status_code == 403
+    ok(admin, f"GRANT USE CATALOG ON CATALOG {tree.catalog} TO `{alice.name}`")
+    ok(admin, f"GRANT USE SCHEMA ON SCHEMA {tree.schema} TO `{alice.name}`")
+    assert [row[0] for row in ok(alice.client, f"DESCRIBE TABLE {tree.table}")] == ["id", "v"]
+    assert alice.client.get(f"{UC}/tables/{tree.table}").json()["full_name"] == tree.table
+    # Not the schema or catalog around it.
+    denied(alice.client, f"DESCRIBE SCHEMA {tree.schema}", "BROWSE")
 
 
 def test_browse_on_one_table_reveals_only_that_table(hub: Hub, tree: Tree) -> None:

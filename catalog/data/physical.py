@@ -61,7 +61,8 @@ def sql_type(column: ColumnRecord) -> TypeEngine:
     if name == "BINARY":
         return sa.LargeBinary()
     if name in ("ARRAY", "STRUCT", "MAP", "VARIANT"):
-        return sa.JSON()
+        # A missing value is SQL NULL (so ``IS NULL`` finds it), not the JSON text 'null'.
+        return sa.JSON(none_as_null=True)
     return sa.Text()
 
 

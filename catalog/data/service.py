@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from catalog.audit.recorder import detached
 from catalog.data.physical import column_name, create_storage, has_storage, physical_table
 from catalog.data.values import check_rows, columns_by_name
 from catalog.errors import InvalidParameter, PermissionDenied
@@ -113,7 +114,9 @@ class TableDataService:
             with self.db.read() as session:
                 exists = sa.inspect(session.connection()).has_table(layout.table.name)
             if not exists:
-                with self.db.transaction() as session:
+                # Housekeeping, not the request's change: the request's event is written by
+                # the transaction that makes its change.
+                with detached(), self.db.transaction() as session:
                     if not sa.inspect(session.connection()).has_table(layout.table.name):
                         create_storage(
                             session.connection(),

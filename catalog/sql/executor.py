@@ -365,13 +365,21 @@ class StatementExecutor:
     def _describe(self, node: exp.Expression) -> StatementResult:
         securable_type, full_name = self._target(node)
         assert full_name is not None
-        self._require(Privilege.BROWSE, securable_type, full_name)
+        try:
+            self._require(Privilege.BROWSE, securable_type, full_name)
+        except PermissionDenied:
+            if securable_type is not SecurableType.TABLE:
+                raise
+            # As getTable: SELECT with the usage gates also shows a table's columns.
+            try:
+                self._require(Privilege.SELECT, securable_type, full_name)
+            except PermissionDenied:
+                pass
+            else:
+                return self._describe_table(full_name)
+            raise
         if securable_type is SecurableType.TABLE:
-            table = self.rt.namespace.get_table(full_name)
-            return StatementResult(
-                _strings("col_name", "data_type", "comment"),
-                [[c.name, c.type_text, c.comment] for c in table.detail.columns],
-            )
+            return self._describe_table(full_name)
         record = self.rt.namespace.get(securable_type, full_name)
         rows = [
             [f"{securable_type.value.title()} Name", record.full_name],
@@ -380,6 +388,13 @@ class StatementExecutor:
             ["Created By", record.created_by],
         ]
         return StatementResult(_strings("info_name", "info_value"), rows)
+
+    def _describe_table(self, full_name: str) -> StatementResult:
+        table = self.rt.namespace.get_table(full_name)
+        return StatementResult(
+            _strings("col_name", "data_type", "comment"),
+            [[c.name, c.type_text, c.comment] for c in table.detail.columns],
+        )
 
     def _comment(self, node: exp.Expression) -> StatementResult:
         securable_type, full_name = self._target(node)

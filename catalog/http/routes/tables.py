@@ -173,7 +173,15 @@ async def list_tables(
 
 @router.get(
     "/tables/{full_name}",
-    dependencies=[guard(privilege=Privilege.BROWSE, on=TABLE, name_from=BY_NAME)],
+    # UC: BROWSE, or SELECT with the usage gates (a reader may see what it reads).
+    dependencies=[
+        guard(
+            privilege=Privilege.BROWSE,
+            on=TABLE,
+            name_from=BY_NAME,
+            or_privilege=Privilege.SELECT,
+        )
+    ],
     operation_id="getTable",
 )
 def get_table(
