@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,9 @@ from catalog.text import check_storable
 TOKEN_PREFIX = "dapi"
 ADMIN_NAME = "admin"
 MAX_TOKEN_LIFETIME_SECONDS = 10 * 365 * 24 * 3600
+#: How long a verified token is trusted without reading it again (see IdentityService.cached).
+TOKEN_CACHE_SECONDS = 1.0
+TOKEN_CACHE_ENTRIES = 10_000
 
 
 def hash_token(token: str) -> str:
@@ -75,12 +79,17 @@ class IdentityService:
         self.db = db
         #: Where membership changes go; its engine also answers "which groups is X in".
         self.feed = feed
+        #: Token digest → (when the entry expires, token, principal): see :meth:`cached`.
+        self._tokens: dict[str, tuple[float, TokenRecord, PrincipalRecord]] = {}
 
     # -- authentication -------------------------------------------------------------
 
     def authenticate(self, token: str | None) -> Caller:
         if not token:
             raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
+        cached = self.cached(token)
+        if cached is not None:
+            return cached
         digest = hash_token(token)
         with self.db.read() as session:
             store = SqlIdentityStore(session)
@@ -88,13 +97,36 @@ class IdentityService:
             if found is None or not hmac.compare_digest(found[0].token_hash, digest):
                 raise Unauthenticated("invalid or revoked token")
             record, principal = found
-            if record.expiry_time is not None and record.expiry_time <= now_ms():
-                raise Unauthenticated("token has expired")
-            if not principal.active:
-                raise Unauthenticated(f"principal '{principal.name}' is deactivated")
+        if len(self._tokens) >= TOKEN_CACHE_ENTRIES:
+            self._tokens.clear()
+        self._tokens[digest] = (time.monotonic() + TOKEN_CACHE_SECONDS, record, principal)
+        return self._caller(record, principal)
+
+    def cached(self, token: str) -> Caller | None:
+        """The caller of a token seen less than :data:`TOKEN_CACHE_SECONDS` ago, without
+        touching the database (so the event loop may ask), or None.
+
+        A revocation, deletion or deactivation made on this replica drops every entry at
+        once; one made on another replica is honoured here within the cache's second, the
+        same bound as the replicas' policy staleness (SPEC §6, catalog/policy_sync.py).
+        Expiry is checked on every call, cached or not.
+        """
+        entry = self._tokens.get(hash_token(token))
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return self._caller(entry[1], entry[2])
+
+    def _caller(self, record: TokenRecord, principal: PrincipalRecord) -> Caller:
+        if record.expiry_time is not None and record.expiry_time <= now_ms():
+            raise Unauthenticated("token has expired")
+        if not principal.active:
+            raise Unauthenticated(f"principal '{principal.name}' is deactivated")
         # The policy engine holds the membership closure, kept current on every commit
         # (and across replicas): no per-request walk of the group tables.
         return Caller(principal, self.feed.engine.groups(principal.name))
+
+    def _forget_tokens(self) -> None:
+        self._tokens.clear()
 
     # -- bootstrap ------------------------------------------------------------------
 
@@ -212,6 +244,7 @@ class IdentityService:
             )
             ops = [principal_removed_op(found.name)]
             self._publish(session, ops)
+        self._forget_tokens()
         self._applied(ops)
 
     def set_active(self, principal_id: str, active: bool) -> PrincipalRecord:
@@ -222,7 +255,8 @@ class IdentityService:
                 raise NotFound(f"principal with id '{principal_id}' does not exist")
             found.active = active
             store.update_principal(found)
-            return found
+        self._forget_tokens()
+        return found
 
     def members(self, group_id: str) -> list[PrincipalRecord]:
         with self.db.read() as session:
@@ -340,6 +374,7 @@ class IdentityService:
             if token is None or (owner_id is not None and token.principal_id != owner_id):
                 raise NotFound(f"token '{token_id}' does not exist")
             store.delete_token(token_id)
+        self._forget_tokens()
 
 
 __all__ = ["AlreadyExists", "IdentityService", "IssuedToken"]

@@ -88,6 +88,23 @@ def test_policy_changes_reach_the_other_replica_within_the_bound(
     )
 
 
+def test_a_revoked_token_is_refused_by_the_other_replica_within_the_bound(
+    replicas: tuple[ServerHandle, ServerHandle],
+) -> None:
+    """Tokens verified in the last second are trusted without a read (catalog.identity):
+    a revocation on one replica reaches the other within that second."""
+    a, b = replicas
+    _user, token = a.create_user()
+    on_b: httpx.Client = b.client(token)
+    assert on_b.get(f"{SCIM}/Me").status_code == 200  # now cached on b
+    mine = a.client(token).get("/api/2.0/token/list").json()["token_infos"]
+    revoked = a.client(token).post("/api/2.0/token/delete", json={"token_id": mine[0]["token_id"]})
+    assert revoked.status_code == 200, revoked.text
+    assert a.client(token).get(f"{SCIM}/Me").status_code == 401  # at once where revoked
+    seen = until(lambda: on_b.get(f"{SCIM}/Me").status_code == 401, bound=1.5)
+    print(f"\nrevoked token refused on the other replica after {seen * 1000:.1f} ms")
+
+
 def test_replicas_writing_at_once_keep_one_verifiable_log(
     replicas: tuple[ServerHandle, ServerHandle],
 ) -> None:

@@ -171,7 +171,11 @@ class AuthenticationMiddleware:
         token = _bearer_token(scope)
         runtime = scope["app"].state.runtime
         try:
-            caller = await run_in_threadpool(runtime.identity.authenticate, token)
+            # A token verified within the last second needs no database read, so no
+            # worker thread either; the others are read on one.
+            caller = runtime.identity.cached(token) if token else None
+            if caller is None:
+                caller = await run_in_threadpool(runtime.identity.authenticate, token)
         except Unauthenticated as exc:
             await send_error(scope, send, 401, exc.error_code, exc.message)
             return
