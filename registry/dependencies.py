@@ -28,6 +28,11 @@ class FeatureLookupSpec:
     lookup_key: list[str]
     feature_names: list[str] | None = None
     timestamp_lookup_key: str | None = None
+    #: Feature column → the model input's name for it (Databricks' ``rename_outputs``).
+    rename_outputs: dict[str, str] | None = None
+
+    def output_name(self, feature: str) -> str:
+        return (self.rename_outputs or {}).get(feature, feature)
 
 
 @dataclass(frozen=True)

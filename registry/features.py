@@ -293,6 +293,8 @@ class FeatureLookup:
             spec["feature_names"] = list(self.feature_names)
         if self.timestamp_lookup_key is not None:
             spec["timestamp_lookup_key"] = self.timestamp_lookup_key
+        if self.rename_outputs:
+            spec["rename_outputs"] = dict(self.rename_outputs)
         return spec
 
 

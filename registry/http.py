@@ -88,6 +88,7 @@ class FeatureLookupBody(RequestBody):
     lookup_key: list[str] = Field(min_length=1, max_length=32)
     feature_names: list[str] | None = Field(default=None, max_length=1000)
     timestamp_lookup_key: str | None = Field(default=None, max_length=255)
+    rename_outputs: dict[str, str] | None = Field(default=None, max_length=1000)
 
 
 class DependenciesBody(RequestBody):
@@ -99,7 +100,9 @@ class DependenciesBody(RequestBody):
     def to_domain(self) -> Dependencies:
         return Dependencies(
             training_tables=list(self.training_tables),
-            feature_lookups=[FeatureLookupSpec(**f.model_dump()) for f in self.feature_lookups],
+            feature_lookups=[
+                FeatureLookupSpec(**f.model_dump(exclude_none=True)) for f in self.feature_lookups
+            ],
         )
 
 

@@ -196,6 +196,38 @@ def test_features_are_looked_up_by_key_and_request_values_override(world: World)
     assert close(no_key_needed.json()["predictions"], [7.0])
 
 
+def test_renamed_features_reach_the_model_under_their_input_names(world: World) -> None:
+    """``rename_outputs`` (Databricks' FeatureLookup): table column ``score`` is the model's
+    input ``a``; the version records the renaming and serving applies it."""
+    scores = f"{world.catalog}.ml.scores"
+    sql(
+        world.server.admin,
+        f"CREATE TABLE {scores} (cid BIGINT NOT NULL, score DOUBLE, "
+        "CONSTRAINT pk PRIMARY KEY (cid))",
+    )
+    sql(world.server.admin, f"GRANT SELECT, MODIFY ON TABLE {scores} TO `{world.scientist}`")
+    written = world.ds_http.post(
+        f"{STEWARD}/tables/{scores}/rows", json={"rows": [{"cid": 7, "score": 3.0}]}
+    )
+    assert written.status_code == 200, written.text
+    lookup = {
+        "table_name": scores,
+        "lookup_key": ["cid"],
+        "feature_names": ["score"],
+        "rename_outputs": {"score": "a"},
+    }
+    version = world.register(1.0, feature_lookups=[lookup])
+    info = world.ds.get_version(world.model, version)
+    assert (info.dependencies or {})["feature_lookups"][0]["rename_outputs"] == {"score": "a"}
+    name = world.endpoint(served_entities=[{"entity_name": world.model, "entity_version": version}])
+    world.grant_query(name)
+    answer = world.consumer_http.post(
+        invocations(name), json={"dataframe_records": [{"cid": 7, "b": 2.0}]}
+    )
+    assert answer.status_code == 200, answer.text
+    assert close(answer.json()["predictions"], [1.0 + 2 * 3.0 - 2.0])
+
+
 def test_feature_lookup_errors_name_the_key(world: World) -> None:
     name = feature_world(world)
     cases = [

@@ -122,7 +122,7 @@ class Invoker:
         wanted: list[int] = []
         keys: list[dict[str, Any]] = []
         for index, row in enumerate(rows):
-            if all(row.get(f) is not None for f in features):
+            if all(row.get(spec.output_name(f)) is not None for f in features):
                 continue  # the request gives every feature itself
             key: dict[str, Any] = {}
             for request_column, column in zip(spec.lookup_key, key_columns, strict=True):
@@ -147,6 +147,7 @@ class Invoker:
                     f"row {index + 1}: unknown key {shown}: no row in feature table '{table}'"
                 )
             for feature in features:
-                if row.get(feature) is None:  # request values override looked-up values
+                output = spec.output_name(feature)
+                if row.get(output) is None:  # request values override looked-up values
                     value = values.get(feature)
-                    row[feature] = float(value) if isinstance(value, Decimal) else value
+                    row[output] = float(value) if isinstance(value, Decimal) else value
