@@ -245,7 +245,7 @@ class StewardSide:
     """A Steward server with the feature table, the registered model, the endpoint and a
     user who may only query it."""
 
-    def __init__(self, backend: str, url: str, directory: Path, world: World) -> None:
+    def __init__(self, backend: str, url: str, directory: Path) -> None:
         self.backend = backend
         self.url = url
         self.handle: ServerHandle = start_server(url, directory / "storage")
@@ -709,7 +709,7 @@ def run(opts: Options, out: Results, workdir: Path, info: dict[str, str]) -> Non
                 directory.mkdir(parents=True)
                 url = stack.enter_context(database_for(backend, directory, opts.postgres_url))
                 log(f"steward ({backend}): starting a server on a fresh database")
-                side = StewardSide(backend, url, directory, world)
+                side = StewardSide(backend, url, directory)
                 stack.callback(side.handle.stop)
                 side.set_up(world)
                 system = side.system(world)
