@@ -33,6 +33,7 @@ from registry.loading import load_sklearn
 from registry.safety import UnsafeModel
 from registry.service import READY
 from registry.serving.config import ServedEntity
+from registry.serving.predictor import Predictor
 from registry.store import SqlModelStore
 
 TTL = 0.25
@@ -135,7 +136,7 @@ class ModelCache:
         self.allow_pickle = allow_pickle
         self.trusted_types = trusted_types
         self.versions: TtlCache[tuple[str, int | None, str | None], ResolvedVersion] = TtlCache(TTL)
-        self._models: OrderedDict[str, Any] = OrderedDict()
+        self._models: OrderedDict[str, Predictor] = OrderedDict()
         self._loading: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
@@ -148,7 +149,8 @@ class ModelCache:
             ),
         )
 
-    def model(self, resolved: ResolvedVersion) -> Any:
+    def predictor(self, resolved: ResolvedVersion) -> Predictor:
+        """The version's loaded model, wrapped for its signature (loaded once)."""
         key = resolved.version_id
         with self._lock:
             if key in self._models:
@@ -159,7 +161,7 @@ class ModelCache:
             with self._lock:
                 if key in self._models:
                     return self._models[key]
-            model = self._load(resolved)
+            model = Predictor(self._load(resolved), resolved.columns)
             with self._lock:
                 self._models[key] = model
                 self._loading.pop(key, None)

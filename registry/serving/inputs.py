@@ -166,10 +166,11 @@ def named(request: Request, columns: tuple[dict[str, Any], ...]) -> list[dict[st
 _NUMBER = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
 
 
-def frame(records: list[dict[str, Any]], columns: tuple[dict[str, Any], ...]) -> Any:
-    """A DataFrame with the signature's columns, in its order, each of its type."""
-    import pandas as pd
-
+def checked_columns(
+    records: list[dict[str, Any]], columns: tuple[dict[str, Any], ...]
+) -> dict[str, Any]:
+    """The signature's columns, in its order, as numpy arrays of its types; every value
+    checked (missing columns and wrong types are 400s naming row and column)."""
     data: dict[str, Any] = {}
     for spec in columns:
         name = spec["name"]
@@ -186,7 +187,14 @@ def frame(records: list[dict[str, Any]], columns: tuple[dict[str, Any], ...]) ->
                 raise InvalidParameter(f"row {number}: missing column '{name}'")
             values.append(_checked(record[name], kind, name, number, required))
         data[name] = _array(values, kind)
-    return pd.DataFrame(data, columns=[c["name"] for c in columns])
+    return data
+
+
+def frame(records: list[dict[str, Any]], columns: tuple[dict[str, Any], ...]) -> Any:
+    """A DataFrame with the signature's columns, in its order, each of its type."""
+    import pandas as pd
+
+    return pd.DataFrame(checked_columns(records, columns), columns=[c["name"] for c in columns])
 
 
 def _checked(value: Any, kind: str, name: str, number: int, required: bool) -> Any:

@@ -68,21 +68,20 @@ class Invoker:
     ) -> Outcome:
         entity = pick(config)
         resolved = self.models.resolve(entity)
-        if resolved.columns is not None:
-            records = inputs.named(request, resolved.columns)
-            if resolved.feature_lookups:
-                records = self._with_features(records, resolved, checked_tables)
-            model_input = inputs.frame(records, resolved.columns)
-        elif resolved.tensor is not None:
-            model_input = inputs.tensor(request, resolved.tensor)
-        else:
-            raise InvalidParameter(
-                f"version {resolved.version} of MODEL '{resolved.model.full_name}' has no "
-                "input signature to check requests against"
-            )
-        model = self.models.model(resolved)
+        predictor = self.models.predictor(resolved)
         try:
-            output = model.predict(model_input)
+            if resolved.columns is not None:
+                records = inputs.named(request, resolved.columns)
+                if resolved.feature_lookups:
+                    records = self._with_features(records, resolved, checked_tables)
+                output = predictor.predict(records)
+            elif resolved.tensor is not None:
+                output = predictor.model.predict(inputs.tensor(request, resolved.tensor))
+            else:
+                raise InvalidParameter(
+                    f"version {resolved.version} of MODEL '{resolved.model.full_name}' has no "
+                    "input signature to check requests against"
+                )
         except (ValueError, TypeError) as exc:  # shapes or values the model refuses
             raise InvalidParameter(f"the model refused the input: {exc}") from None
         return Outcome(inputs.predictions(output), entity, resolved, request)
