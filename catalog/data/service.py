@@ -337,27 +337,15 @@ class TableDataService:
         self, session: Session, layout: TableLayout, keys: Sequence[tuple[Any, ...]]
     ) -> dict[tuple[Any, ...], dict[str, Any]]:
         found: dict[tuple[Any, ...], dict[str, Any]] = {}
-        lookup = [layout.physical(c) for c in layout.lookup_columns]
+        statement = _latest_statement(layout.table, layout)
+        single = len(layout.lookup_columns) == 1
+        names = [c.name for c in layout.columns]
+        connection = session.connection()
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
-            query = self._select_for(layout).where(self._key_condition(layout, chunk))
-            if layout.timeseries is not None:
-                ts = layout.physical(layout.timeseries)
-                newest = (
-                    sa.select(*lookup, sa.func.max(ts).label("newest"))
-                    .where(self._key_condition(layout, chunk))
-                    .group_by(*lookup)
-                    .subquery()
-                )
-                query = query.join(
-                    newest,
-                    sa.and_(
-                        *(column == newest.c[column.name] for column in lookup),
-                        ts == newest.c.newest,
-                    ),
-                )
-            for row in session.execute(query):
-                values = dict(zip((c.name for c in layout.columns), row, strict=True))
+            values_of = [k[0] for k in chunk] if single else list(chunk)
+            for row in connection.execute(statement, {"keys": values_of}):
+                values = dict(zip(names, row, strict=True))
                 key = _normalized(
                     layout.lookup_columns, tuple(values[c.name] for c in layout.lookup_columns)
                 )
@@ -391,6 +379,36 @@ class TableDataService:
                 stamps.append(_comparable(values[layout.timeseries.name]))
                 rows.append(values)
         return histories
+
+
+#: The latest-row statement of each physical table, built once: a lookup by key (what
+#: serving runs on every request) then costs one execution of a compiled statement, with
+#: the keys bound as one expanding parameter.
+_LATEST: dict[sa.Table, sa.Select] = {}
+
+
+def _latest_statement(table: sa.Table, layout: TableLayout) -> sa.Select:
+    statement = _LATEST.get(table)
+    if statement is not None:
+        return statement
+    lookup = [layout.physical(c) for c in layout.lookup_columns]
+    keys = sa.bindparam("keys", expanding=True)
+    condition = lookup[0].in_(keys) if len(lookup) == 1 else sa.tuple_(*lookup).in_(keys)
+    statement = sa.select(*(layout.physical(c) for c in layout.columns)).where(condition)
+    if layout.timeseries is not None:
+        ts = layout.physical(layout.timeseries)
+        newest = (
+            sa.select(*lookup, sa.func.max(ts).label("newest"))
+            .where(condition)
+            .group_by(*lookup)
+            .subquery()
+        )
+        statement = statement.join(
+            newest,
+            sa.and_(*(column == newest.c[column.name] for column in lookup), ts == newest.c.newest),
+        )
+    _LATEST[table] = statement
+    return statement
 
 
 def _physical_row(row: dict[int, Any]) -> dict[str, Any]:
