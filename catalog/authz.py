@@ -95,6 +95,13 @@ class Authorizer:
             assert full_name is not None
             name = ".".join(split_full_name(full_name, securable_type))
             records = self.resolve_chain(name, securable_type, store)
+        return self.require_on_chain(caller, privilege, records)
+
+    def require_on_chain(
+        self, caller: Caller, privilege: Privilege, records: Sequence[SecurableRecord]
+    ) -> SecurableRecord | None:
+        """:meth:`require_privilege` on a chain already resolved (outermost first): only
+        in-memory work, so it may run on the event loop."""
         nodes = self.nodes(records)
         # One view of the caller's grants on the chain answers the gates and the target.
         view = self.engine.view(caller.name, nodes[-1].key)

@@ -149,4 +149,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database=runtime.db.backend,
         storage_root=str(settings.storage_root),
     )
-    return build_app(runtime, REGISTRY_ROUTERS, on_shutdown=lambda: shutdown(runtime))
+    return build_app(
+        runtime,
+        REGISTRY_ROUTERS,
+        on_shutdown=lambda: shutdown(runtime),
+        first_routers=(serving_http.invocations,),
+    )

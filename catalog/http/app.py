@@ -59,7 +59,10 @@ def build_app(
     runtime: Runtime,
     extra_routers: Sequence[APIRouter] = (),
     on_shutdown: Callable[[], None] | None = None,
+    first_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
+    """``first_routers`` are matched before all others: routing tries routes in order, so
+    the hottest path (serving invocations) should not wait behind a hundred others."""
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -79,13 +82,15 @@ def build_app(
         dependencies=[Depends(audit_route)],
     )
     app.state.runtime = runtime
-    for router in (*CATALOG_ROUTERS, *extra_routers):
+    rest = [r for r in (*CATALOG_ROUTERS, *extra_routers) if r not in first_routers]
+    routers = (*first_routers, *rest)
+    for router in routers:
         app.include_router(router)
     install_error_handlers(app)
     # Outermost last: request id → audit → authentication → body limit → routes.
     streamed = [
         (route.path_regex, frozenset(route.methods or ()))
-        for router in (*CATALOG_ROUTERS, *extra_routers)
+        for router in routers
         for route in router.routes
         if isinstance(route, APIRoute) and streams_body(route)
     ]

@@ -7,6 +7,7 @@ authorizer. A test walks the app's routes and fails on any without a guard.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import orjson
@@ -17,6 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from catalog.authz import Caller
 from catalog.errors import InvalidParameter, PermissionDenied
 from catalog.http.deps import Runtime, current_caller, get_runtime
+from catalog.names import split_full_name
+from catalog.records import SecurableRecord
 from catalog.store.sql import SqlNamespaceStore
 from policy.requirements import Access, NameFrom, NameSource, Requirement
 from policy.securables import API_SECURABLE_TYPES, Privilege, SecurableType
@@ -29,9 +32,17 @@ class Guard:
     through (UC's "BROWSE, or EXECUTE" on model metadata); a denial names the first.
     """
 
-    def __init__(self, requirement: Requirement, alternative: Requirement | None = None) -> None:
+    def __init__(
+        self,
+        requirement: Requirement,
+        alternative: Requirement | None = None,
+        cache_seconds: float = 0.0,
+    ) -> None:
         self.requirement = requirement
         self.alternative = alternative
+        self.cache_seconds = cache_seconds
+        #: Normalized name → (when it expires, the securable chain): see :func:`guard`.
+        self._chains: dict[str, tuple[float, list[SecurableRecord]]] = {}
 
     async def __call__(
         self,
@@ -49,7 +60,34 @@ class Guard:
             runtime.authorizer.require(caller, req, None, store=None)
             return
         full_name = await _read_name(request, req.name_from) if req.name_from else None
+        if self.cache_seconds and full_name is not None and req.privilege is not None:
+            chain = await self._chain(runtime, req, full_name)
+            runtime.authorizer.require_on_chain(caller, req.privilege, chain)
+            return
         await run_in_threadpool(_check, runtime, caller, req, full_name, self.alternative)
+
+    async def _chain(
+        self, runtime: Runtime, req: Requirement, full_name: str
+    ) -> list[SecurableRecord]:
+        assert req.securable_type is not None
+        name = ".".join(split_full_name(full_name, req.securable_type))
+        now = time.monotonic()
+        found = self._chains.get(name)
+        if found is not None and found[0] > now:
+            return found[1]
+        chain = await run_in_threadpool(_resolve, runtime, req.securable_type, name)
+        if len(self._chains) >= _MAX_CACHED_CHAINS:
+            self._chains.clear()
+        self._chains[name] = (now + self.cache_seconds, chain)
+        return chain
+
+
+_MAX_CACHED_CHAINS = 4096
+
+
+def _resolve(runtime: Runtime, securable_type: SecurableType, name: str) -> list[SecurableRecord]:
+    with runtime.db.read() as session:
+        return runtime.authorizer.resolve_chain(name, securable_type, SqlNamespaceStore(session))
 
 
 def _check(
@@ -114,10 +152,15 @@ def guard(
     type_from: str | None = None,
     system_table: str | None = None,
     or_privilege: Privilege | None = None,
+    cache_seconds: float = 0.0,
 ) -> fastapi_params.Depends:
     """Declare a route's requirement, e.g. ``guard(privilege=SELECT, on=TABLE, name_from=...)``.
 
     ``or_privilege``: another privilege on the same securable that also suffices.
+    ``cache_seconds``: for hot routes (serving invocations), keep the securable's chain
+    (ids and owners of it and its containers) this long instead of reading it per request;
+    the grants themselves are always the policy engine's current ones. Someone who lost
+    ownership may pass for that long, as with the caches the route itself reads through.
     """
     requirement = Requirement(access, privilege, on, name_from, type_from, system_table)
     alternative = (
@@ -125,7 +168,9 @@ def guard(
         if or_privilege is not None
         else None
     )
-    return Depends(Guard(requirement, alternative))
+    if cache_seconds and (alternative is not None or access is not Access.PRIVILEGE):
+        raise ValueError("cache_seconds applies to one privilege requirement")
+    return Depends(Guard(requirement, alternative, cache_seconds))
 
 
 AUTHENTICATED = Access.AUTHENTICATED

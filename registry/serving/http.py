@@ -28,6 +28,7 @@ from catalog.logs import get_logger
 from policy.requirements import NameFrom
 from policy.securables import Privilege, SecurableType
 from registry.serving import inputs
+from registry.serving.cache import TTL
 from registry.serving.config import EndpointConfig, parse_config
 from registry.serving.invocation import Outcome
 from registry.serving.service import Endpoint, ServingService
@@ -230,7 +231,10 @@ def delete_endpoint(name: str, rt: RuntimeDep) -> Empty:
 
 @invocations.post(
     "/serving-endpoints/{name}/invocations",
-    dependencies=[guard(privilege=Privilege.QUERY, on=ENDPOINT, name_from=BY_NAME)],
+    # The endpoint's record is cached as long as its config is (registry/serving/cache.py).
+    dependencies=[
+        guard(privilege=Privilege.QUERY, on=ENDPOINT, name_from=BY_NAME, cache_seconds=TTL)
+    ],
     operation_id="queryServingEndpoint",
     openapi_extra=BODY_NOT_AUDITED,
 )
