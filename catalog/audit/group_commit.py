@@ -7,12 +7,19 @@ fsync on SQLite, a round trip and a WAL flush on PostgreSQL) on every request's 
 
 Instead each request hands its event — and optionally a *payload* that must commit with
 it, such as its row of an endpoint's inference table — to :class:`GroupCommitter` and
-waits. One writer thread takes everything queued, writes it in one transaction (the
+waits. One writer at a time takes everything queued, writes it in one transaction (the
 payloads through ``write_payloads``, then every event chained onto one audit lane with
 :func:`catalog.audit.log.append_many`), commits, and only then releases the waiting
 requests. Under load a batch holds whatever arrived during the previous commit, so the
 commit cost is shared instead of skipped; with one request in flight a batch is that
 request alone.
+
+The writer is whoever is free first (leader/follower): a request waiting on a worker
+thread (:meth:`GroupCommitter.commit_blocking`) that finds no commit in progress writes
+the batch itself, which spares it two thread switches; otherwise it waits for the
+commit in progress and then for the next, whose batch includes its item. The writer
+thread serves requests waiting on the event loop (:meth:`GroupCommitter.commit`), under
+the same one-writer rule.
 
 If a batch fails (a payload that no longer fits its table, say), its items are retried
 one by one, each in a transaction of its own; an item whose payload still fails gets its
@@ -69,6 +76,8 @@ class GroupCommitter:
         self.max_batch = max_batch
         self._queue: deque[_Pending] = deque()
         self._cond = threading.Condition()
+        #: Whether a batch is being written (by the writer thread or a waiting request).
+        self._writing = False
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -83,7 +92,7 @@ class GroupCommitter:
             if self._stopping:
                 raise RuntimeError("the audit group commit is stopped")
             self._queue.append(_Pending(event, payload, done))
-            self._cond.notify()
+            self._cond.notify_all()
 
     async def commit(self, event: AuditEvent, payload: Any = None) -> ChainedEvent:
         """Queue ``event`` (and ``payload``) and return once both are durable."""
@@ -106,16 +115,27 @@ class GroupCommitter:
         return await future
 
     def commit_blocking(self, event: AuditEvent, payload: Any = None) -> ChainedEvent:
-        """:meth:`commit` for a caller on a plain thread."""
-        finished = threading.Event()
-        outcome: list[Any] = [None, None]
+        """:meth:`commit` for a caller on a worker thread, which may write the batch itself."""
+        outcome: list[Any] = [None, None, False]
 
         def done(chained: ChainedEvent | None, error: BaseException | None) -> None:
-            outcome[0], outcome[1] = chained, error
-            finished.set()
+            outcome[0], outcome[1], outcome[2] = chained, error, True
 
-        self.submit(event, payload, done)
-        finished.wait()
+        with self._cond:
+            if self._stopping:
+                raise RuntimeError("the audit group commit is stopped")
+            self._queue.append(_Pending(event, payload, done))
+            while not outcome[2]:
+                if self._writing or not self._queue:
+                    self._cond.wait()
+                    continue
+                batch = self._take()
+                self._cond.release()
+                try:
+                    self._write(batch)
+                finally:
+                    self._cond.acquire()
+                    self._done_writing()
         if outcome[1] is not None:
             raise outcome[1]
         return outcome[0]
@@ -132,14 +152,30 @@ class GroupCommitter:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._stopping:
+                while (self._writing or not self._queue) and not self._stopping:
                     self._cond.wait()
-                if not self._queue:
-                    return
-                batch = [
-                    self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))
-                ]
-            self._write(batch)
+                if self._stopping:
+                    while self._writing:
+                        self._cond.wait()
+                    if not self._queue:
+                        return
+                batch = self._take()
+            try:
+                self._write(batch)
+            finally:
+                with self._cond:
+                    self._done_writing()
+
+    def _take(self) -> list[_Pending]:
+        """The next batch; the caller holds the lock and becomes the writer."""
+        self._writing = True
+        return [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+
+    def _done_writing(self) -> None:
+        """The caller holds the lock: wake the waiters (theirs may have been written, or it
+        is their turn to write)."""
+        self._writing = False
+        self._cond.notify_all()
 
     def _write(self, batch: list[_Pending]) -> None:
         try:

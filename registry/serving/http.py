@@ -242,11 +242,19 @@ async def invoke(name: str, request: Request, caller: CallerDep, rt: RuntimeDep)
     """Score ``dataframe_split``, ``dataframe_records``, ``instances`` or ``inputs``;
     answers ``{"predictions": [...]}`` once the invocation's audit event is durable."""
     started = time.perf_counter()
-    serving = serving_of(rt)
-    audit: AuditScope | None = getattr(request.state, "audit", None)
     body = await request.body()
-    outcome, endpoint, error, parsed = await run_in_threadpool(_score, serving, name, body)
-    request_id = getattr(request.state, "request_id", "")
+    # One worker thread scores and then waits for (or writes) the group commit.
+    status, payload, headers = await run_in_threadpool(
+        _serve, serving_of(rt), name, body, request.state, caller.name, started
+    )
+    return HttpResponse(payload, status_code=status, media_type="application/json", headers=headers)
+
+
+def _serve(
+    serving: ServingService, name: str, body: bytes, state: Any, requester: str, started: float
+) -> tuple[int, bytes, dict[str, str]]:
+    outcome, endpoint, error, parsed = _score(serving, name, body)
+    request_id = getattr(state, "request_id", "")
     headers: dict[str, str] = {}
     if error is None:
         assert outcome is not None
@@ -262,7 +270,7 @@ async def invoke(name: str, request: Request, caller: CallerDep, rt: RuntimeDep)
             {"error_code": error.error_code, "message": error.message, "request_id": request_id}
         )
     note_params(
-        request.state,
+        state,
         format=parsed.format if parsed else None,
         rows=parsed.row_count if parsed else None,
         client_request_id=parsed.client_request_id if parsed else None,
@@ -281,13 +289,14 @@ async def invoke(name: str, request: Request, caller: CallerDep, rt: RuntimeDep)
             body=body,
             response=payload,
             outcome=outcome,
-            requester=caller.name,
+            requester=requester,
         )
+    audit: AuditScope | None = getattr(state, "audit", None)
     if audit is not None:
         message = f"{error.error_code}: {error.message}" if error else None
-        await serving.log.commit(audit.event(status, message), row)
+        serving.log.commit_blocking(audit.event(status, message), row)
         audit.written = True
-    return HttpResponse(payload, status_code=status, media_type="application/json", headers=headers)
+    return status, payload, headers
 
 
 def _score(
