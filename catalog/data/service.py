@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from catalog.audit.recorder import detached
@@ -261,10 +262,11 @@ class TableDataService:
         wanted = [_normalized(layout.lookup_columns, k) for k in raw]
         times = self._checked_times(layout, as_of, len(raw))
         unique = list(dict.fromkeys(raw))
+        if layout.timeseries is None or times is None:
+            with self.db.statement_read() as connection:
+                found = self._latest(connection, layout, unique)
+            return [found.get(k) for k in wanted]
         with self.db.read() as session:
-            if layout.timeseries is None or times is None:
-                found = self._latest(session, layout, unique)
-                return [found.get(k) for k in wanted]
             history = self._histories(session, layout, unique, max(times))
         out: list[dict[str, Any] | None] = []
         for key, moment in zip(wanted, times, strict=True):
@@ -334,13 +336,13 @@ class TableDataService:
         return sa.tuple_(*columns).in_(chunk)
 
     def _latest(
-        self, session: Session, layout: TableLayout, keys: Sequence[tuple[Any, ...]]
+        self, connection: Connection, layout: TableLayout, keys: Sequence[tuple[Any, ...]]
     ) -> dict[tuple[Any, ...], dict[str, Any]]:
+        """One statement per chunk of keys (a request's keys are one chunk)."""
         found: dict[tuple[Any, ...], dict[str, Any]] = {}
         statement = _latest_statement(layout.table, layout)
         single = len(layout.lookup_columns) == 1
         names = [c.name for c in layout.columns]
-        connection = session.connection()
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
             values_of = [k[0] for k in chunk] if single else list(chunk)

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,9 +22,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: Execution option of :meth:`Database.statement_read` connections on SQLite: no BEGIN.
+NO_BEGIN = "steward_no_begin"
+
+
+def _autocommit(conn: Any) -> bool:
+    return bool(conn.get_execution_options().get(NO_BEGIN))
+
+
 def _sqlite_begin_immediate(conn: Any) -> None:
     """Take the write lock at BEGIN so two writers never deadlock upgrading read locks."""
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if not _autocommit(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin_deferred(conn: Any) -> None:
+    if not _autocommit(conn):
+        conn.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str, *, writer: bool = True) -> Engine:
@@ -49,7 +63,7 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
         if writer:
             event.listen(engine, "begin", _sqlite_begin_immediate)
         else:
-            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+            event.listen(engine, "begin", _sqlite_begin_deferred)
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
@@ -99,6 +113,21 @@ class Database:
         """A session for reads only: one consistent snapshot, no write lock taken."""
         with self._read_sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def statement_read(self) -> Iterator[Connection]:
+        """A connection for one read statement, outside any transaction: a single SELECT
+        sees one consistent state anyway, and skipping BEGIN and COMMIT saves two round
+        trips on PostgreSQL and two statements on SQLite (the lookups serving runs on
+        every request use it). Never for several statements that must agree."""
+        engine = self._read_engine or self.engine
+        with engine.connect() as connection:
+            if self.backend == "sqlite":
+                # No isolation-level switch (its reset on check-in would change how the
+                # pooled sqlite3 connection begins transactions): the BEGIN is skipped.
+                yield connection.execution_options(**{NO_BEGIN: True})
+            else:
+                yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
     def dispose(self) -> None:
         self.engine.dispose()
