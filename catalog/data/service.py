@@ -421,8 +421,13 @@ def _key(layout: TableLayout, row: dict[int, Any]) -> tuple[Any, ...]:
     return _normalized(layout.key_columns, tuple(row.get(c.position) for c in layout.key_columns))
 
 
+_TIMES = frozenset({"TIMESTAMP", "TIMESTAMP_NTZ", "DATE"})
+
+
 def _normalized(columns: Sequence[ColumnRecord], values: tuple[Any, ...]) -> tuple[Any, ...]:
     """Key values as comparable Python values (times UTC-aware, whatever the backend gave)."""
+    if not any(c.type_name in _TIMES for c in columns):  # the usual key: nothing to do
+        return values
     return tuple(
         _comparable(v) if c.type_name in ("TIMESTAMP", "TIMESTAMP_NTZ", "DATE") else v
         for c, v in zip(columns, values, strict=True)
