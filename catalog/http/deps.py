@@ -58,6 +58,13 @@ def current_caller(
     return caller
 
 
+async def read_body_first(request: Request) -> None:
+    """For routes that read their body themselves (rows, model inputs): list it before the
+    guard, so the body is read first, as FastAPI does for declared bodies, and an oversized
+    one is refused (413) before anything else is looked at."""
+    await request.body()
+
+
 def request_id(request: Request) -> str:
     return getattr(request.state, "request_id", "")
 

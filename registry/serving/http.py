@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi import Response as HttpResponse
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from catalog.audit.recorder import AuditScope, detached
 from catalog.errors import StewardError
 from catalog.http.audit import BODY_NOT_AUDITED, note_params
-from catalog.http.deps import CallerDep, RuntimeDep
+from catalog.http.deps import CallerDep, RuntimeDep, read_body_first
 from catalog.http.guards import AUTHENTICATED, guard
 from catalog.http.models import Empty, RequestBody
 from catalog.logs import get_logger
@@ -233,7 +233,8 @@ def delete_endpoint(name: str, rt: RuntimeDep) -> Empty:
     "/serving-endpoints/{name}/invocations",
     # The endpoint's record is cached as long as its config is (registry/serving/cache.py).
     dependencies=[
-        guard(privilege=Privilege.QUERY, on=ENDPOINT, name_from=BY_NAME, cache_seconds=TTL)
+        Depends(read_body_first),
+        guard(privilege=Privilege.QUERY, on=ENDPOINT, name_from=BY_NAME, cache_seconds=TTL),
     ],
     operation_id="queryServingEndpoint",
     openapi_extra=BODY_NOT_AUDITED,

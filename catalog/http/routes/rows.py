@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from catalog.data.values import present_row
 from catalog.errors import InvalidParameter
 from catalog.http.audit import BODY_NOT_AUDITED, note_params
-from catalog.http.deps import RuntimeDep
+from catalog.http.deps import RuntimeDep, read_body_first
 from catalog.http.guards import guard
 from catalog.http.models import Response
 from policy.requirements import NameFrom
@@ -95,16 +95,10 @@ def _csv_rows(raw: bytes) -> list[dict[str, str]]:
     return rows
 
 
-async def _read_body_first(request: Request) -> None:
-    """Read the body before the guard runs, as FastAPI does for declared bodies, so an
-    oversized one is refused (413) before anything else is looked at."""
-    await request.body()
-
-
 @router.post(
     "/{full_name}/rows",
     dependencies=[
-        Depends(_read_body_first),
+        Depends(read_body_first),
         guard(privilege=Privilege.MODIFY, on=TABLE, name_from=BY_NAME),
     ],
     operation_id="writeTableRows",
