@@ -14,12 +14,12 @@ requests. Under load a batch holds whatever arrived during the previous commit, 
 commit cost is shared instead of skipped; with one request in flight a batch is that
 request alone.
 
-The writer is whoever is free first (leader/follower): a request waiting on a worker
+One batch is written at a time, by whoever is free first: a request waiting on a worker
 thread (:meth:`GroupCommitter.commit_blocking`) that finds no commit in progress writes
-the batch itself, which spares it two thread switches; otherwise it waits for the
-commit in progress and then for the next, whose batch includes its item. The writer
-thread serves requests waiting on the event loop (:meth:`GroupCommitter.commit`), under
-the same one-writer rule.
+the batch itself, which spares it two thread switches; what is queued while a commit is
+in progress goes to the writer thread when it ends, as do the events of requests waiting
+on the event loop (:meth:`GroupCommitter.commit`). Each waiting request is woken alone,
+when its own event is durable.
 
 If a batch fails (a payload that no longer fits its table, say), its items are retried
 one by one, each in a transaction of its own; an item whose payload still fails gets its
@@ -92,7 +92,7 @@ class GroupCommitter:
             if self._stopping:
                 raise RuntimeError("the audit group commit is stopped")
             self._queue.append(_Pending(event, payload, done))
-            self._cond.notify_all()
+            self._cond.notify_all()  # the writer thread
 
     async def commit(self, event: AuditEvent, payload: Any = None) -> ChainedEvent:
         """Queue ``event`` (and ``payload``) and return once both are durable."""
@@ -116,26 +116,25 @@ class GroupCommitter:
 
     def commit_blocking(self, event: AuditEvent, payload: Any = None) -> ChainedEvent:
         """:meth:`commit` for a caller on a worker thread, which may write the batch itself."""
-        outcome: list[Any] = [None, None, False]
+        finished = threading.Event()
+        outcome: list[Any] = [None, None]
 
         def done(chained: ChainedEvent | None, error: BaseException | None) -> None:
-            outcome[0], outcome[1], outcome[2] = chained, error, True
+            outcome[0], outcome[1] = chained, error
+            finished.set()
 
         with self._cond:
             if self._stopping:
                 raise RuntimeError("the audit group commit is stopped")
             self._queue.append(_Pending(event, payload, done))
-            while not outcome[2]:
-                if self._writing or not self._queue:
-                    self._cond.wait()
-                    continue
-                batch = self._take()
-                self._cond.release()
-                try:
-                    self._write(batch)
-                finally:
-                    self._cond.acquire()
+            batch = self._take() if not self._writing else None
+        if batch is not None:  # no commit in progress: this thread writes
+            try:
+                self._write(batch)
+            finally:
+                with self._cond:
                     self._done_writing()
+        finished.wait()  # woken alone, by whoever writes this item's batch
         if outcome[1] is not None:
             raise outcome[1]
         return outcome[0]
@@ -172,10 +171,12 @@ class GroupCommitter:
         return [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
 
     def _done_writing(self) -> None:
-        """The caller holds the lock: wake the waiters (theirs may have been written, or it
-        is their turn to write)."""
+        """The caller holds the lock. What was queued meanwhile goes to the writer thread,
+        the only one waiting on the condition (waiting requests each wait on their own
+        event, so a commit wakes just the requests it wrote)."""
         self._writing = False
-        self._cond.notify_all()
+        if self._queue or self._stopping:
+            self._cond.notify_all()
 
     def _write(self, batch: list[_Pending]) -> None:
         try:

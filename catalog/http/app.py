@@ -63,6 +63,7 @@ def build_app(
 ) -> FastAPI:
     """``first_routers`` are matched before all others: routing tries routes in order, so
     the hottest path (serving invocations) should not wait behind a hundred others."""
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield

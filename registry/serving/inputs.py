@@ -176,16 +176,23 @@ def checked_columns(
         name = spec["name"]
         kind = spec.get("type", "string")
         required = spec.get("required", True)
-        values = []
-        for number, record in enumerate(records, start=1):
-            if name not in record:
-                if len(values) == 0 and number == 1 and all(name not in r for r in records):
-                    raise InvalidParameter(
-                        f"missing column '{name}': the model's signature needs it "
-                        f"({', '.join(c['name'] for c in columns)})"
-                    )
-                raise InvalidParameter(f"row {number}: missing column '{name}'")
-            values.append(_checked(record[name], kind, name, number, required))
+        try:
+            values = [record[name] for record in records]
+        except KeyError:
+            values = []
+            for number, record in enumerate(records, start=1):
+                if name not in record:
+                    if number == 1 and all(name not in r for r in records):
+                        raise InvalidParameter(
+                            f"missing column '{name}': the model's signature needs it "
+                            f"({', '.join(c['name'] for c in columns)})"
+                        ) from None
+                    raise InvalidParameter(f"row {number}: missing column '{name}'") from None
+        if not _plainly(values, kind):  # check value by value, naming the first bad one
+            values = [
+                _checked(value, kind, name, number, required)
+                for number, value in enumerate(values, start=1)
+            ]
         data[name] = _array(values, kind)
     return data
 
@@ -195,6 +202,23 @@ def frame(records: list[dict[str, Any]], columns: tuple[dict[str, Any], ...]) ->
     import pandas as pd
 
     return pd.DataFrame(checked_columns(records, columns), columns=[c["name"] for c in columns])
+
+
+#: Python types whose values a numeric column takes as they are (bool is not among them:
+#: ``type(True) is bool``); a fraction column also takes missing values (NaN).
+_PLAIN = {
+    "double": (float, int, type(None)),
+    "float": (float, int, type(None)),
+    "long": (int,),
+    "integer": (int,),
+}
+
+
+def _plainly(values: list[Any], kind: str) -> bool:
+    """Whether every value of a numeric column is already what :func:`_checked` would pass
+    unchanged (the usual case), so the column is checked in one pass over the types."""
+    plain = _PLAIN.get(kind)
+    return plain is not None and all(type(v) in plain for v in values)
 
 
 def _checked(value: Any, kind: str, name: str, number: int, required: bool) -> Any:
