@@ -42,7 +42,8 @@ def _sqlite_begin_deferred(conn: Any) -> None:
 
 
 def make_engine(url: str, *, writer: bool = True) -> Engine:
-    """An engine for ``url``; on SQLite a writer engine begins IMMEDIATE, a reader deferred."""
+    """An engine for ``url``. A writer engine begins IMMEDIATE on SQLite; a reader engine
+    begins deferred on SQLite and REPEATABLE READ on PostgreSQL (see :class:`Database`)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -65,7 +66,11 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
         else:
             event.listen(engine, "begin", _sqlite_begin_deferred)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    if writer:
+        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(
+        url, pool_size=5, max_overflow=20, pool_pre_ping=True, isolation_level="REPEATABLE READ"
+    )
 
 
 #: Called with the session of a write transaction (see :attr:`Database.before_commit`).
@@ -84,13 +89,15 @@ class Database:
         self.after_commit: list[CommitHook] = []
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite readers must not queue behind the write lock; PostgreSQL needs no second pool.
-        if self.engine.dialect.name == "sqlite":
-            self._read_engine: Engine | None = make_engine(url, writer=False)
-            self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
-        else:
-            self._read_engine = None
-            self._read_sessions = self._sessions
+        # Readers get engines of their own. SQLite: they must not queue behind the write
+        # lock (a WAL read transaction sees one snapshot from its first read). PostgreSQL:
+        # its default READ COMMITTED gives each statement a new snapshot, so a read of
+        # several statements (verify: the lane heads, then every event; a page of events and
+        # the follow cursor) could see a writer's commit halfway; REPEATABLE READ gives the
+        # whole transaction one snapshot, set once per connection (no statement per read),
+        # and a transaction that only reads never fails to serialize.
+        self._read_engine = make_engine(url, writer=False)
+        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
 
     @property
     def backend(self) -> str:
@@ -120,8 +127,7 @@ class Database:
         sees one consistent state anyway, and skipping BEGIN and COMMIT saves two round
         trips on PostgreSQL and two statements on SQLite (the lookups serving runs on
         every request use it). Never for several statements that must agree."""
-        engine = self._read_engine or self.engine
-        with engine.connect() as connection:
+        with self._read_engine.connect() as connection:
             if self.backend == "sqlite":
                 # No isolation-level switch (its reset on check-in would change how the
                 # pooled sqlite3 connection begins transactions): the BEGIN is skipped.
@@ -131,5 +137,4 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-        if self._read_engine is not None:
-            self._read_engine.dispose()
+        self._read_engine.dispose()
