@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -127,13 +128,30 @@ def test_replicas_writing_at_once_keep_one_verifiable_log(
                 with lock:
                     acknowledged.append(name)
 
+    db = Database(replicas[0].database_url)
+    writing = threading.Event()
+    writing.set()
+    #: Reports of verify() walks made while the replicas write: an auditor may verify a live
+    #: log, and must not see the heads of one moment and the events of another.
+    live_reports: list[Any] = []
+
+    def auditor() -> None:
+        while writing.is_set():
+            with db.read() as session:
+                live_reports.append(verify(session))
+
     threads = [threading.Thread(target=writer, args=(s,)) for s in replicas for _ in range(3)]
+    watcher = threading.Thread(target=auditor)
+    watcher.start()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    writing.clear()
+    watcher.join()
     assert len(acknowledged) == 90
-    db = Database(replicas[0].database_url)
+    assert len(live_reports) >= 3
+    assert [r.problems[:3] for r in live_reports if not r.ok] == []
     try:
         with db.read() as session:
             report = verify(session)
