@@ -18,6 +18,8 @@ from catalog.cli.options import DatabaseUrl, StorageRoot
 from catalog.cli.output import JsonFlag, emit_json, show_rows
 
 AUDIT_PATH = "/api/2.1/steward/audit"
+#: Events asked for per poll of ``--follow`` (the server's largest page).
+FOLLOW_PAGE = 1000
 COLUMNS = ("event_time", "user", "service", "action", "object", "status", "error")
 
 audit = typer.Typer(
@@ -98,7 +100,11 @@ def audit_list(
 def _follow(
     client: ApiClient, filters: dict[str, Any], limit: int, interval: float, as_json: bool
 ) -> None:
-    # Show the newest ``limit`` events oldest first, then poll for what comes after them.
+    """Show the newest ``limit`` events oldest first, then poll for what comes after them.
+
+    The follow token is a cursor per lane of the log, not an event id: an event that
+    commits after a newer one was shown (concurrent writers, replicas) still comes, once.
+    """
     page = client.get(AUDIT_PATH, max_results=limit, **filters)
     for event in reversed(page.get("events", [])):
         _print_one(event, as_json)
@@ -106,12 +112,14 @@ def _follow(
     try:
         while True:
             body = client.get(
-                AUDIT_PATH, order="asc", max_results=1000, page_token=token, **filters
+                AUDIT_PATH, order="asc", max_results=FOLLOW_PAGE, page_token=token, **filters
             )
-            for event in body.get("events", []):
+            events = body.get("events", [])
+            for event in events:
                 _print_one(event, as_json)
             token = body.get("next_page_token") or token
-            time.sleep(interval)
+            if len(events) < FOLLOW_PAGE:  # caught up: wait; a full page: more may be there
+                time.sleep(interval)
     except KeyboardInterrupt:
         return
 

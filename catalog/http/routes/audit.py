@@ -2,10 +2,17 @@
 
 Reading it needs SELECT on ``system.access.audit`` (metastore admins by default),
 the same rule as ``SELECT … FROM system.access.audit`` on the SQL endpoint.
+
+Two kinds of page token. Newest first (``order=desc``), ``next_page_token`` is an
+``id`` to page back from. Following (``order=asc``, and every ``follow_page_token``)
+the token is a cursor per lane, the last ``seq`` delivered in each, which no event
+committing late can slip behind (see :func:`catalog.audit.query.follow`).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import orjson
@@ -13,9 +20,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from catalog.audit.events import ChainedEvent
-from catalog.audit.query import AuditFilter, latest_id, parse_moment, search
+from catalog.audit.query import AuditFilter, cursor_at, follow, lane_heads, parse_moment, search
 from catalog.errors import InvalidParameter
-from catalog.http.deps import RuntimeDep
+from catalog.http.deps import Runtime, RuntimeDep
 from catalog.http.guards import SYSTEM_TABLE, guard
 from catalog.pagination import decode_token, encode_token, page_size
 from catalog.system_tables import AUDIT
@@ -81,9 +88,49 @@ class AuditEventInfo(BaseModel):
 class ListAuditEventsResponse(BaseModel):
     events: list[AuditEventInfo]
     next_page_token: str | None = None
-    #: With ``order=desc``: a token that lists, with ``order=asc``, what comes after the newest
-    #: event of this page (or after everything so far): how ``steward audit --follow`` tails.
+    #: With ``order=desc``: a token that lists, with ``order=asc``, everything committed
+    #: after this page was read (each lane's head then): how ``steward audit --follow`` tails.
     follow_page_token: str | None = None
+
+
+#: A follow cursor inside a page token: ``lanes:`` then ``lane=seq`` pairs (lanes at 0 left
+#: out), e.g. ``lanes:0=812,3=790``. A plain number is an ``id`` keyset.
+_CURSOR_PREFIX = "lanes:"
+_NUMBER = re.compile(r"[0-9]{1,19}")
+#: Ids and seqs are BIGINT; a larger number would fail in the database, not here.
+_BIGINT_MAX = 2**63 - 1
+_LANE_MAX = 2**31 - 1
+
+
+def encode_cursor(cursor: Mapping[int, int]) -> str:
+    """The page token of a follow cursor."""
+    pairs = ",".join(f"{lane}={seq}" for lane, seq in sorted(cursor.items()) if seq > 0)
+    return encode_token(_CURSOR_PREFIX + pairs)
+
+
+def decode_cursor(page_token: str | None) -> int | dict[int, int] | None:
+    """An ``id`` (a desc page's token), a lane cursor (a follow token) or None; anything
+    else is a 400 naming the token, never a database error later."""
+    after = decode_token(page_token)
+    if after is None:
+        return None
+
+    def number(text: str, largest: int) -> int:
+        if not _NUMBER.fullmatch(text) or int(text) > largest:
+            raise InvalidParameter(f"page_token '{page_token}' is not a valid page token")
+        return int(text)
+
+    if not after.startswith(_CURSOR_PREFIX):
+        return number(after, _BIGINT_MAX)
+    cursor: dict[int, int] = {}
+    body = after.removeprefix(_CURSOR_PREFIX)
+    for pair in body.split(",") if body else []:
+        lane, _, seq = pair.partition("=")
+        key = number(lane, _LANE_MAX)
+        if key in cursor:
+            raise InvalidParameter(f"page_token '{page_token}' is not a valid page token")
+        cursor[key] = number(seq, _BIGINT_MAX)
+    return cursor
 
 
 Text = Annotated[str | None, Query(max_length=1024)]
@@ -109,13 +156,14 @@ def list_audit_events(
     max_results: int | None = None,
     page_token: Text = None,
 ) -> ListAuditEventsResponse:
-    """Newest first by default; ``order=asc`` with the last page token follows new events."""
+    """Newest first by default; ``order=asc`` from a follow token lists what came after it."""
     limit = page_size(max_results, MAX_PAGE)
-    cursor = decode_token(page_token)
-    try:
-        after_id = int(cursor) if cursor is not None else None
-    except ValueError as exc:
-        raise InvalidParameter(f"page_token '{page_token}' is not a valid page token") from exc
+    cursor = decode_cursor(page_token)
+    ascending = order == "asc"
+    if isinstance(cursor, dict) and not ascending:
+        raise InvalidParameter(
+            f"page_token '{page_token}' is a follow token: list with order=asc to use it"
+        )
     where = AuditFilter(
         action=action,
         user=user,
@@ -126,18 +174,33 @@ def list_audit_events(
         failed=failed,
         request_id=request_id,
     )
-    ascending = order == "asc"
+    if ascending:
+        return _following(rt, where, limit, cursor)
     with rt.db.read() as session:
-        found = search(session, where, limit, after_id, ascending)
-        follow_from = None
-        if not ascending:
-            follow_from = found[0][0] if found and after_id is None else latest_id(session)
-    events = [AuditEventInfo.of(chained) for _, chained in found]
-    # Following (asc) always hands back a cursor: new events may arrive after the last one.
-    more = len(found) == limit or ascending
-    last = found[-1][0] if found else after_id
-    if ascending and last is None:
-        last = 0
-    token = encode_token(str(last)) if more and last is not None else None
-    follow = encode_token(str(follow_from)) if follow_from is not None else None
-    return ListAuditEventsResponse(events=events, next_page_token=token, follow_page_token=follow)
+        page = search(session, where, limit, cursor if isinstance(cursor, int) else None)
+        # The heads in the page's snapshot: what it could not see is what follows them.
+        heads = lane_heads(session)
+    return ListAuditEventsResponse(
+        events=[AuditEventInfo.of(chained) for _, chained in page],
+        next_page_token=encode_token(str(page[-1][0])) if len(page) == limit else None,
+        follow_page_token=encode_cursor(heads),
+    )
+
+
+def _following(
+    rt: Runtime, where: AuditFilter, limit: int, cursor: int | dict[int, int] | None
+) -> ListAuditEventsResponse:
+    """An ``order=asc`` page: what comes after ``cursor`` (from the first event without one)."""
+    with rt.db.read() as session:
+        if cursor is None:
+            after: dict[int, int] = {}
+        elif isinstance(cursor, int):  # an id token: a desc page's, or an older server's
+            after = cursor_at(session, cursor)
+        else:
+            after = cursor
+        found, advanced = follow(session, where, limit, after)
+    # Following always hands back a cursor: new events may come after the last.
+    return ListAuditEventsResponse(
+        events=[AuditEventInfo.of(chained) for chained in found],
+        next_page_token=encode_cursor(advanced),
+    )
