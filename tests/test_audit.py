@@ -5,22 +5,30 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import create_engine, text
+from starlette.routing import compile_path
 
 from catalog.audit.verify import verify
 from catalog.http.app import CATALOG_ROUTERS
+from catalog.http.guards import route_requirement
 from catalog.persistence.engine import Database
+from catalog.sql.executor import _ACTIONS, StatementExecutor
+from policy import dialect as d
+from policy.dialect import StatementKind as K
+from policy.requirements import Access
 from registry.composition import REGISTRY_ROUTERS
 from tests.support import ROOT, ServerHandle, start_server, unique, write_mlmodel
-from tests.test_bad_input import api_routes, table_body
+from tests.test_bad_input import table_body
 
 UC = "/api/2.1/unity-catalog"
 SCIM = "/api/2.0/preview/scim/v2"
@@ -77,48 +85,103 @@ class World:
     obo_token_id: str = ""
     version: int = 0
 
+    @property
+    def endpoint(self) -> str:
+        return f"{self.catalog}_ep"
+
+    @property
+    def gone(self) -> str:
+        """A three-part name in the walk's schema that never exists (for 404s)."""
+        return f"{self.schema}.gone"
+
 
 Call = Callable[[httpx.Client, World], httpx.Response]
 
 
-def _remember(world: World, field_name: str, value: Any) -> None:
-    setattr(world, field_name, value)
+def same(c: httpx.Client, w: World) -> httpx.Response:
+    """Marks a denied attempt that is the success call itself, sent by the unprivileged user."""
+    raise AssertionError("a marker, never called")
 
 
-#: (method, route path, action, status on success, the call). Order matters: later calls use
-#: what earlier ones created; deletes come last.
-MUTATIONS: list[tuple[str, str, str, int, Call]] = [
-    (
+@dataclass(frozen=True)
+class Mutation:
+    """One mutating route: the admin's call that succeeds, and attempts that must not.
+
+    ``denied`` is sent by a user who holds no privileges (``same``: the success call itself)
+    and is refused with 403; it is None only for routes any authenticated caller may use.
+    ``failed`` is sent by the admin and fails with ``failed_status`` (a missing object, bad
+    input). With an anonymous attempt (401) that makes four attempts per route, each of which
+    must write exactly one event naming the route's action, the caller and the status.
+    """
+
+    method: str
+    path: str
+    action: str
+    status: int
+    call: Call
+    denied: Call | None
+    failed: Call
+    failed_status: int = 404
+
+
+def _lineage(output: str, namespace: str = "steward") -> dict[str, Any]:
+    return {
+        "eventType": "COMPLETE",
+        "eventTime": "2026-11-23T10:00:00Z",
+        "run": {"runId": unique("run")},
+        "job": {"namespace": "etl", "name": "nightly"},
+        "inputs": [{"namespace": "s3", "name": "raw/orders"}],
+        "outputs": [{"namespace": namespace, "name": output}],
+    }
+
+
+def _served(w: World, version: int | None = None) -> dict[str, Any]:
+    return {"served_entities": [{"entity_name": w.model, "entity_version": version or w.version}]}
+
+
+#: Every mutating route, in an order where later calls use what earlier ones created;
+#: deletes come last.
+MUTATIONS: list[Mutation] = [
+    Mutation(
         "POST",
         f"{UC}/catalogs",
         "createCatalog",
         200,
         lambda c, w: c.post(f"{UC}/catalogs", json={"name": w.catalog}),
+        denied=same,
+        failed=lambda c, w: c.post(f"{UC}/catalogs", json={"comment": "no name"}),
+        failed_status=400,
     ),
-    (
+    Mutation(
         "PATCH",
         f"{UC}/catalogs/{{name}}",
         "updateCatalog",
         200,
         lambda c, w: c.patch(f"{UC}/catalogs/{w.catalog}", json={"comment": "x"}),
+        denied=same,
+        failed=lambda c, w: c.patch(f"{UC}/catalogs/{w.catalog}_gone", json={"comment": "x"}),
     ),
-    (
+    Mutation(
         "POST",
         f"{UC}/schemas",
         "createSchema",
         200,
-        lambda c, w: c.post(
-            f"{UC}/schemas", json={"name": w.schema.split(".")[1], "catalog_name": w.catalog}
+        lambda c, w: c.post(f"{UC}/schemas", json={"name": "s", "catalog_name": w.catalog}),
+        denied=same,
+        failed=lambda c, w: c.post(
+            f"{UC}/schemas", json={"name": "s", "catalog_name": f"{w.catalog}_gone"}
         ),
     ),
-    (
+    Mutation(
         "PATCH",
         f"{UC}/schemas/{{full_name}}",
         "updateSchema",
         200,
         lambda c, w: c.patch(f"{UC}/schemas/{w.schema}", json={"comment": "x"}),
+        denied=same,
+        failed=lambda c, w: c.patch(f"{UC}/schemas/{w.catalog}.gone", json={"comment": "x"}),
     ),
-    (
+    Mutation(
         "POST",
         f"{UC}/tables",
         "createTable",
@@ -132,8 +195,10 @@ MUTATIONS: list[tuple[str, str, str, int, Call]] = [
                 ],
             ),
         ),
+        denied=same,
+        failed=lambda c, w: c.post(f"{UC}/tables", json=table_body(w.catalog, "gone", "t")),
     ),
-    (
+    Mutation(
         "POST",
         "/api/2.1/steward/tables/{full_name}/rows",
         "writeTableRows",
@@ -141,8 +206,13 @@ MUTATIONS: list[tuple[str, str, str, int, Call]] = [
         lambda c, w: c.post(
             f"/api/2.1/steward/tables/{w.table}/rows", json={"rows": [{"id": 1}, {"id": 2}]}
         ),
+        denied=same,
+        failed=lambda c, w: c.post(
+            f"/api/2.1/steward/tables/{w.table}/rows", json={"rows": [{"id": "one"}]}
+        ),
+        failed_status=400,
     ),
-    (
+    Mutation(
         "POST",
         "/api/2.1/steward/tables/{full_name}/lookup",
         "lookupTableRows",
@@ -150,8 +220,12 @@ MUTATIONS: list[tuple[str, str, str, int, Call]] = [
         lambda c, w: c.post(
             f"/api/2.1/steward/tables/{w.table}/lookup", json={"keys": [{"id": 1}]}
         ),
+        denied=same,
+        failed=lambda c, w: c.post(
+            f"/api/2.1/steward/tables/{w.gone}/lookup", json={"keys": [{"id": 1}]}
+        ),
     ),
-    (
+    Mutation(
         "PATCH",
         f"{UC}/permissions/{{securable_type}}/{{full_name}}",
         "updatePermissions",
@@ -160,29 +234,36 @@ MUTATIONS: list[tuple[str, str, str, int, Call]] = [
             f"{UC}/permissions/table/{w.table}",
             json={"changes": [{"principal": "admin", "add": ["SELECT"]}]},
         ),
+        denied=same,
+        failed=lambda c, w: c.patch(
+            f"{UC}/permissions/table/{w.gone}",
+            json={"changes": [{"principal": "admin", "add": ["SELECT"]}]},
+        ),
     ),
-    (
+    Mutation(
         "POST",
         f"{UC}/models",
         "createRegisteredModel",
         200,
         lambda c, w: c.post(
             f"{UC}/models",
-            json={
-                "catalog_name": w.catalog,
-                "schema_name": w.schema.split(".")[1],
-                "name": w.model.split(".")[2],
-            },
+            json={"catalog_name": w.catalog, "schema_name": "s", "name": w.model.split(".")[2]},
+        ),
+        denied=same,
+        failed=lambda c, w: c.post(
+            f"{UC}/models", json={"catalog_name": w.catalog, "schema_name": "gone", "name": "m"}
         ),
     ),
-    (
+    Mutation(
         "PATCH",
         f"{UC}/models/{{full_name}}",
         "updateRegisteredModel",
         200,
         lambda c, w: c.patch(f"{UC}/models/{w.model}", json={"comment": "x"}),
+        denied=same,
+        failed=lambda c, w: c.patch(f"{UC}/models/{w.gone}", json={"comment": "x"}),
     ),
-    (
+    Mutation(
         "POST",
         f"{UC}/models/versions",
         "createModelVersion",
@@ -191,20 +272,27 @@ MUTATIONS: list[tuple[str, str, str, int, Call]] = [
             f"{UC}/models/versions",
             json={
                 "catalog_name": w.catalog,
-                "schema_name": w.schema.split(".")[1],
+                "schema_name": "s",
                 "model_name": w.model.split(".")[2],
                 "source": "file:/tmp/m",
             },
         ),
+        denied=same,
+        failed=lambda c, w: c.post(
+            f"{UC}/models/versions",
+            json={"catalog_name": w.catalog, "schema_name": "s", "model_name": "gone"},
+        ),
     ),
-    (
+    Mutation(
         "PATCH",
         f"{UC}/models/{{full_name}}/versions/{{version}}",
         "updateModelVersion",
         200,
         lambda c, w: c.patch(f"{UC}/models/{w.model}/versions/{w.version}", json={"comment": "x"}),
+        denied=same,
+        failed=lambda c, w: c.patch(f"{UC}/models/{w.model}/versions/999", json={"comment": "x"}),
     ),
-    (
+    Mutation(
         "PUT",
         "/api/2.1/steward/models/{full_name}/versions/{version}/artifacts/{path:path}",
         "uploadModelVersionArtifact",
@@ -213,8 +301,13 @@ MUTATIONS: list[tuple[str, str, str, int, Call]] = [
             f"/api/2.1/steward/models/{w.model}/versions/{w.version}/artifacts/notes.txt",
             content=b"uploaded",
         ),
+        denied=same,
+        failed=lambda c, w: c.put(
+            f"/api/2.1/steward/models/{w.model}/versions/999/artifacts/notes.txt",
+            content=b"uploaded",
+        ),
     ),
-    (
+    Mutation(
         "PATCH",
         f"{UC}/models/{{full_name}}/versions/{{version}}/finalize",
         "finalizeModelVersion",
@@ -223,29 +316,43 @@ MUTATIONS: list[tuple[str, str, str, int, Call]] = [
             f"{UC}/models/{w.model}/versions/{w.version}/finalize",
             json={"full_name": w.model, "version": w.version},
         ),
+        denied=same,
+        failed=lambda c, w: c.patch(
+            f"{UC}/models/{w.model}/versions/999/finalize",
+            json={"full_name": w.model, "version": 999},
+        ),
     ),
-    (
+    Mutation(
         "POST",
         f"{SCIM}/Users",
         "createUser",
         201,
         lambda c, w: c.post(f"{SCIM}/Users", json={"userName": w.user}),
+        denied=same,
+        failed=lambda c, w: c.post(f"{SCIM}/Users", json={"displayName": "no user name"}),
+        failed_status=400,
     ),
-    (
+    Mutation(
         "POST",
         f"{SCIM}/ServicePrincipals",
         "createServicePrincipal",
         201,
         lambda c, w: c.post(f"{SCIM}/ServicePrincipals", json={"applicationId": unique("app")}),
+        denied=same,
+        failed=lambda c, w: c.post(f"{SCIM}/ServicePrincipals", json={"displayName": "no id"}),
+        failed_status=400,
     ),
-    (
+    Mutation(
         "POST",
         f"{SCIM}/Groups",
         "createGroup",
         201,
         lambda c, w: c.post(f"{SCIM}/Groups", json={"displayName": unique("grp")}),
+        denied=same,
+        failed=lambda c, w: c.post(f"{SCIM}/Groups", json={"members": []}),
+        failed_status=400,
     ),
-    (
+    Mutation(
         "PATCH",
         f"{SCIM}/Groups/{{group_id}}",
         "patchGroup",
@@ -254,22 +361,32 @@ MUTATIONS: list[tuple[str, str, str, int, Call]] = [
             f"{SCIM}/Groups/{w.group_id}",
             json={"Operations": [{"op": "add", "value": {"members": [{"value": w.user_id}]}}]},
         ),
+        denied=same,
+        failed=lambda c, w: c.patch(
+            f"{SCIM}/Groups/{w.group_id}0",
+            json={"Operations": [{"op": "add", "value": {"members": [{"value": w.user_id}]}}]},
+        ),
     ),
-    (
+    Mutation(
         "POST",
         "/api/2.0/token/create",
         "createToken",
         200,
         lambda c, w: c.post("/api/2.0/token/create", json={"comment": "audit test"}),
+        denied=None,  # every caller may create its own tokens
+        failed=lambda c, w: c.post("/api/2.0/token/create", json={"lifetime_seconds": -5}),
+        failed_status=400,
     ),
-    (
+    Mutation(
         "POST",
         "/api/2.0/token/delete",
         "revokeToken",
         200,
         lambda c, w: c.post("/api/2.0/token/delete", json={"token_id": w.token_id}),
+        denied=None,  # every caller may revoke its own tokens
+        failed=lambda c, w: c.post("/api/2.0/token/delete", json={"token_id": "gone"}),
     ),
-    (
+    Mutation(
         "POST",
         "/api/2.0/token-management/on-behalf-of/tokens",
         "createOboToken",
@@ -278,164 +395,246 @@ MUTATIONS: list[tuple[str, str, str, int, Call]] = [
             "/api/2.0/token-management/on-behalf-of/tokens",
             json={"user_name": w.user, "comment": "obo"},
         ),
+        denied=same,
+        failed=lambda c, w: c.post(
+            "/api/2.0/token-management/on-behalf-of/tokens",
+            json={"user_name": f"gone-{w.user}", "comment": "obo"},
+        ),
     ),
-    (
+    Mutation(
         "DELETE",
         "/api/2.0/token-management/tokens/{token_id}",
         "deleteAnyToken",
         200,
         lambda c, w: c.delete(f"/api/2.0/token-management/tokens/{w.obo_token_id}"),
+        denied=same,
+        failed=lambda c, w: c.delete("/api/2.0/token-management/tokens/gone"),
     ),
-    (
+    Mutation(
         "POST",
         SQL,
-        "createSchema",
+        "createSchema",  # the statement's action, not the route's (executeStatement)
         200,
         lambda c, w: c.post(SQL, json={"statement": f"CREATE SCHEMA {w.catalog}.{unique('q')}"}),
+        denied=same,
+        failed=lambda c, w: c.post(SQL, json={"statement": f"CREATE SCHEMA {w.catalog}_gone.q"}),
     ),
-    (
+    Mutation(
         "POST",
         "/api/v1/lineage",
         "postLineageEvent",
         201,
-        lambda c, w: c.post(
-            "/api/v1/lineage",
-            json={
-                "eventType": "COMPLETE",
-                "eventTime": "2026-11-23T10:00:00Z",
-                "run": {"runId": unique("run")},
-                "job": {"namespace": "etl", "name": "nightly"},
-                "inputs": [{"namespace": "s3", "name": "raw/orders"}],
-                "outputs": [{"namespace": "s3", "name": "clean/orders"}],
-            },
-        ),
+        lambda c, w: c.post("/api/v1/lineage", json=_lineage("clean/orders", "s3")),
+        denied=lambda c, w: c.post("/api/v1/lineage", json=_lineage(w.table)),  # MODIFY
+        failed=lambda c, w: c.post("/api/v1/lineage", json=_lineage(w.gone)),
     ),
-    (
+    Mutation(
         "PUT",
         f"{UC}/models/{{full_name}}/aliases/{{alias}}",
         "setRegisteredModelAlias",
         200,
         lambda c, w: c.put(f"{UC}/models/{w.model}/aliases/champion", json={"version_num": 1}),
+        denied=same,
+        failed=lambda c, w: c.put(
+            f"{UC}/models/{w.model}/aliases/champion", json={"version_num": 999}
+        ),
     ),
-    (
+    Mutation(
         "DELETE",
         f"{UC}/models/{{full_name}}/aliases/{{alias}}",
         "deleteRegisteredModelAlias",
         200,
         lambda c, w: c.delete(f"{UC}/models/{w.model}/aliases/champion"),
+        denied=same,
+        failed=lambda c, w: c.delete(f"{UC}/models/{w.model}/aliases/challenger"),
     ),
-    (
+    Mutation(
         "POST",
         "/api/2.0/serving-endpoints",
         "createServingEndpoint",
         200,
         lambda c, w: c.post(
-            "/api/2.0/serving-endpoints",
-            json={
-                "name": f"{w.catalog}_ep",
-                "config": {
-                    "served_entities": [{"entity_name": w.model, "entity_version": w.version}]
-                },
-            },
+            "/api/2.0/serving-endpoints", json={"name": w.endpoint, "config": _served(w)}
+        ),
+        denied=same,  # EXECUTE on the served model
+        failed=lambda c, w: c.post(
+            "/api/2.0/serving-endpoints", json={"name": w.endpoint, "config": _served(w, 999)}
         ),
     ),
-    (
+    Mutation(
         "PUT",
         "/api/2.0/serving-endpoints/{name}/config",
         "updateServingEndpointConfig",
         200,
-        lambda c, w: c.put(
-            f"/api/2.0/serving-endpoints/{w.catalog}_ep/config",
-            json={"served_entities": [{"entity_name": w.model, "entity_version": w.version}]},
+        lambda c, w: c.put(f"/api/2.0/serving-endpoints/{w.endpoint}/config", json=_served(w)),
+        denied=same,
+        failed=lambda c, w: c.put(
+            f"/api/2.0/serving-endpoints/{w.endpoint}_gone/config", json=_served(w)
         ),
     ),
-    (
+    Mutation(
         "POST",
         "/serving-endpoints/{name}/invocations",
         "queryServingEndpoint",
         400,  # no rows to score: a refused invocation still writes its one event
-        lambda c, w: c.post(f"/serving-endpoints/{w.catalog}_ep/invocations", json={"inputs": []}),
+        lambda c, w: c.post(f"/serving-endpoints/{w.endpoint}/invocations", json={"inputs": []}),
+        denied=same,
+        failed=lambda c, w: c.post(
+            f"/serving-endpoints/{w.endpoint}_gone/invocations", json={"inputs": [[1.0]]}
+        ),
     ),
-    (
+    Mutation(
         "DELETE",
         "/api/2.0/serving-endpoints/{name}",
         "deleteServingEndpoint",
         200,
-        lambda c, w: c.delete(f"/api/2.0/serving-endpoints/{w.catalog}_ep"),
+        lambda c, w: c.delete(f"/api/2.0/serving-endpoints/{w.endpoint}"),
+        denied=same,
+        failed=lambda c, w: c.delete(f"/api/2.0/serving-endpoints/{w.endpoint}_gone"),
     ),
-    (
+    Mutation(
         "DELETE",
         f"{UC}/models/{{full_name}}/versions/{{version}}",
         "deleteModelVersion",
         200,
         lambda c, w: c.delete(f"{UC}/models/{w.model}/versions/{w.version}"),
+        denied=same,
+        failed=lambda c, w: c.delete(f"{UC}/models/{w.model}/versions/999"),
     ),
-    (
+    Mutation(
         "DELETE",
         f"{UC}/models/{{full_name}}",
         "deleteRegisteredModel",
         200,
         lambda c, w: c.delete(f"{UC}/models/{w.model}"),
+        denied=same,
+        failed=lambda c, w: c.delete(f"{UC}/models/{w.gone}"),
     ),
-    (
+    Mutation(
         "DELETE",
         f"{UC}/tables/{{full_name}}",
         "deleteTable",
         200,
         lambda c, w: c.delete(f"{UC}/tables/{w.table}"),
+        denied=same,
+        failed=lambda c, w: c.delete(f"{UC}/tables/{w.gone}"),
     ),
-    (
+    Mutation(
         "DELETE",
         f"{UC}/schemas/{{full_name}}",
         "deleteSchema",
         200,
         lambda c, w: c.delete(f"{UC}/schemas/{w.schema}"),
+        denied=same,
+        failed=lambda c, w: c.delete(f"{UC}/schemas/{w.catalog}.gone"),
     ),
-    (
+    Mutation(
         "DELETE",
         f"{UC}/catalogs/{{name}}",
         "deleteCatalog",
         200,
         lambda c, w: c.delete(f"{UC}/catalogs/{w.catalog}", params={"force": "true"}),
+        denied=same,
+        failed=lambda c, w: c.delete(f"{UC}/catalogs/{w.catalog}_gone"),
     ),
-    (
+    Mutation(
         "DELETE",
         f"{SCIM}/Groups/{{group_id}}",
         "deleteGroup",
         204,
         lambda c, w: c.delete(f"{SCIM}/Groups/{w.group_id}"),
+        denied=same,
+        failed=lambda c, w: c.delete(f"{SCIM}/Groups/{w.group_id}0"),
     ),
-    (
+    Mutation(
         "DELETE",
         f"{SCIM}/ServicePrincipals/{{sp_id}}",
         "deleteServicePrincipal",
         204,
         lambda c, w: c.delete(f"{SCIM}/ServicePrincipals/{w.sp_id}"),
+        denied=same,
+        failed=lambda c, w: c.delete(f"{SCIM}/ServicePrincipals/{w.sp_id}0"),
     ),
-    (
+    Mutation(
         "DELETE",
         f"{SCIM}/Users/{{user_id}}",
         "deleteUser",
         204,
         lambda c, w: c.delete(f"{SCIM}/Users/{w.user_id}"),
+        denied=same,
+        failed=lambda c, w: c.delete(f"{SCIM}/Users/{w.user_id}0"),
     ),
 ]
 
 
-def mutating_routes() -> set[tuple[str, str]]:
-    return {
-        (method, path)
-        for router in (*CATALOG_ROUTERS, *REGISTRY_ROUTERS)
-        for path, methods, _ in api_routes(router.routes)
-        for method in methods
-        if method not in ("GET", "HEAD")
-    }
+@dataclass(frozen=True)
+class Route:
+    """A mutating route as the app serves it."""
+
+    pattern: re.Pattern[str]
+    operation_id: str
+    #: Whether the route's guard asks for more than a token (a privilege, or an admin).
+    guarded: bool
+
+
+def route_table() -> dict[tuple[str, str], Route]:
+    """(method, path template) → route, for every route that is not a GET or HEAD."""
+    table: dict[tuple[str, str], Route] = {}
+    for router in (*CATALOG_ROUTERS, *REGISTRY_ROUTERS):
+        for context in iter_route_contexts(router.routes):
+            route = getattr(context, "original_route", context)
+            if not isinstance(route, APIRoute):
+                continue
+            requirement = route_requirement(list(context.dependencies))
+            guarded = requirement is not None and requirement.access is not Access.AUTHENTICATED
+            for method in context.methods:
+                if method not in ("GET", "HEAD"):
+                    table[(method, context.path)] = Route(
+                        compile_path(context.path)[0], route.operation_id or route.name, guarded
+                    )
+    return table
+
+
+ROUTES = route_table()
 
 
 def test_the_walk_covers_every_mutating_route() -> None:
-    covered = {(method, path) for method, path, *_ in MUTATIONS}
-    missing = mutating_routes() - covered
+    covered = [(m.method, m.path) for m in MUTATIONS]
+    assert len(covered) == len(set(covered)), "a route is walked twice"
+    missing = set(ROUTES) - set(covered)
     assert not missing, f"mutating routes without an audit check: {sorted(missing)}"
+    unknown = set(covered) - set(ROUTES)
+    assert not unknown, f"walked routes the app does not serve: {sorted(unknown)}"
+
+
+def test_every_guarded_route_has_a_denied_attempt() -> None:
+    """Only routes any authenticated caller may use go without a denial in the walk."""
+    undenied = [
+        m.path for m in MUTATIONS if m.denied is None and ROUTES[(m.method, m.path)].guarded
+    ]
+    assert not undenied, f"routes that need a privilege but are never denied: {undenied}"
+
+
+def test_the_walks_actions_are_the_routes_operation_ids() -> None:
+    """The action each event must name is the route's (a statement's, for the SQL route)."""
+    wrong = [
+        (m.path, m.action, ROUTES[(m.method, m.path)].operation_id)
+        for m in MUTATIONS
+        if m.path != SQL and m.action != ROUTES[(m.method, m.path)].operation_id
+    ]
+    assert not wrong, wrong
+
+
+def assert_route(response: httpx.Response, mutation: Mutation) -> None:
+    """The request a walk entry sent is the route it is labelled with, and only that one."""
+    request = response.request
+    assert request.method == mutation.method, (mutation.path, request.method)
+    matched = {
+        key
+        for key, route in ROUTES.items()
+        if key[0] == request.method and route.pattern.match(request.url.path)
+    }
+    assert matched == {(mutation.method, mutation.path)}, (request.url.path, matched)
 
 
 def _learn(world: World, action: str, body: Any) -> None:
@@ -456,112 +655,296 @@ def _learn(world: World, action: str, body: Any) -> None:
 
 
 def test_every_mutation_writes_exactly_one_event(server: ServerHandle) -> None:
+    """Per route: anonymous (401), denied (403), failed (4xx) and successful attempts."""
     c = unique("c")
     world = World(c, f"{c}.s", f"{c}.s.t", f"{c}.s.m", user=f"{unique('u')}@example.com")
-    admin = server.admin
-    for _method, _path, action, status, call in MUTATIONS:
-        response = call(admin, world)
-        assert response.status_code == status, (action, response.text)
-        event = one_event(server, response, action, "admin", status)
-        if response.content:
-            _learn(world, action, response.json())
+    admin, anonymous = server.admin, server.client()
+    user_name, token = server.create_user()
+    user = server.client(token)
+
+    def attempt(
+        m: Mutation, client: httpx.Client, call: Call, who: str | None, action: str, status: int
+    ) -> tuple[httpx.Response, dict[str, Any]]:
+        response = call(client, world)
+        assert_route(response, m)
+        # A statement's outcome is in its body; the HTTP status is 200 once it was run.
+        http_status = 200 if m.path == SQL and status != 401 else status
+        assert response.status_code == http_status, (m.path, who, response.text)
+        event = one_event(server, response, action, who, status)
         assert "token_value" not in json.dumps(event)  # secrets never reach the log
+        return response, event
+
+    for m in MUTATIONS:
+        operation = ROUTES[(m.method, m.path)].operation_id
+        attempt(m, anonymous, m.call, None, operation, 401)
+        if m.denied is not None:
+            call = m.call if m.denied is same else m.denied
+            _, denied = attempt(m, user, call, user_name, m.action, 403)
+            assert "PERMISSION_DENIED" in denied["response"]["error_message"], denied
+        attempt(m, admin, m.failed, "admin", m.action, m.failed_status)
+        response, _ = attempt(m, admin, m.call, "admin", m.action, m.status)
+        if response.content:
+            _learn(world, m.action, response.json())
 
 
 def test_denied_and_failed_attempts_are_recorded(server: ServerHandle) -> None:
+    """The messages of a denial and a duplicate, and a bad token (the walk covers the rest)."""
     admin = server.admin
     name, token = server.create_user()
     user = server.client(token)
     catalog = unique("c")
-    # Denied: a user without CREATE CATALOG.
     denied = user.post(f"{UC}/catalogs", json={"name": catalog})
     assert denied.status_code == 403
     event = one_event(server, denied, "createCatalog", name, 403, "unityCatalog")
     assert "CREATE CATALOG" in event["response"]["error_message"]
     assert admin.get(f"{UC}/catalogs/{catalog}").status_code == 404
-    # Failed: a duplicate, and a missing object.
     assert admin.post(f"{UC}/catalogs", json={"name": catalog}).status_code == 200
     duplicate = admin.post(f"{UC}/catalogs", json={"name": catalog})
     assert duplicate.status_code == 409
     one_event(server, duplicate, "createCatalog", "admin", 409)
-    missing = admin.delete(f"{UC}/tables/{catalog}.nope.t")
-    assert missing.status_code == 404
-    one_event(server, missing, "deleteTable", "admin", 404)
-    # Bad input is a failure too, and names the route's action.
-    bad = admin.post(f"{UC}/schemas", json={"name": "x"})
-    assert bad.status_code == 400
-    one_event(server, bad, "createSchema", "admin", 400)
-    # Unauthenticated: no user, the action of the route it was meant for.
-    anonymous = server.client().post(f"{UC}/catalogs", json={"name": unique("c")})
-    assert anonymous.status_code == 401
-    one_event(server, anonymous, "createCatalog", None, 401)
     bad_token = server.client("dapi-not-a-token").delete(f"{UC}/catalogs/{catalog}")
     assert bad_token.status_code == 401
     one_event(server, bad_token, "deleteCatalog", None, 401)
 
 
-#: One statement per statement kind: (statement template, action, status).
-STATEMENTS: list[tuple[str, str, int]] = [
-    ("CREATE CATALOG {c}", "createCatalog", 200),
-    ("CREATE SCHEMA {c}.s", "createSchema", 200),
-    ("CREATE TABLE {c}.s.t (id BIGINT)", "createTable", 200),
-    ("COMMENT ON TABLE {c}.s.t IS 'x'", "updateTable", 200),
-    ("GRANT SELECT ON TABLE {c}.s.t TO `{u}`", "updatePermissions", 200),
-    ("SHOW GRANTS ON TABLE {c}.s.t", "getPermissions", 200),
-    ("REVOKE SELECT ON TABLE {c}.s.t FROM `{u}`", "updatePermissions", 200),
-    ("ALTER SCHEMA {c}.s OWNER TO `{u}`", "updateSchema", 200),
-    ("SHOW CATALOGS", "listCatalogs", 200),
-    ("SHOW SCHEMAS IN {c}", "listSchemas", 200),
-    ("SHOW TABLES IN {c}.s", "listTables", 200),
-    ("SHOW MODELS IN {c}.s", "listRegisteredModels", 200),
-    ("DESCRIBE CATALOG {c}", "getCatalog", 200),
-    ("DESCRIBE SCHEMA {c}.s", "getSchema", 200),
-    ("DESCRIBE TABLE {c}.s.t", "getTable", 200),
-    # Reads and writes of table data: databrickssql executeStatement, always recorded.
-    ("INSERT INTO {c}.s.t VALUES (1), (2)", "executeStatement", 200),
-    ("INSERT INTO {c}.s.t (id) SELECT id + 10 FROM {c}.s.t", "executeStatement", 200),
-    ("SELECT * FROM {c}.s.t WHERE id > 1", "executeStatement", 200),
-    ("INSERT INTO {c}.s.t VALUES ('one')", "executeStatement", 400),
-    (
+# -- every statement kind ---------------------------------------------------------------------
+
+
+class Stmt(NamedTuple):
+    """One statement of the walk, run by the admin or (``by_user``) by a user without
+    privileges; ``status`` is the one its event records."""
+
+    sql: str
+    kind: K | None
+    action: str
+    status: int = 200
+    by_user: bool = False
+
+
+DENIED, USER = 403, True
+#: Statements any caller may run (they list only what the caller may see): nothing to deny;
+#: the walk runs them as the user too, which lists nothing and still writes its event.
+NOT_DENIABLE = frozenset({K.SHOW_CATALOGS, K.SHOW_SCHEMAS, K.SHOW_TABLES, K.SHOW_MODELS})
+#: Statements that name nothing that could be missing or malformed: nothing to fail.
+CANNOT_FAIL = frozenset({K.SHOW_CATALOGS, K.SHOW_GROUPS, K.SHOW_USERS})
+
+#: Per kind: denied (as the user), failed (as the admin), succeeded. ``{c}`` is a catalog the
+#: walk creates, ``{m}`` a model with a ready version 1 made over REST, ``{u}`` a user to grant
+#: to, ``{d}`` the user the denied statements run as, ``{g}`` a group. Order matters: later
+#: statements use what earlier ones created.
+STATEMENTS: list[Stmt] = [
+    Stmt("CREATE CATALOG {c}", K.CREATE_CATALOG, "createCatalog", DENIED, USER),
+    Stmt("CREATE CATALOG {c}", K.CREATE_CATALOG, "createCatalog"),
+    Stmt("CREATE CATALOG {c}", K.CREATE_CATALOG, "createCatalog", 409),
+    Stmt("CREATE SCHEMA {c}.s", K.CREATE_SCHEMA, "createSchema", DENIED, USER),
+    Stmt("CREATE SCHEMA {c}_gone.s", K.CREATE_SCHEMA, "createSchema", 404),
+    Stmt("CREATE SCHEMA {c}.s", K.CREATE_SCHEMA, "createSchema"),
+    Stmt("CREATE TABLE {c}.s.t (id BIGINT)", K.CREATE_TABLE, "createTable", DENIED, USER),
+    Stmt("CREATE TABLE {c}.gone.t (id BIGINT)", K.CREATE_TABLE, "createTable", 404),
+    Stmt("CREATE TABLE {c}.s.t (id BIGINT)", K.CREATE_TABLE, "createTable"),
+    Stmt(
+        "CREATE TABLE {c}.s.k (id BIGINT NOT NULL, CONSTRAINT pk PRIMARY KEY (id))",
+        K.CREATE_TABLE,
+        "createTable",
+    ),
+    Stmt("COMMENT ON TABLE {c}.s.t IS 'x'", K.COMMENT_ON, "updateTable", DENIED, USER),
+    Stmt("COMMENT ON TABLE {c}.s.gone IS 'x'", K.COMMENT_ON, "updateTable", 404),
+    Stmt("COMMENT ON TABLE {c}.s.t IS 'x'", K.COMMENT_ON, "updateTable"),
+    Stmt("COMMENT ON CATALOG {c} IS 'x'", K.COMMENT_ON, "updateCatalog"),
+    Stmt("COMMENT ON SCHEMA {c}.s IS 'x'", K.COMMENT_ON, "updateSchema"),
+    Stmt("COMMENT ON MODEL {m} IS 'x'", K.COMMENT_ON, "updateRegisteredModel"),
+    Stmt("GRANT SELECT ON TABLE {c}.s.t TO `{u}`", K.GRANT, "updatePermissions", DENIED, USER),
+    Stmt("GRANT SELECT ON TABLE {c}.s.gone TO `{u}`", K.GRANT, "updatePermissions", 404),
+    Stmt("GRANT SELECT ON TABLE {c}.s.t TO `{u}`", K.GRANT, "updatePermissions"),
+    Stmt("SHOW GRANTS ON TABLE {c}.s.t", K.SHOW_GRANTS, "getPermissions", DENIED, USER),
+    Stmt("SHOW GRANTS ON TABLE {c}.s.gone", K.SHOW_GRANTS, "getPermissions", 404),
+    Stmt("SHOW GRANTS ON TABLE {c}.s.t", K.SHOW_GRANTS, "getPermissions"),
+    Stmt("REVOKE SELECT ON TABLE {c}.s.t FROM `{u}`", K.REVOKE, "updatePermissions", DENIED, USER),
+    Stmt("REVOKE SELECT ON TABLE {c}.s.gone FROM `{u}`", K.REVOKE, "updatePermissions", 404),
+    Stmt("REVOKE SELECT ON TABLE {c}.s.t FROM `{u}`", K.REVOKE, "updatePermissions"),
+    Stmt("ALTER SCHEMA {c}.s OWNER TO `{u}`", K.ALTER_OWNER, "updateSchema", DENIED, USER),
+    Stmt("ALTER SCHEMA {c}.gone OWNER TO `{u}`", K.ALTER_OWNER, "updateSchema", 404),
+    Stmt("ALTER SCHEMA {c}.s OWNER TO `{u}`", K.ALTER_OWNER, "updateSchema"),
+    Stmt("ALTER MODEL {m} OWNER TO `{u}`", K.ALTER_OWNER, "updateRegisteredModel"),
+    Stmt("SHOW CATALOGS", K.SHOW_CATALOGS, "listCatalogs", 200, USER),
+    Stmt("SHOW CATALOGS", K.SHOW_CATALOGS, "listCatalogs"),
+    Stmt("SHOW SCHEMAS IN {c}", K.SHOW_SCHEMAS, "listSchemas", 200, USER),
+    Stmt("SHOW SCHEMAS IN {c}_gone", K.SHOW_SCHEMAS, "listSchemas", 404),
+    Stmt("SHOW SCHEMAS IN {c}", K.SHOW_SCHEMAS, "listSchemas"),
+    Stmt("SHOW TABLES IN {c}.s", K.SHOW_TABLES, "listTables", 200, USER),
+    Stmt("SHOW TABLES IN {c}.gone", K.SHOW_TABLES, "listTables", 404),
+    Stmt("SHOW TABLES IN {c}.s", K.SHOW_TABLES, "listTables"),
+    Stmt("SHOW MODELS IN {ms}", K.SHOW_MODELS, "listRegisteredModels", 200, USER),
+    Stmt("SHOW MODELS IN {c}.gone", K.SHOW_MODELS, "listRegisteredModels", 404),
+    Stmt("SHOW MODELS IN {ms}", K.SHOW_MODELS, "listRegisteredModels"),
+    Stmt("DESCRIBE CATALOG {c}", K.DESCRIBE_CATALOG, "getCatalog", DENIED, USER),
+    Stmt("DESCRIBE CATALOG {c}_gone", K.DESCRIBE_CATALOG, "getCatalog", 404),
+    Stmt("DESCRIBE CATALOG {c}", K.DESCRIBE_CATALOG, "getCatalog"),
+    Stmt("DESCRIBE SCHEMA {c}.s", K.DESCRIBE_SCHEMA, "getSchema", DENIED, USER),
+    Stmt("DESCRIBE SCHEMA {c}.gone", K.DESCRIBE_SCHEMA, "getSchema", 404),
+    Stmt("DESCRIBE SCHEMA {c}.s", K.DESCRIBE_SCHEMA, "getSchema"),
+    Stmt("DESCRIBE TABLE {c}.s.t", K.DESCRIBE_TABLE, "getTable", DENIED, USER),
+    Stmt("DESCRIBE TABLE {c}.nope.t", K.DESCRIBE_TABLE, "getTable", 404),
+    Stmt("DESCRIBE TABLE {c}.s.t", K.DESCRIBE_TABLE, "getTable"),
+    Stmt("DESCRIBE MODEL {m}", K.DESCRIBE_MODEL, "getRegisteredModel", DENIED, USER),
+    Stmt("DESCRIBE MODEL {ms}.gone", K.DESCRIBE_MODEL, "getRegisteredModel", 404),
+    Stmt("DESCRIBE MODEL {m}", K.DESCRIBE_MODEL, "getRegisteredModel"),
+    # Reads and writes of table data: databrickssql executeStatement, always recorded. A table
+    # the user may not see is not found rather than denied (SPEC §6 rule 4); one it may see
+    # (BROWSE) without SELECT or MODIFY is denied.
+    Stmt("SELECT * FROM {c}.s.t", K.SELECT, "executeStatement", 404, USER),
+    Stmt("GRANT BROWSE ON TABLE {c}.s.t TO `{d}`", K.GRANT, "updatePermissions"),
+    Stmt("GRANT BROWSE ON TABLE {c}.s.k TO `{d}`", K.GRANT, "updatePermissions"),
+    Stmt("INSERT INTO {c}.s.t VALUES (1), (2)", K.INSERT, "executeStatement", DENIED, USER),
+    Stmt("INSERT INTO {c}.s.t VALUES ('one')", K.INSERT, "executeStatement", 400),
+    Stmt("INSERT INTO {c}.s.t VALUES (1), (2)", K.INSERT, "executeStatement"),
+    Stmt("INSERT INTO {c}.s.t (id) SELECT id + 10 FROM {c}.s.t", K.INSERT, "executeStatement"),
+    Stmt("SELECT * FROM {c}.s.t WHERE id > 1", K.SELECT, "executeStatement", DENIED, USER),
+    Stmt("SELECT * FROM {c}.s.gone", K.SELECT, "executeStatement", 404),
+    Stmt("SELECT * FROM {c}.s.t WHERE id > 1", K.SELECT, "executeStatement"),
+    Stmt(
+        "MERGE INTO {c}.s.k t USING {c}.s.t s ON t.id = s.id WHEN NOT MATCHED THEN INSERT *",
+        K.MERGE,
+        "executeStatement",
+        DENIED,
+        USER,
+    ),
+    Stmt(
         "MERGE INTO {c}.s.t t USING {c}.s.t s ON t.id = s.id WHEN MATCHED THEN DELETE",
+        K.MERGE,
         "executeStatement",
         400,
     ),  # no primary key to match rows by
-    ("CREATE GROUP `{g}`", "createGroup", 200),
-    ("ALTER GROUP `{g}` ADD USER `{u}`", "patchGroup", 200),
-    ("SHOW GROUPS", "listGroups", 200),
-    ("SHOW USERS", "listUsers", 200),
-    ("DROP GROUP `{g}`", "deleteGroup", 200),
-    ("DROP TABLE {c}.s.t", "deleteTable", 200),
-    ("DROP MODEL IF EXISTS {c}.s.m", "deleteRegisteredModel", 200),
-    ("DROP SCHEMA {c}.s CASCADE", "deleteSchema", 200),
-    ("DROP CATALOG {c} CASCADE", "deleteCatalog", 200),
-    # Failures: a missing object, a syntax error, a denial (run as the user, below).
-    ("DESCRIBE TABLE {c}.nope.t", "getTable", 404),
-    ("SELEC 1", "executeStatement", 400),
+    Stmt(
+        "MERGE INTO {c}.s.k t USING {c}.s.t s ON t.id = s.id WHEN NOT MATCHED THEN INSERT *",
+        K.MERGE,
+        "executeStatement",
+    ),
+    Stmt("CREATE GROUP `{g}`", K.CREATE_GROUP, "createGroup", DENIED, USER),
+    Stmt("CREATE GROUP `{g}`", K.CREATE_GROUP, "createGroup"),
+    Stmt("CREATE GROUP `{g}`", K.CREATE_GROUP, "createGroup", 409),
+    Stmt("ALTER GROUP `{g}` ADD USER `{u}`", K.ALTER_GROUP, "patchGroup", DENIED, USER),
+    Stmt("ALTER GROUP `{g}_gone` ADD USER `{u}`", K.ALTER_GROUP, "patchGroup", 404),
+    Stmt("ALTER GROUP `{g}` ADD USER `{u}`", K.ALTER_GROUP, "patchGroup"),
+    Stmt("SHOW GROUPS", K.SHOW_GROUPS, "listGroups", DENIED, USER),
+    Stmt("SHOW GROUPS", K.SHOW_GROUPS, "listGroups"),
+    Stmt("SHOW USERS", K.SHOW_USERS, "listUsers", DENIED, USER),
+    Stmt("SHOW USERS", K.SHOW_USERS, "listUsers"),
+    Stmt("DROP GROUP `{g}`", K.DROP_GROUP, "deleteGroup", DENIED, USER),
+    Stmt("DROP GROUP `{g}_gone`", K.DROP_GROUP, "deleteGroup", 404),
+    Stmt("DROP GROUP `{g}`", K.DROP_GROUP, "deleteGroup"),
+    Stmt(
+        "ALTER MODEL {m} SET ALIAS champion = 1",
+        K.SET_ALIAS,
+        "setRegisteredModelAlias",
+        DENIED,
+        USER,
+    ),
+    Stmt("ALTER MODEL {m} SET ALIAS champion = 999", K.SET_ALIAS, "setRegisteredModelAlias", 404),
+    Stmt("ALTER MODEL {m} SET ALIAS champion = 1", K.SET_ALIAS, "setRegisteredModelAlias"),
+    Stmt(
+        "ALTER MODEL {m} DROP ALIAS champion",
+        K.DROP_ALIAS,
+        "deleteRegisteredModelAlias",
+        DENIED,
+        USER,
+    ),
+    Stmt("ALTER MODEL {m} DROP ALIAS challenger", K.DROP_ALIAS, "deleteRegisteredModelAlias", 404),
+    Stmt("ALTER MODEL {m} DROP ALIAS champion", K.DROP_ALIAS, "deleteRegisteredModelAlias"),
+    Stmt("DROP TABLE {c}.s.t", K.DROP_TABLE, "deleteTable", DENIED, USER),
+    Stmt("DROP TABLE {c}.s.gone", K.DROP_TABLE, "deleteTable", 404),
+    Stmt("DROP TABLE {c}.s.t", K.DROP_TABLE, "deleteTable"),
+    Stmt("DROP MODEL {m}", K.DROP_MODEL, "deleteRegisteredModel", DENIED, USER),
+    Stmt("DROP MODEL {ms}.gone", K.DROP_MODEL, "deleteRegisteredModel", 404),
+    Stmt("DROP MODEL {m}", K.DROP_MODEL, "deleteRegisteredModel"),
+    Stmt("DROP MODEL IF EXISTS {m}", K.DROP_MODEL, "deleteRegisteredModel"),
+    Stmt("DROP SCHEMA {c}.s CASCADE", K.DROP_SCHEMA, "deleteSchema", DENIED, USER),
+    Stmt("DROP SCHEMA {c}.gone", K.DROP_SCHEMA, "deleteSchema", 404),
+    Stmt("DROP SCHEMA {c}.s CASCADE", K.DROP_SCHEMA, "deleteSchema"),
+    Stmt("DROP CATALOG {c} CASCADE", K.DROP_CATALOG, "deleteCatalog", DENIED, USER),
+    Stmt("DROP CATALOG {c}_gone", K.DROP_CATALOG, "deleteCatalog", 404),
+    Stmt("DROP CATALOG {c} CASCADE", K.DROP_CATALOG, "deleteCatalog"),
+    # A statement that does not parse has no kind: the route's own action.
+    Stmt("SELEC 1", None, "executeStatement", 400),
 ]
+
+
+def _kinds_the_executor_knows() -> set[K]:
+    """Every statement kind the dialect defines, the executor dispatches or names an action
+    for: a kind added to any of them must get a line in ``STATEMENTS``."""
+    handlers = StatementExecutor._handlers(StatementExecutor.__new__(StatementExecutor))
+    return set(K) | set(handlers) | set(_ACTIONS)
+
+
+def test_the_statement_walk_covers_every_kind() -> None:
+    walked = [s for s in STATEMENTS if s.kind is not None]
+    kinds = _kinds_the_executor_knows()
+    succeeded = {s.kind for s in walked if s.status == 200}
+    denied = {s.kind for s in walked if s.status == DENIED and s.by_user}
+    failed = {s.kind for s in walked if s.status not in (200, DENIED) and not s.by_user}
+    assert kinds - succeeded == set(), f"kinds never run successfully: {kinds - succeeded}"
+    assert kinds - NOT_DENIABLE - denied == set(), f"never denied: {kinds - NOT_DENIABLE - denied}"
+    assert kinds - CANNOT_FAIL - failed == set(), f"never failed: {kinds - CANNOT_FAIL - failed}"
+
+
+def test_each_walk_statement_is_of_its_kind() -> None:
+    """The kind a line is labelled with is the kind the dialect parses it as."""
+    names = {"c": "c", "ms": "c.s", "m": "c.s.m", "u": "u@x.com", "d": "d@x.com", "g": "g"}
+    for statement in STATEMENTS:
+        if statement.kind is not None:
+            node = d.parse_statement(statement.sql.format(**names))
+            assert d.statement_kind(node) is statement.kind, statement.sql
 
 
 def test_every_statement_kind_writes_exactly_one_event(server: ServerHandle) -> None:
     admin = server.admin
-    user, _ = server.create_user()
-    names = {"c": unique("c"), "u": user, "g": unique("g")}
-    for template, action, status in STATEMENTS:
-        statement = template.format(**names)
-        response = admin.post(SQL, json={"statement": statement})
-        assert response.status_code == 200
+    grantee, _ = server.create_user()
+    denied_name, token = server.create_user()
+    user = server.client(token)
+    names = {"c": unique("c"), "u": grantee, "d": denied_name, "g": unique("g")}
+    names.update(_model_with_a_version(server))
+    for statement in STATEMENTS:
+        sql = statement.sql.format(**names)
+        response = (user if statement.by_user else admin).post(SQL, json={"statement": sql})
+        assert response.status_code == 200, (sql, response.text)
         state = response.json()["status"]["state"]
-        assert state == ("SUCCEEDED" if status == 200 else "FAILED"), (statement, response.json())
-        event = one_event(server, response, action, "admin", status)
-        assert event["request_params"]["statement"] == statement
+        assert state == ("SUCCEEDED" if statement.status == 200 else "FAILED"), (
+            sql,
+            response.json(),
+        )
+        who = denied_name if statement.by_user else "admin"
+        event = one_event(server, response, statement.action, who, statement.status)
+        params = event["request_params"]
+        assert params["statement"] == sql
+        # The server says which kind it parsed: the walk's label must be that kind.
+        assert params.get("statement_kind") == (statement.kind and statement.kind.value), sql
+        if statement.status == DENIED:
+            assert "PERMISSION_DENIED" in event["response"]["error_message"], event
 
 
-def test_a_denied_statement_is_recorded_with_the_denial(server: ServerHandle) -> None:
-    name, token = server.create_user()
-    response = server.client(token).post(SQL, json={"statement": "CREATE CATALOG nope"})
-    assert response.json()["status"]["state"] == "FAILED"
-    event = one_event(server, response, "createCatalog", name, 403)
-    assert "PERMISSION_DENIED" in event["response"]["error_message"]
+def _model_with_a_version(server: ServerHandle) -> dict[str, str]:
+    """A model with a ready version 1 (models are made over REST, not SQL)."""
+    admin = server.admin
+    catalog = unique("mc")
+    assert admin.post(f"{UC}/catalogs", json={"name": catalog}).status_code == 200
+    created = admin.post(f"{UC}/schemas", json={"name": "s", "catalog_name": catalog})
+    assert created.status_code == 200, created.text
+    model = admin.post(
+        f"{UC}/models", json={"catalog_name": catalog, "schema_name": "s", "name": "m"}
+    )
+    assert model.status_code == 200, model.text
+    version = admin.post(
+        f"{UC}/models/versions",
+        json={"catalog_name": catalog, "schema_name": "s", "model_name": "m", "source": "x"},
+    )
+    assert version.status_code == 200, version.text
+    write_mlmodel(version.json()["storage_location"])
+    done = admin.patch(
+        f"{UC}/models/{catalog}.s.m/versions/1/finalize",
+        json={"full_name": f"{catalog}.s.m", "version": 1},
+    )
+    assert done.status_code == 200, done.text
+    return {"ms": f"{catalog}.s", "m": f"{catalog}.s.m"}
 
 
 def test_metadata_reads_are_recorded(server: ServerHandle) -> None:

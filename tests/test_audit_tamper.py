@@ -3,9 +3,11 @@ and ``verify`` (the code behind ``steward audit verify``) names the first bad ev
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import orjson
 import pytest
@@ -21,6 +23,7 @@ from catalog.http.deps import Runtime
 from catalog.namespace import NewSecurable
 from catalog.persistence import schema as t
 from policy.securables import SecurableType
+from tests.test_cli import steward
 
 KEY = b"audit-key-kept-outside-the-database"
 
@@ -111,6 +114,34 @@ def test_modified_event_is_named(rt: Runtime) -> None:
     assert report.first is not None and report.first.event_id == victim[1]
     assert report.first.kind == "modified"
     assert victim[1] in report.first.message
+
+
+def test_the_cli_verify_exits_1_and_names_the_first_bad_event(
+    rt: Runtime, database_url: str, tmp_path: Path
+) -> None:
+    """``steward audit verify`` is what an auditor runs: on a tampered log it must fail
+    (exit 1, for scripts) and name the event (for people), in text and in JSON."""
+    args = ["audit", "verify", "--database-url", database_url]
+    args += ["--storage-root", str(tmp_path / "cli")]
+    clean = steward(*args)
+    assert "audit log OK" in clean.stdout  # so the exit 1 below is the tampering's doing
+    with rt.db.read() as session:
+        by_time = session.execute(
+            text("SELECT id, event_id FROM audit_events ORDER BY event_time, id")
+        ).all()
+    first, later = by_time[3], by_time[8]
+    for victim in (later, first):  # the order of tampering does not matter, time does
+        run(rt, "UPDATE audit_events SET object_name = 'elsewhere' WHERE id = :id", id=victim.id)
+    as_text = steward(*args, check=False)
+    assert as_text.returncode == 1, as_text.stdout + as_text.stderr
+    head, *rest = as_text.stderr.splitlines()
+    assert head.startswith("audit log BAD: first bad event:"), as_text.stderr
+    assert first.event_id in head and later.event_id not in head
+    assert any(line.strip().startswith("also:") and later.event_id in line for line in rest)
+    as_json = steward(*args, "--json", check=False)
+    assert as_json.returncode == 1, as_json.stderr
+    summary = json.loads(as_json.stdout)
+    assert summary["ok"] is False and first.event_id in summary["first_bad"]
 
 
 def test_modified_time_or_date_is_named(rt: Runtime) -> None:

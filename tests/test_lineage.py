@@ -24,7 +24,7 @@ from catalog.lineage import Edge, EdgeKind, model_version_node, record_edges, se
 from catalog.persistence.engine import Database
 from catalog.store.sql import SqlNamespaceStore
 from policy.securables import SecurableType
-from tests.support import ROOT, ServerHandle, unique
+from tests.support import ROOT, ServerHandle, unique, write_mlmodel
 from tests.test_sql import ok
 
 LINEAGE = "/api/v1/lineage"
@@ -667,6 +667,72 @@ def test_model_lineage_through_record_edges(server: ServerHandle) -> None:
     hidden = server.client(token).get(GRAPH, params={"full_name": tree.table("train")})
     node = [n for n in hidden.json()["nodes"] if n["redacted"]]
     assert node == [{"id": "redacted-1", "type": "MODEL_VERSION", "name": None, "redacted": True}]
+
+
+def _ready_version(admin: httpx.Client, model: str) -> int:
+    """A new version of ``model``, finalized (only a READY version may hold an alias)."""
+    catalog, schema, name = model.split(".")
+    created = admin.post(
+        f"{UC}/models/versions",
+        json={"catalog_name": catalog, "schema_name": schema, "model_name": name, "source": "x"},
+    )
+    assert created.status_code == 200, created.text
+    version = int(created.json()["version"])
+    write_mlmodel(created.json()["storage_location"])
+    done = admin.patch(
+        f"{UC}/models/{model}/versions/{version}/finalize",
+        json={"full_name": model, "version": version},
+    )
+    assert done.status_code == 200, done.text
+    return version
+
+
+def test_moving_an_alias_records_an_alias_edge(server: ServerHandle) -> None:
+    """Each time an alias is pointed at a version the registry records version → model, so the
+    graph shows which versions have served under the model's aliases, and who moved them."""
+    admin = server.admin
+    tree = make_tables(admin)
+    model = tree.table("m")
+    created = admin.post(
+        f"{UC}/models", json={"catalog_name": tree.catalog, "schema_name": "s", "name": "m"}
+    )
+    assert created.status_code == 200, created.text
+    one, two = _ready_version(admin, model), _ready_version(admin, model)
+    assert graph(admin, model, "upstream", 1)["edges"] == []  # versions alone: no alias edge
+
+    set_first = admin.put(f"{UC}/models/{model}/aliases/champion", json={"version_num": one})
+    assert set_first.status_code == 200, set_first.text
+    user, token = server.create_user()
+    ok(admin, f"GRANT MANAGE ON MODEL {model} TO `{user}`")
+    ok(admin, f"GRANT USE CATALOG ON CATALOG {tree.catalog} TO `{user}`")
+    ok(admin, f"GRANT USE SCHEMA ON SCHEMA {tree.schema} TO `{user}`")
+    moved = server.client(token).put(
+        f"{UC}/models/{model}/aliases/champion", json={"version_num": two}
+    )
+    assert moved.status_code == 200, moved.text
+
+    body = graph(admin, model, "upstream", 1)
+    nodes = {n["id"]: n for n in body["nodes"]}
+    edges = {
+        (nodes[e["source"]]["type"], nodes[e["source"]].get("version")): e for e in body["edges"]
+    }
+    assert set(edges) == {("MODEL_VERSION", one), ("MODEL_VERSION", two)}
+    for (_, version), edge in edges.items():
+        assert edge["kind"] == "alias"
+        assert nodes[edge["target"]] == body["nodes"][0]  # into the model asked about
+        assert body["nodes"][0]["type"] == "MODEL" and body["nodes"][0]["name"] == model
+        assert edge["count"] == 1
+        request = set_first if version == one else moved
+        assert edge["request_id"] == request.headers["x-request-id"]
+        assert edge["principal"] == ("admin" if version == one else user)
+    # The same edge in the system table, as an alias edge.
+    rows = ok(
+        admin,
+        "SELECT source_type, target_type, target_table_full_name, entity_type, created_by "
+        "FROM system.access.table_lineage WHERE request_id = :r",
+        parameters=[{"name": "r", "value": moved.headers["x-request-id"]}],
+    )
+    assert rows == [["MODEL_VERSION", "MODEL", model, "MODEL_ALIAS", user]]
 
 
 # -- the CLI ------------------------------------------------------------------------------
