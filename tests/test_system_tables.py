@@ -335,6 +335,26 @@ def test_functions_agree_across_backends(server: ServerHandle, actor: Actor) -> 
     assert types == ["double", "double", "bigint", "bigint", "int"]
 
 
+def test_like_is_case_sensitive_with_backslash_escapes_on_both_backends(
+    server: ServerHandle,
+) -> None:
+    """Databricks' LIKE: case-sensitive, ``%`` and ``_`` wildcards, ``\\`` escapes the next
+    character. SQLite's own LIKE is none of these; the compiler and runner make it so, also
+    when the query orders its rows (where SQLite is kept off the LIKE's index)."""
+    values = "SELECT 'a_b.x' AS v UNION ALL SELECT 'aXb.x' UNION ALL SELECT 'A_B.x'"
+    cases = {
+        "v LIKE 'a_b.%'": ["aXb.x", "a_b.x"],
+        "v LIKE 'a\\_b.%'": ["a_b.x"],
+        "v LIKE 'A%'": ["A_B.x"],
+        "NOT v LIKE 'a%'": ["A_B.x"],
+        "v ILIKE 'a\\_b%'": ["A_B.x", "a_b.x"],
+    }
+    for where, expected in cases.items():
+        for order in ("", " ORDER BY v"):
+            got = ok(server.admin, f"SELECT v FROM ({values}) WHERE {where}{order}")
+            assert sorted(r[0] for r in got) == expected, (where, order)
+
+
 def test_names_quoting_case_and_defaults(server: ServerHandle, actor: Actor) -> None:
     admin = server.admin
     who = f"user_identity.email = '{actor.name}'"
