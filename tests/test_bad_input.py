@@ -1418,6 +1418,39 @@ def test_every_route_has_a_guard_and_refuses_anonymous_callers(runtime: Runtime)
     assert not failures, "\n".join(failures)
 
 
+def test_no_route_has_a_dependency_that_runs_on_a_worker_thread(runtime: Runtime) -> None:
+    """FastAPI runs a plain ``def`` dependency on a worker thread: a thread hand-off per
+    request for each. The shared dependencies (runtime, caller, guards, audit) do no
+    blocking I/O of their own, so they are ``async def``; this keeps it so."""
+    from fastapi.dependencies.utils import (
+        _is_async_gen_callable,
+        _is_coroutine_callable,
+        _is_gen_callable,
+    )
+
+    app = build_app(runtime, REGISTRY_ROUTERS)
+    threaded: set[str] = set()
+
+    def walk(dependant: Any) -> None:
+        for sub in dependant.dependencies:
+            call = sub.call
+            if call is not None and not (
+                _is_coroutine_callable(call)
+                or _is_gen_callable(call)
+                or _is_async_gen_callable(call)
+            ):
+                threaded.add(getattr(call, "__qualname__", repr(call)))
+            walk(sub)
+
+    contexts = iter_route_contexts(app.routes) if iter_route_contexts is not None else app.routes
+    routes = [getattr(c, "original_route", c) for c in contexts]
+    for route in routes:
+        if isinstance(route, APIRoute):
+            walk(route.dependant)
+    assert sum(isinstance(r, APIRoute) for r in routes) >= 30
+    assert threaded == set()
+
+
 def test_request_ids_are_unique(world: World) -> None:
     ids = {world.admin.get(f"{UC}/catalogs/nocat_x").json()["request_id"] for _ in range(5)}
     assert len(ids) == 5

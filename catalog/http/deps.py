@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the runtime services, the authenticated caller, the request id."""
+"""FastAPI dependencies: the runtime services and the authenticated caller."""
 
 from __future__ import annotations
 
@@ -36,14 +36,19 @@ class Runtime:
     extensions: dict[str, Any] = field(default_factory=dict)
 
 
-def get_runtime(request: Request) -> Runtime:
+# The dependencies below are ``async def`` although they await nothing: FastAPI runs a
+# plain ``def`` dependency on a worker thread, a thread hand-off each per request (every
+# route has both) for what is an attribute read.
+
+
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
 _bearer = HTTPBearer(auto_error=False, description="A Steward personal access token")
 
 
-def current_caller(
+async def current_caller(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
@@ -63,10 +68,6 @@ async def read_body_first(request: Request) -> None:
     guard, so the body is read first, as FastAPI does for declared bodies, and an oversized
     one is refused (413) before anything else is looked at."""
     await request.body()
-
-
-def request_id(request: Request) -> str:
-    return getattr(request.state, "request_id", "")
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
