@@ -214,6 +214,22 @@ def test_time_and_date_filters(server: ServerHandle, actor: Actor) -> None:
     assert between == [[2]]
 
 
+def test_an_event_of_this_moment_is_not_later_than_now(server: ServerHandle) -> None:
+    """``current_timestamp()`` is not behind the events just written: SQLite's own has whole
+    seconds, so without care an event of the current second would look later than "now"."""
+    admin = server.admin
+    for _ in range(3):
+        request_id = admin.get("/api/2.1/unity-catalog/catalogs").headers["x-request-id"]
+        got = ok(
+            admin,
+            "SELECT count(*) FROM system.access.audit WHERE request_id = :rid "
+            "AND event_time <= current_timestamp() "
+            "AND event_time > current_timestamp() - INTERVAL 1 MINUTE",
+            parameters=[{"name": "rid", "value": request_id}],
+        )
+        assert got == [[1]]
+
+
 def test_group_by_and_order_by(server: ServerHandle, actor: Actor) -> None:
     admin = server.admin
     events = rest_events(admin, user=actor.name)

@@ -249,6 +249,11 @@ def _sqlite_fixups(node: exp.Expression) -> exp.Expression:
             this=exp.Lower(this=node.this), expression=exp.Lower(this=node.expression)
         )
         return exp.Escape(this=lowered, expression=exp.Literal.string("\\"))
+    if isinstance(node, exp.CurrentTimestamp):
+        # SQLite's CURRENT_TIMESTAMP has whole seconds, so an event written earlier in the
+        # same second would compare as later than "now". Milliseconds are what strftime
+        # gives; the rest of the millisecond is filled in (``999``) for the same reason.
+        return _fn("strftime", exp.Literal.string(_SQLITE_TIME + "999"), exp.Literal.string("now"))
     if isinstance(node, exp.Cast) and node.to.this in TIMESTAMPS:
         fixed = _time_literal(node, "sqlite")
         if fixed is not node:
