@@ -45,22 +45,22 @@ async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-_bearer = HTTPBearer(auto_error=False, description="A Steward personal access token")
+#: The bearer scheme, declared so the OpenAPI document shows it; the decision itself is made
+#: before routing (:class:`catalog.http.middleware.AuthenticationMiddleware`).
+bearer_scheme = HTTPBearer(auto_error=False, description="A Steward personal access token")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
-async def current_caller(
-    request: Request,
-    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Caller:
-    """The caller the authentication middleware established.
-
-    ``_credentials`` is declared so the OpenAPI document shows the bearer scheme;
-    the decision itself was made before routing.
-    """
+def caller_of(request: Request) -> Caller:
+    """The caller the authentication middleware established."""
     caller = getattr(request.state, "caller", None)
     if not isinstance(caller, Caller):
         raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
     return caller
+
+
+async def current_caller(request: Request, _credentials: BearerDep) -> Caller:
+    return caller_of(request)
 
 
 async def read_body_first(request: Request) -> None:

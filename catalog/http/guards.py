@@ -8,7 +8,6 @@ authorizer. A test walks the app's routes and fails on any without a guard.
 from __future__ import annotations
 
 import time
-from typing import Annotated
 
 import orjson
 from fastapi import Depends, Request
@@ -17,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from catalog.authz import Caller
 from catalog.errors import InvalidParameter, PermissionDenied
-from catalog.http.deps import Runtime, current_caller, get_runtime
+from catalog.http.deps import BearerDep, Runtime, caller_of
 from catalog.names import split_full_name
 from catalog.records import SecurableRecord
 from catalog.store.sql import SqlNamespaceStore
@@ -44,12 +43,12 @@ class Guard:
         #: Normalized name → (when it expires, the securable chain): see :func:`guard`.
         self._chains: dict[str, tuple[float, list[SecurableRecord]]] = {}
 
-    async def __call__(
-        self,
-        request: Request,
-        caller: Annotated[Caller, Depends(current_caller)],
-        runtime: Annotated[Runtime, Depends(get_runtime)],
-    ) -> None:
+    async def __call__(self, request: Request, _credentials: BearerDep) -> None:
+        # The caller and the runtime are read here rather than declared as dependencies:
+        # each declared dependency costs FastAPI's solver a visit per request, and a guard
+        # runs on every request.
+        caller = caller_of(request)
+        runtime: Runtime = request.app.state.runtime
         req = self.requirement
         if req.type_from is not None:
             req = req.resolved(securable_type_from_path(request.path_params.get(req.type_from)))
