@@ -283,12 +283,18 @@ class TableDataService:
     ) -> list[tuple[Any, ...]]:
         checked = check_rows(layout.record.detail, keys, partial=True)
         names = ", ".join(c.name for c in layout.lookup_columns)
+        positions = [c.position for c in layout.lookup_columns]
+        allowed = set(positions)
+        if layout.timeseries is not None:
+            allowed.add(layout.timeseries.position)
         wanted: list[tuple[Any, ...]] = []
         for number, row in enumerate(checked, start=1):
+            key = tuple(row.get(p) for p in positions)
+            extra = row.keys() - allowed
+            if None not in key and not extra:  # the usual key: nothing more to look at
+                wanted.append(key)
+                continue
             missing = [c.name for c in layout.lookup_columns if row.get(c.position) is None]
-            extra = set(row) - {c.position for c in layout.lookup_columns}
-            if layout.timeseries is not None:
-                extra.discard(layout.timeseries.position)
             if missing:
                 raise InvalidParameter(
                     f"key {number}: no value for lookup key column '{missing[0]}' "
@@ -300,7 +306,6 @@ class TableDataService:
                     f"key {number}: '{column.name}' is not a lookup key column "
                     f"(a key gives {names})"
                 )
-            wanted.append(tuple(row[c.position] for c in layout.lookup_columns))
         return wanted
 
     @staticmethod
