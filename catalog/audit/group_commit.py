@@ -19,7 +19,8 @@ thread (:meth:`GroupCommitter.commit_blocking`) that finds no commit in progress
 the batch itself, which spares it two thread switches; what is queued while a commit is
 in progress goes to the writer thread when it ends, as do the events of requests waiting
 on the event loop (:meth:`GroupCommitter.commit`). Each waiting request is woken alone,
-when its own event is durable.
+when its own event is durable; the requests of one batch waiting on an event loop are
+woken with a single wake-up of that loop.
 
 If a batch fails (a payload that no longer fits its table, say), its items are retried
 one by one, each in a transaction of its own; an item whose payload still fails gets its
@@ -37,7 +38,9 @@ import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -59,6 +62,9 @@ class _Pending:
     event: AuditEvent
     payload: Any
     done: Done
+    #: The event loop ``done`` must run on (requests waiting in :meth:`GroupCommitter.commit`);
+    #: None: ``done`` may run on the writing thread.
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 class GroupCommitter:
@@ -87,12 +93,19 @@ class GroupCommitter:
 
     # -- producers ----------------------------------------------------------------------
 
-    def submit(self, event: AuditEvent, payload: Any, done: Done) -> None:
+    def submit(
+        self,
+        event: AuditEvent,
+        payload: Any,
+        done: Done,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         with self._cond:
             if self._stopping:
                 raise RuntimeError("the audit group commit is stopped")
-            self._queue.append(_Pending(event, payload, done))
-            self._cond.notify_all()  # the writer thread
+            self._queue.append(_Pending(event, payload, done, loop))
+            if not self._writing:
+                self._cond.notify_all()  # the writer thread; a writer at work looks again
 
     async def commit(self, event: AuditEvent, payload: Any = None) -> ChainedEvent:
         """Queue ``event`` (and ``payload``) and return once both are durable."""
@@ -108,10 +121,7 @@ class GroupCommitter:
                 assert chained is not None
                 future.set_result(chained)
 
-        def done(chained: ChainedEvent | None, error: BaseException | None) -> None:
-            loop.call_soon_threadsafe(settle, chained, error)
-
-        self.submit(event, payload, done)
+        self.submit(event, payload, settle, loop)
         return await future
 
     def commit_blocking(self, event: AuditEvent, payload: Any = None) -> ChainedEvent:
@@ -215,7 +225,7 @@ class GroupCommitter:
             audit_request_id=item.event.request_id,
             error=str(first_error),
         )
-        item.done(None, first_error)
+        _notify([(item, None, first_error)])
 
     def _transaction(self, batch: list[_Pending], *, with_payloads: bool) -> list[ChainedEvent]:
         with self.db.transaction() as session:
@@ -228,6 +238,26 @@ class GroupCommitter:
     def _finish(self, batch: list[_Pending], chained: list[ChainedEvent]) -> None:
         self.batches += 1
         self.events += len(batch)
-        for item, event in zip(batch, chained, strict=True):
+        for event in chained:
             emit(event)
-            item.done(event, None)
+        _notify([(item, event, None) for item, event in zip(batch, chained, strict=True)])
+
+
+def _notify(outcomes: list[tuple[_Pending, ChainedEvent | None, BaseException | None]]) -> None:
+    """Tell each item's waiter its outcome. Waiters on an event loop are told with one
+    wake-up of that loop for the whole batch (each ``call_soon_threadsafe`` writes to the
+    loop's wake-up pipe: on a batch of ten, ten system calls and ten wake-ups otherwise)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Callable[[], None]]] = {}
+    for item, chained, error in outcomes:
+        if item.loop is None:
+            item.done(chained, error)
+        else:
+            by_loop.setdefault(item.loop, []).append(partial(item.done, chained, error))
+    for loop, calls in by_loop.items():
+        with suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+            loop.call_soon_threadsafe(_run_all, calls)
+
+
+def _run_all(calls: list[Callable[[], None]]) -> None:
+    for call in calls:
+        call()

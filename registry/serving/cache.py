@@ -61,6 +61,11 @@ class TtlCache(Generic[K, V]):
         self._entries[key] = (now + self.ttl, value)
         return value
 
+    def fresh(self, key: K) -> V | None:
+        """The entry if it has not expired, without loading anything."""
+        found = self._entries.get(key)
+        return found[1] if found is not None and found[0] > time.monotonic() else None
+
     def drop(self, key: K) -> None:
         self._entries.pop(key, None)
 
@@ -148,6 +153,12 @@ class ModelCache:
                 self.db, entity.entity_name, entity.entity_version, entity.alias
             ),
         )
+
+    def warm(self, entity: ServedEntity) -> ResolvedVersion | None:
+        """The entity's version if it is resolved and its model loaded, so serving it reads
+        nothing but feature rows; None when something would have to be read or loaded."""
+        resolved = self.versions.fresh((entity.entity_name, entity.entity_version, entity.alias))
+        return resolved if resolved is not None and resolved.version_id in self._models else None
 
     def predictor(self, resolved: ResolvedVersion) -> Predictor:
         """The version's loaded model, wrapped for its signature (loaded once)."""

@@ -63,6 +63,20 @@ class Invoker:
         self.data = data
         self.layouts: TtlCache[str, TableLayout] = TtlCache(LAYOUT_TTL)
 
+    def warm(self, config: EndpointConfig) -> bool:
+        """Whether every entity of ``config`` can be served from memory (its version
+        resolved, its model loaded, its feature tables' layouts known): then an invocation
+        reads only the feature rows themselves."""
+        for entity in config.served_entities:
+            resolved = self.models.warm(entity)
+            if resolved is None:
+                return False
+            for spec in resolved.feature_lookups:
+                table = normalize_full_name(spec.table_name, SecurableType.TABLE)
+                if self.layouts.fresh(table) is None:
+                    return False
+        return True
+
     def invoke(
         self, config: EndpointConfig, checked_tables: frozenset[str], request: inputs.Request
     ) -> Outcome:

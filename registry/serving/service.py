@@ -278,6 +278,12 @@ class ServingService:
                 )
         return found
 
+    def warm(self, name: str) -> bool:
+        """Whether an invocation of ``name`` now would read nothing but feature rows
+        (everything else it needs is cached and fresh): see :meth:`Invoker.warm`."""
+        endpoint = self.endpoints.fresh(name.lower())
+        return endpoint is not None and self.invoker.warm(endpoint.row.config)
+
     def invoke(self, endpoint: Endpoint, request: inputs.Request) -> Outcome:
         return self.invoker.invoke(endpoint.row.config, endpoint.row.checked_tables, request)
 
