@@ -244,6 +244,45 @@ def test_truncation_after_a_checkpoint_is_caught(rt: Runtime) -> None:
     assert "checkpoint" in report.first.message
 
 
+def test_a_truncation_that_removed_its_checkpoints_too_is_caught_by_an_anchor(
+    rt: Runtime, database_url: str, tmp_path: Path
+) -> None:
+    """The attacker cuts every event after the first checkpoint, moves the heads back to
+    it and deletes the later checkpoint as well: the log left is consistent, so only the
+    later checkpoint's anchor, kept outside the database, contradicts it."""
+    first = checkpoint_now(rt.db, KEY)
+    assert first is not None
+    with rt.db.read() as session:
+        last_id = session.execute(text("SELECT max(id) FROM audit_events")).scalar_one()
+        heads = session.execute(text("SELECT lane, seq, head FROM audit_lanes")).all()
+    make_events(rt, 4)
+    second = checkpoint_now(rt.db, KEY)
+    assert second is not None and second.id > first.id
+    assert check(rt, KEY).ok
+    with rt.db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_events WHERE id > :id"), {"id": last_id})
+        conn.execute(text("DELETE FROM audit_checkpoints WHERE id = :id"), {"id": second.id})
+        for lane, seq, head in heads:
+            conn.execute(
+                text("UPDATE audit_lanes SET seq = :s, head = :h WHERE lane = :l"),
+                {"s": seq, "h": head, "l": lane},
+            )
+    assert check(rt, KEY).ok  # what no check inside the database can see
+    with rt.db.read() as session:
+        assert verify(session, KEY, [first]).ok
+        report = verify(session, KEY, [first, second])
+        forged = verify(session, KEY, [first._replace(digest="0" * 64)])
+    assert report.first is not None and report.first.kind == "truncated"
+    assert f"checkpoint {second.id} is not in the log" in report.first.message
+    assert forged.first is not None and "differs" in forged.first.message
+    args = ["audit", "verify", "--database-url", database_url]
+    args += ["--storage-root", str(tmp_path / "cli"), "--expect", str(second)]
+    cli = steward(*args, check=False)
+    assert cli.returncode == 1 and f"checkpoint {second.id}" in cli.stderr, cli.stderr
+    bad = steward("audit", "verify", "--database-url", database_url, "--expect", "7:x", check=False)
+    assert bad.returncode == 1 and "not a checkpoint anchor" in bad.stderr, bad.stderr
+
+
 def test_truncation_without_a_checkpoint_is_caught_by_the_head(rt: Runtime) -> None:
     ids = event_ids(rt)
     run(rt, "DELETE FROM audit_events WHERE id = :id", id=ids[-1][0])

@@ -6,15 +6,15 @@ import threading
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from catalog.audit.log import write_checkpoint
+from catalog.audit.log import Anchor, write_checkpoint
 from catalog.logs import get_logger
 from catalog.persistence.engine import Database
 
 log = get_logger("steward.audit")
 
 
-def checkpoint_now(db: Database, key: bytes | None) -> int | None:
-    """One checkpoint in its own transaction; its id, or None when nothing changed."""
+def checkpoint_now(db: Database, key: bytes | None) -> Anchor | None:
+    """One checkpoint in its own transaction; its anchor, or None when nothing changed."""
     with db.transaction() as session:
         return write_checkpoint(session, key)
 
@@ -43,4 +43,11 @@ class Checkpointer(threading.Thread):
             log.warning("audit_checkpoint_failed", error=str(exc))
             return
         if written is not None:
-            log.info("audit_checkpoint", checkpoint=written, signed=self.key is not None)
+            # The digest is the anchor an auditor keeps outside the database (a log
+            # pipeline does): see catalog.audit.log.Anchor.
+            log.info(
+                "audit_checkpoint",
+                checkpoint=written.id,
+                digest=written.digest,
+                signed=self.key is not None,
+            )

@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import random
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import orjson
 from sqlalchemy import bindparam, insert, select, text, update
@@ -116,7 +117,26 @@ def sign(digest: str, key: bytes | None) -> str | None:
     return hmac.new(key, digest.encode(), hashlib.sha256).hexdigest()
 
 
-def write_checkpoint(session: Session, key: bytes | None) -> int | None:
+class Anchor(NamedTuple):
+    """A checkpoint's id and digest, to keep outside the database (a log line, a ticket):
+    ``steward audit verify --expect ID:DIGEST`` then notices if that checkpoint was removed
+    together with the events it pinned, which nothing inside the database can."""
+
+    id: int
+    digest: str
+
+    def __str__(self) -> str:
+        return f"{self.id}:{self.digest}"
+
+    @classmethod
+    def parse(cls, text: str) -> Anchor:
+        number, _, digest = text.strip().partition(":")
+        if not number.isdigit() or len(digest) != 64:
+            raise ValueError(f"'{text}' is not a checkpoint anchor (ID:SHA256-HEX)")
+        return cls(int(number), digest.lower())
+
+
+def write_checkpoint(session: Session, key: bytes | None) -> Anchor | None:
     """Record the current heads of every lane; None when nothing changed since the last."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHECKPOINT_LOCK})
@@ -147,4 +167,4 @@ def write_checkpoint(session: Session, key: bytes | None) -> int | None:
         )
         .returning(t.AuditCheckpoint.id)
     )
-    return int(result.scalar_one())
+    return Anchor(int(result.scalar_one()), digest)

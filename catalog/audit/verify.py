@@ -16,7 +16,7 @@ checkpoint) come after those.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -25,7 +25,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from catalog.audit.events import GENESIS, event_hash, from_row, utc
-from catalog.audit.log import checkpoint_digest, sign
+from catalog.audit.log import Anchor, checkpoint_digest, sign
 from catalog.persistence import schema as t
 
 #: Rows read per round trip while walking a lane.
@@ -62,7 +62,10 @@ class Report:
         return min(self.problems) if self.problems else None
 
 
-def verify(session: Session, key: bytes | None = None) -> Report:
+def verify(session: Session, key: bytes | None = None, expect: Sequence[Anchor] = ()) -> Report:
+    """Walk the whole log. ``expect``: checkpoint anchors kept outside the database; each
+    must still be in the log, unchanged (a truncation that also removed the checkpoints
+    after it leaves a consistent log that only such an anchor contradicts)."""
     report = Report()
     lanes = {
         lane: (seq, head)
@@ -71,7 +74,7 @@ def verify(session: Session, key: bytes | None = None) -> Report:
         )
     }
     report.lanes = len(lanes)
-    pins = _checkpoint_pins(session, key, report)
+    pins = _checkpoint_pins(session, key, report, expect)
     last_in_lane: dict[int, tuple[int, str]] = {}  # lane → (seq, hash)
     pinned: dict[tuple[int, int], tuple[str, tuple[str, int, int], str]] = {}
     current_lane: int | None = None
@@ -184,14 +187,16 @@ def _rows(session: Session) -> Iterator[t.AuditEvent]:
 
 
 def _checkpoint_pins(
-    session: Session, key: bytes | None, report: Report
+    session: Session, key: bytes | None, report: Report, expect: Sequence[Anchor] = ()
 ) -> dict[tuple[int, int], list[tuple[str, str]]]:
-    """Check the checkpoints' own chain and signatures; return what each pins:
-    (lane, seq) → [(checkpoint label, head hash)]."""
+    """Check the checkpoints' own chain and signatures, and the anchors kept outside the
+    database; return what each checkpoint pins: (lane, seq) → [(checkpoint label, head)]."""
     pins: dict[tuple[int, int], list[tuple[str, str]]] = {}
     prev = GENESIS
+    digests: dict[int, str] = {}
     for cp in session.execute(select(t.AuditCheckpoint).order_by(t.AuditCheckpoint.id)).scalars():
         report.checkpoints += 1
+        digests[cp.id] = cp.digest
         lanes = orjson.loads(cp.lanes)
         created = utc(cp.created_at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         label = f"checkpoint {cp.id}"
@@ -217,4 +222,19 @@ def _checkpoint_pins(
         for lane_text, (seq, head) in lanes.items():
             if seq:
                 pins.setdefault((int(lane_text), int(seq)), []).append((label, head))
+    for anchor in expect:
+        found = digests.get(anchor.id)
+        if found is None:
+            what = "is not in the log: it, and the events it pinned, were removed (truncated)"
+        elif not hmac.compare_digest(found, anchor.digest):
+            what = "differs from the digest recorded outside the database (rewritten)"
+        else:
+            continue
+        report.problems.append(
+            Problem(
+                LAST,
+                "truncated" if found is None else "checkpoint",
+                f"checkpoint {anchor.id} {what}",
+            )
+        )
     return pins

@@ -137,20 +137,34 @@ def audit_verify(
     database_url: DatabaseUrl = None,
     storage_root: StorageRoot = None,
     key_file: KeyFile = None,
+    expect: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--expect",
+            help="A checkpoint anchor ID:DIGEST kept outside the database (printed by "
+            "'steward audit checkpoint', logged as audit_checkpoint); repeatable",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Walk the whole log; name the first event that was modified, deleted, inserted or
-    reordered, or the truncation after a checkpoint. Exit 1 when anything is wrong."""
+    reordered, or the truncation after a checkpoint (with --expect, also one that removed
+    the checkpoints too). Exit 1 when anything is wrong."""
+    from catalog.audit.log import Anchor
     from catalog.audit.verify import verify
     from catalog.config import Settings
     from catalog.persistence.engine import Database
 
+    try:
+        anchors = [Anchor.parse(text) for text in expect or []]
+    except ValueError as exc:
+        fail(str(exc))
     settings = Settings.from_env(database_url=database_url, storage_root=storage_root)
     key = key_file.read_bytes().strip() if key_file else settings.audit_key
     db = Database(settings.resolved_database_url)
     try:
         with db.read() as session:
-            report = verify(session, key)
+            report = verify(session, key, anchors)
     finally:
         db.dispose()
     summary = {
@@ -197,4 +211,8 @@ def audit_checkpoint(
         fail(f"could not write a checkpoint: {exc}")
     finally:
         db.dispose()
-    typer.echo("nothing new to checkpoint" if written is None else f"checkpoint {written} written")
+    if written is None:
+        typer.echo("nothing new to checkpoint")
+    else:
+        typer.echo(f"checkpoint {written.id} written; keep its anchor outside the database:")
+        typer.echo(str(written))
