@@ -28,7 +28,7 @@ from catalog.audit.log import append
 from catalog.pagination import encode_token
 from catalog.persistence import schema as t
 from catalog.persistence.engine import Database
-from tests.support import ROOT, ServerHandle, start_server, unique
+from tests.support import ROOT, ServerHandle, start_server, stop_process, unique
 
 AUDIT = "/api/2.1/steward/audit"
 UC = "/api/2.1/unity-catalog"
@@ -263,9 +263,4 @@ def test_cli_follow_prints_a_new_event(server: ServerHandle) -> None:
         assert created.status_code == 200, created.text
         assert f"{catalog}.s" in wait_for("createSchema")  # delivered by a follow poll
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)

@@ -179,15 +179,7 @@ def checked_columns(
         try:
             values = [record[name] for record in records]
         except KeyError:
-            values = []
-            for number, record in enumerate(records, start=1):
-                if name not in record:
-                    if number == 1 and all(name not in r for r in records):
-                        raise InvalidParameter(
-                            f"missing column '{name}': the model's signature needs it "
-                            f"({', '.join(c['name'] for c in columns)})"
-                        ) from None
-                    raise InvalidParameter(f"row {number}: missing column '{name}'") from None
+            raise _missing_column(name, records, columns) from None
         if not _plainly(values, kind):  # check value by value, naming the first bad one
             values = [
                 _checked(value, kind, name, number, required)
@@ -202,6 +194,19 @@ def frame(records: list[dict[str, Any]], columns: tuple[dict[str, Any], ...]) ->
     import pandas as pd
 
     return pd.DataFrame(checked_columns(records, columns), columns=[c["name"] for c in columns])
+
+
+def _missing_column(
+    name: str, records: list[dict[str, Any]], columns: tuple[dict[str, Any], ...]
+) -> InvalidParameter:
+    """The error for a column some record lacks: the whole column, or the first row."""
+    if all(name not in record for record in records):
+        needed = ", ".join(c["name"] for c in columns)
+        return InvalidParameter(
+            f"missing column '{name}': the model's signature needs it ({needed})"
+        )
+    number = next(i for i, record in enumerate(records, start=1) if name not in record)
+    return InvalidParameter(f"row {number}: missing column '{name}'")
 
 
 #: Python types whose values a numeric column takes as they are (bool is not among them:
