@@ -196,6 +196,51 @@ def test_features_are_looked_up_by_key_and_request_values_override(world: World)
     assert close(no_key_needed.json()["predictions"], [7.0])
 
 
+def test_lookups_merge_column_by_column_row_by_row(world: World) -> None:
+    """Features are merged a column at a time; each row still gets what it asked for: a row
+    that gives its feature keeps it, its neighbours get theirs looked up, a row that gives
+    every feature needs no key, and errors name the row the user sent (not its place among
+    the rows that needed a lookup)."""
+    name = feature_world(world)
+    for body in (
+        {
+            "dataframe_records": [
+                {"id": 1, "a": 10.0, "b": 2.0},
+                {"id": 2, "b": 1.0},
+                {"a": 4.0, "b": 0.0},
+            ]
+        },
+        {"instances": [{"id": 1, "a": 10.0, "b": 2.0}, {"id": 2, "b": 1.0}, {"a": 4.0, "b": 0.0}]},
+        {"inputs": {"id": [1, 2, None], "a": [10.0, None, 4.0], "b": [2.0, 1.0, 0.0]}},
+    ):
+        answer = world.consumer_http.post(invocations(name), json=body)
+        assert answer.status_code == 200, (body, answer.text)
+        want = expected(5.0, [{"a": 10.0, "b": 2.0}, {"a": 0.5, "b": 1.0}, {"a": 4.0, "b": 0.0}])
+        assert close(answer.json()["predictions"], want), (body, answer.json())
+    cases = [
+        (
+            {"dataframe_records": [{"a": 1.0, "b": 0.0}, {"b": 1.0}]},
+            "row 2: missing lookup key 'id'",
+        ),
+        (
+            {
+                "dataframe_records": [
+                    {"a": 1.0, "b": 0.0},
+                    {"id": 1, "b": 1.0},
+                    {"id": 42, "b": 1.0},
+                ]
+            },
+            "row 3: unknown key id=42",
+        ),
+        ({"dataframe_records": [{"id": 1, "b": 0.0}, {"id": 2}]}, "row 2: missing column 'b'"),
+        ({"dataframe_split": {"columns": ["id", "b"], "data": [[1, 0.0], [True, 1.0]]}}, "id"),
+    ]
+    for body, needle in cases:
+        answer = world.consumer_http.post(invocations(name), json=body)
+        assert answer.status_code == 400, (body, answer.text)
+        assert needle in answer.json()["message"], (needle, answer.json())
+
+
 def test_renamed_features_reach_the_model_under_their_input_names(world: World) -> None:
     """``rename_outputs`` (Databricks' FeatureLookup): table column ``score`` is the model's
     input ``a``; the version records the renaming and serving applies it."""

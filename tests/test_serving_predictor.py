@@ -53,7 +53,7 @@ def test_same_predictions_as_the_dataframe_without_warnings(kind: str) -> None:
     predictor = Predictor(model, COLUMNS)
     assert (predictor._bare is None) == (kind == "pipeline")
     rows = data(50, seed=1)[0]
-    records = rows.to_dict("records")
+    records = rows.to_dict("list")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         got = predictor.predict(records)
@@ -83,5 +83,5 @@ def test_a_string_column_keeps_the_dataframe_path_in_the_fitted_order() -> None:
     )
     ordered._bare = None  # force the DataFrame path
     np.testing.assert_array_equal(
-        ordered.predict(rows.to_dict("records")), model.predict(rows[["b", "a", "n"]])
+        ordered.predict(rows.to_dict("list")), model.predict(rows[["b", "a", "n"]])
     )

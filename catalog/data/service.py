@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from catalog.audit.recorder import detached
 from catalog.data.physical import column_name, create_storage, has_storage, physical_table
-from catalog.data.values import check_rows, columns_by_name
+from catalog.data.values import INT_RANGES, check_rows, columns_by_name
 from catalog.errors import InvalidParameter, PermissionDenied
 from catalog.names import SYSTEM_CATALOG
 from catalog.persistence.engine import Database
@@ -259,13 +259,15 @@ class TableDataService:
                 "looked up by key"
             )
         raw = self._checked_keys(layout, keys)
-        wanted = [_normalized(layout.lookup_columns, k) for k in raw]
         times = self._checked_times(layout, as_of, len(raw))
-        unique = list(dict.fromkeys(raw))
         if layout.timeseries is None or times is None:
-            with self.db.statement_read() as connection:
-                found = self._latest(connection, layout, unique)
-            return [found.get(k) for k in wanted]
+            names = [c.name for c in layout.columns]
+            return [
+                None if row is None else dict(zip(names, row, strict=True))
+                for row in self._latest_rows(layout, raw)
+            ]
+        wanted = [_normalized(layout.lookup_columns, k) for k in raw]
+        unique = list(dict.fromkeys(raw))
         with self.db.read() as session:
             history = self._histories(session, layout, unique, max(times))
         out: list[dict[str, Any] | None] = []
@@ -277,6 +279,41 @@ class TableDataService:
             else:
                 out.append(values[index])
         return out
+
+    def latest_by_key(
+        self, layout: TableLayout, key_columns: Sequence[Sequence[Any]]
+    ) -> list[tuple[Any, ...] | None]:
+        """For each key, given by column (one sequence per lookup column, in key order),
+        the latest stored row as a tuple of the table's columns in position order, or None.
+
+        This is the lookup serving runs on every request, so it works a column at a time:
+        keys that are plainly of their column's type (whole numbers in range, text) are not
+        checked one by one, and rows stay tuples. Anything else takes the checks of
+        :meth:`lookup_in`, which name the first bad key.
+        """
+        if not all(
+            _plain_keys(column, values)
+            for column, values in zip(layout.lookup_columns, key_columns, strict=True)
+        ):
+            names = [c.name for c in layout.lookup_columns]
+            keys = [dict(zip(names, key, strict=True)) for key in zip(*key_columns, strict=True)]
+            return self._latest_rows(layout, self._checked_keys(layout, keys))
+        if len(key_columns) == 1:
+            return self._latest_rows(layout, key_columns[0], single=True)
+        return self._latest_rows(layout, list(zip(*key_columns, strict=True)))
+
+    def _latest_rows(
+        self, layout: TableLayout, keys: Sequence[Any], *, single: bool = False
+    ) -> list[tuple[Any, ...] | None]:
+        """The latest row of each key: ``keys`` are tuples, or with ``single`` the bare
+        values of a one-column key."""
+        if not keys:
+            return []
+        with self.db.statement_read() as connection:
+            found = self._latest(connection, layout, list(dict.fromkeys(keys)), single=single)
+        if single:
+            return [found.get((k,)) for k in keys]
+        return [found.get(_normalized(layout.lookup_columns, k)) for k in keys]
 
     def _checked_keys(
         self, layout: TableLayout, keys: Sequence[Mapping[str, Any]]
@@ -341,22 +378,29 @@ class TableDataService:
         return sa.tuple_(*columns).in_(chunk)
 
     def _latest(
-        self, connection: Connection, layout: TableLayout, keys: Sequence[tuple[Any, ...]]
-    ) -> dict[tuple[Any, ...], dict[str, Any]]:
-        """One statement per chunk of keys (a request's keys are one chunk)."""
-        found: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self,
+        connection: Connection,
+        layout: TableLayout,
+        keys: Sequence[Any],
+        *,
+        single: bool = False,
+    ) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+        """One statement per chunk of keys (a request's keys are one chunk): each key's
+        latest row, by its normalized key tuple. ``keys`` are tuples, or bare values when
+        ``single`` (a one-column key)."""
+        found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         statement = _latest_statement(layout.table, layout)
-        single = len(layout.lookup_columns) == 1
-        names = [c.name for c in layout.columns]
+        bare = len(layout.lookup_columns) == 1
+        positions = _key_positions(layout)
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
-            values_of = [k[0] for k in chunk] if single else list(chunk)
+            if single:
+                values_of: Sequence[Any] = chunk
+            else:
+                values_of = [k[0] for k in chunk] if bare else list(chunk)
             for row in connection.execute(statement, {"keys": values_of}):
-                values = dict(zip(names, row, strict=True))
-                key = _normalized(
-                    layout.lookup_columns, tuple(values[c.name] for c in layout.lookup_columns)
-                )
-                found[key] = values
+                key = _normalized(layout.lookup_columns, tuple(row[i] for i in positions))
+                found[key] = tuple(row)
         return found
 
     def _histories(
@@ -416,6 +460,27 @@ def _latest_statement(table: sa.Table, layout: TableLayout) -> sa.Select:
         )
     _LATEST[table] = statement
     return statement
+
+
+def _key_positions(layout: TableLayout) -> tuple[int, ...]:
+    """Where the lookup columns are in a row of the latest-row statement."""
+    order = [c.position for c in layout.columns]
+    return tuple(order.index(c.position) for c in layout.lookup_columns)
+
+
+def _plain_keys(column: ColumnRecord, values: Sequence[Any]) -> bool:
+    """Whether :func:`check_rows` would take every key value of ``column`` unchanged:
+    whole numbers (not booleans) in the column's range, or plain ASCII text without NUL.
+    (Time keys are not plain: they are parsed and normalized.)"""
+    if not values:
+        return False
+    types = set(map(type, values))
+    if column.type_name in INT_RANGES:
+        low, high = INT_RANGES[column.type_name]
+        return types == {int} and low <= min(values) and max(values) <= high
+    if column.type_name == "STRING":
+        return types == {str} and all(v.isascii() and "\x00" not in v for v in values)
+    return False
 
 
 def _physical_row(row: dict[int, Any]) -> dict[str, Any]:

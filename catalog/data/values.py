@@ -29,7 +29,7 @@ from catalog.text import storable_problem
 #: Largest batch one request may write.
 MAX_BATCH_ROWS = 100_000
 
-_INT_RANGES = {
+INT_RANGES = {
     "BYTE": (-(2**7), 2**7 - 1),
     "SHORT": (-(2**15), 2**15 - 1),
     "INT": (-(2**31), 2**31 - 1),
@@ -52,7 +52,7 @@ def _integer(column: ColumnRecord, value: Any, text: bool) -> int:
             value = int(value)
         else:
             raise BadValue(f"{_shown(value)} is not a whole number")
-    low, high = _INT_RANGES[column.type_name]
+    low, high = INT_RANGES[column.type_name]
     if not low <= value <= high:
         raise BadValue(f"{value} is out of range for {column.type_name} ({low}..{high})")
     return value

@@ -8,15 +8,18 @@ Accepted bodies (exactly one of the four, plus Databricks' optional ``client_req
   matched to the signature's columns by position), a dict of columns, or for tensor
   signatures nested lists.
 
-Rows become records (column → value), so feature lookups can fill them in; then a pandas
-DataFrame in the signature's column order with each column's type. A missing column, a
-value of the wrong type, a ragged row or an unknown body key is a 400 naming it. Columns
-the signature does not name are ignored (as MLflow does).
+A request is held by column (name → one value per row), the shape the model takes in
+the end: feature lookups fill whole columns, and types are checked a column at a time
+(one pass over its values' types in the usual case) rather than value by value. A record
+that lacks a column has :data:`MISSING` there. A missing column, a value of the wrong
+type, a ragged row or an unknown body key is a 400 naming it. Columns the signature does
+not name are ignored (as MLflow does).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,19 +34,36 @@ FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 OTHER_KEYS = ("client_request_id", "params")
 MAX_ROWS = 10_000
 
+#: Column name → one value per row.
+Columns = Mapping[str, Sequence[Any]]
+
+
+class _Missing:
+    """The value of a column in a record that does not have it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+def absent(value: Any) -> bool:
+    """Not given: null, or a record without the column."""
+    return value is None or value is MISSING
+
 
 @dataclass
 class Request:
     format: str
-    #: Rows as records (named columns); None for a tensor request.
-    records: list[dict[str, Any]] | None
-    #: Positional rows of a tensor request (or of records before naming them).
+    #: The request's columns; None for positional rows (matched to a signature later).
+    columns: dict[str, Sequence[Any]] | None
+    #: Positional rows: a tensor request, or rows to be matched to the signature's columns.
     rows: list[Any] | None
     client_request_id: str | None
-
-    @property
-    def row_count(self) -> int:
-        return len(self.records if self.records is not None else self.rows or [])
+    row_count: int
 
 
 def parse(body: bytes) -> Request:
@@ -71,22 +91,21 @@ def parse(body: bytes) -> Request:
         raise InvalidParameter("client_request_id must be a string")
     kind = given[0]
     value = data[kind]
+    rows: list[Any] | None = None
     if kind == "dataframe_split":
-        records = _split(value)
-        rows = None
+        columns, count = _split(value)
     elif kind == "dataframe_records":
-        records, rows = _records(value, kind), None
+        columns, count = _records(value, kind)
     else:
-        records, rows = _instances(value, kind)
-    count = len(records if records is not None else rows or [])
+        columns, rows, count = _instances(value, kind)
     if count == 0:
         raise InvalidParameter(f"{kind} holds no rows")
     if count > MAX_ROWS:
         raise InvalidParameter(f"a request may score at most {MAX_ROWS} rows, not {count}")
-    return Request(kind, records, rows, client_id)
+    return Request(kind, columns, rows, client_id, count)
 
 
-def _split(value: Any) -> list[dict[str, Any]]:
+def _split(value: Any) -> tuple[dict[str, Sequence[Any]], int]:
     if not isinstance(value, dict):
         raise InvalidParameter("dataframe_split must be an object with 'columns' and 'data'")
     extra = [k for k in value if k not in ("columns", "data", "index")]
@@ -99,19 +118,24 @@ def _split(value: Any) -> list[dict[str, Any]]:
         raise InvalidParameter("dataframe_split.columns names a column twice")
     if not isinstance(data, list):
         raise InvalidParameter("dataframe_split.data must be a list of rows")
-    records = []
-    for number, row in enumerate(data, start=1):
-        if not isinstance(row, list) or len(row) != len(columns):
-            got = len(row) if isinstance(row, list) else type(row).__name__
-            raise InvalidParameter(
-                f"dataframe_split.data row {number} has {got} values; expected a list of "
-                f"{len(columns)} (one per column)"
-            )
-        records.append(dict(zip(columns, row, strict=True)))
-    return records
+    width = len(columns)
+    if not all(type(row) is list and len(row) == width for row in data):
+        number, row = next(
+            (n, r)
+            for n, r in enumerate(data, start=1)
+            if not isinstance(r, list) or len(r) != width
+        )
+        got = len(row) if isinstance(row, list) else type(row).__name__
+        raise InvalidParameter(
+            f"dataframe_split.data row {number} has {got} values; expected a list of "
+            f"{width} (one per column)"
+        )
+    if not data:
+        return dict.fromkeys(columns, ()), 0
+    return dict(zip(columns, zip(*data, strict=True), strict=True)), len(data)
 
 
-def _records(value: Any, kind: str) -> list[dict[str, Any]]:
+def _records(value: Any, kind: str) -> tuple[dict[str, Sequence[Any]], int]:
     if not isinstance(value, list):
         raise InvalidParameter(f"{kind} must be a list of records")
     for number, row in enumerate(value, start=1):
@@ -119,10 +143,17 @@ def _records(value: Any, kind: str) -> list[dict[str, Any]]:
             raise InvalidParameter(
                 f"{kind} row {number} is {type(row).__name__}; expected an object of column: value"
             )
-    return value
+    return _by_column(value), len(value)
 
 
-def _instances(value: Any, kind: str) -> tuple[list[dict[str, Any]] | None, list[Any] | None]:
+def _by_column(records: list[dict[str, Any]]) -> dict[str, Sequence[Any]]:
+    names = dict.fromkeys(name for record in records for name in record)
+    return {name: [record.get(name, MISSING) for record in records] for name in names}
+
+
+def _instances(
+    value: Any, kind: str
+) -> tuple[dict[str, Sequence[Any]] | None, list[Any] | None, int]:
     if isinstance(value, dict):  # columns: {"x": [1, 2], "y": [3, 4]}
         lengths = {len(v) if isinstance(v, list) else -1 for v in value.values()}
         if not value or -1 in lengths or len(lengths) != 1:
@@ -130,26 +161,24 @@ def _instances(value: Any, kind: str) -> tuple[list[dict[str, Any]] | None, list
                 f"{kind} given as an object must map each column to a list of values of "
                 "the same length"
             )
-        names = list(value)
-        columns = zip(*value.values(), strict=True)
-        return [dict(zip(names, row, strict=True)) for row in columns], None
+        return dict(value), None, lengths.pop()
     if not isinstance(value, list):
         raise InvalidParameter(f"{kind} must be a list of rows or an object of columns")
     if value and all(isinstance(r, dict) for r in value):
-        return value, None
+        return _by_column(value), None, len(value)
     if any(isinstance(r, dict) for r in value):
         raise InvalidParameter(f"{kind} mixes records and rows; use one shape")
-    return None, value
+    return None, value, len(value)
 
 
-def named(request: Request, columns: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
-    """The request's rows as records; positional rows are matched to the signature's
-    columns in order."""
-    if request.records is not None:
-        return request.records
+def named(request: Request, columns: tuple[dict[str, Any], ...]) -> dict[str, Sequence[Any]]:
+    """The request's columns; positional rows are matched to the signature's columns in
+    order."""
+    if request.columns is not None:
+        return request.columns
     names = [c["name"] for c in columns]
-    records = []
-    for number, row in enumerate(request.rows or [], start=1):
+    rows = request.rows or []
+    for number, row in enumerate(rows, start=1):
         if not isinstance(row, list) or len(row) != len(names):
             got = len(row) if isinstance(row, list) else "a scalar"
             raise InvalidParameter(
@@ -157,8 +186,7 @@ def named(request: Request, columns: tuple[dict[str, Any], ...]) -> list[dict[st
                 f"{len(names)} columns ({', '.join(names)}): send records or "
                 "dataframe_split to name them"
             )
-        records.append(dict(zip(names, row, strict=True)))
-    return records
+    return dict(zip(names, zip(*rows, strict=True), strict=True))
 
 
 # -- typed columns ---------------------------------------------------------------------------
@@ -166,9 +194,7 @@ def named(request: Request, columns: tuple[dict[str, Any], ...]) -> list[dict[st
 _NUMBER = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
 
 
-def checked_columns(
-    records: list[dict[str, Any]], columns: tuple[dict[str, Any], ...]
-) -> dict[str, Any]:
+def checked_columns(request: Columns, columns: tuple[dict[str, Any], ...]) -> dict[str, Any]:
     """The signature's columns, in its order, as numpy arrays of its types; every value
     checked (missing columns and wrong types are 400s naming row and column)."""
     data: dict[str, Any] = {}
@@ -176,10 +202,9 @@ def checked_columns(
         name = spec["name"]
         kind = spec.get("type", "string")
         required = spec.get("required", True)
-        try:
-            values = [record[name] for record in records]
-        except KeyError:
-            raise _missing_column(name, records, columns) from None
+        values = request.get(name)
+        if values is None or MISSING in values:
+            raise _missing_column(name, values, columns)
         if not _plainly(values, kind):  # check value by value, naming the first bad one
             values = [
                 _checked(value, kind, name, number, required)
@@ -189,41 +214,34 @@ def checked_columns(
     return data
 
 
-def frame(records: list[dict[str, Any]], columns: tuple[dict[str, Any], ...]) -> Any:
-    """A DataFrame with the signature's columns, in its order, each of its type."""
-    import pandas as pd
-
-    return pd.DataFrame(checked_columns(records, columns), columns=[c["name"] for c in columns])
-
-
 def _missing_column(
-    name: str, records: list[dict[str, Any]], columns: tuple[dict[str, Any], ...]
+    name: str, values: Sequence[Any] | None, columns: tuple[dict[str, Any], ...]
 ) -> InvalidParameter:
     """The error for a column some record lacks: the whole column, or the first row."""
-    if all(name not in record for record in records):
+    if values is None or all(v is MISSING for v in values):
         needed = ", ".join(c["name"] for c in columns)
         return InvalidParameter(
             f"missing column '{name}': the model's signature needs it ({needed})"
         )
-    number = next(i for i, record in enumerate(records, start=1) if name not in record)
+    number = next(i for i, value in enumerate(values, start=1) if value is MISSING)
     return InvalidParameter(f"row {number}: missing column '{name}'")
 
 
 #: Python types whose values a numeric column takes as they are (bool is not among them:
 #: ``type(True) is bool``); a fraction column also takes missing values (NaN).
 _PLAIN = {
-    "double": (float, int, type(None)),
-    "float": (float, int, type(None)),
-    "long": (int,),
-    "integer": (int,),
+    "double": frozenset({float, int, type(None)}),
+    "float": frozenset({float, int, type(None)}),
+    "long": frozenset({int}),
+    "integer": frozenset({int}),
 }
 
 
-def _plainly(values: list[Any], kind: str) -> bool:
+def _plainly(values: Sequence[Any], kind: str) -> bool:
     """Whether every value of a numeric column is already what :func:`_checked` would pass
     unchanged (the usual case), so the column is checked in one pass over the types."""
     plain = _PLAIN.get(kind)
-    return plain is not None and all(type(v) in plain for v in values)
+    return plain is not None and set(map(type, values)) <= plain
 
 
 def _checked(value: Any, kind: str, name: str, number: int, required: bool) -> Any:
@@ -258,13 +276,15 @@ def _checked(value: Any, kind: str, name: str, number: int, required: bool) -> A
     return value
 
 
-def _array(values: list[Any], kind: str) -> Any:
+def _array(values: Sequence[Any], kind: str) -> Any:
     dtype = _NUMBER.get(kind)
     if dtype is not None:
-        if dtype.startswith("int") and any(v is None for v in values):
+        if dtype.startswith("int") and None in values:
             return np.asarray(values, dtype="float64")
         try:
-            return np.asarray([np.nan if v is None else v for v in values], dtype=dtype)
+            if None in values:
+                values = [np.nan if v is None else v for v in values]
+            return np.asarray(values, dtype=dtype)
         except OverflowError:
             raise InvalidParameter(f"a value is out of range for a {kind} column") from None
     if kind == "boolean":

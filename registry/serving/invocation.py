@@ -4,7 +4,8 @@ Feature lookups (the version's ``feature_lookups``): each request row carries th
 keys (the columns named by ``lookup_key``, matched in order to the feature table's
 primary key, timeseries column aside); the features (``feature_names``, or every
 non-key column) are read by key in one query per feature table for the whole request —
-the latest row of each key. Values the request gives itself override looked-up values.
+the latest row of each key — and merged into the request a column at a time. Values the
+request gives itself override looked-up values.
 A key with no row in the feature table is a 400 naming the table and the key, unless
 the request gives every feature of that table itself. A null in the request counts as
 not given (``dataframe_split`` has a value for every column of every row), so it is
@@ -20,8 +21,8 @@ who may read it.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from catalog.data.service import TableDataService, TableLayout
@@ -32,6 +33,7 @@ from registry.dependencies import FeatureLookupSpec
 from registry.serving import inputs
 from registry.serving.cache import ModelCache, ResolvedVersion, TtlCache
 from registry.serving.config import EndpointConfig, ServedEntity
+from registry.serving.inputs import MISSING
 
 LAYOUT_TTL = 1.0
 
@@ -85,10 +87,12 @@ class Invoker:
         predictor = self.models.predictor(resolved)
         try:
             if resolved.columns is not None:
-                records = inputs.named(request, resolved.columns)
+                columns = inputs.named(request, resolved.columns)
                 if resolved.feature_lookups:
-                    records = self._with_features(records, resolved, checked_tables)
-                output = predictor.predict(records)
+                    columns = self._with_features(
+                        columns, request.row_count, resolved, checked_tables
+                    )
+                output = predictor.predict(columns)
             elif resolved.tensor is not None:
                 output = predictor.model.predict(inputs.tensor(request, resolved.tensor))
             else:
@@ -104,11 +108,12 @@ class Invoker:
 
     def _with_features(
         self,
-        records: list[dict[str, Any]],
+        columns: inputs.Columns,
+        count: int,
         resolved: ResolvedVersion,
         checked_tables: frozenset[str],
-    ) -> list[dict[str, Any]]:
-        merged = [dict(r) for r in records]
+    ) -> dict[str, Sequence[Any]]:
+        merged = dict(columns)  # looked-up columns replace the request's, never change them
         for spec in resolved.feature_lookups:
             table = normalize_full_name(spec.table_name, SecurableType.TABLE)
             if table not in checked_tables:
@@ -117,10 +122,12 @@ class Invoker:
                     f"features up in TABLE '{table}', and SELECT on it was not checked for "
                     "this endpoint: update the endpoint's config (as someone with SELECT on it)"
                 )
-            self._lookup(merged, spec, table)
+            self._lookup(merged, count, spec, table)
         return merged
 
-    def _lookup(self, rows: list[dict[str, Any]], spec: FeatureLookupSpec, table: str) -> None:
+    def _lookup(
+        self, columns: dict[str, Sequence[Any]], count: int, spec: FeatureLookupSpec, table: str
+    ) -> None:
         layout = self.layouts.get(table, lambda: self.data.layout(table))
         key_columns = layout.lookup_columns
         if len(spec.lookup_key) != len(key_columns):
@@ -132,35 +139,73 @@ class Invoker:
         features = spec.feature_names or [
             c.name for c in layout.columns if c.name.lower() not in keyed
         ]
-        wanted: list[int] = []
-        keys: list[dict[str, Any]] = []
-        for index, row in enumerate(rows):
-            if all(row.get(spec.output_name(f)) is not None for f in features):
-                continue  # the request gives every feature itself
-            key: dict[str, Any] = {}
-            for request_column, column in zip(spec.lookup_key, key_columns, strict=True):
-                if row.get(request_column) is None:
-                    raise InvalidParameter(
-                        f"row {index + 1}: missing lookup key '{request_column}' (needed to look "
-                        f"up features in '{table}')"
-                    )
-                key[column.name] = row[request_column]
-            wanted.append(index)
-            keys.append(key)
-        if not keys:
-            return
-        found = self.data.lookup_in(layout, keys)
-        for index, key, values in zip(wanted, keys, found, strict=True):
-            row = rows[index]
-            if values is None:
-                shown = ", ".join(
-                    f"{k}={v}" for k, v in zip(spec.lookup_key, key.values(), strict=True)
-                )
-                raise InvalidParameter(
-                    f"row {index + 1}: unknown key {shown}: no row in feature table '{table}'"
-                )
-            for feature in features:
-                output = spec.output_name(feature)
-                if row.get(output) is None:  # request values override looked-up values
-                    value = values.get(feature)
-                    row[output] = float(value) if isinstance(value, Decimal) else value
+        outputs = [spec.output_name(f) for f in features]
+        given = [columns.get(output) for output in outputs]
+        wanted: Sequence[int]
+        if all(values is None for values in given):  # the usual case: all looked up
+            wanted = range(count)
+        else:  # rows that give every feature themselves need no lookup
+            wanted = [
+                i
+                for i in range(count)
+                if any(values is None or inputs.absent(values[i]) for values in given)
+            ]
+            if not wanted:
+                return
+        keys = [
+            self._key_column(columns, request_column, wanted, table)
+            for request_column in spec.lookup_key
+        ]
+        found = self.data.latest_by_key(layout, keys)
+        if None in found:
+            self._unknown_key(found, keys, wanted, spec, table)
+        position = {c.name: i for i, c in enumerate(layout.columns)}
+        decimal = {c.name for c in layout.columns if c.type_name == "DECIMAL"}
+        for feature, output, values in zip(features, outputs, given, strict=True):
+            at = position.get(feature)
+            looked = [None] * len(found) if at is None else [row[at] for row in found]
+            if feature in decimal:
+                looked = [None if v is None else float(v) for v in looked]
+            if values is None and len(wanted) == count:
+                columns[output] = looked
+                continue
+            # request values override looked-up values
+            merged = list(values) if values is not None else [MISSING] * count
+            for index, value in zip(wanted, looked, strict=True):
+                if inputs.absent(merged[index]):
+                    merged[index] = value
+            columns[output] = merged
+
+    @staticmethod
+    def _key_column(
+        columns: inputs.Columns, request_column: str, wanted: Sequence[int], table: str
+    ) -> Sequence[Any]:
+        """The request's values of one lookup key column, for the rows ``wanted``."""
+        values = columns.get(request_column)
+        if values is not None and isinstance(wanted, range) and len(wanted) == len(values):
+            keys = values
+        else:
+            keys = [MISSING if values is None else values[i] for i in wanted]
+        if None in keys or MISSING in keys:
+            number = next(i for i, key in zip(wanted, keys, strict=True) if inputs.absent(key))
+            raise InvalidParameter(
+                f"row {number + 1}: missing lookup key '{request_column}' (needed to look "
+                f"up features in '{table}')"
+            )
+        return keys
+
+    @staticmethod
+    def _unknown_key(
+        found: list[Any],
+        keys: list[Sequence[Any]],
+        wanted: Sequence[int],
+        spec: FeatureLookupSpec,
+        table: str,
+    ) -> None:
+        at = found.index(None)
+        shown = ", ".join(
+            f"{name}={values[at]}" for name, values in zip(spec.lookup_key, keys, strict=True)
+        )
+        raise InvalidParameter(
+            f"row {wanted[at] + 1}: unknown key {shown}: no row in feature table '{table}'"
+        )

@@ -61,9 +61,9 @@ class Predictor:
         signature = [str(c["name"]) for c in columns or ()]
         self._order = fitted if sorted(fitted) == sorted(signature) else signature
 
-    def predict(self, records: list[dict[str, Any]]) -> Any:
+    def predict(self, columns: inputs.Columns) -> Any:
         assert self.columns is not None
-        data = inputs.checked_columns(records, self.columns)
+        data = inputs.checked_columns(columns, self.columns)
         if self._bare is not None:
             # Column-major, as pandas hands the same numbers over: the same summation order
             # in the linear models' dot products, so the same last bits.
