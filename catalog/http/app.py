@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from catalog.http.audit import AuditMiddleware, audit_route
 from catalog.http.deps import Runtime
+from catalog.http.direct import DirectRoutesMiddleware
 from catalog.http.errors import install_error_handlers
 from catalog.http.middleware import (
     AuthenticationMiddleware,
@@ -88,13 +89,15 @@ def build_app(
     for router in routers:
         app.include_router(router)
     install_error_handlers(app)
-    # Outermost last: request id → audit → authentication → body limit → routes.
+    # Outermost last: request id → audit → authentication → body limit → direct routes
+    # (catalog/http/direct.py) → the router.
     streamed = [
         (route.path_regex, frozenset(route.methods or ()))
         for router in routers
         for route in router.routes
         if isinstance(route, APIRoute) and streams_body(route)
     ]
+    app.add_middleware(DirectRoutesMiddleware)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes, exempt=streamed
     )

@@ -23,6 +23,7 @@ from catalog.audit.recorder import AuditScope, detached
 from catalog.errors import StewardError
 from catalog.http.audit import BODY_NOT_AUDITED, note_params
 from catalog.http.deps import CallerDep, RuntimeDep, caller_of, read_body_first
+from catalog.http.direct import DIRECT
 from catalog.http.guards import AUTHENTICATED, guard
 from catalog.http.models import Empty, RequestBody
 from catalog.logs import get_logger
@@ -238,14 +239,16 @@ def delete_endpoint(name: str, rt: RuntimeDep) -> Empty:
         guard(privilege=Privilege.QUERY, on=ENDPOINT, name_from=BY_NAME, cache_seconds=TTL),
     ],
     operation_id="queryServingEndpoint",
-    openapi_extra=BODY_NOT_AUDITED,
+    openapi_extra={**BODY_NOT_AUDITED, **DIRECT},
 )
 async def invoke(name: str, request: Request) -> HttpResponse:
     """Score ``dataframe_split``, ``dataframe_records``, ``instances`` or ``inputs``;
     answers ``{"predictions": [...]}`` once the invocation's audit event is durable.
 
-    The caller and the runtime are read from the request (the guard has checked both)
-    instead of being declared: the hottest route pays for no dependency it can spare.
+    The route is :data:`~catalog.http.direct.DIRECT`: its dependencies and this handler
+    are awaited without FastAPI's router and solver. The caller and the runtime are read
+    from the request (the guard has checked both) instead of being declared: the hottest
+    route pays for no dependency it can spare.
     When the endpoint, its versions, models and feature layouts are all cached
     (:meth:`ServingService.warm`), the request is scored right here on the event loop,
     reading only its feature rows (one indexed statement), and waits for the group commit

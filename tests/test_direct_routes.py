@@ -1,0 +1,152 @@
+"""Direct routes (catalog/http/direct.py): answered without FastAPI's router and solver, with
+the same dependencies, parameters, errors and audit as through the router."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from catalog.errors import NotFound
+from catalog.http.deps import BearerDep
+from catalog.http.direct import DIRECT, DirectRoutesMiddleware, direct_routes
+from catalog.http.errors import install_error_handlers
+from catalog.http.middleware import RequestContextMiddleware
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Recording:
+    """A guard-shaped dependency: an object whose ``__call__`` takes the request and the
+    bearer credentials, as catalog.http.guards.Guard does."""
+
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+
+    async def __call__(self, request: Request, _credentials: BearerDep) -> None:
+        self.calls.append(f"guard:{request.path_params['name']}")
+        if request.path_params["name"] == "missing":
+            raise NotFound("ENDPOINT 'missing' does not exist")
+
+
+def make_app(calls: list[str]) -> FastAPI:
+    async def app_wide(request: Request) -> None:
+        calls.append(f"app:{request.scope['route'].operation_id}")
+
+    async def body_first(request: Request) -> None:
+        calls.append(f"body:{len(await request.body())}")
+
+    router = APIRouter()
+
+    @router.post(
+        "/things/{name}/run",
+        dependencies=[Depends(body_first), Depends(Recording(calls))],
+        operation_id="runThing",
+        openapi_extra=DIRECT,
+    )
+    async def run(name: str, request: Request) -> JSONResponse:
+        calls.append(f"handler:{name}")
+        if name == "boom":
+            raise RuntimeError("unexpected")
+        return JSONResponse({"name": name, "state": request.state.request_id != ""})
+
+    @router.get("/things/{name}/run", operation_id="describeThing")
+    async def describe(name: str) -> dict[str, str]:
+        calls.append(f"router:{name}")
+        return {"name": name}
+
+    app = FastAPI(dependencies=[Depends(app_wide)])
+    app.include_router(router)
+    install_error_handlers(app)
+    app.add_middleware(DirectRoutesMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def client(app: FastAPI) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+async def test_a_direct_route_runs_its_dependencies_in_order_without_the_router(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    routed: list[str] = []
+    original = APIRoute.handle
+
+    async def counting(self: APIRoute, scope: Any, receive: Any, send: Any) -> None:
+        routed.append(self.path)
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(APIRoute, "handle", counting)
+    calls: list[str] = []
+    async with client(make_app(calls)) as http:
+        answer = await http.post("/things/a1/run", content=b"12345")
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"name": "a1", "state": True}
+        assert answer.headers["x-request-id"]
+        assert calls == ["app:runThing", "body:5", "guard:a1", "handler:a1"]
+        assert routed == []  # answered before the router
+        # A method the direct route does not take goes through the router as before.
+        calls.clear()
+        described = await http.get("/things/a1/run")
+        assert described.status_code == 200 and calls == ["app:describeThing", "router:a1"]
+        assert routed == ["/things/{name}/run"]
+        # The OpenAPI document still has the route.
+        paths = (await http.get("/openapi.json")).json()["paths"]
+        assert "post" in paths["/things/{name}/run"]
+
+
+async def test_errors_go_to_the_apps_handlers() -> None:
+    calls: list[str] = []
+    async with client(make_app(calls)) as http:
+        missing = await http.post("/things/missing/run")
+        assert missing.status_code == 404
+        body = missing.json()
+        assert body["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+        assert "missing" in body["message"] and body["request_id"]
+        assert calls[-1] == "guard:missing"  # the handler never ran
+        boom = await http.post("/things/boom/run")
+        assert boom.status_code == 500
+        assert boom.json()["error_code"] == "INTERNAL_ERROR"
+        assert "unexpected" not in boom.text
+
+
+def test_a_route_the_direct_path_cannot_run_is_refused_when_the_app_is_built() -> None:
+    router = APIRouter()
+
+    @router.post("/things/{name}", openapi_extra=DIRECT)
+    async def needs_query(name: str, limit: int) -> dict[str, Any]:
+        return {}
+
+    app = FastAPI()
+    app.include_router(router)
+    with pytest.raises(TypeError, match="'limit'"):
+        direct_routes(app)
+
+    sync_router = APIRouter()
+
+    @sync_router.post("/sync/{name}", openapi_extra=DIRECT)
+    def threaded(name: str) -> dict[str, Any]:
+        return {}
+
+    sync_app = FastAPI()
+    sync_app.include_router(sync_router)
+    with pytest.raises(TypeError, match="async"):
+        direct_routes(sync_app)
+
+
+def test_the_serving_invocation_route_is_direct() -> None:
+    from registry.serving.http import invocations
+
+    (route,) = [r for r in invocations.routes if isinstance(r, APIRoute)]
+    assert route.openapi_extra and route.openapi_extra.get("x-steward-direct")
