@@ -167,3 +167,37 @@ def test_replicas_writing_at_once_keep_one_verifiable_log(
     recorded = [name for name, _ in rows if name.startswith("lane_")]
     assert sorted(recorded) == sorted(acknowledged)  # exactly one event each
     assert len({lane for _, lane in rows}) > 1  # concurrent writers took different lanes
+
+
+def test_served_features_follow_a_write_on_the_other_replica_at_once(
+    replicas: tuple[ServerHandle, ServerHandle], tmp_path: Path
+) -> None:
+    """Replica ``a`` serves from its feature row cache; a write through replica ``b`` raises
+    the table's data version in the same transaction, so ``a``'s very next invocation reads
+    the new row: no staleness bound, unlike policies."""
+    from tests.registry_support import STEWARD
+    from tests.test_serving import World, feature_world, invocations
+
+    a, b = replicas
+    world = World(a, tmp_path)
+    try:
+        name = feature_world(world)
+
+        def predict() -> float:
+            answer = world.consumer_http.post(
+                invocations(name), json={"dataframe_records": [{"id": 2, "b": 0.0}]}
+            )
+            assert answer.status_code == 200, answer.text
+            return float(answer.json()["predictions"][0])
+
+        for _ in range(3):
+            assert abs(predict() - (5.0 + 2 * 0.5)) < 1e-6
+        on_b = b.client(world.scientist_token)
+        for value in (7.0, -1.0, 3.25):
+            written = on_b.post(
+                f"{STEWARD}/tables/{world.feats}/rows", json={"rows": [{"id": 2, "a": value}]}
+            )
+            assert written.status_code == 200, written.text
+            assert abs(predict() - (5.0 + 2 * value)) < 1e-6
+    finally:
+        world.close()

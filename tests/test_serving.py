@@ -76,6 +76,7 @@ class World:
             f"GRANT SELECT, MODIFY ON TABLE {self.feats} TO `{self.scientist}`",
         ):
             sql(admin, statement)
+        self.scientist_token, self.consumer_token = scientist_token, consumer_token
         self.ds = Client(server.url, scientist_token, cache_dir=tmp_path / "ds")
         self.ds_http = server.client(scientist_token)
         self.consumer_http = server.client(consumer_token)
@@ -239,6 +240,50 @@ def test_lookups_merge_column_by_column_row_by_row(world: World) -> None:
         answer = world.consumer_http.post(invocations(name), json=body)
         assert answer.status_code == 400, (body, answer.text)
         assert needle in answer.json()["message"], (needle, answer.json())
+
+
+def test_served_features_follow_every_write_at_once(world: World) -> None:
+    """Serving keeps the feature rows it read while the table's data version holds
+    (catalog/data/row_cache.py): every kind of write raises it, so the very next
+    invocation sees the write — rows API, SQL MERGE (update and delete), SQL INSERT."""
+    name = feature_world(world)
+    admin = world.server.admin
+
+    def predict() -> Any:
+        answer = world.consumer_http.post(
+            invocations(name), json={"dataframe_records": [{"id": 1, "b": 0.0}]}
+        )
+        return answer.json()["predictions"][0] if answer.status_code == 200 else answer
+
+    for _ in range(3):  # read once, then from the cache
+        assert abs(predict() - (5.0 + 2 * 1.0)) < 1e-6
+    written = world.ds_http.post(
+        f"{STEWARD}/tables/{world.feats}/rows", json={"rows": [{"id": 1, "a": 4.0}]}
+    )
+    assert written.status_code == 200, written.text
+    assert abs(predict() - (5.0 + 2 * 4.0)) < 1e-6
+    changes = f"{world.catalog}.ml.changes"
+    sql(admin, f"CREATE TABLE {changes} (id BIGINT NOT NULL, a DOUBLE)")
+    sql(admin, f"INSERT INTO {changes} VALUES (1, 2.5)")
+    sql(
+        admin,
+        f"MERGE INTO {world.feats} AS t USING {changes} AS c ON t.id = c.id "
+        "WHEN MATCHED THEN UPDATE SET a = c.a",
+    )
+    assert abs(predict() - (5.0 + 2 * 2.5)) < 1e-6
+    deletes = f"{world.catalog}.ml.deletes"
+    sql(admin, f"CREATE TABLE {deletes} (id BIGINT NOT NULL)")
+    sql(admin, f"INSERT INTO {deletes} VALUES (1)")
+    sql(
+        admin,
+        f"MERGE INTO {world.feats} AS t USING {deletes} AS d ON t.id = d.id "
+        "WHEN MATCHED THEN DELETE",
+    )
+    gone = predict()
+    assert isinstance(gone, httpx.Response) and gone.status_code == 400
+    assert "unknown key id=1" in gone.json()["message"]
+    sql(admin, f"INSERT INTO {world.feats} VALUES (1, 0.5)")
+    assert abs(predict() - (5.0 + 2 * 0.5)) < 1e-6
 
 
 def test_renamed_features_reach_the_model_under_their_input_names(world: World) -> None:

@@ -28,10 +28,12 @@ from sqlalchemy.orm import Session
 
 from catalog.audit.recorder import detached
 from catalog.data.physical import column_name, create_storage, has_storage, physical_table
+from catalog.data.row_cache import RowCache
 from catalog.data.values import INT_RANGES, check_rows, columns_by_name
 from catalog.errors import InvalidParameter, PermissionDenied
 from catalog.names import SYSTEM_CATALOG
 from catalog.persistence.engine import Database
+from catalog.persistence.schema import TableDataVersion
 from catalog.records import ColumnRecord, TableRecord
 
 #: Keys per ``IN (…)`` list: well under SQLite's 32,766 variables, cheap to plan.
@@ -96,6 +98,8 @@ class TableDataService:
         self.namespace = namespace
         self._ready: set[str] = set()
         self._ready_lock = threading.Lock()
+        #: Latest rows by key, for serving's lookups (see :meth:`latest_by_key`).
+        self.row_cache = RowCache()
 
     # -- resolution -------------------------------------------------------------------
 
@@ -156,6 +160,7 @@ class TableDataService:
         keys = layout.key_columns
         if not keys:  # no primary key: every row is a new row
             session.execute(sa.insert(layout.table), [_physical_row(r) for r in rows])
+            self._bump_version(session, layout)
             return WriteResult(len(rows), len(rows), 0)
         _refuse_duplicate_keys(layout, rows)
         existing = self._existing_keys(session, layout, rows)
@@ -166,6 +171,7 @@ class TableDataService:
                 "use MERGE INTO (or the rows API, which merges) to update it"
             )
         session.execute(self._upsert(session, layout), [_physical_row(r) for r in rows])
+        self._bump_version(session, layout)
         updated = sum(1 for r in rows if _key(layout, r) in existing)
         return WriteResult(len(rows), len(rows) - updated, updated)
 
@@ -192,7 +198,22 @@ class TableDataService:
                 else sa.tuple_(*columns).in_(chunk)
             )
             deleted += session.execute(sa.delete(layout.table).where(condition)).rowcount or 0
+        if deleted:
+            self._bump_version(session, layout)
         return deleted
+
+    @staticmethod
+    def _bump_version(session: Session, layout: TableLayout) -> None:
+        """Raise the table's data version in the writing transaction: readers that cached
+        its rows read them again once this commits (:mod:`catalog.data.row_cache`)."""
+        table = TableDataVersion.__table__
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(table).values(table_id=layout.record.securable.id, version=1)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[table.c.table_id], set_={"version": table.c.version + 1}
+            )
+        )
 
     def _upsert(self, session: Session, layout: TableLayout) -> Any:
         insert = (
@@ -289,30 +310,40 @@ class TableDataService:
         This is the lookup serving runs on every request, so it works a column at a time:
         keys that are plainly of their column's type (whole numbers in range, text) are not
         checked one by one, and rows stay tuples. Anything else takes the checks of
-        :meth:`lookup_in`, which name the first bad key.
+        :meth:`lookup_in`, which name the first bad key. Rows come from the row cache
+        while the table's data version is unchanged (:mod:`catalog.data.row_cache`).
         """
-        if not all(
+        if all(
             _plain_keys(column, values)
             for column, values in zip(layout.lookup_columns, key_columns, strict=True)
         ):
+            keys = list(zip(*key_columns, strict=True))
+        else:
             names = [c.name for c in layout.lookup_columns]
-            keys = [dict(zip(names, key, strict=True)) for key in zip(*key_columns, strict=True)]
-            return self._latest_rows(layout, self._checked_keys(layout, keys))
-        if len(key_columns) == 1:
-            return self._latest_rows(layout, key_columns[0], single=True)
-        return self._latest_rows(layout, list(zip(*key_columns, strict=True)))
+            given = [dict(zip(names, key, strict=True)) for key in zip(*key_columns, strict=True)]
+            keys = [
+                _normalized(layout.lookup_columns, k) for k in self._checked_keys(layout, given)
+            ]
+        table_id = layout.record.securable.id
+        with self.db.statement_read() as connection:
+            version = connection.execute(_VERSION, {"table_id": table_id}).scalar() or 0
+            cached = self.row_cache.rows(table_id, version)
+            if cached is None:  # rows of a newer version are cached: read, don't keep
+                found = self._latest(connection, layout, list(dict.fromkeys(keys)))
+                return [found.get(k) for k in keys]
+            missing = [k for k in dict.fromkeys(keys) if k not in cached]
+            if missing:
+                self.row_cache.store(table_id, version, self._latest(connection, layout, missing))
+        return [cached.get(k) for k in keys]
 
     def _latest_rows(
-        self, layout: TableLayout, keys: Sequence[Any], *, single: bool = False
+        self, layout: TableLayout, keys: Sequence[tuple[Any, ...]]
     ) -> list[tuple[Any, ...] | None]:
-        """The latest row of each key: ``keys`` are tuples, or with ``single`` the bare
-        values of a one-column key."""
+        """The latest row of each key (checked key tuples), read now."""
         if not keys:
             return []
         with self.db.statement_read() as connection:
-            found = self._latest(connection, layout, list(dict.fromkeys(keys)), single=single)
-        if single:
-            return [found.get((k,)) for k in keys]
+            found = self._latest(connection, layout, list(dict.fromkeys(keys)))
         return [found.get(_normalized(layout.lookup_columns, k)) for k in keys]
 
     def _checked_keys(
@@ -378,29 +409,19 @@ class TableDataService:
         return sa.tuple_(*columns).in_(chunk)
 
     def _latest(
-        self,
-        connection: Connection,
-        layout: TableLayout,
-        keys: Sequence[Any],
-        *,
-        single: bool = False,
+        self, connection: Connection, layout: TableLayout, keys: Sequence[tuple[Any, ...]]
     ) -> dict[tuple[Any, ...], tuple[Any, ...]]:
         """One statement per chunk of keys (a request's keys are one chunk): each key's
-        latest row, by its normalized key tuple. ``keys`` are tuples, or bare values when
-        ``single`` (a one-column key)."""
+        latest row, by its normalized key tuple."""
         found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         statement = _latest_statement(layout.table, layout)
         bare = len(layout.lookup_columns) == 1
         positions = _key_positions(layout)
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
-            if single:
-                values_of: Sequence[Any] = chunk
-            else:
-                values_of = [k[0] for k in chunk] if bare else list(chunk)
-            for row in connection.execute(statement, {"keys": values_of}):
-                key = _normalized(layout.lookup_columns, tuple(row[i] for i in positions))
-                found[key] = tuple(row)
+            values_of = [k[0] for k in chunk] if bare else list(chunk)
+            for row in connection.execute(statement, {"keys": values_of}).tuples():
+                found[_normalized(layout.lookup_columns, tuple(row[i] for i in positions))] = row
         return found
 
     def _histories(
@@ -431,6 +452,11 @@ class TableDataService:
                 rows.append(values)
         return histories
 
+
+#: A table's data version (no row: never written, version 0).
+_VERSION = sa.select(TableDataVersion.__table__.c.version).where(
+    TableDataVersion.__table__.c.table_id == sa.bindparam("table_id")
+)
 
 #: The latest-row statement of each physical table, built once: a lookup by key (what
 #: serving runs on every request) then costs one execution of a compiled statement, with

@@ -91,6 +91,20 @@ class TableDetail(Base):
     timeseries_column: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
+class TableDataVersion(Base):
+    """How often a managed table's rows have been written: bumped by every write, in the
+    writing transaction. A reader that finds the number unchanged knows the rows it read
+    before are still the table's rows (serving's feature row cache,
+    :class:`catalog.data.row_cache.RowCache`), on any replica."""
+
+    __tablename__ = "table_data_versions"
+
+    table_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("securables.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
 class TableColumn(Base):
     __tablename__ = "table_columns"
     __table_args__ = (UniqueConstraint("table_id", "name", name="uq_table_columns_table_name"),)
