@@ -107,3 +107,34 @@ def test_a_failing_payload_loses_only_itself(runtime: Runtime) -> None:
         ).scalar_one()
         assert count == 8
         assert verify(session).ok
+
+
+def test_a_lone_request_commits_itself_and_never_waits_for_another_writer(
+    runtime: Runtime,
+) -> None:
+    release = threading.Event()
+    writing = threading.Event()
+
+    def slow_payloads(_session: Session, _payloads: Sequence[Any]) -> None:
+        writing.set()
+        assert release.wait(10)
+
+    committer = GroupCommitter(runtime.db, write_payloads=slow_payloads, name="test-gc-idle")
+    try:
+        alone = committer.commit_if_idle(event("gc-idle-alone"))
+        assert alone is not None and alone.event.request_id == "gc-idle-alone"
+        assert stored(runtime, "gc-idle-alone") == ["gc-idle-alone"]  # durable on return
+        # While another batch is being written it writes nothing and does not wait.
+        busy = threading.Thread(target=committer.commit_blocking, args=(event("gc-idle-b"), 1))
+        busy.start()
+        assert writing.wait(10)
+        assert committer.commit_if_idle(event("gc-idle-skipped")) is None
+        release.set()
+        busy.join(10)
+        assert stored(runtime, "gc-idle-skipped") == []
+        assert stored(runtime, "gc-idle-b") == ["gc-idle-b"]
+    finally:
+        release.set()
+        committer.stop()
+    with runtime.db.read() as session:
+        assert verify(session).ok

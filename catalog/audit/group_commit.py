@@ -16,7 +16,8 @@ request alone.
 
 One batch is written at a time, by whoever is free first: a request waiting on a worker
 thread (:meth:`GroupCommitter.commit_blocking`) that finds no commit in progress writes
-the batch itself, which spares it two thread switches; what is queued while a commit is
+the batch itself, which spares it two thread switches, and so may a request alone on an
+event loop (:meth:`GroupCommitter.commit_if_idle`); what is queued while a commit is
 in progress goes to the writer thread when it ends, as do the events of requests waiting
 on the event loop (:meth:`GroupCommitter.commit`). Each waiting request is woken alone,
 when its own event is durable; the requests of one batch waiting on an event loop are
@@ -148,6 +149,29 @@ class GroupCommitter:
         if outcome[1] is not None:
             raise outcome[1]
         return outcome[0]
+
+    def commit_if_idle(self, event: AuditEvent, payload: Any = None) -> ChainedEvent | None:
+        """Write ``event`` (and ``payload``) right here and return it, if no commit is
+        queued or in progress; None: nothing was written, wait with :meth:`commit`.
+
+        For a request that is alone (nothing in flight to share a commit with): it spares
+        the hand-off to the writer thread and back, two thread wake-ups that cost a lone
+        request more than the commit itself. It never waits for another writer."""
+        outcome: list[Any] = []
+        with self._cond:
+            if self._stopping or self._writing or self._queue:
+                return None
+            self._queue.append(_Pending(event, payload, lambda *done: outcome.extend(done)))
+            batch = self._take()
+        try:
+            self._write(batch)
+        finally:
+            with self._cond:
+                self._done_writing()
+        chained, error = outcome
+        if error is not None:
+            raise error
+        return chained
 
     def stop(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the writer."""

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import orjson
 from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from catalog.audit.events import GENESIS, AuditEvent, ChainedEvent, now
@@ -56,14 +57,17 @@ def append_many(session: Session, events: Sequence[AuditEvent]) -> list[ChainedE
     """
     if not events:
         return []
-    lane, seq, head = _take_lane(session)
+    # Core statements on the session's connection: the same transaction, without the
+    # ORM's per-statement bookkeeping (an append runs on every request).
+    connection = session.connection()
+    lane, seq, head = _take_lane(connection)
     chained: list[ChainedEvent] = []
     for event in events:
         sealed = ChainedEvent(event, lane, seq + 1, head).sealed()
         chained.append(sealed)
         seq, head = sealed.seq, sealed.hash
-    session.execute(_INSERT_EVENT, [c.row() for c in chained])
-    session.execute(_MOVE_HEAD, {"lane_": lane, "seq_": seq, "head_": head})
+    connection.execute(_INSERT_EVENT, [c.row() for c in chained])
+    connection.execute(_MOVE_HEAD, {"lane_": lane, "seq_": seq, "head_": head})
     return chained
 
 
@@ -81,22 +85,29 @@ _MOVE_HEAD = (
 _LANE_ZERO = select(_LANES.c.lane, _LANES.c.seq, _LANES.c.head).where(_LANES.c.lane == 0)
 
 
-def _take_lane(session: Session) -> tuple[int, int, str]:
-    lanes = select(t.AuditLane.lane, t.AuditLane.seq, t.AuditLane.head)
-    if session.get_bind().dialect.name != "postgresql":
-        row = session.connection().execute(_LANE_ZERO).one()
+_LANE_COLUMNS = (_LANES.c.lane, _LANES.c.seq, _LANES.c.head)
+#: PostgreSQL: the first of the given lanes nobody holds, or none.
+_FREE_LANE = (
+    select(*_LANE_COLUMNS)
+    .where(_LANES.c.lane.in_(bindparam("lanes", expanding=True)))
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+#: PostgreSQL: one lane, waiting for whoever holds it.
+_QUEUE_ON_LANE = select(*_LANE_COLUMNS).where(_LANES.c.lane == bindparam("lane")).with_for_update()
+
+
+def _take_lane(connection: Connection) -> tuple[int, int, str]:
+    if connection.dialect.name != "postgresql":
+        row = connection.execute(_LANE_ZERO).one()
         return row.lane, row.seq, row.head
     start = random.randrange(LANES)
     order = [(start + i) % LANES for i in range(LANES)]
-    row = session.execute(
-        lanes.where(t.AuditLane.lane.in_(order[:4])).limit(1).with_for_update(skip_locked=True)
-    ).first()
+    row = connection.execute(_FREE_LANE, {"lanes": order[:4]}).first()
     if row is None:
-        row = session.execute(
-            lanes.where(t.AuditLane.lane.in_(order)).limit(1).with_for_update(skip_locked=True)
-        ).first()
+        row = connection.execute(_FREE_LANE, {"lanes": order}).first()
     if row is None:  # every lane is busy: queue behind one
-        row = session.execute(lanes.where(t.AuditLane.lane == start).with_for_update()).one()
+        row = connection.execute(_QUEUE_ON_LANE, {"lane": start}).one()
     return row.lane, row.seq, row.head
 
 

@@ -253,22 +253,32 @@ async def invoke(name: str, request: Request) -> HttpResponse:
     (:meth:`ServingService.warm`), the request is scored right here on the event loop,
     reading only its feature rows (one indexed statement), and waits for the group commit
     without holding a thread: no hand-off to a worker thread and back, the largest fixed
-    cost of a small request on this stack. Anything colder (a model to load, a version or
-    config to read again) is done on a worker thread, which then also waits for the commit.
+    cost of a small request on this stack. An invocation alone in flight writes its own
+    commit there (:meth:`GroupCommitter.commit_if_idle`): it has nobody to share one with,
+    and the writer thread would cost it two more hand-offs. Anything colder (a model to
+    load, a version or config to read again) is done on a worker thread, which then also
+    waits for the commit.
     """
     started = time.perf_counter()
     body = await request.body()
     serving: ServingService = request.app.state.runtime.extensions[SERVING]
     requester = caller_of(request).name
     state = request.state
-    if serving.warm(name):
-        answer = _answer(serving, name, body, state, requester, started)
-        audit: AuditScope | None = getattr(state, "audit", None)
-        if audit is not None:
-            await serving.log.commit(audit.event(answer.status, answer.error), answer.row)
-            audit.written = True
-    else:
-        answer = await run_in_threadpool(_serve, serving, name, body, state, requester, started)
+    serving.in_flight += 1
+    try:
+        if serving.warm(name):
+            answer = _answer(serving, name, body, state, requester, started)
+            audit: AuditScope | None = getattr(state, "audit", None)
+            if audit is not None:
+                event = audit.event(answer.status, answer.error)
+                # Alone, it commits its event itself; otherwise it joins a group commit.
+                if serving.in_flight > 1 or serving.log.commit_if_idle(event, answer.row) is None:
+                    await serving.log.commit(event, answer.row)
+                audit.written = True
+        else:
+            answer = await run_in_threadpool(_serve, serving, name, body, state, requester, started)
+    finally:
+        serving.in_flight -= 1
     return HttpResponse(
         answer.payload,
         status_code=answer.status,

@@ -90,6 +90,8 @@ class ServingService:
         self.endpoints: TtlCache[str, Endpoint] = TtlCache(TTL)
         #: Audit events and inference rows of invocations, committed in groups.
         self.log = GroupCommitter(db, write_payloads=self._write_inference_rows)
+        #: Invocations being answered on the event loop (touched only there).
+        self.in_flight = 0
 
     def stop(self) -> None:
         self.log.stop()
