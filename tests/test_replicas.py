@@ -201,3 +201,39 @@ def test_served_features_follow_a_write_on_the_other_replica_at_once(
             assert abs(predict() - (5.0 + 2 * value)) < 1e-6
     finally:
         world.close()
+
+
+def test_connections_killed_while_idle_are_replaced_before_use(tmp_path: Path) -> None:
+    """Pooled PostgreSQL connections idle longer than a second are pinged at checkout
+    (catalog/persistence/engine.py) and replaced when the ping fails: after every backend
+    of the database is terminated (as by a restart), the next requests just work."""
+    if not (
+        os.environ.get("STEWARD_TEST_POSTGRES_URL") or os.environ.get("STEWARD_REQUIRE_POSTGRES")
+    ):
+        pytest.skip("needs PostgreSQL")
+    import sqlalchemy as sa
+
+    from catalog.persistence.engine import PING_AFTER_IDLE_SECONDS
+
+    with postgres_database() as url:
+        server = start_server(url, tmp_path / "s")
+        try:
+            for _ in range(5):
+                assert server.admin.get(f"{UC}/catalogs").status_code == 200
+            killer = sa.create_engine(url)
+            with killer.connect() as connection:
+                killed = connection.execute(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).scalar()
+            killer.dispose()
+            assert killed and killed > 0
+            time.sleep(PING_AFTER_IDLE_SECONDS + 0.2)
+            name = unique("after")
+            assert server.admin.post(f"{UC}/catalogs", json={"name": name}).status_code == 200
+            for _ in range(5):
+                assert server.admin.get(f"{UC}/catalogs/{name}").status_code == 200
+        finally:
+            server.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -67,10 +69,45 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
             event.listen(engine, "begin", _sqlite_begin_deferred)
         return engine
     if writer:
-        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-    return create_engine(
-        url, pool_size=5, max_overflow=20, pool_pre_ping=True, isolation_level="REPEATABLE READ"
-    )
+        engine = create_engine(url, pool_size=10, max_overflow=20)
+    else:
+        engine = create_engine(url, pool_size=5, max_overflow=20, isolation_level="REPEATABLE READ")
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled PostgreSQL connection that has been idle longer than this is pinged before use.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling that pings only connections idle a while.
+
+    ``pool_pre_ping`` pings on every checkout: one round trip more for each transaction and
+    each lookup, twice per serving request. A connection checked in less than
+    :data:`PING_AFTER_IDLE_SECONDS` ago was working then; one idle longer (the database
+    may have restarted meanwhile) is pinged as ``pool_pre_ping`` would, and replaced if
+    that fails (SQLAlchemy's documented custom pessimistic handling: a
+    ``DisconnectionError`` raised at checkout makes the pool connect afresh).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _stamp(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.get(_CHECKED_IN)
+        if checked_in is not None and time.monotonic() - checked_in < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            record.info.pop(_CHECKED_IN, None)
+            raise DisconnectionError(f"pooled connection is gone: {exc}") from exc
+
+
+_CHECKED_IN = "steward_checked_in_at"
 
 
 #: Called with the session of a write transaction (see :attr:`Database.before_commit`).
