@@ -1,10 +1,11 @@
 """What the invocation path reads, cached: endpoints, alias targets and loaded models.
 
 * Endpoint configurations and version resolutions are kept for :data:`TTL` seconds
-  (0.25 s): an alias move or a config update made on any replica reaches every replica
-  within that time plus one request, well under the one second SPEC §9 asks, without
-  a restart and without a listener. A replica that changes an endpoint drops its own
-  entry at once.
+  (0.25 s), then read again in the background while the old entry still answers (for at
+  most another :data:`TTL`): an alias move or a config update made on any replica
+  reaches every replica within that time plus one background read, well under the one
+  second SPEC §9 asks, without a restart and without a listener. A replica that changes
+  an endpoint drops its own entry at once.
 * Loaded models are kept by version id (a READY version's artifacts never change), the
   most recently used :data:`MAX_MODELS`; each is loaded once (concurrent first requests
   wait for the one load) through the safe loaders, on a worker thread.
@@ -16,6 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -43,31 +45,73 @@ V = TypeVar("V")
 
 
 class TtlCache(Generic[K, V]):
-    """A small map whose entries expire ``ttl`` seconds after they were read from the source."""
+    """A small map whose entries expire ``ttl`` seconds after they were read from the source.
 
-    def __init__(self, ttl: float, max_entries: int = 4096) -> None:
+    :meth:`fresh` (what the invocation path asks on the event loop) also answers an entry
+    that expired less than ``grace`` seconds ago, and has it read again in the background:
+    a busy endpoint never waits for its own refresh, and the entry is at most ``ttl`` plus
+    one background read old. A refresh that fails drops the entry, so the next request
+    reads it itself and gets the error.
+    """
+
+    def __init__(self, ttl: float, max_entries: int = 4096, grace: float | None = None) -> None:
         self.ttl = ttl
+        self.grace = ttl if grace is None else grace
         self.max_entries = max_entries
-        self._entries: dict[K, tuple[float, V]] = {}
+        self._entries: dict[K, tuple[float, V, Callable[[], V]]] = {}
+        self._refreshing: set[K] = set()
+        self._lock = threading.Lock()
 
     def get(self, key: K, load: Callable[[], V]) -> V:
+        """The entry as :meth:`fresh` gives it, else read now with ``load``."""
+        value = self.fresh(key)
+        if value is not None:
+            return value
         now = time.monotonic()
-        found = self._entries.get(key)
-        if found is not None and found[0] > now:
-            return found[1]
         value = load()
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[key] = (now + self.ttl, value)
+        self._put(key, now, value, load)
         return value
 
     def fresh(self, key: K) -> V | None:
-        """The entry if it has not expired, without loading anything."""
+        """The entry if it has not expired (or only just, see the class), without reading
+        anything on this thread."""
         found = self._entries.get(key)
-        return found[1] if found is not None and found[0] > time.monotonic() else None
+        if found is None:
+            return None
+        expires, value, load = found
+        now = time.monotonic()
+        if expires > now:
+            return value
+        if now - expires > self.grace:
+            return None
+        with self._lock:
+            if key in self._refreshing:
+                return value
+            self._refreshing.add(key)
+        _REFRESHER.submit(self._refresh, key, load)
+        return value
 
     def drop(self, key: K) -> None:
         self._entries.pop(key, None)
+
+    def _put(self, key: K, now: float, value: V, load: Callable[[], V]) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (now + self.ttl, value, load)
+
+    def _refresh(self, key: K, load: Callable[[], V]) -> None:
+        try:
+            now = time.monotonic()
+            self._put(key, now, load(), load)
+        except Exception:
+            self.drop(key)  # the next request reads it itself, and gets the error
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
+
+
+#: Background reads of expiring cache entries (:meth:`TtlCache.fresh`).
+_REFRESHER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="steward-cache-refresh")
 
 
 @dataclass(frozen=True)
