@@ -420,7 +420,8 @@ class TableDataService:
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
             values_of = [k[0] for k in chunk] if bare else list(chunk)
-            for row in connection.execute(statement, {"keys": values_of}).tuples():
+            # Plain tuples: cached, compared with None and indexed many times over.
+            for row in map(tuple, connection.execute(statement, {"keys": values_of})):
                 found[_normalized(layout.lookup_columns, tuple(row[i] for i in positions))] = row
         return found
 
