@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
+import orjson
 import structlog
 
 _SECRET_KEYS = {"authorization", "token", "token_value", "password", "admin_token"}
@@ -34,7 +36,7 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
     if fmt == "console":
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     else:
-        renderer = structlog.processors.JSONRenderer()
+        renderer = structlog.processors.JSONRenderer(serializer=_orjson_text)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -50,6 +52,13 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+
+
+def _orjson_text(event: Any, **options: Any) -> str:
+    """JSON lines through orjson (two lines per serving request: audit and access)."""
+    return orjson.dumps(
+        event, default=options.get("default", str), option=orjson.OPT_NON_STR_KEYS
+    ).decode()
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:

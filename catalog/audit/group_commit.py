@@ -252,12 +252,15 @@ class GroupCommitter:
         _notify([(item, None, first_error)])
 
     def _transaction(self, batch: list[_Pending], *, with_payloads: bool) -> list[ChainedEvent]:
-        with self.db.transaction() as session:
-            session.info[HANDLED] = True
-            payloads = [item.payload for item in batch if item.payload is not None]
-            if with_payloads and payloads and self.write_payloads is not None:
+        events = [item.event for item in batch]
+        payloads = [item.payload for item in batch if item.payload is not None]
+        if with_payloads and payloads and self.write_payloads is not None:
+            with self.db.transaction() as session:
+                session.info[HANDLED] = True
                 self.write_payloads(session, payloads)
-            return chain.append_many(session, [item.event for item in batch])
+                return chain.append_many(session, events)
+        with self.db.core_transaction() as connection:  # events only: no session needed
+            return chain.append_many(connection, events)
 
     def _finish(self, batch: list[_Pending], chained: list[ChainedEvent]) -> None:
         self.batches += 1

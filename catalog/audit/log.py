@@ -48,7 +48,7 @@ def append(session: Session, event: AuditEvent) -> ChainedEvent:
     return append_many(session, [event])[0]
 
 
-def append_many(session: Session, events: Sequence[AuditEvent]) -> list[ChainedEvent]:
+def append_many(session: Session | Connection, events: Sequence[AuditEvent]) -> list[ChainedEvent]:
     """Chain ``events`` one after another onto one free lane and insert them together.
 
     The group commit of serving invocations (:mod:`catalog.audit.group_commit`) writes a
@@ -59,7 +59,7 @@ def append_many(session: Session, events: Sequence[AuditEvent]) -> list[ChainedE
         return []
     # Core statements on the session's connection: the same transaction, without the
     # ORM's per-statement bookkeeping (an append runs on every request).
-    connection = session.connection()
+    connection = session.connection() if isinstance(session, Session) else session
     lane, seq, head = _take_lane(connection)
     chained: list[ChainedEvent] = []
     for event in events:

@@ -153,6 +153,15 @@ class Database:
                 hook(session)
 
     @contextmanager
+    def core_transaction(self) -> Iterator[Connection]:
+        """A bare connection inside one write transaction, with no session and none of the
+        commit hooks: for a writer that writes its own audit events and nothing else (the
+        group commit, on every serving request, where the session's bookkeeping cost more
+        than the statements)."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reads only: one consistent snapshot, no write lock taken."""
         with self._read_sessions() as session, session.begin():
