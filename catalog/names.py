@@ -4,6 +4,7 @@ or control characters in a part, and dotted full names of the right depth."""
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 from catalog.errors import InvalidParameter
 from policy.securables import SecurableType
@@ -47,6 +48,15 @@ def split_full_name(full_name: str, securable_type: SecurableType) -> list[str]:
 
 
 def normalize_full_name(full_name: str, securable_type: SecurableType) -> str:
+    """:func:`split_full_name` joined again; remembered for strings, as serving normalizes
+    the same few names (its feature tables) on every request."""
+    if not isinstance(full_name, str):
+        split_full_name(full_name, securable_type)  # raises the error that names the problem
+    return _normalized_full_name(full_name, securable_type)
+
+
+@lru_cache(maxsize=4096)
+def _normalized_full_name(full_name: str, securable_type: SecurableType) -> str:
     return ".".join(split_full_name(full_name, securable_type))
 
 

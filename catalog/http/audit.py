@@ -11,6 +11,7 @@ the guards are.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -113,27 +114,54 @@ def note_error(request_state: Any, code: str, message: str) -> None:
         audit.params["_error"] = f"{code}: {message}"
 
 
+@dataclass(frozen=True)
+class _RouteAudit:
+    """What a route's events always say, worked out once per route."""
+
+    action_name: str
+    success_status: int
+    #: The route needs a data privilege (SELECT, EXECUTE …): its reads are always audited.
+    reads_data: bool
+    #: The body is data (rows, model inputs) or streamed to disk: never in the event.
+    body_not_kept: bool
+
+
+_ON_ROUTE = "_steward_audit"
+
+
+def _route_audit(route: APIRoute) -> _RouteAudit:
+    """Kept on the route object itself (routes compare by path, so they are not dict keys)."""
+    found: _RouteAudit | None = getattr(route, _ON_ROUTE, None)
+    if found is None:
+        requirement = route_requirement(list(route.dependencies))
+        found = _RouteAudit(
+            action_name=route.operation_id or route.name,
+            success_status=route.status_code or 200,
+            reads_data=requirement is not None and requirement.privilege in DATA_PRIVILEGES,
+            body_not_kept=streams_body(route)
+            or bool((route.openapi_extra or {}).get("x-steward-body-not-audited")),
+        )
+        setattr(route, _ON_ROUTE, found)
+    return found
+
+
 async def audit_route(request: Request) -> None:
     """Names the request's action after its route and keeps its parameters."""
     audit: AuditScope | None = getattr(request.state, "audit", None)
     route = request.scope.get("route")
     if audit is None or not isinstance(route, APIRoute):
         return
+    known = _route_audit(route)
     caller = getattr(request.state, "caller", None)
     audit.user_name = getattr(caller, "name", None)
-    audit.action_name = route.operation_id or route.name
-    audit.success_status = route.status_code or 200
+    audit.action_name = known.action_name
+    audit.success_status = known.success_status
     # A read is of metadata unless the route needs a data privilege (SELECT, EXECUTE …):
     # reads of data and models are always audited.
-    requirement = route_requirement(list(route.dependencies))
-    reads_data = requirement is not None and requirement.privilege in DATA_PRIVILEGES
-    audit.metadata_read = request.method in ("GET", "HEAD") and not reads_data
+    audit.metadata_read = request.method in ("GET", "HEAD") and not known.reads_data
     params: dict[str, Any] = {**audit.params, **request.path_params, **request.query_params}
     # Streamed bodies (artifact uploads) go to disk, never into memory or the log.
-    body_is_data = bool((route.openapi_extra or {}).get("x-steward-body-not-audited"))
-    if request.method not in ("GET", "HEAD", "DELETE") and not (
-        streams_body(route) or body_is_data
-    ):
+    if request.method not in ("GET", "HEAD", "DELETE") and not known.body_not_kept:
         body = await request.body()
         if body:
             try:

@@ -40,7 +40,7 @@ class Guard:
         self.requirement = requirement
         self.alternative = alternative
         self.cache_seconds = cache_seconds
-        #: Normalized name → (when it expires, the securable chain): see :func:`guard`.
+        #: Name as requested → (when it expires, the securable chain): see :func:`guard`.
         self._chains: dict[str, tuple[float, list[SecurableRecord]]] = {}
 
     async def __call__(self, request: Request, _credentials: BearerDep) -> None:
@@ -69,15 +69,16 @@ class Guard:
         self, runtime: Runtime, req: Requirement, full_name: str
     ) -> list[SecurableRecord]:
         assert req.securable_type is not None
-        name = ".".join(split_full_name(full_name, req.securable_type))
         now = time.monotonic()
-        found = self._chains.get(name)
+        # Keyed by the name as the request spells it: a hit needs no parsing at all.
+        found = self._chains.get(full_name)
         if found is not None and found[0] > now:
             return found[1]
+        name = ".".join(split_full_name(full_name, req.securable_type))
         chain = await run_in_threadpool(_resolve, runtime, req.securable_type, name)
         if len(self._chains) >= _MAX_CACHED_CHAINS:
             self._chains.clear()
-        self._chains[name] = (now + self.cache_seconds, chain)
+        self._chains[full_name] = (now + self.cache_seconds, chain)
         return chain
 
 
