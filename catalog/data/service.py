@@ -32,6 +32,7 @@ from catalog.data.row_cache import RowCache
 from catalog.data.values import INT_RANGES, check_rows, columns_by_name
 from catalog.errors import InvalidParameter, PermissionDenied
 from catalog.names import SYSTEM_CATALOG
+from catalog.persistence.driver import DriverStatement
 from catalog.persistence.engine import Database
 from catalog.persistence.schema import TableDataVersion
 from catalog.records import ColumnRecord, TableRecord
@@ -326,7 +327,8 @@ class TableDataService:
             ]
         table_id = layout.record.securable.id
         with self.db.statement_read() as connection:
-            version = connection.execute(_VERSION, {"table_id": table_id}).scalar() or 0
+            found_version = _VERSION.first(connection, {"table_id": table_id})
+            version = found_version[0] if found_version is not None else 0
             cached = self.row_cache.rows(table_id, version)
             if cached is None:  # rows of a newer version are cached: read, don't keep
                 found = self._latest(connection, layout, list(dict.fromkeys(keys)))
@@ -455,8 +457,10 @@ class TableDataService:
 
 
 #: A table's data version (no row: never written, version 0).
-_VERSION = sa.select(TableDataVersion.__table__.c.version).where(
-    TableDataVersion.__table__.c.table_id == sa.bindparam("table_id")
+_VERSION = DriverStatement(
+    sa.select(TableDataVersion.__table__.c.version).where(
+        TableDataVersion.__table__.c.table_id == sa.bindparam("table_id")
+    )
 )
 
 #: The latest-row statement of each physical table, built once: a lookup by key (what

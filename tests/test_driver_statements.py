@@ -1,0 +1,75 @@
+"""Statements run on the driver's cursor (catalog/persistence/driver.py) store exactly what
+SQLAlchemy's own execution stores, on both backends: same text for times and dates on
+SQLite, same values on PostgreSQL, read back the same through SQLAlchemy."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from catalog.http.deps import Runtime
+from catalog.persistence import schema as t
+from catalog.persistence.driver import DriverStatement
+
+EVENTS = t.AuditEvent.__table__
+
+
+def row(event_id: str, seq: int) -> dict[str, object]:
+    return {
+        "event_id": event_id,
+        "event_time": datetime(2026, 12, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        "event_date": date(2026, 12, 2),
+        "lane": 15,
+        "seq": 10_000 + seq,
+        "user_name": "u",
+        "service_name": "serving",
+        "action_name": "queryServingEndpoint",
+        "request_id": "r",
+        "object_name": None,
+        "request_params": '{"a": 1}',
+        "status_code": 200,
+        "error_message": None,
+        "source_ip_address": "127.0.0.1",
+        "user_agent": "ua",
+        "prev_hash": "0" * 64,
+        "hash": str(seq) * 64,
+    }
+
+
+def test_the_driver_stores_what_sqlalchemy_stores(runtime: Runtime) -> None:
+    insert = DriverStatement(sa.insert(EVENTS), column_keys=list(row("x", 1)))
+    with runtime.db.core_transaction() as connection:
+        connection.execute(sa.insert(EVENTS), [row("by-sqlalchemy", 1)])
+        insert.execute(connection, row("by-driver", 2)).close()
+        insert.executemany(connection, [row("by-driver-many", 3)])
+    raw = sa.text(
+        "SELECT event_id, event_time, event_date, request_params FROM audit_events "
+        "WHERE event_id LIKE 'by-%' ORDER BY seq"
+    )
+    with runtime.db.read() as session:
+        stored = [tuple(r)[1:] for r in session.execute(raw)]
+        typed = session.execute(
+            sa.select(EVENTS.c.event_time, EVENTS.c.event_date).where(
+                EVENTS.c.event_id.like("by-%")
+            )
+        ).all()
+    assert stored[0] == stored[1] == stored[2]
+    assert len({tuple(r) for r in typed}) == 1
+
+
+def test_a_statement_that_needs_sqlalchemys_execution_is_refused(runtime: Runtime) -> None:
+    expanding = DriverStatement(
+        sa.select(EVENTS.c.seq).where(EVENTS.c.lane.in_(sa.bindparam("lanes", expanding=True)))
+    )
+    with runtime.db.statement_read() as connection, pytest.raises(ValueError, match="expanding"):
+        expanding.first(connection, {"lanes": [1]})
+
+
+def test_values_carried_by_the_statement_bind_themselves(runtime: Runtime) -> None:
+    lane_zero = DriverStatement(
+        sa.select(t.AuditLane.__table__.c.lane).where(t.AuditLane.__table__.c.lane == 0)
+    )
+    with runtime.db.statement_read() as connection:
+        assert lane_zero.first(connection, {}) == (0,)
