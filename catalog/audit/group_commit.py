@@ -140,11 +140,7 @@ class GroupCommitter:
             self._queue.append(_Pending(event, payload, done))
             batch = self._take() if not self._writing else None
         if batch is not None:  # no commit in progress: this thread writes
-            try:
-                self._write(batch)
-            finally:
-                with self._cond:
-                    self._done_writing()
+            self._write_taken(batch)
         finished.wait()  # woken alone, by whoever writes this item's batch
         if outcome[1] is not None:
             raise outcome[1]
@@ -163,11 +159,7 @@ class GroupCommitter:
                 return None
             self._queue.append(_Pending(event, payload, lambda *done: outcome.extend(done)))
             batch = self._take()
-        try:
-            self._write(batch)
-        finally:
-            with self._cond:
-                self._done_writing()
+        self._write_taken(batch)
         chained, error = outcome
         if error is not None:
             raise error
@@ -193,16 +185,20 @@ class GroupCommitter:
                     if not self._queue:
                         return
                 batch = self._take()
-            try:
-                self._write(batch)
-            finally:
-                with self._cond:
-                    self._done_writing()
+            self._write_taken(batch)
 
     def _take(self) -> list[_Pending]:
         """The next batch; the caller holds the lock and becomes the writer."""
         self._writing = True
         return [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+
+    def _write_taken(self, batch: list[_Pending]) -> None:
+        """Write a batch this thread took with :meth:`_take`, then give up being the writer."""
+        try:
+            self._write(batch)
+        finally:
+            with self._cond:
+                self._done_writing()
 
     def _done_writing(self) -> None:
         """The caller holds the lock. What was queued meanwhile goes to the writer thread,
