@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from catalog.http.audit import AuditMiddleware, audit_route
 from catalog.http.deps import Runtime
-from catalog.http.direct import DirectRoutesMiddleware
+from catalog.http.direct import DirectRoutesMiddleware, direct_routes
 from catalog.http.errors import install_error_handlers
 from catalog.http.middleware import (
     AuthenticationMiddleware,
@@ -89,6 +89,7 @@ def build_app(
     for router in routers:
         app.include_router(router)
     install_error_handlers(app)
+    direct_routes(app)  # a route marked direct that the direct path cannot run fails here
     # Outermost last: request id → audit → authentication → body limit → direct routes
     # (catalog/http/direct.py) → the router.
     streamed = [
