@@ -12,6 +12,10 @@ The cache only moves forward: rows read under an older version than the one it h
 (a request that began before a write and finished after another reader saw it) are
 neither stored nor used, and a newer version empties it. A request may thus get rows
 newer than the version it read — never older than one it read.
+
+Rows are tuples in the table's column order, which cannot change under the same table id
+(there is no ALTER TABLE of columns; a re-created table has a new id). Whatever changes
+columns one day must raise the data version too.
 """
 
 from __future__ import annotations
