@@ -251,7 +251,8 @@ async def invoke(name: str, request: Request) -> HttpResponse:
     route pays for no dependency it can spare.
     When the endpoint, its versions, models and feature layouts are all cached
     (:meth:`ServingService.warm`), the request is scored right here on the event loop,
-    reading only its feature rows (one indexed statement), and waits for the group commit
+    reading only its feature tables' data versions and any rows not kept at them
+    (catalog/data/row_cache.py), and waits for the group commit
     without holding a thread: no hand-off to a worker thread and back, the largest fixed
     cost of a small request on this stack. An invocation alone in flight writes its own
     commit there (:meth:`GroupCommitter.commit_if_idle`): it has nobody to share one with,
