@@ -68,11 +68,16 @@ def append_many(session: Session | Connection, events: Sequence[AuditEvent]) -> 
         sealed = ChainedEvent(event, lane, seq + 1, head).sealed()
         chained.append(sealed)
         seq, head = sealed.seq, sealed.hash
+    moved = {"lane_": lane, "seq_": seq, "head_": head}
+    if len(chained) == 1 and connection.dialect.name == "postgresql":
+        row = {f"e_{column}": value for column, value in chained[0].row().items()}
+        _INSERT_AND_MOVE.execute(connection, {**row, **moved}).close()
+        return chained
     if len(chained) == 1:
         _INSERT_EVENT.execute(connection, chained[0].row()).close()
     else:
         _INSERT_EVENT.executemany(connection, [c.row() for c in chained])
-    _MOVE_HEAD.execute(connection, {"lane_": lane, "seq_": seq, "head_": head}).close()
+    _MOVE_HEAD.execute(connection, moved).close()
     return chained
 
 
@@ -89,6 +94,18 @@ _MOVE_HEAD = DriverStatement(
     update(_LANES)
     .where(_LANES.c.lane == bindparam("lane_"))
     .values(seq=bindparam("seq_"), head=bindparam("head_"))
+)
+#: PostgreSQL, one event: the insert and the head move as one statement (a data-modifying
+#: CTE), one round trip fewer for a request committing alone.
+_INSERT_AND_MOVE = DriverStatement(
+    insert(_EVENTS)
+    .values({column: bindparam(f"e_{column}") for column in _EVENT_COLUMNS})
+    .add_cte(
+        update(_LANES)
+        .where(_LANES.c.lane == bindparam("lane_"))
+        .values(seq=bindparam("seq_"), head=bindparam("head_"))
+        .cte("moved")
+    )
 )
 _LANE_COLUMNS = (_LANES.c.lane, _LANES.c.seq, _LANES.c.head)
 _LANE_ZERO = DriverStatement(select(*_LANE_COLUMNS).where(_LANES.c.lane == 0))
