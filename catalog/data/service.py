@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,9 +61,20 @@ class TableLayout:
     lookup_columns: tuple[ColumnRecord, ...]
     timeseries: ColumnRecord | None
 
-    @property
+    @cached_property
     def columns(self) -> list[ColumnRecord]:
+        """In position order: the order of a row read from the physical table."""
         return sorted(self.record.detail.columns, key=lambda c: c.position)
+
+    @cached_property
+    def column_index(self) -> dict[str, int]:
+        """Column name → its place in a row (serving merges features by it per request)."""
+        return {c.name: i for i, c in enumerate(self.columns)}
+
+    @cached_property
+    def lookup_positions(self) -> tuple[int, ...]:
+        """Where the lookup columns are in a row."""
+        return tuple(self.column_index[c.name] for c in self.lookup_columns)
 
     @property
     def key_columns(self) -> tuple[ColumnRecord, ...]:
@@ -208,8 +220,9 @@ class TableDataService:
         """Raise the table's data version in the writing transaction: readers that cached
         its rows read them again once this commits (:mod:`catalog.data.row_cache`)."""
         table = TableDataVersion.__table__
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(table).values(table_id=layout.record.securable.id, version=1)
+        statement = _upsert_insert(session, table).values(
+            table_id=layout.record.securable.id, version=1
+        )
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=[table.c.table_id], set_={"version": table.c.version + 1}
@@ -217,10 +230,7 @@ class TableDataService:
         )
 
     def _upsert(self, session: Session, layout: TableLayout) -> Any:
-        insert = (
-            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        )
-        statement = insert(layout.table)
+        statement = _upsert_insert(session, layout.table)
         key_names = [column_name(c.position) for c in layout.key_columns]
         rest = {
             column_name(c.position): statement.excluded[column_name(c.position)]
@@ -418,7 +428,7 @@ class TableDataService:
         found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         statement = _latest_statement(layout.table, layout)
         bare = len(layout.lookup_columns) == 1
-        positions = _key_positions(layout)
+        positions = layout.lookup_positions
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
             values_of = [k[0] for k in chunk] if bare else list(chunk)
@@ -493,10 +503,10 @@ def _latest_statement(table: sa.Table, layout: TableLayout) -> sa.Select:
     return statement
 
 
-def _key_positions(layout: TableLayout) -> tuple[int, ...]:
-    """Where the lookup columns are in a row of the latest-row statement."""
-    order = [c.position for c in layout.columns]
-    return tuple(order.index(c.position) for c in layout.lookup_columns)
+def _upsert_insert(session: Session, table: sa.Table) -> Any:
+    """An INSERT of the session's dialect, which has ``on_conflict_do_update`` (both do)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def _plain_keys(column: ColumnRecord, values: Sequence[Any]) -> bool:

@@ -159,12 +159,10 @@ class Invoker:
         found = self.data.latest_by_key(layout, keys)
         if None in found:
             self._unknown_key(found, keys, wanted, spec, table)
-        position = {c.name: i for i, c in enumerate(layout.columns)}
-        decimal = {c.name for c in layout.columns if c.type_name == "DECIMAL"}
         for feature, output, values in zip(features, outputs, given, strict=True):
-            at = position.get(feature)
+            at = layout.column_index.get(feature)
             looked = [None] * len(found) if at is None else [row[at] for row in found]
-            if feature in decimal:
+            if at is not None and layout.columns[at].type_name == "DECIMAL":
                 looked = [None if v is None else float(v) for v in looked]
             if values is None and len(wanted) == count:
                 columns[output] = looked
