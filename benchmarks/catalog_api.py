@@ -4,7 +4,7 @@ Run it with ``make bench`` or ``.venv/bin/python -m benchmarks.catalog_api --hel
 
 For each backend it creates a throw-away database (a SQLite file in a temporary
 directory; a fresh PostgreSQL database, dropped at the end), starts a real Steward
-server process on it (``tests.support.start_server``: ``python -m registry server``
+server process on it (``tests.support.start_server``: ``python -m steward server``
 on a free port, with an admin token) and drives it over HTTP with httpx clients
 that keep their connections alive. The clients are closed-loop: each sends its
 next request as soon as the previous answer has been read. Both servers run
@@ -71,7 +71,7 @@ from benchmarks.harness import (
 from catalog.persistence import schema as t
 from catalog.persistence.engine import Database
 from catalog.records import new_id, now_ms
-from catalog.store.sql import SqlNamespaceStore
+from catalog.store.sqlalchemy_stores import SqlNamespaceStore
 from policy.securables import SecurableType
 from tests.support import ServerHandle, start_server
 

@@ -8,7 +8,7 @@ numeric features ``f0``..``f7``. ``f0``..``f6`` describe an entity (a customer, 
 live in a feature table of ``--entities`` (10,000) rows keyed by ``id``; ``f7`` is known
 only at request time (an amount). The same fitted object is served on both sides:
 
-- **Steward** (``tests.support.start_server``: ``python -m registry server``, one uvicorn
+- **Steward** (``tests.support.start_server``: ``python -m steward server``, one uvicorn
   process, on a fresh SQLite file, or PostgreSQL with ``--backends``): the feature table
   ``bench.serving.customer_features`` is created and filled through
   ``POST /api/2.1/steward/tables/{name}/rows``; the model is registered with the Python

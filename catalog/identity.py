@@ -19,17 +19,16 @@ from pathlib import Path
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from catalog.authz import Caller
-from catalog.errors import AlreadyExists, InvalidParameter, NotFound, Unauthenticated
-from catalog.persistence.engine import Database
-from catalog.persistence.schema import CasbinRule
-from catalog.policy_sync import (
+from catalog.access.authorizer import Caller
+from catalog.access.replica_sync import (
     Op,
     PolicyFeed,
     member_added_op,
     member_removed_op,
     principal_removed_op,
 )
+from catalog.persistence.engine import Database
+from catalog.persistence.schema import CasbinRule
 from catalog.records import (
     PrincipalKind,
     PrincipalRecord,
@@ -38,8 +37,9 @@ from catalog.records import (
     now_ms,
 )
 from catalog.store.base import IdentityStore
-from catalog.store.sql import SqlIdentityStore
-from catalog.text import check_storable
+from catalog.store.sqlalchemy_stores import SqlIdentityStore
+from common.errors import AlreadyExists, InvalidParameter, NotFound, Unauthenticated
+from common.text import check_storable
 
 TOKEN_PREFIX = "dapi"
 ADMIN_NAME = "admin"
@@ -108,7 +108,7 @@ class IdentityService:
 
         A revocation, deletion or deactivation made on this replica drops every entry at
         once; one made on another replica is honoured here within the cache's second, the
-        same bound as the replicas' policy staleness (SPEC §6, catalog/policy_sync.py).
+        same bound as the replicas' policy staleness (SPEC §6, catalog/access/replica_sync.py).
         Expiry is checked on every call, cached or not.
         """
         entry = self._tokens.get(hash_token(token))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
-from catalog.errors import InvalidParameter
+from common.errors import InvalidParameter
 from policy.securables import SecurableType
 
 MAX_NAME_LENGTH = 255

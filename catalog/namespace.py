@@ -15,14 +15,13 @@ from typing import TypeVar
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from catalog.authz import METASTORE_NODE, Authorizer, Caller, ancestor_names
+from catalog.access.authorizer import METASTORE_NODE, Authorizer, Caller, ancestor_names
+from catalog.access.replica_sync import securable_added_op, securable_removed_op
 from catalog.data.physical import create_storage, drop_storage
-from catalog.errors import InvalidParameter, NotEmpty, NotFound, PermissionDenied
 from catalog.names import SYSTEM_CATALOG, normalize_part, split_full_name
 from catalog.pagination import decode_token, encode_token, page_size
 from catalog.persistence.engine import Database
 from catalog.persistence.schema import CasbinRule
-from catalog.policy_sync import securable_added_op, securable_removed_op
 from catalog.records import (
     MetastoreRecord,
     Page,
@@ -33,8 +32,9 @@ from catalog.records import (
     now_ms,
 )
 from catalog.store.base import NamespaceStore
-from catalog.store.sql import SqlNamespaceStore
+from catalog.store.sqlalchemy_stores import SqlNamespaceStore
 from catalog.system_tables import SYSTEM_TABLES
+from common.errors import InvalidParameter, NotEmpty, NotFound, PermissionDenied
 from policy.securables import SecurableType
 
 T = TypeVar("T")

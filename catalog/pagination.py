@@ -7,7 +7,7 @@ import binascii
 
 import orjson
 
-from catalog.errors import InvalidParameter
+from common.errors import InvalidParameter
 
 
 def page_size(max_results: int | None, server_max: int) -> int:

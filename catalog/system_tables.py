@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from catalog.records import ColumnRecord, TableDetailRecord
 from catalog.tables import build_table_detail
-from catalog.types import parse_column_type
+from common.column_types import parse_column_type
 
 AUDIT = "system.access.audit"
 TABLE_LINEAGE = "system.access.table_lineage"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from catalog.errors import InvalidParameter
 from catalog.records import ColumnRecord, TableDetailRecord
+from common.errors import InvalidParameter
 
 #: Types a timeseries key may have.
 TIMESERIES_TYPES = frozenset({"TIMESTAMP", "TIMESTAMP_NTZ", "DATE"})

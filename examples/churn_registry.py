@@ -305,7 +305,7 @@ def audit_and_lineage(http: httpx.Client, cursor: str | None) -> None:
     say()
     say(f"GET {LINEAGE_PATH}?full_name={TABLE}&direction=downstream")
     say()
-    from catalog.cli.lineage import render_tree  # what `steward lineage --format tree` prints
+    from steward.cli.lineage import render_tree  # what `steward lineage --format tree` prints
 
     graph = check(http.get(LINEAGE_PATH, params={"full_name": TABLE, "direction": "downstream"}))
     for line in render_tree(graph, "downstream").splitlines():

@@ -138,7 +138,7 @@ def throwaway_server() -> Iterator[tuple[str, str]]:
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "registry", "server"],
+            [sys.executable, "-m", "steward", "server"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

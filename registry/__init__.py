@@ -1,7 +1,8 @@
 """Steward's model registry: registered models, versions, aliases, artifacts and serving.
 
 The Python client is one import away (``from registry import Client``); it is loaded
-lazily so the server never pays for it.
+lazily so the server never pays for it, and it lives in :mod:`registry.client`, apart
+from the server's modules.
 """
 
 from __future__ import annotations
@@ -9,9 +10,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from registry.client import Client, LoadedModel, ModelVersion, StewardError, predict
-    from registry.features import FeatureLookup, TrainingSet
-    from registry.safety import UnsafeModel
+    from registry.client import (
+        Client,
+        FeatureLookup,
+        LoadedModel,
+        ModelVersion,
+        StewardError,
+        TrainingSet,
+        UnsafeModel,
+        predict,
+    )
 
 __all__ = [
     "Client",
@@ -23,20 +31,11 @@ __all__ = [
     "UnsafeModel",
     "predict",
 ]
-_FEATURES = {"FeatureLookup", "TrainingSet"}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "UnsafeModel":
-        from registry.safety import UnsafeModel
-
-        return UnsafeModel
-    if name in _FEATURES:
-        from registry import features
-
-        return getattr(features, name)
     if name in __all__:
-        from registry import client
+        import registry.client
 
-        return getattr(client, name)
+        return getattr(registry.client, name)
     raise AttributeError(f"module 'registry' has no attribute '{name}'")

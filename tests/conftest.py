@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from catalog.config import Settings
-from catalog.http.deps import Runtime
-from registry.composition import shutdown, start
+from catalog.runtime import Runtime
+from steward.app import shutdown, start
 from tests.support import ServerHandle, backends, database_url_for, start_server
 
 
@@ -30,7 +30,7 @@ def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
     settings = Settings(
         storage_root=tmp_path / "storage", database_url=database_url, admin_token="dapi-admin"
     )
-    rt = start(settings)
+    rt, _registry = start(settings)
     yield rt
     shutdown(rt)
 

@@ -144,7 +144,7 @@ def start_server(
     log_path = storage_root / "server.log"
     log_file = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "registry", "server"],
+        [sys.executable, "-m", "steward", "server"],
         env=env,
         cwd=ROOT,
         stdout=log_file,

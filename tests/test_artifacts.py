@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.artifacts import manifest_digest
+from registry.artifact_files import manifest_digest
 from tests.registry_support import (
     MLMODEL,
     UC,
@@ -400,7 +400,7 @@ def test_pending_and_failed_versions_serve_no_files(server: ServerHandle) -> Non
 
 
 def test_temporary_files_of_crashed_uploads_are_swept(tmp_path: Path) -> None:
-    from registry.artifact_store import UPLOADS_DIR, ArtifactService
+    from registry.artifact_service import UPLOADS_DIR, ArtifactService
 
     staging = tmp_path / UPLOADS_DIR
     staging.mkdir()

@@ -26,7 +26,7 @@ from catalog.sql.executor import _ACTIONS, StatementExecutor
 from policy import dialect as d
 from policy.dialect import StatementKind as K
 from policy.requirements import Access
-from registry.composition import REGISTRY_ROUTERS
+from steward.app import REGISTRY_ROUTERS
 from tests.support import ROOT, ServerHandle, start_server, unique, write_mlmodel
 from tests.test_bad_input import table_body
 
@@ -1034,7 +1034,7 @@ def test_cli_lists_and_verifies(server: ServerHandle) -> None:
     catalog = unique("c")
     server.admin.post(f"{UC}/catalogs", json={"name": catalog})
     listed = subprocess.run(
-        [sys.executable, "-m", "registry", "audit", "--object", catalog, "--json"],
+        [sys.executable, "-m", "steward", "audit", "--object", catalog, "--json"],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -1045,7 +1045,7 @@ def test_cli_lists_and_verifies(server: ServerHandle) -> None:
     assert listed.returncode == 0, listed.stderr
     assert [e["action_name"] for e in json.loads(listed.stdout)] == ["createCatalog"]
     verified = subprocess.run(
-        [sys.executable, "-m", "registry", "audit", "verify"],
+        [sys.executable, "-m", "steward", "audit", "verify"],
         env=env,
         cwd=ROOT,
         capture_output=True,

@@ -229,7 +229,7 @@ def test_cli_follow_prints_a_new_event(server: ServerHandle) -> None:
         "PYTHONUNBUFFERED": "1",
         "COLUMNS": "200",
     }
-    command = [sys.executable, "-m", "registry", "audit", "--object", catalog]
+    command = [sys.executable, "-m", "steward", "audit", "--object", catalog]
     process = subprocess.Popen(
         [*command, "--follow", "--limit", "1", "--interval", "0.2"],
         env=env,

@@ -13,15 +13,15 @@ import orjson
 import pytest
 from sqlalchemy import text
 
+from catalog.access.authorizer import Caller
 from catalog.audit import log as chain
 from catalog.audit.checkpointer import checkpoint_now
 from catalog.audit.events import event_hash, from_row, utc
 from catalog.audit.recorder import AuditScope, enter_scope, leave_scope
 from catalog.audit.verify import Report, verify
-from catalog.authz import Caller
-from catalog.http.deps import Runtime
 from catalog.namespace import NewSecurable
 from catalog.persistence import schema as t
+from catalog.runtime import Runtime
 from policy.securables import SecurableType
 from tests.test_cli import steward
 

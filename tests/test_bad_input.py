@@ -21,10 +21,10 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from catalog.http.app import CATALOG_ROUTERS, build_app
-from catalog.http.deps import Runtime
 from catalog.http.guards import route_requirement
 from catalog.http.middleware import streams_body
-from registry.composition import REGISTRY_ROUTERS
+from catalog.runtime import Runtime
+from steward.app import REGISTRY_ROUTERS
 from tests.support import ServerHandle, unique, write_mlmodel
 
 try:  # recent FastAPI includes routers lazily: app.routes then holds wrappers

@@ -22,7 +22,7 @@ def steward(
         env["STEWARD_URL"] = server.url
         env["STEWARD_TOKEN"] = token or server.admin_token
     result = subprocess.run(
-        [sys.executable, "-m", "registry", *args],
+        [sys.executable, "-m", "steward", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,

@@ -19,9 +19,9 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
 import registry
+from common.signature import infer_signature
 from registry import Client, LoadedModel, StewardError, predict
-from registry.client import parse_model_uri
-from registry.signature import infer_signature
+from registry.client.client import parse_model_uri
 from tests.registry_support import STEWARD, UC, events_for, one_event, sql
 from tests.support import ROOT, ServerHandle, unique
 from tests.test_cli import steward
@@ -284,7 +284,7 @@ def test_the_client_rejects_bytes_that_do_not_match_the_manifest(tmp_path: Path)
         return httpx.Response(200, content=good, headers={"X-Checksum-SHA256": "0" * 64})
 
     client = Client("http://steward.invalid", "t", cache_dir=tmp_path)
-    client._http = httpx.Client(
+    client.rest._http = httpx.Client(
         base_url="http://steward.invalid", transport=httpx.MockTransport(handler)
     )
     with pytest.raises(StewardError) as mismatch:
@@ -352,9 +352,9 @@ def test_inferred_signatures_match_mlflow() -> None:
 
 def test_the_server_does_not_import_the_client() -> None:
     code = (
-        "import sys, registry, registry.composition; "
-        "assert 'registry.client' not in sys.modules, 'client imported'; "
-        "assert registry.Client.__module__ == 'registry.client'"
+        "import sys, registry, steward.app; "
+        "assert 'registry.client.client' not in sys.modules, 'client imported'; "
+        "assert registry.Client.__module__ == 'registry.client.client'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
     assert registry.StewardError is StewardError

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from catalog.errors import NotFound
 from catalog.http.deps import BearerDep
 from catalog.http.direct import DIRECT, DirectRoutesMiddleware, direct_routes
 from catalog.http.errors import install_error_handlers
 from catalog.http.middleware import RequestContextMiddleware
+from common.errors import NotFound
 
 pytestmark = pytest.mark.anyio
 
@@ -146,7 +146,7 @@ def test_a_route_the_direct_path_cannot_run_is_refused_when_the_app_is_built() -
 
 
 def test_the_serving_invocation_route_is_direct() -> None:
-    from registry.serving.http import invocations
+    from registry.http.routes.serving import invocations
 
     (route,) = [r for r in invocations.routes if isinstance(r, APIRoute)]
     assert route.openapi_extra and route.openapi_extra.get("x-steward-direct")

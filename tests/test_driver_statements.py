@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
-from catalog.http.deps import Runtime
 from catalog.persistence import schema as t
 from catalog.persistence.driver import DriverStatement
+from catalog.runtime import Runtime
 
 EVENTS = t.AuditEvent.__table__
 

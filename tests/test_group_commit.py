@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from catalog.audit.events import AuditEvent
 from catalog.audit.group_commit import GroupCommitter
 from catalog.audit.verify import verify
-from catalog.http.deps import Runtime
 from catalog.persistence import schema as t
+from catalog.runtime import Runtime
 
 
 def event(request_id: str) -> AuditEvent:

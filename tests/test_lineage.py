@@ -22,7 +22,7 @@ import pytest
 
 from catalog.lineage import Edge, EdgeKind, model_version_node, record_edges, securable_node
 from catalog.persistence.engine import Database
-from catalog.store.sql import SqlNamespaceStore
+from catalog.store.sqlalchemy_stores import SqlNamespaceStore
 from policy.securables import SecurableType
 from tests.support import ROOT, ServerHandle, unique, write_mlmodel
 from tests.test_sql import ok
@@ -741,7 +741,7 @@ def test_moving_an_alias_records_an_alias_edge(server: ServerHandle) -> None:
 def steward(server: ServerHandle, *args: str) -> str:
     env = {**os.environ, "STEWARD_URL": server.url, "STEWARD_TOKEN": server.admin_token}
     result = subprocess.run(
-        [sys.executable, "-m", "registry", *args],
+        [sys.executable, "-m", "steward", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -792,7 +792,7 @@ def test_cli_redacts_and_reports_errors(server: ServerHandle) -> None:
     env = {**os.environ, "STEWARD_URL": server.url, "STEWARD_TOKEN": token}
     for fmt in ("tree", "json", "dot", "mermaid"):
         out = subprocess.run(
-            [sys.executable, "-m", "registry", "lineage", mine.table("top"), "--format", fmt],
+            [sys.executable, "-m", "steward", "lineage", mine.table("top"), "--format", fmt],
             env=env,
             cwd=ROOT,
             capture_output=True,
@@ -802,7 +802,7 @@ def test_cli_redacts_and_reports_errors(server: ServerHandle) -> None:
         assert out.returncode == 0, out.stderr
         assert hidden.table("h") not in out.stdout and "redacted" in out.stdout
     missing = subprocess.run(
-        [sys.executable, "-m", "registry", "lineage", "no.such.table"],
+        [sys.executable, "-m", "steward", "lineage", "no.such.table"],
         env=env,
         cwd=ROOT,
         capture_output=True,

@@ -1,4 +1,4 @@
-"""Table and column lineage of SQL write statements (catalog.lineage.sql), on a corpus.
+"""Table and column lineage of SQL write statements (catalog.lineage.sql_lineage), on a corpus.
 
 Each case is a statement, the table and column edges it must yield, and nothing else:
 the expected sets are compared whole, so an extra edge fails as surely as a missing one.
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlglot
 
-from catalog.lineage.sql import ColumnLineage, SqlLineageError, statement_lineage
+from catalog.lineage.sql_lineage import ColumnLineage, SqlLineageError, statement_lineage
 
 COLUMNS: dict[str, Any] = {
     "main.sales.orders": ["order_id", "customer_id", "amount", "ts"],

@@ -9,16 +9,16 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy import func, select
 
-from catalog.authz import Caller
-from catalog.http.deps import Runtime
+from catalog.access.authorizer import Caller
 from catalog.lineage import ColumnEdge, Edge, EdgeKind, NodeRef, external_node, record_edges
 from catalog.lineage.graph import Direction
+from catalog.lineage.lineage_service import LineageService
 from catalog.lineage.recording import sql_edges, table_nodes
-from catalog.lineage.service import LineageService
-from catalog.lineage.sql import statement_lineage
+from catalog.lineage.sql_lineage import statement_lineage
 from catalog.namespace import NewSecurable
 from catalog.persistence import schema as t
 from catalog.records import ColumnRecord
+from catalog.runtime import Runtime
 from catalog.tables import build_table_detail
 from policy.securables import SecurableType
 

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine
 
 import registry.schema  # noqa: F401  (registers the registry's tables on Base.metadata)
 from catalog.persistence.schema import Base
-from registry.composition import upgrade_database
+from steward.app import upgrade_database
 
 
 def test_migrated_database_matches_the_declared_schema(database_url: str) -> None:

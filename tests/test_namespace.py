@@ -5,16 +5,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from catalog.authz import Caller
-from catalog.errors import AlreadyExists, InvalidParameter, NotEmpty, NotFound, PermissionDenied
-from catalog.http.deps import Runtime
+from catalog.access.authorizer import Caller
 from catalog.namespace import NewSecurable
 from catalog.persistence import schema as t
 from catalog.records import ColumnRecord, PrincipalKind
+from catalog.runtime import Runtime
 from catalog.tables import build_table_detail
+from common.errors import AlreadyExists, InvalidParameter, NotEmpty, NotFound, PermissionDenied
 from policy.securables import SecurableType
-from registry.http import REGISTRY
-from registry.service import ModelRegistry
+from registry.model_registry import ModelRegistry
 from tests.support import write_mlmodel
 
 CATALOG, SCHEMA, TABLE, MODEL = (
@@ -289,7 +288,8 @@ def test_feature_table_keys_are_validated(runtime: Runtime) -> None:
 
 def test_model_versions_are_numbered_and_finalized(runtime: Runtime) -> None:
     caller = admin(runtime)
-    registry: ModelRegistry = runtime.extensions[REGISTRY]
+    registry = runtime.registry
+    assert isinstance(registry, ModelRegistry)
     runtime.namespace.create(caller, NewSecurable(CATALOG, "main"))
     runtime.namespace.create(caller, NewSecurable(SCHEMA, "main.ml"))
     model = registry.create_model(caller, "main.ml.churn", "a model")

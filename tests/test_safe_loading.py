@@ -29,11 +29,11 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from common.model_loading import load_sklearn
+from common.model_safety import LoadPolicy, check_model, untrusted_types
+from common.signature import infer_signature
 from registry import Client, UnsafeModel
-from registry.client import save_model
-from registry.loading import load_sklearn
-from registry.safety import LoadPolicy, check_model, untrusted_types
-from registry.signature import infer_signature
+from registry.client.client import save_model
 from tests.registry_support import Model, make_model
 from tests.support import ServerHandle, backends, database_url_for, start_server
 

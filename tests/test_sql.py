@@ -409,7 +409,7 @@ def steward_sql(
     if home is not None:
         env["HOME"] = str(home)
     return subprocess.run(
-        [sys.executable, "-m", "registry", "sql", *args],
+        [sys.executable, "-m", "steward", "sql", *args],
         env=env,
         cwd=ROOT,
         input=stdin,

@@ -20,14 +20,14 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from catalog.audit.verify import verify
-from catalog.errors import InvalidParameter
-from catalog.http.deps import Runtime
 from catalog.persistence import schema as t
 from catalog.persistence.engine import Database
-from catalog.sql.query import ReadQuery
+from catalog.runtime import Runtime
+from catalog.sql.compiler import ReadQuery
 from catalog.sql.readonly import QueryTimedOut, physical_schema, run_readonly
-from catalog.sql.select import present
+from catalog.sql.select_runner import present
 from catalog.system_tables import SYSTEM_TABLES
+from common.errors import InvalidParameter
 from policy.dialect import parse_statement
 from tests.support import ServerHandle, unique
 

@@ -33,7 +33,7 @@ class Requests:
 
     def __init__(self, client: Client) -> None:
         self.seen: list[tuple[str, str, int]] = []
-        client._http.event_hooks["request"] = [self._record]
+        client.rest._http.event_hooks["request"] = [self._record]
 
     def _record(self, request: httpx.Request) -> None:
         try:

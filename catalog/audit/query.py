@@ -16,8 +16,8 @@ from sqlalchemy import Select, select, union_all
 from sqlalchemy.orm import Session
 
 from catalog.audit.events import ChainedEvent, from_row, now, utc
-from catalog.errors import InvalidParameter
 from catalog.persistence import schema as t
+from common.errors import InvalidParameter
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -3,7 +3,7 @@
 Serving looks the same feature rows up again and again; reading them is most of a large
 request's lookup (an ``IN`` list of a hundred keys, rows built, on every request). Every
 write of a table's rows raises its data version in the writing transaction
-(``table_data_versions``, :meth:`catalog.data.service.TableDataService.write_checked`), so
+(``table_data_versions``, :meth:`catalog.data.table_data.TableDataService.write_checked`), so
 a reader that reads the version first and finds it unchanged may use the rows it read
 before: one indexed read of one number instead of the rows, and no staleness — a request
 that starts after a write commits sees the write, on this replica or any other.

@@ -13,8 +13,6 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from catalog.http.audit import AuditMiddleware, audit_route
-from catalog.http.deps import Runtime
 from catalog.http.direct import DirectRoutesMiddleware, direct_routes
 from catalog.http.errors import install_error_handlers
 from catalog.http.middleware import (
@@ -23,6 +21,7 @@ from catalog.http.middleware import (
     RequestContextMiddleware,
     streams_body,
 )
+from catalog.http.request_audit import AuditMiddleware, audit_route
 from catalog.http.routes import (
     audit,
     catalogs,
@@ -32,10 +31,11 @@ from catalog.http.routes import (
     rows,
     schemas,
     scim,
-    sql,
+    statements,
     tables,
     tokens,
 )
+from catalog.runtime import Runtime
 
 CATALOG_ROUTERS: tuple[APIRouter, ...] = (
     catalogs.router,
@@ -46,7 +46,7 @@ CATALOG_ROUTERS: tuple[APIRouter, ...] = (
     permissions.router,
     scim.router,
     tokens.router,
-    sql.router,
+    statements.router,
     audit.router,
     lineage.router,
 )

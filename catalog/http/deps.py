@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from catalog.audit.recorder import AuditRecorder
-from catalog.authz import Authorizer, Caller
-from catalog.config import Settings
-from catalog.data.service import TableDataService
-from catalog.errors import Unauthenticated
-from catalog.grants import GrantService
-from catalog.identity import IdentityService
-from catalog.namespace import NamespaceService
-from catalog.persistence.engine import Database
-
-
-@dataclass
-class Runtime:
-    """Everything a request handler may need, built once by the composition root."""
-
-    settings: Settings
-    db: Database
-    authorizer: Authorizer
-    identity: IdentityService
-    namespace: NamespaceService
-    grants: GrantService
-    audit: AuditRecorder
-    #: Rows of managed tables (feature tables).
-    data: TableDataService
-    #: Services of packages built on the catalog (the registry), by name.
-    extensions: dict[str, Any] = field(default_factory=dict)
-
+from catalog.access.authorizer import Caller
+from catalog.runtime import Runtime
+from common.errors import Unauthenticated
 
 # The dependencies below are ``async def`` although they await nothing: FastAPI runs a
 # plain ``def`` dependency on a worker thread, a thread hand-off each per request (every

@@ -9,9 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from catalog.errors import StewardError
-from catalog.http.audit import note_error
+from catalog.http.request_audit import note_error
 from catalog.logs import get_logger
+from common.errors import StewardError
 
 log = get_logger("steward.errors")
 

@@ -14,12 +14,13 @@ from fastapi import Depends, Request
 from fastapi import params as fastapi_params
 from starlette.concurrency import run_in_threadpool
 
-from catalog.authz import Caller
-from catalog.errors import InvalidParameter, PermissionDenied
-from catalog.http.deps import BearerDep, Runtime, caller_of
+from catalog.access.authorizer import Caller
+from catalog.http.deps import BearerDep, caller_of
 from catalog.names import split_full_name
 from catalog.records import SecurableRecord
-from catalog.store.sql import SqlNamespaceStore
+from catalog.runtime import Runtime
+from catalog.store.sqlalchemy_stores import SqlNamespaceStore
+from common.errors import InvalidParameter, PermissionDenied
 from policy.requirements import Access, NameFrom, NameSource, Requirement
 from policy.securables import API_SECURABLE_TYPES, Privilege, SecurableType
 

@@ -16,8 +16,8 @@ import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from catalog.errors import Unauthenticated
 from catalog.logs import get_logger
+from common.errors import Unauthenticated
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -138,7 +138,7 @@ async def send_error(scope: Scope, send: Send, status: int, code: str, message: 
     state = scope.get("state", {})
     request_id = state.get("request_id", "")
     audit = state.get("audit")
-    if audit is not None:  # the audit event says why (see catalog.http.audit)
+    if audit is not None:  # the audit event says why (see catalog.http.request_audit)
         audit.params["_error"] = f"{code}: {message}"
     body = orjson.dumps({"error_code": code, "message": message, "request_id": request_id})
     headers = [
@@ -156,7 +156,7 @@ class AuthenticationMiddleware:
     revealed to a caller without a valid token. The caller lands in ``request.state.caller``.
 
     ``authenticate`` maps a bearer token to a caller or raises
-    :class:`catalog.errors.Unauthenticated`; it is resolved from the app state lazily so
+    :class:`common.errors.Unauthenticated`; it is resolved from the app state lazily so
     the middleware can be installed before the runtime exists.
     """
 

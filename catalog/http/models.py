@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from catalog.records import SecurableRecord
-from catalog.text import NAME_LENGTH, SHORT_TEXT_LENGTH, TYPE_TEXT_LENGTH, storable_problem
+from common.text import NAME_LENGTH, SHORT_TEXT_LENGTH, TYPE_TEXT_LENGTH, storable_problem
 
 Properties = dict[str, str]
 #: A name stored in a column of NAME_LENGTH characters.

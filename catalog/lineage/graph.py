@@ -149,7 +149,7 @@ def neighbours(
 ) -> Traversal:
     """The walk from a catalog object (by full name: a table's node, a model's and its
     versions') or from node ids. No authorization: callers that answer people go
-    through :meth:`catalog.lineage.service.LineageService.graph`."""
+    through :meth:`catalog.lineage.lineage_service.LineageService.graph`."""
     if isinstance(start, str):
         start = securable_start_nodes(session, start)
     return traverse(session, start, direction, depth, max_nodes)

@@ -1,7 +1,7 @@
 """What the lineage graph is made of, as plain values (SPEC §8).
 
 Recorders (SQL, the registry, OpenLineage) describe what they observed with
-these; :func:`catalog.lineage.store.record_edges` turns them into rows. A node is
+these; :func:`catalog.lineage.edge_writer.record_edges` turns them into rows. A node is
 identified by ``(node_type, key)``: catalog objects by securable id (so a rename
 keeps the lineage and a re-created name starts afresh), model versions by model id
 and version, external datasets by a digest of their OpenLineage namespace and name.

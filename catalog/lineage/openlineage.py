@@ -30,7 +30,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from catalog.text import NAME_LENGTH, storable_problem
+from common.text import NAME_LENGTH, storable_problem
 
 #: Namespaces (or URI schemes) that mean "a table of this catalog".
 CATALOG_SCHEMES = frozenset({"steward", "uc"})

@@ -1,7 +1,7 @@
 """Helpers for operations that record lineage: catalog names to nodes, SQL lineage to edges.
 
 An operation resolves what it read and wrote inside its own transaction and hands
-the edges to :func:`catalog.lineage.store.record_edges` there, e.g. the statement
+the edges to :func:`catalog.lineage.edge_writer.record_edges` there, e.g. the statement
 executor, once it writes data::
 
     found = statement_lineage(tree, columns, catalog=default_catalog, schema=default_schema)
@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from sqlalchemy.orm import Session
 
 from catalog.lineage.model import ColumnEdge, Edge, EdgeKind, NodeRef, securable_node
-from catalog.lineage.sql import SqlLineage
-from catalog.store.sql import SqlNamespaceStore
+from catalog.lineage.sql_lineage import SqlLineage
+from catalog.store.sqlalchemy_stores import SqlNamespaceStore
 from policy.securables import SecurableType
 
 

@@ -3,7 +3,7 @@
 Most rows of ``INSERT INTO t VALUES (…), (…)`` are literals: numbers, strings, NULL,
 booleans, typed literals (``DATE '2026-01-02'``, ``TIMESTAMP '2026-01-02 10:00:00Z'``),
 ``X'00ff'`` binary and ``array(…)`` of those. They are turned into Python values here, so
-a batch of thousands of rows costs no query; :func:`catalog.data.values.check_rows` then
+a batch of thousands of rows costs no query; :func:`common.values.check_rows` then
 checks them against the columns like every other way rows come in. A row holding
 anything else (``1 + 1``, ``upper('x')``, ``current_timestamp()``) is computed by a
 read-only query through the compiler instead (:mod:`catalog.sql.insert`).
@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from catalog.data.values import BadValue, parse_timestamp
+from common.values import BadValue, parse_timestamp
 
 
 class NotConstant(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from catalog.errors import InvalidParameter
+from common.errors import InvalidParameter
 
 
 def refuse(message: str, node: exp.Expression | None = None) -> InvalidParameter:

@@ -1,9 +1,9 @@
 """Executes one Steward SQL statement for a caller.
 
 Parsing is :mod:`policy.dialect`'s; every statement is authorized through
-:meth:`catalog.authz.Authorizer.require_privilege` (or is metastore-admin only)
+:meth:`catalog.access.authorizer.Authorizer.require_privilege` (or is metastore-admin only)
 before the catalog services are called. Queries and writes of table data have modules of
-their own: ``SELECT`` :mod:`catalog.sql.select`, ``INSERT`` :mod:`catalog.sql.insert`,
+their own: ``SELECT`` :mod:`catalog.sql.select_runner`, ``INSERT`` :mod:`catalog.sql.insert`,
 ``MERGE`` :mod:`catalog.sql.merge`. Results are columns and rows of JSON values.
 """
 
@@ -15,36 +15,35 @@ from typing import Any
 
 from sqlglot import exp
 
+from catalog.access.authorizer import Caller
+from catalog.access.grants import PrivilegeChange
 from catalog.audit.recorder import current_scope
-from catalog.authz import Caller
-from catalog.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
-from catalog.grants import PrivilegeChange
 from catalog.identity import normalize_principal_name
 from catalog.namespace import NewSecurable
 from catalog.records import ColumnRecord, PrincipalKind, PrincipalRecord, SecurableRecord
+from catalog.runtime import Runtime
 from catalog.sql.insert import RESULT_COLUMNS as INSERT_COLUMNS
 from catalog.sql.insert import run_insert
 from catalog.sql.merge import RESULT_COLUMNS as MERGE_COLUMNS
 from catalog.sql.merge import run_merge
-from catalog.sql.select import run_select
+from catalog.sql.select_runner import run_select
 from catalog.sql.sources import CatalogResolver
-from catalog.store.sql import SqlNamespaceStore
+from catalog.store.sqlalchemy_stores import SqlNamespaceStore
 from catalog.tables import build_table_detail
-from catalog.types import parse_column_type
+from common.column_types import parse_column_type
+from common.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
 from policy import dialect as d
 from policy.dialect import StatementKind as K
 from policy.securables import Privilege, SecurableType
 
 _PAGE = 1000
-#: Where the composition root puts the model registry in ``Runtime.extensions``.
-REGISTRY_EXTENSION = "registry"
 
 
 @dataclass
 class StatementResult:
     columns: list[tuple[str, str]] = field(default_factory=list)  # (name, type_text)
     rows: list[list[Any]] = field(default_factory=list)
-    #: A SELECT whose rows were capped (see :mod:`catalog.sql.select`).
+    #: A SELECT whose rows were capped (see :mod:`catalog.sql.select_runner`).
     truncated: bool = False
 
 
@@ -57,11 +56,11 @@ def _strings(*names: str) -> list[tuple[str, str]]:
 
 
 class StatementExecutor:
-    """One statement, one caller; ``runtime`` is a :class:`catalog.http.deps.Runtime`."""
+    """One statement, one caller."""
 
     def __init__(
         self,
-        runtime: Any,
+        runtime: Runtime,
         caller: Caller,
         catalog: str | None = None,
         schema: str | None = None,
@@ -225,7 +224,7 @@ class StatementExecutor:
         securable_type, full_name = self._target(node)
         assert full_name is not None
         self._require(Privilege.MANAGE, securable_type, full_name)
-        registry = self.rt.extensions.get(REGISTRY_EXTENSION)
+        registry = self.rt.registry
         if registry is None:
             raise InvalidParameter("this server has no model registry")
         alias, version = d.alias_of(node)  # type: ignore[arg-type]
@@ -316,7 +315,7 @@ class StatementExecutor:
             raise
         try:
             if securable_type is SecurableType.MODEL:
-                registry = self.rt.extensions.get("registry")
+                registry = self.rt.registry
                 if registry is None:
                     raise InvalidParameter("models are not available on this server")
                 registry.delete_model(full_name, force=True)
@@ -466,7 +465,7 @@ class StatementExecutor:
         return CatalogResolver(self.rt, self.caller, self.default_catalog, self.default_schema)
 
     def _select(self, node: exp.Expression) -> StatementResult:
-        """System tables and managed tables: see :mod:`catalog.sql.select`."""
+        """System tables and managed tables: see :mod:`catalog.sql.select_runner`."""
         found = run_select(self.rt, self.caller, node, self.default_catalog, self.default_schema)
         return StatementResult(found.columns, found.rows, found.truncated)
 

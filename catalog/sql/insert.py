@@ -16,15 +16,16 @@ from typing import Any
 
 from sqlglot import exp
 
-from catalog.data.values import MAX_BATCH_ROWS
-from catalog.errors import InvalidParameter
 from catalog.records import ColumnRecord
+from catalog.runtime import Runtime
+from catalog.sql.compiler import ReadQuery
 from catalog.sql.constants import NotConstant, constant
 from catalog.sql.errors import position, refuse
-from catalog.sql.query import ReadQuery
-from catalog.sql.select import run_query
+from catalog.sql.select_runner import run_query
 from catalog.sql.sources import CatalogResolver
 from catalog.sql.writes import Target, check, record_lineage, resolve_target
+from common.errors import InvalidParameter
+from common.values import MAX_BATCH_ROWS
 
 #: VALUES rows holding expressions are computed as one UNION ALL query: a chain this long
 #: stays well inside the compiler's depth bound.
@@ -33,7 +34,7 @@ RESULT_COLUMNS = [("num_affected_rows", "bigint"), ("num_inserted_rows", "bigint
 
 
 def run_insert(
-    runtime: Any, resolver: CatalogResolver, node: exp.Insert, statement_id: str | None
+    runtime: Runtime, resolver: CatalogResolver, node: exp.Insert, statement_id: str | None
 ) -> list[list[Any]]:
     table = node.this.this if isinstance(node.this, exp.Schema) else node.this
     target = resolve_target(resolver, table)
@@ -78,7 +79,7 @@ def _columns(target: Target, node: exp.Insert) -> list[ColumnRecord]:
 
 
 def _values(
-    runtime: Any, resolver: CatalogResolver, values: exp.Values, columns: Sequence[ColumnRecord]
+    runtime: Runtime, resolver: CatalogResolver, values: exp.Values, columns: Sequence[ColumnRecord]
 ) -> tuple[list[list[Any]], list[str] | None, ReadQuery | None]:
     """The VALUES rows: Python values when every one is a literal, else one query."""
     tuples = [

@@ -13,7 +13,7 @@ How it runs — one read-only query through the compiler, then one write transac
    clause> FROM <using> LEFT JOIN <target> ON <on>``, keeping only source rows some clause
    applies to. ``<clause>`` is a CASE naming the first WHEN clause that applies; a target
    row is matched when its (NOT NULL) key is. The query is allow-listed, resolved and
-   authorized like any SELECT (:mod:`catalog.sql.query`); the target reference needs
+   authorized like any SELECT (:mod:`catalog.sql.compiler`); the target reference needs
    MODIFY there instead of SELECT.
 2. In Python: two source rows that would modify one target row fail the statement
    (Databricks' ``DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE``); new rows are
@@ -35,14 +35,15 @@ from typing import Any
 
 from sqlglot import exp
 
-from catalog.data.values import MAX_BATCH_ROWS, check_rows
-from catalog.errors import InvalidParameter
 from catalog.records import ColumnRecord
+from catalog.runtime import Runtime
+from catalog.sql.compiler import ReadQuery
 from catalog.sql.errors import refuse
-from catalog.sql.query import ReadQuery
-from catalog.sql.select import run_query
+from catalog.sql.select_runner import run_query
 from catalog.sql.sources import PRIVILEGE_META, CatalogResolver
 from catalog.sql.writes import Target, record_lineage, resolve_target, storable
+from common.errors import InvalidParameter
+from common.values import MAX_BATCH_ROWS, check_rows
 from policy.securables import Privilege
 
 RESULT_COLUMNS = [
@@ -63,7 +64,7 @@ class _When:
 
 
 def run_merge(
-    runtime: Any, resolver: CatalogResolver, node: exp.Merge, statement_id: str | None
+    runtime: Runtime, resolver: CatalogResolver, node: exp.Merge, statement_id: str | None
 ) -> list[list[Any]]:
     target_table = node.this.copy()
     target = resolve_target(resolver, target_table)
@@ -241,7 +242,7 @@ def _row(
 ) -> dict[int, Any]:
     named = {c.name: storable(c, v, k) for c, v, k in zip(columns, values, kinds, strict=True)}
     detail = target.layout.record.detail
-    return check_rows(detail, [named], partial=not complete, first_row=number)[0]
+    return check_rows(detail.columns, [named], partial=not complete, first_row=number)[0]
 
 
 def _shown(keys: Sequence[ColumnRecord], values: Sequence[Any]) -> str:

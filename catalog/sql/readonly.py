@@ -1,6 +1,6 @@
 """Runs one compiled query so that it cannot write, cannot read elsewhere, cannot run long.
 
-The SQL comes from :mod:`catalog.sql.query`, which already allows only reads of the
+The SQL comes from :mod:`catalog.sql.compiler`, which already allows only reads of the
 physical tables of the tables the query resolved (``tables``: a per-query set); this is
 the database's own guard on top of it.
 
@@ -27,8 +27,8 @@ import sqlite3
 import time
 from typing import Any
 
-from catalog.errors import InvalidParameter, StewardError
 from catalog.persistence.engine import Database
+from common.errors import InvalidParameter, StewardError
 
 #: Longest a query may run, in seconds.
 TIMEOUT_SECONDS = 10.0

@@ -1,6 +1,6 @@
 """Rewrites a resolved query from the public schema to the physical one.
 
-Input: a tree :mod:`catalog.sql.query` has allow-listed, resolved against the
+Input: a tree :mod:`catalog.sql.compiler` has allow-listed, resolved against the
 public columns (every column qualified, stars expanded) and annotated with types.
 
 - :func:`rewrite_struct_fields`: ``t.user_identity.email`` → ``t."user_identity.email"``,

@@ -5,11 +5,11 @@ parts and the name is lower-cased (Databricks names are case-insensitive, quoted
 either
 
 - a **system table** (:mod:`catalog.sql.system_sources`): reading needs SELECT on it
-  (:meth:`catalog.authz.Authorizer.require_system_read`); the ``system`` catalog needs
+  (:meth:`catalog.access.authorizer.Authorizer.require_system_read`); the ``system`` catalog needs
   no USE privileges and is never written;
 - a **managed table** of the catalog (:mod:`catalog.sql.table_sources`): reading needs
   USE CATALOG + USE SCHEMA + SELECT, writing (``INSERT``, ``MERGE``) the gates + MODIFY
-  (:meth:`catalog.authz.Authorizer.require_privilege`); an EXTERNAL table is refused
+  (:meth:`catalog.access.authorizer.Authorizer.require_privilege`); an EXTERNAL table is refused
   (its data is not in Steward);
 - or **not a table**: a name that does not resolve to one of those, a model, a table in
   a missing schema — and a table the caller may not see (SPEC §6 rule 4: no ownership
@@ -30,13 +30,13 @@ from typing import Any, Protocol
 
 from sqlglot import exp
 
-from catalog.authz import Caller
-from catalog.errors import InvalidParameter, NotFound
+from catalog.access.authorizer import Caller
 from catalog.names import SYSTEM_CATALOG
 from catalog.sql.errors import position
 from catalog.sql.system_sources import SOURCES
 from catalog.sql.table_sources import GovernedSource
-from catalog.store.sql import SqlNamespaceStore
+from catalog.store.sqlalchemy_stores import SqlNamespaceStore
+from common.errors import InvalidParameter, NotFound
 from policy.securables import Privilege, SecurableType
 
 #: ``exp.Table.meta`` key: the privilege a reference needs (default SELECT); the MERGE

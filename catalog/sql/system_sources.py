@@ -3,7 +3,7 @@
 The public columns of ``system.access.audit``, ``system.access.table_lineage`` and
 ``system.access.column_lineage`` are fixed in :mod:`catalog.system_tables`. Each is
 computed here by one constant SELECT per backend over the physical tables (written by us,
-never combined with user text), which :mod:`catalog.sql.query` puts in place of
+never combined with user text), which :mod:`catalog.sql.compiler` puts in place of
 the table reference as a derived table.
 
 Struct columns (``user_identity STRUCT<email>``, ``response STRUCT<status_code,

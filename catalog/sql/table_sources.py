@@ -2,7 +2,7 @@
 
 A managed table ``main.sales.orders`` keeps its rows in ``data_<securable id hex>``
 with columns ``c<position>`` (:mod:`catalog.data.physical`). The compiler
-(:mod:`catalog.sql.query`) resolves user SQL against the table's *public* columns —
+(:mod:`catalog.sql.compiler`) resolves user SQL against the table's *public* columns —
 declared names, Databricks types — and then puts, in place of the reference, the derived
 table built here::
 
@@ -24,7 +24,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from catalog.data.physical import column_name
-from catalog.data.service import TableLayout
+from catalog.data.table_data import TableLayout
 from catalog.records import ColumnRecord
 
 

@@ -1,8 +1,8 @@
 """What ``INSERT`` and ``MERGE`` share: the target, the values, one write transaction.
 
 Both statements work the same way, so that everything they read goes through the read
-compiler (:mod:`catalog.sql.query`) and everything they write through the data service
-(:class:`catalog.data.service.TableDataService`):
+compiler (:mod:`catalog.sql.compiler`) and everything they write through the data service
+(:class:`catalog.data.table_data.TableDataService`):
 
 1. **Target**: the table written must be a managed table the caller holds MODIFY on
    (with USE CATALOG and USE SCHEMA; :mod:`catalog.sql.sources`). System tables are
@@ -10,10 +10,10 @@ compiler (:mod:`catalog.sql.query`) and everything they write through the data s
 2. **Rows**: computed by one read-only query compiled like any SELECT (every table it
    reads needs SELECT), or for ``INSERT … VALUES`` of literals by Python
    (:mod:`catalog.sql.constants`). The values are brought to the form
-   :func:`catalog.data.values.check_rows` takes (:func:`storable`) and checked against the
+   :func:`common.values.check_rows` takes (:func:`storable`) and checked against the
    columns; the first bad value fails the statement naming its row and column.
 3. **Write**: in one ``runtime.db.transaction()``, with the statement's lineage (table and
-   column edges from sqlglot, :mod:`catalog.lineage.sql`) and its audit event, so the
+   column edges from sqlglot, :mod:`catalog.lineage.sql_lineage`) and its audit event, so the
    rows, the edges and the event commit together or not at all.
 """
 
@@ -31,16 +31,21 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from catalog.audit.recorder import current_scope
-from catalog.data.service import TableLayout
-from catalog.data.values import BadValue, check_rows, parse_timestamp
-from catalog.errors import InvalidParameter
+from catalog.data.table_data import TableLayout
+from catalog.lineage.edge_writer import record_edges
 from catalog.lineage.recording import sql_edges
-from catalog.lineage.sql import ColumnLineage, SqlLineage, SqlLineageError, statement_lineage
-from catalog.lineage.store import record_edges
+from catalog.lineage.sql_lineage import (
+    ColumnLineage,
+    SqlLineage,
+    SqlLineageError,
+    statement_lineage,
+)
 from catalog.records import ColumnRecord
 from catalog.sql.errors import position
 from catalog.sql.sources import CatalogResolver, Source
 from catalog.sql.table_sources import GovernedSource
+from common.errors import InvalidParameter
+from common.values import BadValue, check_rows, parse_timestamp
 from policy.securables import Privilege
 
 _INTEGERS = frozenset({"BYTE", "SHORT", "INT", "LONG"})
@@ -91,7 +96,7 @@ def storable(column: ColumnRecord, value: Any, kind: str = "any") -> Any:
     """A value as the database or a literal gave it, in the form ``check_rows`` takes.
 
     ``kind`` is how the compiler typed the query's column (see
-    :class:`catalog.sql.query.CompiledQuery`): SQLite hands booleans back as 0/1 and
+    :class:`catalog.sql.compiler.CompiledQuery`): SQLite hands booleans back as 0/1 and
     arrays, structs and times as text. Numbers meet the column's type where no precision
     is lost (2.0 into a BIGINT, 1.5 into a DOUBLE); anything else is left for
     ``check_rows`` to accept or refuse.
@@ -138,7 +143,7 @@ def check(
         {c.name: storable(c, v, k) for c, v, k in zip(columns, row, kinds, strict=True)}
         for row in rows
     ]
-    return check_rows(target.layout.record.detail, named)
+    return check_rows(target.layout.record.detail.columns, named)
 
 
 def record_lineage(

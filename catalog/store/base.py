@@ -39,7 +39,7 @@ class NamespaceStore(ABC):
 
     @abstractmethod
     def insert(self, record: SecurableRecord) -> None:
-        """Insert; raises :class:`catalog.errors.AlreadyExists` if the name is taken."""
+        """Insert; raises :class:`common.errors.AlreadyExists` if the name is taken."""
 
     @abstractmethod
     def list_children(

@@ -25,19 +25,19 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
-from catalog.errors import InvalidParameter, NotFound
 from catalog.persistence.engine import Database
 from catalog.records import SecurableRecord
-from catalog.store.sql import SqlNamespaceStore
+from catalog.store.sqlalchemy_stores import SqlNamespaceStore
+from common.errors import InvalidParameter, NotFound
+from common.model_loading import load_sklearn
+from common.model_safety import UnsafeModel
 from policy.securables import SecurableType
-from registry import artifacts
-from registry.dependencies import Dependencies, FeatureLookupSpec
-from registry.loading import load_sklearn
-from registry.safety import UnsafeModel
-from registry.service import READY
+from registry import artifact_files as artifacts
+from registry.model_registry import READY
+from registry.model_store import SqlModelStore
 from registry.serving.config import ServedEntity
 from registry.serving.predictor import Predictor
-from registry.store import SqlModelStore
+from registry.version_dependencies import Dependencies, FeatureLookupSpec
 
 TTL = 0.5
 #: How long past its expiry an entry still answers while it is read again.

@@ -15,11 +15,11 @@ from typing import Any
 
 import orjson
 
-from catalog.errors import InvalidParameter
 from catalog.names import normalize_full_name, normalize_part
 from catalog.records import ColumnRecord, TableDetailRecord
+from common.errors import InvalidParameter
 from policy.securables import SecurableType
-from registry.service import MAX_VERSION, validate_alias
+from registry.model_registry import MAX_VERSION, validate_alias
 
 #: Databricks allows up to 15 served entities per endpoint.
 MAX_ENTITIES = 15

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from catalog.errors import InvalidParameter
+from common.errors import InvalidParameter
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 #: Body keys besides the format: Databricks' client_request_id (kept in the inference table)

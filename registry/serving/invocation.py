@@ -25,15 +25,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from catalog.data.service import TableDataService, TableLayout
-from catalog.errors import InvalidParameter, PermissionDenied
+from catalog.data.table_data import TableDataService, TableLayout
 from catalog.names import normalize_full_name
+from common.errors import InvalidParameter, PermissionDenied
 from policy.securables import SecurableType
-from registry.dependencies import FeatureLookupSpec
 from registry.serving import inputs
 from registry.serving.cache import ModelCache, ResolvedVersion, TtlCache
 from registry.serving.config import EndpointConfig, ServedEntity
 from registry.serving.inputs import MISSING
+from registry.version_dependencies import FeatureLookupSpec
 
 LAYOUT_TTL = 1.0
 

@@ -21,11 +21,12 @@ from pydantic import BaseModel
 
 from catalog.audit.events import ChainedEvent
 from catalog.audit.query import AuditFilter, cursor_at, follow, lane_heads, parse_moment, search
-from catalog.errors import InvalidParameter
-from catalog.http.deps import Runtime, RuntimeDep
+from catalog.http.deps import RuntimeDep
 from catalog.http.guards import SYSTEM_TABLE, guard
 from catalog.pagination import decode_token, encode_token, page_size
+from catalog.runtime import Runtime
 from catalog.system_tables import AUDIT
+from common.errors import InvalidParameter
 
 router = APIRouter(prefix="/api/2.1/steward", tags=["Audit"])
 MAX_PAGE = 1000

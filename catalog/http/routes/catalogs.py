@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from catalog.errors import InvalidParameter
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard
 from catalog.http.models import (
@@ -19,6 +18,7 @@ from catalog.http.models import (
 from catalog.names import SYSTEM_CATALOG, normalize_part
 from catalog.namespace import NewSecurable
 from catalog.records import SecurableRecord
+from common.errors import InvalidParameter
 from policy.requirements import NameFrom
 from policy.securables import Privilege, SecurableType
 

@@ -9,7 +9,7 @@ Both routes declare ``AUTHENTICATED``: what they need depends on the body or on 
 object the name turns out to be (a table or a model; each catalog table an event
 names), so the handler checks it through the one authorizer — BROWSE on the object
 read, BROWSE on catalog inputs and MODIFY on catalog outputs of an event. See
-:mod:`catalog.lineage.service` for the rules and why.
+:mod:`catalog.lineage.lineage_service` for the rules and why.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from catalog.audit.recorder import current_scope
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard
 from catalog.lineage.graph import Direction
+from catalog.lineage.lineage_service import MAX_DEPTH, LineageGraph, LineageService
 from catalog.lineage.openlineage import RunEvent, is_catalog_namespace
-from catalog.lineage.service import MAX_DEPTH, LineageGraph, LineageService
 
 router = APIRouter(tags=["Lineage"])
 

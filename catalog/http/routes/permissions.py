@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from catalog.grants import PrivilegeChange
+from catalog.access.grants import PrivilegeChange
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import guard, securable_type_from_path
 from catalog.http.models import RequestBody, ShortName

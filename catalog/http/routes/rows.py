@@ -20,12 +20,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from catalog.data.values import present_row
-from catalog.errors import InvalidParameter
-from catalog.http.audit import BODY_NOT_AUDITED, note_params
 from catalog.http.deps import RuntimeDep, read_body_first
 from catalog.http.guards import guard
 from catalog.http.models import Response
+from catalog.http.request_audit import BODY_NOT_AUDITED, note_params
+from common.errors import InvalidParameter
+from common.values import present_row
 from policy.requirements import NameFrom
 from policy.securables import Privilege, SecurableType
 
@@ -37,7 +37,7 @@ CSV_TYPES = ("text/csv", "application/csv")
 
 class DataBody(BaseModel):
     """A body of rows or keys: unknown fields refused; the values themselves are checked
-    by :func:`catalog.data.values.check_rows`, which names the row and column."""
+    by :func:`common.values.check_rows`, which names the row and column."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -10,12 +10,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response
 from pydantic import ConfigDict, Field
 
-from catalog.errors import InvalidParameter
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, METASTORE_ADMIN, guard
 from catalog.http.models import RequestBody, ShortName
 from catalog.identity import IdentityService, normalize_principal_name
 from catalog.records import PrincipalKind, PrincipalRecord
+from common.errors import InvalidParameter
 
 router = APIRouter(prefix="/api/2.0/preview/scim/v2", tags=["SCIM"])
 

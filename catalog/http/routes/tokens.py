@@ -7,12 +7,12 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field, model_validator
 
-from catalog.errors import InvalidParameter, NotFound
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, METASTORE_ADMIN, guard
 from catalog.http.models import RequestBody
 from catalog.identity import IssuedToken, normalize_principal_name
 from catalog.records import PrincipalKind, TokenRecord
+from common.errors import InvalidParameter, NotFound
 
 router = APIRouter(prefix="/api/2.0", tags=["Tokens"])
 

@@ -1,0 +1,180 @@
+"""Keeps every replica's policy engine in step with the database.
+
+Each change to grants, memberships or the hierarchy is a list of small *ops*.
+The service that makes the change applies them to its own engine right after
+commit, and — on PostgreSQL — publishes them with ``pg_notify`` inside the same
+transaction, so they are delivered to every listening replica only if and when
+the change commits, in commit order. A listener thread per replica applies them.
+
+Staleness bound: a committed change reaches other replicas' decisions after
+PostgreSQL delivers the notification (milliseconds; ``tests/test_replicas.py``
+measures it and holds it under one second). If the listening connection drops,
+the listener reconnects every second and reloads everything, buffering
+notifications that arrive during the reload so none is lost. SQLite deployments
+are a single process and need no listener.
+
+A replica also receives its own notifications and applies them again, on purpose:
+notifications arrive in commit order, so replaying every change in that order is
+what makes all replicas converge on the database's state when two replicas change
+the same grant at nearly the same time (applying only others' changes could leave a
+replica with its own later-applied but earlier-committed change on top). The cost
+is a window, bounded like the staleness above, in which a replica may briefly show
+its own earlier change again before its echo of the later one arrives.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from catalog.logs import get_logger
+from policy.enforcer import PolicyEngine
+
+CHANNEL = "steward_policy"
+#: PostgreSQL refuses payloads of 8000 bytes or more; larger batches ask for a reload.
+MAX_PAYLOAD = 7900
+Op = list[str]
+log = get_logger("steward.policy_sync")
+
+
+def grant_op(principal: str, securable: str, privilege: str) -> Op:
+    return ["grant", principal, securable, privilege]
+
+
+def revoke_op(principal: str, securable: str, privilege: str) -> Op:
+    return ["revoke", principal, securable, privilege]
+
+
+def member_added_op(member: str, group: str) -> Op:
+    return ["member+", member, group]
+
+
+def member_removed_op(member: str, group: str) -> Op:
+    return ["member-", member, group]
+
+
+def securable_added_op(securable: str, container: str) -> Op:
+    return ["securable+", securable, container]
+
+
+def securable_removed_op(securable: str) -> Op:
+    return ["securable-", securable]
+
+
+def principal_removed_op(principal: str) -> Op:
+    return ["principal-", principal]
+
+
+def apply_ops(engine: PolicyEngine, ops: Sequence[Sequence[str]]) -> None:
+    """Apply ops in order; every op is idempotent, so replaying a suffix is harmless."""
+    for op in ops:
+        kind, args = op[0], op[1:]
+        if kind == "grant":
+            engine.grant(*args)
+        elif kind == "revoke":
+            engine.revoke(*args)
+        elif kind == "member+":
+            engine.add_member(*args)
+        elif kind == "member-":
+            engine.remove_member(*args)
+        elif kind == "securable+":
+            engine.add_securable(*args)
+        elif kind == "securable-":
+            engine.remove_securable(*args)
+        elif kind == "principal-":
+            engine.remove_principal(*args)
+        else:
+            raise ValueError(f"unknown policy op {kind!r}")
+
+
+class PolicyFeed:
+    """What services call: publish ops with the change, apply them after commit."""
+
+    def __init__(self, engine: PolicyEngine, backend: str) -> None:
+        self.engine = engine
+        self.notifies = backend == "postgresql"
+        self.origin = uuid.uuid4().hex
+
+    def publish(self, session: Session, ops: Sequence[Op]) -> None:
+        """Call inside the transaction of the change: delivered only if it commits."""
+        if not self.notifies or not ops:
+            return
+        payload = orjson.dumps({"origin": self.origin, "ops": list(ops)}).decode()
+        if len(payload.encode()) > MAX_PAYLOAD:
+            payload = orjson.dumps({"origin": self.origin, "reload": True}).decode()
+        session.execute(select(func.pg_notify(CHANNEL, payload)))
+
+    def applied(self, ops: Sequence[Op]) -> None:
+        """Call after commit: this process sees its own change at once."""
+        apply_ops(self.engine, ops)
+
+
+class PolicyListener(threading.Thread):
+    """Applies other replicas' changes, delivered by LISTEN/NOTIFY."""
+
+    def __init__(self, database_url: str, engine: PolicyEngine, reload: Callable[[], None]) -> None:
+        super().__init__(name="steward-policy-listener", daemon=True)
+        url = make_url(database_url).set(drivername="postgresql")
+        self.conninfo = url.render_as_string(hide_password=False)
+        self.engine = engine
+        self.reload = reload
+        self.ready = threading.Event()
+        self._stopping = threading.Event()
+        self._listening = threading.Event()
+
+    def start_and_wait_listening(self, timeout: float = 10.0) -> None:
+        self.start()
+        if not self._listening.wait(timeout):
+            raise RuntimeError("the policy listener could not LISTEN on PostgreSQL")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to end and wait for it (it checks between notifications)."""
+        self._stopping.set()
+        if self.is_alive():
+            self.join(timeout)
+
+    def run(self) -> None:
+        import psycopg
+
+        first = True
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._listening.set()
+                    buffered: list[Any] = []
+                    if not first:
+                        # Anything may have been missed while disconnected: reload, and
+                        # replay what arrives meanwhile (ops are idempotent).
+                        loader = threading.Thread(target=self.reload, daemon=True)
+                        loader.start()
+                        while loader.is_alive():
+                            buffered.extend(conn.notifies(timeout=0.2))
+                        self._handle(buffered)
+                    first = False
+                    while not self.ready.is_set() and not self._stopping.is_set():
+                        buffered.extend(conn.notifies(timeout=0.1))
+                    self._handle(buffered)
+                    while not self._stopping.is_set():
+                        # Apply each notification as it arrives; the timeout only bounds
+                        # how long a stop request waits.
+                        for note in conn.notifies(timeout=0.5):
+                            self._handle([note])
+            except Exception as exc:  # reconnect; never let the thread die
+                log.warning("policy_listener_reconnecting", error=str(exc))
+                self._stopping.wait(1.0)
+
+    def _handle(self, notifications: Sequence[Any]) -> None:
+        for note in notifications:
+            message = orjson.loads(note.payload)
+            if message.get("reload"):
+                self.reload()
+            else:
+                apply_ops(self.engine, message.get("ops", []))

@@ -1,1 +1,0 @@
-"""Command-line client pieces: HTTP access, output rendering and the catalog's commands."""

@@ -1,0 +1,322 @@
+"""Lineage as the HTTP API and the CLI use it: record OpenLineage events, read the graph.
+
+Who may do what
+---------------
+* Reading lineage from an object needs BROWSE on it (a model's lineage includes its
+  versions'). Every other node comes back only if the caller may see it (SPEC §6: owns
+  it or a container, holds any grant on it or a container, or is a metastore admin);
+  otherwise it is a placeholder ``{id: "redacted-<n>", type, name: null}`` whose
+  edges keep their shape, so the caller learns that *something* lies between two
+  objects it can see, never what. A node whose catalog object was dropped is shown to
+  metastore admins only. External datasets are not securables and are always shown.
+* Posting an OpenLineage event that names catalog tables needs BROWSE on each input
+  table (a caller cannot assert lineage from, or probe for, tables it cannot see) and
+  MODIFY on each output table (as writing it would; USE CATALOG and USE SCHEMA
+  included), or being a metastore admin for outputs: lineage is metadata, which
+  metastore admins manage (SPEC §6), even where they hold no data privilege.
+  Events about external datasets only need an authenticated caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from catalog.access.authorizer import Authorizer, Caller, ancestor_names
+from catalog.lineage.edge_writer import Recorded, record_edges
+from catalog.lineage.graph import (
+    ColumnEdgeRow,
+    Direction,
+    EdgeRow,
+    NodeRow,
+    column_edges_among,
+    load_nodes,
+    start_nodes,
+    traverse,
+)
+from catalog.lineage.model import (
+    ColumnEdge,
+    Edge,
+    EdgeKind,
+    NodeRef,
+    NodeType,
+    external_node,
+    securable_node,
+)
+from catalog.lineage.openlineage import Dataset, RunEvent, is_catalog_namespace
+from catalog.names import normalize_part
+from catalog.persistence.engine import Database
+from catalog.records import SecurableRecord
+from catalog.store.sqlalchemy_stores import SqlNamespaceStore
+from common.errors import InvalidParameter, NotFound, PermissionDenied
+from policy.securables import Privilege, SecurableType
+
+#: Most nodes one read returns; a larger neighbourhood comes back ``truncated``.
+MAX_NODES = 10_000
+MAX_DEPTH = 20
+LINEAGE_TYPES = (SecurableType.TABLE, SecurableType.MODEL, SecurableType.SERVING_ENDPOINT)
+
+
+@dataclass(frozen=True)
+class NodeView:
+    id: str
+    type: str
+    name: str | None
+    redacted: bool
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class EdgeView:
+    source: str
+    target: str
+    kind: str
+    #: ISO 8601, UTC.
+    first_seen: str
+    last_seen: str
+    count: int
+    principal: str | None
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class ColumnEdgeView:
+    source: str
+    source_column: str | None
+    target: str
+    target_column: str | None
+    kind: str
+    first_seen: str
+    last_seen: str
+    count: int
+
+
+@dataclass
+class LineageGraph:
+    nodes: list[NodeView]
+    edges: list[EdgeView]
+    column_edges: list[ColumnEdgeView] | None = None
+    truncated: bool = False
+
+
+@dataclass
+class _Ids:
+    """Public node ids: ``TYPE:key`` when visible, ``redacted-<n>`` (numbered per answer)."""
+
+    visible: dict[int, bool]
+    rows: dict[int, NodeRow]
+    public: dict[int, str] = field(default_factory=dict)
+    hidden: int = 0
+
+    def of(self, node_id: int) -> str:
+        if node_id not in self.public:
+            row = self.rows[node_id]
+            if self.visible[node_id]:
+                self.public[node_id] = f"{row.node_type}:{row.node_key}"
+            else:
+                self.hidden += 1
+                self.public[node_id] = f"redacted-{self.hidden}"
+        return self.public[node_id]
+
+
+class LineageService:
+    def __init__(self, db: Database, authorizer: Authorizer) -> None:
+        self.db = db
+        self.authorizer = authorizer
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def graph(
+        self,
+        caller: Caller,
+        full_name: str,
+        direction: Direction,
+        depth: int,
+        include_columns: bool = False,
+        max_nodes: int = MAX_NODES,
+    ) -> LineageGraph:
+        """The neighbourhood of ``full_name`` within ``depth`` hops, redacted for ``caller``."""
+        name = _object_name(full_name)
+        with self.db.read() as session:
+            store = SqlNamespaceStore(session)
+            record = store.get_by_full_name(name)
+            if record is None or record.securable_type not in LINEAGE_TYPES:
+                raise NotFound(f"no table, model or serving endpoint '{name}' exists")
+            self._require_browse(caller, record, store)
+            details = store.get_table_details([record.id])
+            start = start_nodes(session, record.id)
+            walked = traverse(session, start, direction, depth, max_nodes)
+            rows = load_nodes(session, walked.node_ids)
+            visible = self._visibility(caller, rows, store, set(start))
+            columns = column_edges_among(session, rows) if include_columns else None
+        if not start:  # never recorded: the object alone
+            node_type = securable_node(record, details.get(record.id)).node_type.value
+            only = NodeView(f"{node_type}:{record.id}", node_type, record.full_name, False)
+            return LineageGraph([only], [], [] if include_columns else None)
+        ids = _Ids(visible, rows)
+        nodes = [_node_view(ids.of(n), rows[n], visible[n]) for n in walked.node_ids]
+        edges = [_edge_view(ids, e) for e in walked.edges]
+        column_views = None
+        if columns is not None:
+            column_views = [_column_view(ids, visible, c) for c in columns]
+        return LineageGraph(nodes, edges, column_views, walked.truncated)
+
+    def _require_browse(
+        self, caller: Caller, record: SecurableRecord, store: SqlNamespaceStore
+    ) -> None:
+        if record.securable_type is SecurableType.SERVING_ENDPOINT:
+            # BROWSE does not apply to endpoints (SPEC §6): seeing one is enough.
+            chain = self.authorizer.resolve_chain(record.full_name, record.securable_type, store)
+            if not self.authorizer.can_see_all_children(caller, chain):
+                raise PermissionDenied(
+                    f"a privilege on SERVING_ENDPOINT '{record.full_name}' is required"
+                )
+            return
+        self.authorizer.require_privilege(
+            caller, Privilege.BROWSE, record.securable_type, record.full_name, store
+        )
+
+    def _visibility(
+        self,
+        caller: Caller,
+        rows: dict[int, NodeRow],
+        store: SqlNamespaceStore,
+        start: set[int],
+    ) -> dict[int, bool]:
+        if caller.is_metastore_admin:
+            return dict.fromkeys(rows, True)
+        names = {r.full_name for r in rows.values() if r.securable_id and r.exists}
+        records = store.get_many({a for n in names if n for a in ancestor_names(n)})
+        visible: dict[int, bool] = {}
+        for node_id, row in rows.items():
+            if node_id in start or row.securable_id is None:
+                visible[node_id] = True
+            elif not row.exists or row.full_name is None:
+                visible[node_id] = False
+            else:
+                chain = [records.get(a) for a in ancestor_names(row.full_name)]
+                visible[node_id] = all(chain) and self.authorizer.can_see_all_children(
+                    caller, [c for c in chain if c is not None]
+                )
+        return visible
+
+    # -- OpenLineage ----------------------------------------------------------------------
+
+    def post_event(self, caller: Caller, event: RunEvent) -> Recorded:
+        """Check the event's catalog datasets and record its edges in one transaction."""
+        job = event.job_path
+        with self.db.transaction() as session:
+            resolve = _Resolver(session, caller, self.authorizer)
+            outputs = [resolve.dataset(d, output=True) for d in event.outputs]
+            inputs = [resolve.dataset(d, output=False) for d in event.inputs]
+            edges: list[Edge | ColumnEdge] = [
+                Edge(i, o, EdgeKind.OPENLINEAGE, job) for o in outputs for i in inputs
+            ]
+            for dataset, target in zip(event.outputs, outputs, strict=True):
+                facet = dataset.facets.columnLineage if dataset.facets else None
+                for column, lineage in (facet.fields if facet else {}).items():
+                    for source in lineage.inputFields:
+                        node = resolve.dataset(
+                            Dataset(namespace=source.namespace, name=source.name), output=False
+                        )
+                        edges.append(
+                            ColumnEdge(
+                                node,
+                                _column(node, source.field),
+                                target,
+                                _column(target, column),
+                                EdgeKind.OPENLINEAGE,
+                                job,
+                            )
+                        )
+            if not event.records:
+                return Recorded(0, 0)
+            return record_edges(session, edges)
+
+
+class _Resolver:
+    """Maps datasets to nodes, checking each catalog table once per role."""
+
+    def __init__(self, session: Session, caller: Caller, authorizer: Authorizer) -> None:
+        self.store = SqlNamespaceStore(session)
+        self.caller = caller
+        self.authorizer = authorizer
+        self.checked: dict[tuple[str, str, bool], NodeRef] = {}
+
+    def dataset(self, dataset: Dataset, output: bool) -> NodeRef:
+        key = (dataset.namespace, dataset.name, output)
+        if key not in self.checked:
+            self.checked[key] = self._resolve(dataset, output)
+        return self.checked[key]
+
+    def _resolve(self, dataset: Dataset, output: bool) -> NodeRef:
+        if not is_catalog_namespace(dataset.namespace):
+            return external_node(dataset.namespace, dataset.name)
+        parts = dataset.name.split(".")
+        if len(parts) != 3:
+            raise InvalidParameter(
+                f"dataset '{dataset.name}' in namespace '{dataset.namespace}' names a catalog "
+                "table, so its name must look like 'catalog.schema.table'"
+            )
+        name = ".".join(normalize_part(p, "dataset name part") for p in parts)
+        if output and not self.caller.is_metastore_admin:
+            self.authorizer.require_privilege(
+                self.caller, Privilege.MODIFY, SecurableType.TABLE, name, self.store
+            )
+        else:
+            self.authorizer.require_privilege(
+                self.caller, Privilege.BROWSE, SecurableType.TABLE, name, self.store
+            )
+        record = self.store.get(SecurableType.TABLE, name)
+        assert record is not None  # the privilege check found it
+        detail = self.store.get_table_details([record.id]).get(record.id)
+        return securable_node(record, detail)
+
+
+def _column(node: NodeRef, name: str) -> str:
+    """Catalog column names are case-insensitive and kept lower-case; external ones as given."""
+    return name if node.node_type is NodeType.EXTERNAL else name.lower()
+
+
+def _object_name(full_name: str) -> str:
+    parts = full_name.split(".") if isinstance(full_name, str) else []
+    if len(parts) not in (1, 3):
+        raise InvalidParameter(
+            f"full_name '{full_name}' must name a table or model ('catalog.schema.name') "
+            "or a serving endpoint"
+        )
+    return ".".join(normalize_part(p, "full_name") for p in parts)
+
+
+def _node_view(public_id: str, row: NodeRow, visible: bool) -> NodeView:
+    if not visible:
+        return NodeView(public_id, row.node_type, None, True)
+    name = row.path if row.node_type == NodeType.EXTERNAL.value else row.full_name
+    return NodeView(public_id, row.node_type, name, False, row.version)
+
+
+def _edge_view(ids: _Ids, e: EdgeRow) -> EdgeView:
+    return EdgeView(
+        ids.of(e.source_id),
+        ids.of(e.target_id),
+        e.kind,
+        e.first_seen,
+        e.last_seen,
+        e.count,
+        e.principal,
+        e.request_id,
+    )
+
+
+def _column_view(ids: _Ids, visible: dict[int, bool], c: ColumnEdgeRow) -> ColumnEdgeView:
+    return ColumnEdgeView(
+        ids.of(c.source_id),
+        c.source_column if visible[c.source_id] else None,
+        ids.of(c.target_id),
+        c.target_column if visible[c.target_id] else None,
+        c.kind,
+        c.first_seen,
+        c.last_seen,
+        c.count,
+    )

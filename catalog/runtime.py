@@ -1,0 +1,70 @@
+"""The catalog's services as one typed value, built once by the composition root.
+
+Request handlers, the SQL executor and the CLI's server command receive a
+:class:`Runtime`; nothing is looked up by name. What the catalog needs of the packages
+built on top of it (the model registry, for ``DROP MODEL`` and ``ALTER MODEL … SET
+ALIAS``) is a protocol here, so the dependency still points one way: the composition
+root hands the registry in, the catalog never imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from catalog.access.authorizer import Authorizer, Caller
+from catalog.access.grants import GrantService
+from catalog.audit.recorder import AuditRecorder
+from catalog.config import Settings
+from catalog.data.table_data import TableDataService
+from catalog.identity import IdentityService
+from catalog.namespace import NamespaceService
+from catalog.persistence.engine import Database
+
+
+class AliasView(Protocol):
+    @property
+    def alias(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+
+
+class RegistryHooks(Protocol):
+    """The model registry as SQL statements use it."""
+
+    def delete_model(self, full_name: str, force: bool) -> None: ...
+
+    def set_alias(
+        self, caller: Caller, model_full_name: str, alias: str, version: int
+    ) -> tuple[AliasView, int | None]: ...
+
+    def delete_alias(self, caller: Caller, model_full_name: str, alias: str) -> int: ...
+
+
+class Background(Protocol):
+    """A thread the service runs beside requests (policy listener, audit checkpoints)."""
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class Runtime:
+    """Everything a request handler may need."""
+
+    settings: Settings
+    db: Database
+    authorizer: Authorizer
+    identity: IdentityService
+    namespace: NamespaceService
+    grants: GrantService
+    audit: AuditRecorder
+    #: Rows of managed tables (feature tables).
+    data: TableDataService
+    #: The model registry, when the composition root installed one.
+    registry: RegistryHooks | None = None
+    #: Started after the services; stopped, newest first, at shutdown.
+    background: list[Background] = field(default_factory=list)
+
+    def stop_background(self) -> None:
+        while self.background:
+            self.background.pop().stop()

@@ -1,0 +1,394 @@
+"""Model version artifacts over HTTP: streamed uploads into a pending version's directory,
+and downloads checked against the manifest recorded at finalize.
+
+Uploads are written to a temporary file under ``<storage-root>/.uploads`` (same file
+system), hashed and counted as they arrive, and moved into place with one atomic rename
+once complete and verified: a refused or interrupted upload leaves nothing behind in the
+version. Paths are relative POSIX paths without ``.``/``..`` segments, backslashes, NUL or
+control characters, and never through a symbolic link.
+
+Downloads serve only what finalize recorded: each file's SHA-256 is recomputed before it is
+sent and again while it streams; a file changed on disk since registration is refused
+(409 INVALID_STATE), and one changed mid-stream aborts the response.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import stat
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from catalog.records import SecurableRecord
+from common.errors import InvalidParameter, NotFound, PayloadTooLarge, StewardError
+from registry import artifact_files as artifacts
+from registry.model_registry import PENDING, READY, ModelRegistry
+from registry.model_store import VersionRecord
+
+CHECKSUM_HEADER = "X-Checksum-SHA256"
+MAX_PATH_CHARS = 1024
+MAX_SEGMENT_BYTES = 255
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_CHUNK = 1 << 20
+UPLOADS_DIR = ".uploads"
+#: Temporary upload files older than this are leftovers of a crash.
+STALE_UPLOAD_SECONDS = 24 * 3600
+
+
+class InvalidState(StewardError):
+    """The version (or its files) is not in a state that allows the request."""
+
+    status_code = 409
+    error_code = "INVALID_STATE"
+
+
+@dataclass(frozen=True)
+class ArtifactEntry:
+    path: str
+    size: int
+    sha256: str
+
+
+def validate_path(path: str) -> str:
+    """The artifact path as given, if safe; InvalidParameter saying what is wrong."""
+    if not isinstance(path, str) or not path:
+        raise InvalidParameter("artifact path must be a non-empty relative path")
+    if len(path) > MAX_PATH_CHARS:
+        raise InvalidParameter(f"artifact path is longer than {MAX_PATH_CHARS} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+        raise InvalidParameter("artifact path may not contain NUL or control characters")
+    if "\\" in path:
+        raise InvalidParameter("artifact path may not contain backslashes; use '/'")
+    if path.startswith("/"):
+        raise InvalidParameter("artifact path must be relative, not absolute")
+    for segment in path.split("/"):
+        if segment in ("", ".", ".."):
+            raise InvalidParameter(
+                f"artifact path '{path}' has an empty, '.' or '..' segment; give a plain "
+                "relative path such as 'model.skops' or 'data/input_example.json'"
+            )
+        if len(segment.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES:
+            raise InvalidParameter(
+                f"artifact path segment is longer than {MAX_SEGMENT_BYTES} bytes"
+            )
+    return path
+
+
+def validate_checksum(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _SHA256.match(value.strip()):
+        raise InvalidParameter(f"{CHECKSUM_HEADER} must be 64 hexadecimal digits (a SHA-256)")
+    return value.strip().lower()
+
+
+def _no_symlinks_below(base: Path, target: Path) -> None:
+    """Every component from ``base`` down to ``target`` exists as a real directory/file."""
+    current = base
+    for part in target.relative_to(base).parts:
+        current = current / part
+        try:
+            mode = current.lstat().st_mode
+        except FileNotFoundError:
+            return
+        if stat.S_ISLNK(mode):
+            raise InvalidParameter(f"artifact path goes through a symbolic link ('{part}')")
+
+
+class Upload:
+    """One file being received: a temporary file, its running SHA-256 and size."""
+
+    def __init__(
+        self,
+        staging: Path,
+        directory: Path,
+        path: str,
+        expected_sha256: str | None,
+        limit: int,
+        limit_message: str,
+        still_pending: Callable[[], None],
+    ) -> None:
+        self.still_pending = still_pending
+        self.directory = directory
+        self.path = path
+        self.expected = expected_sha256
+        self.limit = limit
+        self.limit_message = limit_message
+        self.size = 0
+        self.digest = hashlib.sha256()
+        staging.mkdir(parents=True, exist_ok=True)
+        self.temp = staging / f"{uuid.uuid4().hex}.part"
+        self.handle: BinaryIO | None = self.temp.open("xb")
+
+    def write(self, chunk: bytes) -> None:
+        if self.handle is None:
+            raise RuntimeError("upload already finished")
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.abort()
+            raise PayloadTooLarge(self.limit_message)
+        self.digest.update(chunk)
+        self.handle.write(chunk)
+
+    def commit(self) -> ArtifactEntry:
+        """Verify the checksum, then move the file into the version's directory."""
+        if self.handle is None:
+            raise RuntimeError("upload already finished")
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        self.handle = None
+        actual = self.digest.hexdigest()
+        try:
+            if self.expected is not None and actual != self.expected:
+                raise InvalidParameter(
+                    f"checksum mismatch for '{self.path}': the body's SHA-256 is {actual}, "
+                    f"{CHECKSUM_HEADER} said {self.expected}; the file was discarded"
+                )
+            # A finalize may have run meanwhile: then nothing lands.
+            self.still_pending()
+            target = self.directory / self.path
+            _no_symlinks_below(self.directory, target)  # before mkdir follows any link
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _no_symlinks_below(self.directory, target)
+                if target.parent.resolve() != (self.directory.resolve() / self.path).parent:
+                    raise InvalidParameter("artifact path leaves the version's directory")
+                if target.is_dir() and not target.is_symlink():
+                    raise InvalidParameter(f"artifact path '{self.path}' is a directory")
+                os.replace(self.temp, target)
+            except OSError as exc:
+                raise InvalidParameter(
+                    f"cannot store artifact '{self.path}': {exc.strerror or exc}"
+                ) from exc
+        except BaseException:
+            self._remove_temp()
+            raise
+        return ArtifactEntry(self.path, self.size, actual)
+
+    def abort(self) -> None:
+        if self.handle is not None:
+            with contextlib.suppress(OSError):
+                self.handle.close()
+            self.handle = None
+        self._remove_temp()
+
+    def _remove_temp(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.temp.unlink()
+
+
+@dataclass
+class Download:
+    entry: ArtifactEntry
+    handle: BinaryIO
+
+    def chunks(self) -> Iterator[bytes]:
+        """The file's bytes; raises (aborting the response) if they are not what was
+        recorded, so a client never gets a silently different file."""
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            self.handle.seek(0)
+            while chunk := self.handle.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                yield chunk
+        finally:
+            self.handle.close()
+        if size != self.entry.size or digest.hexdigest() != self.entry.sha256:
+            raise OSError(f"artifact '{self.entry.path}' changed while it was being sent")
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+class ArtifactService:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        storage_root: Path,
+        max_file_bytes: int,
+        max_version_bytes: int,
+    ) -> None:
+        self.registry = registry
+        self.storage_root = storage_root
+        self.max_file_bytes = max_file_bytes
+        self.max_version_bytes = max_version_bytes
+        self.sweep_stale_uploads()
+
+    def sweep_stale_uploads(self, older_than_seconds: float = STALE_UPLOAD_SECONDS) -> int:
+        """Remove temporary files of uploads interrupted by a crash (old enough that no
+        replica sharing the storage root can still be writing them)."""
+        staging = self.storage_root / UPLOADS_DIR
+        if not staging.is_dir():
+            return 0
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for path in staging.glob("*.part"):
+            with contextlib.suppress(OSError):
+                if path.lstat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
+
+    # -- uploads -----------------------------------------------------------------------
+
+    def begin_upload(
+        self,
+        full_name: str,
+        version: int,
+        path: str,
+        declared_length: int | None,
+        checksum: str | None,
+    ) -> Upload:
+        path = validate_path(path)
+        expected = validate_checksum(checksum)
+        _model, record = self.registry.get_version(full_name, version)
+        self._require_pending(record, full_name)
+        directory = artifacts_dir(record, self.storage_root)
+        file_limit = self.max_file_bytes
+        used = self._bytes_used(directory, excluding=path)
+        version_room = self.max_version_bytes - used
+        if declared_length is not None and declared_length > file_limit:
+            raise PayloadTooLarge(self._file_message(path))
+        if declared_length is not None and declared_length > version_room:
+            raise PayloadTooLarge(self._version_message(path, used))
+        if version_room < file_limit:
+            limit, message = version_room, self._version_message(path, used)
+        else:
+            limit, message = file_limit, self._file_message(path)
+        directory.mkdir(parents=True, exist_ok=True)
+
+        def still_pending() -> None:
+            self._require_pending(self.registry.get_version(full_name, version)[1], full_name)
+
+        return Upload(
+            self.storage_root / UPLOADS_DIR,
+            directory,
+            path,
+            expected,
+            max(limit, 0),
+            message,
+            still_pending,
+        )
+
+    def _file_message(self, path: str) -> str:
+        return (
+            f"artifact '{path}' exceeds the per-file limit of {self.max_file_bytes} bytes "
+            "(STEWARD_MAX_ARTIFACT_BYTES); nothing was written"
+        )
+
+    def _version_message(self, path: str, used: int) -> str:
+        return (
+            f"artifact '{path}' would take the version over its limit of "
+            f"{self.max_version_bytes} bytes (STEWARD_MAX_VERSION_ARTIFACT_BYTES; "
+            f"{used} bytes already uploaded); nothing was written"
+        )
+
+    @staticmethod
+    def _bytes_used(directory: Path, excluding: str) -> int:
+        if not directory.is_dir():
+            return 0
+        total = 0
+        for current, _dirs, names in os.walk(directory, followlinks=False):
+            for name in names:
+                full = Path(current) / name
+                if full.relative_to(directory).as_posix() == excluding:
+                    continue
+                with contextlib.suppress(OSError):
+                    total += full.lstat().st_size
+        return total
+
+    @staticmethod
+    def _require_pending(record: VersionRecord, full_name: str) -> None:
+        if record.status != PENDING:
+            raise InvalidState(
+                f"version {record.version} of '{full_name}' is {record.status}; artifacts can "
+                f"be uploaded only while it is {PENDING}"
+            )
+
+    # -- listing and downloads ---------------------------------------------------------
+
+    def listing(
+        self, full_name: str, version: int
+    ) -> tuple[SecurableRecord, VersionRecord, list[ArtifactEntry]]:
+        """READY: the manifest recorded at finalize. Otherwise the files there now."""
+        model, record = self.registry.get_version(full_name, version)
+        if record.status == READY:
+            return model, record, self._recorded(record)
+        directory = artifacts_dir(record, self.storage_root)
+        if not directory.is_dir():
+            return model, record, []
+        try:
+            entries = artifacts.manifest(directory)
+        except artifacts.InvalidArtifacts as exc:
+            raise InvalidState(str(exc)) from exc
+        return model, record, [ArtifactEntry(*e) for e in entries]
+
+    def open_download(self, full_name: str, version: int, path: str) -> Download:
+        path = validate_path(path)
+        _model, record = self.registry.get_version(full_name, version)
+        if record.status != READY:
+            raise InvalidState(
+                f"version {version} of '{full_name}' is {record.status}; artifacts are served "
+                f"once it is {READY}"
+            )
+        entry = next((e for e in self._recorded(record) if e.path == path), None)
+        if entry is None:
+            raise NotFound(f"artifact '{path}' is not part of version {version} of '{full_name}'")
+        directory = artifacts_dir(record, self.storage_root)
+        changed = InvalidState(
+            f"artifact '{path}' of version {version} of '{full_name}' changed since "
+            "registration; it is not served (ask an admin to check the artifact store)"
+        )
+        try:
+            _no_symlinks_below(directory, directory / path)
+            fd = os.open(directory / path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except (OSError, InvalidParameter) as exc:
+            raise changed from exc
+        handle = os.fdopen(fd, "rb")
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise changed
+            digest = hashlib.sha256()
+            size = 0
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+            if size != entry.size or digest.hexdigest() != entry.sha256:
+                raise changed
+        except BaseException:
+            handle.close()
+            raise
+        return Download(entry, handle)
+
+    def _recorded(self, record: VersionRecord) -> list[ArtifactEntry]:
+        """The manifest finalize recorded (versions finalized before manifests were stored:
+        the files now, if they still match the recorded digest)."""
+        if record.artifact_manifest:
+            return [ArtifactEntry(*e) for e in artifacts.parse_manifest(record.artifact_manifest)]
+        directory = artifacts_dir(record, self.storage_root)
+        try:
+            entries = artifacts.manifest(directory)
+        except artifacts.InvalidArtifacts as exc:
+            raise InvalidState(str(exc)) from exc
+        if artifacts.manifest_digest(entries) != record.artifact_digest:
+            raise InvalidState(
+                f"the artifacts of version {record.version} changed since registration"
+            )
+        return [ArtifactEntry(*e) for e in entries]
+
+
+def artifacts_dir(record: VersionRecord, storage_root: Path) -> Path:
+    try:
+        return artifacts.local_path(record.storage_location, storage_root)
+    except artifacts.InvalidArtifacts as exc:
+        raise InvalidState(str(exc)) from exc

@@ -1,0 +1,815 @@
+"""The Python client of Steward's model registry: ``from registry import Client``.
+
+::
+
+    client = Client()  # STEWARD_URL, STEWARD_TOKEN
+    mv = client.register_model(model, "main.ml.churn", input_example=X[:5],
+                               training_tables=["main.ml.customers"], alias="champion")
+    loaded = client.load_model("models:/main.ml.churn@champion")
+    loaded.predict(X)
+
+Feature tables are written with ``write_table`` (merge by primary key, in batches under the
+server's body limit) and read by key with ``lookup``; ``create_training_set`` joins them to
+a training DataFrame point-in-time (see :mod:`registry.client.features`), and ``register_model(...,
+training_set=…)`` records the set's feature lookups, which become lineage.
+
+Models are saved with skops plus an MLflow-compatible ``MLmodel`` (flavors ``sklearn`` with
+``serialization_format: skops`` and ``python_function`` loading through ``mlflow.sklearn``),
+uploaded through the artifact API with their SHA-256, finalized, and loaded back only after
+every file's checksum matches what the server recorded at registration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import platform
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import numpy as np
+import orjson
+import yaml
+
+from common.model_loading import load_sklearn
+from common.signature import as_frame, infer_signature, normalize_signature
+from registry.client.errors import StewardError
+from registry.client.features import (
+    FeatureLookup,
+    FeatureTable,
+    TrainingSet,
+    build_training_set,
+    json_records,
+    json_value,
+)
+from registry.client.http import STEWARD, UC, RestClient, quote_part
+from registry.client.names import three_parts
+
+CHECKSUM_HEADER = "X-Checksum-SHA256"
+MODEL_FILE = "model.skops"
+_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
+_CHUNK = 1 << 20
+#: The server's default body limit (``STEWARD_MAX_BODY_BYTES``).
+DEFAULT_MAX_REQUEST_BYTES = 1 << 20
+#: Most rows (or keys) one request may carry, as the server allows.
+MAX_BATCH_ROWS = 100_000
+_ROW_NUMBER = re.compile(r"^(rows?|key) (\d+)(?: and (\d+))?")
+
+
+@dataclass
+class ModelVersion:
+    """A model version as the server describes it."""
+
+    full_name: str
+    version: int
+    status: str
+    status_message: str | None
+    aliases: list[str]
+    tags: dict[str, str]
+    signature: dict[str, Any] | None
+    artifact_digest: str | None
+    storage_location: str
+    source: str
+    run_id: str | None
+    created_by: str
+    dependencies: dict[str, Any] | None
+    info: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any]) -> ModelVersion:
+        return cls(
+            full_name=f"{info['catalog_name']}.{info['schema_name']}.{info['model_name']}",
+            version=int(info["version"]),
+            status=info["status"],
+            status_message=info.get("status_message"),
+            aliases=[a["alias_name"] for a in info.get("aliases") or []],
+            tags={t["key"]: t["value"] for t in info.get("tags") or []},
+            signature=info.get("signature"),
+            artifact_digest=info.get("artifact_digest"),
+            storage_location=info.get("storage_location", ""),
+            source=info.get("source", ""),
+            run_id=info.get("run_id"),
+            created_by=info.get("created_by", ""),
+            dependencies=info.get("dependencies"),
+            info=info,
+        )
+
+
+@dataclass
+class LoadedModel:
+    """A model loaded from the registry; ``predict`` takes DataFrames, records or arrays."""
+
+    model: Any
+    full_name: str
+    version: int
+    uri: str
+    path: Path
+    signature: dict[str, Any] | None = None
+
+    def predict(self, data: Any) -> Any:
+        return self.model.predict(model_input(data, self.model))
+
+
+def model_input(data: Any, model: Any = None) -> Any:
+    """Data as the model takes it: Databricks serving payloads (``dataframe_split``,
+    ``dataframe_records``, ``instances``, ``inputs``), records and dicts as DataFrames,
+    arrays as arrays (as a DataFrame with the model's feature names when it has them)."""
+    if isinstance(data, dict):
+        if "dataframe_split" in data:
+            import pandas as pd
+
+            split = data["dataframe_split"]
+            return pd.DataFrame(split["data"], columns=split.get("columns"))
+        if "dataframe_records" in data:
+            data = data["dataframe_records"]
+        elif "instances" in data or "inputs" in data:
+            data = data.get("instances", data.get("inputs"))
+    data = as_frame(data)
+    if isinstance(data, list | tuple):
+        data = np.asarray(data)
+    names = getattr(model, "feature_names_in_", None)
+    if isinstance(data, np.ndarray) and names is not None and data.ndim == 2:
+        with contextlib.suppress(ImportError):
+            import pandas as pd
+
+            data = pd.DataFrame(data, columns=list(names))
+    return data
+
+
+def parse_model_uri(uri: str) -> tuple[str, int | None, str | None]:
+    """``models:/c.s.m@alias`` or ``models:/c.s.m/3`` → (full name, version, alias)."""
+    match = _URI.match(uri.strip()) if isinstance(uri, str) else None
+    if match is None or match["name"].count(".") != 2:
+        raise StewardError(
+            "INVALID_PARAMETER_VALUE",
+            f"model URI '{uri}' is not models:/catalog.schema.model@alias or "
+            "models:/catalog.schema.model/<version>",
+        )
+    version = int(match["version"]) if match["version"] else None
+    return match["name"], version, match["alias"]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _safe_relative(path: str) -> PurePosixPath:
+    """A manifest path from the server, checked before anything is written under it."""
+    relative = PurePosixPath(path)
+    if (
+        not path
+        or "\\" in path
+        or "\x00" in path
+        or relative.is_absolute()
+        or any(part in ("", ".", "..") for part in path.split("/"))
+    ):
+        raise StewardError("INVALID_STATE", f"the server listed an unsafe artifact path '{path}'")
+    return relative
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    pins = []
+    for package in ("scikit-learn", "skops", "numpy", "scipy"):
+        with contextlib.suppress(PackageNotFoundError):
+            pins.append(f"{package}=={version(package)}")
+    return pins
+
+
+def save_model(
+    model: Any,
+    directory: Path,
+    signature: dict[str, str],
+    input_example: Any = None,
+) -> Path:
+    """Write ``model`` as an MLflow-compatible model directory stored with skops."""
+    import sklearn
+    import skops.io
+
+    directory.mkdir(parents=True, exist_ok=True)
+    model_path = directory / MODEL_FILE
+    skops.io.dump(model, model_path)
+    # MLflow's loader trusts what the MLmodel lists; Steward's loaders use their own list.
+    needed = skops.io.get_untrusted_types(file=model_path)
+    requirements = _requirements()
+    python = platform.python_version()
+    (directory / "requirements.txt").write_text("\n".join(requirements) + "\n")
+    (directory / "python_env.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "python": python,
+                "build_dependencies": ["pip", "setuptools", "wheel"],
+                "dependencies": ["-r requirements.txt"],
+            },
+            sort_keys=False,
+        )
+    )
+    (directory / "conda.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "channels": ["conda-forge"],
+                "dependencies": [f"python={python}", "pip", {"pip": requirements}],
+                "name": "mlflow-env",
+            },
+            sort_keys=False,
+        )
+    )
+    mlmodel: dict[str, Any] = {
+        "artifact_path": "model",
+        "flavors": {
+            "python_function": {
+                "env": {"conda": "conda.yaml", "virtualenv": "python_env.yaml"},
+                "loader_module": "mlflow.sklearn",
+                "model_path": MODEL_FILE,
+                "predict_fn": "predict",
+                "python_version": python,
+            },
+            "sklearn": {
+                "code": None,
+                "pickled_model": MODEL_FILE,
+                "serialization_format": "skops",
+                "sklearn_version": sklearn.__version__,
+                "skops_trusted_types": needed or None,
+            },
+        },
+        "model_uuid": uuid.uuid4().hex,
+        "utc_time_created": time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime()),
+        "signature": {**signature, "params": None},
+    }
+    if input_example is not None:
+        frame = as_frame(input_example)
+        if hasattr(frame, "to_json"):
+            (directory / "input_example.json").write_text(frame.to_json(orient="split"))
+    mlmodel["model_size_bytes"] = sum(p.stat().st_size for p in directory.rglob("*"))
+    (directory / "MLmodel").write_text(yaml.safe_dump(mlmodel, sort_keys=False))
+    return directory
+
+
+class Client:
+    """A Steward registry client. ``url``/``token`` default to ``STEWARD_URL`` and
+    ``STEWARD_TOKEN``; ``cache_dir`` (downloaded models) to ``STEWARD_CACHE_DIR`` or
+    ``~/.cache/steward``; ``max_request_bytes`` (the server's body limit, which row writes
+    and lookups are split to stay under) to ``STEWARD_MAX_BODY_BYTES`` or 1 MiB."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        cache_dir: str | Path | None = None,
+        timeout: float = 120.0,
+        max_request_bytes: int | None = None,
+    ) -> None:
+        self.rest = RestClient(url, token, timeout=timeout)
+        self.url = self.rest.url
+        self.token = self.rest.token
+        root = cache_dir or os.environ.get("STEWARD_CACHE_DIR") or "~/.cache/steward"
+        self.cache_dir = Path(root).expanduser()
+        limit = max_request_bytes or os.environ.get("STEWARD_MAX_BODY_BYTES")
+        self.max_request_bytes = int(limit or DEFAULT_MAX_REQUEST_BYTES)
+
+    def close(self) -> None:
+        self.rest.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- HTTP --------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.rest.request(method, path, **kwargs)
+
+    # -- feature tables ----------------------------------------------------------------
+
+    def get_table(self, name: str) -> dict[str, Any]:
+        return self._request("GET", f"{UC}/tables/{quote_part(name)}")
+
+    def describe_table(self, name: str) -> FeatureTable:
+        """A table's columns, lookup key columns and timeseries column (needs BROWSE)."""
+        try:
+            return FeatureTable.from_info(self.get_table(name))
+        except StewardError as exc:
+            if exc.status_code != 403:
+                raise
+            raise StewardError(
+                exc.error_code,
+                f"joining features of '{name}' needs its key columns and types, which reading "
+                f"the table's description needs BROWSE on it for (reading its rows needs "
+                f"SELECT): {exc.message}",
+                exc.status_code,
+                exc.request_id,
+            ) from None
+
+    def write_table(self, name: str, df: Any, mode: str = "merge") -> dict[str, int]:
+        """Write rows (a pandas DataFrame or a list of ``{column: value}``) to a feature
+        table: ``merge`` updates the rows whose primary key exists and inserts the others,
+        ``append`` refuses existing keys. Needs MODIFY on the table.
+
+        NaN, NaT and None are null, numpy values Python ones, times ISO 8601 UTC (a time
+        without offset is UTC). Rows go in batches under the server's body limit, each
+        written whole or not at all; when there are several, every row is checked here
+        first (types, NOT NULL, columns, a key given twice) so that a bad one, named by row
+        and column as the server would, writes nothing. What only the server can check (in
+        ``append`` mode, a key that already exists) stops the write at its batch, after the
+        batches before it. Returns the summed counts
+        ``{num_affected_rows, num_inserted_rows, num_updated_rows}``.
+        """
+        if mode not in ("merge", "append"):
+            raise StewardError("INVALID_PARAMETER_VALUE", f"mode '{mode}' is not merge or append")
+        rows = json_records(df)
+        items = [orjson.dumps(row) for row in rows]
+        head = b'{"mode":"' + mode.encode() + b'","rows":['
+        batches = self._batches([len(i) for i in items], len(head) + 2)
+        if len(batches) > 1:
+            self._check_rows(name, rows)
+        totals = {"num_affected_rows": 0, "num_inserted_rows": 0, "num_updated_rows": 0}
+        for start, end in batches:
+            body = head + b",".join(items[start:end]) + b"]}"
+            try:
+                answer = self._request(
+                    "POST",
+                    f"{STEWARD}/tables/{quote_part(name)}/rows",
+                    content=body,
+                    headers={"Content-Type": "application/json"},
+                )
+            except StewardError as exc:
+                raise _renumbered(exc, start) from None
+            for count in totals:
+                totals[count] += int(answer.get(count, 0))
+        return totals
+
+    def _check_rows(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """Check rows as the server will (types, NOT NULL, unknown columns, one row per key)
+        before a write split over several requests, so a bad row stops it before any batch
+        is written. A caller who may not describe the table gets the server's checks."""
+        from common.errors import StewardError as DomainError
+        from common.values import MAX_BATCH_ROWS as SERVER_BATCH
+        from common.values import ColumnSpec, check_rows
+
+        try:
+            info = self.get_table(name)
+        except StewardError as exc:
+            if exc.status_code == 403:
+                return
+            raise
+        table = FeatureTable.from_info(info)
+        columns = [
+            ColumnSpec(
+                name=c["name"],
+                type_text=c.get("type_text") or str(c.get("type_name", "")).lower(),
+                type_name=str(c.get("type_name") or "STRING").upper(),
+                position=int(c["position"]) if c.get("position") is not None else i,
+                nullable=c.get("nullable", True) is not False,
+                type_precision=c.get("type_precision"),
+                type_scale=c.get("type_scale"),
+            )
+            for i, c in enumerate(info.get("columns") or [])
+        ]
+        keys = [*table.lookup_columns, *([table.timeseries] if table.timeseries else [])]
+        positions = [next(c.position for c in columns if c.name == k) for k in keys]
+        seen: dict[str, int] = {}
+        for start in range(0, len(rows), SERVER_BATCH):
+            try:
+                checked = check_rows(
+                    columns, rows[start : start + SERVER_BATCH], first_row=start + 1
+                )
+            except DomainError as exc:
+                raise StewardError(exc.error_code, exc.message, exc.status_code) from None
+            if not positions:
+                continue
+            for number, row in enumerate(checked, start=start + 1):
+                key = orjson.dumps([json_value(row.get(p)) for p in positions]).decode()
+                if key in seen:
+                    shown = ", ".join(
+                        f"{k}={row.get(p)!s}" for k, p in zip(keys, positions, strict=True)
+                    )
+                    raise StewardError(
+                        "INVALID_PARAMETER_VALUE",
+                        f"rows {seen[key]} and {number} have the same primary key ({shown}); "
+                        "a write may give each key once",
+                        400,
+                    )
+                seen[key] = number
+
+    def lookup(
+        self,
+        name: str,
+        keys: Any,
+        as_of: Any = None,
+        lookback: timedelta | float | None = None,
+    ) -> Any:
+        """Rows of a feature table by primary key (the key columns without the timeseries
+        column): ``keys`` a DataFrame or a list of ``{column: value}``. Without ``as_of``,
+        each key's latest row; with ``as_of`` (one time, or one per key) the latest row not
+        later than it, and with ``lookback`` (a ``timedelta`` or seconds) not older than
+        ``as_of - lookback``. A DataFrame of keys gives a DataFrame (the table's columns, a
+        row per key, NaN where nothing is found); a list gives a list of rows or None.
+        Needs SELECT on the table."""
+        frame = hasattr(keys, "to_dict") and hasattr(keys, "columns")
+        wanted = json_records(keys)
+        times: list[str] | None = None
+        if as_of is not None:
+            if isinstance(as_of, str | datetime | date) or np.isscalar(as_of):
+                as_of = [as_of] * len(wanted)
+            times = [json_value(t) for t in as_of]
+            if len(times) != len(wanted) or any(not isinstance(t, str) for t in times):
+                raise StewardError(
+                    "INVALID_PARAMETER_VALUE", "as_of needs one time (not null) per key", 400
+                )
+        seconds: float | None = None
+        if lookback is not None:
+            seconds = lookback.total_seconds() if isinstance(lookback, timedelta) else lookback
+        rows = self._lookup_rows(name, wanted, times, seconds)
+        if not frame:
+            return rows
+        try:
+            table = FeatureTable.from_info(self.get_table(name))
+        except StewardError as exc:  # SELECT without BROWSE: the values as they came
+            if exc.status_code != 403:
+                raise
+            import pandas as pd
+
+            return pd.DataFrame([r or {} for r in rows], index=keys.index)
+        return table.frame(rows, index=keys.index)
+
+    def _lookup_rows(
+        self,
+        name: str,
+        keys: list[dict[str, Any]],
+        as_of: list[str] | None,
+        lookback_seconds: float | None,
+    ) -> list[dict[str, Any] | None]:
+        """The lookup API over as many requests as the body limit needs."""
+        key_items = [orjson.dumps(k) for k in keys]
+        time_items = [orjson.dumps(t) for t in as_of] if as_of is not None else None
+        tail = b"]"
+        if time_items is not None:
+            tail += b',"as_of":['
+        end = b"]" if time_items is not None else b""
+        if lookback_seconds is not None:
+            end += b',"lookback_seconds":' + orjson.dumps(float(lookback_seconds))
+        end += b"}"
+        head = b'{"keys":['
+        sizes = [
+            len(k) + (len(time_items[i]) + 1 if time_items is not None else 0)
+            for i, k in enumerate(key_items)
+        ]
+        rows: list[dict[str, Any] | None] = []
+        for start, stop in self._batches(sizes, len(head) + len(tail) + len(end)):
+            body = head + b",".join(key_items[start:stop]) + tail
+            if time_items is not None:
+                body += b",".join(time_items[start:stop])
+            body += end
+            try:
+                answer = self._request(
+                    "POST",
+                    f"{STEWARD}/tables/{quote_part(name)}/lookup",
+                    content=body,
+                    headers={"Content-Type": "application/json"},
+                )
+            except StewardError as exc:
+                raise _renumbered(exc, start) from None
+            rows += answer.get("rows", [])
+        return rows
+
+    def _batches(self, sizes: Sequence[int], overhead: int) -> list[tuple[int, int]]:
+        """(start, end) of consecutive items whose JSON (plus commas and ``overhead``) fits
+        the body limit, at most :data:`MAX_BATCH_ROWS` each. An item too big on its own
+        travels alone, for the server to refuse."""
+        limit = self.max_request_bytes - overhead - 64
+        batches: list[tuple[int, int]] = []
+        start, total = 0, 0
+        for i, size in enumerate(sizes):
+            if i > start and (total + size + 1 > limit or i - start >= MAX_BATCH_ROWS):
+                batches.append((start, i))
+                start, total = i, 0
+            total += size + 1
+        if start < len(sizes):
+            batches.append((start, len(sizes)))
+        return batches
+
+    def create_training_set(
+        self,
+        df: Any,
+        feature_lookups: Sequence[FeatureLookup | dict[str, Any]],
+        label: str | Sequence[str] | None = None,
+        exclude_columns: Sequence[str] | None = None,
+    ) -> TrainingSet:
+        """A :class:`~registry.client.features.TrainingSet`: ``df``'s rows with the features of
+        ``feature_lookups`` joined (point-in-time where a lookup has a
+        ``timestamp_lookup_key``) when ``load_df()`` is called. The lookups are checked
+        against ``df`` and the tables now; ``label`` names the label column(s), kept last;
+        ``exclude_columns`` are left out of the loaded DataFrame."""
+        return build_training_set(
+            df, feature_lookups, label, exclude_columns, self.describe_table, self._lookup_rows
+        )
+
+    # -- models and versions -----------------------------------------------------------
+
+    def get_model(self, name: str) -> dict[str, Any]:
+        return self._request("GET", f"{UC}/models/{quote_part(name)}")
+
+    def create_model(self, name: str, comment: str | None = None) -> dict[str, Any]:
+        catalog, schema, model = three_parts(name, "model name", "model")
+        body = {"catalog_name": catalog, "schema_name": schema, "name": model, "comment": comment}
+        return self._request("POST", f"{UC}/models", json=body)
+
+    def _ensure_model(self, name: str) -> None:
+        """Create the registered model when it does not exist. A caller who may add versions
+        (CREATE MODEL VERSION) without seeing the model's metadata gets a 403 here: the
+        version's creation then decides."""
+        try:
+            self.get_model(name)
+            return
+        except StewardError as exc:
+            if exc.status_code == 403:
+                return
+            if exc.status_code != 404:
+                raise
+        try:
+            self.create_model(name)
+        except StewardError as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+
+    def get_version(self, name: str, version_or_alias: int | str) -> ModelVersion:
+        """A version by number (``3``, ``"3"``) or alias (``"champion"``)."""
+        if isinstance(version_or_alias, int) or str(version_or_alias).isdigit():
+            path = f"{UC}/models/{quote_part(name)}/versions/{int(version_or_alias)}"
+        else:
+            path = f"{UC}/models/{quote_part(name)}/aliases/{quote_part(str(version_or_alias))}"
+        return ModelVersion.from_info(self._request("GET", path))
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        versions: list[ModelVersion] = []
+        token: str | None = None
+        while True:
+            params = {"page_token": token} if token else {}
+            body = self._request("GET", f"{UC}/models/{quote_part(name)}/versions", params=params)
+            versions += [ModelVersion.from_info(v) for v in body.get("model_versions", [])]
+            token = body.get("next_page_token")
+            if not token:
+                return versions
+
+    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
+        """Point ``alias`` at ``version`` (creating or moving it); returns that version."""
+        self._request(
+            "PUT",
+            f"{UC}/models/{quote_part(name)}/aliases/{quote_part(alias)}",
+            json={"version_num": int(version)},
+        )
+        return self.get_version(name, int(version))
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self._request("DELETE", f"{UC}/models/{quote_part(name)}/aliases/{quote_part(alias)}")
+
+    # -- registration ------------------------------------------------------------------
+
+    def register_model(
+        self,
+        model: Any,
+        name: str,
+        signature: Any = None,
+        input_example: Any = None,
+        training_tables: Sequence[str] | None = None,
+        feature_lookups: Sequence[Any] | None = None,
+        alias: str | None = None,
+        tags: dict[str, str] | None = None,
+        *,
+        comment: str | None = None,
+        run_id: str | None = None,
+        training_set: TrainingSet | None = None,
+    ) -> ModelVersion:
+        """Save ``model`` with skops, register it as a new version of ``name`` (creating the
+        registered model if missing), upload, finalize and optionally set ``alias``.
+
+        ``signature`` (MLflow's format, or a ``ModelSignature``) is inferred from
+        ``input_example`` and ``model.predict`` when not given. ``training_tables`` and
+        ``feature_lookups`` become lineage edges to the version; ``training_set`` (from
+        :meth:`create_training_set`) adds its feature lookups.
+        """
+        three_parts(name, "model name", "model")
+        if training_set is not None:
+            specs = [_lookup(f) for f in feature_lookups or []]
+            specs += [s for s in training_set.feature_specs() if s not in specs]
+            feature_lookups = specs
+        if signature is not None:
+            sig = normalize_signature(signature)
+        elif input_example is not None:
+            sig = infer_signature(input_example, model.predict(model_input(input_example)))
+        else:
+            raise StewardError(
+                "INVALID_PARAMETER_VALUE",
+                "a version needs a signature: pass signature= or an input_example to infer it",
+            )
+        with tempfile.TemporaryDirectory(prefix="steward-model-") as tmp:
+            directory = save_model(model, Path(tmp) / "model", sig, input_example)
+            self._ensure_model(name)
+            version = self._create_version(
+                name, model, training_tables, feature_lookups, tags, comment, run_id
+            )
+            for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+                self.upload_artifact(name, version, path.relative_to(directory).as_posix(), path)
+        info = self._request(
+            "PATCH",
+            f"{UC}/models/{quote_part(name)}/versions/{version}/finalize",
+            json={"full_name": name, "version": version},
+        )
+        registered = ModelVersion.from_info(info)
+        if registered.status != "READY":
+            raise StewardError(
+                "FAILED_REGISTRATION",
+                f"version {version} of {name} is {registered.status}: {registered.status_message}",
+            )
+        if alias:
+            return self.set_alias(name, alias, version)
+        return registered
+
+    def _create_version(
+        self,
+        name: str,
+        model: Any,
+        training_tables: Sequence[str] | None,
+        feature_lookups: Sequence[Any] | None,
+        tags: dict[str, str] | None,
+        comment: str | None,
+        run_id: str | None,
+    ) -> int:
+        catalog, schema, model_name = three_parts(name, "model name", "model")
+        body: dict[str, Any] = {
+            "catalog_name": catalog,
+            "schema_name": schema,
+            "model_name": model_name,
+            "source": f"steward-client:{type(model).__module__}.{type(model).__qualname__}",
+            "comment": comment,
+            "run_id": run_id,
+            "tags": [{"key": k, "value": str(v)} for k, v in (tags or {}).items()],
+        }
+        if training_tables or feature_lookups:
+            body["dependencies"] = {
+                "training_tables": list(training_tables or []),
+                "feature_lookups": [_lookup(f) for f in feature_lookups or []],
+            }
+        return int(self._request("POST", f"{UC}/models/versions", json=body)["version"])
+
+    def upload_artifact(self, name: str, version: int, path: str, source: Path) -> dict[str, Any]:
+        """Upload one file (streamed) to a pending version, with its SHA-256."""
+        digest = _sha256(source)
+        with source.open("rb") as handle:
+            return self._request(
+                "PUT",
+                f"{STEWARD}/models/{quote_part(name)}/versions/{int(version)}/artifacts/"
+                + quote(path, safe="/"),
+                content=handle,
+                headers={
+                    CHECKSUM_HEADER: digest,
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(source.stat().st_size),
+                },
+            )
+
+    # -- downloads and loading ---------------------------------------------------------
+
+    def list_artifacts(self, name: str, version: int) -> dict[str, Any]:
+        return self._request(
+            "GET", f"{STEWARD}/models/{quote_part(name)}/versions/{int(version)}/artifacts"
+        )
+
+    def download_artifacts(self, name: str, version: int) -> Path:
+        """The version's files in the local cache, each checked against its SHA-256 (from the
+        manifest recorded at registration and the download's header)."""
+        listing = self.list_artifacts(name, version)
+        if listing.get("status") != "READY":
+            raise StewardError(
+                "INVALID_STATE", f"version {version} of {name} is {listing.get('status')}"
+            )
+        files = [(_safe_relative(f["path"]), int(f["size"]), f["sha256"]) for f in listing["files"]]
+        digest = listing.get("artifact_digest") or "unrecorded"
+        target = self.cache_dir / "models" / name.lower() / str(int(version)) / digest[:32]
+        if target.is_dir() and all(
+            (target / p).is_file() and _sha256(target / p) == sha for p, _, sha in files
+        ):
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".download-", dir=target.parent))
+        try:
+            for relative, size, sha in files:
+                self._download_file(name, version, relative, size, sha, staging / relative)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
+    def _download_file(
+        self, name: str, version: int, relative: PurePosixPath, size: int, sha: str, dest: Path
+    ) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        url = f"{STEWARD}/models/{quote_part(name)}/versions/{int(version)}/artifacts/" + quote(
+            relative.as_posix(), safe="/"
+        )
+        digest = hashlib.sha256()
+        received = 0
+        try:
+            with self.rest.stream("GET", url) as response:
+                header = response.headers.get(CHECKSUM_HEADER, "").lower()
+                with dest.open("wb") as out:
+                    for chunk in response.iter_bytes(_CHUNK):
+                        digest.update(chunk)
+                        received += len(chunk)
+                        out.write(chunk)
+        except httpx.HTTPError as exc:
+            raise StewardError(
+                "DOWNLOAD_FAILED", f"download of '{relative}' was interrupted: {exc}"
+            ) from exc
+        actual = digest.hexdigest()
+        if actual != sha or header != sha or received != size:
+            raise StewardError(
+                "CHECKSUM_MISMATCH",
+                f"'{relative}' of version {version} of {name} does not match its recorded "
+                f"SHA-256 (got {actual}, recorded {sha}, header {header or 'missing'})",
+            )
+
+    def load_model(
+        self,
+        model_uri: str,
+        *,
+        allow_pickle: bool = False,
+        trusted_types: Iterable[str] = (),
+    ) -> LoadedModel:
+        """Load ``models:/c.s.m@alias`` or ``models:/c.s.m/<version>``: resolve, download
+        with checksum verification, load with skops and the allow-list of trusted types.
+        Pickle is refused unless ``allow_pickle=True``."""
+        name, version, alias = parse_model_uri(model_uri)
+        mv = self.get_version(name, alias if alias is not None else int(version or 0))
+        directory = self.download_artifacts(name, mv.version)
+        model = load_sklearn(directory, allow_pickle=allow_pickle, trusted_types=trusted_types)
+        return LoadedModel(model, mv.full_name, mv.version, model_uri, directory, mv.signature)
+
+    def predict(self, model: str | LoadedModel, data: Any) -> Any:
+        """Predict with a loaded model or a ``models:/`` URI (loaded first)."""
+        loaded = self.load_model(model) if isinstance(model, str) else model
+        return loaded.predict(data)
+
+
+def _renumbered(exc: StewardError, offset: int) -> StewardError:
+    """A server error about row (or key) N of a batch, renumbered for the whole write."""
+    if not offset:
+        return exc
+
+    def shift(match: re.Match[str]) -> str:
+        second = f" and {int(match[3]) + offset}" if match[3] else ""
+        return f"{match[1]} {int(match[2]) + offset}{second}"
+
+    message = _ROW_NUMBER.sub(shift, exc.message, count=1)
+    return StewardError(exc.error_code, message, exc.status_code, exc.request_id)
+
+
+def _lookup(value: Any) -> dict[str, Any]:
+    """A feature lookup as the API takes it (dict, FeatureLookup, dataclass, or Databricks'
+    FeatureLookup)."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, FeatureLookup):
+        return value.to_spec()
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    keys = ("table_name", "lookup_key", "feature_names", "timestamp_lookup_key")
+    found = {k: getattr(value, k) for k in keys if getattr(value, k, None) is not None}
+    if isinstance(found.get("lookup_key"), str):
+        found["lookup_key"] = [found["lookup_key"]]
+    return found
+
+
+def predict(model: LoadedModel | str, data: Any, client: Client | None = None) -> Any:
+    """``predict(loaded, data)`` or ``predict("models:/c.s.m@alias", data)``."""
+    if isinstance(model, LoadedModel):
+        return model.predict(data)
+    owned = client is None
+    client = client or Client()
+    try:
+        return client.predict(model, data)
+    finally:
+        if owned:
+            client.close()

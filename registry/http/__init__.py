@@ -1,0 +1,1 @@
+"""The registry's REST layer: thin routers over the registry's services."""

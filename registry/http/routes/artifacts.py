@@ -1,0 +1,154 @@
+"""``/api/2.1/steward/models/{full_name}/versions/{version}/artifacts``: a version's files over
+HTTP, for clients that cannot write its ``file:`` storage location themselves.
+
+* ``PUT …/artifacts/{path}`` uploads one file, streamed to disk, while the version is
+  PENDING_REGISTRATION; it needs what creating a version needs (CREATE MODEL VERSION on the
+  model, or ownership). ``X-Checksum-SHA256`` (optional) is verified.
+* ``GET …/artifacts`` lists the manifest (path, size, sha256), and
+  ``GET …/artifacts/{path}`` streams one file with its SHA-256 in ``X-Checksum-SHA256``.
+  Both need EXECUTE (with USE CATALOG and USE SCHEMA), as loading the model does, and are
+  always audited (EXECUTE is a data privilege).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from catalog.http.guards import guard
+from catalog.http.middleware import STREAMED_BODY
+from common.errors import InvalidParameter
+from policy.requirements import NameFrom
+from policy.securables import Privilege, SecurableType
+from registry.artifact_service import CHECKSUM_HEADER, ArtifactEntry
+from registry.http.deps import ArtifactsDep
+
+router = APIRouter(prefix="/api/2.1/steward", tags=["ModelArtifacts"])
+BY_NAME = NameFrom.path("full_name")
+BASE = "/models/{full_name}/versions/{version}/artifacts"
+#: Writes reach the disk in pieces of about this size (one thread hop each).
+_WRITE_BATCH = 1 << 20
+
+
+class ArtifactInfo(BaseModel):
+    path: str
+    size: int
+    sha256: str
+
+
+class ListArtifactsResponse(BaseModel):
+    full_name: str
+    version: int
+    status: str
+    #: For a READY version, the digest recorded at finalize, over exactly these files.
+    artifact_digest: str | None = None
+    files: list[ArtifactInfo]
+
+
+def _info(entry: ArtifactEntry) -> ArtifactInfo:
+    return ArtifactInfo(path=entry.path, size=entry.size, sha256=entry.sha256)
+
+
+def _declared_length(request: Request) -> int | None:
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise InvalidParameter("Content-Length must be a number") from exc
+    if value < 0:
+        raise InvalidParameter("Content-Length must not be negative")
+    return value
+
+
+@router.put(
+    BASE + "/{path:path}",
+    dependencies=[
+        guard(privilege=Privilege.CREATE_MODEL_VERSION, on=SecurableType.MODEL, name_from=BY_NAME)
+    ],
+    operation_id="uploadModelVersionArtifact",
+    openapi_extra={
+        STREAMED_BODY: True,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+    },
+)
+async def upload_artifact(
+    full_name: str, version: int, path: str, request: Request, artifacts: ArtifactsDep
+) -> ArtifactInfo:
+    """Upload one file of a PENDING_REGISTRATION version (replacing a file of that path).
+    The body is the file's bytes; over the size limits → 413 and nothing is written."""
+    upload = await run_in_threadpool(
+        artifacts.begin_upload,
+        full_name,
+        version,
+        path,
+        _declared_length(request),
+        request.headers.get(CHECKSUM_HEADER),
+    )
+    try:
+        pending: list[bytes] = []
+        buffered = 0
+        async for chunk in request.stream():
+            if not chunk:
+                continue
+            pending.append(chunk)
+            buffered += len(chunk)
+            if buffered >= _WRITE_BATCH:
+                await run_in_threadpool(upload.write, b"".join(pending))
+                pending, buffered = [], 0
+        if pending:
+            await run_in_threadpool(upload.write, b"".join(pending))
+        entry = await run_in_threadpool(upload.commit)
+    except BaseException:
+        await run_in_threadpool(upload.abort)
+        raise
+    return _info(entry)
+
+
+@router.get(
+    BASE,
+    dependencies=[guard(privilege=Privilege.EXECUTE, on=SecurableType.MODEL, name_from=BY_NAME)],
+    operation_id="listModelVersionArtifacts",
+)
+def list_artifacts(full_name: str, version: int, artifacts: ArtifactsDep) -> ListArtifactsResponse:
+    """A READY version's manifest as recorded at finalize; a pending (or failed) version's
+    files as they are now."""
+    model, record, entries = artifacts.listing(full_name, version)
+    return ListArtifactsResponse(
+        full_name=model.full_name,
+        version=record.version,
+        status=record.status,
+        artifact_digest=record.artifact_digest,
+        files=[_info(e) for e in entries],
+    )
+
+
+@router.get(
+    BASE + "/{path:path}",
+    dependencies=[guard(privilege=Privilege.EXECUTE, on=SecurableType.MODEL, name_from=BY_NAME)],
+    operation_id="getModelVersionArtifact",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def download_artifact(
+    full_name: str, version: int, path: str, artifacts: ArtifactsDep
+) -> StreamingResponse:
+    """One file of a READY version, checked against the manifest recorded at finalize (a
+    file changed since → 409 INVALID_STATE). ``X-Checksum-SHA256`` carries its digest."""
+    download = artifacts.open_download(full_name, version, path)
+    return StreamingResponse(
+        download.chunks(),
+        media_type="application/octet-stream",
+        headers={
+            CHECKSUM_HEADER: download.entry.sha256,
+            "Content-Length": str(download.entry.size),
+        },
+    )

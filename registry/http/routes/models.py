@@ -1,0 +1,498 @@
+"""``/api/2.1/unity-catalog/models`` and model versions, as in the UC reference spec."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from catalog.access.authorizer import Caller
+from catalog.http.deps import CallerDep, RuntimeDep
+from catalog.http.guards import AUTHENTICATED, guard
+from catalog.http.models import Empty, RequestBody, SecurableInfo, ShortName
+from catalog.names import normalize_part
+from catalog.records import SecurableRecord
+from catalog.store.sqlalchemy_stores import SqlNamespaceStore
+from common.errors import InvalidParameter
+from policy.requirements import NameFrom
+from policy.securables import Privilege, SecurableType
+from registry.http.deps import RegistryDep
+from registry.model_store import VersionRecord
+from registry.version_dependencies import Dependencies, FeatureLookupSpec
+
+router = APIRouter(prefix="/api/2.1/unity-catalog", tags=["RegisteredModels"])
+MODEL = SecurableType.MODEL
+BY_NAME = NameFrom.path("full_name")
+PAGE_MAX = 50
+#: Model metadata: BROWSE, or EXECUTE (UC: loading a model reads its versions and aliases).
+BROWSE_OR_EXECUTE = guard(
+    privilege=Privilege.BROWSE, on=MODEL, name_from=BY_NAME, or_privilege=Privilege.EXECUTE
+)
+
+
+class CreateRegisteredModel(RequestBody):
+    name: str
+    catalog_name: str
+    schema_name: str
+    comment: str | None = None
+
+
+class UpdateRegisteredModel(RequestBody):
+    comment: str | None = None
+    new_name: str | None = None
+    owner: str | None = None
+    #: MLflow's client repeats the path's name in the body; it must match.
+    full_name: str | None = None
+
+
+class RegisteredModelInfo(SecurableInfo):
+    name: str
+    catalog_name: str
+    schema_name: str
+    storage_location: str | None = None
+    full_name: str
+    comment: str | None = None
+    id: str
+    aliases: list[RegisteredModelAlias] | None = None
+
+
+class ListRegisteredModelsResponse(BaseModel):
+    registered_models: list[RegisteredModelInfo]
+    next_page_token: str | None = None
+
+
+class ModelVersionStatus(StrEnum):
+    MODEL_VERSION_STATUS_UNKNOWN = "MODEL_VERSION_STATUS_UNKNOWN"
+    PENDING_REGISTRATION = "PENDING_REGISTRATION"
+    FAILED_REGISTRATION = "FAILED_REGISTRATION"
+    READY = "READY"
+
+
+class Tag(RequestBody):
+    key: str = Field(min_length=1, max_length=250)
+    value: str = Field(default="", max_length=5000)
+
+
+class FeatureLookupBody(RequestBody):
+    table_name: str = Field(min_length=1, max_length=1024)
+    lookup_key: list[str] = Field(min_length=1, max_length=32)
+    feature_names: list[str] | None = Field(default=None, max_length=1000)
+    timestamp_lookup_key: str | None = Field(default=None, max_length=255)
+    rename_outputs: dict[str, str] | None = Field(default=None, max_length=1000)
+
+
+class DependenciesBody(RequestBody):
+    """Steward's extension: what the version was trained from (becomes lineage)."""
+
+    training_tables: list[str] = Field(default_factory=list, max_length=100)
+    feature_lookups: list[FeatureLookupBody] = Field(default_factory=list, max_length=100)
+
+    def to_domain(self) -> Dependencies:
+        return Dependencies(
+            training_tables=list(self.training_tables),
+            feature_lookups=[
+                FeatureLookupSpec(**f.model_dump(exclude_none=True)) for f in self.feature_lookups
+            ],
+        )
+
+
+class CreateModelVersion(RequestBody):
+    model_name: str
+    catalog_name: str
+    schema_name: str
+    source: str = Field(min_length=1)
+    run_id: ShortName | None = None
+    comment: str | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=100)
+    dependencies: DependenciesBody | None = None
+
+
+class UpdateModelVersion(RequestBody):
+    comment: str | None = None
+    #: MLflow's client repeats the path's name and version in the body; they must match.
+    full_name: str | None = None
+    version: int | None = None
+    #: Tags to set (replacing a tag with the same key) and keys to delete.
+    tags: list[Tag] | None = Field(default=None, max_length=100)
+    delete_tags: list[str] | None = Field(default=None, max_length=100)
+
+
+class SetAlias(RequestBody):
+    version_num: int = Field(ge=1, le=2**31 - 1)
+
+
+class RegisteredModelAlias(BaseModel):
+    alias_name: str
+    version_num: int
+
+
+class TagInfo(BaseModel):
+    key: str
+    value: str
+
+
+class ModelSignature(BaseModel):
+    inputs: Any
+    outputs: Any
+
+
+class FinalizeModelVersion(RequestBody):
+    full_name: str
+    version: int
+
+
+class ModelVersionInfo(BaseModel):
+    model_name: str
+    catalog_name: str
+    schema_name: str
+    version: int
+    source: str
+    run_id: str | None = None
+    status: ModelVersionStatus
+    #: Left out for callers who may not load the model (it is where the artifacts are).
+    storage_location: str | None = None
+    comment: str | None = None
+    created_at: int
+    created_by: str
+    updated_at: int | None = None
+    updated_by: str | None = None
+    id: str
+    status_message: str | None = None
+    aliases: list[RegisteredModelAlias] = Field(default_factory=list)
+    tags: list[TagInfo] = Field(default_factory=list)
+    signature: ModelSignature | None = None
+    dependencies: dict[str, Any] | None = None
+    artifact_digest: str | None = None
+    artifact_size: int | None = None
+
+
+class ListModelVersionsResponse(BaseModel):
+    model_versions: list[ModelVersionInfo]
+    next_page_token: str | None = None
+
+
+def model_info(r: SecurableRecord) -> RegisteredModelInfo:
+    catalog_name, schema_name, name = r.full_name.split(".")
+    return RegisteredModelInfo(
+        name=name,
+        catalog_name=catalog_name,
+        schema_name=schema_name,
+        storage_location=r.storage_location,
+        full_name=r.full_name,
+        comment=r.comment,
+        **SecurableInfo.stamps(r),
+        id=r.id,
+    )
+
+
+def version_info(
+    model: SecurableRecord, v: VersionRecord, show_location: bool = True
+) -> ModelVersionInfo:
+    catalog_name, schema_name, name = model.full_name.split(".")
+    return ModelVersionInfo(
+        model_name=name,
+        catalog_name=catalog_name,
+        schema_name=schema_name,
+        version=v.version,
+        source=v.source,
+        run_id=v.run_id,
+        status=ModelVersionStatus(v.status),
+        storage_location=v.storage_location if show_location else None,
+        comment=v.comment,
+        created_at=v.created_at,
+        created_by=v.created_by,
+        updated_at=v.updated_at,
+        updated_by=v.updated_by,
+        id=v.id,
+        status_message=v.status_message,
+        aliases=[RegisteredModelAlias(alias_name=a, version_num=v.version) for a in v.aliases],
+        tags=[TagInfo(key=k, value=value) for k, value in v.tags.items()],
+        signature=ModelSignature(**orjson.loads(v.signature)) if v.signature else None,
+        dependencies=orjson.loads(v.dependencies) if v.dependencies else None,
+        artifact_digest=v.artifact_digest,
+        artifact_size=v.artifact_size,
+    )
+
+
+# -- registered models ------------------------------------------------------------------
+
+
+@router.post(
+    "/models",
+    dependencies=[
+        guard(
+            privilege=Privilege.CREATE_MODEL,
+            on=SecurableType.SCHEMA,
+            name_from=NameFrom.body("catalog_name", "schema_name"),
+        )
+    ],
+    operation_id="createRegisteredModel",
+)
+def create_model(
+    body: CreateRegisteredModel, caller: CallerDep, registry: RegistryDep
+) -> RegisteredModelInfo:
+    full_name = ".".join(
+        [
+            normalize_part(body.catalog_name, "catalog_name"),
+            normalize_part(body.schema_name, "schema_name"),
+            normalize_part(body.name),
+        ]
+    )
+    return model_info(registry.create_model(caller, full_name, body.comment))
+
+
+@router.get("/models", dependencies=[guard(AUTHENTICATED)], operation_id="listRegisteredModels")
+async def list_models(
+    caller: CallerDep,
+    registry: RegistryDep,
+    catalog_name: str | None = None,
+    schema_name: str | None = None,
+    max_results: int | None = None,
+    page_token: str | None = None,
+) -> ListRegisteredModelsResponse:
+    page = await run_in_threadpool(
+        registry.list_models,
+        caller,
+        normalize_part(catalog_name, "catalog_name") if catalog_name else None,
+        normalize_part(schema_name, "schema_name") if schema_name else None,
+        max_results,
+        page_token,
+        PAGE_MAX,
+    )
+    return ListRegisteredModelsResponse(
+        registered_models=[model_info(r) for r in page.items],
+        next_page_token=page.next_page_token,
+    )
+
+
+@router.get(
+    "/models/{full_name}",
+    dependencies=[BROWSE_OR_EXECUTE],
+    operation_id="getRegisteredModel",
+)
+def get_model(full_name: str, registry: RegistryDep) -> RegisteredModelInfo:
+    registry = registry
+    info = model_info(registry.get_model(full_name))
+    info.aliases = [
+        RegisteredModelAlias(alias_name=a.alias, version_num=a.version)
+        for a in registry.aliases(full_name)
+    ]
+    return info
+
+
+@router.patch(
+    "/models/{full_name}",
+    dependencies=[guard(privilege=Privilege.MANAGE, on=MODEL, name_from=BY_NAME)],
+    operation_id="updateRegisteredModel",
+)
+def update_model(
+    full_name: str,
+    body: UpdateRegisteredModel,
+    caller: CallerDep,
+    rt: RuntimeDep,
+    registry: RegistryDep,
+) -> RegisteredModelInfo:
+    _same_target(full_name, body.full_name)
+    owner = (
+        rt.identity.require_principal_name(body.owner, "owner") if body.owner is not None else None
+    )
+    record = registry.update_model(caller, full_name, body.comment, body.new_name, owner)
+    return model_info(record)
+
+
+@router.delete(
+    "/models/{full_name}",
+    dependencies=[guard(privilege=Privilege.OWNERSHIP, on=MODEL, name_from=BY_NAME)],
+    operation_id="deleteRegisteredModel",
+)
+def delete_model(full_name: str, registry: RegistryDep, force: bool = False) -> Empty:
+    registry.delete_model(full_name, force)
+    return Empty()
+
+
+# -- model versions ---------------------------------------------------------------------
+
+
+@router.post(
+    "/models/versions",
+    dependencies=[
+        guard(
+            privilege=Privilege.CREATE_MODEL_VERSION,
+            on=MODEL,
+            name_from=NameFrom.body("catalog_name", "schema_name", "model_name"),
+        )
+    ],
+    operation_id="createModelVersion",
+    tags=["ModelVersions"],
+)
+def create_version(
+    body: CreateModelVersion, caller: CallerDep, registry: RegistryDep
+) -> ModelVersionInfo:
+    full_name = f"{body.catalog_name}.{body.schema_name}.{body.model_name}"
+    model, version = registry.create_version(
+        caller,
+        full_name,
+        body.source,
+        body.run_id,
+        body.comment,
+        tags={t.key: t.value for t in body.tags or []},
+        dependencies=body.dependencies.to_domain() if body.dependencies else None,
+    )
+    return version_info(model, version)
+
+
+@router.get(
+    "/models/{full_name}/versions",
+    dependencies=[BROWSE_OR_EXECUTE],
+    operation_id="listModelVersions",
+    tags=["ModelVersions"],
+)
+def list_versions(
+    full_name: str,
+    caller: CallerDep,
+    rt: RuntimeDep,
+    registry: RegistryDep,
+    max_results: int | None = None,
+    page_token: str | None = None,
+) -> ListModelVersionsResponse:
+    model, page = registry.list_versions(full_name, max_results, page_token, PAGE_MAX)
+    loads = may_load(rt, caller, model.full_name)
+    return ListModelVersionsResponse(
+        model_versions=[version_info(model, v, loads) for v in page.items],
+        next_page_token=page.next_page_token,
+    )
+
+
+@router.get(
+    "/models/{full_name}/versions/{version}",
+    dependencies=[BROWSE_OR_EXECUTE],
+    operation_id="getModelVersion",
+    tags=["ModelVersions"],
+)
+def get_version(
+    full_name: str, version: int, caller: CallerDep, rt: RuntimeDep, registry: RegistryDep
+) -> ModelVersionInfo:
+    model, record = registry.get_version(full_name, version)
+    return version_info(model, record, may_load(rt, caller, model.full_name))
+
+
+@router.patch(
+    "/models/{full_name}/versions/{version}",
+    dependencies=[guard(privilege=Privilege.MANAGE, on=MODEL, name_from=BY_NAME)],
+    operation_id="updateModelVersion",
+    tags=["ModelVersions"],
+)
+def update_version(
+    full_name: str, version: int, body: UpdateModelVersion, caller: CallerDep, registry: RegistryDep
+) -> ModelVersionInfo:
+    _same_target(full_name, body.full_name, version, body.version)
+    return version_info(
+        *registry.update_version(
+            caller,
+            full_name,
+            version,
+            body.comment,
+            set_tags={t.key: t.value for t in body.tags or []},
+            delete_tags=body.delete_tags,
+        )
+    )
+
+
+@router.delete(
+    "/models/{full_name}/versions/{version}",
+    dependencies=[guard(privilege=Privilege.OWNERSHIP, on=MODEL, name_from=BY_NAME)],
+    operation_id="deleteModelVersion",
+    tags=["ModelVersions"],
+)
+def delete_version(full_name: str, version: int, registry: RegistryDep) -> Empty:
+    registry.delete_version(full_name, version)
+    return Empty()
+
+
+@router.patch(
+    "/models/{full_name}/versions/{version}/finalize",
+    dependencies=[guard(privilege=Privilege.CREATE_MODEL_VERSION, on=MODEL, name_from=BY_NAME)],
+    operation_id="finalizeModelVersion",
+    tags=["ModelVersions"],
+)
+def finalize_version(
+    full_name: str,
+    version: int,
+    caller: CallerDep,
+    registry: RegistryDep,
+    body: FinalizeModelVersion | None = None,
+) -> ModelVersionInfo:
+    if body is not None:
+        _same_target(full_name, body.full_name, version, body.version)
+    return version_info(*registry.finalize_version(caller, full_name, version))
+
+
+# -- aliases (Databricks paths) ----------------------------------------------------------
+
+
+@router.put(
+    "/models/{full_name}/aliases/{alias}",
+    dependencies=[guard(privilege=Privilege.MANAGE, on=MODEL, name_from=BY_NAME)],
+    operation_id="setRegisteredModelAlias",
+    tags=["ModelAliases"],
+)
+def set_alias(
+    full_name: str, alias: str, body: SetAlias, caller: CallerDep, registry: RegistryDep
+) -> RegisteredModelAlias:
+    """Point the alias at a READY version, creating or moving it atomically."""
+    record, _previous = registry.set_alias(caller, full_name, alias, body.version_num)
+    return RegisteredModelAlias(alias_name=record.alias, version_num=record.version)
+
+
+@router.delete(
+    "/models/{full_name}/aliases/{alias}",
+    dependencies=[guard(privilege=Privilege.MANAGE, on=MODEL, name_from=BY_NAME)],
+    operation_id="deleteRegisteredModelAlias",
+    tags=["ModelAliases"],
+)
+def delete_alias(full_name: str, alias: str, caller: CallerDep, registry: RegistryDep) -> Empty:
+    registry.delete_alias(caller, full_name, alias)
+    return Empty()
+
+
+@router.get(
+    "/models/{full_name}/aliases/{alias}",
+    dependencies=[BROWSE_OR_EXECUTE],
+    operation_id="getModelVersionByAlias",
+    tags=["ModelAliases"],
+)
+def get_by_alias(
+    full_name: str, alias: str, caller: CallerDep, rt: RuntimeDep, registry: RegistryDep
+) -> ModelVersionInfo:
+    model, record = registry.get_by_alias(full_name, alias)
+    return version_info(model, record, may_load(rt, caller, model.full_name))
+
+
+def may_load(rt: RuntimeDep, caller: Caller, full_name: str) -> bool:
+    """Whether the caller may load the model's artifacts (USE gates + EXECUTE, SPEC §6).
+
+    A version's ``storage_location`` is where MLflow's ``file:`` flow reads the model
+    from directly, so it is only shown to callers who may load the model; BROWSE alone
+    shows the rest of the version.
+    """
+    with rt.db.read() as session:
+        return rt.authorizer.allows(
+            caller, Privilege.EXECUTE, MODEL, full_name, SqlNamespaceStore(session)
+        )
+
+
+def _same_target(
+    path_name: str,
+    body_name: str | None,
+    path_version: int | None = None,
+    body_version: int | None = None,
+) -> None:
+    """Bodies that repeat the path's name (and version) must repeat it exactly."""
+    if body_name is not None and body_name.lower() != path_name.lower():
+        raise InvalidParameter("body full_name must match the path")
+    if body_version is not None and body_version != path_version:
+        raise InvalidParameter("body version must match the path")

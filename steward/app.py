@@ -1,0 +1,155 @@
+"""The composition root: the one place that wires policy, catalog and registry together.
+
+It lives in ``registry`` because that package sits on top of the dependency
+graph (``policy`` ← ``catalog`` ← ``registry``) and may import both others.
+The HTTP app is built here (``create_app``); the CLI entry point
+(``steward.cli.main.main``) builds its commands on top of it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from fastapi import FastAPI
+
+from catalog.access.authorizer import Authorizer
+from catalog.access.casbin_adapter import load_engine
+from catalog.access.grants import GrantService
+from catalog.access.replica_sync import PolicyListener
+from catalog.audit.checkpointer import Checkpointer
+from catalog.audit.recorder import AuditRecorder
+from catalog.config import Settings
+from catalog.data.table_data import TableDataService
+from catalog.http.app import build_app
+from catalog.identity import IdentityService
+from catalog.logs import configure_logging, get_logger
+from catalog.namespace import NamespaceService
+from catalog.persistence import migrate
+from catalog.persistence.engine import Database
+from catalog.runtime import Runtime
+from common.model_safety import LoadPolicy
+from policy.enforcer import PolicyEngine
+from registry.artifact_service import ArtifactService
+from registry.http.routes import artifacts as artifact_routes
+from registry.http.routes import models as registry_http
+from registry.http.routes import serving as serving_http
+from registry.migrations import VERSIONS as REGISTRY_VERSIONS
+from registry.model_registry import ModelRegistry
+from registry.services import RegistryServices
+from registry.serving.cache import ModelCache
+from registry.serving.endpoint_service import ServingService
+
+#: The registry's HTTP routers, after the catalog's.
+REGISTRY_ROUTERS = (
+    registry_http.router,
+    artifact_routes.router,
+    serving_http.router,
+    serving_http.invocations,
+)
+log = get_logger("steward.server")
+
+
+def upgrade_database(database_url: str) -> None:
+    """Apply every package's migrations (all Alembic heads)."""
+    migrate.upgrade(database_url, [REGISTRY_VERSIONS])
+
+
+def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
+    db = Database(settings.resolved_database_url)
+    engine = PolicyEngine()
+    authorizer = Authorizer(engine, db.backend)
+    namespace = NamespaceService(db, authorizer)
+    runtime = Runtime(
+        settings=settings,
+        db=db,
+        authorizer=authorizer,
+        identity=IdentityService(db, authorizer.feed),
+        namespace=namespace,
+        grants=GrantService(db, authorizer),
+        audit=AuditRecorder(db, settings.audit_metadata_reads),
+        data=TableDataService(db, namespace),
+    )
+    policy = LoadPolicy(
+        allow_pickle=settings.allow_pickle,
+        extra_trusted_types=frozenset(settings.trusted_types),
+        max_expanded_bytes=settings.max_version_artifact_bytes,
+    )
+    models = ModelRegistry(
+        db, namespace, settings.storage_root, policy, settings.max_version_artifact_bytes
+    )
+    runtime.registry = models
+    loaded = ModelCache(db, settings.storage_root, settings.allow_pickle, settings.trusted_types)
+    services = RegistryServices(
+        models=models,
+        artifacts=ArtifactService(
+            models,
+            settings.storage_root,
+            settings.max_artifact_bytes,
+            settings.max_version_artifact_bytes,
+        ),
+        serving=ServingService(db, namespace, runtime.data, loaded),
+    )
+    return runtime, services
+
+
+def start(settings: Settings) -> tuple[Runtime, RegistryServices]:
+    """Migrate, build the services and bootstrap the metastore and its first admin."""
+    settings.storage_root.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.resolved_database_url)
+    runtime, services = build_runtime(settings)
+    runtime.background.append(services.serving)
+    runtime.namespace.bootstrap()
+    generated = runtime.identity.bootstrap_admin(settings.admin_token, settings.storage_root)
+    engine = runtime.authorizer.engine
+    if runtime.db.backend == "postgresql":
+        # Listen before loading, so a change committed meanwhile is replayed, not lost.
+        listener = PolicyListener(
+            settings.resolved_database_url, engine, lambda: load_engine(runtime.db, engine)
+        )
+        listener.start_and_wait_listening()
+        runtime.background.append(listener)
+        load_engine(runtime.db, engine)
+        listener.ready.set()
+    else:
+        load_engine(runtime.db, engine)
+    if settings.audit_checkpoint_seconds > 0:
+        checkpointer = Checkpointer(
+            runtime.db, settings.audit_key, settings.audit_checkpoint_seconds
+        )
+        checkpointer.start()
+        runtime.background.append(checkpointer)
+    if generated is not None:
+        # Printed once, to the terminal only: never through the logger.
+        print(
+            f"Steward bootstrap admin token (shown once, also saved to "
+            f"{settings.storage_root / 'admin-token'}):\n{generated}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return runtime, services
+
+
+def shutdown(runtime: Runtime) -> None:
+    """Stop the background threads (serving refreshes, checkpoints, the policy listener)
+    and close the database pools."""
+    runtime.stop_background()
+    runtime.db.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
+    runtime, services = start(settings)
+    log.info(
+        "started",
+        database=runtime.db.backend,
+        storage_root=str(settings.storage_root),
+    )
+    app = build_app(
+        runtime,
+        REGISTRY_ROUTERS,
+        on_shutdown=lambda: shutdown(runtime),
+        first_routers=(serving_http.invocations,),
+    )
+    app.state.registry = services
+    return app

@@ -1,0 +1,218 @@
+"""``steward audit``: read the audit log over HTTP, and verify or checkpoint it in the database.
+
+Listing goes through the server like every other client (and needs SELECT on
+``system.access.audit``). ``verify`` and ``checkpoint`` open the database directly:
+an auditor checks the log without trusting the server that wrote it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from steward.cli.options import DatabaseUrl, StorageRoot
+from steward.cli.output import JsonFlag, emit_json, show_rows
+from steward.cli.shared import CliClient, api, fail
+
+AUDIT_PATH = "/api/2.1/steward/audit"
+#: Events asked for per poll of ``--follow`` (the server's largest page).
+FOLLOW_PAGE = 1000
+COLUMNS = ("event_time", "user", "service", "action", "object", "status", "error")
+
+audit = typer.Typer(
+    help="The audit log: list (default), verify the hash chain, write a checkpoint.",
+    invoke_without_command=True,
+)
+
+KeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--key-file",
+        envvar="STEWARD_AUDIT_KEY_FILE",
+        help="File holding the checkpoint HMAC key (or set STEWARD_AUDIT_KEY).",
+    ),
+]
+
+
+def _row(event: dict[str, Any]) -> dict[str, Any]:
+    response = event.get("response", {})
+    return {
+        "event_time": event["event_time"],
+        "user": event["user_identity"].get("email"),
+        "service": event["service_name"],
+        "action": event["action_name"],
+        "object": event.get("object_name"),
+        "status": response.get("status_code"),
+        "error": response.get("error_message"),
+    }
+
+
+@audit.callback()
+def audit_list(
+    ctx: typer.Context,
+    action: Annotated[str | None, typer.Option("--action", help="e.g. createTable")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Principal name")] = None,
+    obj: Annotated[
+        str | None, typer.Option("--object", help="Full name; matches what is inside it too")
+    ] = None,
+    service: Annotated[str | None, typer.Option("--service", help="e.g. unityCatalog")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="ISO time or span back: 30m, 12h, 1d")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="ISO time or span back")] = None,
+    failed: Annotated[
+        bool | None, typer.Option("--failed/--succeeded", help="Only failures / successes")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Most events to show")] = 100,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events as they arrive")
+    ] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between polls")] = 1.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """List audit events, newest first (``--follow``: oldest first, then new ones as they come)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    client = api()
+    filters = {
+        "action": action,
+        "user": user,
+        "object": obj,
+        "service": service,
+        "since": since,
+        "until": until,
+        "failed": None if failed is None else str(failed).lower(),
+    }
+    if not follow:
+        body = client.get(AUDIT_PATH, max_results=limit, **filters)
+        events = body.get("events", [])
+        if as_json:
+            emit_json(events)
+        else:
+            show_rows((_row(e) for e in events), COLUMNS, False)
+        return
+    _follow(client, filters, limit, interval, as_json)
+
+
+def _follow(
+    client: CliClient, filters: dict[str, Any], limit: int, interval: float, as_json: bool
+) -> None:
+    """Show the newest ``limit`` events oldest first, then poll for what comes after them.
+
+    The follow token is a cursor per lane of the log, not an event id: an event that
+    commits after a newer one was shown (concurrent writers, replicas) still comes, once.
+    """
+    page = client.get(AUDIT_PATH, max_results=limit, **filters)
+    for event in reversed(page.get("events", [])):
+        _print_one(event, as_json)
+    token = page.get("follow_page_token")
+    try:
+        while True:
+            body = client.get(
+                AUDIT_PATH, order="asc", max_results=FOLLOW_PAGE, page_token=token, **filters
+            )
+            events = body.get("events", [])
+            for event in events:
+                _print_one(event, as_json)
+            token = body.get("next_page_token") or token
+            if len(events) < FOLLOW_PAGE:  # caught up: wait; a full page: more may be there
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        return
+
+
+def _print_one(event: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(event)
+        return
+    row = _row(event)
+    typer.echo("  ".join("" if row[c] is None else str(row[c]) for c in COLUMNS))
+
+
+@audit.command("verify")
+def audit_verify(
+    database_url: DatabaseUrl = None,
+    storage_root: StorageRoot = None,
+    key_file: KeyFile = None,
+    expect: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--expect",
+            help="A checkpoint anchor ID:DIGEST kept outside the database (printed by "
+            "'steward audit checkpoint', logged as audit_checkpoint); repeatable",
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Walk the whole log; name the first event that was modified, deleted, inserted or
+    reordered, or the truncation after a checkpoint (with --expect, also one that removed
+    the checkpoints too). Exit 1 when anything is wrong."""
+    from catalog.audit.log import Anchor
+    from catalog.audit.verify import verify
+    from catalog.config import Settings
+    from catalog.persistence.engine import Database
+
+    try:
+        anchors = [Anchor.parse(text) for text in expect or []]
+    except ValueError as exc:
+        fail(str(exc))
+    settings = Settings.from_env(database_url=database_url, storage_root=storage_root)
+    key = key_file.read_bytes().strip() if key_file else settings.audit_key
+    db = Database(settings.resolved_database_url)
+    try:
+        with db.read() as session:
+            report = verify(session, key, anchors)
+    finally:
+        db.dispose()
+    summary = {
+        "ok": report.ok,
+        "events": report.events,
+        "lanes": report.lanes,
+        "checkpoints": report.checkpoints,
+        "signed_checkpoints_checked": report.signed_checkpoints,
+        "first_bad": None if report.first is None else report.first.message,
+        "problems": [p.message for p in sorted(report.problems)],
+    }
+    if as_json:
+        emit_json(summary)
+    elif report.ok:
+        signed = f", {report.signed_checkpoints} signatures checked" if key else ""
+        typer.echo(
+            f"audit log OK: {report.events} events in {report.lanes} lanes, "
+            f"{report.checkpoints} checkpoints{signed}"
+        )
+    else:
+        assert report.first is not None
+        typer.echo(f"audit log BAD: first bad event: {report.first.message}", err=True)
+        for problem in sorted(report.problems)[1:20]:
+            typer.echo(f"  also: {problem.message}", err=True)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit.command("checkpoint")
+def audit_checkpoint(
+    database_url: DatabaseUrl = None, storage_root: StorageRoot = None, key_file: KeyFile = None
+) -> None:
+    """Record the current head of every lane (signed when a key is given)."""
+    from catalog.audit.checkpointer import checkpoint_now
+    from catalog.config import Settings
+    from catalog.persistence.engine import Database
+
+    settings = Settings.from_env(database_url=database_url, storage_root=storage_root)
+    key = key_file.read_bytes().strip() if key_file else settings.audit_key
+    db = Database(settings.resolved_database_url)
+    try:
+        written = checkpoint_now(db, key)
+    except Exception as exc:
+        fail(f"could not write a checkpoint: {exc}")
+    finally:
+        db.dispose()
+    if written is None:
+        typer.echo("nothing new to checkpoint")
+    else:
+        typer.echo(f"checkpoint {written.id} written; keep its anchor outside the database:")
+        typer.echo(str(written))

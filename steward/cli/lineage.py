@@ -1,0 +1,161 @@
+"""``steward lineage NAME``: the lineage graph of a table or model, for people or tools.
+
+It reads ``GET /api/2.1/steward/lineage`` like any client (BROWSE on NAME; what the
+caller may not see stays redacted) and renders the answer as an indented tree
+(default), the JSON itself, Graphviz ``dot`` or a Mermaid flowchart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from steward.cli.output import emit_json
+from steward.cli.shared import api
+
+LINEAGE_PATH = "/api/2.1/steward/lineage"
+
+
+class Format(StrEnum):
+    TREE = "tree"
+    JSON = "json"
+    DOT = "dot"
+    MERMAID = "mermaid"
+
+
+class Way(StrEnum):
+    UPSTREAM = "upstream"
+    DOWNSTREAM = "downstream"
+    BOTH = "both"
+
+
+def lineage(
+    name: Annotated[str, typer.Argument(help="catalog.schema.table, a model, or an endpoint")],
+    direction: Annotated[Way, typer.Option("--direction", "-d", help="Which way to walk")] = (
+        Way.BOTH
+    ),
+    depth: Annotated[int, typer.Option("--depth", help="Hops to walk (1-20)")] = 3,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format")] = Format.TREE,
+    columns: Annotated[
+        bool, typer.Option("--columns", help="Include column lineage (json only)")
+    ] = False,
+) -> None:
+    """Show what NAME comes from (upstream) and what comes from it (downstream)."""
+    graph = api().get(
+        LINEAGE_PATH,
+        full_name=name,
+        direction=direction.value,
+        depth=depth,
+        include_columns=str(columns).lower(),
+    )
+    render: dict[Format, Callable[[dict[str, Any]], str]] = {
+        Format.TREE: lambda g: render_tree(g, direction.value),
+        Format.DOT: render_dot,
+        Format.MERMAID: render_mermaid,
+    }
+    if fmt is Format.JSON:
+        emit_json(graph)
+        return
+    typer.echo(render[fmt](graph))
+
+
+def label(node: dict[str, Any]) -> str:
+    if node.get("redacted"):
+        return f"(redacted {node['type'].lower()})"
+    name = node.get("name") or node["id"]
+    if node.get("version") is not None:
+        name = f"{name} v{node['version']}"
+    return name
+
+
+def render_tree(graph: dict[str, Any], direction: str) -> str:
+    """The start node, then an ``upstream`` and/or ``downstream`` branch; a node already
+    shown on the path is marked ``(cycle)`` and not expanded again."""
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    if not graph["nodes"]:
+        return ""
+    root = graph["nodes"][0]["id"]
+    up: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    down: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for edge in graph["edges"]:
+        up[edge["target"]].append(edge)
+        down[edge["source"]].append(edge)
+    lines = [f"{label(nodes[root])} ({nodes[root]['type']})"]
+    ways = [("upstream", up, "source"), ("downstream", down, "target")]
+    chosen = [w for w in ways if direction in (w[0], "both")]
+    for i, (title, index, end) in enumerate(chosen):
+        last = i == len(chosen) - 1
+        lines.append(("└── " if last else "├── ") + title)
+        _branch(lines, nodes, index, end, root, "    " if last else "│   ", {root})
+    return "\n".join(lines)
+
+
+def _branch(
+    lines: list[str],
+    nodes: dict[str, dict[str, Any]],
+    index: dict[str, list[dict[str, Any]]],
+    end: str,
+    node_id: str,
+    prefix: str,
+    path: set[str],
+) -> None:
+    edges = sorted(index.get(node_id, []), key=lambda e: label(nodes[e[end]]))
+    for i, edge in enumerate(edges):
+        last = i == len(edges) - 1
+        other = edge[end]
+        node = nodes[other]
+        note = f"  [{edge['kind']} ×{edge['count']}]"
+        cycle = "  (cycle)" if other in path else ""
+        lines.append(
+            f"{prefix}{'└── ' if last else '├── '}{label(node)} ({node['type']}){note}{cycle}"
+        )
+        if not cycle:
+            _branch(
+                lines,
+                nodes,
+                index,
+                end,
+                other,
+                prefix + ("    " if last else "│   "),
+                path | {other},
+            )
+
+
+def _short_ids(graph: dict[str, Any]) -> dict[str, str]:
+    """Node ids safe in any diagram language: n0, n1, … in answer order."""
+    return {n["id"]: f"n{i}" for i, n in enumerate(graph["nodes"])}
+
+
+def render_dot(graph: dict[str, Any]) -> str:
+    ids = _short_ids(graph)
+    lines = ["digraph lineage {", "  rankdir=LR;", "  node [shape=box];"]
+    for node in graph["nodes"]:
+        style = ", style=dashed" if node.get("redacted") else ""
+        text = f"{label(node)}\\n{node['type']}"
+        lines.append(f"  {ids[node['id']]} [label={_quote(text)}{style}];")
+    for edge in graph["edges"]:
+        text = f"{edge['kind']} ×{edge['count']}"
+        lines.append(f"  {ids[edge['source']]} -> {ids[edge['target']]} [label={_quote(text)}];")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def render_mermaid(graph: dict[str, Any]) -> str:
+    ids = _short_ids(graph)
+    lines = ["flowchart LR"]
+    for node in graph["nodes"]:
+        text = f"{label(node)}<br/>{node['type']}".replace('"', "#quot;")
+        lines.append(f'  {ids[node["id"]]}["{text}"]')
+    for edge in graph["edges"]:
+        lines.append(f"  {ids[edge['source']]} -->|{edge['kind']}| {ids[edge['target']]}")
+    return "\n".join(lines)
+
+
+def _quote(text: str) -> str:
+    """A DOT string literal (``\\n`` stays a DOT line break)."""
+    return json.dumps(text).replace("\\\\n", "\\n")
