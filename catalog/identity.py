@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from catalog.access import casbin_rules
 from catalog.access.authorizer import Caller
 from catalog.access.replica_sync import (
     Op,
@@ -28,7 +28,6 @@ from catalog.access.replica_sync import (
     principal_removed_op,
 )
 from catalog.persistence.engine import Database
-from catalog.persistence.schema import CasbinRule
 from catalog.records import (
     PrincipalKind,
     PrincipalRecord,
@@ -37,7 +36,7 @@ from catalog.records import (
     now_ms,
 )
 from catalog.store.base import IdentityStore
-from catalog.store.sqlalchemy_stores import SqlIdentityStore
+from catalog.store.factory import CatalogStores
 from common.errors import AlreadyExists, InvalidParameter, NotFound, Unauthenticated
 from common.text import check_storable
 
@@ -75,8 +74,9 @@ def normalize_principal_name(name: object, what: str) -> str:
 
 
 class IdentityService:
-    def __init__(self, db: Database, feed: PolicyFeed) -> None:
+    def __init__(self, db: Database, feed: PolicyFeed, stores: CatalogStores) -> None:
         self.db = db
+        self.stores = stores
         #: Where membership changes go; its engine also answers "which groups is X in".
         self.feed = feed
         #: Token digest → (when the entry expires, token, principal): see :meth:`cached`.
@@ -92,7 +92,7 @@ class IdentityService:
             return cached
         digest = hash_token(token)
         with self.db.read() as session:
-            store = SqlIdentityStore(session)
+            store = self.stores.identity(session)
             found = store.find_token(digest)
             if found is None or not hmac.compare_digest(found[0].token_hash, digest):
                 raise Unauthenticated("invalid or revoked token")
@@ -133,7 +133,7 @@ class IdentityService:
     def bootstrap_admin(self, admin_token: str | None, storage_root: Path) -> str | None:
         """Create ``admin`` on first start; return a generated token to print once, if any."""
         with self.db.transaction() as session:
-            store = SqlIdentityStore(session)
+            store = self.stores.identity(session)
             if store.get_principal_by_name(ADMIN_NAME) is not None:
                 return None
             admin = PrincipalRecord(
@@ -188,7 +188,7 @@ class IdentityService:
             created_at=now_ms(),
         )
         with self.db.transaction() as session:
-            store = SqlIdentityStore(session)
+            store = self.stores.identity(session)
             store.insert_principal(record)
             added = [self._add_member(store, record, member_id) for member_id in members]
             for group_id in groups:
@@ -203,14 +203,14 @@ class IdentityService:
 
     def get_principal(self, principal_id: str, kinds: Iterable[str]) -> PrincipalRecord:
         with self.db.read() as session:
-            found = SqlIdentityStore(session).get_principal(principal_id)
+            found = self.stores.identity(session).get_principal(principal_id)
         if found is None or found.kind not in set(kinds):
             raise NotFound(f"principal with id '{principal_id}' does not exist")
         return found
 
     def get_by_name(self, name: str) -> PrincipalRecord | None:
         with self.db.read() as session:
-            return SqlIdentityStore(session).get_principal_by_name(name.lower())
+            return self.stores.identity(session).get_principal_by_name(name.lower())
 
     def require_principal_name(self, name: str, what: str = "principal") -> str:
         """The stored name of an existing principal; an unknown one is an error, not a no-op."""
@@ -223,7 +223,7 @@ class IdentityService:
         self, kinds: list[str], name_equals: str | None, start_index: int, count: int
     ) -> tuple[list[PrincipalRecord], int]:
         with self.db.read() as session:
-            return SqlIdentityStore(session).list_principals(
+            return self.stores.identity(session).list_principals(
                 kinds,
                 name_equals.lower() if name_equals is not None else None,
                 start_index - 1,
@@ -232,16 +232,14 @@ class IdentityService:
 
     def delete_principal(self, principal_id: str, kinds: Iterable[str]) -> None:
         with self.db.transaction() as session:
-            store = SqlIdentityStore(session)
+            store = self.stores.identity(session)
             found = store.get_principal(principal_id)
             if found is None or found.kind not in set(kinds):
                 raise NotFound(f"principal with id '{principal_id}' does not exist")
             if found.name == ADMIN_NAME:
                 raise InvalidParameter("the bootstrap admin cannot be deleted")
             store.delete_principal(principal_id)
-            session.execute(
-                delete(CasbinRule).where(CasbinRule.ptype == "p", CasbinRule.v0 == found.name)
-            )
+            casbin_rules.remove_grants_to(session, found.name)
             ops = [principal_removed_op(found.name)]
             self._publish(session, ops)
         self._forget_tokens()
@@ -249,7 +247,7 @@ class IdentityService:
 
     def set_active(self, principal_id: str, active: bool) -> PrincipalRecord:
         with self.db.transaction() as session:
-            store = SqlIdentityStore(session)
+            store = self.stores.identity(session)
             found = store.get_principal(principal_id)
             if found is None:
                 raise NotFound(f"principal with id '{principal_id}' does not exist")
@@ -260,11 +258,11 @@ class IdentityService:
 
     def members(self, group_id: str) -> list[PrincipalRecord]:
         with self.db.read() as session:
-            return SqlIdentityStore(session).members_of(group_id)
+            return self.stores.identity(session).members_of(group_id)
 
     def direct_groups(self, principal_id: str) -> list[PrincipalRecord]:
         with self.db.read() as session:
-            store = SqlIdentityStore(session)
+            store = self.stores.identity(session)
             groups = [store.get_principal(g) for _m, g in store.groups_of([principal_id])]
             return sorted((g for g in groups if g is not None), key=lambda g: g.name)
 
@@ -273,7 +271,7 @@ class IdentityService:
     ) -> PrincipalRecord:
         """Add and remove members (by principal id) in one transaction; cycles are refused."""
         with self.db.transaction() as session:
-            store = SqlIdentityStore(session)
+            store = self.stores.identity(session)
             group = store.get_principal(group_id)
             if group is None or group.kind != PrincipalKind.GROUP:
                 raise NotFound(f"group with id '{group_id}' does not exist")
@@ -356,7 +354,7 @@ class IdentityService:
             created_by=created_by,
         )
         with self.db.transaction() as session:
-            store = SqlIdentityStore(session)
+            store = self.stores.identity(session)
             if store.get_principal(principal.id) is None:
                 raise NotFound(f"principal '{principal.name}' does not exist")
             store.insert_token(record)
@@ -364,12 +362,12 @@ class IdentityService:
 
     def list_tokens(self, principal_id: str | None) -> list[TokenRecord]:
         with self.db.read() as session:
-            return SqlIdentityStore(session).list_tokens(principal_id)
+            return self.stores.identity(session).list_tokens(principal_id)
 
     def revoke_token(self, token_id: str, owner_id: str | None) -> None:
         """Revoke a token; with ``owner_id`` only that principal's own token."""
         with self.db.transaction() as session:
-            store = SqlIdentityStore(session)
+            store = self.stores.identity(session)
             token = store.get_token(token_id)
             if token is None or (owner_id is not None and token.principal_id != owner_id):
                 raise NotFound(f"token '{token_id}' does not exist")

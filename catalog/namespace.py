@@ -12,16 +12,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from catalog.access import casbin_rules
 from catalog.access.authorizer import METASTORE_NODE, Authorizer, Caller, ancestor_names
 from catalog.access.replica_sync import securable_added_op, securable_removed_op
 from catalog.data.physical import create_storage, drop_storage
 from catalog.names import SYSTEM_CATALOG, normalize_part, split_full_name
 from catalog.pagination import decode_token, encode_token, page_size
 from catalog.persistence.engine import Database
-from catalog.persistence.schema import CasbinRule
 from catalog.records import (
     MetastoreRecord,
     Page,
@@ -32,7 +31,7 @@ from catalog.records import (
     now_ms,
 )
 from catalog.store.base import NamespaceStore
-from catalog.store.sqlalchemy_stores import SqlNamespaceStore
+from catalog.store.factory import CatalogStores
 from catalog.system_tables import SYSTEM_TABLES
 from common.errors import InvalidParameter, NotEmpty, NotFound, PermissionDenied
 from policy.securables import SecurableType
@@ -56,16 +55,17 @@ class NewSecurable:
 
 
 class NamespaceService:
-    def __init__(self, db: Database, authorizer: Authorizer) -> None:
+    def __init__(self, db: Database, authorizer: Authorizer, stores: CatalogStores) -> None:
         self.db = db
         self.authorizer = authorizer
+        self.stores = stores
 
     # -- bootstrap ------------------------------------------------------------------
 
     def bootstrap(self, metastore_name: str = "steward") -> None:
         """Create the metastore row and the read-only ``system`` catalog on first start."""
         with self.db.transaction() as session:
-            store = SqlNamespaceStore(session)
+            store = self.stores.namespace(session)
             if store.get_metastore() is None:
                 store.insert_metastore(MetastoreRecord(new_id(), metastore_name, "admin", now_ms()))
             system = store.get(SecurableType.CATALOG, SYSTEM_CATALOG)
@@ -106,7 +106,7 @@ class NamespaceService:
 
     def metastore(self) -> MetastoreRecord:
         with self.db.read() as session:
-            found = SqlNamespaceStore(session).get_metastore()
+            found = self.stores.namespace(session).get_metastore()
         if found is None:
             raise NotFound("the metastore has not been initialised")
         return found
@@ -131,7 +131,7 @@ class NamespaceService:
         if parts[0] == SYSTEM_CATALOG:
             raise PermissionDenied("the system catalog is read-only")
         with self.db.transaction() as session:
-            store = SqlNamespaceStore(session)
+            store = self.stores.namespace(session)
             parent_id = None
             if len(parts) > 1:
                 parent_type = new.securable_type.parent_type
@@ -177,7 +177,7 @@ class NamespaceService:
     def get(self, securable_type: SecurableType, full_name: str) -> SecurableRecord:
         name = ".".join(split_full_name(full_name, securable_type))
         with self.db.read() as session:
-            found = SqlNamespaceStore(session).get(securable_type, name)
+            found = self.stores.namespace(session).get(securable_type, name)
         if found is None:
             raise NotFound(f"{securable_type.value} '{name}' does not exist")
         return found
@@ -185,7 +185,7 @@ class NamespaceService:
     def get_table(self, full_name: str) -> TableRecord:
         name = ".".join(split_full_name(full_name, SecurableType.TABLE))
         with self.db.read() as session:
-            store = SqlNamespaceStore(session)
+            store = self.stores.namespace(session)
             found = store.get(SecurableType.TABLE, name)
             if found is None:
                 raise NotFound(f"TABLE '{name}' does not exist")
@@ -205,7 +205,7 @@ class NamespaceService:
         limit = page_size(max_results, server_max)
         after = decode_token(page_token)
         with self.db.read() as session:
-            store = SqlNamespaceStore(session)
+            store = self.stores.namespace(session)
             return self._list(store, caller, securable_type, parent_full_name, after, limit)
 
     def list_tables(
@@ -219,7 +219,7 @@ class NamespaceService:
         limit = page_size(max_results, server_max)
         after = decode_token(page_token)
         with self.db.read() as session:
-            store = SqlNamespaceStore(session)
+            store = self.stores.namespace(session)
             page = self._list(store, caller, SecurableType.TABLE, parent_full_name, after, limit)
             details = store.get_table_details([s.id for s in page.items])
         return Page([TableRecord(s, details[s.id]) for s in page.items], page.next_page_token)
@@ -235,7 +235,7 @@ class NamespaceService:
         """Every object of one type the caller may see, across containers, by full name."""
         limit = page_size(max_results, server_max)
         with self.db.read() as session:
-            store = SqlNamespaceStore(session)
+            store = self.stores.namespace(session)
 
             def visible_in(batch: list[SecurableRecord]) -> list[SecurableRecord]:
                 containers = store.get_many(
@@ -305,7 +305,7 @@ class NamespaceService:
         if name.split(".")[0] == SYSTEM_CATALOG:
             raise PermissionDenied("the system catalog is read-only")
         with self.db.transaction() as session:
-            store = SqlNamespaceStore(session)
+            store = self.stores.namespace(session)
             record = store.get(securable_type, name)
             if record is None:
                 raise NotFound(f"{securable_type.value} '{name}' does not exist")
@@ -341,7 +341,7 @@ class NamespaceService:
         if name.split(".")[0] == SYSTEM_CATALOG:
             raise PermissionDenied("the system catalog is read-only")
         with self.db.transaction() as session:
-            store = SqlNamespaceStore(session)
+            store = self.stores.namespace(session)
             record = store.get(securable_type, name)
             if record is None:
                 raise NotFound(f"{securable_type.value} '{name}' does not exist")
@@ -354,10 +354,7 @@ class NamespaceService:
                 before_delete(session, record)
             gone = [record.id, *store.descendant_ids(record.full_name)]
             drop_storage(session.connection(), gone)
-            # Grants go with their objects: a re-created name starts with none.
-            session.execute(
-                delete(CasbinRule).where(CasbinRule.ptype == "p", CasbinRule.v1.in_(gone))
-            )
+            casbin_rules.remove_grants_on(session, gone)
             store.delete(record.id)
             ops = [securable_removed_op(securable_id) for securable_id in gone]
             self.authorizer.feed.publish(session, ops)
@@ -369,7 +366,9 @@ class NamespaceService:
     ) -> Sequence[SecurableRecord]:
         name = ".".join(split_full_name(full_name, securable_type))
         with self.db.read() as session:
-            return self.authorizer.resolve_chain(name, securable_type, SqlNamespaceStore(session))
+            return self.authorizer.resolve_chain(
+                name, securable_type, self.stores.namespace(session)
+            )
 
 
 __all__ = ["NamespaceService", "NewSecurable", "ancestor_names"]

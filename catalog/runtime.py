@@ -20,6 +20,7 @@ from catalog.data.table_data import TableDataService
 from catalog.identity import IdentityService
 from catalog.namespace import NamespaceService
 from catalog.persistence.engine import Database
+from catalog.store.factory import CatalogStores
 
 
 class AliasView(Protocol):
@@ -53,6 +54,8 @@ class Runtime:
 
     settings: Settings
     db: Database
+    #: The store implementation, picked once: handlers never name a concrete store.
+    stores: CatalogStores
     authorizer: Authorizer
     identity: IdentityService
     namespace: NamespaceService

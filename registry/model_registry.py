@@ -20,12 +20,11 @@ from catalog.namespace import NamespaceService, NewSecurable
 from catalog.pagination import decode_token, encode_token, page_size
 from catalog.persistence.engine import Database
 from catalog.records import Page, SecurableRecord, new_id, now_ms
-from catalog.store.sqlalchemy_stores import SqlNamespaceStore
 from common.errors import InvalidParameter, NotEmpty, NotFound
 from common.model_safety import LoadPolicy
 from policy.securables import SecurableType
 from registry import artifact_files as artifacts
-from registry.model_store import AliasRecord, SqlModelStore, VersionRecord
+from registry.model_store import AliasRecord, RegistryStores, VersionRecord
 from registry.version_dependencies import Dependencies
 
 MODEL = SecurableType.MODEL
@@ -73,12 +72,14 @@ class ModelRegistry:
     def __init__(
         self,
         db: Database,
+        stores: RegistryStores,
         namespace: NamespaceService,
         storage_root: Path,
         policy: LoadPolicy | None = None,
         max_version_bytes: int | None = None,
     ) -> None:
         self.db = db
+        self.stores = stores
         self.namespace = namespace
         self.storage_root = storage_root
         #: What finalize accepts (pickle or not, trusted skops types) and how much.
@@ -94,7 +95,7 @@ class ModelRegistry:
         model_id = new_id()
 
         def add_registry_row(session: Session, record: SecurableRecord) -> None:
-            SqlModelStore(session).insert_model(record.id)
+            self.stores.models(session).insert_model(record.id)
 
         new = NewSecurable(
             MODEL, full_name, comment, storage_location=self._model_location(model_id)
@@ -135,7 +136,7 @@ class ModelRegistry:
 
     def delete_model(self, full_name: str, force: bool) -> None:
         def refuse_if_versions(session: Session, record: SecurableRecord) -> None:
-            if not force and SqlModelStore(session).has_versions(record.id):
+            if not force and self.stores.models(session).has_versions(record.id):
                 raise NotEmpty(
                     f"MODEL '{record.full_name}' has versions; delete them first "
                     "or delete with force=true"
@@ -162,7 +163,7 @@ class ModelRegistry:
             raise InvalidParameter("source must be a non-empty string")
         with self.db.transaction() as session:
             model = self._model_in(session, model_full_name)
-            store = SqlModelStore(session)
+            store = self.stores.models(session)
             tables = self._dependency_tables(session, caller, dependencies)
             number = store.next_version(model.id)
             location = f"{model.storage_location}/versions/{number}"
@@ -184,7 +185,7 @@ class ModelRegistry:
                 store.set_tag(record.id, key, value)
             record.tags = dict(sorted((tags or {}).items()))
             if dependencies:
-                nodes = table_nodes(session, tables)
+                nodes = table_nodes(self.stores.namespace(session), tables)
                 record_edges(session, dependencies.edges(nodes, model, number))
         return model, record
 
@@ -193,7 +194,7 @@ class ModelRegistry:
     ) -> dict[str, SecurableRecord]:
         if not dependencies:
             return {}
-        store = SqlNamespaceStore(session)
+        store = self.stores.namespace(session)
         names = dependencies.table_names()
         found = store.get_many(names)
         tables: dict[str, SecurableRecord] = {}
@@ -216,7 +217,7 @@ class ModelRegistry:
         with self.db.read() as session:
             model = self._model_in(session, model_full_name)
             record = self._version_in(session, model, version)
-            SqlModelStore(session).decorate([record])
+            self.stores.models(session).decorate([record])
             return model, record
 
     def list_versions(
@@ -236,7 +237,7 @@ class ModelRegistry:
             raise InvalidParameter("page_token is not a valid model version page token")
         with self.db.read() as session:
             model = self._model_in(session, model_full_name)
-            store = SqlModelStore(session)
+            store = self.stores.models(session)
             rows = store.decorate(store.list_versions(model.id, after, limit + 1))
         more = len(rows) > limit
         rows = rows[:limit]
@@ -255,7 +256,7 @@ class ModelRegistry:
         with self.db.transaction() as session:
             model = self._model_in(session, model_full_name)
             record = self._version_in(session, model, version)
-            store = SqlModelStore(session)
+            store = self.stores.models(session)
             if comment is not None:
                 record.comment = comment
             for key in delete_tags or []:
@@ -298,7 +299,7 @@ class ModelRegistry:
                 record.artifact_digest, record.artifact_size = summary.digest, summary.size
                 record.artifact_manifest = summary.manifest
             record.updated_at, record.updated_by = now_ms(), caller.name
-            store = SqlModelStore(session)
+            store = self.stores.models(session)
             store.update_version(record)
             store.decorate([record])
             _note_audit(status=record.status, status_message=record.status_message)
@@ -309,7 +310,7 @@ class ModelRegistry:
         with self.db.transaction() as session:
             model = self._model_in(session, model_full_name)
             record = self._version_in(session, model, version)
-            store = SqlModelStore(session)
+            store = self.stores.models(session)
             store.lock_model(model.id)
             dropped = store.delete_aliases_of(record.id)
             store.delete_version(record.id)
@@ -326,7 +327,7 @@ class ModelRegistry:
         name = validate_alias(alias)
         with self.db.transaction() as session:
             model = self._model_in(session, model_full_name)
-            store = SqlModelStore(session)
+            store = self.stores.models(session)
             store.lock_model(model.id)
             target = self._version_in(session, model, version)
             if target.status != READY:
@@ -357,7 +358,7 @@ class ModelRegistry:
         name = validate_alias(alias)
         with self.db.transaction() as session:
             model = self._model_in(session, model_full_name)
-            store = SqlModelStore(session)
+            store = self.stores.models(session)
             store.lock_model(model.id)
             previous = store.get_alias(model.id, name)
             if previous is None:
@@ -372,7 +373,7 @@ class ModelRegistry:
         name = validate_alias(alias)
         with self.db.read() as session:
             model = self._model_in(session, model_full_name)
-            store = SqlModelStore(session)
+            store = self.stores.models(session)
             found = store.get_alias(model.id, name)
             if found is None:
                 raise NotFound(f"alias '{name}' of MODEL '{model.full_name}' does not exist")
@@ -383,22 +384,20 @@ class ModelRegistry:
     def aliases(self, model_full_name: str) -> list[AliasRecord]:
         with self.db.read() as session:
             model = self._model_in(session, model_full_name)
-            return SqlModelStore(session).aliases_of(model.id)
+            return self.stores.models(session).aliases_of(model.id)
 
     # -- helpers --------------------------------------------------------------------
 
-    @staticmethod
-    def _model_in(session: Session, full_name: str) -> SecurableRecord:
+    def _model_in(self, session: Session, full_name: str) -> SecurableRecord:
         name = normalize_full_name(full_name, MODEL)
-        model = SqlNamespaceStore(session).get(MODEL, name)
+        model = self.stores.namespace(session).get(MODEL, name)
         if model is None:
             raise NotFound(f"MODEL '{name}' does not exist")
         return model
 
-    @staticmethod
-    def _version_in(session: Session, model: SecurableRecord, version: int) -> VersionRecord:
+    def _version_in(self, session: Session, model: SecurableRecord, version: int) -> VersionRecord:
         found = (
-            SqlModelStore(session).get_version(model.id, version)
+            self.stores.models(session).get_version(model.id, version)
             if 1 <= version <= MAX_VERSION
             else None
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
+from catalog.store.factory import CatalogStores, SqlCatalogStores
 from registry import schema as t
 
 
@@ -82,6 +83,13 @@ class ModelStore(ABC):
 
     @abstractmethod
     def delete_version(self, version_id: str) -> None: ...
+
+
+class RegistryStores(CatalogStores):
+    """The catalog's stores and the registry's, one per unit of work."""
+
+    @abstractmethod
+    def models(self, session: Session) -> ModelStore: ...
 
 
 class SqlModelStore(ModelStore):
@@ -234,3 +242,10 @@ _ALIAS_COLUMNS = select(
     t.ModelAlias.updated_at,
     t.ModelAlias.updated_by,
 )
+
+
+class SqlRegistryStores(SqlCatalogStores, RegistryStores):
+    """The SQLAlchemy stores of the catalog and the registry."""
+
+    def models(self, session: Session) -> ModelStore:
+        return SqlModelStore(session)

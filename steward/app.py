@@ -35,6 +35,7 @@ from registry.http.routes import models as registry_http
 from registry.http.routes import serving as serving_http
 from registry.migrations import VERSIONS as REGISTRY_VERSIONS
 from registry.model_registry import ModelRegistry
+from registry.model_store import SqlRegistryStores
 from registry.services import RegistryServices
 from registry.serving.cache import ModelCache
 from registry.serving.endpoint_service import ServingService
@@ -58,14 +59,16 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
     db = Database(settings.resolved_database_url)
     engine = PolicyEngine()
     authorizer = Authorizer(engine, db.backend)
-    namespace = NamespaceService(db, authorizer)
+    stores = SqlRegistryStores()
+    namespace = NamespaceService(db, authorizer, stores)
     runtime = Runtime(
         settings=settings,
         db=db,
+        stores=stores,
         authorizer=authorizer,
-        identity=IdentityService(db, authorizer.feed),
+        identity=IdentityService(db, authorizer.feed, stores),
         namespace=namespace,
-        grants=GrantService(db, authorizer),
+        grants=GrantService(db, authorizer, stores),
         audit=AuditRecorder(db, settings.audit_metadata_reads),
         data=TableDataService(db, namespace),
     )
@@ -75,10 +78,12 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
         max_expanded_bytes=settings.max_version_artifact_bytes,
     )
     models = ModelRegistry(
-        db, namespace, settings.storage_root, policy, settings.max_version_artifact_bytes
+        db, stores, namespace, settings.storage_root, policy, settings.max_version_artifact_bytes
     )
     runtime.registry = models
-    loaded = ModelCache(db, settings.storage_root, settings.allow_pickle, settings.trusted_types)
+    loaded = ModelCache(
+        db, stores, settings.storage_root, settings.allow_pickle, settings.trusted_types
+    )
     services = RegistryServices(
         models=models,
         artifacts=ArtifactService(
@@ -87,7 +92,7 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
             settings.max_artifact_bytes,
             settings.max_version_artifact_bytes,
         ),
-        serving=ServingService(db, namespace, runtime.data, loaded),
+        serving=ServingService(db, stores, namespace, runtime.data, loaded),
     )
     return runtime, services
 

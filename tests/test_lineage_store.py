@@ -19,6 +19,7 @@ from catalog.namespace import NewSecurable
 from catalog.persistence import schema as t
 from catalog.records import ColumnRecord
 from catalog.runtime import Runtime
+from catalog.store.sqlalchemy_stores import SqlNamespaceStore
 from catalog.tables import build_table_detail
 from policy.securables import SecurableType
 
@@ -40,7 +41,7 @@ def make_tables(rt: Runtime, columns: dict[str, Sequence[str]]) -> dict[str, Nod
         )
         rt.namespace.create(caller, NewSecurable(SecurableType.TABLE, name), table=detail)
     with rt.db.read() as session:
-        return table_nodes(session, columns)
+        return table_nodes(SqlNamespaceStore(session), columns)
 
 
 def count(rt: Runtime, table: type[t.Base]) -> int:
@@ -112,9 +113,11 @@ def test_sql_lineage_recorded_and_read_back(runtime: Runtime) -> None:
         schema="s",
     )
     with runtime.db.transaction() as session:
-        recorded = record_edges(session, sql_edges(session, found, "statement-1"))
+        recorded = record_edges(
+            session, sql_edges(SqlNamespaceStore(session), found, "statement-1")
+        )
     assert (recorded.edges, recorded.column_edges) == (2, 2)
-    graph = LineageService(runtime.db, runtime.authorizer).graph(
+    graph = LineageService(runtime.db, runtime.authorizer, runtime.stores).graph(
         admin(runtime), "m.s.report", Direction.UPSTREAM, 1, include_columns=True
     )
     by_id = {n.id: n.name for n in graph.nodes}
@@ -136,9 +139,9 @@ def test_sql_edges_skip_names_that_are_not_catalog_tables(runtime: Runtime) -> N
     make_tables(runtime, {"m.s.a": ["x"]})
     found = statement_lineage("INSERT INTO m.s.a SELECT x FROM m.s.nowhere", {})
     with runtime.db.read() as session:
-        assert sql_edges(session, found) == []
+        assert sql_edges(SqlNamespaceStore(session), found) == []
         into_missing = statement_lineage("CREATE TABLE m.s.new AS SELECT x FROM m.s.a", {})
-        assert sql_edges(session, into_missing) == []
+        assert sql_edges(SqlNamespaceStore(session), into_missing) == []
 
 
 def test_system_table_columns_are_stored(runtime: Runtime) -> None:

@@ -22,6 +22,7 @@ from casbin.model import Model
 from casbin.persist import Adapter
 from sqlalchemy import select
 
+from catalog.access import casbin_rules
 from catalog.persistence import schema as t
 from catalog.persistence.engine import Database
 from policy.enforcer import Grant, PolicyEngine, add_policy_lines
@@ -40,14 +41,7 @@ class CatalogPolicyAdapter(Adapter):
 
     def load_policy(self, model: Model) -> None:
         with self.db.read() as session:
-            grants = [
-                Grant(v0, v1, v2)
-                for v0, v1, v2 in session.execute(
-                    select(t.CasbinRule.v0, t.CasbinRule.v1, t.CasbinRule.v2).where(
-                        t.CasbinRule.ptype == "p"
-                    )
-                )
-            ]
+            grants = [Grant(*line) for line in casbin_rules.all_grants(session)]
             member = t.Principal.__table__.alias("member")
             group = t.Principal.__table__.alias("grp")
             memberships = [

@@ -10,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog.access import casbin_rules
 from catalog.access.authorizer import Authorizer, Caller
 from catalog.access.casbin_adapter import METASTORE_KEY
 from catalog.access.replica_sync import Op, grant_op, revoke_op
 from catalog.persistence import schema as t
 from catalog.persistence.engine import Database
 from catalog.records import SecurableRecord
+from catalog.store.factory import CatalogStores
 from common.errors import InvalidParameter, NotFound
 from policy.enforcer import PolicyEngine
 from policy.privileges import InapplicablePrivilege, check_applicable
@@ -33,9 +35,10 @@ class PrivilegeChange:
 
 
 class GrantService:
-    def __init__(self, db: Database, authorizer: Authorizer) -> None:
+    def __init__(self, db: Database, authorizer: Authorizer, stores: CatalogStores) -> None:
         self.db = db
         self.authorizer = authorizer
+        self.stores = stores
 
     @property
     def engine(self) -> PolicyEngine:
@@ -46,10 +49,11 @@ class GrantService:
     ) -> tuple[str, SecurableRecord | None]:
         if securable_type is SecurableType.METASTORE:
             return METASTORE_KEY, None
-        from catalog.store.sqlalchemy_stores import SqlNamespaceStore
 
         assert full_name is not None
-        chain = self.authorizer.resolve_chain(full_name, securable_type, SqlNamespaceStore(session))
+        chain = self.authorizer.resolve_chain(
+            full_name, securable_type, self.stores.namespace(session)
+        )
         return chain[-1].id, chain[-1]
 
     def assignments(
@@ -61,12 +65,8 @@ class GrantService:
         answer that would hide a misspelt name."""
         with self.db.read() as session:
             key, _ = self._target(session, securable_type, full_name)
-            query = select(t.CasbinRule.v0, t.CasbinRule.v2).where(
-                t.CasbinRule.ptype == "p", t.CasbinRule.v1 == key
-            )
-            if principal is not None:
-                query = query.where(t.CasbinRule.v0 == self._principal(session, principal))
-            rows = session.execute(query.order_by(t.CasbinRule.v0, t.CasbinRule.v2)).all()
+            who = self._principal(session, principal) if principal is not None else None
+            rows = casbin_rules.grants_on(session, key, who)
         grouped: dict[str, list[str]] = {}
         for who, privilege in rows:
             grouped.setdefault(who, []).append(privilege)
@@ -90,31 +90,13 @@ class GrantService:
                 who = self._principal(session, change.principal)
                 for name in change.add:
                     privilege = self._privilege(name, securable_type)
-                    exists = session.scalar(
-                        select(t.CasbinRule.id).where(
-                            t.CasbinRule.ptype == "p",
-                            t.CasbinRule.v0 == who,
-                            t.CasbinRule.v1 == key,
-                            t.CasbinRule.v2 == privilege.value,
-                        )
-                    )
-                    if exists is None:
-                        session.add(t.CasbinRule(ptype="p", v0=who, v1=key, v2=privilege.value))
+                    if casbin_rules.add_grant(session, who, key, privilege.value):
                         ops.append(grant_op(who, key, privilege.value))
                 for name in change.remove:
                     privilege = self._privilege(name, securable_type)
                     # REVOKE ALL PRIVILEGES removes everything held directly on the object.
-                    condition = [
-                        t.CasbinRule.ptype == "p",
-                        t.CasbinRule.v0 == who,
-                        t.CasbinRule.v1 == key,
-                    ]
-                    if privilege is not Privilege.ALL_PRIVILEGES:
-                        condition.append(t.CasbinRule.v2 == privilege.value)
-                    gone = (
-                        session.execute(select(t.CasbinRule.v2).where(*condition)).scalars().all()
-                    )
-                    session.execute(delete(t.CasbinRule).where(*condition))
+                    only = None if privilege is Privilege.ALL_PRIVILEGES else privilege.value
+                    gone = casbin_rules.remove_grants(session, who, key, only)
                     ops.extend(revoke_op(who, key, p) for p in gone)
             session.flush()
             self.authorizer.feed.publish(session, ops)

@@ -19,7 +19,6 @@ from catalog.http.deps import BearerDep, caller_of
 from catalog.names import split_full_name
 from catalog.records import SecurableRecord
 from catalog.runtime import Runtime
-from catalog.store.sqlalchemy_stores import SqlNamespaceStore
 from common.errors import InvalidParameter, PermissionDenied
 from policy.requirements import Access, NameFrom, NameSource, Requirement
 from policy.securables import API_SECURABLE_TYPES, Privilege, SecurableType
@@ -88,7 +87,9 @@ _MAX_CACHED_CHAINS = 4096
 
 def _resolve(runtime: Runtime, securable_type: SecurableType, name: str) -> list[SecurableRecord]:
     with runtime.db.read() as session:
-        return runtime.authorizer.resolve_chain(name, securable_type, SqlNamespaceStore(session))
+        return runtime.authorizer.resolve_chain(
+            name, securable_type, runtime.stores.namespace(session)
+        )
 
 
 def _check(
@@ -99,7 +100,7 @@ def _check(
     alternative: Requirement | None = None,
 ) -> None:
     with runtime.db.read() as session:
-        store = SqlNamespaceStore(session)
+        store = runtime.stores.namespace(session)
         try:
             runtime.authorizer.require(caller, req, full_name, store)
         except PermissionDenied:

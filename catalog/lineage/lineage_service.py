@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy.orm import Session
-
 from catalog.access.authorizer import Authorizer, Caller, ancestor_names
 from catalog.lineage.edge_writer import Recorded, record_edges
 from catalog.lineage.graph import (
@@ -48,7 +46,8 @@ from catalog.lineage.openlineage import Dataset, RunEvent, is_catalog_namespace
 from catalog.names import normalize_part
 from catalog.persistence.engine import Database
 from catalog.records import SecurableRecord
-from catalog.store.sqlalchemy_stores import SqlNamespaceStore
+from catalog.store.base import NamespaceStore
+from catalog.store.factory import CatalogStores
 from common.errors import InvalidParameter, NotFound, PermissionDenied
 from policy.securables import Privilege, SecurableType
 
@@ -121,9 +120,10 @@ class _Ids:
 
 
 class LineageService:
-    def __init__(self, db: Database, authorizer: Authorizer) -> None:
+    def __init__(self, db: Database, authorizer: Authorizer, stores: CatalogStores) -> None:
         self.db = db
         self.authorizer = authorizer
+        self.stores = stores
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -139,7 +139,7 @@ class LineageService:
         """The neighbourhood of ``full_name`` within ``depth`` hops, redacted for ``caller``."""
         name = _object_name(full_name)
         with self.db.read() as session:
-            store = SqlNamespaceStore(session)
+            store = self.stores.namespace(session)
             record = store.get_by_full_name(name)
             if record is None or record.securable_type not in LINEAGE_TYPES:
                 raise NotFound(f"no table, model or serving endpoint '{name}' exists")
@@ -163,7 +163,7 @@ class LineageService:
         return LineageGraph(nodes, edges, column_views, walked.truncated)
 
     def _require_browse(
-        self, caller: Caller, record: SecurableRecord, store: SqlNamespaceStore
+        self, caller: Caller, record: SecurableRecord, store: NamespaceStore
     ) -> None:
         if record.securable_type is SecurableType.SERVING_ENDPOINT:
             # BROWSE does not apply to endpoints (SPEC §6): seeing one is enough.
@@ -181,7 +181,7 @@ class LineageService:
         self,
         caller: Caller,
         rows: dict[int, NodeRow],
-        store: SqlNamespaceStore,
+        store: NamespaceStore,
         start: set[int],
     ) -> dict[int, bool]:
         if caller.is_metastore_admin:
@@ -207,7 +207,7 @@ class LineageService:
         """Check the event's catalog datasets and record its edges in one transaction."""
         job = event.job_path
         with self.db.transaction() as session:
-            resolve = _Resolver(session, caller, self.authorizer)
+            resolve = _Resolver(self.stores.namespace(session), caller, self.authorizer)
             outputs = [resolve.dataset(d, output=True) for d in event.outputs]
             inputs = [resolve.dataset(d, output=False) for d in event.inputs]
             edges: list[Edge | ColumnEdge] = [
@@ -238,8 +238,8 @@ class LineageService:
 class _Resolver:
     """Maps datasets to nodes, checking each catalog table once per role."""
 
-    def __init__(self, session: Session, caller: Caller, authorizer: Authorizer) -> None:
-        self.store = SqlNamespaceStore(session)
+    def __init__(self, store: NamespaceStore, caller: Caller, authorizer: Authorizer) -> None:
+        self.store = store
         self.caller = caller
         self.authorizer = authorizer
         self.checked: dict[tuple[str, str, bool], NodeRef] = {}

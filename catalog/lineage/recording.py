@@ -5,24 +5,21 @@ the edges to :func:`catalog.lineage.edge_writer.record_edges` there, e.g. the st
 executor, once it writes data::
 
     found = statement_lineage(tree, columns, catalog=default_catalog, schema=default_schema)
-    record_edges(session, sql_edges(session, found, statement_id))
+    record_edges(session, sql_edges(stores.namespace(session), found, statement_id))
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy.orm import Session
-
 from catalog.lineage.model import ColumnEdge, Edge, EdgeKind, NodeRef, securable_node
 from catalog.lineage.sql_lineage import SqlLineage
-from catalog.store.sqlalchemy_stores import SqlNamespaceStore
+from catalog.store.base import NamespaceStore
 from policy.securables import SecurableType
 
 
-def table_nodes(session: Session, full_names: Iterable[str]) -> dict[str, NodeRef]:
+def table_nodes(store: NamespaceStore, full_names: Iterable[str]) -> dict[str, NodeRef]:
     """The nodes of the tables (feature tables) among ``full_names`` that exist."""
-    store = SqlNamespaceStore(session)
     records = {
         name: record
         for name, record in store.get_many(set(full_names)).items()
@@ -33,11 +30,11 @@ def table_nodes(session: Session, full_names: Iterable[str]) -> dict[str, NodeRe
 
 
 def sql_edges(
-    session: Session, lineage: SqlLineage, entity_id: str | None = None
+    store: NamespaceStore, lineage: SqlLineage, entity_id: str | None = None
 ) -> list[Edge | ColumnEdge]:
     """Edges of kind ``sql`` for a computed statement lineage; names that are not catalog
     tables (yet) are left out."""
-    nodes = table_nodes(session, [lineage.target, *lineage.sources])
+    nodes = table_nodes(store, [lineage.target, *lineage.sources])
     target = nodes.get(lineage.target)
     if target is None:
         return []

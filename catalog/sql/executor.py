@@ -28,7 +28,6 @@ from catalog.sql.merge import RESULT_COLUMNS as MERGE_COLUMNS
 from catalog.sql.merge import run_merge
 from catalog.sql.select_runner import run_select
 from catalog.sql.sources import CatalogResolver
-from catalog.store.sqlalchemy_stores import SqlNamespaceStore
 from catalog.tables import build_table_detail
 from common.column_types import parse_column_type
 from common.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
@@ -164,7 +163,7 @@ class StatementExecutor:
     ) -> SecurableRecord | None:
         with self.rt.db.read() as session:
             return self.rt.authorizer.require_privilege(
-                self.caller, privilege, securable_type, full_name, SqlNamespaceStore(session)
+                self.caller, privilege, securable_type, full_name, self.rt.stores.namespace(session)
             )
 
     def _require_admin(self) -> None:

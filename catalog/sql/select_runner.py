@@ -28,6 +28,7 @@ import orjson
 from sqlglot import exp
 
 from catalog.access.authorizer import Caller
+from catalog.runtime import Runtime
 from catalog.sql.compiler import MAX_ROWS, CompiledQuery, ReadQuery
 from catalog.sql.readonly import TIMEOUT_SECONDS, physical_schema, run_readonly
 from catalog.sql.sources import CatalogResolver
@@ -42,7 +43,7 @@ class SelectResult:
 
 
 def run_select(
-    runtime: Any,
+    runtime: Runtime,
     caller: Caller,
     node: exp.Expression,
     default_catalog: str | None = None,
@@ -60,7 +61,7 @@ def run_select(
 
 
 def run_query(
-    runtime: Any, query: ReadQuery, max_rows: int = MAX_ROWS, timeout: float = TIMEOUT_SECONDS
+    runtime: Runtime, query: ReadQuery, max_rows: int = MAX_ROWS, timeout: float = TIMEOUT_SECONDS
 ) -> tuple[CompiledQuery, list[tuple[Any, ...]]]:
     """Compile a planned (authorized) query for this database and run it read-only; the
     rows as the database returns them (at most ``max_rows + 1``)."""

@@ -26,16 +26,16 @@ A caller who may see the table but lacks a privilege gets PERMISSION_DENIED nami
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlglot import exp
 
 from catalog.access.authorizer import Caller
 from catalog.names import SYSTEM_CATALOG
+from catalog.runtime import Runtime
 from catalog.sql.errors import position
 from catalog.sql.system_sources import SOURCES
 from catalog.sql.table_sources import GovernedSource
-from catalog.store.sqlalchemy_stores import SqlNamespaceStore
 from common.errors import InvalidParameter, NotFound
 from policy.securables import Privilege, SecurableType
 
@@ -108,11 +108,11 @@ def system_only(table: exp.Table) -> Source:
 class CatalogResolver:
     """Resolves and authorizes table references for one caller and one statement.
 
-    ``runtime`` is a :class:`catalog.http.deps.Runtime`. Each table is checked once per
-    privilege; :attr:`resolved` keeps what was resolved, by full name.
+    Each table is checked once per privilege; :attr:`resolved` keeps what was resolved,
+    by full name.
     """
 
-    runtime: Any
+    runtime: Runtime
     caller: Caller
     default_catalog: str | None = None
     default_schema: str | None = None
@@ -142,7 +142,7 @@ class CatalogResolver:
             if (full_name, privilege) not in self._checked:
                 with self.runtime.db.read() as session:
                     self.runtime.authorizer.require_system_read(
-                        self.caller, full_name, SqlNamespaceStore(session)
+                        self.caller, full_name, self.runtime.stores.namespace(session)
                     )
                 self._checked.add((full_name, privilege))
             self.resolved[full_name] = system
@@ -162,7 +162,7 @@ class CatalogResolver:
     def _authorize(self, table: exp.Table, full_name: str, privilege: Privilege) -> None:
         authorizer = self.runtime.authorizer
         with self.runtime.db.read() as session:
-            store = SqlNamespaceStore(session)
+            store = self.runtime.stores.namespace(session)
             if full_name.split(".")[0] == SYSTEM_CATALOG:
                 raise not_a_table(table)  # system.* that is not a system table
             try:

@@ -180,4 +180,5 @@ def record_lineage(
         if c.source_table in sources
     )
     lineage = SqlLineage(target.full_name, tuple(sorted(sources)), edges)
-    record_edges(session, sql_edges(session, lineage, statement_id))
+    stores = resolver.runtime.stores
+    record_edges(session, sql_edges(stores.namespace(session), lineage, statement_id))

@@ -27,14 +27,13 @@ import orjson
 
 from catalog.persistence.engine import Database
 from catalog.records import SecurableRecord
-from catalog.store.sqlalchemy_stores import SqlNamespaceStore
 from common.errors import InvalidParameter, NotFound
 from common.model_loading import load_sklearn
 from common.model_safety import UnsafeModel
 from policy.securables import SecurableType
 from registry import artifact_files as artifacts
 from registry.model_registry import READY
-from registry.model_store import SqlModelStore
+from registry.model_store import RegistryStores
 from registry.serving.config import ServedEntity
 from registry.serving.predictor import Predictor
 from registry.version_dependencies import Dependencies, FeatureLookupSpec
@@ -140,12 +139,18 @@ def signature_inputs(signature: str | None) -> list[dict[str, Any]]:
     return inputs if isinstance(inputs, list) else []
 
 
-def resolve_version(db: Database, model_name: str, version: int | None, alias: str | None) -> Any:
+def resolve_version(
+    db: Database,
+    stores: RegistryStores,
+    model_name: str,
+    version: int | None,
+    alias: str | None,
+) -> Any:
     with db.read() as session:
-        model = SqlNamespaceStore(session).get(SecurableType.MODEL, model_name)
+        model = stores.namespace(session).get(SecurableType.MODEL, model_name)
         if model is None:
             raise NotFound(f"MODEL '{model_name}' does not exist")
-        store = SqlModelStore(session)
+        store = stores.models(session)
         if alias is not None:
             found = store.get_alias(model.id, alias)
             if found is None:
@@ -179,11 +184,13 @@ class ModelCache:
     def __init__(
         self,
         db: Database,
+        stores: RegistryStores,
         storage_root: Path,
         allow_pickle: bool = False,
         trusted_types: tuple[str, ...] = (),
     ) -> None:
         self.db = db
+        self.stores = stores
         self.storage_root = storage_root
         self.allow_pickle = allow_pickle
         self.trusted_types = trusted_types
@@ -197,7 +204,7 @@ class ModelCache:
         return self.versions.get(
             key,
             lambda: resolve_version(
-                self.db, entity.entity_name, entity.entity_version, entity.alias
+                self.db, self.stores, entity.entity_name, entity.entity_version, entity.alias
             ),
         )
 

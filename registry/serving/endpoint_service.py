@@ -43,7 +43,8 @@ from catalog.names import normalize_full_name
 from catalog.namespace import NamespaceService, NewSecurable
 from catalog.persistence.engine import Database
 from catalog.records import Page, SecurableRecord, new_id, now_ms
-from catalog.store.sqlalchemy_stores import SqlNamespaceStore
+from catalog.store.base import NamespaceStore
+from catalog.store.factory import CatalogStores
 from common.errors import AlreadyExists, InvalidParameter, NotFound
 from common.values import check_rows
 from policy.securables import Privilege, SecurableType
@@ -77,11 +78,13 @@ class ServingService:
     def __init__(
         self,
         db: Database,
+        stores: CatalogStores,
         namespace: NamespaceService,
         data: TableDataService,
         models: ModelCache,
     ) -> None:
         self.db = db
+        self.stores = stores
         self.namespace = namespace
         self.authorizer = namespace.authorizer
         self.data = data
@@ -101,7 +104,7 @@ class ServingService:
     def create(self, caller: Caller, name: str, config: EndpointConfig) -> Endpoint:
         name = normalize_full_name(name, ENDPOINT)
         with self.db.read() as session:
-            store = SqlNamespaceStore(session)
+            store = self.stores.namespace(session)
             if store.get(ENDPOINT, name) is not None:
                 raise AlreadyExists(f"SERVING_ENDPOINT '{name}' already exists")
             versions, checked = self._check_authority(caller, config, store)
@@ -130,7 +133,7 @@ class ServingService:
     def get(self, name: str) -> Endpoint:
         name = normalize_full_name(name, ENDPOINT)
         with self.db.read() as session:
-            record = SqlNamespaceStore(session).get(ENDPOINT, name)
+            record = self.stores.namespace(session).get(ENDPOINT, name)
             row = EndpointStore(session).get(record.id) if record is not None else None
         if record is None or row is None:
             raise NotFound(f"SERVING_ENDPOINT '{name}' does not exist")
@@ -163,13 +166,13 @@ class ServingService:
         config = EndpointConfig(config.served_entities, capture)
         creates_table = config.capturing and old.auto_capture is None
         with self.db.read() as session:
-            store = SqlNamespaceStore(session)
+            store = self.stores.namespace(session)
             versions, checked = self._check_authority(caller, config, store)
             if creates_table:
                 self._check_capture(caller, config.auto_capture, store)
         ops: list[Any] = []
         with self.db.transaction() as session:
-            record = SqlNamespaceStore(session).get(ENDPOINT, name)
+            record = self.stores.namespace(session).get(ENDPOINT, name)
             endpoints = EndpointStore(session)
             row = endpoints.get(record.id) if record is not None else None
             if record is None or row is None:
@@ -197,7 +200,7 @@ class ServingService:
     # -- authority ----------------------------------------------------------------------
 
     def _check_authority(
-        self, caller: Caller, config: EndpointConfig, store: SqlNamespaceStore
+        self, caller: Caller, config: EndpointConfig, store: NamespaceStore
     ) -> tuple[list[ResolvedVersion], frozenset[str]]:
         """EXECUTE on every served model and SELECT on every feature table the served
         versions read; returns the versions served now and the tables checked."""
@@ -220,7 +223,7 @@ class ServingService:
         return versions, frozenset(tables)
 
     def _check_capture(
-        self, caller: Caller, capture: AutoCapture | None, store: SqlNamespaceStore
+        self, caller: Caller, capture: AutoCapture | None, store: NamespaceStore
     ) -> None:
         assert capture is not None
         self.authorizer.require_privilege(
@@ -235,7 +238,7 @@ class ServingService:
     def _create_inference_table(
         self, session: Session, caller: Caller, endpoint: SecurableRecord, capture: AutoCapture
     ) -> tuple[SecurableRecord, list[Any]]:
-        store = SqlNamespaceStore(session)
+        store = self.stores.namespace(session)
         schema = store.get(SecurableType.SCHEMA, capture.schema_full_name)
         if schema is None:
             raise NotFound(f"SCHEMA '{capture.schema_full_name}' does not exist")

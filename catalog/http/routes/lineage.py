@@ -81,7 +81,7 @@ class LineageResponse(BaseModel):
 
 
 def service(rt: RuntimeDep) -> LineageService:
-    return LineageService(rt.db, rt.authorizer)
+    return LineageService(rt.db, rt.authorizer, rt.stores)
 
 
 @router.post(

@@ -16,7 +16,6 @@ from catalog.http.guards import AUTHENTICATED, guard
 from catalog.http.models import Empty, RequestBody, SecurableInfo, ShortName
 from catalog.names import normalize_part
 from catalog.records import SecurableRecord
-from catalog.store.sqlalchemy_stores import SqlNamespaceStore
 from common.errors import InvalidParameter
 from policy.requirements import NameFrom
 from policy.securables import Privilege, SecurableType
@@ -481,7 +480,7 @@ def may_load(rt: RuntimeDep, caller: Caller, full_name: str) -> bool:
     """
     with rt.db.read() as session:
         return rt.authorizer.allows(
-            caller, Privilege.EXECUTE, MODEL, full_name, SqlNamespaceStore(session)
+            caller, Privilege.EXECUTE, MODEL, full_name, rt.stores.namespace(session)
         )
 
 

@@ -1,0 +1,84 @@
+"""Every read and write of ``casbin_rule``, the table that holds grants.
+
+A grant is one ``p`` line: principal (``v0``), securable id (``v1``), privilege (``v2``).
+Grants, the namespace (dropping objects), identity (deleting principals) and the Casbin
+adapter (loading the policy) all come here, so the shape of a grant row is known in one
+place. Each function works inside the caller's session: the change commits (or not)
+with the transaction that made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from catalog.persistence.schema import CasbinRule
+
+GRANT = "p"
+
+
+def all_grants(session: Session) -> list[tuple[str, str, str]]:
+    """Every grant as (principal, securable id, privilege): the policy Casbin loads."""
+    rows = session.execute(
+        select(CasbinRule.v0, CasbinRule.v1, CasbinRule.v2).where(CasbinRule.ptype == GRANT)
+    )
+    return [(str(who), str(on), str(what)) for who, on, what in rows]
+
+
+def grants_on(
+    session: Session, securable_id: str, principal: str | None = None
+) -> list[tuple[str, str]]:
+    """Direct grants on one object as (principal, privilege), ordered by both."""
+    query = select(CasbinRule.v0, CasbinRule.v2).where(
+        CasbinRule.ptype == GRANT, CasbinRule.v1 == securable_id
+    )
+    if principal is not None:
+        query = query.where(CasbinRule.v0 == principal)
+    rows = session.execute(query.order_by(CasbinRule.v0, CasbinRule.v2))
+    return [(str(who), str(what)) for who, what in rows]
+
+
+def add_grant(session: Session, principal: str, securable_id: str, privilege: str) -> bool:
+    """Grant once; False when the grant was already there."""
+    exists = session.scalar(
+        select(CasbinRule.id).where(
+            CasbinRule.ptype == GRANT,
+            CasbinRule.v0 == principal,
+            CasbinRule.v1 == securable_id,
+            CasbinRule.v2 == privilege,
+        )
+    )
+    if exists is not None:
+        return False
+    session.add(CasbinRule(ptype=GRANT, v0=principal, v1=securable_id, v2=privilege))
+    return True
+
+
+def remove_grants(
+    session: Session, principal: str, securable_id: str, privilege: str | None
+) -> Sequence[str]:
+    """Revoke one privilege, or every direct one (``privilege`` None); the privileges gone."""
+    condition = [
+        CasbinRule.ptype == GRANT,
+        CasbinRule.v0 == principal,
+        CasbinRule.v1 == securable_id,
+    ]
+    if privilege is not None:
+        condition.append(CasbinRule.v2 == privilege)
+    gone = session.execute(select(CasbinRule.v2).where(*condition)).scalars().all()
+    session.execute(delete(CasbinRule).where(*condition))
+    return [str(p) for p in gone]
+
+
+def remove_grants_on(session: Session, securable_ids: Iterable[str]) -> None:
+    """Grants go with their objects: a re-created name starts with none."""
+    session.execute(
+        delete(CasbinRule).where(CasbinRule.ptype == GRANT, CasbinRule.v1.in_(list(securable_ids)))
+    )
+
+
+def remove_grants_to(session: Session, principal: str) -> None:
+    """Grants go with their principal."""
+    session.execute(delete(CasbinRule).where(CasbinRule.ptype == GRANT, CasbinRule.v0 == principal))
