@@ -24,8 +24,9 @@ from catalog.http.guards import route_requirement
 from catalog.persistence.engine import Database
 from catalog.sql.executor import _ACTIONS, StatementExecutor
 from policy import dialect as d
-from policy.dialect import StatementKind as K
+from policy import statement_reading as reading
 from policy.requirements import Access
+from policy.statement_reading import StatementKind as K
 from steward.app import REGISTRY_ROUTERS
 from tests.support import ROOT, ServerHandle, start_server, unique, write_mlmodel
 from tests.test_bad_input import table_body
@@ -893,7 +894,7 @@ def test_each_walk_statement_is_of_its_kind() -> None:
     for statement in STATEMENTS:
         if statement.kind is not None:
             node = d.parse_statement(statement.sql.format(**names))
-            assert d.statement_kind(node) is statement.kind, statement.sql
+            assert reading.statement_kind(node) is statement.kind, statement.sql
 
 
 def test_every_statement_kind_writes_exactly_one_event(server: ServerHandle) -> None:

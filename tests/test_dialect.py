@@ -20,13 +20,21 @@ from sqlglot import exp
 from sqlglot.errors import TokenError
 
 from policy.dialect import (
-    ParameterError,
     SqlSyntaxError,
-    StatementKind,
     Steward,
+    parse_statement,
+    to_sql,
+)
+from policy.parameters import (
+    ParameterError,
+    bind_parameters,
+    parameter_names,
+)
+from policy.securables import Privilege, SecurableType
+from policy.statement_reading import (
+    StatementKind,
     action_of,
     alias_of,
-    bind_parameters,
     cascade_of,
     columns_of,
     comment_of,
@@ -34,8 +42,6 @@ from policy.dialect import (
     if_exists,
     if_not_exists,
     member_of,
-    parameter_names,
-    parse_statement,
     primary_key_of,
     principal_of,
     principals_of,
@@ -45,9 +51,7 @@ from policy.dialect import (
     securable_type,
     statement_kind,
     tables_of,
-    to_sql,
 )
-from policy.securables import Privilege, SecurableType
 from policy.statements import SECURABLE_KINDS
 
 K = StatementKind

@@ -28,7 +28,9 @@ from catalog.sql.readonly import QueryTimedOut, physical_schema, run_readonly
 from catalog.sql.select_runner import present
 from catalog.system_tables import SYSTEM_TABLES
 from common.errors import InvalidParameter
-from policy.dialect import parse_statement
+from policy.dialect import (
+    parse_statement,
+)
 from tests.support import ServerHandle, unique
 
 SQL = "/api/2.0/sql/statements"

@@ -32,8 +32,10 @@ from catalog.tables import build_table_detail
 from common.column_types import parse_column_type
 from common.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
 from policy import dialect as d
-from policy.dialect import StatementKind as K
+from policy import statement_reading as reading
+from policy.parameters import bind_parameters, parameter_names
 from policy.securables import Privilege, SecurableType
+from policy.statement_reading import StatementKind as K
 
 _PAGE = 1000
 
@@ -77,7 +79,7 @@ class StatementExecutor:
     def execute(self, sql: str, parameters: Mapping[str, object] | None = None) -> StatementResult:
         """Run ``sql``; raises ``SqlSyntaxError``, ``ParameterError`` or ``StewardError``."""
         node = d.parse_statement(sql)
-        names = d.parameter_names(node)
+        names = parameter_names(node)
         values = dict(parameters or {})
         if names or values:
             unknown = sorted(set(values) - set(names))
@@ -85,8 +87,8 @@ class StatementExecutor:
                 raise InvalidParameter(
                     "parameter(s) not used by the statement: " + ", ".join(unknown)
                 )
-            node = d.bind_parameters(node, values)
-        kind = d.statement_kind(node)
+            node = bind_parameters(node, values)
+        kind = reading.statement_kind(node)
         _name_audit_action(node, kind)
         handler = self._handlers().get(kind)
         if handler is None:
@@ -154,8 +156,8 @@ class StatementExecutor:
         return ".".join([*[x for x in defaults if x is not None], *parts])
 
     def _target(self, node: exp.Expression) -> tuple[SecurableType, str | None]:
-        kind, parts = d.securable_of(node)
-        securable_type = d.securable_type(kind)
+        kind, parts = reading.securable_of(node)
+        securable_type = reading.securable_type(kind)
         return securable_type, self._qualify(securable_type, parts)
 
     def _require(
@@ -182,7 +184,7 @@ class StatementExecutor:
     def _grant(self, node: exp.Expression) -> StatementResult:
         securable_type, full_name = self._target(node)
         self._require(Privilege.OWNERSHIP, securable_type, full_name)
-        privileges = d.privileges_of(node)
+        privileges = reading.privileges_of(node)
         granting = isinstance(node, exp.Grant)
         changes = [
             PrivilegeChange(
@@ -190,7 +192,7 @@ class StatementExecutor:
                 add=privileges if granting else (),
                 remove=() if granting else privileges,
             )
-            for principal in d.principals_of(node)
+            for principal in reading.principals_of(node)
         ]
         self.rt.grants.update(self.caller, securable_type, full_name, changes, report=False)
         return _ok()
@@ -198,7 +200,7 @@ class StatementExecutor:
     def _show_grants(self, node: exp.Expression) -> StatementResult:
         securable_type, full_name = self._target(node)
         self._require(Privilege.BROWSE, securable_type, full_name)
-        principal = d.principal_of(node)
+        principal = reading.principal_of(node)
         rows = [
             [who, privilege, securable_type.value, full_name or "metastore"]
             for who, privileges in self.rt.grants.assignments(securable_type, full_name, principal)
@@ -213,7 +215,7 @@ class StatementExecutor:
         if full_name is None:
             raise InvalidParameter("the metastore's owner cannot be changed with SQL")
         self._require(Privilege.OWNERSHIP, securable_type, full_name)
-        owner = self.rt.identity.require_principal_name(d.principal_of(node) or "", "owner")
+        owner = self.rt.identity.require_principal_name(reading.principal_of(node) or "", "owner")
         self.rt.namespace.update(self.caller, securable_type, full_name, owner=owner)
         return _ok()
 
@@ -226,7 +228,7 @@ class StatementExecutor:
         registry = self.rt.registry
         if registry is None:
             raise InvalidParameter("this server has no model registry")
-        alias, version = d.alias_of(node)  # type: ignore[arg-type]
+        alias, version = reading.alias_of(node)  # type: ignore[arg-type]
         if version is None:
             previous = registry.delete_alias(self.caller, full_name, alias)
             return StatementResult(
@@ -248,14 +250,14 @@ class StatementExecutor:
         else:
             parent = full_name.rsplit(".", 1)[0]
             self._require(Privilege.CREATE_SCHEMA, SecurableType.CATALOG, parent)
-        if d.if_not_exists(node) and self._exists(securable_type, full_name):
+        if reading.if_not_exists(node) and self._exists(securable_type, full_name):
             return _ok()
         try:
             self.rt.namespace.create(
-                self.caller, NewSecurable(securable_type, full_name, d.comment_of(node))
+                self.caller, NewSecurable(securable_type, full_name, reading.comment_of(node))
             )
         except AlreadyExists:
-            if not d.if_not_exists(node):
+            if not reading.if_not_exists(node):
                 raise
         return _ok()
 
@@ -263,10 +265,10 @@ class StatementExecutor:
         _, full_name = self._target(node)
         assert full_name is not None
         self._require(Privilege.CREATE_TABLE, SecurableType.SCHEMA, full_name.rsplit(".", 1)[0])
-        if d.if_not_exists(node) and self._exists(SecurableType.TABLE, full_name):
+        if reading.if_not_exists(node) and self._exists(SecurableType.TABLE, full_name):
             return _ok()
         columns = []
-        for position, spec in enumerate(d.columns_of(node)):
+        for position, spec in enumerate(reading.columns_of(node)):
             parsed = parse_column_type(spec.type_text)
             columns.append(
                 ColumnRecord(
@@ -280,7 +282,7 @@ class StatementExecutor:
                     type_scale=parsed.scale,
                 )
             )
-        key = d.primary_key_of(node)
+        key = reading.primary_key_of(node)
         detail = build_table_detail(
             table_type="MANAGED",
             data_source_format="DELTA",
@@ -293,11 +295,11 @@ class StatementExecutor:
         try:
             self.rt.namespace.create(
                 self.caller,
-                NewSecurable(SecurableType.TABLE, full_name, d.comment_of(node)),
+                NewSecurable(SecurableType.TABLE, full_name, reading.comment_of(node)),
                 table=detail,
             )
         except AlreadyExists:
-            if not d.if_not_exists(node):
+            if not reading.if_not_exists(node):
                 raise
         return _ok()
 
@@ -309,7 +311,7 @@ class StatementExecutor:
             # object or of a container, a metastore admin, or MANAGE with the gates.
             self._require(Privilege.OWNERSHIP, securable_type, full_name)
         except NotFound:
-            if d.if_exists(node):
+            if reading.if_exists(node):
                 return _ok()
             raise
         try:
@@ -319,17 +321,17 @@ class StatementExecutor:
                     raise InvalidParameter("models are not available on this server")
                 registry.delete_model(full_name, force=True)
             else:
-                force = d.cascade_of(node) if securable_type in _CONTAINERS else True
+                force = reading.cascade_of(node) if securable_type in _CONTAINERS else True
                 self.rt.namespace.delete(securable_type, full_name, force=force)
         except NotFound:
-            if not d.if_exists(node):
+            if not reading.if_exists(node):
                 raise
         return _ok()
 
     # -- show / describe / comment -------------------------------------------------
 
     def _show_objects(self, node: exp.Expression) -> StatementResult:
-        kind = d.statement_kind(node)
+        kind = reading.statement_kind(node)
         securable_type = {
             K.SHOW_CATALOGS: SecurableType.CATALOG,
             K.SHOW_SCHEMAS: SecurableType.SCHEMA,
@@ -340,7 +342,7 @@ class StatementExecutor:
         if securable_type is not SecurableType.CATALOG:
             parent_type = securable_type.parent_type
             assert parent_type is not None
-            parent = self._qualify(parent_type, d.scope_of(node) or [])
+            parent = self._qualify(parent_type, reading.scope_of(node) or [])
         records: list[SecurableRecord] = []
         token: str | None = None
         while True:
@@ -400,7 +402,7 @@ class StatementExecutor:
             raise InvalidParameter("the metastore has no comment to set")
         self._require(Privilege.MANAGE, securable_type, full_name)
         self.rt.namespace.update(
-            self.caller, securable_type, full_name, comment=d.comment_of(node) or ""
+            self.caller, securable_type, full_name, comment=reading.comment_of(node) or ""
         )
         return _ok()
 
@@ -414,7 +416,7 @@ class StatementExecutor:
 
     def _create_group(self, node: exp.Expression) -> StatementResult:
         self._require_admin()
-        name = normalize_principal_name(d.group_of(node), "group name")
+        name = normalize_principal_name(reading.group_of(node), "group name")
         if self.rt.identity.get_by_name(name) is not None:
             raise AlreadyExists(f"principal '{name}' already exists")
         self.rt.identity.create_principal(PrincipalKind.GROUP, name)
@@ -422,21 +424,21 @@ class StatementExecutor:
 
     def _drop_group(self, node: exp.Expression) -> StatementResult:
         self._require_admin()
-        group = self._principal(d.group_of(node), PrincipalKind.GROUP, "group")
+        group = self._principal(reading.group_of(node), PrincipalKind.GROUP, "group")
         self.rt.identity.delete_principal(group.id, [PrincipalKind.GROUP])
         return _ok()
 
     def _alter_group(self, node: exp.Expression) -> StatementResult:
         self._require_admin()
-        group = self._principal(d.group_of(node), PrincipalKind.GROUP, "group")
-        member_kind, member_name = d.member_of(node)
+        group = self._principal(reading.group_of(node), PrincipalKind.GROUP, "group")
+        member_kind, member_name = reading.member_of(node)
         if member_kind == "GROUP":
             member = self._principal(member_name, PrincipalKind.GROUP, "group")
         else:
             member = self._principal(member_name, None, "user")
             if member.kind == PrincipalKind.GROUP:
                 raise InvalidParameter(f"'{member_name}' is a group; use ADD GROUP")
-        if d.action_of(node) == "ADD":
+        if reading.action_of(node) == "ADD":
             self.rt.identity.change_members(group.id, add=[member.id])
         else:
             self.rt.identity.change_members(group.id, remove=[member.id])
@@ -444,7 +446,7 @@ class StatementExecutor:
 
     def _show_principals(self, node: exp.Expression) -> StatementResult:
         self._require_admin()
-        if d.statement_kind(node) is K.SHOW_GROUPS:
+        if reading.statement_kind(node) is K.SHOW_GROUPS:
             kinds, column = [PrincipalKind.GROUP], "name"
         else:
             kinds, column = [PrincipalKind.USER, PrincipalKind.SERVICE_PRINCIPAL], "name"
@@ -542,7 +544,7 @@ def _name_audit_action(node: exp.Expression, kind: K) -> None:
         return
     scope.params["statement_kind"] = kind.value
     try:
-        scope.object_name = ".".join(d.securable_of(node)[1]).lower() or None
+        scope.object_name = ".".join(reading.securable_of(node)[1]).lower() or None
     except (AttributeError, KeyError, TypeError, ValueError, InvalidParameter):
         scope.object_name = None
     if kind in _DATA_STATEMENTS:
@@ -554,7 +556,7 @@ def _name_audit_action(node: exp.Expression, kind: K) -> None:
     action = _ACTIONS.get(kind)
     if action is None and kind in (K.ALTER_OWNER, K.COMMENT_ON):
         try:
-            action = _UPDATE_ACTIONS[d.securable_type(d.securable_of(node)[0])]
+            action = _UPDATE_ACTIONS[reading.securable_type(reading.securable_of(node)[0])]
         except (KeyError, ValueError, InvalidParameter):
             action = None
     if action is None:

@@ -44,10 +44,10 @@ from catalog.namespace import NamespaceService, NewSecurable
 from catalog.persistence.engine import Database
 from catalog.records import Page, SecurableRecord, new_id, now_ms
 from catalog.store.base import NamespaceStore
-from catalog.store.factory import CatalogStores
 from common.errors import AlreadyExists, InvalidParameter, NotFound
 from common.values import check_rows
 from policy.securables import Privilege, SecurableType
+from registry.model_store import RegistryStores
 from registry.serving import inputs
 from registry.serving.cache import TTL, ModelCache, ResolvedVersion, TtlCache, resolve_version
 from registry.serving.config import AutoCapture, EndpointConfig, inference_table_detail
@@ -78,7 +78,7 @@ class ServingService:
     def __init__(
         self,
         db: Database,
-        stores: CatalogStores,
+        stores: RegistryStores,
         namespace: NamespaceService,
         data: TableDataService,
         models: ModelCache,
@@ -211,7 +211,7 @@ class ServingService:
                 caller, Privilege.EXECUTE, SecurableType.MODEL, entity.entity_name, store
             )
             resolved = resolve_version(
-                self.db, entity.entity_name, entity.entity_version, entity.alias
+                self.db, self.stores, entity.entity_name, entity.entity_version, entity.alias
             )
             versions.append(resolved)
             for lookup in resolved.feature_lookups:

@@ -19,7 +19,12 @@ from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard
 from catalog.sql import StatementExecutor
 from common.errors import InvalidParameter, StewardError
-from policy.dialect import ParameterError, SqlSyntaxError
+from policy.dialect import (
+    SqlSyntaxError,
+)
+from policy.parameters import (
+    ParameterError,
+)
 
 router = APIRouter(prefix="/api/2.0/sql", tags=["SQL"])
 

@@ -1,0 +1,365 @@
+"""Reading Steward's statement trees: what a statement is and what it names.
+
+The executor, the audit log and the route requirements read trees from
+:func:`policy.dialect.parse_statement` through these functions, never through sqlglot's
+``args``, so the shape of a tree is known in this module and the grammar beside it.
+
+``securable_of(node) -> tuple[str, list[str]]``
+    Kind in SQL spelling (one of ``SECURABLE_KINDS``: ``"METASTORE"``, ``"CATALOG"``,
+    ``"SCHEMA"``, ``"TABLE"``, ``"MODEL"``, ``"FUNCTION"``, ``"SERVING ENDPOINT"``) and the
+    name parts as written (case preserved, unquoted; ``[]`` for METASTORE). Works on GRANT,
+    REVOKE, SHOW GRANTS, ALTER … OWNER, CREATE CATALOG|SCHEMA|TABLE, DROP, DESCRIBE,
+    COMMENT ON, and INSERT / MERGE (the table written). Names may be partial (``SCHEMA s``,
+    ``TABLE t``): the executor qualifies them with the request's default catalog and
+    schema, and lower-cases them.
+``securable_type(kind: str) -> SecurableType``
+    Maps a kind to ``policy.securables.SecurableType`` (FUNCTION → MODEL).
+``privileges_of(node) -> list[str]``
+    GRANT/REVOKE privileges, upper-case, words single-spaced (``"USE CATALOG"``,
+    ``"ALL PRIVILEGES"``); always members of ``policy.securables.Privilege``.
+``principals_of(node) -> list[str]``
+    GRANT/REVOKE principals as written.
+``principal_of(node) -> str | None``
+    SHOW GRANTS (``None`` when no principal was named) and ALTER … OWNER TO (never None).
+``group_of(node) -> str``, ``member_of(node) -> tuple[str, str]``, ``action_of(node) -> str``
+    Group statements: the group; the member as (``"USER"|"GROUP"``, name); ``"ADD"|"REMOVE"``.
+``scope_of(node) -> list[str] | None``
+    SHOW SCHEMAS|TABLES|MODELS: the ``IN`` container's name parts, ``None`` when absent.
+``if_not_exists(node) -> bool``, ``if_exists(node) -> bool``, ``cascade_of(node) -> bool``
+    CREATE … IF NOT EXISTS; DROP … IF EXISTS; DROP CATALOG|SCHEMA … CASCADE.
+``comment_of(node) -> str | None``
+    CREATE … COMMENT and COMMENT ON … IS (``None``: no comment / ``IS NULL``). Raises
+    ``ParameterError`` if the value is a still-unbound ``:parameter``.
+``columns_of(node) -> list[ColumnSpec]``, ``primary_key_of(node) -> PrimaryKeySpec | None``
+    CREATE TABLE columns (name, type_text, nullable, comment, data_type) and key.
+``tables_of(node) -> list[list[str]]``
+    SELECT: name parts of the tables read (own CTEs excluded), sorted; ``ValueError`` if
+    the query reads a table-valued function, so authorization fails closed.
+``statement_kind(node) -> StatementKind``
+    What a tree is, as a ``StrEnum`` (``"GRANT"``, ``"SHOW TABLES"``, ``"SELECT"`` …), so the
+    executor dispatches on one value instead of on classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlglot import exp
+
+from policy.dialect import to_sql
+from policy.parameters import ParameterError
+from policy.securables import SecurableType
+from policy.statements import (
+    CATALOG,
+    FUNCTION,
+    METASTORE,
+    MODEL,
+    SCHEMA,
+    SERVING_ENDPOINT,
+    TABLE,
+    AlterGroupMembers,
+    AlterModelAlias,
+    AlterOwner,
+    CreateGroup,
+    DropGroup,
+    ShowGrants,
+    ShowObjects,
+    ShowPrincipals,
+)
+
+
+class StatementKind(StrEnum):
+    """One value per statement form, for dispatch, audit action names and requirements."""
+
+    GRANT = "GRANT"
+    REVOKE = "REVOKE"
+    SHOW_GRANTS = "SHOW GRANTS"
+    ALTER_OWNER = "ALTER OWNER"
+    SET_ALIAS = "SET ALIAS"
+    DROP_ALIAS = "DROP ALIAS"
+    CREATE_CATALOG = "CREATE CATALOG"
+    CREATE_SCHEMA = "CREATE SCHEMA"
+    CREATE_TABLE = "CREATE TABLE"
+    DROP_CATALOG = "DROP CATALOG"
+    DROP_SCHEMA = "DROP SCHEMA"
+    DROP_TABLE = "DROP TABLE"
+    DROP_MODEL = "DROP MODEL"
+    SHOW_CATALOGS = "SHOW CATALOGS"
+    SHOW_SCHEMAS = "SHOW SCHEMAS"
+    SHOW_TABLES = "SHOW TABLES"
+    SHOW_MODELS = "SHOW MODELS"
+    DESCRIBE_TABLE = "DESCRIBE TABLE"
+    DESCRIBE_MODEL = "DESCRIBE MODEL"
+    DESCRIBE_CATALOG = "DESCRIBE CATALOG"
+    DESCRIBE_SCHEMA = "DESCRIBE SCHEMA"
+    COMMENT_ON = "COMMENT ON"
+    CREATE_GROUP = "CREATE GROUP"
+    DROP_GROUP = "DROP GROUP"
+    ALTER_GROUP = "ALTER GROUP"
+    SHOW_GROUPS = "SHOW GROUPS"
+    SHOW_USERS = "SHOW USERS"
+    SELECT = "SELECT"
+    INSERT = "INSERT"
+    MERGE = "MERGE"
+
+
+_FIXED_KINDS: dict[type[exp.Expression], StatementKind] = {
+    exp.Grant: StatementKind.GRANT,
+    exp.Revoke: StatementKind.REVOKE,
+    ShowGrants: StatementKind.SHOW_GRANTS,
+    AlterOwner: StatementKind.ALTER_OWNER,
+    exp.Comment: StatementKind.COMMENT_ON,
+    CreateGroup: StatementKind.CREATE_GROUP,
+    DropGroup: StatementKind.DROP_GROUP,
+    AlterGroupMembers: StatementKind.ALTER_GROUP,
+    exp.Insert: StatementKind.INSERT,
+    exp.Merge: StatementKind.MERGE,
+}
+
+
+def statement_kind(node: exp.Expression) -> StatementKind:
+    """Which statement form a tree from ``parse_statement`` is."""
+    fixed = _FIXED_KINDS.get(type(node))
+    if fixed is not None:
+        return fixed
+    if isinstance(node, AlterModelAlias):
+        has_version = node.args.get("version") is not None
+        return StatementKind.SET_ALIAS if has_version else StatementKind.DROP_ALIAS
+    if isinstance(node, exp.Query):
+        return StatementKind.SELECT
+    prefixes: dict[type[exp.Expression], str] = {
+        exp.Create: "CREATE",
+        exp.Drop: "DROP",
+        exp.Describe: "DESCRIBE",
+        ShowObjects: "SHOW",
+        ShowPrincipals: "SHOW",
+    }
+    prefix = prefixes.get(type(node))
+    if prefix is None:
+        raise TypeError(f"not a Steward statement: {type(node).__name__}")
+    return StatementKind(f"{prefix} {str(node.args['kind']).upper()}")
+
+
+def _parts(table: exp.Expression | None) -> list[str]:
+    if not isinstance(table, exp.Table):
+        return []
+    return [part.name for part in table.parts]
+
+
+def securable_of(node: exp.Expression) -> tuple[str, list[str]]:
+    """The object a statement is about: (kind in SQL spelling, name parts as written)."""
+    if isinstance(node, exp.Grant | exp.Revoke | ShowGrants):
+        securable = node.args["securable"]
+    elif isinstance(node, AlterOwner | AlterModelAlias):
+        securable = node.this
+    elif isinstance(node, exp.Create) and not isinstance(node.this, exp.Schema):
+        return str(node.args["kind"]).upper(), _parts(node.this)
+    elif isinstance(node, exp.Create):
+        return str(node.args["kind"]).upper(), _parts(node.this.this)
+    elif isinstance(node, exp.Drop):
+        return str(node.args["kind"]).upper(), _parts(node.args["tables"][0])
+    elif isinstance(node, exp.Describe | exp.Comment):
+        return str(node.args["kind"]).upper(), _parts(node.this)
+    elif isinstance(node, exp.Insert):  # the table written
+        target = node.this.this if isinstance(node.this, exp.Schema) else node.this
+        return TABLE, _parts(target)
+    elif isinstance(node, exp.Merge):
+        return TABLE, _parts(node.this)
+    else:
+        raise TypeError(f"{type(node).__name__} names no securable")
+    return str(securable.args["kind"]).upper(), _parts(securable.this)
+
+
+_KIND_TO_TYPE: dict[str, SecurableType] = {
+    METASTORE: SecurableType.METASTORE,
+    CATALOG: SecurableType.CATALOG,
+    SCHEMA: SecurableType.SCHEMA,
+    TABLE: SecurableType.TABLE,
+    MODEL: SecurableType.MODEL,
+    FUNCTION: SecurableType.MODEL,
+    SERVING_ENDPOINT: SecurableType.SERVING_ENDPOINT,
+}
+
+
+def securable_type(kind: str) -> SecurableType:
+    """Map a kind from ``securable_of`` to the authorization vocabulary (FUNCTION → MODEL)."""
+    return _KIND_TO_TYPE[kind.upper()]
+
+
+def privileges_of(node: exp.Grant | exp.Revoke) -> list[str]:
+    """GRANT/REVOKE privileges, e.g. ``["USE CATALOG", "SELECT"]``."""
+    return [privilege.this.name for privilege in node.args["privileges"]]
+
+
+def principals_of(node: exp.Grant | exp.Revoke) -> list[str]:
+    """GRANT/REVOKE principals, case preserved."""
+    return [principal.this.name for principal in node.args["principals"]]
+
+
+def alias_of(node: AlterModelAlias) -> tuple[str, int | None]:
+    """The alias a SET/DROP ALIAS names, and the version SET ALIAS points it at."""
+    alias = node.args["alias"].name
+    version = node.args.get("version")
+    if version is None:
+        return alias, None
+    if isinstance(version, exp.Placeholder):
+        raise ParameterError(f"parameter :{version.name} has no value; bind it first")
+    if isinstance(version, exp.Literal) and not version.is_string and version.this.isdigit():
+        return alias, int(version.this)
+    raise ParameterError(f"a model version is a positive whole number, not {to_sql(version)}")
+
+
+def principal_of(node: ShowGrants | AlterOwner) -> str | None:
+    """SHOW GRANTS' optional principal, or the new owner of ALTER … OWNER TO."""
+    if isinstance(node, ShowGrants):
+        principal = node.this
+        return principal.name if principal else None
+    if isinstance(node, AlterOwner):
+        return node.args["principal"].name
+    raise TypeError(f"{type(node).__name__} names no single principal")
+
+
+def group_of(node: CreateGroup | DropGroup | AlterGroupMembers) -> str:
+    """The group a group statement creates, drops or changes."""
+    if not isinstance(node, CreateGroup | DropGroup | AlterGroupMembers):
+        raise TypeError(f"{type(node).__name__} is not a group statement")
+    return node.this.name
+
+
+def member_of(node: AlterGroupMembers) -> tuple[str, str]:
+    """(``"USER"`` or ``"GROUP"``, member name) of ALTER GROUP … ADD|REMOVE."""
+    return str(node.args["kind"]), node.args["member"].name
+
+
+def action_of(node: AlterGroupMembers) -> str:
+    """``"ADD"`` or ``"REMOVE"``."""
+    return str(node.args["action"])
+
+
+def scope_of(node: ShowObjects) -> list[str] | None:
+    """The ``IN`` container of SHOW SCHEMAS|TABLES|MODELS, or ``None`` for the default."""
+    scope = node.this
+    return _parts(scope) if scope is not None else None
+
+
+def if_not_exists(node: exp.Create) -> bool:
+    return bool(node.args.get("exists"))
+
+
+def if_exists(node: exp.Drop) -> bool:
+    return bool(node.args.get("exists"))
+
+
+def cascade_of(node: exp.Drop) -> bool:
+    return bool(node.args.get("cascade"))
+
+
+def _text_value(value: exp.Expression | None) -> str | None:
+    if value is None or isinstance(value, exp.Null):
+        return None
+    if isinstance(value, exp.Placeholder):
+        raise ParameterError(f"parameter :{value.name} has no value; bind it first")
+    if isinstance(value, exp.Literal) and value.is_string:
+        return value.this
+    raise ParameterError(f"expected a string value, got {to_sql(value)}")
+
+
+def comment_of(node: exp.Create | exp.Comment) -> str | None:
+    """The comment CREATE … COMMENT sets or COMMENT ON … IS sets (``None``: none / NULL)."""
+    if isinstance(node, exp.Comment):
+        return _text_value(node.expression)
+    properties = node.args.get("properties")
+    for prop in properties.expressions if properties else []:
+        if isinstance(prop, exp.SchemaCommentProperty):
+            return _text_value(prop.this)
+    return None
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One CREATE TABLE column, in the terms the catalog stores."""
+
+    name: str
+    type_text: str
+    nullable: bool
+    comment: str | None
+    data_type: exp.DataType = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class PrimaryKeySpec:
+    """A feature table's key: its columns in order, and which one (if any) is TIMESERIES."""
+
+    name: str
+    columns: tuple[str, ...]
+    timeseries: str | None
+
+
+def _table_schema(node: exp.Create) -> exp.Schema:
+    if not (isinstance(node, exp.Create) and isinstance(node.this, exp.Schema)):
+        raise TypeError("expected a CREATE TABLE tree")
+    return node.this
+
+
+def columns_of(node: exp.Create) -> list[ColumnSpec]:
+    """Columns of CREATE TABLE in order; ``type_text`` is canonical SQL (``DECIMAL(10, 2)``)."""
+    columns = []
+    for element in _table_schema(node).expressions:
+        if not isinstance(element, exp.ColumnDef):
+            continue
+        nullable, comment = True, None
+        for constraint in element.args.get("constraints") or []:
+            if isinstance(constraint.kind, exp.NotNullColumnConstraint):
+                nullable = False
+            elif isinstance(constraint.kind, exp.CommentColumnConstraint):
+                comment = _text_value(constraint.kind.this)
+        data_type = element.args["kind"]
+        columns.append(
+            ColumnSpec(
+                name=element.name,
+                type_text=to_sql(data_type),
+                nullable=nullable,
+                comment=comment,
+                data_type=data_type,
+            )
+        )
+    return columns
+
+
+def primary_key_of(node: exp.Create) -> PrimaryKeySpec | None:
+    """The PRIMARY KEY constraint of CREATE TABLE, or ``None`` for a plain table."""
+    for element in _table_schema(node).expressions:
+        if not isinstance(element, exp.Constraint):
+            continue
+        key = element.expressions[0]
+        names: list[str] = []
+        timeseries = None
+        for part in key.expressions:
+            if isinstance(part, exp.TimeseriesKey):
+                timeseries = part.this.name
+                names.append(timeseries)
+            else:
+                names.append(part.name)
+        return PrimaryKeySpec(name=element.name, columns=tuple(names), timeseries=timeseries)
+    return None
+
+
+def tables_of(node: exp.Expression) -> list[list[str]]:
+    """Name parts of every table a SELECT reads, sorted, without duplicates.
+
+    References to the query's own CTEs are left out; what remains is what authorization
+    must check (USE CATALOG + USE SCHEMA + SELECT on each). A table-valued function
+    (``read_files(…)``, ``range(…)``) reads something that is not a catalog table, so this
+    fails closed with ``ValueError`` rather than leave it unchecked.
+    """
+    ctes = {cte.alias_or_name.lower() for cte in node.find_all(exp.CTE)}
+    tables: set[tuple[str, ...]] = set()
+    for table in node.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier | exp.Dot):
+            raise ValueError(f"query reads from a table function: {to_sql(table.this)}")
+        parts = tuple(part.name for part in table.parts)
+        if len(parts) == 1 and parts[0].lower() in ctes:
+            continue
+        tables.add(parts)
+    return [list(parts) for parts in sorted(tables)]
