@@ -245,17 +245,6 @@ class IdentityService:
         self._forget_tokens()
         self._applied(ops)
 
-    def set_active(self, principal_id: str, active: bool) -> PrincipalRecord:
-        with self.db.transaction() as session:
-            store = self.stores.identity(session)
-            found = store.get_principal(principal_id)
-            if found is None:
-                raise NotFound(f"principal with id '{principal_id}' does not exist")
-            found.active = active
-            store.update_principal(found)
-        self._forget_tokens()
-        return found
-
     def members(self, group_id: str) -> list[PrincipalRecord]:
         with self.db.read() as session:
             return self.stores.identity(session).members_of(group_id)

@@ -1,5 +1,6 @@
-"""Steward's policy layer: securable types, privileges and route requirements.
+"""Steward's policy layer: securable types, privileges, route requirements, the SQL
+dialect (grammar, tree readers, parameter binding) and the Casbin enforcer.
 
-This package imports nothing else of Steward's; ``catalog`` and ``registry``
-build on it. The SQL dialect and the Casbin enforcer land here too.
+It imports nothing else of Steward's; ``catalog`` and ``registry`` build
+on it and decide, through it, who may do what.
 """

@@ -129,11 +129,6 @@ def signature_of(document: dict[str, Any]) -> str:
     return orjson.dumps({"inputs": signature["inputs"], "outputs": signature["outputs"]}).decode()
 
 
-def read_signature(directory: Path) -> str:
-    """The signature of the MLmodel file, as JSON text; InvalidArtifacts when absent."""
-    return signature_of(read_mlmodel(directory))
-
-
 def inspect(
     directory: Path,
     policy: LoadPolicy | None = None,

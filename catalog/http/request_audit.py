@@ -60,8 +60,9 @@ class AuditMiddleware:
         self.public_paths = public_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        runtime = getattr(scope["app"].state, "runtime", None) if "app" in scope else None
-        recorder: AuditRecorder | None = getattr(runtime, "audit", None)
+        recorder: AuditRecorder | None = (
+            scope["app"].state.runtime.audit if "app" in scope else None
+        )
         if scope["type"] != "http" or recorder is None or scope["path"] in self.public_paths:
             await self.app(scope, receive, send)
             return

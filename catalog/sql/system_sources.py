@@ -175,12 +175,3 @@ def _source(full_name: str, columns: tuple[tuple[str, str, str], ...]) -> System
 SOURCES: dict[str, SystemSource] = {
     table.full_name: _source(table.full_name, table.columns) for table in SYSTEM_TABLES
 }
-
-
-def public_schema() -> dict[str, dict[str, dict[str, dict[str, str]]]]:
-    """The system tables as sqlglot's optimizer schema: catalog → schema → table → types."""
-    schema: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
-    for full_name, source in SOURCES.items():
-        catalog, db, table = full_name.split(".")
-        schema.setdefault(catalog, {}).setdefault(db, {})[table] = dict(source.columns)
-    return schema

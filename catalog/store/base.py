@@ -103,9 +103,6 @@ class IdentityStore(ABC):
     def count_principals(self) -> int: ...
 
     @abstractmethod
-    def update_principal(self, record: PrincipalRecord) -> None: ...
-
-    @abstractmethod
     def delete_principal(self, principal_id: str) -> None: ...
 
     @abstractmethod

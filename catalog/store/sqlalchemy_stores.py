@@ -415,17 +415,6 @@ class SqlIdentityStore(IdentityStore):
     def count_principals(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(t.Principal)) or 0)
 
-    def update_principal(self, record: PrincipalRecord) -> None:
-        self.session.execute(
-            update(t.Principal)
-            .where(t.Principal.id == record.id)
-            .values(
-                display_name=record.display_name,
-                active=record.active,
-                is_metastore_admin=record.is_metastore_admin,
-            )
-        )
-
     def delete_principal(self, principal_id: str) -> None:
         self.session.execute(delete(t.Principal).where(t.Principal.id == principal_id))
 
