@@ -1,4 +1,4 @@
-"""Server settings, read from the environment (SPEC §2) and overridable by CLI flags."""
+"""Server settings, read from the environment (docs/running.md) and overridable by CLI flags."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Principals, group membership and personal access tokens (SPEC §2–§3).
+"""Principals, group membership and personal access tokens (docs/running.md, docs/api.md).
 
 Tokens are 256-bit random strings; only their SHA-256 digest is stored. A slow
 password hash buys nothing for secrets of that entropy and would cost every
@@ -108,7 +108,7 @@ class IdentityService:
 
         A revocation, deletion or deactivation made on this replica drops every entry at
         once; one made on another replica is honoured here within the cache's second, the
-        same bound as the replicas' policy staleness (SPEC §6, catalog/access/replica_sync.py).
+        same bound as the replicas' policy staleness (catalog/access/replica_sync.py).
         Expiry is checked on every call, cached or not.
         """
         entry = self._tokens.get(hash_token(token))

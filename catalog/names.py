@@ -1,5 +1,5 @@
-"""Name rules of SPEC §4: case-insensitive, stored lower-case, no dots, spaces, slashes
-or control characters in a part, and dotted full names of the right depth."""
+"""Name rules (docs/api.md, names): case-insensitive, stored lower-case, no dots, spaces,
+slashes or control characters in a part, and dotted full names of the right depth."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The system tables of SPEC §7 and §8, as the catalog shows them.
+"""The system tables of docs/audit.md and docs/lineage.md, as the catalog shows them.
 
 Each is a read-only TABLE securable under ``system.access`` (created on first start)
 whose columns follow Databricks' ``system.access`` tables. Their rows live in

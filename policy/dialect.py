@@ -1,6 +1,6 @@
 """Steward's SQL dialect: sqlglot's Databricks dialect, narrowed to what Steward executes.
 
-Why a dialect of our own: the statement API (SPEC §5) takes Databricks-flavoured SQL, but
+Why a dialect of our own: the statement API (docs/sql.md) takes Databricks-flavoured SQL, but
 stock sqlglot parses most governance statements (``SHOW GRANTS``, ``ALTER … OWNER TO``,
 ``CREATE CATALOG``, ``GRANT`` with multi-word privileges, …) into ``exp.Command``, a bag of
 text the executor could only re-parse by hand. Here every supported statement becomes a
@@ -107,7 +107,7 @@ __all__ = [
 class SqlSyntaxError(Exception):
     """A statement that cannot be parsed, located precisely enough for a person to fix it.
 
-    SPEC §5 requires a syntax error's message to name the line and column; ``token`` is the
+    A syntax error's message must to name the line and column; ``token`` is the
     offending source text (``""`` at end of input) and ``detail`` says what was expected.
     """
 
@@ -191,7 +191,7 @@ class Steward(Databricks):
         COMMANDS: ClassVar[set[TokenType]] = set()
 
     class Parser(Databricks.Parser):
-        """Statement-level grammar of SPEC §5; SELECT is left to sqlglot."""
+        """Statement-level grammar (docs/sql.md); SELECT is left to sqlglot."""
 
         # Only named ``:name`` parameters exist in the statement API; ``?``, ``$x`` and the
         # ``{x}`` widget syntax are rejected with a position rather than parsed as values.

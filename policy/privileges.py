@@ -1,4 +1,4 @@
-"""Unity Catalog's privilege model (SPEC §6) as one pure decision function.
+"""Unity Catalog's privilege model (docs/privileges.md) as one pure decision function.
 
 The rules, exactly as :func:`decide` applies them (the differential test checks
 an independent evaluator of this text against it):

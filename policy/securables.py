@@ -60,7 +60,7 @@ API_SECURABLE_TYPES: dict[str, SecurableType] = {
 
 
 class Privilege(StrEnum):
-    """Privileges of SPEC §6, spelled as in SQL."""
+    """Privileges of docs/privileges.md, spelled as in SQL."""
 
     CREATE_CATALOG = "CREATE CATALOG"
     USE_CATALOG = "USE CATALOG"

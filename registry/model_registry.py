@@ -1,4 +1,4 @@
-"""Registered models and their versions (SPEC §9, first points).
+"""Registered models and their versions (docs/registry.md, first points).
 
 A registered model is a MODEL securable of the catalog namespace plus a
 registry row holding its version counter; versions live only here.

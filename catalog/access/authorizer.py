@@ -1,6 +1,6 @@
 """The one authorization entry point every route, statement and registry action uses.
 
-The rules live in :mod:`policy.privileges` (SPEC §6); grants are decided by
+The rules live in :mod:`policy.privileges` (docs/privileges.md); grants are decided by
 Casbin through :class:`policy.enforcer.PolicyEngine`. This module turns catalog
 records into the policy's view of a securable chain and raises on a denial.
 """
@@ -113,7 +113,7 @@ class Authorizer:
     def require_system_read(
         self, caller: Caller, full_name: str, store: NamespaceStore
     ) -> SecurableRecord:
-        """Reading a system table (SPEC §7): SELECT on it, which metastore admins hold by
+        """Reading a system table (docs/audit.md): SELECT on it, which metastore admins hold by
         default. The ``system`` catalog and its schemas are open to every principal (no USE
         CATALOG / USE SCHEMA needed), so ``GRANT SELECT ON TABLE system.access.audit TO g``
         alone opens the table to ``g``."""

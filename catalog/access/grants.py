@@ -61,7 +61,7 @@ class GrantService:
     ) -> list[tuple[str, list[str]]]:
         """Direct grants on the object, per principal (what SHOW GRANTS and GET permissions say).
 
-        Filtering by a principal that does not exist is an error (SPEC §6), not an empty
+        Filtering by a principal that does not exist is an error (docs/privileges.md), not an empty
         answer that would hide a misspelt name."""
         with self.db.read() as session:
             key, _ = self._target(session, securable_type, full_name)

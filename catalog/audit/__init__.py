@@ -1,1 +1,1 @@
-"""Who did what (SPEC §7): hash-chained audit events written with the changes they record."""
+"""Who did what (docs/audit.md): hash-chained audit events written with the changes they record."""

@@ -1,6 +1,6 @@
 """Group commit: many requests' audit events made durable by one transaction.
 
-A serving invocation must not be answered before its audit event is durable (SPEC §7),
+A serving invocation must not be answered before its audit event is durable (docs/audit.md),
 and an invocation changes nothing else in the catalog, so it has no transaction of its
 own to carry the event. Writing one transaction per invocation would put a commit (an
 fsync on SQLite, a round trip and a WAL flush on PostgreSQL) on every request's path.

@@ -1,4 +1,4 @@
-"""The lineage graph (SPEC §8): what came from what.
+"""The lineage graph (docs/lineage.md): what came from what.
 
 * :mod:`~catalog.lineage.model` — nodes and edges as values;
 * :mod:`~catalog.lineage.edge_writer` — :func:`record_edges`, inside the caller's transaction;

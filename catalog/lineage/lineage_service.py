@@ -3,7 +3,7 @@
 Who may do what
 ---------------
 * Reading lineage from an object needs BROWSE on it (a model's lineage includes its
-  versions'). Every other node comes back only if the caller may see it (SPEC §6: owns
+  versions'). Every other node comes back only if the caller may see it (docs/privileges.md: owns
   it or a container, holds any grant on it or a container, or is a metastore admin);
   otherwise it is a placeholder ``{id: "redacted-<n>", type, name: null}`` whose
   edges keep their shape, so the caller learns that *something* lies between two
@@ -13,7 +13,7 @@ Who may do what
   table (a caller cannot assert lineage from, or probe for, tables it cannot see) and
   MODIFY on each output table (as writing it would; USE CATALOG and USE SCHEMA
   included), or being a metastore admin for outputs: lineage is metadata, which
-  metastore admins manage (SPEC §6), even where they hold no data privilege.
+  metastore admins manage (docs/privileges.md), even where they hold no data privilege.
   Events about external datasets only need an authenticated caller.
 """
 
@@ -166,7 +166,7 @@ class LineageService:
         self, caller: Caller, record: SecurableRecord, store: NamespaceStore
     ) -> None:
         if record.securable_type is SecurableType.SERVING_ENDPOINT:
-            # BROWSE does not apply to endpoints (SPEC §6): seeing one is enough.
+            # BROWSE does not apply to endpoints (docs/privileges.md): seeing one is enough.
             chain = self.authorizer.resolve_chain(record.full_name, record.securable_type, store)
             if not self.authorizer.can_see_all_children(caller, chain):
                 raise PermissionDenied(

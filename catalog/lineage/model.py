@@ -1,4 +1,4 @@
-"""What the lineage graph is made of, as plain values (SPEC §8).
+"""What the lineage graph is made of, as plain values (docs/lineage.md).
 
 Recorders (SQL, the registry, OpenLineage) describe what they observed with
 these; :func:`catalog.lineage.edge_writer.record_edges` turns them into rows. A node is

@@ -195,7 +195,7 @@ class CasbinRule(Base):
 
 
 class AuditEvent(Base):
-    """One audit event (SPEC §7), with Databricks' ``system.access.audit`` columns and the
+    """One audit event (docs/audit.md), with Databricks' ``system.access.audit`` columns and the
     chain fields. Events are chained per *lane* (see :mod:`catalog.audit.log`): ``seq``
     counts up from 1 in its lane and ``hash`` covers the event and ``prev_hash``."""
 
@@ -261,7 +261,7 @@ class AuditCheckpoint(Base):
 
 
 class LineageNode(Base):
-    """One entity of the lineage graph (SPEC §8), identified by ``(node_type, node_key)``.
+    """One entity of the lineage graph (docs/lineage.md), identified by ``(node_type, node_key)``.
 
     Catalog objects are keyed by their securable id (``<model id>/<version>`` for a
     model version), so a renamed table keeps its lineage and a re-created one starts

@@ -1,4 +1,4 @@
-"""SQL statements over the catalog (SPEC §5): parse, authorize, execute."""
+"""SQL statements over the catalog (docs/sql.md): parse, authorize, execute."""
 
 from catalog.sql.executor import StatementExecutor, StatementResult
 

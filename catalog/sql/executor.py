@@ -220,7 +220,7 @@ class StatementExecutor:
         return _ok()
 
     def _alias(self, node: exp.Expression) -> StatementResult:
-        """SET ALIAS / DROP ALIAS: owner or MANAGE on the model (SPEC §6), through the
+        """SET ALIAS / DROP ALIAS: owner or MANAGE on the model (docs/privileges.md), through the
         registry the composition root installed (the catalog does not import it)."""
         securable_type, full_name = self._target(node)
         assert full_name is not None
@@ -307,7 +307,7 @@ class StatementExecutor:
         securable_type, full_name = self._target(node)
         assert full_name is not None
         try:
-            # Dropping follows the rule for ownership (SPEC §6 rule 3): the owner of the
+            # Dropping follows the rule for ownership (docs/privileges.md, owners): the owner of the
             # object or of a container, a metastore admin, or MANAGE with the gates.
             self._require(Privilege.OWNERSHIP, securable_type, full_name)
         except NotFound:
@@ -537,7 +537,7 @@ _GROUP_KINDS = frozenset({K.CREATE_GROUP, K.DROP_GROUP, K.ALTER_GROUP, K.SHOW_GR
 
 
 def _name_audit_action(node: exp.Expression, kind: K) -> None:
-    """Name the request's audit event after the statement (SPEC §7: one event per statement),
+    """Name the request's audit event after the statement (docs/audit.md: one event per statement),
     with the statement text among its parameters."""
     scope = current_scope()
     if scope is None:

@@ -5,7 +5,7 @@ The steps and why each exists are in :mod:`catalog.sql.compiler` (the compiler),
 :mod:`catalog.sql.readonly` (the database's guard). Every table the query names is
 authorized before anything runs: SELECT on a system table (metastore admins hold it by
 default), USE CATALOG + USE SCHEMA + SELECT on a managed table (nobody holds it by
-default, not even a metastore admin: SPEC §6).
+default, not even a metastore admin: docs/privileges.md).
 
 Values are JSON-safe: timestamps ISO-8601 UTC strings with microseconds and ``Z`` (as
 ``GET /api/2.1/steward/audit`` writes them; TIMESTAMP_NTZ without the ``Z``), dates

@@ -12,8 +12,8 @@ either
   (:meth:`catalog.access.authorizer.Authorizer.require_privilege`); an EXTERNAL table is refused
   (its data is not in Steward);
 - or **not a table**: a name that does not resolve to one of those, a model, a table in
-  a missing schema — and a table the caller may not see (SPEC §6 rule 4: no ownership
-  and no grant on it or a container). All of these get the same answer, a
+  a missing schema — and a table the caller may not see (docs/privileges.md, visibility:
+  no ownership and no grant on it or a container). All of these get the same answer, a
   ``TABLE_OR_VIEW_NOT_FOUND`` naming the reference as written, so the answer says
   nothing about what exists. Physical names (``audit_events``, ``data_…``,
   ``securables``, ``sqlite_master``, ``pg_catalog.*``) are never looked up anywhere but

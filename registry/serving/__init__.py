@@ -1,1 +1,1 @@
-"""Governed model serving (SPEC §9): endpoints over registered model versions."""
+"""Governed model serving (docs/serving.md): endpoints over registered model versions."""

@@ -3,7 +3,7 @@
 * Endpoint configurations and version resolutions are kept for :data:`TTL` seconds
   (0.5 s), then read again in the background while the old entry still answers (for at
   most :data:`GRACE`, 0.25 s, more): an alias move or a config update made on any
-  replica reaches every replica within 0.75 s at worst, under the one second SPEC §9
+  replica reaches every replica within 0.75 s at worst, under the one second docs/serving.md
   asks, without a restart and without a listener. A replica that changes an endpoint
   drops its own entry at once. (Each refresh is a few statements; on PostgreSQL at
   0.25 s they were 4% of a busy server's time.)

@@ -1,8 +1,8 @@
 """An endpoint's configuration: what it serves, how traffic splits, where it logs.
 
 Served entities follow Databricks (``{entity_name, entity_version, name?}``) plus Steward's
-``alias`` (follow ``champion`` instead of pinning a version, SPEC §9). Traffic is split by
-``traffic_percentage`` on each entity (SPEC §9) or Databricks' ``traffic_config.routes``;
+``alias`` (follow ``champion`` instead of pinning a version, docs/serving.md). Traffic is split by
+``traffic_percentage`` on each entity (docs/serving.md) or Databricks' ``traffic_config.routes``;
 the percentages are whole numbers summing to 100, and one entity alone gets 100.
 The inference table is Databricks' ``auto_capture_config``:
 ``<catalog_name>.<schema_name>.<table_name_prefix>_payload``.

@@ -1,4 +1,4 @@
-"""Serving endpoints: create, read, list, update, delete — and invoke (SPEC §9).
+"""Serving endpoints: create, read, list, update, delete — and invoke (docs/serving.md).
 
 An endpoint is a SERVING_ENDPOINT securable (one-level name, owned by its creator,
 ``GRANT QUERY ON SERVING ENDPOINT e TO x``) plus a ``serving_endpoints`` row holding its

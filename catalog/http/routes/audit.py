@@ -1,4 +1,4 @@
-"""``GET /api/2.1/steward/audit``: the audit log, filtered and paged (SPEC §7).
+"""``GET /api/2.1/steward/audit``: the audit log, filtered and paged (docs/audit.md).
 
 Reading it needs SELECT on ``system.access.audit`` (metastore admins by default),
 the same rule as ``SELECT … FROM system.access.audit`` on the SQL endpoint.

@@ -1,4 +1,4 @@
-"""Lineage over HTTP (SPEC §8): OpenLineage in, the graph out.
+"""Lineage over HTTP (docs/lineage.md): OpenLineage in, the graph out.
 
 * ``POST /api/v1/lineage`` takes an OpenLineage RunEvent, as Marquez does, so
   existing producers (Spark, Airflow, dbt integrations) can point at Steward.

@@ -1,4 +1,5 @@
-"""The SCIM 2.0 subset of SPEC §3: Users, ServicePrincipals and Groups, plus ``/Me``.
+"""The SCIM 2.0 subset Steward serves (docs/api.md): Users, ServicePrincipals and Groups,
+plus ``/Me``.
 
 Any authenticated principal may read; only metastore admins may change principals.
 """

@@ -1,4 +1,4 @@
-"""Personal access tokens at the Databricks token paths (SPEC §3)."""
+"""Personal access tokens at the Databricks token paths (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -472,7 +472,7 @@ def get_by_alias(
 
 
 def may_load(rt: RuntimeDep, caller: Caller, full_name: str) -> bool:
-    """Whether the caller may load the model's artifacts (USE gates + EXECUTE, SPEC §6).
+    """Whether the caller may load the model's artifacts (USE gates + EXECUTE, docs/privileges.md).
 
     A version's ``storage_location`` is where MLflow's ``file:`` flow reads the model
     from directly, so it is only shown to callers who may load the model; BROWSE alone
