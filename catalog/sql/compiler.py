@@ -3,8 +3,8 @@
 ``SELECT`` reads the system tables (``system.access.audit``, ``system.access.table_lineage``,
 ``system.access.column_lineage``; docs/audit.md, docs/lineage.md) and the catalog's
 managed tables. All of these live in Steward's own database, next to tokens, grants and
-the catalog; a query must therefore never reach anything but the rows of the tables it names, never change
-anything, and never run unbounded. ``INSERT … SELECT`` and ``MERGE`` compute the rows they
+the catalog; a query must therefore never reach anything but the rows of the tables it
+names, never change anything, and never run unbounded. ``INSERT … SELECT`` and ``MERGE`` compute the rows they
 write with a query compiled here too (:mod:`catalog.sql.writes`). Every query goes
 through these steps, on sqlglot trees only (user text is never spliced into SQL):
 
