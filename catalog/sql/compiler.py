@@ -6,8 +6,7 @@ managed tables. All of these live in Steward's own database, next to tokens, gra
 the catalog; a query must therefore never reach anything but the rows of the tables it
 names, never change anything, and never run unbounded. ``INSERT … SELECT`` and ``MERGE``
 compute the rows they write with a query compiled here too (:mod:`catalog.sql.writes`).
-Every query goes
-through these steps, on sqlglot trees only (user text is never spliced into SQL):
+Every query goes through these steps, on sqlglot trees only (user text is never spliced into SQL):
 
 1. **Parse** with the policy dialect (:func:`policy.dialect.parse_statement`, done by the
    executor): exactly one statement, a query, no ``SELECT … INTO``; a second statement,
