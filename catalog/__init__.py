@@ -1,1 +1,3 @@
-"""Steward's catalog: namespace, persistence, identity, HTTP app and CLI building blocks."""
+"""Steward's catalog: the governed namespace, identity, access control, audit, lineage,
+table rows and SQL, with their persistence and HTTP app. Builds on policy and common;
+imports nothing of the registry."""

@@ -1,1 +1,2 @@
-"""Store interfaces (``base``) and their SQLAlchemy implementation (``sql``)."""
+"""Store interfaces (``base``), their SQLAlchemy implementation (``sqlalchemy_stores``) and
+the factory the composition root picks them with (``factory``)."""

@@ -6,9 +6,10 @@ SQLAlchemy, persistence or store code); what it shares with the server lives in
 """
 
 from common.model_safety import UnsafeModel
-from registry.client.client import Client, LoadedModel, ModelVersion, predict
+from registry.client.client import Client, predict
 from registry.client.errors import StewardError
 from registry.client.features import FeatureLookup, TrainingSet
+from registry.client.models import LoadedModel, ModelVersion
 
 __all__ = [
     "Client",

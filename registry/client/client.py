@@ -21,17 +21,13 @@ every file's checksum matches what the server recorded at registration.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import platform
 import re
 import shutil
 import tempfile
-import time
-import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, is_dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -40,10 +36,9 @@ from urllib.parse import quote
 import httpx
 import numpy as np
 import orjson
-import yaml
 
 from common.model_loading import load_sklearn
-from common.signature import as_frame, infer_signature, normalize_signature
+from common.signature import infer_signature, normalize_signature
 from registry.client.errors import StewardError
 from registry.client.features import (
     FeatureLookup,
@@ -54,211 +49,24 @@ from registry.client.features import (
     json_value,
 )
 from registry.client.http import STEWARD, UC, RestClient, quote_part
+from registry.client.models import (
+    CHECKSUM_HEADER,
+    CHUNK_BYTES,
+    LoadedModel,
+    ModelVersion,
+    file_sha256,
+    model_input,
+    parse_model_uri,
+    safe_relative,
+    save_model,
+)
 from registry.client.names import three_parts
 
-CHECKSUM_HEADER = "X-Checksum-SHA256"
-MODEL_FILE = "model.skops"
-_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
-_CHUNK = 1 << 20
 #: The server's default body limit (``STEWARD_MAX_BODY_BYTES``).
 DEFAULT_MAX_REQUEST_BYTES = 1 << 20
 #: Most rows (or keys) one request may carry, as the server allows.
 MAX_BATCH_ROWS = 100_000
 _ROW_NUMBER = re.compile(r"^(rows?|key) (\d+)(?: and (\d+))?")
-
-
-@dataclass
-class ModelVersion:
-    """A model version as the server describes it."""
-
-    full_name: str
-    version: int
-    status: str
-    status_message: str | None
-    aliases: list[str]
-    tags: dict[str, str]
-    signature: dict[str, Any] | None
-    artifact_digest: str | None
-    storage_location: str
-    source: str
-    run_id: str | None
-    created_by: str
-    dependencies: dict[str, Any] | None
-    info: dict[str, Any] = field(repr=False)
-
-    @classmethod
-    def from_info(cls, info: dict[str, Any]) -> ModelVersion:
-        return cls(
-            full_name=f"{info['catalog_name']}.{info['schema_name']}.{info['model_name']}",
-            version=int(info["version"]),
-            status=info["status"],
-            status_message=info.get("status_message"),
-            aliases=[a["alias_name"] for a in info.get("aliases") or []],
-            tags={t["key"]: t["value"] for t in info.get("tags") or []},
-            signature=info.get("signature"),
-            artifact_digest=info.get("artifact_digest"),
-            storage_location=info.get("storage_location", ""),
-            source=info.get("source", ""),
-            run_id=info.get("run_id"),
-            created_by=info.get("created_by", ""),
-            dependencies=info.get("dependencies"),
-            info=info,
-        )
-
-
-@dataclass
-class LoadedModel:
-    """A model loaded from the registry; ``predict`` takes DataFrames, records or arrays."""
-
-    model: Any
-    full_name: str
-    version: int
-    uri: str
-    path: Path
-    signature: dict[str, Any] | None = None
-
-    def predict(self, data: Any) -> Any:
-        return self.model.predict(model_input(data, self.model))
-
-
-def model_input(data: Any, model: Any = None) -> Any:
-    """Data as the model takes it: Databricks serving payloads (``dataframe_split``,
-    ``dataframe_records``, ``instances``, ``inputs``), records and dicts as DataFrames,
-    arrays as arrays (as a DataFrame with the model's feature names when it has them)."""
-    if isinstance(data, dict):
-        if "dataframe_split" in data:
-            import pandas as pd
-
-            split = data["dataframe_split"]
-            return pd.DataFrame(split["data"], columns=split.get("columns"))
-        if "dataframe_records" in data:
-            data = data["dataframe_records"]
-        elif "instances" in data or "inputs" in data:
-            data = data.get("instances", data.get("inputs"))
-    data = as_frame(data)
-    if isinstance(data, list | tuple):
-        data = np.asarray(data)
-    names = getattr(model, "feature_names_in_", None)
-    if isinstance(data, np.ndarray) and names is not None and data.ndim == 2:
-        with contextlib.suppress(ImportError):
-            import pandas as pd
-
-            data = pd.DataFrame(data, columns=list(names))
-    return data
-
-
-def parse_model_uri(uri: str) -> tuple[str, int | None, str | None]:
-    """``models:/c.s.m@alias`` or ``models:/c.s.m/3`` → (full name, version, alias)."""
-    match = _URI.match(uri.strip()) if isinstance(uri, str) else None
-    if match is None or match["name"].count(".") != 2:
-        raise StewardError(
-            "INVALID_PARAMETER_VALUE",
-            f"model URI '{uri}' is not models:/catalog.schema.model@alias or "
-            "models:/catalog.schema.model/<version>",
-        )
-    version = int(match["version"]) if match["version"] else None
-    return match["name"], version, match["alias"]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _safe_relative(path: str) -> PurePosixPath:
-    """A manifest path from the server, checked before anything is written under it."""
-    relative = PurePosixPath(path)
-    if (
-        not path
-        or "\\" in path
-        or "\x00" in path
-        or relative.is_absolute()
-        or any(part in ("", ".", "..") for part in path.split("/"))
-    ):
-        raise StewardError("INVALID_STATE", f"the server listed an unsafe artifact path '{path}'")
-    return relative
-
-
-def _requirements() -> list[str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    pins = []
-    for package in ("scikit-learn", "skops", "numpy", "scipy"):
-        with contextlib.suppress(PackageNotFoundError):
-            pins.append(f"{package}=={version(package)}")
-    return pins
-
-
-def save_model(
-    model: Any,
-    directory: Path,
-    signature: dict[str, str],
-    input_example: Any = None,
-) -> Path:
-    """Write ``model`` as an MLflow-compatible model directory stored with skops."""
-    import sklearn
-    import skops.io
-
-    directory.mkdir(parents=True, exist_ok=True)
-    model_path = directory / MODEL_FILE
-    skops.io.dump(model, model_path)
-    # MLflow's loader trusts what the MLmodel lists; Steward's loaders use their own list.
-    needed = skops.io.get_untrusted_types(file=model_path)
-    requirements = _requirements()
-    python = platform.python_version()
-    (directory / "requirements.txt").write_text("\n".join(requirements) + "\n")
-    (directory / "python_env.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "python": python,
-                "build_dependencies": ["pip", "setuptools", "wheel"],
-                "dependencies": ["-r requirements.txt"],
-            },
-            sort_keys=False,
-        )
-    )
-    (directory / "conda.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "channels": ["conda-forge"],
-                "dependencies": [f"python={python}", "pip", {"pip": requirements}],
-                "name": "mlflow-env",
-            },
-            sort_keys=False,
-        )
-    )
-    mlmodel: dict[str, Any] = {
-        "artifact_path": "model",
-        "flavors": {
-            "python_function": {
-                "env": {"conda": "conda.yaml", "virtualenv": "python_env.yaml"},
-                "loader_module": "mlflow.sklearn",
-                "model_path": MODEL_FILE,
-                "predict_fn": "predict",
-                "python_version": python,
-            },
-            "sklearn": {
-                "code": None,
-                "pickled_model": MODEL_FILE,
-                "serialization_format": "skops",
-                "sklearn_version": sklearn.__version__,
-                "skops_trusted_types": needed or None,
-            },
-        },
-        "model_uuid": uuid.uuid4().hex,
-        "utc_time_created": time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime()),
-        "signature": {**signature, "params": None},
-    }
-    if input_example is not None:
-        frame = as_frame(input_example)
-        if hasattr(frame, "to_json"):
-            (directory / "input_example.json").write_text(frame.to_json(orient="split"))
-    mlmodel["model_size_bytes"] = sum(p.stat().st_size for p in directory.rglob("*"))
-    (directory / "MLmodel").write_text(yaml.safe_dump(mlmodel, sort_keys=False))
-    return directory
 
 
 class Client:
@@ -673,7 +481,7 @@ class Client:
 
     def upload_artifact(self, name: str, version: int, path: str, source: Path) -> dict[str, Any]:
         """Upload one file (streamed) to a pending version, with its SHA-256."""
-        digest = _sha256(source)
+        digest = file_sha256(source)
         with source.open("rb") as handle:
             return self._request(
                 "PUT",
@@ -702,11 +510,11 @@ class Client:
             raise StewardError(
                 "INVALID_STATE", f"version {version} of {name} is {listing.get('status')}"
             )
-        files = [(_safe_relative(f["path"]), int(f["size"]), f["sha256"]) for f in listing["files"]]
+        files = [(safe_relative(f["path"]), int(f["size"]), f["sha256"]) for f in listing["files"]]
         digest = listing.get("artifact_digest") or "unrecorded"
         target = self.cache_dir / "models" / name.lower() / str(int(version)) / digest[:32]
         if target.is_dir() and all(
-            (target / p).is_file() and _sha256(target / p) == sha for p, _, sha in files
+            (target / p).is_file() and file_sha256(target / p) == sha for p, _, sha in files
         ):
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -735,7 +543,7 @@ class Client:
             with self.rest.stream("GET", url) as response:
                 header = response.headers.get(CHECKSUM_HEADER, "").lower()
                 with dest.open("wb") as out:
-                    for chunk in response.iter_bytes(_CHUNK):
+                    for chunk in response.iter_bytes(CHUNK_BYTES):
                         digest.update(chunk)
                         received += len(chunk)
                         out.write(chunk)

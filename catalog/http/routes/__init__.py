@@ -1,1 +1,1 @@
-"""Routers of the catalog package; the composition root mounts them."""
+"""One router per resource of the catalog (``APIRouter``); the app mounts them all."""
