@@ -23,7 +23,7 @@ changes keep Casbin's semantics and drop that cost:
 
 A :class:`GrantView` collects the candidates once for one principal and one
 securable; every question a decision asks about that chain (gates and target)
-is then answered from them. ``tests/test_enforcer.py`` checks the compiled
+is then answered from them. ``tests/policy/test_enforcer.py`` checks the compiled
 matcher against ``casbin.Enforcer.enforce`` on the same model and facts.
 
 This module knows nothing of databases: the catalog loads policies into a

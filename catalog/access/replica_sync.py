@@ -7,7 +7,7 @@ transaction, so they are delivered to every listening replica only if and when
 the change commits, in commit order. A listener thread per replica applies them.
 
 Staleness bound: a committed change reaches other replicas' decisions after
-PostgreSQL delivers the notification (milliseconds; ``tests/test_replicas.py``
+PostgreSQL delivers the notification (milliseconds; ``tests/catalog/test_replicas.py``
 measures it and holds it under one second). If the listening connection drops,
 the listener reconnects every second and reloads everything, buffering
 notifications that arrive during the reload so none is lost. SQLite deployments

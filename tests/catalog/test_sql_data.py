@@ -1,4 +1,4 @@
-"""SQL over the rows of managed tables (SPEC §5, §6, §7, §8), over HTTP on both backends.
+"""SQL over the rows of managed tables (docs/sql.md, §6, §7, §8), over HTTP on both backends.
 
 ``SELECT`` (joins, grouping, ordering, stars over odd column names, every column type),
 ``INSERT … VALUES``, ``INSERT … SELECT`` and ``MERGE`` with their Databricks semantics and

@@ -1,4 +1,5 @@
-"""SELECT over the system tables through the SQL endpoint (SPEC §7, §8), over HTTP.
+"""SELECT over the system tables through the SQL endpoint (docs/audit.md, docs/lineage.md),
+over HTTP.
 
 Results are checked against ``GET /api/2.1/steward/audit`` for the same filters; the attack
 corpus checks that nothing but the system tables is reachable and nothing changes; the

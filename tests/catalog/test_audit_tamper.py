@@ -1,4 +1,4 @@
-"""Tamper evidence (SPEC §7): change the log behind Steward's back, directly in the database,
+"""Tamper evidence (docs/audit.md): change the log behind Steward's back, directly in the database,
 and ``verify`` (the code behind ``steward audit verify``) names the first bad event."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from catalog.namespace import NewSecurable
 from catalog.persistence import schema as t
 from catalog.runtime import Runtime
 from policy.securables import SecurableType
-from tests.test_cli import steward
+from tests.client.test_cli import steward
 
 KEY = b"audit-key-kept-outside-the-database"
 

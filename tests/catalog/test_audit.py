@@ -1,4 +1,4 @@
-"""The audit log over HTTP (SPEC §7): one event per request, in the change's transaction,
+"""The audit log over HTTP (docs/audit.md): one event per request, in the change's transaction,
 for successes, denials and failures alike; queried by REST and the CLI."""
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from policy import statement_reading as reading
 from policy.requirements import Access
 from policy.statement_reading import StatementKind as K
 from steward.app import REGISTRY_ROUTERS
+from tests.bad_input_support import table_body
 from tests.support import ROOT, ServerHandle, start_server, unique, write_mlmodel
-from tests.test_bad_input import table_body
 
 UC = "/api/2.1/unity-catalog"
 SCIM = "/api/2.0/preview/scim/v2"
@@ -791,8 +791,8 @@ STATEMENTS: list[Stmt] = [
     Stmt("DESCRIBE MODEL {ms}.gone", K.DESCRIBE_MODEL, "getRegisteredModel", 404),
     Stmt("DESCRIBE MODEL {m}", K.DESCRIBE_MODEL, "getRegisteredModel"),
     # Reads and writes of table data: databrickssql executeStatement, always recorded. A table
-    # the user may not see is not found rather than denied (SPEC §6 rule 4); one it may see
-    # (BROWSE) without SELECT or MODIFY is denied.
+    # the user may not see is not found rather than denied (docs/privileges.md, visibility);
+    # one it may see (BROWSE) without SELECT or MODIFY is denied.
     Stmt("SELECT * FROM {c}.s.t", K.SELECT, "executeStatement", 404, USER),
     Stmt("GRANT BROWSE ON TABLE {c}.s.t TO `{d}`", K.GRANT, "updatePermissions"),
     Stmt("GRANT BROWSE ON TABLE {c}.s.k TO `{d}`", K.GRANT, "updatePermissions"),

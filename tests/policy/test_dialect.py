@@ -1,8 +1,8 @@
-"""The Steward SQL dialect: every SPEC §5 statement parses to a typed tree and round-trips.
+"""The Steward SQL dialect: every docs/sql.md statement parses to a typed tree and round-trips.
 
 The corpus pins three things per statement: the fields the executor will read (through the
 accessor API, as the executor does), the canonical SQL, and tree equality across a
-print/parse round trip. Error tests pin exact positions, because SPEC §5 promises a syntax
+print/parse round trip. Error tests pin exact positions, because docs/sql.md promises a syntax
 error names its line and column. The fuzz test guards the other promise: bad input is a
 ``SqlSyntaxError`` and never a crash, a hang or a silent ``exp.Command``.
 """
@@ -506,7 +506,7 @@ CORPUS: list[Case] = [
         "COMMENT ON SERVING ENDPOINT ep IS 'scores churn'",
         {"securable": ("SERVING ENDPOINT", ["ep"]), "comment": "scores churn"},
     ),
-    # ---- groups (SPEC §3) ----------------------------------------------------------------
+    # ---- groups (docs/api.md) ----------------------------------------------------------------
     Case(
         "CREATE GROUP analysts",
         "CREATE GROUP analysts",

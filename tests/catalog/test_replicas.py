@@ -109,7 +109,7 @@ def test_a_revoked_token_is_refused_by_the_other_replica_within_the_bound(
 def test_replicas_writing_at_once_keep_one_verifiable_log(
     replicas: tuple[ServerHandle, ServerHandle],
 ) -> None:
-    """SPEC §7: the log verifies with several replicas writing; events spread over lanes."""
+    """docs/audit.md: the log verifies with several replicas writing; events spread over lanes."""
     import threading
 
     from sqlalchemy import text as sql_text
@@ -175,8 +175,8 @@ def test_served_features_follow_a_write_on_the_other_replica_at_once(
     """Replica ``a`` serves from its feature row cache; a write through replica ``b`` raises
     the table's data version in the same transaction, so ``a``'s very next invocation reads
     the new row: no staleness bound, unlike policies."""
+    from tests.registry.test_serving import World, feature_world, invocations
     from tests.registry_support import STEWARD
-    from tests.test_serving import World, feature_world, invocations
 
     a, b = replicas
     world = World(a, tmp_path)

@@ -1,4 +1,4 @@
-"""Privilege scenarios from the Unity Catalog / Databricks documentation (SPEC §5, §6).
+"""Privilege scenarios from the Unity Catalog / Databricks documentation (docs/sql.md, §6).
 
 Every case runs SQL over HTTP (``POST /api/2.0/sql/statements``) as real users
 holding their own tokens, against one real server per backend (the ``server``
@@ -18,7 +18,7 @@ How an action is observed — the privilege each probe needs, as implemented:
 * ``SHOW CATALOGS|SCHEMAS|TABLES|MODELS``: what the caller may see (rule 4).
 
 * ``SELECT … FROM c.s.t``: SELECT plus USE CATALOG and USE SCHEMA; ``INSERT INTO`` /
-  ``MERGE INTO``: MODIFY plus the gates (tests/test_sql_data.py has the rest).
+  ``MERGE INTO``: MODIFY plus the gates (tests/catalog/test_sql_data.py has the rest).
 
 The data-privilege scenarios are at the end.
 """
@@ -33,8 +33,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.catalog.test_sql import failed, make_tree, ok, run
 from tests.support import ServerHandle, unique
-from tests.test_sql import failed, make_tree, ok, run
 
 UC = "/api/2.1/unity-catalog"
 SCIM = "/api/2.0/preview/scim/v2"
@@ -494,7 +494,7 @@ def test_manage_on_one_table_does_not_reach_its_sibling(hub: Hub, tree: Tree) ->
 
 def test_schema_owner_can_grant_on_a_table_but_holds_nothing_on_it(hub: Hub, tree: Tree) -> None:
     """Owners of a schema do not automatically hold privileges on its tables, but may grant
-    them (to themselves too). SPEC §6: the owner holds every privilege on *it*."""
+    them (to themselves too). docs/privileges.md: the owner holds every privilege on *it*."""
     admin, olga, bob = hub.admin, hub.person(), hub.person()
     ok(admin, f"ALTER SCHEMA {tree.schema} OWNER TO `{olga.name}`")
     # She sees the table listed (she owns a container) but holds no BROWSE on it.
@@ -581,8 +581,8 @@ def test_alter_owner_by_a_non_owner_is_denied(hub: Hub, tree: Tree) -> None:
 
 
 def test_drop_needs_ownership_or_manage_not_all_privileges(hub: Hub, tree: Tree) -> None:
-    """DROP SCHEMA follows the ownership rule (SPEC §6 rule 3): ALL PRIVILEGES is not enough;
-    the owner may drop, and like every owner needs no usage gate to do so."""
+    """DROP SCHEMA follows the ownership rule (docs/privileges.md, owners): ALL PRIVILEGES is
+    not enough; the owner may drop, and like every owner needs no usage gate to do so."""
     admin, alice = hub.admin, hub.person()
     empty = f"{tree.catalog}.{unique('empty')}"
     ok(admin, f"CREATE SCHEMA {empty}")
@@ -974,7 +974,7 @@ def test_show_tables_lists_only_what_the_caller_may_see(hub: Hub, tree: Tree) ->
     ok(admin, f"GRANT SELECT ON TABLE {granted} TO `{alice.name}`")
     shown = {r[2] for r in ok(alice.client, f"SHOW TABLES IN {tree.schema}")}
     assert shown == {owned.split(".")[-1], granted.split(".")[-1]}
-    # Any privilege on a container shows everything in it (SPEC §6).
+    # Any privilege on a container shows everything in it (docs/privileges.md).
     ok(admin, f"GRANT USE SCHEMA ON SCHEMA {tree.schema} TO `{alice.name}`")
     shown = {r[2] for r in ok(alice.client, f"SHOW TABLES IN {tree.schema}")}
     assert shown == {n.split(".")[-1] for n in (owned, granted, hidden, tree.table)}
@@ -1121,7 +1121,7 @@ def test_manage_does_not_give_select(hub: Hub, tree: Tree) -> None:
     ok(admin, f"GRANT MANAGE ON TABLE {tree.table} TO `{erin.name}`")
     denied(erin.client, f"SELECT * FROM {tree.table}", "SELECT", tree.table)
     denied(erin.client, f"INSERT INTO {tree.table} VALUES (1, 'x')", "MODIFY", tree.table)
-    # MANAGE lets erin grant herself what she lacks (SPEC §6 rule 3), then read.
+    # MANAGE lets erin grant herself what she lacks (docs/privileges.md, owners), then read.
     ok(erin.client, f"GRANT SELECT ON TABLE {tree.table} TO `{erin.name}`")
     assert ok(erin.client, f"SELECT * FROM {tree.table}") == []
 
@@ -1140,7 +1140,7 @@ def test_metastore_admin_reads_data_only_after_granting_itself(hub: Hub, tree: T
 
 
 def test_select_and_modify_granted_on_the_schema_reach_its_tables(hub: Hub, tree: Tree) -> None:
-    """A grant on a container applies to everything in it, now and later (SPEC §6)."""
+    """A grant on a container applies to everything in it, now and later (docs/privileges.md)."""
     admin, alice = hub.admin, hub.person()
     use(admin, alice.name, tree, "SELECT", "MODIFY")
     ok(alice.client, f"INSERT INTO {tree.table} VALUES (1, 'x')")

@@ -33,11 +33,9 @@ from common.model_loading import load_sklearn
 from common.model_safety import LoadPolicy, check_model, untrusted_types
 from common.signature import infer_signature
 from registry import Client, UnsafeModel
-from registry.client.client import save_model
+from registry.client.models import save_model
 from tests.registry_support import Model, make_model
-from tests.support import ServerHandle, backends, database_url_for, start_server
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT, ServerHandle, backends, database_url_for, start_server
 
 
 class WritesAFile:

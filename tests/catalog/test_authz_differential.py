@@ -8,10 +8,10 @@ show in a handful of example tests, so this module checks the real engine agains
 deliberately naive evaluator over many random worlds.
 
 The reference below is written from the rules in ``policy/privileges.py``'s module docstring
-and the table in SPEC §6 only. It does not call ``PolicyEngine``, ``decide`` or ``holds``: it
-walks every grant, computes a subject's groups by iterating memberships to a fixpoint, and
-finds containers by following parent pointers. It is slow on purpose, so that it is obviously
-right. Any disagreement prints the facts that matter for the failing check.
+and the table in docs/privileges.md only. It does not call ``PolicyEngine``, ``decide`` or
+``holds``: it walks every grant, computes a subject's groups by iterating memberships to a
+fixpoint, and finds containers by following parent pointers. It is slow on purpose, so that
+it is obviously right. Any disagreement prints the facts that matter for the failing check.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from policy.securables import Privilege, SecurableType
 P = Privilege
 T = SecurableType
 
-# -- the rules, retyped from SPEC §6 (not imported, so drift in APPLICABLE is caught) ---------
+# -- the rules, retyped from docs/privileges.md (not imported: drift in APPLICABLE is caught) --
 
 _ON_TABLE = {P.SELECT, P.MODIFY, P.BROWSE, P.MANAGE, P.ALL_PRIVILEGES}
 _ON_MODEL = {
@@ -479,7 +479,8 @@ def test_engine_agrees_with_reference_on_random_worlds_and_changes() -> None:
 
 
 def test_applicability_matches_the_spec_table() -> None:
-    """What is checked above is exactly what SPEC §6 lists, and anything else is an error."""
+    """What is checked above is exactly what docs/privileges.md lists; anything else is an
+    error."""
     for securable_type in T:
         assert sorted(APPLICABLE[securable_type]) == SPEC_APPLICABLE[securable_type]
         for privilege in P:

@@ -1,4 +1,4 @@
-"""Lineage over HTTP (SPEC §8): OpenLineage events in, the graph out, redacted per caller.
+"""Lineage over HTTP (docs/lineage.md): OpenLineage events in, the graph out, redacted per caller.
 
 Runs against a real server on SQLite and PostgreSQL. Each test builds its own tables
 (unique names), records edges by posting OpenLineage RunEvents (or, for the registry's
@@ -24,8 +24,8 @@ from catalog.lineage import Edge, EdgeKind, model_version_node, record_edges, se
 from catalog.persistence.engine import Database
 from catalog.store.sqlalchemy_stores import SqlNamespaceStore
 from policy.securables import SecurableType
+from tests.catalog.test_sql import ok
 from tests.support import ROOT, ServerHandle, unique, write_mlmodel
-from tests.test_sql import ok
 
 LINEAGE = "/api/v1/lineage"
 GRAPH = "/api/2.1/steward/lineage"

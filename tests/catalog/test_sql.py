@@ -1,4 +1,5 @@
-"""SQL statements over HTTP (SPEC §5), as the admin and as real users with tokens (SPEC §6)."""
+"""SQL statements over HTTP (docs/sql.md), as the admin and as real users with tokens
+(docs/privileges.md)."""
 
 from __future__ import annotations
 
@@ -197,8 +198,8 @@ def test_group_statements(server: ServerHandle) -> None:
 
 
 def test_select_reads_tables_not_physical_names(server: ServerHandle) -> None:
-    """SELECT reaches the system and managed tables only (tests/test_system_tables.py and
-    tests/test_sql_data.py have the rest)."""
+    """SELECT reaches the system and managed tables only (tests/catalog/test_system_tables.py and
+    tests/catalog/test_sql_data.py have the rest)."""
     assert ok(server.admin, "SELECT count(*) FROM system.access.audit")[0][0] >= 1
     message = failed(server.admin, "SELECT * FROM audit_events", "RESOURCE_DOES_NOT_EXIST")
     assert "is not a table" in message

@@ -1,4 +1,4 @@
-"""Unity Catalog privileges over HTTP, as real users with tokens (SPEC §6).
+"""Unity Catalog privileges over HTTP, as real users with tokens (docs/privileges.md).
 
 Grants are made through the permissions API; each case checks what a user can
 and cannot do afterwards, and what a denial says.

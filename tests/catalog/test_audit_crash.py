@@ -1,5 +1,5 @@
 """A kill -9 in the middle of a stream of writes leaves a log that verifies and holds an event
-for every change the server acknowledged (SPEC §7: events commit with their changes)."""
+for every change the server acknowledged (docs/audit.md: events commit with their changes)."""
 
 from __future__ import annotations
 
