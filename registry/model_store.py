@@ -9,7 +9,7 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from catalog.store.factory import CatalogStores, SqlCatalogStores
-from registry import schema as t
+from registry.persistence import schema as t
 
 
 @dataclass

@@ -33,9 +33,9 @@ from registry.artifact_service import ArtifactService
 from registry.http.routes import artifacts as artifact_routes
 from registry.http.routes import models as registry_http
 from registry.http.routes import serving as serving_http
-from registry.migrations import VERSIONS as REGISTRY_VERSIONS
 from registry.model_registry import ModelRegistry
 from registry.model_store import SqlRegistryStores
+from registry.persistence.migrations import VERSIONS as REGISTRY_VERSIONS
 from registry.services import RegistryServices
 from registry.serving.cache import ModelCache
 from registry.serving.endpoint_service import ServingService

@@ -8,7 +8,7 @@ import orjson
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from registry import schema as t
+from registry.persistence import schema as t
 from registry.serving.config import EndpointConfig
 
 

@@ -1,0 +1,2 @@
+"""SQLAlchemy persistence of the registry: its tables (``schema``) and their Alembic
+migrations, applied beside the catalog's by the composition root."""
