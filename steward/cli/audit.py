@@ -14,8 +14,16 @@ from typing import Annotated, Any
 import typer
 
 from steward.cli.options import DatabaseUrl, StorageRoot
-from steward.cli.output import JsonFlag, emit_json, show_rows
-from steward.cli.shared import CliClient, api, fail
+from steward.cli.output import (
+    CsvFlag,
+    JsonFlag,
+    OutputFormat,
+    csv_text,
+    emit_json,
+    output_format,
+    show_rows,
+)
+from steward.cli.shared import CliClient, api, fail, require_server
 
 AUDIT_PATH = "/api/2.1/steward/audit"
 #: Events asked for per poll of ``--follow`` (the server's largest page).
@@ -72,10 +80,12 @@ def audit_list(
     ] = False,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between polls")] = 1.0,
     as_json: JsonFlag = False,
+    as_csv: CsvFlag = False,
 ) -> None:
     """List audit events, newest first (``--follow``: oldest first, then new ones as they come)."""
     if ctx.invoked_subcommand is not None:
         return
+    fmt = output_format(as_json, as_csv)
     client = api()
     filters = {
         "action": action,
@@ -89,16 +99,16 @@ def audit_list(
     if not follow:
         body = client.get(AUDIT_PATH, max_results=limit, **filters)
         events = body.get("events", [])
-        if as_json:
+        if fmt is OutputFormat.JSON:
             emit_json(events)
         else:
-            show_rows((_row(e) for e in events), COLUMNS, False)
+            show_rows((_row(e) for e in events), COLUMNS, fmt)
         return
-    _follow(client, filters, limit, interval, as_json)
+    _follow(client, filters, limit, interval, fmt)
 
 
 def _follow(
-    client: CliClient, filters: dict[str, Any], limit: int, interval: float, as_json: bool
+    client: CliClient, filters: dict[str, Any], limit: int, interval: float, fmt: OutputFormat
 ) -> None:
     """Show the newest ``limit`` events oldest first, then poll for what comes after them.
 
@@ -106,8 +116,10 @@ def _follow(
     commits after a newer one was shown (concurrent writers, replicas) still comes, once.
     """
     page = client.get(AUDIT_PATH, max_results=limit, **filters)
+    if fmt is OutputFormat.CSV:
+        typer.echo(csv_text([COLUMNS]), nl=False)
     for event in reversed(page.get("events", [])):
-        _print_one(event, as_json)
+        _print_one(event, fmt)
     token = page.get("follow_page_token")
     try:
         while True:
@@ -116,7 +128,7 @@ def _follow(
             )
             events = body.get("events", [])
             for event in events:
-                _print_one(event, as_json)
+                _print_one(event, fmt)
             token = body.get("next_page_token") or token
             if len(events) < FOLLOW_PAGE:  # caught up: wait; a full page: more may be there
                 time.sleep(interval)
@@ -124,11 +136,15 @@ def _follow(
         return
 
 
-def _print_one(event: dict[str, Any], as_json: bool) -> None:
-    if as_json:
+def _print_one(event: dict[str, Any], fmt: OutputFormat) -> None:
+    """One followed event: its JSON, a CSV line, or its fields on one line for people."""
+    if fmt is OutputFormat.JSON:
         emit_json(event)
         return
     row = _row(event)
+    if fmt is OutputFormat.CSV:
+        typer.echo(csv_text([[row[c] for c in COLUMNS]]), nl=False)
+        return
     typer.echo("  ".join("" if row[c] is None else str(row[c]) for c in COLUMNS))
 
 
@@ -150,6 +166,7 @@ def audit_verify(
     """Walk the whole log; name the first event that was modified, deleted, inserted or
     reordered, or the truncation after a checkpoint (with --expect, also one that removed
     the checkpoints too). Exit 1 when anything is wrong."""
+    require_server()
     from catalog.audit.log import Anchor
     from catalog.audit.verify import verify
     from catalog.config import Settings
@@ -198,6 +215,7 @@ def audit_checkpoint(
     database_url: DatabaseUrl = None, storage_root: StorageRoot = None, key_file: KeyFile = None
 ) -> None:
     """Record the current head of every lane (signed when a key is given)."""
+    require_server()
     from catalog.audit.checkpointer import checkpoint_now
     from catalog.config import Settings
     from catalog.persistence.engine import Database

@@ -17,7 +17,7 @@ from common.column_types import parse_column_type
 from common.errors import StewardError
 from steward.cli.audit import audit
 from steward.cli.lineage import lineage
-from steward.cli.output import JsonFlag, emit_json, show_object, show_rows
+from steward.cli.output import CsvFlag, JsonFlag, emit_json, output_format, show_object, show_rows
 from steward.cli.shared import SCIM, UC, CliClient, api, fail, quote, three_parts, two_parts
 
 Limit = Annotated[int, typer.Option("--limit", help="Most rows to list.")]
@@ -38,10 +38,10 @@ CATALOG_COLUMNS = ("name", "owner", "comment", "created_by")
 
 
 @catalogs.command("list")
-def catalogs_list(as_json: JsonFlag = False, limit: Limit = 1000) -> None:
+def catalogs_list(as_json: JsonFlag = False, as_csv: CsvFlag = False, limit: Limit = 1000) -> None:
     """List the catalogs you can see."""
-    rows = api().pages(f"{UC}/catalogs", "catalogs", limit)
-    show_rows(rows, CATALOG_COLUMNS, as_json)
+    fmt = output_format(as_json, as_csv)
+    show_rows(api().pages(f"{UC}/catalogs", "catalogs", limit), CATALOG_COLUMNS, fmt)
 
 
 @catalogs.command("get")
@@ -69,10 +69,13 @@ SCHEMA_COLUMNS = ("full_name", "owner", "comment", "created_by")
 
 
 @schemas.command("list")
-def schemas_list(catalog: str, as_json: JsonFlag = False, limit: Limit = 1000) -> None:
+def schemas_list(
+    catalog: str, as_json: JsonFlag = False, as_csv: CsvFlag = False, limit: Limit = 1000
+) -> None:
     """List the schemas of CATALOG."""
+    fmt = output_format(as_json, as_csv)
     rows = api().pages(f"{UC}/schemas", "schemas", limit, catalog_name=catalog)
-    show_rows(rows, SCHEMA_COLUMNS, as_json)
+    show_rows(rows, SCHEMA_COLUMNS, fmt)
 
 
 @schemas.command("get")
@@ -102,11 +105,14 @@ TABLE_COLUMNS = ("full_name", "table_type", "owner", "comment")
 
 
 @tables.command("list")
-def tables_list(schema: str, as_json: JsonFlag = False, limit: Limit = 1000) -> None:
+def tables_list(
+    schema: str, as_json: JsonFlag = False, as_csv: CsvFlag = False, limit: Limit = 1000
+) -> None:
     """List the tables of SCHEMA (catalog.schema)."""
+    fmt = output_format(as_json, as_csv)
     catalog, name = two_parts(schema, "schema name")
     rows = api().pages(f"{UC}/tables", "tables", limit, catalog_name=catalog, schema_name=name)
-    show_rows(rows, TABLE_COLUMNS, as_json)
+    show_rows(rows, TABLE_COLUMNS, fmt)
 
 
 @tables.command("get")
@@ -315,10 +321,11 @@ def token_create(
 
 
 @token.command("list")
-def token_list(as_json: JsonFlag = False) -> None:
+def token_list(as_json: JsonFlag = False, as_csv: CsvFlag = False) -> None:
     """List your tokens (never their values)."""
+    fmt = output_format(as_json, as_csv)
     rows = api().get("/api/2.0/token/list")["token_infos"]
-    show_rows(rows, ("token_id", "comment", "creation_time", "expiry_time"), as_json)
+    show_rows(rows, ("token_id", "comment", "creation_time", "expiry_time"), fmt)
 
 
 @token.command("revoke")
@@ -351,10 +358,11 @@ def _find_member(client: CliClient, name: str) -> dict[str, Any]:
 
 
 @users.command("list")
-def users_list(as_json: JsonFlag = False) -> None:
+def users_list(as_json: JsonFlag = False, as_csv: CsvFlag = False) -> None:
     """List users."""
+    fmt = output_format(as_json, as_csv)
     rows = api().get(f"{SCIM}/Users", count=10000)["Resources"]
-    show_rows(rows, ("userName", "displayName", "active", "id"), as_json)
+    show_rows(rows, ("userName", "displayName", "active", "id"), fmt)
 
 
 @users.command("create")
@@ -372,12 +380,13 @@ def users_delete(user_name: str) -> None:
 
 
 @groups.command("list")
-def groups_list(as_json: JsonFlag = False) -> None:
+def groups_list(as_json: JsonFlag = False, as_csv: CsvFlag = False) -> None:
     """List groups with their members."""
+    fmt = output_format(as_json, as_csv)
     rows = api().get(f"{SCIM}/Groups", count=10000)["Resources"]
     for row in rows:
         row["members"] = ", ".join(m["display"] for m in row.get("members", []))
-    show_rows(rows, ("displayName", "members", "id"), as_json)
+    show_rows(rows, ("displayName", "members", "id"), fmt)
 
 
 @groups.command("create")

@@ -2,12 +2,13 @@
 
 It reads ``GET /api/2.1/steward/lineage`` like any client (BROWSE on NAME; what the
 caller may not see stays redacted) and renders the answer as an indented tree
-(default), the JSON itself, Graphviz ``dot`` or a Mermaid flowchart.
+(default), the JSON itself (``--json``, like every command; ``--format json`` too),
+Graphviz ``dot`` or a Mermaid flowchart. Both diagram languages read UTF-8, so names
+are written as they are, escaped only where the language needs it.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from enum import StrEnum
@@ -15,10 +16,12 @@ from typing import Annotated, Any
 
 import typer
 
-from steward.cli.output import emit_json
-from steward.cli.shared import api
+from steward.cli.output import JsonFlag, emit_json
+from steward.cli.shared import api, fail
 
 LINEAGE_PATH = "/api/2.1/steward/lineage"
+#: Mermaid's entity codes for what a label cannot hold as it is; ``#`` first (it starts one).
+MERMAID_CODES = (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("|", "#124;"))
 
 
 class Format(StrEnum):
@@ -40,12 +43,17 @@ def lineage(
         Way.BOTH
     ),
     depth: Annotated[int, typer.Option("--depth", help="Hops to walk (1-20)")] = 3,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format")] = Format.TREE,
+    fmt: Annotated[
+        Format | None,
+        typer.Option("--format", "-f", help="tree (default), dot or mermaid; json as --json"),
+    ] = None,
     columns: Annotated[
         bool, typer.Option("--columns", help="Include column lineage (json only)")
     ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show what NAME comes from (upstream) and what comes from it (downstream)."""
+    chosen = _chosen_format(fmt, as_json)
     graph = api().get(
         LINEAGE_PATH,
         full_name=name,
@@ -58,10 +66,17 @@ def lineage(
         Format.DOT: render_dot,
         Format.MERMAID: render_mermaid,
     }
-    if fmt is Format.JSON:
+    if chosen is Format.JSON:
         emit_json(graph)
         return
-    typer.echo(render[fmt](graph))
+    typer.echo(render[chosen](graph))
+
+
+def _chosen_format(fmt: Format | None, as_json: bool) -> Format:
+    """``--json`` is ``--format json``; with another ``--format`` it is a mistake."""
+    if as_json and fmt not in (None, Format.JSON):
+        fail(f"--json and --format {fmt.value}: choose one")
+    return Format.JSON if as_json else fmt or Format.TREE
 
 
 def label(node: dict[str, Any]) -> str:
@@ -132,30 +147,50 @@ def _short_ids(graph: dict[str, Any]) -> dict[str, str]:
 
 
 def render_dot(graph: dict[str, Any]) -> str:
+    """A Graphviz digraph, UTF-8 as it is: ``dot -Tsvg`` draws ``×`` and ``é`` themselves."""
     ids = _short_ids(graph)
     lines = ["digraph lineage {", "  rankdir=LR;", "  node [shape=box];"]
     for node in graph["nodes"]:
         style = ", style=dashed" if node.get("redacted") else ""
-        text = f"{label(node)}\\n{node['type']}"
-        lines.append(f"  {ids[node['id']]} [label={_quote(text)}{style}];")
+        text = dot_string(label(node), node["type"])
+        lines.append(f"  {ids[node['id']]} [label={text}{style}];")
     for edge in graph["edges"]:
-        text = f"{edge['kind']} ×{edge['count']}"
-        lines.append(f"  {ids[edge['source']]} -> {ids[edge['target']]} [label={_quote(text)}];")
+        text = dot_string(f"{edge['kind']} ×{edge['count']}")
+        lines.append(f"  {ids[edge['source']]} -> {ids[edge['target']]} [label={text}];")
     lines.append("}")
     return "\n".join(lines)
 
 
+def dot_string(*lines: str) -> str:
+    """A quoted DOT label of ``lines`` (joined by DOT's ``\\n`` line break).
+
+    Only what DOT reads specially is escaped: ``"``, ``\\`` (the start of DOT's own
+    escapes such as ``\\N``) and line breaks; any other character is written as it is.
+    """
+    return '"' + "\\n".join(_dot_escape(line) for line in lines) + '"'
+
+
+def _dot_escape(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return escaped.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+
+
 def render_mermaid(graph: dict[str, Any]) -> str:
+    """A Mermaid flowchart, UTF-8 as it is."""
     ids = _short_ids(graph)
     lines = ["flowchart LR"]
     for node in graph["nodes"]:
-        text = f"{label(node)}<br/>{node['type']}".replace('"', "#quot;")
+        text = f"{mermaid_text(label(node))}<br/>{mermaid_text(node['type'])}"
         lines.append(f'  {ids[node["id"]]}["{text}"]')
     for edge in graph["edges"]:
-        lines.append(f"  {ids[edge['source']]} -->|{edge['kind']}| {ids[edge['target']]}")
+        kind = mermaid_text(edge["kind"])
+        lines.append(f"  {ids[edge['source']]} -->|{kind}| {ids[edge['target']]}")
     return "\n".join(lines)
 
 
-def _quote(text: str) -> str:
-    """A DOT string literal (``\\n`` stays a DOT line break)."""
-    return json.dumps(text).replace("\\\\n", "\\n")
+def mermaid_text(text: str) -> str:
+    """Text inside a Mermaid label: its entity codes for what would end the label or be
+    read as markup or an entity (``"``, ``<``, ``>``, ``#``, ``|``), a line break as ``<br/>``."""
+    for char, code in MERMAID_CODES:
+        text = text.replace(char, code)
+    return text.replace("\r\n", "<br/>").replace("\n", "<br/>")

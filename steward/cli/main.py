@@ -1,321 +1,32 @@
-"""The ``steward`` command: server, database and every resource's commands.
+"""The ``steward`` command: the root, ``--version``, ``server`` and ``db``, and every
+command group (:mod:`steward.cli.catalog_commands`, :mod:`steward.cli.registry_commands`,
+:mod:`steward.cli.audit`, :mod:`steward.cli.lineage`, :mod:`steward.cli.sql_shell`).
 
-Part of the composition root: it wires the catalog's commands, the registry's
-and the server built by :mod:`steward.app`.
+``server`` and ``db`` start or migrate the service through the composition root
+(:mod:`steward.app`), imported only when they run, so the client commands work where only
+the client is installed.
 """
 
 from __future__ import annotations
 
-import cmd
-import contextlib
-from collections.abc import Callable
-from pathlib import Path
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from typing import Annotated
 
 import typer
 
-from catalog.config import Settings
-from steward.cli import catalog_commands as catalog_commands
+from steward.cli import catalog_commands, registry_commands, sql_shell
 from steward.cli.options import DatabaseUrl, StorageRoot
-from steward.cli.output import JsonFlag, emit_json, show_object, show_rows
-from steward.cli.shared import UC, CliClient, api, fail, quote, three_parts, two_parts
+from steward.cli.shared import fail, require_server
 
-models = typer.Typer(help="Registered models and their versions.", no_args_is_help=True)
 db = typer.Typer(help="Database administration.", no_args_is_help=True)
-
-
-@models.command("list")
-def models_list(
-    schema: Annotated[
-        str | None, typer.Argument(help="catalog.schema; all models if omitted.")
-    ] = None,
-    as_json: JsonFlag = False,
-    limit: Annotated[int, typer.Option("--limit")] = 1000,
-) -> None:
-    """List registered models you can see."""
-    params: dict[str, str] = {}
-    if schema:
-        two_parts(schema, "schema name")
-        params["catalog_name"], params["schema_name"] = schema.split(".")
-    rows = api().pages(f"{UC}/models", "registered_models", limit, **params)
-    show_rows(rows, ("full_name", "owner", "comment"), as_json)
-
-
-@models.command("get")
-def models_get(full_name: str, as_json: JsonFlag = False) -> None:
-    """Show one registered model and its versions."""
-    client = api()
-    model = client.get(f"{UC}/models/{quote(full_name)}")
-    versions = list(
-        client.pages(f"{UC}/models/{quote(full_name)}/versions", "model_versions", 10_000)
-    )
-    if as_json:
-        show_object({**model, "versions": versions}, True)
-        return
-    show_object(model, False)
-    show_rows(versions, ("version", "status", "source", "created_by"), False)
-
-
-@models.command("create")
-def models_create(
-    full_name: str,
-    comment: Annotated[str | None, typer.Option("--comment")] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Create a registered model: steward models create main.ml.churn"""
-    catalog, schema, name = three_parts(full_name, "model name")
-    body = {"catalog_name": catalog, "schema_name": schema, "name": name, "comment": comment}
-    show_object(api().post(f"{UC}/models", body), as_json)
-
-
-@models.command("delete")
-def models_delete(
-    full_name: str,
-    force: Annotated[bool, typer.Option("--force", help="Delete its versions too.")] = False,
-) -> None:
-    """Delete a registered model."""
-    api().delete(f"{UC}/models/{quote(full_name)}", force=str(force).lower())
-    typer.echo(f"deleted model {full_name}")
-
-
-versions = typer.Typer(help="Versions of a registered model.", no_args_is_help=True)
-alias = typer.Typer(
-    help="Aliases of a registered model (champion, challenger …): named pointers to versions.",
-    no_args_is_help=True,
-)
-models.add_typer(versions, name="versions")
-models.add_typer(alias, name="alias")
-VERSION_COLUMNS = ("version", "status", "aliases", "source", "created_by", "status_message")
-
-
-def _version_row(info: dict[str, object]) -> dict[str, object]:
-    names = info.get("aliases") or []
-    aliases = ", ".join(a["alias_name"] for a in names if isinstance(a, dict))
-    return {**info, "aliases": aliases}
-
-
-@versions.command("list")
-def versions_list(
-    full_name: Annotated[str, typer.Argument(help="The model: catalog.schema.model.")],
-    as_json: JsonFlag = False,
-    limit: Annotated[int, typer.Option("--limit", help="At most this many versions.")] = 1000,
-) -> None:
-    """List the versions of a model, oldest first, with their status and aliases."""
-    three_parts(full_name, "model name")
-    rows = api().pages(f"{UC}/models/{quote(full_name)}/versions", "model_versions", limit)
-    if as_json:
-        show_rows(rows, VERSION_COLUMNS, True)
-        return
-    show_rows((_version_row(r) for r in rows), VERSION_COLUMNS, False)
-
-
-@versions.command("get")
-def versions_get(
-    full_name: Annotated[str, typer.Argument(help="The model: catalog.schema.model.")],
-    version: Annotated[str, typer.Argument(help="A version number, or an alias such as champion.")],
-    as_json: JsonFlag = False,
-) -> None:
-    """Show one version (by number or alias): status, signature, dependencies, aliases."""
-    three_parts(full_name, "model name")
-    model = quote(full_name)
-    if version.isdigit():
-        path = f"{UC}/models/{model}/versions/{int(version)}"
-    else:
-        path = f"{UC}/models/{model}/aliases/{quote(version)}"
-    show_object(api().get(path), as_json)
-
-
-@alias.command("set")
-def alias_set(
-    full_name: Annotated[str, typer.Argument(help="The model: catalog.schema.model.")],
-    name: Annotated[str, typer.Argument(help="The alias, e.g. champion.")],
-    version: Annotated[int, typer.Argument(help="The READY version it should point at.")],
-    as_json: JsonFlag = False,
-) -> None:
-    """Point an alias at a version, creating or moving it (owner or MANAGE on the model)."""
-    three_parts(full_name, "model name")
-    answer = api().request(
-        "PUT",
-        f"{UC}/models/{quote(full_name)}/aliases/{quote(name)}",
-        json={"version_num": version},
-    )
-    if as_json:
-        emit_json(answer)
-        return
-    typer.echo(f"{full_name}@{answer['alias_name']} -> version {answer['version_num']}")
-
-
-@alias.command("delete")
-def alias_delete(
-    full_name: Annotated[str, typer.Argument(help="The model: catalog.schema.model.")],
-    name: Annotated[str, typer.Argument(help="The alias to remove.")],
-) -> None:
-    """Remove an alias (the version stays; owner or MANAGE on the model)."""
-    three_parts(full_name, "model name")
-    api().delete(f"{UC}/models/{quote(full_name)}/aliases/{quote(name)}")
-    typer.echo(f"deleted alias {name} of {full_name}")
-
-
-@alias.command("get")
-def alias_get(
-    full_name: Annotated[str, typer.Argument(help="The model: catalog.schema.model.")],
-    name: Annotated[str, typer.Argument(help="The alias, e.g. champion.")],
-    as_json: JsonFlag = False,
-) -> None:
-    """Show the version an alias points at."""
-    three_parts(full_name, "model name")
-    info = api().get(f"{UC}/models/{quote(full_name)}/aliases/{quote(name)}")
-    show_object(info, as_json)
-
-
-# -- serving endpoints ------------------------------------------------------------------------
-
-ENDPOINTS = "/api/2.0/serving-endpoints"
-endpoints = typer.Typer(help="Model serving endpoints.", no_args_is_help=True)
-
-
-def _served_entity(spec: str) -> dict[str, object]:
-    """``c.s.m/3``, ``c.s.m@champion``, either with ``=PCT`` (traffic) and ``:name``."""
-    target, _, share = spec.partition("=")
-    target, _, entity_name = target.partition(":")
-    entity: dict[str, object] = {}
-    if "@" in target:
-        model, alias_name = target.split("@", 1)
-        entity = {"entity_name": model, "alias": alias_name}
-    elif "/" in target:
-        model, version = target.rsplit("/", 1)
-        entity = {"entity_name": model, "entity_version": version}
-    else:
-        fail(f"--serve '{spec}': give MODEL/VERSION or MODEL@ALIAS (optionally =PERCENT)")
-    if entity_name:
-        entity["name"] = entity_name
-    if share:
-        if not share.isdigit():
-            fail(f"--serve '{spec}': the traffic share after '=' must be a whole number")
-        entity["traffic_percentage"] = int(share)
-    return entity
-
-
-def _endpoint_config(serve: list[str], capture: str | None) -> dict[str, object]:
-    config: dict[str, object] = {"served_entities": [_served_entity(s) for s in serve]}
-    if capture:
-        parts = capture.split(".")
-        if len(parts) != 3 or not all(parts):
-            fail("--inference-table must be catalog.schema.prefix (the table is <prefix>_payload)")
-        config["auto_capture_config"] = {
-            "catalog_name": parts[0],
-            "schema_name": parts[1],
-            "table_name_prefix": parts[2],
-            "enabled": True,
-        }
-    return config
-
-
-Serve = Annotated[
-    list[str],
-    typer.Option(
-        "--serve",
-        help="MODEL/VERSION or MODEL@ALIAS, optionally :NAME and =PERCENT; repeat for A/B.",
-    ),
-]
-Capture = Annotated[
-    str | None,
-    typer.Option(
-        "--inference-table",
-        help="catalog.schema.prefix: log requests and responses to <prefix>_payload.",
-    ),
-]
-
-
-def _endpoint_row(info: dict[str, object]) -> dict[str, object]:
-    config = info.get("config") or {}
-    entities = config.get("served_entities", []) if isinstance(config, dict) else []
-    served = ", ".join(
-        f"{e['entity_name']}{'@' + e['alias'] if 'alias' in e else '/' + e['entity_version']}"
-        f" {e['traffic_percentage']}%"
-        for e in entities
-    )
-    return {**info, "served": served}
-
-
-@endpoints.command("create")
-def endpoints_create(
-    name: Annotated[str, typer.Argument(help="The endpoint's name.")],
-    serve: Serve,
-    capture: Capture = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Create an endpoint: steward endpoints create churn --serve main.ml.churn@champion"""
-    info = api().post(ENDPOINTS, {"name": name, "config": _endpoint_config(serve, capture)})
-    show_object(_endpoint_row(info) if not as_json else info, as_json)
-
-
-@endpoints.command("update")
-def endpoints_update(
-    name: Annotated[str, typer.Argument(help="The endpoint's name.")],
-    serve: Serve,
-    as_json: JsonFlag = False,
-) -> None:
-    """Replace what an endpoint serves (owner or MANAGE; EXECUTE on the models)."""
-    info = api().request(
-        "PUT",
-        f"{ENDPOINTS}/{quote(name)}/config",
-        json=_endpoint_config(serve, None),
-    )
-    show_object(_endpoint_row(info) if not as_json else info, as_json)
-
-
-@endpoints.command("list")
-def endpoints_list(
-    as_json: JsonFlag = False, limit: Annotated[int, typer.Option("--limit")] = 1000
-) -> None:
-    """List the endpoints you can see."""
-    rows = api().pages(ENDPOINTS, "endpoints", limit)
-    show_rows((_endpoint_row(r) for r in rows), ("name", "creator", "served"), as_json)
-
-
-@endpoints.command("get")
-def endpoints_get(name: str, as_json: JsonFlag = False) -> None:
-    """Show one endpoint."""
-    info = api().get(f"{ENDPOINTS}/{quote(name)}")
-    show_object(_endpoint_row(info) if not as_json else info, as_json)
-
-
-@endpoints.command("invoke")
-def endpoints_invoke(
-    name: Annotated[str, typer.Argument(help="The endpoint's name.")],
-    data: Annotated[
-        str | None,
-        typer.Option(
-            "--data",
-            "-d",
-            help="The request JSON ({\"dataframe_records\": [...]} …); '-' or omitted: stdin.",
-        ),
-    ] = None,
-) -> None:
-    """Score rows: steward endpoints invoke churn -d '{"dataframe_records": [{"id": 1}]}'"""
-    import sys
-
-    text = data if data not in (None, "-") else sys.stdin.read()
-    answer = api().request(
-        "POST",
-        f"/serving-endpoints/{quote(name)}/invocations",
-        content=(text or "").encode(),
-        headers={"content-type": "application/json"},
-    )
-    emit_json(answer)
-
-
-@endpoints.command("delete")
-def endpoints_delete(name: str) -> None:
-    """Delete an endpoint (its inference table stays)."""
-    api().delete(f"{ENDPOINTS}/{quote(name)}")
-    typer.echo(f"deleted endpoint {name}")
 
 
 @db.command("upgrade")
 def db_upgrade(database_url: DatabaseUrl = None, storage_root: StorageRoot = None) -> None:
     """Apply all database migrations (the server also does this on start)."""
+    require_server()
+    from catalog.config import Settings
     from steward.app import upgrade_database
 
     settings = Settings.from_env(database_url=database_url, storage_root=storage_root)
@@ -339,11 +50,12 @@ def server(
     ] = None,
 ) -> None:
     """Start the Steward server (migrates the database first)."""
-    import uvicorn
-
     if log_format not in (None, "auto", "json", "console"):
         fail(f"--log-format must be auto, json or console, not '{log_format}'")
+    require_server()
+    from catalog.config import Settings
     from steward.app import create_app
+    from steward.cli.serve import serve
 
     settings = Settings.from_env(
         host=host,
@@ -353,135 +65,34 @@ def server(
         log_format=log_format,
     )
     app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-    )
+    serve(app, settings)
 
 
-SQL_PATH = "/api/2.0/sql/statements"
-SQL_HISTORY = Path("~/.steward_sql_history")
-
-
-def _run_sql(
-    client: CliClient, statement: str, catalog: str | None, schema: str | None, as_json: bool
-) -> bool:
-    """Run one statement and print its result; False when it failed."""
-    body: dict[str, str] = {"statement": statement}
-    if catalog:
-        body["catalog"] = catalog
-    if schema:
-        body["schema"] = schema
-    answer = client.post(SQL_PATH, body)
-    status = answer.get("status", {})
-    if status.get("state") != "SUCCEEDED":
-        if as_json:
-            emit_json(answer)
-        else:
-            error = status.get("error") or {}
-            typer.secho(
-                f"error: {error.get('error_code', 'ERROR')}: {error.get('message', '')}",
-                fg=typer.colors.RED,
-                err=True,
-            )
-        return False
-    columns = [c["name"] for c in answer["manifest"]["schema"]["columns"]]
-    rows = [dict(zip(columns, row, strict=False)) for row in answer["result"]["data_array"]]
-    if as_json:
-        emit_json(rows)
-    else:
-        show_rows(rows, columns, False)
-    return True
-
-
-class SqlShell(cmd.Cmd):
-    """An interactive SQL prompt: statements may span lines and end at ';'."""
-
-    intro = "Steward SQL. End statements with ';'. Type 'exit' or Ctrl-D to leave."
-    prompt = "steward> "
-    continuation = "     ...> "
-
-    def __init__(self, run: Callable[[str], bool], history: Path) -> None:
-        super().__init__()
-        self.run = run
-        self.history = history
-        self.buffer: list[str] = []
-
-    def preloop(self) -> None:
-        try:
-            import readline
-
-            readline.set_history_length(1000)
-            if self.history.exists():
-                readline.read_history_file(self.history)
-        except (ImportError, OSError):
-            pass
-
-    def postloop(self) -> None:
-        try:
-            import readline
-
-            readline.write_history_file(self.history)
-        except (ImportError, OSError):
-            pass
-
-    def onecmd(self, line: str) -> bool:
-        if line == "EOF":
-            typer.echo()
-            return True
-        stripped = line.strip()
-        if not self.buffer and stripped.rstrip(";").lower() in {"exit", "quit", "\\q"}:
-            return True
-        if not stripped and not self.buffer:
-            return False
-        self.buffer.append(line)
-        text = "\n".join(self.buffer).strip()
-        if not text.endswith(";"):
-            self.prompt = self.continuation
-            return False
-        self.buffer = []
-        self.prompt = SqlShell.prompt
-        with contextlib.suppress(typer.Exit):  # the error was printed; the shell goes on
-            self.run(text)
-        return False
-
-
-def sql(
-    statement: Annotated[
-        str | None, typer.Argument(help="One SQL statement; an interactive shell if omitted.")
-    ] = None,
-    catalog: Annotated[
-        str | None, typer.Option("--catalog", help="Default catalog for partial names.")
-    ] = None,
-    schema: Annotated[
-        str | None, typer.Option("--schema", help="Default schema for partial names.")
-    ] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Run SQL: steward sql "GRANT USE CATALOG ON CATALOG main TO `ana@example.com`" """
-    client = api()
-
-    def run(text: str) -> bool:
-        return _run_sql(client, text, catalog, schema, as_json)
-
-    if statement is not None:
-        if not run(statement):
-            raise typer.Exit(1)
+def _print_version(value: bool) -> None:
+    """``--version``: the installed package's version, then exit 0."""
+    if not value:
         return
-    shell = SqlShell(run, SQL_HISTORY.expanduser())
-    while True:
-        try:
-            shell.cmdloop()
-            return
-        except KeyboardInterrupt:
-            typer.echo("^C")
-            shell.buffer = []
-            shell.prompt = SqlShell.prompt
-            shell.intro = None
+    try:
+        installed = package_version("steward")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        installed = "unknown (not installed)"
+    typer.echo(f"steward {installed}")
+    raise typer.Exit()
+
+
+VersionFlag = Annotated[
+    bool,
+    typer.Option(
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the installed version and exit.",
+    ),
+]
+
+
+def root(version: VersionFlag = False) -> None:
+    """Options of ``steward`` itself (before any command)."""
 
 
 def build_cli() -> typer.Typer:
@@ -495,12 +106,12 @@ def build_cli() -> typer.Typer:
         no_args_is_help=True,
         pretty_exceptions_enable=False,
     )
+    app.callback()(root)
     app.command("server")(server)
     app.add_typer(db, name="db")
     catalog_commands.register(app)
-    app.add_typer(models, name="models")
-    app.add_typer(endpoints, name="endpoints")
-    app.command("sql")(sql)
+    registry_commands.register(app)
+    app.command("sql")(sql_shell.sql)
     return app
 
 

@@ -7,6 +7,7 @@ stderr, never a traceback.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any, NoReturn
 
 import typer
@@ -17,7 +18,33 @@ from registry.client.names import three_parts as _three_parts
 from registry.client.names import two_parts as _two_parts
 
 SCIM = "/api/2.0/preview/scim/v2"
-__all__ = ["SCIM", "STEWARD", "UC", "CliClient", "api", "fail", "quote", "three_parts", "two_parts"]
+__all__ = [
+    "SCIM",
+    "STEWARD",
+    "UC",
+    "CliClient",
+    "api",
+    "fail",
+    "quote",
+    "require_server",
+    "three_parts",
+    "two_parts",
+]
+
+
+#: What ``server``, ``db`` and ``audit verify|checkpoint`` import: the ``server`` extra.
+SERVER_LIBRARIES = ("fastapi", "uvicorn", "sqlalchemy", "alembic", "psycopg", "casbin", "structlog")
+
+
+def require_server() -> None:
+    """Commands that run the service (or open its database) need the server's libraries,
+    an extra of the package: say how to install them rather than print a traceback."""
+    missing = [name for name in SERVER_LIBRARIES if importlib.util.find_spec(name) is None]
+    if missing:
+        fail(
+            f"this command runs the server side and needs {', '.join(missing)}: "
+            "pip install 'steward[server]'"
+        )
 
 
 def fail(message: str) -> NoReturn:

@@ -34,14 +34,23 @@ def imported_modules(probe: str) -> list[str]:
 
 
 def server_modules(modules: list[str]) -> list[str]:
-    steward_server = ("catalog", "policy", "steward")
-    return [
-        name
-        for name in modules
-        if name.split(".")[0] in SERVER_LIBRARIES
-        or name.split(".")[0] in steward_server
-        or (name.startswith("registry.") and not name.startswith("registry.client"))
-    ]
+    """Server libraries, and Steward's server side: ``policy``, ``catalog``, the registry
+    outside its client, and the composition root (the CLI in ``steward.cli`` is a client)."""
+    found = []
+    for name in modules:
+        top = name.split(".")[0]
+        if (
+            top in SERVER_LIBRARIES
+            or top in ("catalog", "policy")
+            or (top == "registry" and name != "registry" and not name.startswith("registry.client"))
+            or (
+                top == "steward"
+                and name not in ("steward", "steward.cli")
+                and not name.startswith("steward.cli.")
+            )
+        ):
+            found.append(name)
+    return found
 
 
 def test_the_client_imports_no_server_module() -> None:
@@ -50,11 +59,25 @@ def test_the_client_imports_no_server_module() -> None:
     assert server_modules(modules) == []
 
 
+CLI_PROBE = """
+import json, sys
+from steward.cli.main import build_cli
+build_cli()
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_the_command_line_imports_no_server_module() -> None:
+    """``steward catalogs list`` on a laptop: the CLI is a client too (``server`` and ``db``
+    import the server only when they run)."""
+    modules = imported_modules(CLI_PROBE)
+    assert "steward.cli.catalog_commands" in modules
+    assert server_modules(modules) == []
+
+
 def test_the_probe_would_see_a_server_import() -> None:
     """The same probe with one server import added reports it: the check can fail."""
-    modules = imported_modules(
-        PROBE.replace("client.close()", "client.close()\nimport catalog.runtime")
-    )
-    found = server_modules(modules)
-    assert "catalog.runtime" in found
+    probe = PROBE.replace("client.close()", "client.close()\nimport steward.app")
+    found = server_modules(imported_modules(probe))
+    assert {"steward.app", "catalog.runtime", "registry.model_registry"} <= set(found)
     assert "sqlalchemy" in {name.split(".")[0] for name in found}

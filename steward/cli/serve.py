@@ -1,0 +1,71 @@
+"""Run the server with uvicorn and say where it listens.
+
+Imported only by ``steward server``, so the client commands never load uvicorn.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from catalog.config import Settings
+from catalog.logs import get_logger
+
+
+def serve(app: FastAPI, settings: Settings) -> None:
+    """Serve ``app`` until stopped; quiet uvicorn (Steward logs its own requests)."""
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+    )
+    AnnouncingServer(config, settings).run()
+
+
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, logging where it listens once the socket is bound.
+
+    uvicorn's own ``Uvicorn running on …`` is at info level, which is kept quiet; this
+    line goes through Steward's logger like every other, and only after the bind
+    succeeded (a port in use stays uvicorn's error, with no false announcement).
+    """
+
+    def __init__(self, config: uvicorn.Config, settings: Settings) -> None:
+        super().__init__(config)
+        self.settings = settings
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            port = int(self.servers[0].sockets[0].getsockname()[1])  # the real one for port 0
+            announce_listening(self.settings, port)
+
+
+def announce_listening(settings: Settings, port: int) -> None:
+    """One log line: the URL, the database (password masked) and the storage root."""
+    url = listening_url(settings.host, port)
+    database = masked_database_url(settings.resolved_database_url)
+    get_logger("steward.server").info(
+        f"Steward listening on {url} (database: {database}, storage: {settings.storage_root})",
+        url=url,
+    )
+
+
+def listening_url(host: str, port: int) -> str:
+    """``http://host:port``, an IPv6 host in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def masked_database_url(url: str) -> str:
+    """The database URL with its password (if any) shown as ``***``: never a secret in a log."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparsable database URL)"
