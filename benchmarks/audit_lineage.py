@@ -37,7 +37,7 @@ The two backends' bulk loads run side by side in forked processes; they are repo
 not measured.
 
 The peer of every figure is the other backend (PostgreSQL / SQLite); the chain's cost
-is shown against an unchained insert; the read goals are the issue's: an audit query
+is shown against an unchained insert; the read goals are ours: an audit query
 and a depth-5 lineage traversal under 50 ms (Marquez users report 10–15 s for lineage
 calls in production).
 """

@@ -25,7 +25,7 @@ Besides client-side latencies it reports, per phase, the server process's CPU
 time per request (``/proc``) and the server's own p50 from its access log.
 
 The peer named in the figures is the other backend (PostgreSQL / SQLite), plus
-the issue's goal of a first page under 20 ms. The natural peer, the Unity
+the goal of a first page under 20 ms. The natural peer, the Unity
 Catalog OSS server (Java), cannot be installed here: no package registry this
 machine reaches ships it (see benchmarks/README.md).
 """

@@ -47,7 +47,7 @@ one event per request the user made (the refused ones included).
 
 Figures: operations/s and requests/s (wall time), client p50/p99 of an operation and of
 each request, server CPU per operation and per request (``/proc``; MLflow's is the sum over
-its whole process tree), and the Steward/MLflow ratio against the issue's goal of 3x.
+its whole process tree), and the Steward/MLflow ratio against the goal of 3x.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ verify, and ``bench_user``'s events must be one ``queryServingEndpoint`` per req
 **Figures**, per rows size, concurrency and system: requests/s and rows/s (wall time of
 the timed rounds), client p50/p99 latency (nearest rank), server CPU per request (user +
 system over the server's process tree, from ``/proc``), and Steward/MLflow ratios against
-the issue's goal: at least 2x MLflow's throughput at an equal or lower p99.
+the goal: at least 2x MLflow's throughput at an equal or lower p99.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Rows of feature tables over HTTP (issue 6, point 1): merge and append writes in JSON and
+"""Rows of feature tables over HTTP (docs/feature-tables.md): merge and append writes in JSON and
 CSV, every column type checked, bad batches rejected whole with the row and column named,
 reads by key (latest and point in time), the privileges each needs, the audit events
 (counts, never values) and physical storage that lives and dies with its table."""

@@ -1,4 +1,4 @@
-"""The ``steward`` command as a new user first meets it (issue 13, point 8).
+"""The ``steward`` command as a new user first meets it.
 
 Each test runs the real CLI in a subprocess against a real server (SQLite, and
 PostgreSQL when configured): ``--version``, ``lineage --json``, UTF-8 diagrams,

@@ -1,4 +1,4 @@
-"""The Python client and the CLI of the model registry (issue 5, points 2 and 5) against a
+"""The Python client and the CLI of the model registry (docs/clients.md) against a
 real server: register, alias, load by alias as another user, predict; lineage of the
 training tables; denials that change nothing."""
 

@@ -1,7 +1,7 @@
-"""Feature tables from the Python client and point-in-time training sets (issue 6, points 1
-and 2) against a real server: ``write_table`` (types, batches under the body limit, merge
-counts, all-or-nothing on a bad row), ``lookup``, ``create_training_set`` on crafted
-timelines and on a random one checked against a brute-force join, denials, and a model
+"""Feature tables from the Python client and point-in-time training sets
+(docs/feature-tables.md) against a real server: ``write_table`` (types, batches under the
+body limit, merge counts, all-or-nothing on a bad row), ``lookup``, ``create_training_set``
+on crafted timelines and on a random one checked against a brute-force join, denials, and a model
 registered with its training set recording its lookups and lineage."""
 
 from __future__ import annotations

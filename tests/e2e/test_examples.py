@@ -1,4 +1,4 @@
-"""examples/churn_registry.py runs as a newcomer would run it (issue 5, point 7): with
+"""examples/churn_registry.py runs as a newcomer would run it: with
 ``--start-server`` and nothing else running, and twice against one server."""
 
 from __future__ import annotations

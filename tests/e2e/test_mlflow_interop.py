@@ -1,4 +1,4 @@
-"""MLflow as a client of Steward's registry, end to end against a running server (issue 5.6).
+"""MLflow as a client of Steward's registry, end to end against a running server.
 
 MLflow's ``uc:`` registry URI selects its Unity Catalog OSS store
 (``mlflow/store/_unity_catalog/registry/uc_oss_rest_store.py``): it sends

@@ -1,4 +1,4 @@
-"""Model version artifacts over HTTP (issue 5, point 3): streamed uploads into a pending
+"""Model version artifacts over HTTP (docs/registry.md): streamed uploads into a pending
 version with size limits, checksums and safe paths; downloads that need EXECUTE, are
 audited, and serve exactly what finalize recorded."""
 

@@ -1,6 +1,6 @@
 """8 writers on 2 server processes over one PostgreSQL register 200 versions of one model and
 move its aliases: numbers are exactly 1..200, aliases point at READY versions, and the
-audit log verifies (issue 5)."""
+audit log verifies."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Safe loading (issue 5, point 4): scikit-learn models are accepted and loaded only as skops
+"""Safe loading (docs/registry.md): scikit-learn models are accepted and loaded only as skops
 files whose every type is on the allow-list; pickle and cloudpickle are refused unless the
 server allows them (STEWARD_ALLOW_PICKLE=1), and a crafted artifact never runs code in the
 server — nor in the client unless it opts in."""

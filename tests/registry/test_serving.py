@@ -1,4 +1,4 @@
-"""Governed model serving (issue 6, points 3 and 4) over HTTP against a real server, on
+"""Governed model serving (docs/serving.md) over HTTP against a real server, on
 both backends: endpoint CRUD, the four MLflow input formats, feature lookup at serving
 time with request overrides, alias follow within one second, traffic split, every denial,
 the inference table matching invocations one for one, the audit events and lineage."""
