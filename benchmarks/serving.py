@@ -103,6 +103,7 @@ from benchmarks.registry import (
 from catalog.audit.verify import verify
 from catalog.persistence import schema as t
 from catalog.persistence.engine import Database
+from tests.support import ROOT as SOURCE_ROOT
 from tests.support import ServerHandle, free_port, start_server
 
 GOAL_RATIO = 2.0
@@ -132,6 +133,8 @@ POOL = 512
 TOLERANCE = 1e-9
 
 STEWARD = "steward"
+#: Ends the name of a Steward served from ``--baseline-tree``.
+BASELINE_SUFFIX = "-baseline"
 
 
 def mlflow_name(workers: int) -> str:
@@ -245,10 +248,14 @@ class StewardSide:
     """A Steward server with the feature table, the registered model, the endpoint and a
     user who may only query it."""
 
-    def __init__(self, backend: str, url: str, directory: Path) -> None:
+    def __init__(self, backend: str, url: str, directory: Path, source: Path | None = None) -> None:
         self.backend = backend
         self.url = url
-        self.handle: ServerHandle = start_server(url, directory / "storage")
+        #: Another source tree (``--baseline-tree``) this server runs, or None for this one.
+        self.source = source
+        self.handle: ServerHandle = start_server(
+            url, directory / "storage", source=source or SOURCE_ROOT
+        )
         self.admin = self.handle.client(self.handle.admin_token)
         self.cache = directory / "client-cache"
         #: status → invocations made by :meth:`invoke` (set-up), for the audit check
@@ -342,9 +349,13 @@ class StewardSide:
 
     def system(self, world: World) -> System:
         name = f"{STEWARD}-{self.backend}"
+        label = f"Steward ({self.backend})"
+        if self.source is not None:
+            name += BASELINE_SUFFIX
+            label = f"Steward ({self.backend}, {self.source.name})"
         return System(
             name=name,
-            label=f"Steward ({self.backend})",
+            label=label,
             base_url=self.handle.url,
             path=f"/serving-endpoints/{ENDPOINT}/invocations",
             headers={"Authorization": f"Bearer {self.token}"},
@@ -608,12 +619,19 @@ def render(out: Results) -> str:
     peers = [(n, label) for n, label in out.systems if not n.startswith(STEWARD)]
     header = ["figure", "unit", *(label for _, label in out.systems)]
     pairs = [(s, p) for s in stewards for p in peers]
-    header += [f"{s[1]}/{p[1]}" for s, p in pairs]
+    # Each Steward from --baseline-tree against the same backend's Steward from this tree.
+    by_name = dict(stewards)
+    changes = [
+        ((n.removesuffix(BASELINE_SUFFIX), by_name[n.removesuffix(BASELINE_SUFFIX)]), (n, label))
+        for n, label in stewards
+        if n.endswith(BASELINE_SUFFIX) and n.removesuffix(BASELINE_SUFFIX) in by_name
+    ]
+    header += [f"{s[1]}/{p[1]}" for s, p in [*pairs, *changes]]
     table = [header]
     for row in out.rows.values():
         cells = [row.label, row.unit]
         cells += [fmt(row.values.get(n), row.unit, DECIMALS) for n, _ in out.systems]
-        cells += [ratio(row.values.get(s[0]), row.values.get(p[0])) for s, p in pairs]
+        cells += [ratio(row.values.get(s[0]), row.values.get(p[0])) for s, p in [*pairs, *changes]]
         table.append(cells)
     lines = markdown_table(table)
     if not pairs:
@@ -684,6 +702,7 @@ class Options:
     trees: int
     depth: int
     check_requests: int
+    baseline_tree: Path | None = None
 
 
 def run(opts: Options, out: Results, workdir: Path, info: dict[str, str]) -> None:
@@ -705,16 +724,19 @@ def run(opts: Options, out: Results, workdir: Path, info: dict[str, str]) -> Non
                     stack.callback(server.stop)
                     pending.append((workers, server))
             for backend in opts.backends:
-                directory = workdir / f"{STEWARD}-{backend}"
-                directory.mkdir(parents=True)
-                url = stack.enter_context(database_for(backend, directory, opts.postgres_url))
-                log(f"steward ({backend}): starting a server on a fresh database")
-                side = StewardSide(backend, url, directory)
-                stack.callback(side.handle.stop)
-                side.set_up(world)
-                system = side.system(world)
-                stewards.append((side, system))
-                systems.append(system)
+                for source in [None, *([opts.baseline_tree] if opts.baseline_tree else [])]:
+                    suffix = BASELINE_SUFFIX if source else ""
+                    directory = workdir / f"{STEWARD}-{backend}{suffix}"
+                    directory.mkdir(parents=True)
+                    url = stack.enter_context(database_for(backend, directory, opts.postgres_url))
+                    where = f" from {source}" if source else ""
+                    log(f"steward ({backend}): starting a server{where} on a fresh database")
+                    side = StewardSide(backend, url, directory, source)
+                    stack.callback(side.handle.stop)
+                    side.set_up(world)
+                    system = side.system(world)
+                    stewards.append((side, system))
+                    systems.append(system)
             for workers, server in pending:
                 wait_ready(server)
                 log(f"{mlflow_name(workers)}: up ({len(tree_pids(server.process.pid))} processes)")
@@ -838,8 +860,17 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, Path | None]:
         help="requests per rows size whose predictions are compared before timing "
         "(default %(default)s)",
     )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="also serve from this source tree (e.g. a git worktree of an earlier commit), "
+        "as one more Steward per backend taking its turn in every round, to compare a "
+        "change side by side",
+    )
     add_json(parser)
     args = parser.parse_args(argv)
+    if args.baseline_tree is not None and not (args.baseline_tree / "catalog").is_dir():
+        parser.error(f"--baseline-tree {args.baseline_tree} is not a Steward source tree")
     concurrency = parse_levels(args.concurrency)
     rows = parse_levels(args.rows)
     workers = parse_levels(args.mlflow_workers)
@@ -864,6 +895,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, Path | None]:
         trees=args.trees,
         depth=args.depth,
         check_requests=args.check_requests,
+        baseline_tree=args.baseline_tree.resolve() if args.baseline_tree else None,
     )
     return opts, args.json
 

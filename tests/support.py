@@ -127,9 +127,22 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 10) -> None:
         process.wait()
 
 
+def server_command(source: Path) -> list[str]:
+    """How the source tree ``source`` starts its server: ``python -m steward server``, or
+    ``python -m registry server`` in trees from before the composition root had its own
+    package (benchmarks compare against those)."""
+    package = "steward" if (source / "steward" / "__main__.py").exists() else "registry"
+    return [sys.executable, "-m", package, "server"]
+
+
 def start_server(
-    database_url: str, storage_root: Path, extra_env: dict[str, str] | None = None
+    database_url: str,
+    storage_root: Path,
+    extra_env: dict[str, str] | None = None,
+    source: Path = ROOT,
 ) -> ServerHandle:
+    """A real server process on a free port; ``source`` is the source tree it runs (this
+    one unless a benchmark compares another commit's)."""
     port = free_port()
     token = "dapi" + uuid.uuid4().hex + uuid.uuid4().hex
     env = {
@@ -138,15 +151,16 @@ def start_server(
         "STEWARD_DATABASE_URL": database_url,
         "STEWARD_STORAGE_ROOT": str(storage_root),
         "STEWARD_PORT": str(port),
+        **({"PYTHONPATH": str(source)} if source != ROOT else {}),
         **(extra_env or {}),
     }
     storage_root.mkdir(parents=True, exist_ok=True)
     log_path = storage_root / "server.log"
     log_file = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "steward", "server"],
+        server_command(source),
         env=env,
-        cwd=ROOT,
+        cwd=source,
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )
