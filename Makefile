@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The suite runs on two pytest-xdist workers, a test module per worker at a time (module
-# fixtures such as a shared server stay in one process): 8 minutes instead of 16 on two
+# fixtures such as a shared server stay in one process): about 6 minutes on two
 # cores, as much of it waits on servers and databases. PYTEST_WORKERS=0 runs it serially.
 PYTEST_WORKERS ?= 2
 
