@@ -117,6 +117,34 @@ class ServerHandle:
         stop_process(self.process)
 
 
+def run_steward(
+    *args: str,
+    server: ServerHandle | None = None,
+    token: str | None = None,
+    stdin: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """The real CLI, ``python -m steward ARGS``, as a user runs it: pointed at ``server``
+    with ``token`` (the admin's by default); ``check`` asserts it exited 0."""
+    env = {**os.environ, **(extra_env or {})}
+    if server is not None:
+        env["STEWARD_URL"] = server.url
+        env["STEWARD_TOKEN"] = token or server.admin_token
+    result = subprocess.run(
+        [sys.executable, "-m", "steward", *args],
+        env=env,
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if check:
+        assert result.returncode == 0, f"steward {' '.join(args)} failed:\n{result.stderr}"
+    return result
+
+
 def stop_process(process: subprocess.Popen[Any], timeout: float = 10) -> None:
     """Ask a child process to stop, and kill it if it has not within ``timeout`` seconds."""
     process.terminate()

@@ -23,7 +23,7 @@ from catalog.namespace import NewSecurable
 from catalog.persistence import schema as t
 from catalog.runtime import Runtime
 from policy.securables import SecurableType
-from tests.client.test_cli import steward
+from tests.support import run_steward as steward
 
 KEY = b"audit-key-kept-outside-the-database"
 

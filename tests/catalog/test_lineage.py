@@ -25,7 +25,7 @@ from catalog.persistence.engine import Database
 from catalog.store.sqlalchemy_stores import SqlNamespaceStore
 from policy.securables import SecurableType
 from tests.catalog.test_sql import ok
-from tests.support import ROOT, ServerHandle, unique, write_mlmodel
+from tests.support import ROOT, ServerHandle, run_steward, unique, write_mlmodel
 
 LINEAGE = "/api/v1/lineage"
 GRAPH = "/api/2.1/steward/lineage"
@@ -739,17 +739,7 @@ def test_moving_an_alias_records_an_alias_edge(server: ServerHandle) -> None:
 
 
 def steward(server: ServerHandle, *args: str) -> str:
-    env = {**os.environ, "STEWARD_URL": server.url, "STEWARD_TOKEN": server.admin_token}
-    result = subprocess.run(
-        [sys.executable, "-m", "steward", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return run_steward(*args, server=server).stdout
 
 
 def test_cli_formats(server: ServerHandle) -> None:

@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support import ROOT, ServerHandle, unique
+from tests.support import ServerHandle, run_steward, unique
 
 UC = "/api/2.1/unity-catalog"
 SQL = "/api/2.0/sql/statements"
@@ -406,18 +404,8 @@ def test_drop_model(server: ServerHandle) -> None:
 def steward_sql(
     server: ServerHandle, *args: str, stdin: str | None = None, home: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "STEWARD_URL": server.url, "STEWARD_TOKEN": server.admin_token}
-    if home is not None:
-        env["HOME"] = str(home)
-    return subprocess.run(
-        [sys.executable, "-m", "steward", "sql", *args],
-        env=env,
-        cwd=ROOT,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    home_env = {"HOME": str(home)} if home is not None else None
+    return run_steward("sql", *args, server=server, stdin=stdin, extra_env=home_env, check=False)
 
 
 def test_cli_one_statement(server: ServerHandle) -> None:

@@ -3,35 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from tests.support import ROOT, ServerHandle, unique
-
-
-def steward(
-    *args: str, server: ServerHandle | None = None, token: str | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    if server is not None:
-        env["STEWARD_URL"] = server.url
-        env["STEWARD_TOKEN"] = token or server.admin_token
-    result = subprocess.run(
-        [sys.executable, "-m", "steward", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if check:
-        assert result.returncode == 0, f"steward {' '.join(args)} failed:\n{result.stderr}"
-    return result
+from tests.support import ServerHandle, unique
+from tests.support import run_steward as steward
 
 
 def test_namespace_round_trip_through_the_cli(server: ServerHandle) -> None:

@@ -26,7 +26,7 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from steward.cli.serve import masked_database_url
-from tests.support import ROOT, ServerHandle, unique
+from tests.support import ROOT, ServerHandle, run_steward, unique
 
 SQL = "/api/2.0/sql/statements"
 LINEAGE = "/api/v1/lineage"
@@ -41,23 +41,10 @@ def steward(
     stdin: str | None = None,
     check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m steward ARGS`` as the admin, with the terminal width ``columns``."""
-    env = {**os.environ, "COLUMNS": str(columns)}
-    if server is not None:
-        env["STEWARD_URL"] = server.url
-        env["STEWARD_TOKEN"] = server.admin_token
-    result = subprocess.run(
-        [sys.executable, "-m", "steward", *args],
-        env=env,
-        cwd=ROOT,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    """The CLI as the admin, in a terminal ``columns`` wide."""
+    return run_steward(
+        *args, server=server, stdin=stdin, extra_env={"COLUMNS": str(columns)}, check=check
     )
-    if check:
-        assert result.returncode == 0, f"steward {' '.join(args)} failed:\n{result.stderr}"
-    return result
 
 
 def run_sql(server: ServerHandle, statement: str) -> None:

@@ -22,9 +22,9 @@ import registry
 from common.signature import infer_signature
 from registry import Client, LoadedModel, StewardError, predict
 from registry.client.models import parse_model_uri
-from tests.client.test_cli import steward
 from tests.registry_support import STEWARD, UC, events_for, one_event, sql
 from tests.support import ROOT, ServerHandle, unique
+from tests.support import run_steward as steward
 
 
 def churn_data(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:

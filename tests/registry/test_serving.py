@@ -21,9 +21,9 @@ from sklearn.linear_model import LinearRegression
 from catalog.audit.verify import verify
 from catalog.persistence.engine import Database
 from registry import Client
-from tests.client.test_cli import steward
 from tests.registry_support import AUDIT, SQL, STEWARD, sql
 from tests.support import ServerHandle, unique
+from tests.support import run_steward as steward
 
 ENDPOINTS = "/api/2.0/serving-endpoints"
 COLUMNS = ["a", "b"]
