@@ -1,9 +1,11 @@
 """The composition root: the one place that wires policy, catalog and registry together.
 
-It lives in ``registry`` because that package sits on top of the dependency
-graph (``policy`` ← ``catalog`` ← ``registry``) and may import both others.
-The HTTP app is built here (``create_app``); the CLI entry point
-(``steward.cli.main.main``) builds its commands on top of it.
+It sits on top of the dependency graph (``common`` ← ``policy`` ← ``catalog`` ←
+``registry`` ← ``steward``), so it may import them all; nothing imports it but the CLI's
+``server`` and ``db`` commands. It picks the store implementation, builds the catalog's
+:class:`~catalog.runtime.Runtime` and the registry's services, hands the registry to the
+catalog as its :class:`~catalog.runtime.RegistryHooks`, and builds the HTTP app
+(``create_app``).
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from common.model_safety import LoadPolicy
 from policy.enforcer import PolicyEngine
 from registry.artifact_service import ArtifactService
 from registry.http.routes import artifacts as artifact_routes
-from registry.http.routes import models as registry_http
-from registry.http.routes import serving as serving_http
+from registry.http.routes import models as model_routes
+from registry.http.routes import serving as serving_routes
 from registry.model_registry import ModelRegistry
 from registry.model_store import SqlRegistryStores
 from registry.persistence.migrations import VERSIONS as REGISTRY_VERSIONS
@@ -42,10 +44,10 @@ from registry.serving.endpoint_service import ServingService
 
 #: The registry's HTTP routers, after the catalog's.
 REGISTRY_ROUTERS = (
-    registry_http.router,
+    model_routes.router,
     artifact_routes.router,
-    serving_http.router,
-    serving_http.invocations,
+    serving_routes.router,
+    serving_routes.invocations,
 )
 log = get_logger("steward.server")
 
@@ -154,7 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime,
         REGISTRY_ROUTERS,
         on_shutdown=lambda: shutdown(runtime),
-        first_routers=(serving_http.invocations,),
+        first_routers=(serving_routes.invocations,),
     )
     app.state.registry = services
     return app
