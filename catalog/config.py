@@ -32,6 +32,9 @@ class Settings:
     audit_key: bytes | None = field(default=None, repr=False)
     #: Seconds between automatic checkpoints of the audit chain (0: only on shutdown).
     audit_checkpoint_seconds: float = 60.0
+    #: Largest total size of a request's headers, in bytes (431 above it, before the token
+    #: is looked at).
+    max_header_bytes: int = 16 << 10
     #: Largest model artifact file accepted by upload, in bytes.
     max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES
     #: Largest total of one model version's artifacts, in bytes (checked on upload and at
@@ -64,6 +67,7 @@ class Settings:
             not in ("0", "false", "no", "off"),
             audit_key=audit_key_from_env(env),
             audit_checkpoint_seconds=float(env.get("STEWARD_AUDIT_CHECKPOINT_SECONDS", "60")),
+            max_header_bytes=int(env.get("STEWARD_MAX_HEADER_BYTES", str(16 << 10))),
             max_artifact_bytes=int(
                 env.get("STEWARD_MAX_ARTIFACT_BYTES", str(DEFAULT_MAX_ARTIFACT_BYTES))
             ),

@@ -10,7 +10,9 @@ catalog as its :class:`~catalog.runtime.RegistryHooks`, and builds the HTTP app
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -28,6 +30,7 @@ from catalog.logs import configure_logging, get_logger
 from catalog.namespace import NamespaceService
 from catalog.persistence import migrate
 from catalog.persistence.engine import Database
+from catalog.persistence.root_lock import RootLock
 from catalog.runtime import Runtime
 from common.model_safety import LoadPolicy
 from policy.enforcer import PolicyEngine
@@ -99,11 +102,30 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
     return runtime, services
 
 
+def prepare_storage_root(root: Path) -> None:
+    """The storage root holds the database (feature rows, token digests, the audit log)
+    and model artifacts: readable by the server's user only. Everything the process
+    creates afterwards is private too (umask 077)."""
+    os.umask(0o077)
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)
+
+
 def start(settings: Settings) -> tuple[Runtime, RegistryServices]:
     """Migrate, build the services and bootstrap the metastore and its first admin."""
-    settings.storage_root.mkdir(parents=True, exist_ok=True)
-    upgrade_database(settings.resolved_database_url)
-    runtime, services = build_runtime(settings)
+    prepare_storage_root(settings.storage_root)
+    lock = None
+    if settings.resolved_database_url.startswith("sqlite"):
+        lock = RootLock(settings.storage_root).acquire()
+    try:
+        upgrade_database(settings.resolved_database_url)
+        runtime, services = build_runtime(settings)
+    except BaseException:
+        if lock is not None:
+            lock.stop()
+        raise
+    if lock is not None:
+        runtime.background.append(lock)  # stopped last: released after everything else
     runtime.background.append(services.serving)
     runtime.namespace.bootstrap()
     generated = runtime.identity.bootstrap_admin(settings.admin_token, settings.storage_root)

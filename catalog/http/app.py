@@ -18,6 +18,7 @@ from catalog.http.errors import install_error_handlers
 from catalog.http.middleware import (
     AuthenticationMiddleware,
     BodyLimitMiddleware,
+    HeaderLimitMiddleware,
     RequestContextMiddleware,
     streams_body,
 )
@@ -90,8 +91,8 @@ def build_app(
         app.include_router(router)
     install_error_handlers(app)
     direct_routes(app)  # a route marked direct that the direct path cannot run fails here
-    # Outermost last: request id → audit → authentication → body limit → direct routes
-    # (catalog/http/direct.py) → the router.
+    # Outermost last: request id → audit → header limit → authentication → body limit →
+    # direct routes (catalog/http/direct.py) → the router.
     streamed = [
         (route.path_regex, frozenset(route.methods or ()))
         for router in routers
@@ -103,6 +104,7 @@ def build_app(
         BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes, exempt=streamed
     )
     app.add_middleware(AuthenticationMiddleware, public_paths=frozenset(DOCS_PATHS))
+    app.add_middleware(HeaderLimitMiddleware, max_bytes=runtime.settings.max_header_bytes)
     app.add_middleware(AuditMiddleware, public_paths=frozenset(DOCS_PATHS))
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -151,6 +151,29 @@ async def send_error(scope: Scope, send: Send, status: int, code: str, message: 
     await send({"type": "http.response.body", "body": body})
 
 
+class HeaderLimitMiddleware:
+    """Refuses a request whose headers together exceed ``max_bytes`` with 431, before the
+    token is hashed or looked up: a 16 MB ``Authorization`` header costs no more than a
+    short one. (The HTTP parser has read the headers by then; this bounds what Steward
+    does with them.) Installed inside the audit middleware, so the refusal is audited."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = sum(len(name) + len(value) + 4 for name, value in scope.get("headers", []))
+            if size > self.max_bytes:
+                message = (
+                    f"request headers total {size} bytes, over the limit of {self.max_bytes} "
+                    "(STEWARD_MAX_HEADER_BYTES)"
+                )
+                await send_error(scope, send, 431, "REQUEST_LIMIT_EXCEEDED", message)
+                return
+        await self.app(scope, receive, send)
+
+
 class AuthenticationMiddleware:
     """Authenticates every request before routing, so nothing about a route or its body is
     revealed to a caller without a valid token. The caller lands in ``request.state.caller``.

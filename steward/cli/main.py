@@ -54,6 +54,7 @@ def server(
         fail(f"--log-format must be auto, json or console, not '{log_format}'")
     require_server()
     from catalog.config import Settings
+    from catalog.persistence.root_lock import StorageRootInUse
     from steward.app import create_app
     from steward.cli.serve import serve
 
@@ -64,7 +65,10 @@ def server(
         storage_root=storage_root,
         log_format=log_format,
     )
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except StorageRootInUse as exc:
+        fail(str(exc))
     serve(app, settings)
 
 
