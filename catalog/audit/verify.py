@@ -6,7 +6,10 @@ gap is a deleted event), every event's hash must be the hash of its own content
 an event was inserted or events were reordered). A lane's stored head must be its
 last event (else its tail was cut). Checkpoints must chain, carry a valid HMAC
 when a key is given, and every lane must still hold the event a checkpoint pinned,
-unchanged (else the log was truncated or rewritten after the checkpoint).
+unchanged (else the log was truncated or rewritten after the checkpoint). An event
+appended after a checkpoint may not be dated before it by more than :data:`MAX_SKEW`
+(else it was forged and back-dated: hashed correctly and appended at a lane's head, it
+would otherwise pass as an old event).
 
 Of all problems found, the one on the earliest event (by ``event_time``, then
 chain order) is reported first; problems that are not about one event (a cut tail, a
@@ -15,10 +18,11 @@ checkpoint) come after those.
 
 from __future__ import annotations
 
+import bisect
 import hmac
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import orjson
 from sqlalchemy import select, tuple_
@@ -30,6 +34,10 @@ from catalog.persistence import schema as t
 
 #: Rows read per round trip while walking a lane.
 BATCH = 5_000
+#: How far an event appended after a checkpoint may be dated before it: an event is dated
+#: when its request starts and appended when its transaction commits, and replicas'
+#: clocks differ a little. Requests are bounded well below this.
+MAX_SKEW = timedelta(minutes=5)
 
 
 #: Where problems that are not about one event sort: after every event.
@@ -62,7 +70,21 @@ class Report:
         return min(self.problems) if self.problems else None
 
 
-def verify(session: Session, key: bytes | None = None, expect: Sequence[Anchor] = ()) -> Report:
+@dataclass(frozen=True, order=True)
+class Pin:
+    """What a checkpoint recorded of one lane: its head ``seq`` at ``created`` time."""
+
+    seq: int
+    created: datetime
+    label: str
+
+
+def verify(
+    session: Session,
+    key: bytes | None = None,
+    expect: Sequence[Anchor] = (),
+    max_skew: timedelta = MAX_SKEW,
+) -> Report:
     """Walk the whole log. ``expect``: checkpoint anchors kept outside the database; each
     must still be in the log, unchanged (a truncation that also removed the checkpoints
     after it leaves a consistent log that only such an anchor contradicts)."""
@@ -74,7 +96,7 @@ def verify(session: Session, key: bytes | None = None, expect: Sequence[Anchor] 
         )
     }
     report.lanes = len(lanes)
-    pins = _checkpoint_pins(session, key, report, expect)
+    pins, lane_pins = _checkpoint_pins(session, key, report, expect)
     last_in_lane: dict[int, tuple[int, str]] = {}  # lane → (seq, hash)
     pinned: dict[tuple[int, int], tuple[str, tuple[str, int, int], str]] = {}
     current_lane: int | None = None
@@ -106,6 +128,16 @@ def verify(session: Session, key: bytes | None = None, expect: Sequence[Anchor] 
                 "reordered",
                 "it does not follow the event before it in its lane; events were inserted "
                 "or reordered",
+            )
+        after = _last_checkpoint_before(lane_pins.get(row.lane, []), row.seq)
+        if after is not None and utc(row.event_time) < after.created - max_skew:
+            problem(
+                row,
+                "backdated",
+                f"appended after {after.label} (which pinned lane {row.lane} at seq "
+                f"{after.seq}, at {after.created:%Y-%m-%dT%H:%M:%SZ}) but dated "
+                f"{utc(row.event_time):%Y-%m-%dT%H:%M:%SZ}, earlier by more than "
+                f"{int(max_skew.total_seconds())} s; the event was forged and back-dated",
             )
         prev, expected_seq = row.hash, row.seq + 1
         last_in_lane[row.lane] = (row.seq, row.hash)
@@ -153,6 +185,13 @@ def verify(session: Session, key: bytes | None = None, expect: Sequence[Anchor] 
     return report
 
 
+def _last_checkpoint_before(pins: list[Pin], seq: int) -> Pin | None:
+    """The latest checkpoint taken before the event ``seq`` of a lane was appended: the
+    last one that pinned the lane below ``seq`` (``pins`` sorted by seq, then time)."""
+    index = bisect.bisect_left(pins, seq, key=lambda pin: pin.seq)
+    return pins[index - 1] if index else None
+
+
 def _position(row: t.AuditEvent) -> tuple[str, int, int]:
     """Time order, and chain order among events of the same instant."""
     return (utc(row.event_time).strftime("%Y-%m-%dT%H:%M:%S.%f"), row.lane, row.seq)
@@ -188,10 +227,12 @@ def _rows(session: Session) -> Iterator[t.AuditEvent]:
 
 def _checkpoint_pins(
     session: Session, key: bytes | None, report: Report, expect: Sequence[Anchor] = ()
-) -> dict[tuple[int, int], list[tuple[str, str]]]:
+) -> tuple[dict[tuple[int, int], list[tuple[str, str]]], dict[int, list[Pin]]]:
     """Check the checkpoints' own chain and signatures, and the anchors kept outside the
-    database; return what each checkpoint pins: (lane, seq) → [(checkpoint label, head)]."""
+    database; return what each checkpoint pins: (lane, seq) → [(checkpoint label, head)],
+    and per lane every checkpoint's :class:`Pin` (a lane it does not list is at seq 0)."""
     pins: dict[tuple[int, int], list[tuple[str, str]]] = {}
+    taken: list[tuple[datetime, str, dict[int, int]]] = []
     prev = GENESIS
     digests: dict[int, str] = {}
     for cp in session.execute(select(t.AuditCheckpoint).order_by(t.AuditCheckpoint.id)).scalars():
@@ -219,6 +260,7 @@ def _checkpoint_pins(
             else:
                 report.signed_checkpoints += 1
         prev = cp.digest
+        taken.append((utc(cp.created_at), label, {int(k): int(v[0]) for k, v in lanes.items()}))
         for lane_text, (seq, head) in lanes.items():
             if seq:
                 pins.setdefault((int(lane_text), int(seq)), []).append((label, head))
@@ -237,4 +279,9 @@ def _checkpoint_pins(
                 f"checkpoint {anchor.id} {what}",
             )
         )
-    return pins
+    known = {lane for _, _, seqs in taken for lane in seqs} | {lane for lane, _ in pins}
+    lane_pins = {
+        lane: sorted(Pin(seqs.get(lane, 0), created, label) for created, label, seqs in taken)
+        for lane in known
+    }
+    return pins, lane_pins

@@ -148,6 +148,37 @@ def _print_one(event: dict[str, Any], fmt: OutputFormat) -> None:
     typer.echo("  ".join("" if row[c] is None else str(row[c]) for c in COLUMNS))
 
 
+def open_audit_log(
+    database_url: str | None, storage_root: Path | None, key_file: Path | None
+) -> tuple[Any, bytes | None]:
+    """The server's database, found as the server finds it (flags, then STEWARD_* variables,
+    then ``./.steward``), and the checkpoint key. Never creates a database: a SQLite file
+    that is not there is an error naming where it was looked for, as is a key file that
+    cannot be read."""
+    from catalog.config import Settings
+    from catalog.persistence.engine import Database
+
+    try:
+        settings = Settings.from_env(database_url=database_url, storage_root=storage_root)
+    except OSError as exc:  # STEWARD_AUDIT_KEY_FILE that cannot be read
+        fail(f"cannot read the audit key file: {exc.strerror}: {exc.filename}")
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        path = Path(url.split("///", 1)[-1])
+        if not path.is_file():
+            fail(
+                f"no Steward database at {path}: give --storage-root or --database-url "
+                "(or STEWARD_STORAGE_ROOT / STEWARD_DATABASE_URL) as the server has them"
+            )
+    key = settings.audit_key
+    if key_file is not None:
+        try:
+            key = key_file.read_bytes().strip()
+        except OSError as exc:
+            fail(f"cannot read --key-file {key_file}: {exc.strerror}")
+    return Database(url), key
+
+
 @audit.command("verify")
 def audit_verify(
     database_url: DatabaseUrl = None,
@@ -167,21 +198,21 @@ def audit_verify(
     reordered, or the truncation after a checkpoint (with --expect, also one that removed
     the checkpoints too). Exit 1 when anything is wrong."""
     require_server()
+    from sqlalchemy.exc import SQLAlchemyError
+
     from catalog.audit.log import Anchor
     from catalog.audit.verify import verify
-    from catalog.config import Settings
-    from catalog.persistence.engine import Database
 
     try:
         anchors = [Anchor.parse(text) for text in expect or []]
     except ValueError as exc:
         fail(str(exc))
-    settings = Settings.from_env(database_url=database_url, storage_root=storage_root)
-    key = key_file.read_bytes().strip() if key_file else settings.audit_key
-    db = Database(settings.resolved_database_url)
+    db, key = open_audit_log(database_url, storage_root, key_file)
     try:
         with db.read() as session:
             report = verify(session, key, anchors)
+    except SQLAlchemyError as exc:
+        fail(f"cannot read the audit log ({exc.__class__.__name__}): is this a Steward database?")
     finally:
         db.dispose()
     summary = {
@@ -217,12 +248,8 @@ def audit_checkpoint(
     """Record the current head of every lane (signed when a key is given)."""
     require_server()
     from catalog.audit.checkpointer import checkpoint_now
-    from catalog.config import Settings
-    from catalog.persistence.engine import Database
 
-    settings = Settings.from_env(database_url=database_url, storage_root=storage_root)
-    key = key_file.read_bytes().strip() if key_file else settings.audit_key
-    db = Database(settings.resolved_database_url)
+    db, key = open_audit_log(database_url, storage_root, key_file)
     try:
         written = checkpoint_now(db, key)
     except Exception as exc:

@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
@@ -350,3 +351,69 @@ def _lane_of(rt: Runtime, row_id: int) -> int:
                 text("SELECT lane FROM audit_events WHERE id = :id"), {"id": row_id}
             ).scalar_one()
         )
+
+
+def test_a_back_dated_forgery_after_a_signed_checkpoint_is_named(rt: Runtime) -> None:
+    """With write access to the database, append a correctly hashed event at a lane's head,
+    dated before the last signed checkpoint, and move the head: every hash and link holds,
+    but the event could not have been appended after the checkpoint with that date."""
+    checkpoint = checkpoint_now(rt.db, KEY)
+    assert checkpoint is not None
+    make_events(rt, 2)  # honest events after the checkpoint stay fine
+    assert check(rt, KEY).ok
+    with rt.db.read() as session:
+        last = session.execute(
+            t.AuditEvent.__table__.select().order_by(t.AuditEvent.id.desc()).limit(1)
+        ).one()
+    forged = from_row(last)
+    back_then = utc(last.event_time) - timedelta(hours=1)
+    forged = replace(
+        forged,
+        event=replace(
+            forged.event, event_id=str(uuid.uuid4()), user_name="mallory", event_time=back_then
+        ),
+        seq=last.seq + 1,
+        prev_hash=last.hash,
+    ).sealed()
+    with rt.db.engine.begin() as conn:
+        conn.execute(t.AuditEvent.__table__.insert().values(**forged.row()))
+        conn.execute(
+            text("UPDATE audit_lanes SET seq = :seq, head = :head WHERE lane = :lane"),
+            {"seq": forged.seq, "head": forged.hash, "lane": last.lane},
+        )
+    report = check(rt, KEY)
+    assert not report.ok
+    assert [p.kind for p in report.problems] == ["backdated"], report.problems
+    message = report.problems[0].message
+    assert f"lane {last.lane}, seq {forged.seq}" in message
+    assert f"checkpoint {checkpoint.id}" in message and "back-dated" in message
+
+
+def test_verify_finds_the_database_as_the_server_does_and_never_creates_one(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    missing = steward("audit", "verify", "--storage-root", str(empty), check=False)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == [
+        f"error: no Steward database at {empty / 'steward.db'}: give --storage-root or "
+        "--database-url (or STEWARD_STORAGE_ROOT / STEWARD_DATABASE_URL) as the server has them"
+    ]
+    assert list(empty.iterdir()) == []
+    found = steward("audit", "verify", "--database-url", rt.db.url, check=False)
+    assert found.returncode == 0 and "audit log OK" in found.stdout, found.stderr
+    no_key = steward(
+        "audit",
+        "verify",
+        "--database-url",
+        rt.db.url,
+        "--key-file",
+        str(empty / "k"),
+        check=False,
+    )
+    assert no_key.returncode == 1
+    assert (
+        no_key.stderr.strip()
+        == f"error: cannot read --key-file {empty / 'k'}: No such file or directory"
+    )
