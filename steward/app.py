@@ -53,6 +53,8 @@ REGISTRY_ROUTERS = (
     serving_routes.invocations,
 )
 log = get_logger("steward.server")
+#: The advisory lock key of the first start (the migration's is 7274201).
+BOOTSTRAP_LOCK = 7274202
 
 
 def upgrade_database(database_url: str) -> None:
@@ -127,8 +129,11 @@ def start(settings: Settings) -> tuple[Runtime, RegistryServices]:
     if lock is not None:
         runtime.background.append(lock)  # stopped last: released after everything else
     runtime.background.append(services.serving)
-    runtime.namespace.bootstrap()
-    generated = runtime.identity.bootstrap_admin(settings.admin_token, settings.storage_root)
+    # Replicas starting together on an empty database: one creates the metastore, the
+    # system catalog and the first admin; the others then find them.
+    with runtime.db.exclusive(BOOTSTRAP_LOCK):
+        runtime.namespace.bootstrap()
+        generated = runtime.identity.bootstrap_admin(settings.admin_token, settings.storage_root)
     engine = runtime.authorizer.engine
     if runtime.db.backend == "postgresql":
         # Listen before loading, so a change committed meanwhile is replayed, not lost.

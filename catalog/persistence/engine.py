@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -180,6 +180,23 @@ class Database:
                 yield connection.execution_options(**{NO_BEGIN: True})
             else:
                 yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
+    def exclusive(self, key: int) -> Iterator[None]:
+        """Only one process at a time runs the block, across replicas: a PostgreSQL
+        session advisory lock (``key`` names what is guarded). On SQLite one server owns
+        the storage root, so there is nobody to exclude."""
+        if self.backend != "postgresql":
+            yield
+            return
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                connection.commit()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -237,3 +238,32 @@ def test_connections_killed_while_idle_are_replaced_before_use(tmp_path: Path) -
                 assert server.admin.get(f"{UC}/catalogs/{name}").status_code == 200
         finally:
             server.stop()
+
+
+def test_replicas_started_at_once_on_an_empty_database_all_start(tmp_path: Path) -> None:
+    """Four replicas race through their first start (migrations, the metastore and system
+    catalog, the first admin): every one comes up, and there is one admin."""
+    if not (
+        os.environ.get("STEWARD_TEST_POSTGRES_URL") or os.environ.get("STEWARD_REQUIRE_POSTGRES")
+    ):
+        pytest.skip("replicas share a PostgreSQL database")
+    token = "dapi" + "4" * 64
+    with postgres_database() as url, ThreadPoolExecutor(4) as pool:
+        starting = [
+            pool.submit(start_server, url, tmp_path / f"r{i}", {"STEWARD_ADMIN_TOKEN": token})
+            for i in range(4)
+        ]
+        handles = [future.result() for future in starting]
+        try:
+            for handle in handles:
+                answer = handle.client(token).get("/api/2.1/unity-catalog/catalogs/system")
+                assert answer.status_code == 200, answer.text
+            admins = (
+                handles[0]
+                .client(token)
+                .get("/api/2.0/preview/scim/v2/Users", params={"filter": 'userName eq "admin"'})
+            )
+            assert admins.status_code == 200 and admins.json()["totalResults"] == 1
+        finally:
+            for handle in handles:
+                handle.stop()
