@@ -40,10 +40,23 @@ class Settings:
     #: Largest total of one model version's artifacts, in bytes (checked on upload and at
     #: finalize).
     max_version_artifact_bytes: int = DEFAULT_MAX_VERSION_ARTIFACT_BYTES
+    #: Budgets of one SQL statement (docs/sql.md, limits), checked before the expensive
+    #: work: characters of text, select items of a query (stars counted as the columns they
+    #: stand for), and nodes of a query's syntax tree.
+    sql_max_chars: int = 32_768
+    sql_max_select_items: int = 256
+    sql_max_query_nodes: int = 2_000
     #: Accept pickle/cloudpickle model artifacts at finalize (they run code when loaded).
     allow_pickle: bool = False
     #: Types trusted in skops files beyond Steward's built-in allow-list.
     trusted_types: tuple[str, ...] = ()
+    #: Budgets of one OpenLineage event (docs/lineage.md), checked before any work: inputs
+    #: and outputs listed, column-lineage input fields, and edges (inputs × outputs plus
+    #: column-lineage input fields).
+    lineage_max_inputs: int = 100
+    lineage_max_outputs: int = 100
+    lineage_max_column_fields: int = 1000
+    lineage_max_edges: int = 2000
 
     @property
     def resolved_database_url(self) -> str:
@@ -76,10 +89,17 @@ class Settings:
                     "STEWARD_MAX_VERSION_ARTIFACT_BYTES", str(DEFAULT_MAX_VERSION_ARTIFACT_BYTES)
                 )
             ),
+            sql_max_chars=int(env.get("STEWARD_SQL_MAX_CHARS", "32768")),
+            sql_max_select_items=int(env.get("STEWARD_SQL_MAX_SELECT_ITEMS", "256")),
+            sql_max_query_nodes=int(env.get("STEWARD_SQL_MAX_QUERY_NODES", "2000")),
             allow_pickle=env.get("STEWARD_ALLOW_PICKLE", "0").strip().lower() not in _FALSE,
             trusted_types=tuple(
                 t.strip() for t in env.get("STEWARD_TRUSTED_TYPES", "").split(",") if t.strip()
             ),
+            lineage_max_inputs=int(env.get("STEWARD_LINEAGE_MAX_INPUTS", "100")),
+            lineage_max_outputs=int(env.get("STEWARD_LINEAGE_MAX_OUTPUTS", "100")),
+            lineage_max_column_fields=int(env.get("STEWARD_LINEAGE_MAX_COLUMN_FIELDS", "1000")),
+            lineage_max_edges=int(env.get("STEWARD_LINEAGE_MAX_EDGES", "2000")),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "storage_root" in given:

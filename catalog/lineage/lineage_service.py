@@ -15,14 +15,19 @@ Who may do what
   included), or being a metastore admin for outputs: lineage is metadata, which
   metastore admins manage (docs/privileges.md), even where they hold no data privilege.
   Events about external datasets only need an authenticated caller.
+* Before any of that, an event must be within the budgets of
+  :class:`~catalog.lineage.openlineage.EventBudget` (inputs, outputs, column-lineage
+  fields, edges; docs/lineage.md): an event over budget is refused having looked up,
+  authorized and written nothing, whoever posts it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from catalog.access.authorizer import Authorizer, Caller, ancestor_names
-from catalog.lineage.edge_writer import Recorded, record_edges
+from catalog.lineage.edge_writer import CHUNK, Recorded, record_edges
 from catalog.lineage.graph import (
     ColumnEdgeRow,
     Direction,
@@ -42,10 +47,16 @@ from catalog.lineage.model import (
     external_node,
     securable_node,
 )
-from catalog.lineage.openlineage import Dataset, RunEvent, is_catalog_namespace
+from catalog.lineage.openlineage import (
+    ColumnLineageField,
+    Dataset,
+    EventBudget,
+    RunEvent,
+    is_catalog_namespace,
+)
 from catalog.names import normalize_part
 from catalog.persistence.engine import Database
-from catalog.records import SecurableRecord
+from catalog.records import SecurableRecord, TableDetailRecord
 from catalog.store.base import NamespaceStore
 from catalog.store.factory import CatalogStores
 from common.errors import InvalidParameter, NotFound, PermissionDenied
@@ -120,10 +131,17 @@ class _Ids:
 
 
 class LineageService:
-    def __init__(self, db: Database, authorizer: Authorizer, stores: CatalogStores) -> None:
+    def __init__(
+        self,
+        db: Database,
+        authorizer: Authorizer,
+        stores: CatalogStores,
+        budget: EventBudget | None = None,
+    ) -> None:
         self.db = db
         self.authorizer = authorizer
         self.stores = stores
+        self.budget = budget or EventBudget()
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -204,53 +222,74 @@ class LineageService:
     # -- OpenLineage ----------------------------------------------------------------------
 
     def post_event(self, caller: Caller, event: RunEvent) -> Recorded:
-        """Check the event's catalog datasets and record its edges in one transaction."""
+        """Check the event against the budget (before any work), then its catalog
+        datasets, and record its edges in one transaction."""
+        self.budget.check(event)
         job = event.job_path
         with self.db.transaction() as session:
             resolve = _Resolver(self.stores.namespace(session), caller, self.authorizer)
             outputs = [resolve.dataset(d, output=True) for d in event.outputs]
             inputs = [resolve.dataset(d, output=False) for d in event.inputs]
-            edges: list[Edge | ColumnEdge] = [
-                Edge(i, o, EdgeKind.OPENLINEAGE, job) for o in outputs for i in inputs
+            columns = [
+                (resolve.dataset(source.dataset, output=False), source.field, target, column)
+                for dataset, target in zip(event.outputs, outputs, strict=True)
+                for column, lineage in _column_lineage(dataset)
+                for source in lineage.inputFields
             ]
-            for dataset, target in zip(event.outputs, outputs, strict=True):
-                facet = dataset.facets.columnLineage if dataset.facets else None
-                for column, lineage in (facet.fields if facet else {}).items():
-                    for source in lineage.inputFields:
-                        node = resolve.dataset(
-                            Dataset(namespace=source.namespace, name=source.name), output=False
-                        )
-                        edges.append(
-                            ColumnEdge(
-                                node,
-                                _column(node, source.field),
-                                target,
-                                _column(target, column),
-                                EdgeKind.OPENLINEAGE,
-                                job,
-                            )
-                        )
             if not event.records:
                 return Recorded(0, 0)
+            node = resolve.nodes()
+            edges: list[Edge | ColumnEdge] = [
+                Edge(node[i], node[o], EdgeKind.OPENLINEAGE, job) for o in outputs for i in inputs
+            ]
+            edges.extend(
+                ColumnEdge(
+                    node[source],
+                    _column(node[source], source_column),
+                    node[target],
+                    _column(node[target], target_column),
+                    EdgeKind.OPENLINEAGE,
+                    job,
+                )
+                for source, source_column, target, target_column in columns
+            )
             return record_edges(session, edges)
 
 
+#: A dataset as the resolver knows it: namespace, name, and whether it is an output.
+_Key = tuple[str, str, bool]
+
+
 class _Resolver:
-    """Maps datasets to nodes, checking each catalog table once per role."""
+    """Checks each catalog table an event names once per role, then maps datasets to
+    nodes with one lookup of the tables' details (a table with a primary key is a
+    feature table), not one per table."""
 
     def __init__(self, store: NamespaceStore, caller: Caller, authorizer: Authorizer) -> None:
         self.store = store
         self.caller = caller
         self.authorizer = authorizer
-        self.checked: dict[tuple[str, str, bool], NodeRef] = {}
+        self.checked: dict[_Key, NodeRef | SecurableRecord] = {}
 
-    def dataset(self, dataset: Dataset, output: bool) -> NodeRef:
+    def dataset(self, dataset: Dataset, output: bool) -> _Key:
         key = (dataset.namespace, dataset.name, output)
         if key not in self.checked:
             self.checked[key] = self._resolve(dataset, output)
-        return self.checked[key]
+        return key
 
-    def _resolve(self, dataset: Dataset, output: bool) -> NodeRef:
+    def nodes(self) -> dict[_Key, NodeRef]:
+        tables = sorted({v.id for v in self.checked.values() if isinstance(v, SecurableRecord)})
+        details: dict[str, TableDetailRecord] = {}
+        for start in range(0, len(tables), CHUNK):
+            details.update(self.store.get_table_details(tables[start : start + CHUNK]))
+        return {
+            key: found
+            if isinstance(found, NodeRef)
+            else securable_node(found, details.get(found.id))
+            for key, found in self.checked.items()
+        }
+
+    def _resolve(self, dataset: Dataset, output: bool) -> NodeRef | SecurableRecord:
         if not is_catalog_namespace(dataset.namespace):
             return external_node(dataset.namespace, dataset.name)
         parts = dataset.name.split(".")
@@ -260,18 +299,21 @@ class _Resolver:
                 "table, so its name must look like 'catalog.schema.table'"
             )
         name = ".".join(normalize_part(p, "dataset name part") for p in parts)
+        privilege = Privilege.BROWSE
         if output and not self.caller.is_metastore_admin:
-            self.authorizer.require_privilege(
-                self.caller, Privilege.MODIFY, SecurableType.TABLE, name, self.store
-            )
-        else:
-            self.authorizer.require_privilege(
-                self.caller, Privilege.BROWSE, SecurableType.TABLE, name, self.store
-            )
-        record = self.store.get(SecurableType.TABLE, name)
-        assert record is not None  # the privilege check found it
-        detail = self.store.get_table_details([record.id]).get(record.id)
-        return securable_node(record, detail)
+            privilege = Privilege.MODIFY
+        # The table itself (NotFound when there is none, PermissionDenied when not allowed).
+        record = self.authorizer.require_privilege(
+            self.caller, privilege, SecurableType.TABLE, name, self.store
+        )
+        assert record is not None
+        return record
+
+
+def _column_lineage(dataset: Dataset) -> Iterator[tuple[str, ColumnLineageField]]:
+    """An output's ``columnLineage`` facet: each column and where it came from."""
+    facet = dataset.facets.columnLineage if dataset.facets else None
+    return iter(facet.fields.items() if facet else ())
 
 
 def _column(node: NodeRef, name: str) -> str:

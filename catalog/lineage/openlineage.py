@@ -20,21 +20,36 @@ too). Edges are recorded for ``COMPLETE`` and ``OTHER`` events and events withou
 an ``eventType``; ``START``, ``RUNNING``, ``FAIL`` and ``ABORT`` are checked the
 same way and accepted but record nothing, so one run counts once however many
 events it sends. Unknown fields and facets are ignored, as OpenLineage requires.
+
+Budgets
+-------
+One event is one transaction, and on SQLite one transaction holds the database's
+only write lock: an event of 1,000 inputs × 1,000 outputs (a million edges in an
+82 KB body) once stalled every other request for minutes. So :class:`EventBudget`
+bounds what one event may ask for, counted as listed (duplicates included) and
+checked before anything is looked up, authorized or written: inputs, outputs,
+column-lineage input fields (each is a column edge) and edges (inputs × outputs
+plus column-lineage input fields). Every event type is checked, recorded or not. An
+event over budget is ``413 REQUEST_LIMIT_EXCEEDED`` naming the limit, the count and
+the setting that raises it; it changes nothing (its audit event is still written).
+How many datasets a body can list at all is bounded by ``STEWARD_MAX_BODY_BYTES``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from catalog.config import Settings
+from common.errors import PayloadTooLarge
 from common.text import NAME_LENGTH, storable_problem
 
 #: Namespaces (or URI schemes) that mean "a table of this catalog".
 CATALOG_SCHEMES = frozenset({"steward", "uc"})
-MAX_DATASETS = 1000
 MAX_TEXT = 4096
 
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
@@ -84,9 +99,14 @@ class InputField(_Lenient):
     name: Text
     field: ColumnName
 
+    @property
+    def dataset(self) -> Dataset:
+        """The dataset this column comes from."""
+        return Dataset(namespace=self.namespace, name=self.name)
+
 
 class ColumnLineageField(_Lenient):
-    inputFields: list[InputField] = Field(max_length=MAX_DATASETS)
+    inputFields: list[InputField]
 
 
 class ColumnLineageFacet(_Lenient):
@@ -110,8 +130,8 @@ class RunEvent(_Lenient):
     eventTime: datetime
     run: Run
     job: Job
-    inputs: list[Dataset] = Field(default_factory=list, max_length=MAX_DATASETS)
-    outputs: list[Dataset] = Field(default_factory=list, max_length=MAX_DATASETS)
+    inputs: list[Dataset] = Field(default_factory=list)
+    outputs: list[Dataset] = Field(default_factory=list)
     producer: str | None = None
     schemaURL: str | None = None
 
@@ -122,6 +142,69 @@ class RunEvent(_Lenient):
     @property
     def job_path(self) -> str:
         return f"{self.job.namespace}/{self.job.name}"
+
+    @property
+    def column_field_count(self) -> int:
+        """Input fields of the outputs' ``columnLineage`` facets: one column edge each."""
+        return sum(
+            len(lineage.inputFields)
+            for d in self.outputs
+            if d.facets is not None and d.facets.columnLineage is not None
+            for lineage in d.facets.columnLineage.fields.values()
+        )
+
+
+@dataclass(frozen=True)
+class EventBudget:
+    """How much one event may ask for (see the module docstring); the defaults are the
+    settings' (docs/running.md)."""
+
+    max_inputs: int = Settings.lineage_max_inputs
+    max_outputs: int = Settings.lineage_max_outputs
+    max_column_fields: int = Settings.lineage_max_column_fields
+    max_edges: int = Settings.lineage_max_edges
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EventBudget:
+        return cls(
+            max_inputs=settings.lineage_max_inputs,
+            max_outputs=settings.lineage_max_outputs,
+            max_column_fields=settings.lineage_max_column_fields,
+            max_edges=settings.lineage_max_edges,
+        )
+
+    def check(self, event: RunEvent) -> None:
+        """Refuse ``event`` (413) if it is over any budget: counting only, no I/O."""
+        inputs, outputs = len(event.inputs), len(event.outputs)
+        fields = event.column_field_count
+        edges = inputs * outputs + fields
+        counted = (
+            (f"{inputs} inputs", inputs, self.max_inputs, "STEWARD_LINEAGE_MAX_INPUTS"),
+            (f"{outputs} outputs", outputs, self.max_outputs, "STEWARD_LINEAGE_MAX_OUTPUTS"),
+            (
+                f"{fields} column-lineage input fields",
+                fields,
+                self.max_column_fields,
+                "STEWARD_LINEAGE_MAX_COLUMN_FIELDS",
+            ),
+            (
+                f"{edges} edges ({inputs} inputs × {outputs} outputs + {fields} "
+                "column-lineage input fields)",
+                edges,
+                self.max_edges,
+                "STEWARD_LINEAGE_MAX_EDGES",
+            ),
+        )
+        over = [
+            f"{what}, over the limit of {limit} ({setting})"
+            for what, count, limit, setting in counted
+            if count > limit
+        ]
+        if over:
+            raise PayloadTooLarge(
+                f"OpenLineage event over budget: {'; '.join(over)}. Nothing was recorded: "
+                "split the event, or raise the setting on the server (docs/lineage.md)"
+            )
 
 
 def is_catalog_namespace(namespace: str) -> bool:

@@ -9,7 +9,9 @@ Both routes declare ``AUTHENTICATED``: what they need depends on the body or on 
 object the name turns out to be (a table or a model; each catalog table an event
 names), so the handler checks it through the one authorizer — BROWSE on the object
 read, BROWSE on catalog inputs and MODIFY on catalog outputs of an event. See
-:mod:`catalog.lineage.lineage_service` for the rules and why.
+:mod:`catalog.lineage.lineage_service` for the rules and why. Before any of that, an
+event must be within the budgets of ``STEWARD_LINEAGE_MAX_*`` (the settings; see
+:mod:`catalog.lineage.openlineage`), or it is refused with 413 having done nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard
 from catalog.lineage.graph import Direction
 from catalog.lineage.lineage_service import MAX_DEPTH, LineageGraph, LineageService
-from catalog.lineage.openlineage import RunEvent, is_catalog_namespace
+from catalog.lineage.openlineage import EventBudget, RunEvent, is_catalog_namespace
 
 router = APIRouter(tags=["Lineage"])
 
@@ -81,7 +83,7 @@ class LineageResponse(BaseModel):
 
 
 def service(rt: RuntimeDep) -> LineageService:
-    return LineageService(rt.db, rt.authorizer, rt.stores)
+    return LineageService(rt.db, rt.authorizer, rt.stores, EventBudget.from_settings(rt.settings))
 
 
 @router.post(
@@ -91,7 +93,8 @@ def service(rt: RuntimeDep) -> LineageService:
     status_code=201,
 )
 def post_lineage_event(event: RunEvent, caller: CallerDep, rt: RuntimeDep) -> PostLineageResponse:
-    """Record an OpenLineage RunEvent: each input → each output, plus column lineage."""
+    """Record an OpenLineage RunEvent: each input → each output, plus column lineage.
+    Over the event budgets (docs/lineage.md): 413, nothing looked up or written."""
     scope = current_scope()
     if scope is not None:
         # The audit event is about what was written: the first catalog output, else the job.
