@@ -5,7 +5,9 @@ Uploads are written to a temporary file under ``<storage-root>/.uploads`` (same 
 system), hashed and counted as they arrive, and moved into place with one atomic rename
 once complete and verified: a refused or interrupted upload leaves nothing behind in the
 version. Paths are relative POSIX paths without ``.``/``..`` segments, backslashes, NUL or
-control characters, and never through a symbolic link.
+control characters, and never through a symbolic link; a path that would turn an existing
+file into a directory (``f1/g`` after ``f1``) or an existing directory into a file (``d``
+after ``d/x``) is refused before the body is read, and again just before the rename.
 
 Downloads serve only what finalize recorded: each file's SHA-256 is recomputed before it is
 sent and again while it streams; a file changed on disk since registration is refused
@@ -96,10 +98,49 @@ def _no_symlinks_below(base: Path, target: Path) -> None:
         current = current / part
         try:
             mode = current.lstat().st_mode
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # a file above: see _no_conflict
             return
         if stat.S_ISLNK(mode):
             raise InvalidParameter(f"artifact path goes through a symbolic link ('{part}')")
+
+
+def _no_conflict(directory: Path, path: str) -> None:
+    """Refuse ``path`` where the version already holds a file at one of its directories
+    (``f1`` when ``f1/g`` is uploaded), or a directory at the path itself (``d`` when
+    ``d/x`` was uploaded): one name cannot be both a file and a directory. Replacing a
+    file with a file of the same path is allowed."""
+    parts = path.split("/")
+    current = directory
+    for depth, part in enumerate(parts, start=1):
+        current = current / part
+        try:
+            mode = current.lstat().st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        existing = "/".join(parts[:depth])
+        if depth < len(parts) and not stat.S_ISDIR(mode):
+            raise InvalidParameter(
+                f"artifact path '{path}' conflicts with the existing artifact '{existing}': "
+                f"'{existing}' is a file, so it cannot also be a directory holding "
+                f"'{path}'; nothing was written (upload under another path)"
+            )
+        if depth == len(parts) and stat.S_ISDIR(mode):
+            inside = _first_file(directory, current)
+            holding = f" holding the existing artifact '{inside}'" if inside else ""
+            raise InvalidParameter(
+                f"artifact path '{path}' conflicts with the existing directory "
+                f"'{existing}'{holding}: a file cannot replace a directory; nothing was "
+                "written (upload under another path)"
+            )
+
+
+def _first_file(directory: Path, below: Path) -> str | None:
+    """The first file under ``below`` (by name), as a path relative to ``directory``."""
+    for current, dirs, names in os.walk(below, followlinks=False):
+        dirs.sort()
+        if names:
+            return (Path(current) / min(names)).relative_to(directory).as_posix()
+    return None
 
 
 class Upload:
@@ -156,13 +197,14 @@ class Upload:
             self.still_pending()
             target = self.directory / self.path
             _no_symlinks_below(self.directory, target)  # before mkdir follows any link
+            # Again here: another upload may have stored a conflicting path meanwhile.
+            _no_conflict(self.directory, self.path)
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 _no_symlinks_below(self.directory, target)
                 if target.parent.resolve() != (self.directory.resolve() / self.path).parent:
                     raise InvalidParameter("artifact path leaves the version's directory")
-                if target.is_dir() and not target.is_symlink():
-                    raise InvalidParameter(f"artifact path '{self.path}' is a directory")
+                _no_conflict(self.directory, self.path)
                 os.replace(self.temp, target)
             except OSError as exc:
                 raise InvalidParameter(
@@ -254,6 +296,8 @@ class ArtifactService:
         _model, record = self.registry.get_version(full_name, version)
         self._require_pending(record, full_name)
         directory = artifacts_dir(record, self.storage_root)
+        _no_symlinks_below(directory, directory / path)
+        _no_conflict(directory, path)  # before any byte of the body is read
         file_limit = self.max_file_bytes
         used = self._bytes_used(directory, excluding=path)
         version_room = self.max_version_bytes - used

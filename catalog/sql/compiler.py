@@ -11,8 +11,13 @@ Every query goes through these steps, on sqlglot trees only (user text is never 
 1. **Parse** with the policy dialect (:func:`policy.dialect.parse_statement`, done by the
    executor): exactly one statement, a query, no ``SELECT … INTO``; a second statement,
    a ``;`` trick or a comment hiding one is a syntax error with line and column.
-2. **Allow-list the tree** (:func:`_check_tree`): no deeper than ``MAX_DEPTH`` (so
-   resolving it stays cheap), and every node must be of a class listed in
+   **Budgets** (:class:`Budgets`, from the settings): the text is measured before it is
+   parsed; the query's select items and the size of its tree before anything else, and
+   the select items again, stars counted as the columns they stand for, once the tables
+   are resolved. Compiling costs CPU in proportion to the tree (the steps below each walk
+   or copy it), so an oversized query is refused before that work starts.
+2. **Allow-list the tree** (:func:`_check_depth`, :func:`_check_tree`): no deeper than
+   ``MAX_DEPTH`` (so resolving it stays cheap), and every node must be of a class listed in
    ``_STRUCTURE``, ``_OPERATORS`` or ``_FUNCTIONS``, and the clause-bearing nodes may only
    use the arguments listed in ``_ARGS``. So anything sqlglot understands but that is not
    a pure expression over rows — table-valued functions, ``LATERAL VIEW``, ``TRANSFORM …
@@ -61,7 +66,11 @@ Databricks renders them in JSON results, binary base64.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cache
 
 import sqlglot
 from sqlglot import exp
@@ -69,6 +78,7 @@ from sqlglot.errors import ErrorLevel, OptimizeError, SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
+from catalog.config import Settings
 from catalog.sql.errors import refuse, shown
 from catalog.sql.rewrite import (
     TIMESTAMPS,
@@ -264,6 +274,193 @@ _CAST_TYPES = frozenset(
 )
 
 
+# -- 0. budgets -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """What one statement may cost before the expensive work starts (docs/sql.md, limits).
+
+    Resolving, rewriting, generating and re-checking a query costs about 0.15 ms of CPU per
+    node of its tree (a select item such as ``id AS c7`` is four), all of it holding the
+    interpreter, so every other request waits meanwhile. Each budget is checked before
+    that work: the text before it is parsed (:func:`check_text`), the tree's size and its
+    select items before the tables are resolved, and the select items again, stars
+    counted as the columns they stand for, before the query is compiled
+    (:meth:`ReadQuery.plan`).
+    """
+
+    #: Characters of statement text (``STEWARD_SQL_MAX_CHARS``).
+    max_chars: int
+    #: Select items of all the query's SELECT lists together, a star counted as the
+    #: columns it expands to (``STEWARD_SQL_MAX_SELECT_ITEMS``).
+    max_select_items: int
+    #: Nodes of a query's syntax tree: names, literals, operators, function calls,
+    #: clauses (``STEWARD_SQL_MAX_QUERY_NODES``).
+    max_query_nodes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Budgets:
+        return cls(
+            settings.sql_max_chars, settings.sql_max_select_items, settings.sql_max_query_nodes
+        )
+
+
+#: The budgets of the statement being run, set by the executor (:func:`use_budgets`).
+_budgets: ContextVar[Budgets | None] = ContextVar("steward_sql_budgets", default=None)
+
+
+@cache
+def _default_budgets() -> Budgets:
+    return Budgets.of(Settings())
+
+
+def budgets() -> Budgets:
+    """The budgets of the statement being run (:func:`use_budgets`), else the defaults."""
+    return _budgets.get() or _default_budgets()
+
+
+@contextmanager
+def use_budgets(limits: Budgets) -> Iterator[Budgets]:
+    """Run the statement of this block under ``limits`` (the executor's, from the settings)."""
+    token = _budgets.set(limits)
+    try:
+        yield limits
+    finally:
+        _budgets.reset(token)
+
+
+def check_text(sql: str, limits: Budgets | None = None) -> None:
+    """Refuse statement text longer than ``max_chars``, before anything parses it."""
+    limit = (limits or budgets()).max_chars
+    if len(sql) <= limit:
+        return
+    line = sql.count("\n", 0, limit) + 1
+    column = limit - (sql.rfind("\n", 0, limit) + 1) + 1
+    raise InvalidParameter(
+        f"the statement is {len(sql)} characters long, more than the limit of {limit} "
+        f"(STEWARD_SQL_MAX_CHARS); it passes the limit at line {line}, column {column}. "
+        "Split it into smaller statements (rows in bulk: the table rows API)"
+    )
+
+
+def _check_size(root: exp.Expression, limit: int) -> None:
+    """Refuse a tree of more than ``limit`` nodes, naming where in the text (about) the
+    limit is reached: nodes are counted depth first, so roughly in the order written."""
+    nodes = root.dfs()
+    for count, node in enumerate(nodes, start=1):
+        if count > limit:
+            total = count + sum(1 for _ in nodes)
+            raise InvalidParameter(
+                f"the query has {total} syntax-tree nodes (names, literals, operators, "
+                f"calls, clauses), more than the limit of {limit} "
+                f"(STEWARD_SQL_MAX_QUERY_NODES){_reached(node)}. Split the query, or "
+                "shorten long lists of conditions, CASE branches or values"
+            )
+
+
+def _reached(node: exp.Expression) -> str:
+    """Where ``node`` starts in the text (its first token, wherever the parser put it in
+    the tree), for a message; empty for nodes Steward built."""
+    starts = []
+    for found in node.walk():
+        meta = found.meta
+        if "line" in meta and "col" in meta:
+            width = int(meta.get("end", 0)) - int(meta.get("start", 0))
+            starts.append((int(meta["line"]), max(1, int(meta["col"]) - width)))
+    if not starts:
+        return ""
+    line, column = min(starts)
+    return f"; the limit is reached at line {line}, column {column}"
+
+
+def _is_star(projection: exp.Expression) -> bool:
+    return isinstance(projection, exp.Star) or (
+        isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star)
+    )
+
+
+class _Widths:
+    """How many select items each SELECT of a query stands for: a star counts as the
+    public columns of what it reads (a table, a CTE, a subquery), or as one before the
+    tables are resolved (``sources`` None)."""
+
+    def __init__(self, root: exp.Expression, sources: dict[str, Source] | None) -> None:
+        self.sources = sources
+        self.ctes = {cte.alias_or_name.lower(): cte.this for cte in root.find_all(exp.CTE)}
+        self.memo: dict[int, int] = {}
+
+    def items(self, select: exp.Select) -> Iterator[tuple[exp.Expression, int]]:
+        for projection in select.expressions:
+            yield projection, self.star(select, projection) if _is_star(projection) else 1
+
+    def star(self, select: exp.Select, projection: exp.Expression) -> int:
+        if self.sources is None:
+            return 1
+        qualifier = projection.table.lower() if isinstance(projection, exp.Column) else ""
+        relations = [select.args.get("from_"), *(select.args.get("joins") or [])]
+        total = 0
+        for relation in relations:
+            source = relation.this if relation is not None else None
+            if source is None:
+                continue
+            if qualifier and source.alias_or_name.lower() != qualifier:
+                continue
+            total += self.relation(source)
+        return max(total, 1)
+
+    def relation(self, source: exp.Expression) -> int:
+        if isinstance(source, exp.Subquery):
+            return self.query(source.this)
+        if isinstance(source, exp.Table) and self.sources is not None:
+            parts = [part.name.lower() for part in source.parts]
+            if len(parts) == 1 and parts[0] in self.ctes:
+                return self.query(self.ctes[parts[0]])
+            full_name = ".".join(parts)
+            found = self.sources.get(full_name)
+            if found is not None:
+                return len(found.columns)
+        return 1
+
+    def query(self, query: exp.Expression) -> int:
+        key = id(query)
+        if key in self.memo:
+            return self.memo[key]
+        self.memo[key] = 1  # a CTE that names itself counts once
+        while isinstance(query, exp.SetOperation):
+            query = query.this
+        if isinstance(query, exp.Subquery):
+            width = self.query(query.this)
+        elif isinstance(query, exp.Select):
+            width = sum(n for _, n in self.items(query))
+        else:
+            width = 1
+        self.memo[key] = width
+        return width
+
+
+def _check_select_items(
+    root: exp.Expression, limit: int, sources: dict[str, Source] | None
+) -> None:
+    """Refuse a query whose SELECT lists hold more than ``limit`` items together."""
+    widths = _Widths(root, sources)
+    total = 0
+    over: exp.Expression | None = None
+    for select in root.find_all(exp.Select):
+        for projection, width in widths.items(select):
+            total += width
+            if total > limit and over is None:
+                over = projection
+    if over is None:
+        return
+    stars = " (a star counts as the columns it stands for)" if sources is not None else ""
+    raise InvalidParameter(
+        f"the query has {total} select items{stars}, more than the limit of {limit} "
+        f"(STEWARD_SQL_MAX_SELECT_ITEMS){_reached(over)}. Select fewer columns, or split "
+        "the query"
+    )
+
+
 # -- 2. the allow-list ----------------------------------------------------------------------
 
 
@@ -284,7 +481,7 @@ def _check_depth(root: exp.Expression) -> None:
 
 
 def _check_tree(root: exp.Expression) -> None:
-    _check_depth(root)
+    """Every node allow-listed (``root`` is no deeper than ``MAX_DEPTH``: see ``plan``)."""
     for node in root.walk():
         kind = type(node)
         if kind not in _ALLOWED:
@@ -394,13 +591,21 @@ class ReadQuery:
 
     @classmethod
     def plan(cls, node: exp.Expression, resolve: Resolver = system_only) -> ReadQuery:
-        """Check ``node`` against the allow-list, then resolve its tables with ``resolve``
-        (which authorizes them: see :mod:`catalog.sql.sources`)."""
+        """Check ``node`` against the budgets (select items, tree size) and the allow-list,
+        resolve its tables with ``resolve`` (which authorizes them: see
+        :mod:`catalog.sql.sources`), then check its select items again with each star
+        counted as the columns it stands for; all before anything is compiled."""
         if not isinstance(node, exp.Query):
             raise InvalidParameter("only SELECT queries can read tables")
+        limits = budgets()
+        _check_select_items(node, limits.max_select_items, None)
+        _check_depth(node)  # before the size: its message says how to shorten OR chains
+        _check_size(node, limits.max_query_nodes)
         tree = node.copy()
         _check_tree(tree)
-        return cls(tree, _resolve_tables(tree, resolve))
+        sources = _resolve_tables(tree, resolve)
+        _check_select_items(tree, limits.max_select_items, sources)
+        return cls(tree, sources)
 
     def schema(self) -> dict[str, dict[str, dict[str, dict[str, str]]]]:
         """The tables this query reads as sqlglot's optimizer schema."""
@@ -493,6 +698,9 @@ def _outputs(
     columns a star expanded take the name as declared (``Order Id``, not ``order id``)."""
     columns: list[tuple[str, str]] = []
     kinds: list[str] = []
+    # Printing and re-reading a type costs about 0.3 ms; a wide result has few distinct
+    # types, and a plain one (no parameters, no fields) is known by its kind alone.
+    plain: dict[exp.DataType.Type, tuple[str, str]] = {}
     for projection in tree.selects:
         inner = projection.this if isinstance(projection, exp.Alias) else projection
         name = (
@@ -501,7 +709,12 @@ def _outputs(
             or declared.get(projection.alias_or_name, projection.alias_or_name)
         )
         data_type = inner.type if isinstance(inner, exp.TimestampTrunc) else projection.type
-        type_text, kind = _type_of(data_type)
+        if data_type is not None and _is_plain(data_type):
+            if data_type.this not in plain:
+                plain[data_type.this] = _type_of(data_type)
+            type_text, kind = plain[data_type.this]
+        else:
+            type_text, kind = _type_of(data_type)
         columns.append((name, type_text))
         kinds.append(kind)
     return columns, kinds
@@ -509,6 +722,11 @@ def _outputs(
 
 _INTEGERS = frozenset({_T.TINYINT, _T.SMALLINT, _T.INT, _T.BIGINT})
 _FRACTIONS = frozenset({_T.FLOAT, _T.DOUBLE, _T.DECIMAL})
+
+
+def _is_plain(data_type: exp.DataType) -> bool:
+    """A type without parameters or fields (``BIGINT``, not ``DECIMAL(10,2)``)."""
+    return all(not value for key, value in data_type.args.items() if key != "this")
 
 
 def _type_of(data_type: exp.DataType | None) -> tuple[str, str]:

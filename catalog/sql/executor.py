@@ -22,6 +22,7 @@ from catalog.identity import normalize_principal_name
 from catalog.namespace import NewSecurable
 from catalog.records import ColumnRecord, PrincipalKind, PrincipalRecord, SecurableRecord
 from catalog.runtime import Runtime
+from catalog.sql.compiler import Budgets, check_text, use_budgets
 from catalog.sql.insert import RESULT_COLUMNS as INSERT_COLUMNS
 from catalog.sql.insert import run_insert
 from catalog.sql.merge import RESULT_COLUMNS as MERGE_COLUMNS
@@ -77,7 +78,18 @@ class StatementExecutor:
     # -- entry point ---------------------------------------------------------------
 
     def execute(self, sql: str, parameters: Mapping[str, object] | None = None) -> StatementResult:
-        """Run ``sql``; raises ``SqlSyntaxError``, ``ParameterError`` or ``StewardError``."""
+        """Run ``sql``; raises ``SqlSyntaxError``, ``ParameterError`` or ``StewardError``.
+
+        The statement runs under the settings' budgets (:class:`catalog.sql.compiler.Budgets`):
+        its text is measured before it is parsed, and every query it compiles is measured
+        before its tables are resolved.
+        """
+        limits = Budgets.of(self.rt.settings)
+        check_text(sql, limits)
+        with use_budgets(limits):
+            return self._execute(sql, parameters)
+
+    def _execute(self, sql: str, parameters: Mapping[str, object] | None) -> StatementResult:
         node = d.parse_statement(sql)
         names = parameter_names(node)
         values = dict(parameters or {})
