@@ -80,7 +80,7 @@ class Settings:
             not in ("0", "false", "no", "off"),
             audit_key=audit_key_from_env(env),
             audit_checkpoint_seconds=float(env.get("STEWARD_AUDIT_CHECKPOINT_SECONDS", "60")),
-            max_header_bytes=int(env.get("STEWARD_MAX_HEADER_BYTES", str(16 << 10))),
+            max_header_bytes=int(env.get("STEWARD_MAX_HEADER_BYTES", str(cls.max_header_bytes))),
             max_artifact_bytes=int(
                 env.get("STEWARD_MAX_ARTIFACT_BYTES", str(DEFAULT_MAX_ARTIFACT_BYTES))
             ),
@@ -89,17 +89,27 @@ class Settings:
                     "STEWARD_MAX_VERSION_ARTIFACT_BYTES", str(DEFAULT_MAX_VERSION_ARTIFACT_BYTES)
                 )
             ),
-            sql_max_chars=int(env.get("STEWARD_SQL_MAX_CHARS", "32768")),
-            sql_max_select_items=int(env.get("STEWARD_SQL_MAX_SELECT_ITEMS", "256")),
-            sql_max_query_nodes=int(env.get("STEWARD_SQL_MAX_QUERY_NODES", "2000")),
+            sql_max_chars=int(env.get("STEWARD_SQL_MAX_CHARS", str(cls.sql_max_chars))),
+            sql_max_select_items=int(
+                env.get("STEWARD_SQL_MAX_SELECT_ITEMS", str(cls.sql_max_select_items))
+            ),
+            sql_max_query_nodes=int(
+                env.get("STEWARD_SQL_MAX_QUERY_NODES", str(cls.sql_max_query_nodes))
+            ),
             allow_pickle=env.get("STEWARD_ALLOW_PICKLE", "0").strip().lower() not in _FALSE,
             trusted_types=tuple(
                 t.strip() for t in env.get("STEWARD_TRUSTED_TYPES", "").split(",") if t.strip()
             ),
-            lineage_max_inputs=int(env.get("STEWARD_LINEAGE_MAX_INPUTS", "100")),
-            lineage_max_outputs=int(env.get("STEWARD_LINEAGE_MAX_OUTPUTS", "100")),
-            lineage_max_column_fields=int(env.get("STEWARD_LINEAGE_MAX_COLUMN_FIELDS", "1000")),
-            lineage_max_edges=int(env.get("STEWARD_LINEAGE_MAX_EDGES", "2000")),
+            lineage_max_inputs=int(
+                env.get("STEWARD_LINEAGE_MAX_INPUTS", str(cls.lineage_max_inputs))
+            ),
+            lineage_max_outputs=int(
+                env.get("STEWARD_LINEAGE_MAX_OUTPUTS", str(cls.lineage_max_outputs))
+            ),
+            lineage_max_column_fields=int(
+                env.get("STEWARD_LINEAGE_MAX_COLUMN_FIELDS", str(cls.lineage_max_column_fields))
+            ),
+            lineage_max_edges=int(env.get("STEWARD_LINEAGE_MAX_EDGES", str(cls.lineage_max_edges))),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "storage_root" in given:

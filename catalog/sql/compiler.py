@@ -67,10 +67,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import cache
 
 import sqlglot
 from sqlglot import exp
@@ -306,33 +303,13 @@ class Budgets:
         )
 
 
-#: The budgets of the statement being run, set by the executor (:func:`use_budgets`).
-_budgets: ContextVar[Budgets | None] = ContextVar("steward_sql_budgets", default=None)
+#: The budgets of the default settings (for callers that have no settings of their own).
+DEFAULT_BUDGETS = Budgets.of(Settings())
 
 
-@cache
-def _default_budgets() -> Budgets:
-    return Budgets.of(Settings())
-
-
-def budgets() -> Budgets:
-    """The budgets of the statement being run (:func:`use_budgets`), else the defaults."""
-    return _budgets.get() or _default_budgets()
-
-
-@contextmanager
-def use_budgets(limits: Budgets) -> Iterator[Budgets]:
-    """Run the statement of this block under ``limits`` (the executor's, from the settings)."""
-    token = _budgets.set(limits)
-    try:
-        yield limits
-    finally:
-        _budgets.reset(token)
-
-
-def check_text(sql: str, limits: Budgets | None = None) -> None:
+def check_text(sql: str, limits: Budgets) -> None:
     """Refuse statement text longer than ``max_chars``, before anything parses it."""
-    limit = (limits or budgets()).max_chars
+    limit = limits.max_chars
     if len(sql) <= limit:
         return
     line = sql.count("\n", 0, limit) + 1
@@ -590,14 +567,18 @@ class ReadQuery:
         return list(self.sources)
 
     @classmethod
-    def plan(cls, node: exp.Expression, resolve: Resolver = system_only) -> ReadQuery:
+    def plan(
+        cls,
+        node: exp.Expression,
+        resolve: Resolver = system_only,
+        limits: Budgets = DEFAULT_BUDGETS,
+    ) -> ReadQuery:
         """Check ``node`` against the budgets (select items, tree size) and the allow-list,
         resolve its tables with ``resolve`` (which authorizes them: see
         :mod:`catalog.sql.sources`), then check its select items again with each star
         counted as the columns it stands for; all before anything is compiled."""
         if not isinstance(node, exp.Query):
             raise InvalidParameter("only SELECT queries can read tables")
-        limits = budgets()
         _check_select_items(node, limits.max_select_items, None)
         _check_depth(node)  # before the size: its message says how to shorten OR chains
         _check_size(node, limits.max_query_nodes)

@@ -22,7 +22,7 @@ from catalog.identity import normalize_principal_name
 from catalog.namespace import NewSecurable
 from catalog.records import ColumnRecord, PrincipalKind, PrincipalRecord, SecurableRecord
 from catalog.runtime import Runtime
-from catalog.sql.compiler import Budgets, check_text, use_budgets
+from catalog.sql.compiler import Budgets, check_text
 from catalog.sql.insert import RESULT_COLUMNS as INSERT_COLUMNS
 from catalog.sql.insert import run_insert
 from catalog.sql.merge import RESULT_COLUMNS as MERGE_COLUMNS
@@ -84,12 +84,7 @@ class StatementExecutor:
         its text is measured before it is parsed, and every query it compiles is measured
         before its tables are resolved.
         """
-        limits = Budgets.of(self.rt.settings)
-        check_text(sql, limits)
-        with use_budgets(limits):
-            return self._execute(sql, parameters)
-
-    def _execute(self, sql: str, parameters: Mapping[str, object] | None) -> StatementResult:
+        check_text(sql, Budgets.of(self.rt.settings))
         node = d.parse_statement(sql)
         names = parameter_names(node)
         values = dict(parameters or {})

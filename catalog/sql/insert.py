@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from catalog.records import ColumnRecord
 from catalog.runtime import Runtime
-from catalog.sql.compiler import ReadQuery
+from catalog.sql.compiler import Budgets, ReadQuery
 from catalog.sql.constants import NotConstant, constant
 from catalog.sql.errors import position, refuse
 from catalog.sql.select_runner import run_query
@@ -44,7 +44,7 @@ def run_insert(
     if isinstance(source, exp.Values):
         rows, kinds, query = _values(runtime, resolver, source, columns)
     else:
-        query = ReadQuery.plan(source, resolver)
+        query = ReadQuery.plan(source, resolver, Budgets.of(resolver.runtime.settings))
         compiled, raw = run_query(runtime, query, MAX_BATCH_ROWS)
         if len(compiled.columns) != len(columns):
             raise InvalidParameter(
@@ -110,6 +110,6 @@ def _values(
     union: exp.Query = selects[0]
     for select in selects[1:]:
         union = exp.union(union, select, distinct=False)
-    query = ReadQuery.plan(union, resolver)
+    query = ReadQuery.plan(union, resolver, Budgets.of(resolver.runtime.settings))
     compiled, raw = run_query(runtime, query, MAX_COMPUTED_ROWS)
     return [list(r) for r in raw], compiled.kinds, query

@@ -37,7 +37,7 @@ from sqlglot import exp
 
 from catalog.records import ColumnRecord
 from catalog.runtime import Runtime
-from catalog.sql.compiler import ReadQuery
+from catalog.sql.compiler import Budgets, ReadQuery
 from catalog.sql.errors import refuse
 from catalog.sql.select_runner import run_query
 from catalog.sql.sources import PRIVILEGE_META, CatalogResolver
@@ -119,7 +119,7 @@ def run_merge(
             )
         )
     )
-    query = ReadQuery.plan(outer, resolver)
+    query = ReadQuery.plan(outer, resolver, Budgets.of(resolver.runtime.settings))
     compiled, raw = run_query(runtime, query, MAX_BATCH_ROWS)
     if len(raw) > MAX_BATCH_ROWS:
         raise InvalidParameter(

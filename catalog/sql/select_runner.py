@@ -29,7 +29,7 @@ from sqlglot import exp
 
 from catalog.access.authorizer import Caller
 from catalog.runtime import Runtime
-from catalog.sql.compiler import MAX_ROWS, CompiledQuery, ReadQuery
+from catalog.sql.compiler import MAX_ROWS, Budgets, CompiledQuery, ReadQuery
 from catalog.sql.readonly import TIMEOUT_SECONDS, physical_schema, run_readonly
 from catalog.sql.sources import CatalogResolver
 
@@ -54,7 +54,7 @@ def run_select(
 ) -> SelectResult:
     """Run a parsed SELECT for ``caller``; ``runtime`` is a ``catalog.http.deps.Runtime``."""
     resolver = CatalogResolver(runtime, caller, default_catalog, default_schema)
-    query = ReadQuery.plan(node, resolver)
+    query = ReadQuery.plan(node, resolver, Budgets.of(resolver.runtime.settings))
     compiled, raw = run_query(runtime, query, max_rows, timeout)
     rows, truncated = present(raw, compiled.kinds, compiled.max_rows)
     return SelectResult(compiled.columns, rows, truncated)
