@@ -35,11 +35,15 @@ from catalog.persistence.driver import DriverStatement
 from catalog.persistence.engine import Database
 from catalog.persistence.schema import TableDataVersion
 from catalog.records import ColumnRecord, TableRecord
-from common.errors import InvalidParameter, PermissionDenied
+from common.errors import InvalidParameter, PayloadTooLarge, PermissionDenied
 from common.values import INT_RANGES, check_rows, columns_by_name
 
 #: Keys per ``IN (…)`` list: well under SQLite's 32,766 variables, cheap to plan.
 _CHUNK = 500
+#: Rows per INSERT statement of a write: a large write runs as several bounded statements.
+_WRITE_CHUNK = 1000
+#: Default of :attr:`TableDataService.max_rows_per_write` (``STEWARD_MAX_ROWS_PER_WRITE``).
+DEFAULT_MAX_ROWS_PER_WRITE = 10_000
 
 
 @dataclass(frozen=True)
@@ -106,9 +110,17 @@ def layout_of(record: TableRecord) -> TableLayout:
 class TableDataService:
     """Reads and writes the rows of managed tables; ``namespace`` resolves names."""
 
-    def __init__(self, db: Database, namespace: Any) -> None:
+    def __init__(
+        self,
+        db: Database,
+        namespace: Any,
+        max_rows_per_write: int = DEFAULT_MAX_ROWS_PER_WRITE,
+    ) -> None:
         self.db = db
         self.namespace = namespace
+        #: Most rows one request may write: a write holds the one SQLite writer for its
+        #: whole transaction, so its size is what bounds how long others wait.
+        self.max_rows_per_write = max_rows_per_write
         self._ready: set[str] = set()
         self._ready_lock = threading.Lock()
         #: Latest rows by key, for serving's lookups (see :meth:`latest_by_key`).
@@ -154,10 +166,21 @@ class TableDataService:
         merge: bool = True,
     ) -> WriteResult:
         """Check every row, then write them in one transaction (merge: upsert by key)."""
+        rows = rows if isinstance(rows, Sequence) else list(rows)
+        self.check_write_size(len(rows), "the request")
         layout = self.layout(full_name)
         checked = check_rows(layout.record.detail.columns, rows, text=text)
         with self.db.transaction() as session:
             return self.write_checked(session, layout, checked, merge=merge)
+
+    def check_write_size(self, count: int, what: str) -> None:
+        """Refuse (413) a write of more than :attr:`max_rows_per_write` rows before any
+        work: the caller splits it, and nobody waits behind one unbounded transaction."""
+        if count > self.max_rows_per_write:
+            raise PayloadTooLarge(
+                f"{what} writes {count} rows; at most {self.max_rows_per_write} rows may be "
+                "written by one request (STEWARD_MAX_ROWS_PER_WRITE): split it into several"
+            )
 
     def write_checked(
         self,
@@ -172,7 +195,7 @@ class TableDataService:
             return WriteResult(0, 0, 0)
         keys = layout.key_columns
         if not keys:  # no primary key: every row is a new row
-            session.execute(sa.insert(layout.table), [_physical_row(r) for r in rows])
+            _execute_chunked(session, sa.insert(layout.table), rows)
             self._bump_version(session, layout)
             return WriteResult(len(rows), len(rows), 0)
         _refuse_duplicate_keys(layout, rows)
@@ -183,7 +206,7 @@ class TableDataService:
                 f"row {number}: a row with primary key {_shown_key(layout, row)} already exists; "
                 "use MERGE INTO (or the rows API, which merges) to update it"
             )
-        session.execute(self._upsert(session, layout), [_physical_row(r) for r in rows])
+        _execute_chunked(session, self._upsert(session, layout), rows)
         self._bump_version(session, layout)
         updated = sum(1 for r in rows if _key(layout, r) in existing)
         return WriteResult(len(rows), len(rows) - updated, updated)
@@ -524,6 +547,13 @@ def _plain_keys(column: ColumnRecord, values: Sequence[Any]) -> bool:
     if column.type_name == "STRING":
         return types == {str} and all(v.isascii() and "\x00" not in v for v in values)
     return False
+
+
+def _execute_chunked(session: Session, statement: Any, rows: Sequence[dict[int, Any]]) -> None:
+    """Run ``statement`` for ``rows`` :data:`_WRITE_CHUNK` at a time: the parameters of
+    one statement stay bounded however many rows the (already size-checked) write has."""
+    for start in range(0, len(rows), _WRITE_CHUNK):
+        session.execute(statement, [_physical_row(r) for r in rows[start : start + _WRITE_CHUNK]])
 
 
 def _physical_row(row: dict[int, Any]) -> dict[str, Any]:

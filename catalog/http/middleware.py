@@ -191,7 +191,15 @@ class AuthenticationMiddleware:
         if scope["type"] != "http" or scope["path"] in self.public_paths:
             await self.app(scope, receive, send)
             return
-        token = _bearer_token(scope)
+        authorizations = [v for n, v in scope.get("headers", []) if n == b"authorization"]
+        if len(authorizations) > 1:
+            # Which one would count is up to each proxy on the way; answer none of them.
+            message = (
+                f"the request carries {len(authorizations)} Authorization headers; send exactly one"
+            )
+            await send_error(scope, send, 400, "INVALID_PARAMETER_VALUE", message)
+            return
+        token = _bearer_token(authorizations[0]) if authorizations else None
         runtime = scope["app"].state.runtime
         try:
             # A token verified within the last second needs no database read, so no
@@ -206,11 +214,8 @@ class AuthenticationMiddleware:
         await self.app(scope, receive, send)
 
 
-def _bearer_token(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            scheme, _, credentials = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and credentials.strip():
-                return credentials.strip()
-            return None
+def _bearer_token(authorization: bytes) -> str | None:
+    scheme, _, credentials = authorization.decode("latin-1").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
     return None

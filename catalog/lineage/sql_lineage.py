@@ -24,7 +24,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.lineage import Node, lineage
 from sqlglot.optimizer.qualify import qualify
-from sqlglot.optimizer.scope import build_scope, traverse_scope
+from sqlglot.optimizer.scope import Scope, build_scope, traverse_scope
 
 DIALECT = "databricks"
 _ALIAS = "_steward_col_"
@@ -269,18 +269,42 @@ def _qualify_and_trace(
 def _trace(
     query: exp.Query, count: int, tables: dict, dialect: str
 ) -> dict[int, set[tuple[str, str]]]:
-    """For each output position, the (table, column) pairs of base tables it reads."""
+    """For each output position, the (table, column) pairs of base tables it reads.
+
+    All outputs are traced in one walk that shares its work between them, without
+    trimming each step's select to one column (that copies the select: a walk per output
+    made a 256-column INSERT … SELECT cost seconds). An output that cannot be traced (a
+    ``*`` over a table whose columns are unknown) is traced on its own and left out."""
     _alias_outputs(query)
     scope = build_scope(query)
+    traced = _lineage_of(None, query, tables, dialect, scope)
+    if traced is None:  # one output defeats the shared walk: trace each on its own
+        traced = {}
+        for i in range(count):
+            node = _lineage_of(f"{_ALIAS}{i}", query, tables, dialect, scope)
+            if node is not None:
+                traced.update(node)
     out: dict[int, set[tuple[str, str]]] = {}
-    for i in range(count):
-        try:
-            node = lineage(f"{_ALIAS}{i}", query, tables, dialect=dialect, scope=scope)
-        except SqlglotError:  # e.g. a * over a table whose columns are unknown
-            continue
-        assert isinstance(node, Node)
-        out[i] = {leaf for n in node.walk() if (leaf := _leaf(n)) is not None}
+    for name, node in traced.items():
+        index = int(name.removeprefix(_ALIAS)) if name.startswith(_ALIAS) else count
+        if index < count:
+            out[index] = {leaf for n in node.walk() if (leaf := _leaf(n)) is not None}
     return out
+
+
+def _lineage_of(
+    column: str | None, query: exp.Query, tables: dict, dialect: str, scope: Scope | None
+) -> dict[str, Node] | None:
+    """``{output name: lineage}`` of ``column`` (or of every output), None if untraceable."""
+    try:
+        found = lineage(
+            column, query, tables, dialect=dialect, scope=scope, trim_selects=False, copy=False
+        )
+    except (SqlglotError, ValueError):  # e.g. a * over a table whose columns are unknown
+        return None
+    if isinstance(found, Node):
+        return {column or found.name: found}
+    return found
 
 
 def _alias_outputs(query: exp.Expression) -> None:

@@ -13,15 +13,27 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+#: ``PRAGMA synchronous`` levels a server may run SQLite at (docs/running.md). FULL syncs the
+#: WAL at every commit, so an acknowledged change survives a power cut; NORMAL syncs only at
+#: checkpoints, so a power cut (not a process crash) can lose the last acknowledged commits.
+SQLITE_SYNCHRONOUS_LEVELS = ("full", "normal")
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+
+def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
     """WAL lets readers run beside the one writer; foreign keys are off by default in SQLite."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+    if synchronous not in SQLITE_SYNCHRONOUS_LEVELS:
+        raise ValueError(f"SQLite synchronous level {synchronous!r} is not one of full, normal")
+    level = synchronous.upper()
+
+    def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA synchronous={level}")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return set_pragmas
 
 
 #: Execution option of :meth:`Database.statement_read` connections on SQLite: no BEGIN.
@@ -43,7 +55,7 @@ def _sqlite_begin_deferred(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, *, writer: bool = True) -> Engine:
+def make_engine(url: str, *, writer: bool = True, sqlite_synchronous: str = "full") -> Engine:
     """An engine for ``url``. A writer engine begins IMMEDIATE on SQLite; a reader engine
     begins deferred on SQLite and REPEATABLE READ on PostgreSQL (see :class:`Database`)."""
     parsed = make_url(url)
@@ -56,7 +68,7 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
             pool_size=8,
             max_overflow=8,
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(sqlite_synchronous))
 
         # pysqlite's own transaction handling defers BEGIN; we issue it ourselves.
         @event.listens_for(engine, "connect")
@@ -117,14 +129,17 @@ CommitHook = Callable[[Session], None]
 class Database:
     """Owns the engine and hands out one session per unit of work."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "full") -> None:
+        """``sqlite_synchronous``: see :data:`SQLITE_SYNCHRONOUS_LEVELS`; FULL unless the
+        operator trades power-loss durability for commit speed (PostgreSQL ignores it: its
+        commits are durable by its own settings)."""
         self.url = url
         #: Run as the last step of every write transaction, after its changes are flushed;
         #: what they write commits with the change or not at all (the audit log uses this).
         self.before_commit: list[CommitHook] = []
         #: Run after a write transaction committed.
         self.after_commit: list[CommitHook] = []
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Readers get engines of their own. SQLite: they must not queue behind the write
         # lock (a WAL read transaction sees one snapshot from its first read). PostgreSQL:
@@ -133,7 +148,7 @@ class Database:
         # the follow cursor) could see a writer's commit halfway; REPEATABLE READ gives the
         # whole transaction one snapshot, set once per connection (no statement per read),
         # and a transaction that only reads never fails to serialize.
-        self._read_engine = make_engine(url, writer=False)
+        self._read_engine = make_engine(url, writer=False, sqlite_synchronous=sqlite_synchronous)
         self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
 
     @property

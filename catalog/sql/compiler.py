@@ -76,6 +76,7 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
 from catalog.config import Settings
+from catalog.sql.cpu_gate import statement_cpu
 from catalog.sql.errors import refuse, shown
 from catalog.sql.rewrite import (
     TIMESTAMPS,
@@ -579,14 +580,15 @@ class ReadQuery:
         counted as the columns it stands for; all before anything is compiled."""
         if not isinstance(node, exp.Query):
             raise InvalidParameter("only SELECT queries can read tables")
-        _check_select_items(node, limits.max_select_items, None)
-        _check_depth(node)  # before the size: its message says how to shorten OR chains
-        _check_size(node, limits.max_query_nodes)
-        tree = node.copy()
-        _check_tree(tree)
-        sources = _resolve_tables(tree, resolve)
-        _check_select_items(tree, limits.max_select_items, sources)
-        return cls(tree, sources)
+        with statement_cpu():
+            _check_select_items(node, limits.max_select_items, None)
+            _check_depth(node)  # before the size: its message says how to shorten OR chains
+            _check_size(node, limits.max_query_nodes)
+            tree = node.copy()
+            _check_tree(tree)
+            sources = _resolve_tables(tree, resolve)
+            _check_select_items(tree, limits.max_select_items, sources)
+            return cls(tree, sources)
 
     def schema(self) -> dict[str, dict[str, dict[str, dict[str, str]]]]:
         """The tables this query reads as sqlglot's optimizer schema."""
@@ -597,6 +599,10 @@ class ReadQuery:
         return nested
 
     def compile(self, backend: str, schema: str | None, max_rows: int = MAX_ROWS) -> CompiledQuery:
+        with statement_cpu():
+            return self._compile(backend, schema, max_rows)
+
+    def _compile(self, backend: str, schema: str | None, max_rows: int) -> CompiledQuery:
         tree = self.tree.copy()
         _name_outputs(tree)
         public = self.schema()
@@ -627,8 +633,13 @@ class ReadQuery:
         cap(tree, max_rows)
         dialect = sqlglot_dialect(backend)
         try:
+            # The tree is this compile's own copy: generating from it without another copy.
             sql = tree.sql(
-                dialect, comments=False, identify=True, unsupported_level=ErrorLevel.RAISE
+                dialect,
+                copy=False,
+                comments=False,
+                identify=True,
+                unsupported_level=ErrorLevel.RAISE,
             )
         except (SqlglotError, RecursionError) as exc:
             raise InvalidParameter(

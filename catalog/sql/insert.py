@@ -23,9 +23,8 @@ from catalog.sql.constants import NotConstant, constant
 from catalog.sql.errors import position, refuse
 from catalog.sql.select_runner import run_query
 from catalog.sql.sources import CatalogResolver
-from catalog.sql.writes import Target, check, record_lineage, resolve_target
-from common.errors import InvalidParameter
-from common.values import MAX_BATCH_ROWS
+from catalog.sql.writes import Target, check, record_lineage, resolve_target, trace_lineage
+from common.errors import InvalidParameter, PayloadTooLarge
 
 #: VALUES rows holding expressions are computed as one UNION ALL query: a chain this long
 #: stays well inside the compiler's depth bound.
@@ -45,24 +44,26 @@ def run_insert(
         rows, kinds, query = _values(runtime, resolver, source, columns)
     else:
         query = ReadQuery.plan(source, resolver, Budgets.of(resolver.runtime.settings))
-        compiled, raw = run_query(runtime, query, MAX_BATCH_ROWS)
+        limit = runtime.data.max_rows_per_write
+        compiled, raw = run_query(runtime, query, limit)
         if len(compiled.columns) != len(columns):
             raise InvalidParameter(
                 f"[INSERT_COLUMN_ARITY_MISMATCH] the query gives {len(compiled.columns)} "
                 f"column(s) but {len(columns)} are written to {target.full_name} "
                 f"({', '.join(c.name for c in columns)})"
             )
-        if len(raw) > MAX_BATCH_ROWS:
-            raise InvalidParameter(
-                f"INSERT … SELECT writes at most {MAX_BATCH_ROWS} rows per statement; the "
-                "query gives more: split it (e.g. by a range of keys)"
+        if len(raw) > limit:
+            raise PayloadTooLarge(
+                f"INSERT … SELECT writes at most {limit} rows per statement "
+                "(STEWARD_MAX_ROWS_PER_WRITE); the query gives more: split it (e.g. by a "
+                "range of keys)"
             )
         rows, kinds = [list(r) for r in raw], compiled.kinds
     checked = check(target, columns, rows, kinds)
+    lineage = trace_lineage(node, target, query.sources, resolver) if query is not None else None
     with runtime.db.transaction() as session:
         result = runtime.data.write_checked(session, target.layout, checked, merge=False)
-        if query is not None:
-            record_lineage(session, node, target, query.sources, resolver, statement_id)
+        record_lineage(session, lineage, resolver, statement_id)
     return [[result.num_affected_rows, result.num_inserted_rows]]
 
 
@@ -92,8 +93,7 @@ def _values(
                 f"{len(columns)} column(s) are written ({', '.join(c.name for c in columns)})"
                 f"{position(values.expressions[number - 1])}"
             )
-    if len(tuples) > MAX_BATCH_ROWS:
-        raise InvalidParameter(f"an INSERT may write at most {MAX_BATCH_ROWS} rows")
+    runtime.data.check_write_size(len(tuples), "the INSERT")
     try:
         return [[constant(value) for value in row] for row in tuples], None, None
     except NotConstant:

@@ -41,9 +41,9 @@ from catalog.sql.compiler import Budgets, ReadQuery
 from catalog.sql.errors import refuse
 from catalog.sql.select_runner import run_query
 from catalog.sql.sources import PRIVILEGE_META, CatalogResolver
-from catalog.sql.writes import Target, record_lineage, resolve_target, storable
-from common.errors import InvalidParameter
-from common.values import MAX_BATCH_ROWS, check_rows
+from catalog.sql.writes import Target, record_lineage, resolve_target, storable, trace_lineage
+from common.errors import InvalidParameter, PayloadTooLarge
+from common.values import check_rows
 from policy.securables import Privilege
 
 RESULT_COLUMNS = [
@@ -120,17 +120,20 @@ def run_merge(
         )
     )
     query = ReadQuery.plan(outer, resolver, Budgets.of(resolver.runtime.settings))
-    compiled, raw = run_query(runtime, query, MAX_BATCH_ROWS)
-    if len(raw) > MAX_BATCH_ROWS:
-        raise InvalidParameter(
-            f"MERGE writes at most {MAX_BATCH_ROWS} rows per statement; split the source"
+    limit = runtime.data.max_rows_per_write
+    compiled, raw = run_query(runtime, query, limit)
+    if len(raw) > limit:
+        raise PayloadTooLarge(
+            f"MERGE writes at most {limit} rows per statement (STEWARD_MAX_ROWS_PER_WRITE); "
+            "the source gives more: split it"
         )
     deletes, updates, inserts = _split(target, whens, raw, compiled.kinds)
+    lineage = trace_lineage(node, target, query.sources, resolver)
     with runtime.db.transaction() as session:
         deleted = runtime.data.delete_keys(session, target.layout, deletes)
         updated = runtime.data.write_checked(session, target.layout, updates, merge=True)
         inserted = runtime.data.write_checked(session, target.layout, inserts, merge=False)
-        record_lineage(session, node, target, query.sources, resolver, statement_id)
+        record_lineage(session, lineage, resolver, statement_id)
     n_updated, n_inserted = updated.num_affected_rows, inserted.num_inserted_rows
     return [[deleted + n_updated + n_inserted, n_updated, deleted, n_inserted]]
 

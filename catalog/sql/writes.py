@@ -41,6 +41,7 @@ from catalog.lineage.sql_lineage import (
     statement_lineage,
 )
 from catalog.records import ColumnRecord
+from catalog.sql.cpu_gate import statement_cpu
 from catalog.sql.errors import position
 from catalog.sql.sources import CatalogResolver, Source
 from catalog.sql.table_sources import GovernedSource
@@ -146,31 +147,32 @@ def check(
     return check_rows(target.layout.record.detail.columns, named)
 
 
-def record_lineage(
-    session: Session,
+def trace_lineage(
     node: exp.Expression,
     target: Target,
     read: dict[str, Source],
     resolver: CatalogResolver,
-    statement_id: str | None,
-) -> None:
-    """Record the statement's table and column edges (``sql``) in ``session``.
+) -> SqlLineage | None:
+    """The statement's table and column edges, computed before its write transaction (the
+    tracing is CPU-bound: done under the writer lock, others would wait on it); None when
+    it reads no table but its target.
 
     Only tables the statement was authorized to read become sources. When sqlglot cannot
     trace the columns, the table edges are still recorded.
     """
     sources = {name: s for name, s in read.items() if name != target.full_name}
     if not sources:
-        return
+        return None
     columns = {name: list(s.columns) for name, s in read.items()}
     columns[target.full_name] = list(target.source.columns)
     try:
-        found = statement_lineage(
-            node,
-            columns,
-            catalog=resolver.default_catalog,
-            schema=resolver.default_schema,
-        )
+        with statement_cpu():
+            found = statement_lineage(
+                node,
+                columns,
+                catalog=resolver.default_catalog,
+                schema=resolver.default_schema,
+            )
     except (SqlLineageError, SqlglotError, KeyError, ValueError, TypeError, RecursionError):
         found = SqlLineage(target.full_name, tuple(sorted(sources)), ())
     # Column names stay lower-cased, as every lineage recorder stores them.
@@ -179,6 +181,17 @@ def record_lineage(
         for c in found.columns
         if c.source_table in sources
     )
-    lineage = SqlLineage(target.full_name, tuple(sorted(sources)), edges)
+    return SqlLineage(target.full_name, tuple(sorted(sources)), edges)
+
+
+def record_lineage(
+    session: Session,
+    lineage: SqlLineage | None,
+    resolver: CatalogResolver,
+    statement_id: str | None,
+) -> None:
+    """Record edges of :func:`trace_lineage` in the write's ``session``."""
+    if lineage is None:
+        return
     stores = resolver.runtime.stores
     record_edges(session, sql_edges(stores.namespace(session), lineage, statement_id))

@@ -64,8 +64,10 @@ from registry.client.names import three_parts
 
 #: The server's default body limit (``STEWARD_MAX_BODY_BYTES``).
 DEFAULT_MAX_REQUEST_BYTES = 1 << 20
-#: Most rows (or keys) one request may carry, as the server allows.
+#: Most keys one lookup request may carry, as the server allows.
 MAX_BATCH_ROWS = 100_000
+#: Most rows one write request carries: the server's default ``STEWARD_MAX_ROWS_PER_WRITE``.
+MAX_WRITE_ROWS = 10_000
 _ROW_NUMBER = re.compile(r"^(rows?|key) (\d+)(?: and (\d+))?")
 
 
@@ -146,7 +148,7 @@ class Client:
         rows = json_records(df)
         items = [orjson.dumps(row) for row in rows]
         head = b'{"mode":"' + mode.encode() + b'","rows":['
-        batches = self._batches([len(i) for i in items], len(head) + 2)
+        batches = self._batches([len(i) for i in items], len(head) + 2, MAX_WRITE_ROWS)
         if len(batches) > 1:
             self._check_rows(name, rows)
         totals = {"num_affected_rows": 0, "num_inserted_rows": 0, "num_updated_rows": 0}
@@ -282,7 +284,9 @@ class Client:
             for i, k in enumerate(key_items)
         ]
         rows: list[dict[str, Any] | None] = []
-        for start, stop in self._batches(sizes, len(head) + len(tail) + len(end)):
+        for start, stop in self._batches(
+            sizes, len(head) + len(tail) + len(end), MAX_BATCH_ROWS
+        ):
             body = head + b",".join(key_items[start:stop]) + tail
             if time_items is not None:
                 body += b",".join(time_items[start:stop])
@@ -299,15 +303,17 @@ class Client:
             rows += answer.get("rows", [])
         return rows
 
-    def _batches(self, sizes: Sequence[int], overhead: int) -> list[tuple[int, int]]:
+    def _batches(
+        self, sizes: Sequence[int], overhead: int, max_items: int
+    ) -> list[tuple[int, int]]:
         """(start, end) of consecutive items whose JSON (plus commas and ``overhead``) fits
-        the body limit, at most :data:`MAX_BATCH_ROWS` each. An item too big on its own
+        the body limit, at most ``max_items`` each. An item too big on its own
         travels alone, for the server to refuse."""
         limit = self.max_request_bytes - overhead - 64
         batches: list[tuple[int, int]] = []
         start, total = 0, 0
         for i, size in enumerate(sizes):
-            if i > start and (total + size + 1 > limit or i - start >= MAX_BATCH_ROWS):
+            if i > start and (total + size + 1 > limit or i - start >= max_items):
                 batches.append((start, i))
                 start, total = i, 0
             total += size + 1

@@ -109,3 +109,30 @@ def test_oversized_headers_are_431_before_the_token_is_read(tmp_path: Path) -> N
         assert ok.status_code == 200
     finally:
         server.stop()
+
+
+def test_two_authorization_headers_are_refused_whichever_is_valid(tmp_path: Path) -> None:
+    """The attack run found the first of two ``Authorization`` headers winning; a proxy on
+    the way may pick the other, so a request carrying two is answered for neither."""
+    storage = tmp_path / "root"
+    server = start_server(sqlite_url(storage), storage)
+    try:
+        valid = f"Bearer {server.admin_token}"
+        for pair in ((valid, "Bearer nope"), ("Bearer nope", valid), (valid, valid)):
+            answer = httpx.get(
+                f"{server.url}/api/2.1/unity-catalog/catalogs",
+                headers=[("Authorization", pair[0]), ("Authorization", pair[1])],
+                timeout=30,
+            )
+            assert answer.status_code == 400, answer.text
+            body = answer.json()
+            assert body["error_code"] == "INVALID_PARAMETER_VALUE"
+            assert "2 Authorization headers" in body["message"]
+            assert server.admin_token not in answer.text
+            audited = server.admin.get(
+                "/api/2.1/steward/audit", params={"request_id": body["request_id"]}
+            )
+            assert [e["response"]["status_code"] for e in audited.json()["events"]] == [400]
+        assert server.admin.get("/api/2.1/unity-catalog/catalogs").status_code == 200
+    finally:
+        server.stop()
