@@ -22,7 +22,7 @@ from catalog.access.grants import GrantService
 from catalog.access.replica_sync import PolicyListener
 from catalog.audit.checkpointer import Checkpointer
 from catalog.audit.recorder import AuditRecorder
-from catalog.config import Settings
+from catalog.config import Settings, SettingsError
 from catalog.data.table_data import TableDataService
 from catalog.http.app import build_app
 from catalog.identity import IdentityService
@@ -63,7 +63,7 @@ def upgrade_database(database_url: str) -> None:
 
 
 def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
     engine = PolicyEngine()
     authorizer = Authorizer(engine, db.backend)
     stores = SqlRegistryStores()
@@ -77,7 +77,7 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
         namespace=namespace,
         grants=GrantService(db, authorizer, stores),
         audit=AuditRecorder(db, settings.audit_metadata_reads),
-        data=TableDataService(db, namespace),
+        data=TableDataService(db, namespace, settings.max_rows_per_write),
     )
     policy = LoadPolicy(
         allow_pickle=settings.allow_pickle,
@@ -171,7 +171,15 @@ def shutdown(runtime: Runtime) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings.from_env()
+    """The server's app. Without ``settings`` (``uvicorn --factory steward.app:create_app``)
+    they are read from the environment, and one that is not valid ends the process as
+    ``steward server`` does: one line on stderr and exit code 2, not uvicorn's traceback."""
+    if settings is None:
+        try:
+            settings = Settings.from_env()
+        except SettingsError as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
     configure_logging(settings.log_format, settings.log_level)
     runtime, services = start(settings)
     log.info(

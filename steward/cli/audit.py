@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from steward.cli.options import DatabaseUrl, StorageRoot
+from steward.cli.options import DatabaseUrl, StorageRoot, load_settings
 from steward.cli.output import (
     CsvFlag,
     JsonFlag,
@@ -39,8 +39,8 @@ KeyFile = Annotated[
     Path | None,
     typer.Option(
         "--key-file",
-        envvar="STEWARD_AUDIT_KEY_FILE",
-        help="File holding the checkpoint HMAC key (or set STEWARD_AUDIT_KEY).",
+        help="File holding the checkpoint HMAC key (or set STEWARD_AUDIT_KEY, or "
+        "STEWARD_AUDIT_KEY_FILE, as the server has them).",
     ),
 ]
 
@@ -152,16 +152,13 @@ def open_audit_log(
     database_url: str | None, storage_root: Path | None, key_file: Path | None
 ) -> tuple[Any, bytes | None]:
     """The server's database, found as the server finds it (flags, then STEWARD_* variables,
-    then ``./.steward``), and the checkpoint key. Never creates a database: a SQLite file
+    then ``./.steward``), and the checkpoint key (``--key-file``, else the server's
+    STEWARD_AUDIT_KEY or STEWARD_AUDIT_KEY_FILE). Never creates a database: a SQLite file
     that is not there is an error naming where it was looked for, as is a key file that
-    cannot be read."""
-    from catalog.config import Settings
+    cannot be read; a setting that is not valid is one line and exit code 2."""
     from catalog.persistence.engine import Database
 
-    try:
-        settings = Settings.from_env(database_url=database_url, storage_root=storage_root)
-    except OSError as exc:  # STEWARD_AUDIT_KEY_FILE that cannot be read
-        fail(f"cannot read the audit key file: {exc.strerror}: {exc.filename}")
+    settings = load_settings(database_url=database_url, storage_root=storage_root)
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         path = Path(url.split("///", 1)[-1])

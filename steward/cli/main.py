@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from steward.cli import catalog_commands, registry_commands, sql_shell
-from steward.cli.options import DatabaseUrl, StorageRoot
+from steward.cli.options import DatabaseUrl, StorageRoot, load_settings
 from steward.cli.shared import fail, require_server
 
 db = typer.Typer(help="Database administration.", no_args_is_help=True)
@@ -26,39 +26,40 @@ db = typer.Typer(help="Database administration.", no_args_is_help=True)
 def db_upgrade(database_url: DatabaseUrl = None, storage_root: StorageRoot = None) -> None:
     """Apply all database migrations (the server also does this on start)."""
     require_server()
-    from catalog.config import Settings
     from steward.app import upgrade_database
 
-    settings = Settings.from_env(database_url=database_url, storage_root=storage_root)
+    settings = load_settings(database_url=database_url, storage_root=storage_root)
     settings.storage_root.mkdir(parents=True, exist_ok=True)
     upgrade_database(settings.resolved_database_url)
     typer.echo("database is up to date")
 
 
 def server(
-    host: Annotated[str | None, typer.Option("--host", envvar="STEWARD_HOST")] = None,
-    port: Annotated[int | None, typer.Option("--port", envvar="STEWARD_PORT")] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (or STEWARD_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port to listen on (or STEWARD_PORT).")
+    ] = None,
     database_url: DatabaseUrl = None,
     storage_root: StorageRoot = None,
     log_format: Annotated[
         str | None,
         typer.Option(
             "--log-format",
-            help="json, console, or auto (default: console on a terminal, else json).",
-            envvar="STEWARD_LOG_FORMAT",
+            help="json, console, or auto (or STEWARD_LOG_FORMAT; default: console on a "
+            "terminal, else json).",
         ),
     ] = None,
 ) -> None:
-    """Start the Steward server (migrates the database first)."""
-    if log_format not in (None, "auto", "json", "console"):
-        fail(f"--log-format must be auto, json or console, not '{log_format}'")
+    """Start the Steward server (migrates the database first). A setting that is not valid
+    (a flag or a STEWARD_* variable) stops it first: one line, exit code 2."""
     require_server()
-    from catalog.config import Settings
     from catalog.persistence.root_lock import StorageRootInUse
     from steward.app import create_app
     from steward.cli.serve import serve
 
-    settings = Settings.from_env(
+    settings = load_settings(
         host=host,
         port=port,
         database_url=database_url,

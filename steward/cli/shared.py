@@ -33,7 +33,16 @@ __all__ = [
 
 
 #: What ``server``, ``db`` and ``audit verify|checkpoint`` import: the ``server`` extra.
-SERVER_LIBRARIES = ("fastapi", "uvicorn", "sqlalchemy", "alembic", "psycopg", "casbin", "structlog")
+SERVER_LIBRARIES = (
+    "fastapi",
+    "uvicorn",
+    "sqlalchemy",
+    "alembic",
+    "psycopg",
+    "casbin",
+    "structlog",
+    "pydantic_settings",
+)
 
 
 def require_server() -> None:
