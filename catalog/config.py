@@ -220,6 +220,8 @@ class Settings(BaseSettings):
     sql_max_chars: Count = 32_768
     sql_max_select_items: Count = 256
     sql_max_query_nodes: Count = 2_000
+    #: Seconds planning, and then compiling, one query may take (checked between steps).
+    sql_max_compile_seconds: Seconds = 2.0
     #: Accept pickle/cloudpickle model artifacts at finalize (they run code when loaded).
     allow_pickle: Boolean = False
     #: Types trusted in skops files beyond Steward's built-in allow-list.

@@ -66,6 +66,7 @@ Databricks renders them in JSON results, binary base64.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -296,12 +297,36 @@ class Budgets:
     #: Nodes of a query's syntax tree: names, literals, operators, function calls,
     #: clauses (``STEWARD_SQL_MAX_QUERY_NODES``).
     max_query_nodes: int
+    #: Seconds that planning, and then compiling, a query may take
+    #: (``STEWARD_SQL_MAX_COMPILE_SECONDS``): the size budgets bound the work, this bounds
+    #: what a pathological shape within them could still cost. Checked between the steps.
+    max_compile_seconds: float = 2.0
 
     @classmethod
     def of(cls, settings: Settings) -> Budgets:
         return cls(
-            settings.sql_max_chars, settings.sql_max_select_items, settings.sql_max_query_nodes
+            settings.sql_max_chars,
+            settings.sql_max_select_items,
+            settings.sql_max_query_nodes,
+            settings.sql_max_compile_seconds,
         )
+
+
+class CompileClock:
+    """Time spent planning or compiling one query, refused once over its budget."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.started = time.perf_counter()
+
+    def check(self, step: str) -> None:
+        elapsed = time.perf_counter() - self.started
+        if elapsed > self.limit:
+            raise InvalidParameter(
+                f"the query took {elapsed:.2f} s to {step}, more than the limit of "
+                f"{self.limit:g} s (STEWARD_SQL_MAX_COMPILE_SECONDS). Simplify the query or "
+                "split it into smaller ones"
+            )
 
 
 #: The budgets of the default settings (for callers that have no settings of their own).
@@ -562,6 +587,8 @@ class ReadQuery:
 
     tree: exp.Expression
     sources: dict[str, Source]
+    #: :attr:`Budgets.max_compile_seconds` of the statement, for :meth:`compile`.
+    max_compile_seconds: float = DEFAULT_BUDGETS.max_compile_seconds
 
     @property
     def tables(self) -> list[str]:
@@ -581,6 +608,7 @@ class ReadQuery:
         if not isinstance(node, exp.Query):
             raise InvalidParameter("only SELECT queries can read tables")
         with statement_cpu():
+            clock = CompileClock(limits.max_compile_seconds)
             _check_select_items(node, limits.max_select_items, None)
             _check_depth(node)  # before the size: its message says how to shorten OR chains
             _check_size(node, limits.max_query_nodes)
@@ -588,7 +616,8 @@ class ReadQuery:
             _check_tree(tree)
             sources = _resolve_tables(tree, resolve)
             _check_select_items(tree, limits.max_select_items, sources)
-            return cls(tree, sources)
+            clock.check("resolve its tables")
+            return cls(tree, sources, limits.max_compile_seconds)
 
     def schema(self) -> dict[str, dict[str, dict[str, dict[str, str]]]]:
         """The tables this query reads as sqlglot's optimizer schema."""
@@ -603,6 +632,7 @@ class ReadQuery:
             return self._compile(backend, schema, max_rows)
 
     def _compile(self, backend: str, schema: str | None, max_rows: int) -> CompiledQuery:
+        clock = CompileClock(self.max_compile_seconds)
         tree = self.tree.copy()
         _name_outputs(tree)
         public = self.schema()
@@ -619,6 +649,7 @@ class ReadQuery:
             raise InvalidParameter(f"cannot resolve the query: {_optimizer_message(exc)}") from None
         except (SqlglotError, RecursionError, KeyError, ValueError, TypeError) as exc:
             raise InvalidParameter(f"cannot resolve the query: {exc}") from None
+        clock.check("resolve its names and types")
         for trunc in tree.find_all(exp.TimestampTrunc):
             trunc.type = exp.DataType.build("TIMESTAMP")
         names: dict[str, str] = {}
@@ -645,8 +676,10 @@ class ReadQuery:
             raise InvalidParameter(
                 f"the query uses something this server's database ({backend}) cannot run: {exc}"
             ) from None
+        clock.check("rewrite and generate")
         allowed = frozenset().union(*(s.physical_tables for s in self.sources.values()))
         _verify_generated(sql, dialect, schema, allowed)
+        clock.check("check what it generated")
         return CompiledQuery(sql, columns, kinds, max_rows, allowed)
 
 

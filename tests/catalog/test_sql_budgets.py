@@ -386,3 +386,37 @@ def test_a_server_with_raised_limits_runs_the_wide_select(raised: ServerHandle) 
     assert ok(data.reader_client, in_list)["result"]["data_array"] == [[2]]
     # The raised limits are limits still.
     refused(data.reader_client, wide_select(data.t, 2001), "STEWARD_SQL_MAX_SELECT_ITEMS", "2001")
+
+
+@pytest.fixture(scope="module", params=backends())
+def hurried(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerHandle]:
+    """A server whose queries may take no time at all to plan or compile."""
+    directory = tmp_path_factory.mktemp("hurried")
+    with database_url_for(str(request.param), directory) as url:
+        handle = start_server(url, directory / "storage", {"STEWARD_SQL_MAX_COMPILE_SECONDS": "0"})
+        try:
+            yield handle
+        finally:
+            handle.stop()
+
+
+def test_the_compile_time_budget_refuses_a_query_that_takes_longer(
+    hurried: ServerHandle,
+) -> None:
+    """Every query takes some time, so with a budget of 0 s each is refused, naming the
+    limit and the setting; the refusal is audited and statements that compile nothing run."""
+    admin = hurried.admin
+    catalog = unique("hurry")
+    ok(admin, f"CREATE CATALOG {catalog}")
+    ok(admin, f"CREATE SCHEMA {catalog}.s")
+    ok(admin, f"CREATE TABLE {catalog}.s.t (id BIGINT)")
+    response = refused(
+        admin, f"SELECT id FROM {catalog}.s.t", "STEWARD_SQL_MAX_COMPILE_SECONDS", "limit of 0 s"
+    )
+    listed = admin.get(AUDIT, params={"request_id": response.headers["x-request-id"]})
+    assert [e["response"]["status_code"] for e in listed.json()["events"]] == [400]
+    body = post(admin, f"INSERT INTO {catalog}.s.t SELECT 1").json()
+    assert body["status"]["state"] == "FAILED", body
+    assert ok(admin, f"SHOW TABLES IN {catalog}.s")["result"]["data_array"]
