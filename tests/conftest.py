@@ -10,7 +10,7 @@ import pytest
 from catalog.config import Settings
 from catalog.runtime import Runtime
 from steward.app import shutdown, start
-from tests.support import ServerHandle, backends, database_url_for, start_server
+from tests.support import backends, database_url_for, server_fixture
 
 
 @pytest.fixture(params=backends())
@@ -35,15 +35,5 @@ def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
     shutdown(rt)
 
 
-@pytest.fixture(scope="module", params=backends())
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerHandle]:
-    """One real server per test module and backend; tests use unique names."""
-    directory = tmp_path_factory.mktemp("server")
-    with database_url_for(str(request.param), directory) as url:
-        handle = start_server(url, directory / "storage")
-        try:
-            yield handle
-        finally:
-            handle.stop()
+#: One real server per test module and backend; tests use unique names.
+server = server_fixture("server")

@@ -216,6 +216,25 @@ def start_server(
     raise RuntimeError(f"server did not start in time:\n{handle.logs()}")
 
 
+def server_fixture(name: str, extra_env: dict[str, str] | None = None) -> Any:
+    """A module-scoped fixture: one real server per backend, started with ``extra_env``
+    (a server with raised or lowered limits, say), stopped after the module."""
+
+    @pytest.fixture(scope="module", params=backends())
+    def fixture(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[ServerHandle]:
+        directory = tmp_path_factory.mktemp(name)
+        with database_url_for(str(request.param), directory) as url:
+            handle = start_server(url, directory / "storage", extra_env)
+            try:
+                yield handle
+            finally:
+                handle.stop()
+
+    return fixture
+
+
 def write_mlmodel(storage_location: str) -> None:
     """What an MLflow client writes at a version's file: location before finalize."""
     directory = Path(storage_location.removeprefix("file://"))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +22,7 @@ import pytest
 
 from catalog.config import Settings
 from policy.dialect import parse_statement
-from tests.support import ServerHandle, backends, database_url_for, start_server, unique
+from tests.support import ServerHandle, server_fixture, unique
 
 SQL = "/api/2.0/sql/statements"
 AUDIT = "/api/2.1/steward/audit"
@@ -350,17 +349,7 @@ RAISED = {
 }
 
 
-@pytest.fixture(scope="module", params=backends())
-def raised(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerHandle]:
-    directory = tmp_path_factory.mktemp("raised")
-    with database_url_for(str(request.param), directory) as url:
-        handle = start_server(url, directory / "storage", RAISED)
-        try:
-            yield handle
-        finally:
-            handle.stop()
+raised = server_fixture("raised", RAISED)
 
 
 def test_a_server_with_raised_limits_runs_the_wide_select(raised: ServerHandle) -> None:
@@ -388,18 +377,7 @@ def test_a_server_with_raised_limits_runs_the_wide_select(raised: ServerHandle) 
     refused(data.reader_client, wide_select(data.t, 2001), "STEWARD_SQL_MAX_SELECT_ITEMS", "2001")
 
 
-@pytest.fixture(scope="module", params=backends())
-def hurried(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerHandle]:
-    """A server whose queries may take no time at all to plan or compile."""
-    directory = tmp_path_factory.mktemp("hurried")
-    with database_url_for(str(request.param), directory) as url:
-        handle = start_server(url, directory / "storage", {"STEWARD_SQL_MAX_COMPILE_SECONDS": "0"})
-        try:
-            yield handle
-        finally:
-            handle.stop()
+hurried = server_fixture("hurried", {"STEWARD_SQL_MAX_COMPILE_SECONDS": "0"})
 
 
 def test_the_compile_time_budget_refuses_a_query_that_takes_longer(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from sqlalchemy import text
 from catalog.config import Settings
 from catalog.persistence.engine import Database
 from steward.app import shutdown, start
-from tests.support import ServerHandle, backends, database_url_for, start_server, unique
+from tests.support import ServerHandle, server_fixture, unique
 
 SQL = "/api/2.0/sql/statements"
 TABLES = "/api/2.1/steward/tables"
@@ -31,20 +30,8 @@ AUDIT = "/api/2.1/steward/audit"
 LIMIT = 50
 
 
-@pytest.fixture(scope="module", params=backends())
-def small(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerHandle]:
-    """A server allowing :data:`LIMIT` rows per write."""
-    directory = tmp_path_factory.mktemp("small")
-    with database_url_for(str(request.param), directory) as url:
-        handle = start_server(
-            url, directory / "storage", {"STEWARD_MAX_ROWS_PER_WRITE": str(LIMIT)}
-        )
-        try:
-            yield handle
-        finally:
-            handle.stop()
+#: A server allowing :data:`LIMIT` rows per write.
+small = server_fixture("small", {"STEWARD_MAX_ROWS_PER_WRITE": str(LIMIT)})
 
 
 def statement(client: httpx.Client, sql: str) -> dict[str, Any]:
