@@ -222,6 +222,8 @@ class Settings(BaseSettings):
     sql_max_query_nodes: Count = 2_000
     #: Seconds planning, and then compiling, one query may take (checked between steps).
     sql_max_compile_seconds: Seconds = 2.0
+    #: SQL statements one user may have in flight on one server process; more fail at once.
+    sql_max_statements_per_user: Count = 4
     #: Accept pickle/cloudpickle model artifacts at finalize (they run code when loaded).
     allow_pickle: Boolean = False
     #: Types trusted in skops files beyond Steward's built-in allow-list.

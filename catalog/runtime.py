@@ -14,6 +14,7 @@ from typing import Protocol
 
 from catalog.access.authorizer import Authorizer, Caller
 from catalog.access.grants import GrantService
+from catalog.admission import StatementAdmission
 from catalog.audit.recorder import AuditRecorder
 from catalog.config import Settings
 from catalog.data.table_data import TableDataService
@@ -63,6 +64,8 @@ class Runtime:
     audit: AuditRecorder
     #: Rows of managed tables (feature tables).
     data: TableDataService
+    #: Each caller's SQL statements in flight (``STEWARD_SQL_MAX_STATEMENTS_PER_USER``).
+    statements: StatementAdmission
     #: The model registry, when the composition root installed one.
     registry: RegistryHooks | None = None
     #: Started after the services; stopped, newest first, at shutdown.

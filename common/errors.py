@@ -51,3 +51,10 @@ class NotEmpty(StewardError):
 class PayloadTooLarge(StewardError):
     status_code = 413
     error_code = "REQUEST_LIMIT_EXCEEDED"
+
+
+class TooManyRequests(StewardError):
+    """The caller has too much in flight already; retrying later succeeds."""
+
+    status_code = 429
+    error_code = "REQUEST_LIMIT_EXCEEDED"

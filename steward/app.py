@@ -20,6 +20,7 @@ from catalog.access.authorizer import Authorizer
 from catalog.access.casbin_adapter import load_engine
 from catalog.access.grants import GrantService
 from catalog.access.replica_sync import PolicyListener
+from catalog.admission import StatementAdmission
 from catalog.audit.checkpointer import Checkpointer
 from catalog.audit.recorder import AuditRecorder
 from catalog.config import Settings, SettingsError
@@ -78,6 +79,7 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
         grants=GrantService(db, authorizer, stores),
         audit=AuditRecorder(db, settings.audit_metadata_reads),
         data=TableDataService(db, namespace, settings.max_rows_per_write),
+        statements=StatementAdmission(settings.sql_max_statements_per_user),
     )
     policy = LoadPolicy(
         allow_pickle=settings.allow_pickle,
