@@ -38,7 +38,14 @@ from catalog.records import (
 from catalog.store.base import IdentityStore
 from catalog.store.factory import CatalogStores
 from common.errors import AlreadyExists, InvalidParameter, NotFound, Unauthenticated
-from common.text import check_storable
+from common.text import (
+    NAME_LENGTH,
+    TEXT_REFUSED,
+    fold_identifier,
+    fold_text,
+    refuse_controls,
+    shown,
+)
 
 TOKEN_PREFIX = "dapi"
 ADMIN_NAME = "admin"
@@ -63,14 +70,33 @@ class IssuedToken:
 
 
 def normalize_principal_name(name: object, what: str) -> str:
+    """The stored spelling of a principal name (userName, applicationId, group name).
+
+    Folded like every identifier (:func:`common.text.fold_identifier`: NFKC, lower-case)
+    and stripped, so ``ａｌｉｃｅ@example.com`` or an NFD ``é`` is the principal already
+    there, not a second one a grant could be confused with; control and invisible
+    characters are refused where they were sent, naming ``what`` and the position.
+    """
     if not isinstance(name, str) or not name.strip():
         raise InvalidParameter(f"{what} must be a non-empty string")
-    if len(name) > 255:
-        raise InvalidParameter(f"{what} is longer than 255 characters")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise InvalidParameter(f"{what} {name!r} contains control characters")
-    check_storable(name, what)
-    return name.strip().lower()
+    if len(name) > 4 * NAME_LENGTH:
+        raise InvalidParameter(f"{what} is longer than {NAME_LENGTH} characters")
+    refuse_controls(name, what)
+    folded = fold_identifier(name).strip()
+    if not folded:
+        raise InvalidParameter(f"{what} must be a non-empty string")
+    if len(folded) > NAME_LENGTH:
+        raise InvalidParameter(f"{what} is longer than {NAME_LENGTH} characters")
+    return folded
+
+
+def normalize_display_name(value: str | None, what: str = "displayName") -> str | None:
+    """A display name is free text shown beside the name: NFC, and no control characters
+    (invisible joiners stay allowed: emoji and some scripts need them)."""
+    if value is None:
+        return None
+    refuse_controls(value, what, TEXT_REFUSED)
+    return fold_text(value)
 
 
 class IdentityService:
@@ -178,12 +204,16 @@ class IdentityService:
         members: Iterable[str] = (),
         groups: Iterable[str] = (),
     ) -> PrincipalRecord:
-        """Create a principal with its initial members and groups (by id), all or nothing."""
+        """Create a principal with its initial members and groups (by id), all or nothing.
+
+        ``name`` is normalized again (callers have; it is idempotent), so no path can
+        store a spelling lookups would not find.
+        """
         record = PrincipalRecord(
             id=new_id(),
             kind=kind,
-            name=name,
-            display_name=display_name,
+            name=normalize_principal_name(name, "name"),
+            display_name=normalize_display_name(display_name),
             active=active,
             created_at=now_ms(),
         )
@@ -209,14 +239,17 @@ class IdentityService:
         return found
 
     def get_by_name(self, name: str) -> PrincipalRecord | None:
+        """The principal of ``name`` in any spelling that folds to its stored one."""
         with self.db.read() as session:
-            return self.stores.identity(session).get_principal_by_name(name.lower())
+            return self.stores.identity(session).get_principal_by_name(
+                fold_identifier(name).strip()
+            )
 
     def require_principal_name(self, name: str, what: str = "principal") -> str:
         """The stored name of an existing principal; an unknown one is an error, not a no-op."""
         found = self.get_by_name(normalize_principal_name(name, what))
         if found is None:
-            raise NotFound(f"{what} '{name}' is not a known principal")
+            raise NotFound(f"{what} {shown(name)} is not a known principal")
         return found.name
 
     def list_principals(
@@ -225,7 +258,7 @@ class IdentityService:
         with self.db.read() as session:
             return self.stores.identity(session).list_principals(
                 kinds,
-                name_equals.lower() if name_equals is not None else None,
+                fold_identifier(name_equals).strip() if name_equals is not None else None,
                 start_index - 1,
                 count,
             )

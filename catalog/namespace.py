@@ -272,7 +272,9 @@ class NamespaceService:
         if parent_full_name is not None:
             parent_type = securable_type.parent_type
             assert parent_type is not None
-            chain = self.authorizer.resolve_chain(parent_full_name, parent_type, store)
+            # In its stored spelling: SQL's SHOW … IN hands the container on as written.
+            parent = ".".join(split_full_name(parent_full_name, parent_type))
+            chain = self.authorizer.resolve_chain(parent, parent_type, store)
             parent_id = chain[-1].id
             everything_visible = self.authorizer.can_see_all_children(caller, chain)
         if everything_visible:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from catalog.records import SecurableRecord, TableDetailRecord
+from common.text import fold_external
 from policy.securables import SecurableType
 
 
@@ -107,7 +108,13 @@ def model_version_node(model: SecurableRecord, version: int) -> NodeRef:
 
 
 def external_node(namespace: str, name: str) -> NodeRef:
-    """An external dataset (or job) by its OpenLineage namespace and name."""
+    """An external dataset (or job) by its OpenLineage namespace and name.
+
+    Both are NFC-normalised here too (OpenLineage events already are, at the boundary), so
+    every recorder keys one dataset the same way whichever normal form it was handed;
+    migration c0008 keys the nodes stored before by the same digest.
+    """
+    namespace, name = fold_external(namespace), fold_external(name)
     digest = hashlib.sha256(f"{namespace}\x00{name}".encode()).hexdigest()
     return NodeRef(
         NodeType.EXTERNAL, f"ext:{digest}", None, namespace=namespace, external_name=name

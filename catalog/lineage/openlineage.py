@@ -33,6 +33,17 @@ plus column-lineage input fields). Every event type is checked, recorded or not.
 event over budget is ``413 REQUEST_LIMIT_EXCEEDED`` naming the limit, the count and
 the setting that raises it; it changes nothing (its audit event is still written).
 How many datasets a body can list at all is bounded by ``STEWARD_MAX_BODY_BYTES``.
+
+Names
+-----
+A dataset's (and a job's) namespace and name, and the column names of a
+``columnLineage`` facet, are another system's names: they are stored NFC-normalised with
+their case kept (:func:`common.text.fold_external`), so a producer that writes ``é``
+decomposed (NFD, as macOS file names are) records the same node as one that does not.
+One holding a control or invisible character (``\r``, ESC, U+202E …) is refused with
+400, naming the field, the character's code point and its position, and nothing is
+recorded: these names end up on terminals and in diagrams. A catalog dataset's name is
+then folded like every securable name (NFKC, lower-case; :mod:`catalog.names`).
 """
 
 from __future__ import annotations
@@ -42,18 +53,43 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from catalog.config import Settings
 from common.errors import PayloadTooLarge
-from common.text import NAME_LENGTH, storable_problem
+from common.text import (
+    EXTERNAL_REFUSED,
+    NAME_LENGTH,
+    control_problem,
+    fold_external,
+    shown,
+    storable_problem,
+)
 
 #: Namespaces (or URI schemes) that mean "a table of this catalog".
 CATALOG_SCHEMES = frozenset({"steward", "uc"})
 MAX_TEXT = 4096
 
+
+def external_name(value: str) -> str:
+    """A name of another system as stored: NFC, case kept; one holding a control or
+    invisible character is refused (the error names its code point and position)."""
+    problem = control_problem(value, EXTERNAL_REFUSED)
+    if problem:
+        # Through the template's context: the message may hold braces of its own.
+        raise PydanticCustomError(
+            "invalid_name", "{message}", {"message": f"{shown(value)} {problem}"}
+        )
+    return fold_external(value)
+
+
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
-ColumnName = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH)]
+#: A dataset's or job's namespace or name.
+Name = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(external_name)]
+ColumnName = Annotated[
+    str, Field(min_length=1, max_length=NAME_LENGTH), AfterValidator(external_name)
+]
 
 
 class _Lenient(BaseModel):
@@ -90,13 +126,13 @@ class Run(_Lenient):
 
 
 class Job(_Lenient):
-    namespace: Text
-    name: Text
+    namespace: Name
+    name: Name
 
 
 class InputField(_Lenient):
-    namespace: Text
-    name: Text
+    namespace: Name
+    name: Name
     field: ColumnName
 
     @property
@@ -118,8 +154,8 @@ class DatasetFacets(_Lenient):
 
 
 class Dataset(_Lenient):
-    namespace: Text
-    name: Text
+    namespace: Name
+    name: Name
     facets: DatasetFacets | None = None
 
 
@@ -159,10 +195,10 @@ class EventBudget:
     """How much one event may ask for (see the module docstring); the defaults are the
     settings' (docs/running.md)."""
 
-    max_inputs: int = Settings.lineage_max_inputs
-    max_outputs: int = Settings.lineage_max_outputs
-    max_column_fields: int = Settings.lineage_max_column_fields
-    max_edges: int = Settings.lineage_max_edges
+    max_inputs: int = Settings.model_fields["lineage_max_inputs"].default
+    max_outputs: int = Settings.model_fields["lineage_max_outputs"].default
+    max_column_fields: int = Settings.model_fields["lineage_max_column_fields"].default
+    max_edges: int = Settings.model_fields["lineage_max_edges"].default
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EventBudget:

@@ -14,19 +14,33 @@ from collections.abc import Iterable
 
 from catalog.lineage.model import ColumnEdge, Edge, EdgeKind, NodeRef, securable_node
 from catalog.lineage.sql_lineage import SqlLineage
+from catalog.names import normalize_full_name
 from catalog.store.base import NamespaceStore
+from common.errors import InvalidParameter
 from policy.securables import SecurableType
 
 
 def table_nodes(store: NamespaceStore, full_names: Iterable[str]) -> dict[str, NodeRef]:
-    """The nodes of the tables (feature tables) among ``full_names`` that exist."""
+    """The nodes of the tables (feature tables) among ``full_names`` that exist, keyed by
+    the names as given; each is looked up by its stored spelling (:mod:`catalog.names`),
+    so a name in another normal form still finds its table."""
+    stored = {name: _stored_name(name) for name in set(full_names)}
+    found = store.get_many(set(stored.values()))
     records = {
-        name: record
-        for name, record in store.get_many(set(full_names)).items()
-        if record.securable_type is SecurableType.TABLE
+        name: found[canonical]
+        for name, canonical in stored.items()
+        if canonical in found and found[canonical].securable_type is SecurableType.TABLE
     }
     details = store.get_table_details([r.id for r in records.values()])
     return {name: securable_node(r, details.get(r.id)) for name, r in records.items()}
+
+
+def _stored_name(full_name: str) -> str:
+    """A table's stored full name; a name that is none is looked up as it is (and not found)."""
+    try:
+        return normalize_full_name(full_name, SecurableType.TABLE)
+    except InvalidParameter:
+        return full_name
 
 
 def sql_edges(

@@ -4,7 +4,14 @@ It reads ``GET /api/2.1/steward/lineage`` like any client (BROWSE on NAME; what 
 caller may not see stays redacted) and renders the answer as an indented tree
 (default), the JSON itself (``--json``, like every command; ``--format json`` too),
 Graphviz ``dot`` or a Mermaid flowchart. Both diagram languages read UTF-8, so names
-are written as they are, escaped only where the language needs it.
+are written as they are (``×``, ``é``; never ``u00d7``), escaped only where the language
+needs it.
+
+A name may hold a control character stored before names refused them (an OpenLineage
+dataset recorded with a ``\r``, say): the tree, DOT and Mermaid all show it as a visible
+escape (:func:`common.text.escape_controls`: ``\r``, ``\x1b``, ``\u202e``), so nothing
+from the data acts on a terminal or breaks a diagram's line. ``--json`` is the answer as
+it is (JSON escapes controls itself).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
+from common.text import escape_controls
 from steward.cli.output import JsonFlag, emit_json
 from steward.cli.shared import api, fail
 
@@ -80,12 +88,18 @@ def _chosen_format(fmt: Format | None, as_json: bool) -> Format:
 
 
 def label(node: dict[str, Any]) -> str:
+    """A node's name (with its version), its control characters visibly escaped."""
     if node.get("redacted"):
-        return f"(redacted {node['type'].lower()})"
+        return f"(redacted {kind_text(node['type']).lower()})"
     name = node.get("name") or node["id"]
     if node.get("version") is not None:
         name = f"{name} v{node['version']}"
-    return name
+    return escape_controls(str(name))
+
+
+def kind_text(value: Any) -> str:
+    """A node type or an edge kind as shown: the server's word, escaped like a name."""
+    return escape_controls(str(value))
 
 
 def render_tree(graph: dict[str, Any], direction: str) -> str:
@@ -100,7 +114,7 @@ def render_tree(graph: dict[str, Any], direction: str) -> str:
     for edge in graph["edges"]:
         up[edge["target"]].append(edge)
         down[edge["source"]].append(edge)
-    lines = [f"{label(nodes[root])} ({nodes[root]['type']})"]
+    lines = [f"{label(nodes[root])} ({kind_text(nodes[root]['type'])})"]
     ways = [("upstream", up, "source"), ("downstream", down, "target")]
     chosen = [w for w in ways if direction in (w[0], "both")]
     for i, (title, index, end) in enumerate(chosen):
@@ -124,10 +138,11 @@ def _branch(
         last = i == len(edges) - 1
         other = edge[end]
         node = nodes[other]
-        note = f"  [{edge['kind']} ×{edge['count']}]"
+        note = f"  [{kind_text(edge['kind'])} ×{edge['count']}]"
         cycle = "  (cycle)" if other in path else ""
         lines.append(
-            f"{prefix}{'└── ' if last else '├── '}{label(node)} ({node['type']}){note}{cycle}"
+            f"{prefix}{'└── ' if last else '├── '}{label(node)} ({kind_text(node['type'])})"
+            f"{note}{cycle}"
         )
         if not cycle:
             _branch(
@@ -152,10 +167,10 @@ def render_dot(graph: dict[str, Any]) -> str:
     lines = ["digraph lineage {", "  rankdir=LR;", "  node [shape=box];"]
     for node in graph["nodes"]:
         style = ", style=dashed" if node.get("redacted") else ""
-        text = dot_string(label(node), node["type"])
+        text = dot_string(label(node), kind_text(node["type"]))
         lines.append(f"  {ids[node['id']]} [label={text}{style}];")
     for edge in graph["edges"]:
-        text = dot_string(f"{edge['kind']} ×{edge['count']}")
+        text = dot_string(f"{kind_text(edge['kind'])} ×{edge['count']}")
         lines.append(f"  {ids[edge['source']]} -> {ids[edge['target']]} [label={text}];")
     lines.append("}")
     return "\n".join(lines)
@@ -180,10 +195,10 @@ def render_mermaid(graph: dict[str, Any]) -> str:
     ids = _short_ids(graph)
     lines = ["flowchart LR"]
     for node in graph["nodes"]:
-        text = f"{mermaid_text(label(node))}<br/>{mermaid_text(node['type'])}"
+        text = f"{mermaid_text(label(node))}<br/>{mermaid_text(kind_text(node['type']))}"
         lines.append(f'  {ids[node["id"]]}["{text}"]')
     for edge in graph["edges"]:
-        kind = mermaid_text(edge["kind"])
+        kind = mermaid_text(kind_text(edge["kind"]))
         lines.append(f"  {ids[edge['source']]} -->|{kind}| {ids[edge['target']]}")
     return "\n".join(lines)
 

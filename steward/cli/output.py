@@ -4,6 +4,13 @@ People get readable UTC times where the API answers epoch milliseconds, and ever
 whole: a table only when it fits the terminal, one ``field: value`` block per row when
 it does not (an id cut to ``…`` cannot be pasted into the next command). Scripts get the
 API's raw values, as JSON or as CSV.
+
+What a table or a ``field: value`` block shows never acts on the terminal: a control or
+invisible character in a value (a name stored before names refused them, a comment, a
+SQL result) is written as a visible escape (``\r``, ``\x1b``, ``\u202e``:
+:func:`terminal_text`), so a ``\r`` cannot rewrite a line nor an escape sequence recolour
+it. Line breaks in free text stay line breaks. ``--json`` and ``--csv`` are for programs
+and keep every value as the API answered it (JSON escapes the C0 controls itself).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from common.text import escape_controls
 from steward.cli.shared import fail
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -73,7 +81,7 @@ def show_object(value: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(value)
         return
-    cells = [[key, human_cell(key, item)] for key, item in value.items()]
+    cells = [[terminal_text(key), human_cell(key, item)] for key, item in value.items()]
     _show_cells(["field", "value"], cells, show_header=False)
 
 
@@ -86,7 +94,8 @@ def csv_text(rows: Iterable[Sequence[Any]]) -> str:
 
 
 def human_cell(name: str, value: Any) -> str:
-    """A value as people read it: epoch milliseconds of a time field as a UTC time."""
+    """A value as people read it: epoch milliseconds of a time field as a UTC time, and
+    text safe on a terminal (:func:`terminal_text`)."""
     if _is_epoch_millis(name, value):
         return _utc_text(value) or str(value)
     if _is_no_expiry(name, value):
@@ -94,8 +103,16 @@ def human_cell(name: str, value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
-    return str(value)
+        # JSON escapes C0 controls but writes DEL, C1 and bidi controls as they are.
+        return terminal_text(orjson.dumps(value).decode())
+    return terminal_text(str(value))
+
+
+def terminal_text(text: str) -> str:
+    """``text`` as a terminal may print it: control and invisible characters as visible
+    escapes (``\r``, ``\x1b``, ``\u202e``), line breaks kept (a ``field: value`` block
+    indents a value's further lines; a table cell wraps them)."""
+    return escape_controls(text, keep_newlines=True)
 
 
 def _is_epoch_millis(name: str, value: Any) -> bool:
@@ -142,6 +159,7 @@ def _show_cells(headers: list[str], cells: list[list[str]], show_header: bool) -
     A table fits when every column can be at least as wide as its longest word: text may
     then wrap at spaces, but no value (an id, a path, a URL) is ever cut or folded.
     """
+    headers = [terminal_text(header) for header in headers]  # SQL result columns are data too
     widths = _column_widths(headers if show_header else None, cells)
     if widths is None:
         _show_vertical(headers, cells, show_header)
