@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from catalog.records import ColumnRecord, TableDetailRecord
 from common.errors import InvalidParameter
+from common.text import EXTERNAL_REFUSED, refuse_controls
 
 #: Types a timeseries key may have.
 TIMESERIES_TYPES = frozenset({"TIMESTAMP", "TIMESTAMP_NTZ", "DATE"})
@@ -39,8 +40,7 @@ def build_table_detail(
     for col in columns:
         if not col.name or not col.name.strip():
             raise InvalidParameter(f"column at position {col.position} has an empty name")
-        if any(ord(ch) < 32 for ch in col.name):
-            raise InvalidParameter(f"column name {col.name!r} contains control characters")
+        refuse_controls(col.name, f"column at position {col.position}:", EXTERNAL_REFUSED)
         key = col.name.lower()
         if key in by_name:
             raise InvalidParameter(f"column '{col.name}' is defined more than once")

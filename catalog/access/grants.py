@@ -17,6 +17,8 @@ from catalog.access import casbin_rules
 from catalog.access.authorizer import Authorizer, Caller
 from catalog.access.casbin_adapter import METASTORE_KEY
 from catalog.access.replica_sync import Op, grant_op, revoke_op
+from catalog.identity import normalize_principal_name
+from catalog.names import split_full_name
 from catalog.persistence import schema as t
 from catalog.persistence.engine import Database
 from catalog.records import SecurableRecord
@@ -51,8 +53,10 @@ class GrantService:
             return METASTORE_KEY, None
 
         assert full_name is not None
+        # In its stored spelling (SQL hands names on as written): ``ｍａｉｎ.s`` is ``main.s``.
+        stored = ".".join(split_full_name(full_name, securable_type))
         chain = self.authorizer.resolve_chain(
-            full_name, securable_type, self.stores.namespace(session)
+            stored, securable_type, self.stores.namespace(session)
         )
         return chain[-1].id, chain[-1]
 
@@ -105,10 +109,10 @@ class GrantService:
 
     @staticmethod
     def _principal(session: Session, name: str) -> str:
-        stored = name.strip().lower() if isinstance(name, str) else ""
+        stored = normalize_principal_name(name, "principal")
         found = session.scalar(select(t.Principal.name).where(t.Principal.name == stored))
         if found is None:
-            raise NotFound(f"principal '{name}' does not exist")
+            raise NotFound(f"principal '{stored}' does not exist")
         return found
 
     @staticmethod

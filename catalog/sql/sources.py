@@ -37,6 +37,7 @@ from catalog.sql.errors import position
 from catalog.sql.system_sources import SOURCES
 from catalog.sql.table_sources import GovernedSource
 from common.errors import InvalidParameter, NotFound
+from common.text import fold_identifier
 from policy.securables import Privilege, SecurableType
 
 #: ``exp.Table.meta`` key: the privilege a reference needs (default SELECT); the MERGE
@@ -85,8 +86,9 @@ def not_a_table(table: exp.Table) -> NotFound:
 def qualified_name(
     table: exp.Table, default_catalog: str | None, default_schema: str | None
 ) -> str | None:
-    """``catalog.schema.table`` (lower-cased), or None when the parts do not make one."""
-    parts = [part.name.lower() for part in table.parts]
+    """``catalog.schema.table`` in its stored spelling (:func:`common.text.fold_identifier`:
+    NFKC, lower-case), or None when the parts do not make one."""
+    parts = [fold_identifier(part.name) for part in table.parts]
     if not parts or len(parts) > 3 or any(not part for part in parts):
         return None
     defaults = [default_catalog, default_schema][: 3 - len(parts)]

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from common.text import escape_controls
 from steward.cli.options import DatabaseUrl, StorageRoot, load_settings
 from steward.cli.output import (
     CsvFlag,
@@ -145,7 +146,7 @@ def _print_one(event: dict[str, Any], fmt: OutputFormat) -> None:
     if fmt is OutputFormat.CSV:
         typer.echo(csv_text([[row[c] for c in COLUMNS]]), nl=False)
         return
-    typer.echo("  ".join("" if row[c] is None else str(row[c]) for c in COLUMNS))
+    typer.echo("  ".join("" if row[c] is None else escape_controls(str(row[c])) for c in COLUMNS))
 
 
 def open_audit_log(

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 import typer
 
+from common.text import escape_controls
 from registry.client.errors import StewardError
 from registry.client.http import STEWARD, UC, RestClient, quote_part
 from registry.client.names import three_parts as _three_parts
@@ -57,7 +58,9 @@ def require_server() -> None:
 
 
 def fail(message: str) -> NoReturn:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    """End the command with ``message`` (often the server's words: escaped, so a name
+    holding a control character cannot act on the terminal)."""
+    typer.secho(f"error: {escape_controls(message)}", fg=typer.colors.RED, err=True)
     raise typer.Exit(1)
 
 

@@ -149,18 +149,12 @@ def test_names_in_sql_are_folded_the_same_way(server: ServerHandle) -> None:
     assert bad not in catalog_names(admin) and bad.lower() not in catalog_names(admin)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs files this change may not touch: catalog/access/grants.py (_target and "
-    "_principal look names up unfolded) and catalog/sql/sources.py (qualified_name only "
-    "lower-cases); see the report of the names change",
-)
 @pytest.mark.parametrize(
     "way", ["grant-on-nfd", "grant-to-fullwidth", "permissions-nfd", "select-nfd"]
 )
-def test_names_the_grant_store_and_sql_reads_do_not_fold_yet(
-    server: ServerHandle, way: str
-) -> None:
+def test_grants_permissions_and_sql_reads_fold_names(server: ServerHandle, way: str) -> None:
+    """GRANT's object and principal, /permissions and SQL table names find the stored
+    spelling from any other; the grant lands on the one catalog and the one user."""
     admin = server.admin
     name = f"ré_{uuid.uuid4().hex[:8]}"
     ok(admin, f"CREATE CATALOG `{name}`")
@@ -168,15 +162,18 @@ def test_names_the_grant_store_and_sql_reads_do_not_fold_yet(
     ok(admin, f"CREATE TABLE `{name}`.s.t (id BIGINT)")
     user, _token = server.create_user()
     local, domain = user.split("@")
-    if way == "grant-on-nfd":
-        ok(admin, f"GRANT USE CATALOG ON CATALOG `{nfd(name)}` TO `{user}`")
-    elif way == "grant-to-fullwidth":
-        ok(admin, f"GRANT USE CATALOG ON CATALOG `{name}` TO `{fullwidth(local)}@{domain}`")
+    if way in ("grant-on-nfd", "grant-to-fullwidth"):
+        on, to = (
+            (nfd(name), user) if way == "grant-on-nfd" else (name, f"{fullwidth(local)}@{domain}")
+        )
+        ok(admin, f"GRANT USE CATALOG ON CATALOG `{on}` TO `{to}`")
+        granted = admin.get(f"{UC}/permissions/catalog/{name}").json()
+        assert {a["principal"] for a in granted["privilege_assignments"]} == {user}
     elif way == "permissions-nfd":
         response = admin.get(f"{UC}/permissions/catalog/{nfd(name)}")
         assert response.status_code == 200, response.text
     else:
-        assert ok(admin, f"SELECT count(*) FROM `{nfd(name)}`.s.t") == [["0"]]
+        assert ok(admin, f"SELECT count(*) FROM `{nfd(name)}`.s.t") == [[0]]
 
 
 # -- control characters: 400, the field, the code point and position; nothing created ---------
@@ -606,3 +603,31 @@ def test_migration_refuses_names_that_would_merge_and_changes_nothing(
         assert names == {"main_x", fullwidth("main_x"), nfd("né"), "a\u2024b"}  # untouched
     finally:
         engine.dispose()
+
+
+def test_control_character_in_a_column_name_is_refused_creating_nothing(
+    server: ServerHandle,
+) -> None:
+    admin = server.admin
+    catalog = unique("col")
+    assert admin.post(f"{UC}/catalogs", json={"name": catalog}).status_code == 200
+    assert (
+        admin.post(f"{UC}/schemas", json={"catalog_name": catalog, "name": "s"}).status_code == 200
+    )
+    columns = [
+        {"name": "id", "type_name": "LONG", "type_text": "bigint", "position": 0},
+        {"name": "a\x1b[2Jb", "type_name": "STRING", "type_text": "string", "position": 1},
+    ]
+    response = admin.post(
+        f"{UC}/tables",
+        json={
+            "name": "t",
+            "catalog_name": catalog,
+            "schema_name": "s",
+            "table_type": "MANAGED",
+            "data_source_format": "DELTA",
+            "columns": columns,
+        },
+    )
+    error(response, "column at position 1", "U+001B", "position 2")
+    assert admin.get(f"{UC}/tables/{catalog}.s.t").status_code == 404
