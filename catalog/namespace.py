@@ -276,7 +276,7 @@ class NamespaceService:
             parent = ".".join(split_full_name(parent_full_name, parent_type))
             chain = self.authorizer.resolve_chain(parent, parent_type, store)
             parent_id = chain[-1].id
-            everything_visible = self.authorizer.can_see_all_children(caller, chain)
+            everything_visible = self.authorizer.can_see_all_children(caller, chain, securable_type)
         if everything_visible:
             rows = store.list_children(parent_id, [securable_type], after, limit + 1)
             more = len(rows) > limit

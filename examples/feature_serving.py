@@ -269,7 +269,7 @@ def invoke(url: str, token: str, history: pd.DataFrame) -> None:
             },
         )
         say(
-            f"creating an endpoint without EXECUTE on the model: {denied.status_code} "
+            f"creating an endpoint over a model it may not see: {denied.status_code} "
             f"{denied.json().get('error_code')}"
         )
 

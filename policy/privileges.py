@@ -18,8 +18,13 @@ an independent evaluator of this text against it):
    allowed to the owner of the node or of any container, to a metastore admin,
    and to a holder of MANAGE on the node (granted on it or a container) who
    passes the gates.
-4. A subject sees a node when it is a metastore admin, owns the node or a
-   container, or holds any grant on the node or a container.
+4. A subject sees a node when it is a metastore admin, the node is the
+   metastore, the subject owns the node or a container, or it holds (rule 1's
+   grants: on the node or a container, to it or one of its groups) a privilege
+   that applies to the node's type. A grant on a container of a privilege that
+   does not apply to the node does not show it: USE CATALOG or CREATE SCHEMA
+   on a catalog shows the catalog, not its schemas; USE SCHEMA on a catalog
+   shows its schemas, not their tables; CREATE CATALOG shows no catalog.
 
 Whether the privilege applies to the node's type is checked before deciding.
 """
@@ -144,10 +149,14 @@ def _decide_manage_grants(subject: Subject, chain: Sequence[Node], granted: Gran
     return managed  # MANAGE is held on the node; name the usage gate that is missing
 
 
-def sees(
-    subject: Subject, chain: Sequence[Node], has_any_grant: Callable[[str, str], bool]
-) -> bool:
-    """Rule 4. ``has_any_grant(principal, node_key)``: any grant on that node or a container."""
-    if subject.is_metastore_admin or any(subject.is_or_in(n.owner) for n in chain):
+def sees(subject: Subject, chain: Sequence[Node], granted: Granted) -> bool:
+    """Rule 4 for the last node of ``chain`` (metastore first); ``granted`` as for
+    :func:`decide`."""
+    target = chain[-1]
+    if subject.is_metastore_admin or target.securable_type is SecurableType.METASTORE:
         return True
-    return has_any_grant(subject.name, chain[-1].key)
+    if any(subject.is_or_in(n.owner) for n in chain):
+        return True
+    return any(
+        granted(subject.name, target.key, p.value) for p in APPLICABLE[target.securable_type]
+    )

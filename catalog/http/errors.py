@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from catalog.access.authorizer import Hidden
+from catalog.audit.recorder import AuditScope
 from catalog.http.request_audit import note_error
 from catalog.logs import get_logger
 from common.errors import StewardError
@@ -57,7 +59,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StewardError)
     async def _steward(request: Request, exc: StewardError) -> JSONResponse:
         log.info("request_failed", error_code=exc.error_code, message=exc.message)
-        return error_response(request, exc.status_code, exc.error_code, exc.message)
+        response = error_response(request, exc.status_code, exc.error_code, exc.message)
+        if isinstance(exc, Hidden):
+            # The caller is answered as if nothing were there; the event records the truth
+            # (a denial, or a missing object below a hidden container): it is for admins.
+            audit: AuditScope | None = getattr(request.state, "audit", None)
+            if audit is not None:
+                audit.failure = exc.audited()
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

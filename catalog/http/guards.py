@@ -3,6 +3,14 @@
 Each route passes ``dependencies=[guard(...)]`` stating what it requires; the
 guard reads the securable's name from the request as declared and asks the one
 authorizer. A test walks the app's routes and fails on any without a guard.
+
+What the caller may not see answers as missing (docs/privileges.md, "Visibility"):
+the authorizer raises :class:`~catalog.access.authorizer.Hidden` — a 404 with the
+missing object's message — for a refusal on an object the caller cannot see, and the
+guard passes it on as it is. A route that reads an object's metadata declares
+``BROWSE``, which the authorizer allows to whoever sees the object; listings of a
+container declare ``BROWSE`` on the container, so a hidden container lists as a
+missing one.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from catalog.http.deps import BearerDep, caller_of
 from catalog.names import split_full_name
 from catalog.records import SecurableRecord
 from catalog.runtime import Runtime
-from common.errors import InvalidParameter, PermissionDenied
+from common.errors import InvalidParameter, NotFound, PermissionDenied
 from policy.requirements import Access, NameFrom, NameSource, Requirement
 from policy.securables import API_SECURABLE_TYPES, Privilege, SecurableType
 
@@ -60,7 +68,12 @@ class Guard:
             return
         full_name = await _read_name(request, req.name_from) if req.name_from else None
         if self.cache_seconds and full_name is not None and req.privilege is not None:
-            chain = await self._chain(runtime, req, full_name)
+            try:
+                chain = await self._chain(runtime, req, full_name)
+            except NotFound:
+                # Missing: the uncached path says so as this caller may be told it.
+                await run_in_threadpool(_check, runtime, caller, req, full_name)
+                raise
             runtime.authorizer.require_on_chain(caller, req.privilege, chain)
             return
         await run_in_threadpool(_check, runtime, caller, req, full_name, self.alternative)
@@ -104,6 +117,7 @@ def _check(
         try:
             runtime.authorizer.require(caller, req, full_name, store)
         except PermissionDenied:
+            # A hidden object raised Hidden (NotFound), not this: no alternative can help.
             if alternative is None:
                 raise
             try:
@@ -113,6 +127,18 @@ def _check(
             else:
                 return
             raise
+
+
+def require_visible(
+    runtime: Runtime, caller: Caller, securable_type: SecurableType, full_name: str
+) -> None:
+    """For a handler whose container is optional in the request (listing models with or
+    without a schema): the check a ``BROWSE`` guard makes, so a container the caller cannot
+    see answers exactly as a missing one."""
+    with runtime.db.read() as session:
+        runtime.authorizer.require_privilege(
+            caller, Privilege.BROWSE, securable_type, full_name, runtime.stores.namespace(session)
+        )
 
 
 async def _read_name(request: Request, source: NameFrom) -> str:

@@ -2,14 +2,16 @@
 
 Who may do what
 ---------------
-* Reading lineage from an object needs BROWSE on it (a model's lineage includes its
-  versions'). Every other node comes back only if the caller may see it (docs/privileges.md: owns
-  it or a container, holds any grant on it or a container, or is a metastore admin);
-  otherwise it is a placeholder ``{id: "redacted-<n>", type, name: null}`` whose
+* Reading lineage from an object needs to see it (docs/privileges.md, "Visibility": BROWSE,
+  or any privilege that applies to it — SELECT on a table, EXECUTE on a model, QUERY on an
+  endpoint —, on it or inherited; owning it or a container; being a metastore admin). An
+  object the caller cannot see answers exactly as a missing one. A model's lineage
+  includes its versions'. Every other node comes back only if the caller sees it by the
+  same rule; otherwise it is a placeholder ``{id: "redacted-<n>", type, name: null}`` whose
   edges keep their shape, so the caller learns that *something* lies between two
   objects it can see, never what. A node whose catalog object was dropped is shown to
   metastore admins only. External datasets are not securables and are always shown.
-* Posting an OpenLineage event that names catalog tables needs BROWSE on each input
+* Posting an OpenLineage event that names catalog tables needs to see each input
   table (a caller cannot assert lineage from, or probe for, tables it cannot see) and
   MODIFY on each output table (as writing it would; USE CATALOG and USE SCHEMA
   included), or being a metastore admin for outputs: lineage is metadata, which
@@ -26,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from catalog.access.authorizer import Authorizer, Caller, ancestor_names
+from catalog.access.authorizer import Authorizer, Caller, Hidden, ancestor_names
 from catalog.lineage.edge_writer import CHUNK, Recorded, record_edges
 from catalog.lineage.graph import (
     ColumnEdgeRow,
@@ -159,9 +161,10 @@ class LineageService:
         with self.db.read() as session:
             store = self.stores.namespace(session)
             record = store.get_by_full_name(name)
+            missing = f"no table, model or serving endpoint '{name}' exists"
             if record is None or record.securable_type not in LINEAGE_TYPES:
-                raise NotFound(f"no table, model or serving endpoint '{name}' exists")
-            self._require_browse(caller, record, store)
+                raise NotFound(missing)
+            self._require_visible(caller, record, store, missing)
             details = store.get_table_details([record.id])
             start = start_nodes(session, record.id)
             walked = traverse(session, start, direction, depth, max_nodes)
@@ -180,20 +183,18 @@ class LineageService:
             column_views = [_column_view(ids, visible, c) for c in columns]
         return LineageGraph(nodes, edges, column_views, walked.truncated)
 
-    def _require_browse(
-        self, caller: Caller, record: SecurableRecord, store: NamespaceStore
+    def _require_visible(
+        self, caller: Caller, record: SecurableRecord, store: NamespaceStore, missing: str
     ) -> None:
-        if record.securable_type is SecurableType.SERVING_ENDPOINT:
-            # BROWSE does not apply to endpoints (docs/privileges.md): seeing one is enough.
-            chain = self.authorizer.resolve_chain(record.full_name, record.securable_type, store)
-            if not self.authorizer.can_see_all_children(caller, chain):
-                raise PermissionDenied(
-                    f"a privilege on SERVING_ENDPOINT '{record.full_name}' is required"
-                )
-            return
-        self.authorizer.require_privilege(
-            caller, Privilege.BROWSE, record.securable_type, record.full_name, store
-        )
+        """Reading lineage needs to see the object; one that is hidden answers with
+        ``missing``, exactly what a missing name answers (whatever level is hidden)."""
+        chain = self.authorizer.resolve_chain(record.full_name, record.securable_type, store)
+        if not self.authorizer.sees(caller, chain):
+            denial = PermissionDenied(
+                f"a privilege on {record.securable_type.value} '{record.full_name}' is "
+                "required to read its lineage"
+            )
+            raise Hidden(missing, denial)
 
     def _visibility(
         self,
@@ -214,7 +215,7 @@ class LineageService:
                 visible[node_id] = False
             else:
                 chain = [records.get(a) for a in ancestor_names(row.full_name)]
-                visible[node_id] = all(chain) and self.authorizer.can_see_all_children(
+                visible[node_id] = all(chain) and self.authorizer.sees(
                     caller, [c for c in chain if c is not None]
                 )
         return visible
@@ -302,7 +303,8 @@ class _Resolver:
         privilege = Privilege.BROWSE
         if output and not self.caller.is_metastore_admin:
             privilege = Privilege.MODIFY
-        # The table itself (NotFound when there is none, PermissionDenied when not allowed).
+        # The table itself: NotFound when there is none or the caller may not see it (BROWSE
+        # is seeing it), PermissionDenied when it sees it but may not write it.
         record = self.authorizer.require_privilege(
             self.caller, privilege, SecurableType.TABLE, name, self.store
         )

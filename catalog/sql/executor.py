@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from catalog.access.authorizer import Caller
+from catalog.access.authorizer import Caller, Hidden
 from catalog.access.grants import PrivilegeChange
 from catalog.audit.recorder import current_scope
 from catalog.identity import normalize_principal_name
@@ -23,6 +23,7 @@ from catalog.namespace import NewSecurable
 from catalog.records import ColumnRecord, PrincipalKind, PrincipalRecord, SecurableRecord
 from catalog.runtime import Runtime
 from catalog.sql.compiler import Budgets, check_text
+from catalog.sql.cpu_gate import statement_cpu
 from catalog.sql.insert import RESULT_COLUMNS as INSERT_COLUMNS
 from catalog.sql.insert import run_insert
 from catalog.sql.merge import RESULT_COLUMNS as MERGE_COLUMNS
@@ -84,17 +85,22 @@ class StatementExecutor:
         its text is measured before it is parsed, and every query it compiles is measured
         before its tables are resolved.
         """
+        with self.rt.statements.admit(self.caller.name):
+            return self._execute(sql, parameters)
+
+    def _execute(self, sql: str, parameters: Mapping[str, object] | None) -> StatementResult:
         check_text(sql, Budgets.of(self.rt.settings))
-        node = d.parse_statement(sql)
-        names = parameter_names(node)
-        values = dict(parameters or {})
-        if names or values:
-            unknown = sorted(set(values) - set(names))
-            if unknown:
-                raise InvalidParameter(
-                    "parameter(s) not used by the statement: " + ", ".join(unknown)
-                )
-            node = bind_parameters(node, values)
+        with statement_cpu():
+            node = d.parse_statement(sql)
+            names = parameter_names(node)
+            values = dict(parameters or {})
+            if names or values:
+                unknown = sorted(set(values) - set(names))
+                if unknown:
+                    raise InvalidParameter(
+                        "parameter(s) not used by the statement: " + ", ".join(unknown)
+                    )
+                node = bind_parameters(node, values)
         kind = reading.statement_kind(node)
         _name_audit_action(node, kind)
         handler = self._handlers().get(kind)
@@ -177,7 +183,7 @@ class StatementExecutor:
 
     def _require_admin(self) -> None:
         if not self.caller.is_metastore_admin:
-            raise PermissionDenied("only a metastore admin may manage groups and list principals")
+            raise PermissionDenied("only a metastore admin may manage groups")
 
     def _exists(self, securable_type: SecurableType, full_name: str) -> bool:
         try:
@@ -205,12 +211,23 @@ class StatementExecutor:
         return _ok()
 
     def _show_grants(self, node: exp.Expression) -> StatementResult:
+        """The grants on an object the caller sees: all of them for whoever may change them,
+        else the caller's own and its groups' (as GET permissions; docs/privileges.md)."""
         securable_type, full_name = self._target(node)
         self._require(Privilege.BROWSE, securable_type, full_name)
         principal = reading.principal_of(node)
+        assignments = self.rt.grants.assignments(securable_type, full_name, principal)
+        with self.rt.db.read() as session:
+            shown = self.rt.authorizer.grants_shown(
+                self.caller,
+                securable_type,
+                full_name,
+                assignments,
+                self.rt.stores.namespace(session),
+            )
         rows = [
             [who, privilege, securable_type.value, full_name or "metastore"]
-            for who, privileges in self.rt.grants.assignments(securable_type, full_name, principal)
+            for who, privileges in shown
             for privilege in privileges
         ]
         return StatementResult(
@@ -317,8 +334,11 @@ class StatementExecutor:
             # Dropping follows the rule for ownership (docs/privileges.md, owners): the owner of the
             # object or of a container, a metastore admin, or MANAGE with the gates.
             self._require(Privilege.OWNERSHIP, securable_type, full_name)
-        except NotFound:
+        except NotFound as exc:
             if reading.if_exists(node):
+                scope = current_scope()
+                if isinstance(exc, Hidden) and scope is not None:
+                    scope.failure = exc.audited()  # "OK" to the caller, the truth to the log
                 return _ok()
             raise
         try:
@@ -350,6 +370,8 @@ class StatementExecutor:
             parent_type = securable_type.parent_type
             assert parent_type is not None
             parent = self._qualify(parent_type, reading.scope_of(node) or [])
+            # As the list routes: a container the caller cannot see lists as a missing one.
+            self._require(Privilege.BROWSE, parent_type, parent)
         records: list[SecurableRecord] = []
         token: str | None = None
         while True:
@@ -372,19 +394,8 @@ class StatementExecutor:
     def _describe(self, node: exp.Expression) -> StatementResult:
         securable_type, full_name = self._target(node)
         assert full_name is not None
-        try:
-            self._require(Privilege.BROWSE, securable_type, full_name)
-        except PermissionDenied:
-            if securable_type is not SecurableType.TABLE:
-                raise
-            # As getTable: SELECT with the usage gates also shows a table's columns.
-            try:
-                self._require(Privilege.SELECT, securable_type, full_name)
-            except PermissionDenied:
-                pass
-            else:
-                return self._describe_table(full_name)
-            raise
+        # As the GET routes: whoever sees the object reads its metadata (docs/privileges.md).
+        self._require(Privilege.BROWSE, securable_type, full_name)
         if securable_type is SecurableType.TABLE:
             return self._describe_table(full_name)
         record = self.rt.namespace.get(securable_type, full_name)
@@ -452,7 +463,8 @@ class StatementExecutor:
         return _ok()
 
     def _show_principals(self, node: exp.Expression) -> StatementResult:
-        self._require_admin()
+        """Principals' names, to every authenticated caller: the rule of the SCIM list routes
+        (docs/privileges.md, "Principals")."""
         if reading.statement_kind(node) is K.SHOW_GROUPS:
             kinds, column = [PrincipalKind.GROUP], "name"
         else:

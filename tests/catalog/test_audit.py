@@ -26,6 +26,7 @@ from catalog.sql.executor import _ACTIONS, StatementExecutor
 from policy import dialect as d
 from policy import statement_reading as reading
 from policy.requirements import Access
+from policy.securables import SecurableType
 from policy.statement_reading import StatementKind as K
 from steward.app import REGISTRY_ROUTERS
 from tests.bad_input_support import table_body
@@ -576,6 +577,9 @@ class Route:
     operation_id: str
     #: Whether the route's guard asks for more than a token (a privilege, or an admin).
     guarded: bool
+    #: Whether its guard is about the metastore (an admin, or CREATE CATALOG), which every
+    #: caller sees: a denial there is a 403, never answered as a missing object.
+    on_metastore: bool = False
 
 
 def route_table() -> dict[tuple[str, str], Route]:
@@ -588,10 +592,17 @@ def route_table() -> dict[tuple[str, str], Route]:
                 continue
             requirement = route_requirement(list(context.dependencies))
             guarded = requirement is not None and requirement.access is not Access.AUTHENTICATED
+            on_metastore = requirement is not None and (
+                requirement.access is Access.METASTORE_ADMIN
+                or requirement.securable_type is SecurableType.METASTORE
+            )
             for method in context.methods:
                 if method not in ("GET", "HEAD"):
                     table[(method, context.path)] = Route(
-                        compile_path(context.path)[0], route.operation_id or route.name, guarded
+                        compile_path(context.path)[0],
+                        route.operation_id or route.name,
+                        guarded,
+                        on_metastore,
                     )
     return table
 
@@ -656,7 +667,11 @@ def _learn(world: World, action: str, body: Any) -> None:
 
 
 def test_every_mutation_writes_exactly_one_event(server: ServerHandle) -> None:
-    """Per route: anonymous (401), denied (403), failed (4xx) and successful attempts."""
+    """Per route: anonymous (401), denied (403), failed (4xx) and successful attempts.
+
+    The user who holds no privileges may not see the walk's objects: a denial on one of them
+    is answered 404, exactly as for a missing object, and recorded as the 403 it was
+    (docs/privileges.md, visibility); a denial of an admin-only route stays 403 for both."""
     c = unique("c")
     world = World(c, f"{c}.s", f"{c}.s.t", f"{c}.s.m", user=f"{unique('u')}@example.com")
     admin, anonymous = server.admin, server.client()
@@ -664,12 +679,18 @@ def test_every_mutation_writes_exactly_one_event(server: ServerHandle) -> None:
     user = server.client(token)
 
     def attempt(
-        m: Mutation, client: httpx.Client, call: Call, who: str | None, action: str, status: int
+        m: Mutation,
+        client: httpx.Client,
+        call: Call,
+        who: str | None,
+        action: str,
+        status: int,
+        answered: int | None = None,
     ) -> tuple[httpx.Response, dict[str, Any]]:
         response = call(client, world)
         assert_route(response, m)
         # A statement's outcome is in its body; the HTTP status is 200 once it was run.
-        http_status = 200 if m.path == SQL and status != 401 else status
+        http_status = 200 if m.path == SQL and status != 401 else answered or status
         assert response.status_code == http_status, (m.path, who, response.text)
         event = one_event(server, response, action, who, status)
         assert "token_value" not in json.dumps(event)  # secrets never reach the log
@@ -680,8 +701,13 @@ def test_every_mutation_writes_exactly_one_event(server: ServerHandle) -> None:
         attempt(m, anonymous, m.call, None, operation, 401)
         if m.denied is not None:
             call = m.call if m.denied is same else m.denied
-            _, denied = attempt(m, user, call, user_name, m.action, 403)
+            answered = 403 if ROUTES[(m.method, m.path)].on_metastore else 404
+            response, denied = attempt(m, user, call, user_name, m.action, 403, answered)
             assert "PERMISSION_DENIED" in denied["response"]["error_message"], denied
+            if answered == 404:
+                body = response.json()
+                error = body["status"]["error"] if m.path == SQL else body
+                assert error["error_code"] == "RESOURCE_DOES_NOT_EXIST", response.text
         attempt(m, admin, m.failed, "admin", m.action, m.failed_status)
         response, _ = attempt(m, admin, m.call, "admin", m.action, m.status)
         if response.content:
@@ -723,9 +749,9 @@ class Stmt(NamedTuple):
 
 
 DENIED, USER = 403, True
-#: Statements any caller may run (they list only what the caller may see): nothing to deny;
-#: the walk runs them as the user too, which lists nothing and still writes its event.
-NOT_DENIABLE = frozenset({K.SHOW_CATALOGS, K.SHOW_SCHEMAS, K.SHOW_TABLES, K.SHOW_MODELS})
+#: Statements any caller may run (the catalogs it may see, every principal's name): nothing
+#: to deny; the walk runs them as the user too, which still writes its event.
+NOT_DENIABLE = frozenset({K.SHOW_CATALOGS, K.SHOW_GROUPS, K.SHOW_USERS})
 #: Statements that name nothing that could be missing or malformed: nothing to fail.
 CANNOT_FAIL = frozenset({K.SHOW_CATALOGS, K.SHOW_GROUPS, K.SHOW_USERS})
 
@@ -769,13 +795,14 @@ STATEMENTS: list[Stmt] = [
     Stmt("ALTER MODEL {m} OWNER TO `{u}`", K.ALTER_OWNER, "updateRegisteredModel"),
     Stmt("SHOW CATALOGS", K.SHOW_CATALOGS, "listCatalogs", 200, USER),
     Stmt("SHOW CATALOGS", K.SHOW_CATALOGS, "listCatalogs"),
-    Stmt("SHOW SCHEMAS IN {c}", K.SHOW_SCHEMAS, "listSchemas", 200, USER),
+    # Listing in a catalog the user may not see: answered as missing, recorded as denied.
+    Stmt("SHOW SCHEMAS IN {c}", K.SHOW_SCHEMAS, "listSchemas", DENIED, USER),
     Stmt("SHOW SCHEMAS IN {c}_gone", K.SHOW_SCHEMAS, "listSchemas", 404),
     Stmt("SHOW SCHEMAS IN {c}", K.SHOW_SCHEMAS, "listSchemas"),
-    Stmt("SHOW TABLES IN {c}.s", K.SHOW_TABLES, "listTables", 200, USER),
+    Stmt("SHOW TABLES IN {c}.s", K.SHOW_TABLES, "listTables", DENIED, USER),
     Stmt("SHOW TABLES IN {c}.gone", K.SHOW_TABLES, "listTables", 404),
     Stmt("SHOW TABLES IN {c}.s", K.SHOW_TABLES, "listTables"),
-    Stmt("SHOW MODELS IN {ms}", K.SHOW_MODELS, "listRegisteredModels", 200, USER),
+    Stmt("SHOW MODELS IN {ms}", K.SHOW_MODELS, "listRegisteredModels", DENIED, USER),
     Stmt("SHOW MODELS IN {c}.gone", K.SHOW_MODELS, "listRegisteredModels", 404),
     Stmt("SHOW MODELS IN {ms}", K.SHOW_MODELS, "listRegisteredModels"),
     Stmt("DESCRIBE CATALOG {c}", K.DESCRIBE_CATALOG, "getCatalog", DENIED, USER),
@@ -827,9 +854,9 @@ STATEMENTS: list[Stmt] = [
     Stmt("ALTER GROUP `{g}` ADD USER `{u}`", K.ALTER_GROUP, "patchGroup", DENIED, USER),
     Stmt("ALTER GROUP `{g}_gone` ADD USER `{u}`", K.ALTER_GROUP, "patchGroup", 404),
     Stmt("ALTER GROUP `{g}` ADD USER `{u}`", K.ALTER_GROUP, "patchGroup"),
-    Stmt("SHOW GROUPS", K.SHOW_GROUPS, "listGroups", DENIED, USER),
+    Stmt("SHOW GROUPS", K.SHOW_GROUPS, "listGroups", 200, USER),
     Stmt("SHOW GROUPS", K.SHOW_GROUPS, "listGroups"),
-    Stmt("SHOW USERS", K.SHOW_USERS, "listUsers", DENIED, USER),
+    Stmt("SHOW USERS", K.SHOW_USERS, "listUsers", 200, USER),
     Stmt("SHOW USERS", K.SHOW_USERS, "listUsers"),
     Stmt("DROP GROUP `{g}`", K.DROP_GROUP, "deleteGroup", DENIED, USER),
     Stmt("DROP GROUP `{g}_gone`", K.DROP_GROUP, "deleteGroup", 404),
@@ -1125,7 +1152,8 @@ def test_metadata_reads_can_be_switched_off(tmp_path: Path) -> None:
         assert events_of(server, shown) == []
         _, token = server.create_user()
         denied = server.client(token).get(f"{UC}/catalogs/{catalog}")
-        assert denied.status_code == 403
+        # Answered as missing (the user may not see it), recorded as the denial it was.
+        assert denied.status_code == 404
         one_event(server, denied, "getCatalog", denied_user(server, token), 403)
         audit_read = admin.get(AUDIT, params={"max_results": 1})
         assert audit_read.status_code == 200

@@ -197,13 +197,17 @@ class Reference:
         return self.held(privilege, key) and self.gates_pass(key, privilege in SPEC_CREATE_INSIDE)
 
     def sees(self, key: str) -> bool:
-        """Rule 4."""
+        """Rule 4: a grant on the node or a container shows the node only when its privilege
+        applies to the node's type."""
         on_or_above = path(self.world, key)
-        if self.admin or any(self.owns(k) for k in on_or_above):
+        if self.admin or self.world.types[key] is T.METASTORE:
             return True
+        if any(self.owns(k) for k in on_or_above):
+            return True
+        applies = {p.value for p in SPEC_APPLICABLE[self.world.types[key]]}
         return any(
-            principal in self.principals and securable in on_or_above
-            for principal, securable, _ in self.world.grants
+            principal in self.principals and securable in on_or_above and granted in applies
+            for principal, securable, granted in self.world.grants
         )
 
 
@@ -257,7 +261,7 @@ def compare(world: World, engine: PolicyEngine, user: str, key: str) -> None:
             f"reference {expected}, steward {actual}\n{describe(world, user, key)}"
         )
     expected = reference.sees(key)
-    actual = sees(subject, chain, engine.has_any_grant)
+    actual = sees(subject, chain, engine.is_granted)
     STATS["checks"] += 1
     assert actual == expected, (
         f"visibility of {key} for {user}: reference {expected}, steward {actual}\n"

@@ -517,8 +517,13 @@ def test_hidden_nodes_are_redacted_and_never_named(server: ServerHandle) -> None
 
     # The admin sees everything.
     assert secret in names(graph(admin, raw, "downstream", 3))
-    # Once the user may see the middle table (any grant on it or a container), it is named.
+    # USE CATALOG shows the catalog, not the table: still redacted.
     ok(admin, f"GRANT USE CATALOG ON CATALOG {secret_tree.catalog} TO `{user}`")
+    still = client.get(GRAPH, params={"full_name": raw, "direction": "downstream"}).json()
+    assert secret not in names(still)
+    # Once the user may see the middle table (a privilege that applies to it, on it or a
+    # container), it is named.
+    ok(admin, f"GRANT SELECT ON SCHEMA {secret_tree.schema} TO `{user}`")
     visible = client.get(GRAPH, params={"full_name": raw, "direction": "downstream"}).json()
     assert secret in names(visible) and not any(n["redacted"] for n in visible["nodes"])
 
@@ -555,18 +560,25 @@ def test_dropped_objects_are_shown_to_admins_only(server: ServerHandle) -> None:
     assert names(response.json()) == {a, c}
 
 
-def test_reading_needs_browse_on_the_object(server: ServerHandle) -> None:
+def test_reading_needs_to_see_the_object(server: ServerHandle) -> None:
     admin = server.admin
     tree = make_tables(admin, "a", "b")
     a, b = tree.table("a"), tree.table("b")
     flow(admin, a, b)
     user, token = server.create_user()
     client = server.client(token)
-    error(client.get(GRAPH, params={"full_name": a}), 403, "PERMISSION_DENIED", "BROWSE", a)
-    # BROWSE needs no USE CATALOG / USE SCHEMA.
+    # An object the caller may not see answers exactly as a missing one.
+    refused = error(client.get(GRAPH, params={"full_name": a}), 404, "RESOURCE_DOES_NOT_EXIST")
+    gone = error(
+        client.get(GRAPH, params={"full_name": tree.table("nope")}), 404, "RESOURCE_DOES_NOT_EXIST"
+    )
+    assert refused.replace(a, "X") == gone.replace(tree.table("nope"), "X")
+    # BROWSE needs no USE CATALOG / USE SCHEMA; nor does SELECT, which also shows it.
     ok(admin, f"GRANT BROWSE ON TABLE {a} TO `{user}`")
     body = graph(client, a)
     assert names(body) == {a} and len(body["nodes"]) == 2  # b is there, redacted
+    ok(admin, f"GRANT SELECT ON TABLE {b} TO `{user}`")
+    assert names(graph(client, b)) == {a, b}
     # Missing objects are 404 for everyone.
     error(
         client.get(GRAPH, params={"full_name": tree.table("nope")}), 404, "RESOURCE_DOES_NOT_EXIST"
@@ -583,12 +595,15 @@ def test_posting_needs_modify_on_outputs_and_browse_on_inputs(server: ServerHand
     client = server.client(token)
     body = event([dataset(src)], [dataset(dst)])
 
-    error(client.post(LINEAGE, json=body), 403, "PERMISSION_DENIED", "USE CATALOG")
+    # Tables it may not see answer as missing; seen but not writable is a denial.
+    error(client.post(LINEAGE, json=body), 404, "RESOURCE_DOES_NOT_EXIST", tree.catalog)
     ok(admin, f"GRANT USE CATALOG ON CATALOG {tree.catalog} TO `{user}`")
     ok(admin, f"GRANT USE SCHEMA ON SCHEMA {tree.schema} TO `{user}`")
+    error(client.post(LINEAGE, json=body), 404, "RESOURCE_DOES_NOT_EXIST", dst)
+    ok(admin, f"GRANT BROWSE ON TABLE {dst} TO `{user}`")
     error(client.post(LINEAGE, json=body), 403, "PERMISSION_DENIED", "MODIFY", dst)
     ok(admin, f"GRANT MODIFY ON TABLE {dst} TO `{user}`")
-    error(client.post(LINEAGE, json=body), 403, "PERMISSION_DENIED", "BROWSE", src)
+    error(client.post(LINEAGE, json=body), 404, "RESOURCE_DOES_NOT_EXIST", src)
     ok(admin, f"GRANT BROWSE ON TABLE {src} TO `{user}`")
     response = post(client, body)
     (edge,) = graph(admin, dst, "upstream", 1)["edges"]
@@ -596,9 +611,11 @@ def test_posting_needs_modify_on_outputs_and_browse_on_inputs(server: ServerHand
     # Reading a table it cannot see: refused, and nothing of the event is recorded.
     hidden = make_tables(admin, "h")
     refused = client.post(LINEAGE, json=event([dataset(hidden.table("h"))], [dataset(dst)]))
-    error(refused, 403, "PERMISSION_DENIED", "BROWSE")
+    error(refused, 404, "RESOURCE_DOES_NOT_EXIST", hidden.catalog)
     # Outputs it may not modify: refused even when another output is allowed.
     both = event([dataset(src)], [dataset(dst), dataset(other)])
+    error(client.post(LINEAGE, json=both), 404, "RESOURCE_DOES_NOT_EXIST", other)
+    ok(admin, f"GRANT SELECT ON TABLE {other} TO `{user}`")
     error(client.post(LINEAGE, json=both), 403, "PERMISSION_DENIED", "MODIFY", other)
     assert graph(admin, other)["edges"] == []
     assert graph(admin, dst, "upstream", 1)["edges"][0]["count"] == 1

@@ -183,8 +183,9 @@ def test_lists_show_only_what_the_caller_may_see(runtime: Runtime) -> None:
     def catalogs(caller: Caller) -> set[str]:
         return {r.name for r in runtime.namespace.list(caller, CATALOG, None, 0, None, 1000).items}
 
-    assert catalogs(alice) == {"shared"}
-    assert catalogs(bob) == {"bobs"}
+    # Everyone sees the system catalog (docs/privileges.md, visibility); nothing else unasked.
+    assert catalogs(alice) == {"shared", "system"}
+    assert catalogs(bob) == {"bobs", "system"}
     assert {"shared", "bobs", "system"} <= catalogs(root)
     # Bob sees nothing inside Alice's catalog.
     assert runtime.namespace.list(bob, SCHEMA, "shared", 0, None, 1000).items == []
@@ -208,7 +209,8 @@ def test_filtered_listing_paginates_over_hidden_rows(runtime: Runtime) -> None:
         token = page.next_page_token
         if not token:
             break
-    assert seen == [f"c{i:02d}" for i in range(0, 30, 3)]
+    # Hers, and the system catalog everyone sees.
+    assert seen == [f"c{i:02d}" for i in range(0, 30, 3)] + ["system"]
 
 
 def test_group_ownership_grants_its_members(runtime: Runtime) -> None:
@@ -225,7 +227,8 @@ def test_group_ownership_grants_its_members(runtime: Runtime) -> None:
     runtime.namespace.create(root, NewSecurable(CATALOG, "teamcat"))
     runtime.namespace.update(root, CATALOG, "teamcat", owner="outer")
     assert [r.name for r in runtime.namespace.list(carol, CATALOG, None, 0, None, 100).items] == [
-        "teamcat"
+        "system",
+        "teamcat",
     ]
 
 

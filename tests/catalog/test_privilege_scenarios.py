@@ -7,15 +7,20 @@ tree with unique names.
 
 How an action is observed — the privilege each probe needs, as implemented:
 
-* ``DESCRIBE …`` / ``SHOW GRANTS ON …`` / ``GET …/tables/{name}``: BROWSE (no usage gate);
-  a table's ``DESCRIBE TABLE`` and ``GET …/tables/{name}`` also SELECT with both gates;
+* ``DESCRIBE …`` / ``SHOW GRANTS ON …`` / ``GET …/tables/{name}``: seeing the object
+  (BROWSE, or any privilege that applies to it, on it or inherited; no usage gate); SHOW
+  GRANTS shows every grant to whoever may change them, else the caller's own;
 * ``CREATE SCHEMA`` / ``CREATE TABLE`` / ``POST …/models``: CREATE … plus USE CATALOG
   (and USE SCHEMA);
 * ``POST …/models/versions``: CREATE MODEL VERSION plus both usage gates;
 * ``DROP`` / ``COMMENT ON``: MANAGE (or ownership) plus the usage gates;
 * ``GRANT`` / ``REVOKE`` / ``ALTER … OWNER TO``: owner of the object or a container,
   a metastore admin, or MANAGE plus the usage gates;
-* ``SHOW CATALOGS|SCHEMAS|TABLES|MODELS``: what the caller may see (rule 4).
+* ``SHOW CATALOGS|SCHEMAS|TABLES|MODELS``: what the caller may see (rule 4), in a container
+  it sees.
+
+An object the caller may not see answers as a missing one (RESOURCE_DOES_NOT_EXIST naming
+the outermost level it may not see); one it sees but may not act on is PERMISSION_DENIED.
 
 * ``SELECT … FROM c.s.t``: SELECT plus USE CATALOG and USE SCHEMA; ``INSERT INTO`` /
   ``MERGE INTO``: MODIFY plus the gates (tests/catalog/test_sql_data.py has the rest).
@@ -118,12 +123,22 @@ def denied(client: httpx.Client, statement: str, *words: str, **extra: Any) -> s
     return message
 
 
+def hidden(client: httpx.Client, statement: str, name: str, **extra: Any) -> str:
+    """The statement fails as if ``name`` (the outermost level the caller may not see) did
+    not exist (docs/privileges.md, visibility)."""
+    message = failed(client, statement, "RESOURCE_DOES_NOT_EXIST", **extra)
+    assert f"'{name}' does not exist" in message, (statement, message)
+    return message
+
+
 def allowed(client: httpx.Client, statement: str) -> bool:
-    """True when the statement succeeds, False when it is denied; anything else fails."""
+    """True when the statement succeeds, False when it is refused — denied, or answered as
+    missing because the caller may not see the object; anything else fails."""
     body = run(client, statement)
     if body["status"]["state"] == "SUCCEEDED":
         return True
-    assert body["status"]["error"]["error_code"] == "PERMISSION_DENIED", (statement, body)
+    code = body["status"]["error"]["error_code"]
+    assert code in ("PERMISSION_DENIED", "RESOURCE_DOES_NOT_EXIST"), (statement, body)
     return False
 
 
@@ -239,11 +254,12 @@ def test_usage_privileges_granted_on_the_catalog_are_inherited(hub: Hub, tree: T
 
 
 def test_usage_privileges_alone_reveal_no_table(hub: Hub, tree: Tree) -> None:
-    """USE CATALOG/USE SCHEMA are prerequisites, not access: no BROWSE on the table."""
+    """USE CATALOG/USE SCHEMA are prerequisites, not access: the table stays hidden."""
     admin, alice = hub.admin, hub.person()
     use(admin, alice.name, tree)
-    denied(alice.client, f"DESCRIBE TABLE {tree.table}", "BROWSE", tree.table)
-    denied(alice.client, f"SHOW GRANTS ON TABLE {tree.table}", "BROWSE", tree.table)
+    hidden(alice.client, f"DESCRIBE TABLE {tree.table}", tree.table)
+    hidden(alice.client, f"SHOW GRANTS ON TABLE {tree.table}", tree.table)
+    assert ok(alice.client, f"SHOW TABLES IN {tree.schema}") == []
 
 
 @pytest.mark.parametrize("missing", ["USE CATALOG", "USE SCHEMA"])
@@ -355,15 +371,16 @@ def test_browse_on_the_catalog_shows_metadata_without_usage_gates(hub: Hub, tree
 def test_a_reader_may_describe_what_it_reads(hub: Hub, tree: Tree) -> None:
     admin, alice = hub.admin, hub.person()
     ok(admin, f"GRANT SELECT ON TABLE {tree.table} TO `{alice.name}`")
-    # SELECT without the usage gates opens nothing; the denial names BROWSE.
-    denied(alice.client, f"DESCRIBE TABLE {tree.table}", "BROWSE", tree.table)
-    assert alice.client.get(f"{UC}/tables/{tree.table}").status_code == 403
-    ok(admin, f"GRANT USE CATALOG ON CATALOG {tree.catalog} TO `{alice.name}`")
-    ok(admin, f"GRANT USE SCHEMA ON SCHEMA {tree.schema} TO `{alice.name}`")
+    # SELECT shows the table (its metadata needs no usage gate, as BROWSE's does not)…
     assert [row[0] for row in ok(alice.client, f"DESCRIBE TABLE {tree.table}")] == ["id", "v"]
     assert alice.client.get(f"{UC}/tables/{tree.table}").json()["full_name"] == tree.table
-    # Not the schema or catalog around it.
-    denied(alice.client, f"DESCRIBE SCHEMA {tree.schema}", "BROWSE")
+    # …but reading its rows needs the gates; and the schema and catalog stay hidden.
+    denied(alice.client, f"SELECT * FROM {tree.table}", "USE CATALOG", tree.catalog)
+    hidden(alice.client, f"DESCRIBE SCHEMA {tree.schema}", tree.catalog)
+    ok(admin, f"GRANT USE CATALOG ON CATALOG {tree.catalog} TO `{alice.name}`")
+    hidden(alice.client, f"DESCRIBE SCHEMA {tree.schema}", tree.schema)
+    ok(admin, f"GRANT USE SCHEMA ON SCHEMA {tree.schema} TO `{alice.name}`")
+    assert ok(alice.client, f"SELECT * FROM {tree.table}") == []
 
 
 def test_browse_on_one_table_reveals_only_that_table(hub: Hub, tree: Tree) -> None:
@@ -372,8 +389,9 @@ def test_browse_on_one_table_reveals_only_that_table(hub: Hub, tree: Tree) -> No
     ok(admin, f"CREATE TABLE {sibling} (a INT)")
     ok(admin, f"GRANT BROWSE ON TABLE {tree.table} TO `{alice.name}`")
     assert ok(alice.client, f"DESCRIBE TABLE {tree.table}")
-    denied(alice.client, f"DESCRIBE TABLE {sibling}", "BROWSE", sibling)
-    denied(alice.client, f"DESCRIBE SCHEMA {tree.schema}", "BROWSE", tree.schema)
+    # The sibling and the containers stay hidden: as missing as a name never created.
+    hidden(alice.client, f"DESCRIBE TABLE {sibling}", tree.catalog)
+    hidden(alice.client, f"DESCRIBE SCHEMA {tree.schema}", tree.catalog)
 
 
 # -- ALL PRIVILEGES -------------------------------------------------------------------------
@@ -417,7 +435,8 @@ def test_all_privileges_on_a_model_includes_create_model_version(hub: Hub, tree:
     admin, alice = hub.admin, hub.person()
     model = new_model(admin, tree.schema)
     use(admin, alice.name, tree)
-    assert new_version(alice.client, model).status_code == 403
+    # The usage gates do not show the model: it answers as missing.
+    assert new_version(alice.client, model).status_code == 404
     ok(admin, f"GRANT ALL PRIVILEGES ON MODEL {model} TO `{alice.name}`")
     assert new_version(alice.client, model).status_code == 200
     # … but not MANAGE: she cannot drop the model.
@@ -443,8 +462,10 @@ def test_manage_can_grant_and_revoke(hub: Hub, tree: Tree) -> None:
     ok(erin.client, f"GRANT BROWSE, SELECT ON TABLE {tree.table} TO `{frank.name}`")
     assert allowed(frank.client, f"DESCRIBE TABLE {tree.table}")
     ok(erin.client, f"REVOKE BROWSE ON TABLE {tree.table} FROM `{frank.name}`")
-    assert not allowed(frank.client, f"DESCRIBE TABLE {tree.table}")
+    assert grants(admin, f"TABLE {tree.table}", frank.name) == {(frank.name, "SELECT")}
+    assert allowed(frank.client, f"DESCRIBE TABLE {tree.table}")  # SELECT still shows it
     ok(erin.client, f"REVOKE ALL PRIVILEGES ON TABLE {tree.table} FROM `{frank.name}`")
+    assert not allowed(frank.client, f"DESCRIBE TABLE {tree.table}")
     assert grants(admin, f"TABLE {tree.table}") == {(erin.name, "MANAGE")}
 
 
@@ -485,6 +506,11 @@ def test_manage_on_one_table_does_not_reach_its_sibling(hub: Hub, tree: Tree) ->
     ok(admin, f"CREATE TABLE {sibling} (a INT)")
     use(admin, erin.name, tree)
     ok(admin, f"GRANT MANAGE ON TABLE {tree.table} TO `{erin.name}`")
+    # She does not even see the sibling: it answers as missing.
+    hidden(erin.client, f"GRANT BROWSE ON TABLE {sibling} TO `{frank.name}`", sibling)
+    hidden(erin.client, f"DROP TABLE {sibling}", sibling)
+    # Once she sees it (BROWSE), the refusal names what she lacks.
+    ok(admin, f"GRANT BROWSE ON TABLE {sibling} TO `{erin.name}`")
     denied(erin.client, f"GRANT BROWSE ON TABLE {sibling} TO `{frank.name}`", "MANAGE", sibling)
     denied(erin.client, f"DROP TABLE {sibling}", "MANAGE", sibling)
 
@@ -497,14 +523,17 @@ def test_schema_owner_can_grant_on_a_table_but_holds_nothing_on_it(hub: Hub, tre
     them (to themselves too). docs/privileges.md: the owner holds every privilege on *it*."""
     admin, olga, bob = hub.admin, hub.person(), hub.person()
     ok(admin, f"ALTER SCHEMA {tree.schema} OWNER TO `{olga.name}`")
-    # She sees the table listed (she owns a container) but holds no BROWSE on it.
+    ok(admin, f"GRANT USE CATALOG ON CATALOG {tree.catalog} TO `{olga.name}`")
+    # She sees the table (she owns a container): listed, described…
     assert tree.table.split(".") in ok(olga.client, f"SHOW TABLES IN {tree.schema}")
-    denied(olga.client, f"DESCRIBE TABLE {tree.table}", "BROWSE", tree.table)
+    assert ok(olga.client, f"DESCRIBE TABLE {tree.table}")
+    # …but holds no data privilege on it.
+    denied(olga.client, f"SELECT * FROM {tree.table}", "SELECT", tree.table)
     # Yet she may grant on it — to others and to herself.
     ok(olga.client, f"GRANT SELECT ON TABLE {tree.table} TO `{bob.name}`")
-    ok(olga.client, f"GRANT BROWSE ON TABLE {tree.table} TO `{olga.name}`")
-    assert ok(olga.client, f"DESCRIBE TABLE {tree.table}")
-    assert grants(admin, f"TABLE {tree.table}") == {(bob.name, "SELECT"), (olga.name, "BROWSE")}
+    ok(olga.client, f"GRANT SELECT ON TABLE {tree.table} TO `{olga.name}`")
+    assert ok(olga.client, f"SELECT * FROM {tree.table}") == []
+    assert grants(admin, f"TABLE {tree.table}") == {(bob.name, "SELECT"), (olga.name, "SELECT")}
 
 
 def test_catalog_owner_manages_grants_and_owners_two_levels_down(hub: Hub, tree: Tree) -> None:
@@ -540,11 +569,12 @@ def test_ownership_transfer_takes_the_old_owners_rights(hub: Hub, tree: Tree) ->
     ok(alice.client, f"CREATE TABLE {mine} (a INT)")
     ok(alice.client, f"ALTER TABLE {mine} OWNER TO `{bob.name}`")
     assert owner_of(admin, "tables", mine) == bob.name
-    # Alice kept no implicit privilege: no BROWSE, no grants, no drop, no transfer back.
-    denied(alice.client, f"DESCRIBE TABLE {mine}", "BROWSE")
-    denied(alice.client, f"GRANT SELECT ON TABLE {mine} TO `{carl.name}`", "MANAGE")
-    denied(alice.client, f"DROP TABLE {mine}", "MANAGE")
-    denied(alice.client, f"ALTER TABLE {mine} OWNER TO `{alice.name}`", "MANAGE")
+    # Alice kept no implicit privilege: she no longer even sees it — no describe, no grants,
+    # no drop, no transfer back.
+    hidden(alice.client, f"DESCRIBE TABLE {mine}", mine)
+    hidden(alice.client, f"GRANT SELECT ON TABLE {mine} TO `{carl.name}`", mine)
+    hidden(alice.client, f"DROP TABLE {mine}", mine)
+    hidden(alice.client, f"ALTER TABLE {mine} OWNER TO `{alice.name}`", mine)
     assert grants(admin, f"TABLE {mine}") == set()
     # Bob now has them.
     ok(bob.client, f"GRANT SELECT ON TABLE {mine} TO `{carl.name}`")
@@ -566,9 +596,9 @@ def test_ownership_by_a_group_reaches_its_members_only(hub: Hub, tree: Tree) -> 
     # A non-member does not.
     denied(bob.client, f"CREATE TABLE {tree.schema}.{unique('t')} (a INT)", "USE SCHEMA")
     denied(bob.client, f"GRANT BROWSE ON SCHEMA {tree.schema} TO `{bob.name}`", "MANAGE")
-    # Leaving the group ends it.
+    # Leaving the group ends it: she no longer sees the schema.
     ok(admin, f"ALTER GROUP `{owners}` REMOVE USER `{alice.name}`")
-    denied(alice.client, f"CREATE TABLE {tree.schema}.{unique('t')} (a INT)", "USE SCHEMA")
+    hidden(alice.client, f"CREATE TABLE {tree.schema}.{unique('t')} (a INT)", tree.schema)
 
 
 def test_alter_owner_by_a_non_owner_is_denied(hub: Hub, tree: Tree) -> None:
@@ -623,9 +653,9 @@ def test_grants_reach_a_member_of_groups_nested_three_deep(hub: Hub, tree: Tree)
     ok(admin, f"ALTER GROUP `{bottom}` ADD USER `{gina.name}`")
     use(admin, top, tree, "CREATE TABLE")
     ok(gina.client, f"CREATE TABLE {tree.schema}.{unique('t')} (a INT)")
-    # Unlinking the middle of the chain takes the access away at once.
+    # Unlinking the middle of the chain takes the access away at once (and the sight).
     ok(admin, f"ALTER GROUP `{middle}` REMOVE GROUP `{bottom}`")
-    denied(gina.client, f"CREATE TABLE {tree.schema}.{unique('t')} (a INT)", "USE CATALOG")
+    hidden(gina.client, f"CREATE TABLE {tree.schema}.{unique('t')} (a INT)", tree.catalog)
 
 
 def test_removal_from_a_group_takes_effect_on_the_next_statement(hub: Hub, tree: Tree) -> None:
@@ -860,6 +890,9 @@ def test_unknown_object_is_an_error_naming_the_first_missing_part(
 def test_grant_without_rights_names_the_privilege_and_object(hub: Hub, tree: Tree) -> None:
     admin, alice, bob = hub.admin, hub.person(), hub.person()
     use(admin, alice.name, tree)
+    # A table she cannot see answers as missing; once she sees it, the denial names MANAGE.
+    hidden(alice.client, f"GRANT SELECT ON TABLE {tree.table} TO `{bob.name}`", tree.table)
+    ok(admin, f"GRANT BROWSE ON TABLE {tree.table} TO `{alice.name}`")
     message = denied(alice.client, f"GRANT SELECT ON TABLE {tree.table} TO `{bob.name}`")
     assert f"MANAGE on TABLE '{tree.table}'" in message
     message = denied(alice.client, f"GRANT CREATE TABLE ON SCHEMA {tree.schema} TO `{bob.name}`")
@@ -876,6 +909,8 @@ def test_grant_on_the_metastore_by_a_non_admin_is_denied(hub: Hub) -> None:
 
 def test_grant_denial_without_usage_names_the_missing_privilege(hub: Hub, tree: Tree) -> None:
     alice, bob = hub.person(), hub.person()
+    hidden(alice.client, f"GRANT SELECT ON TABLE {tree.table} TO `{bob.name}`", tree.catalog)
+    ok(hub.admin, f"GRANT BROWSE ON TABLE {tree.table} TO `{alice.name}`")
     message = denied(alice.client, f"GRANT SELECT ON TABLE {tree.table} TO `{bob.name}`")
     names_gate = f"USE CATALOG on CATALOG '{tree.catalog}'" in message
     names_target = f"MANAGE on TABLE '{tree.table}'" in message
@@ -936,8 +971,8 @@ def test_grants_on_a_dropped_then_recreated_table_do_not_carry_over(hub: Hub, tr
     ok(admin, f"CREATE TABLE {tree.table} (id BIGINT)")
     assert grants(admin, f"TABLE {tree.table}") == set()
     assert owner_of(admin, "tables", tree.table) == "admin"
-    denied(alice.client, f"DESCRIBE TABLE {tree.table}", "BROWSE")
-    denied(alice.client, f"DROP TABLE {tree.table}", "MANAGE")
+    hidden(alice.client, f"DESCRIBE TABLE {tree.table}", tree.table)
+    hidden(alice.client, f"DROP TABLE {tree.table}", tree.table)
 
 
 def test_grants_inside_a_dropped_then_recreated_catalog_do_not_carry_over(
@@ -951,7 +986,7 @@ def test_grants_inside_a_dropped_then_recreated_catalog_do_not_carry_over(
     again = Tree(*make_tree_named(admin, tree))
     for on in (f"CATALOG {again.catalog}", f"SCHEMA {again.schema}", f"TABLE {again.table}"):
         assert grants(admin, on) == set()
-    denied(alice.client, f"DESCRIBE TABLE {again.table}", "BROWSE")
+    hidden(alice.client, f"DESCRIBE TABLE {again.table}", again.catalog)
     assert again.catalog not in [r[0] for r in ok(alice.client, "SHOW CATALOGS")]
 
 
@@ -972,10 +1007,14 @@ def test_show_tables_lists_only_what_the_caller_may_see(hub: Hub, tree: Tree) ->
         ok(admin, f"CREATE TABLE {name} (a INT)")
     ok(admin, f"ALTER TABLE {owned} OWNER TO `{alice.name}`")
     ok(admin, f"GRANT SELECT ON TABLE {granted} TO `{alice.name}`")
+    # A schema she does not see lists as a missing one.
+    failed(alice.client, f"SHOW TABLES IN {tree.schema}", "RESOURCE_DOES_NOT_EXIST")
+    # USE SCHEMA shows the schema, not the tables in it: hers and the granted one.
+    ok(admin, f"GRANT USE SCHEMA ON SCHEMA {tree.schema} TO `{alice.name}`")
     shown = {r[2] for r in ok(alice.client, f"SHOW TABLES IN {tree.schema}")}
     assert shown == {owned.split(".")[-1], granted.split(".")[-1]}
-    # Any privilege on a container shows everything in it (docs/privileges.md).
-    ok(admin, f"GRANT USE SCHEMA ON SCHEMA {tree.schema} TO `{alice.name}`")
+    # A privilege on the container that applies to tables shows every table in it.
+    ok(admin, f"GRANT BROWSE ON SCHEMA {tree.schema} TO `{alice.name}`")
     shown = {r[2] for r in ok(alice.client, f"SHOW TABLES IN {tree.schema}")}
     assert shown == {n.split(".")[-1] for n in (owned, granted, hidden, tree.table)}
 
@@ -990,30 +1029,46 @@ def test_show_catalogs_and_schemas_list_only_what_the_caller_may_see(hub: Hub, t
     ok(admin, f"GRANT USE SCHEMA ON SCHEMA {tree.schema} TO `{viewers}`")
     catalogs = [r[0] for r in ok(alice.client, "SHOW CATALOGS")]
     assert tree.catalog not in catalogs and hidden_catalog not in catalogs
-    assert ok(alice.client, f"SHOW SCHEMAS IN {tree.catalog}") == [tree.schema.split(".")]
+    # The catalog is hidden, so its listing answers as a missing catalog's.
+    failed(alice.client, f"SHOW SCHEMAS IN {tree.catalog}", "RESOURCE_DOES_NOT_EXIST")
     ok(admin, f"GRANT USE CATALOG ON CATALOG {tree.catalog} TO `{alice.name}`")
     catalogs = [r[0] for r in ok(alice.client, "SHOW CATALOGS")]
     assert tree.catalog in catalogs and hidden_catalog not in catalogs
+    # USE CATALOG shows the catalog, not its schemas: only the one granted to her group.
+    assert ok(alice.client, f"SHOW SCHEMAS IN {tree.catalog}") == [tree.schema.split(".")]
+    # USE SCHEMA granted on the catalog applies to every schema in it: all are shown.
+    ok(admin, f"GRANT USE SCHEMA ON CATALOG {tree.catalog} TO `{alice.name}`")
     shown = ok(alice.client, f"SHOW SCHEMAS IN {tree.catalog}")
     assert sorted(shown) == sorted([tree.schema.split("."), other_schema.split(".")])
 
 
-def test_show_grants_needs_browse_and_filters_by_principal(hub: Hub, tree: Tree) -> None:
+def test_show_grants_needs_sight_and_filters_by_principal(hub: Hub, tree: Tree) -> None:
+    """SHOW GRANTS on an object the caller sees: every grant for whoever may change them,
+    else the caller's own (and its groups'); docs/privileges.md."""
     admin, alice, bob, carl = hub.admin, hub.person(), hub.person(), hub.person()
     ok(admin, f"GRANT BROWSE ON CATALOG {tree.catalog} TO `{alice.name}`")
     ok(admin, f"GRANT SELECT ON TABLE {tree.table} TO `{bob.name}`")
     ok(admin, f"GRANT MODIFY ON TABLE {tree.table} TO `{carl.name}`")
-    # BROWSE inherited from the catalog lets alice read the table's grants…
-    rows = ok(alice.client, f"SHOW GRANTS ON TABLE {tree.table}")
-    assert sorted(rows) == sorted(
-        [[bob.name, "SELECT", "TABLE", tree.table], [carl.name, "MODIFY", "TABLE", tree.table]]
-    )
-    assert ok(alice.client, f"SHOW GRANTS `{carl.name}` ON TABLE {tree.table}") == [
-        [carl.name, "MODIFY", "TABLE", tree.table]
+    everything = [
+        [bob.name, "SELECT", "TABLE", tree.table],
+        [carl.name, "MODIFY", "TABLE", tree.table],
     ]
-    # …bob, whose only grant is SELECT on it, may not; neither may an outsider.
-    denied(bob.client, f"SHOW GRANTS ON TABLE {tree.table}", "BROWSE", tree.table)
-    denied(hub.person().client, f"SHOW GRANTS ON TABLE {tree.table}", "BROWSE")
+    assert sorted(ok(admin, f"SHOW GRANTS ON TABLE {tree.table}")) == sorted(everything)
+    assert ok(admin, f"SHOW GRANTS `{carl.name}` ON TABLE {tree.table}") == [everything[1]]
+    # Alice sees the table (BROWSE inherited) but holds nothing on it herself: no rows.
+    assert ok(alice.client, f"SHOW GRANTS ON TABLE {tree.table}") == []
+    assert ok(alice.client, f"SHOW GRANTS `{carl.name}` ON TABLE {tree.table}") == []
+    assert ok(alice.client, f"SHOW GRANTS ON CATALOG {tree.catalog}") == [
+        [alice.name, "BROWSE", "CATALOG", tree.catalog]
+    ]
+    # Bob, whose only grant is SELECT on it, sees it and his own grant; an outsider nothing.
+    assert ok(bob.client, f"SHOW GRANTS ON TABLE {tree.table}") == [everything[0]]
+    hidden(hub.person().client, f"SHOW GRANTS ON TABLE {tree.table}", tree.catalog)
+    # MANAGE (with the gates: who may change the grants) shows them all.
+    use(admin, carl.name, tree)
+    ok(admin, f"GRANT MANAGE ON TABLE {tree.table} TO `{carl.name}`")
+    rows = ok(carl.client, f"SHOW GRANTS ON TABLE {tree.table}")
+    assert sorted(rows) == sorted([*everything, [carl.name, "MANAGE", "TABLE", tree.table]])
 
 
 def test_execute_on_a_model_is_granted_listed_and_shown(hub: Hub, tree: Tree) -> None:
@@ -1021,10 +1076,11 @@ def test_execute_on_a_model_is_granted_listed_and_shown(hub: Hub, tree: Tree) ->
     model, other = new_model(admin, tree.schema), new_model(admin, tree.schema)
     ok(admin, f"GRANT EXECUTE ON FUNCTION {model} TO `{alice.name}`")
     assert grants(admin, f"MODEL {model}") == {(alice.name, "EXECUTE")}
+    # Listed in a schema she sees (USE SCHEMA shows the schema, not the models in it).
+    use(admin, alice.name, tree)
     assert ok(alice.client, f"SHOW MODELS IN {tree.schema}") == [model.split(".")]
     assert other.split(".") not in ok(alice.client, f"SHOW MODELS IN {tree.schema}")
     # EXECUTE is not CREATE MODEL VERSION, even with the usage gates.
-    use(admin, alice.name, tree)
     assert new_version(alice.client, model).status_code == 403
     ok(admin, f"REVOKE EXECUTE ON MODEL {model} FROM `{alice.name}`")
     assert grants(admin, f"MODEL {model}") == set()

@@ -247,8 +247,8 @@ def test_privilege_scenarios(server: ServerHandle) -> None:
     catalog, schema, table = make_tree(admin)
     alice, bob = Actor(server), Actor(server)
 
-    # 1. Without any grant a user can neither see nor get the table.
-    assert alice.client.get(f"{UC}/tables/{table}").status_code == 403
+    # 1. Without any grant a user can neither see nor get the table: it answers as missing.
+    assert alice.client.get(f"{UC}/tables/{table}").status_code == 404
     # 2. USE CATALOG + USE SCHEMA + BROWSE (granted through SQL) let the user GET it over REST.
     ok(admin, f"GRANT USE CATALOG ON CATALOG {catalog} TO `{alice.name}`")
     ok(admin, f"GRANT USE SCHEMA ON SCHEMA {schema} TO `{alice.name}`")
@@ -259,7 +259,7 @@ def test_privilege_scenarios(server: ServerHandle) -> None:
     assert "CREATE SCHEMA" in message
     # 4. ... and a failed statement changes nothing.
     assert admin.get(f"{UC}/schemas/{catalog}.mine").status_code == 404
-    # 5. A user cannot grant on an object it does not own.
+    # 5. A user cannot grant on an object it does not own (it sees it: BROWSE).
     message = failed(
         alice.client, f"GRANT SELECT ON TABLE {table} TO `{bob.name}`", "PERMISSION_DENIED"
     )
@@ -276,9 +276,9 @@ def test_privilege_scenarios(server: ServerHandle) -> None:
     ok(bob.client, f"DROP TABLE {catalog}.bobs.t")
     # 8. A non-admin cannot create a catalog without CREATE CATALOG on the metastore.
     failed(bob.client, f"CREATE CATALOG {unique('c')}", "PERMISSION_DENIED")
-    # 9. Non-admin CREATE GROUP / SHOW USERS are denied.
+    # 9. Non-admin CREATE GROUP is denied; SHOW USERS lists names to all, as SCIM does.
     failed(bob.client, f"CREATE GROUP `{unique('g')}`", "PERMISSION_DENIED")
-    failed(bob.client, "SHOW USERS", "PERMISSION_DENIED")
+    assert [bob.name] in ok(bob.client, "SHOW USERS")
     # 10. Inapplicable privilege → INVALID_PARAMETER_VALUE, nothing granted.
     failed(admin, f"GRANT USE CATALOG ON TABLE {table} TO `{bob.name}`", "INVALID_PARAMETER_VALUE")
     assert ok(admin, f"SHOW GRANTS `{bob.name}` ON TABLE {table}") == []
@@ -298,7 +298,8 @@ def test_privilege_scenarios(server: ServerHandle) -> None:
     # 12. REVOKE ALL PRIVILEGES removes everything bob holds directly on the catalog.
     ok(admin, f"REVOKE ALL PRIVILEGES ON CATALOG {catalog} FROM `{bob.name}`")
     assert ok(admin, f"SHOW GRANTS `{bob.name}` ON CATALOG {catalog}") == []
-    failed(bob.client, f"CREATE SCHEMA {catalog}.again", "PERMISSION_DENIED")
+    # … so he no longer sees the catalog: it answers as missing.
+    failed(bob.client, f"CREATE SCHEMA {catalog}.again", "RESOURCE_DOES_NOT_EXIST")
 
 
 def test_all_privileges_reaches_later_table(server: ServerHandle) -> None:
@@ -321,8 +322,8 @@ def test_owner_transfer_then_new_owner_drops(server: ServerHandle) -> None:
     dave = Actor(server)
     ok(admin, f"GRANT USE CATALOG ON CATALOG {catalog} TO `{dave.name}`")
     ok(admin, f"GRANT USE SCHEMA ON SCHEMA {schema} TO `{dave.name}`")
-    # 14. Before owning it dave cannot drop; after ALTER … OWNER TO he can.
-    failed(dave.client, f"DROP TABLE {table}", "PERMISSION_DENIED")
+    # 14. Before owning it dave cannot drop (nor see) it; after ALTER … OWNER TO he can.
+    failed(dave.client, f"DROP TABLE {table}", "RESOURCE_DOES_NOT_EXIST")
     ok(admin, f"ALTER TABLE {table} OWNER TO `{dave.name}`")
     ok(dave.client, f"DROP TABLE {table}")
     assert admin.get(f"{UC}/tables/{table}").status_code == 404
@@ -335,15 +336,19 @@ def test_manage_can_grant(server: ServerHandle) -> None:
     for who in (erin, frank):
         ok(admin, f"GRANT USE CATALOG ON CATALOG {catalog} TO `{who.name}`")
         ok(admin, f"GRANT USE SCHEMA ON SCHEMA {schema} TO `{who.name}`")
-    # 15. MANAGE on the table lets erin grant on it; frank then reads it over REST.
-    failed(erin.client, f"GRANT SELECT ON TABLE {table} TO `{frank.name}`", "PERMISSION_DENIED")
+    # 15. MANAGE on the table lets erin grant on it; frank then reads it over REST. Before,
+    # she does not even see it.
+    failed(
+        erin.client, f"GRANT SELECT ON TABLE {table} TO `{frank.name}`", "RESOURCE_DOES_NOT_EXIST"
+    )
     ok(admin, f"GRANT MANAGE ON TABLE {table} TO `{erin.name}`")
     ok(erin.client, f"GRANT SELECT, BROWSE ON TABLE {table} TO `{frank.name}`")
     assert frank.client.get(f"{UC}/tables/{table}").status_code == 200
-    # 16. SHOW GRANTS needs BROWSE on the object: frank has it, an outsider does not.
+    # 16. SHOW GRANTS needs to see the object: frank does (his own grants are shown), an
+    # outsider does not (the table answers as missing).
     assert ok(frank.client, f"SHOW GRANTS ON TABLE {table}")
     outsider = Actor(server)
-    failed(outsider.client, f"SHOW GRANTS ON TABLE {table}", "PERMISSION_DENIED")
+    failed(outsider.client, f"SHOW GRANTS ON TABLE {table}", "RESOURCE_DOES_NOT_EXIST")
 
 
 def test_nested_groups_through_sql(server: ServerHandle) -> None:
@@ -360,9 +365,9 @@ def test_nested_groups_through_sql(server: ServerHandle) -> None:
     ok(admin, f"GRANT USE SCHEMA ON SCHEMA {schema} TO `{outer}`")
     ok(admin, f"GRANT SELECT, BROWSE ON TABLE {table} TO `{outer}`")
     assert gina.client.get(f"{UC}/tables/{table}").status_code == 200
-    # 18. Removing her from the inner group takes the access away.
+    # 18. Removing her from the inner group takes the access (and the sight) away.
     ok(admin, f"ALTER GROUP `{inner}` REMOVE USER `{gina.name}`")
-    assert gina.client.get(f"{UC}/tables/{table}").status_code == 403
+    assert gina.client.get(f"{UC}/tables/{table}").status_code == 404
 
 
 def test_show_only_what_caller_sees(server: ServerHandle) -> None:
@@ -375,9 +380,10 @@ def test_show_only_what_caller_sees(server: ServerHandle) -> None:
     # 19. SHOW CATALOGS lists the catalog henry may browse and not the other one.
     names = [r[0] for r in ok(henry.client, "SHOW CATALOGS")]
     assert catalog in names and hidden not in names
-    # 20. DESCRIBE needs BROWSE: allowed on the browsable tree, denied elsewhere.
+    # 20. DESCRIBE needs to see the object: allowed on the browsable tree; elsewhere the
+    # object answers as missing.
     assert ok(henry.client, f"DESCRIBE TABLE {table}")
-    failed(henry.client, f"DESCRIBE CATALOG {hidden}", "PERMISSION_DENIED")
+    failed(henry.client, f"DESCRIBE CATALOG {hidden}", "RESOURCE_DOES_NOT_EXIST")
 
 
 def test_drop_model(server: ServerHandle) -> None:

@@ -180,7 +180,7 @@ def test_statements_at_the_limit_side_by_side_leave_others_served(
     server: ServerHandle, data: Data
 ) -> None:
     """Compiling a statement holds the interpreter; at most one statement does that work at
-    a time (catalog/sql/cpu_gate.py), so six clients sending statements at the select-item
+    a time (catalog/sql/cpu_gate.py), so four clients sending statements at the select-item
     limit slow each other, not everyone: another user's metadata reads stay quick (without
     the gate their median went from 6 ms to about 0.4 s with four such clients)."""
     statement = (
@@ -194,7 +194,7 @@ def test_statements_at_the_limit_side_by_side_leave_others_served(
         while not stop.is_set():
             post(client, statement)
 
-    threads = [threading.Thread(target=load) for _ in range(6)]
+    threads = [threading.Thread(target=load) for _ in range(4)]
     for thread in threads:
         thread.start()
     try:
@@ -398,3 +398,41 @@ def test_the_compile_time_budget_refuses_a_query_that_takes_longer(
     body = post(admin, f"INSERT INTO {catalog}.s.t SELECT 1").json()
     assert body["status"]["state"] == "FAILED", body
     assert ok(admin, f"SHOW TABLES IN {catalog}.s")["result"]["data_array"]
+
+
+single = server_fixture("single", {"STEWARD_SQL_MAX_STATEMENTS_PER_USER": "1"})
+
+
+def test_a_users_statements_beyond_the_cap_fail_at_once_and_others_run(
+    single: ServerHandle,
+) -> None:
+    """One user's eight statements at once against a cap of one: the extra ones fail at
+    once with REQUEST_LIMIT_EXCEEDED (audited as 429), none waits; another user sending one
+    statement at a time meanwhile is never refused."""
+    data = make_data(single)
+    statement = wide_select(data.t, MAX_ITEMS)
+    other, token = single.create_user()
+    ok(single.admin, f"GRANT USE CATALOG ON CATALOG {data.schema.split('.')[0]} TO `{other}`")
+    ok(single.admin, f"GRANT USE SCHEMA, SELECT ON SCHEMA {data.schema} TO `{other}`")
+    other_client = single.client(token)
+    answers: list[httpx.Response] = []
+
+    def burst() -> None:
+        answers.append(single.client(data.reader_token).post(SQL, json={"statement": statement}))
+
+    threads = [threading.Thread(target=burst) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    others = [ok(other_client, f"SELECT count(*) FROM {data.t}") for _ in range(3)]
+    for thread in threads:
+        thread.join()
+    assert all(o["result"]["data_array"] == [[2]] for o in others)
+    states = [a.json()["status"] for a in answers]
+    refusals = [s["error"] for s in states if s["state"] == "FAILED"]
+    assert refusals and len(refusals) < len(answers), states
+    for error in refusals:
+        assert error["error_code"] == "REQUEST_LIMIT_EXCEEDED", error
+        assert "STEWARD_SQL_MAX_STATEMENTS_PER_USER" in error["message"], error
+    refused = next(a for a in answers if a.json()["status"]["state"] == "FAILED")
+    listed = single.admin.get(AUDIT, params={"request_id": refused.headers["x-request-id"]})
+    assert [e["response"]["status_code"] for e in listed.json()["events"]] == [429]

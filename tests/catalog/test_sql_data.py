@@ -298,9 +298,12 @@ def test_select_needs_use_catalog_use_schema_and_select(server: ServerHandle, tr
     hidden = failed(user, f"SELECT * FROM {table}", "RESOURCE_DOES_NOT_EXIST", "is not a table")
     missing = failed(user, f"SELECT * FROM {tree.t('nope')}", "RESOURCE_DOES_NOT_EXIST")
     assert hidden.replace("guarded", "nope") == missing
-    # Usage privileges make it visible; SELECT is still missing.
+    # Usage privileges show the catalog and schema, not the table: still missing to her.
     ok(admin, f"GRANT USE CATALOG ON CATALOG {tree.catalog} TO `{name}`")
     ok(admin, f"GRANT USE SCHEMA ON SCHEMA {tree.schema} TO `{name}`")
+    assert failed(user, f"SELECT * FROM {table}", "RESOURCE_DOES_NOT_EXIST") == hidden
+    # BROWSE makes it visible; SELECT is still missing.
+    ok(admin, f"GRANT BROWSE ON TABLE {table} TO `{name}`")
     failed(user, f"SELECT * FROM {table}", "PERMISSION_DENIED", f"SELECT on TABLE '{table}'")
     ok(admin, f"GRANT SELECT ON TABLE {table} TO `{name}`")
     assert ok(user, f"SELECT v FROM {table}") == [["secret"]]
@@ -310,6 +313,7 @@ def test_select_needs_use_catalog_use_schema_and_select(server: ServerHandle, tr
     # Every table read needs its own SELECT, in joins and subqueries too.
     ok(admin, f"GRANT USE SCHEMA ON SCHEMA {tree.schema} TO `{name}`")
     other = keyed(admin, tree.t("other"))
+    ok(admin, f"GRANT BROWSE ON TABLE {other} TO `{name}`")
     failed(
         user,
         f"SELECT * FROM {table} WHERE id IN (SELECT id FROM {other})",
@@ -336,6 +340,10 @@ def test_writes_need_modify_and_select_on_what_they_read(server: ServerHandle, t
         failed(user, statement, "PERMISSION_DENIED", f"MODIFY on TABLE '{target}'")
     ok(admin, f"GRANT MODIFY ON TABLE {target} TO `{name}`")
     ok(admin, f"REVOKE SELECT ON TABLE {target} FROM `{name}`")
+    # A source she may not see is no table to her; one she sees needs SELECT.
+    for statement in statements[1:]:
+        failed(user, statement, "RESOURCE_DOES_NOT_EXIST", "is not a table")
+    ok(admin, f"GRANT BROWSE ON TABLE {source} TO `{name}`")
     for statement in statements[1:]:
         failed(user, statement, "PERMISSION_DENIED", f"SELECT on TABLE '{source}'")
     assert count(admin, target) == 0

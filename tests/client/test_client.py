@@ -397,7 +397,9 @@ def test_cli_versions_and_aliases(world: World) -> None:
     gone = steward("models", "alias", "get", world.model, "challenger", server=server, check=False)
     assert gone.returncode == 1 and "RESOURCE_DOES_NOT_EXIST" in gone.stderr
 
-    # A non-owner without MANAGE: refused, nothing moved, the denial audited.
+    # A non-owner without MANAGE (who sees the model: EXECUTE): refused, nothing moved, the
+    # denial audited. (One who may not see it is answered as if it did not exist.)
+    sql(server.admin, f"GRANT EXECUTE ON MODEL {world.model} TO `{world.group}`")
     analyst_token = world.an.token
     denied = steward(
         "models", "alias", "set", world.model, "champion", "1",
@@ -429,14 +431,18 @@ def test_registry_commands_have_help(command: list[str]) -> None:
 
 
 def test_alias_http_denial_is_audited_once(world: World) -> None:
-    """The raw route, for the record: 403, one event, alias unchanged."""
+    """The raw route, for the record: 403 (404 to whoever may not see the model), one event
+    recording the denial, alias unchanged."""
     X, y = churn_data()
     model = LogisticRegression(max_iter=500).fit(X, y)
     world.ds.register_model(model, world.model, input_example=X.head(5), alias="champion")
     world.ds.register_model(model, world.model, input_example=X.head(5))
-    response = world.analyst_http.put(
-        f"{UC}/models/{world.model}/aliases/champion", json={"version_num": 2}
-    )
+    url = f"{UC}/models/{world.model}/aliases/champion"
+    hidden = world.analyst_http.put(url, json={"version_num": 2})
+    assert hidden.status_code == 404
+    one_event(world.server, hidden, "setRegisteredModelAlias", world.analyst, 403)
+    sql(world.server.admin, f"GRANT EXECUTE ON MODEL {world.model} TO `{world.group}`")
+    response = world.analyst_http.put(url, json={"version_num": 2})
     assert response.status_code == 403
     one_event(world.server, response, "setRegisteredModelAlias", world.analyst, 403)
     assert len(events_for(world.server, response)) == 1

@@ -162,7 +162,7 @@ def check_feature_flow(output: str, version: int) -> None:
         r"^\s+\d+\s+\d+\.0\s+[\d.]+\s+\d+\.0\s+1$",
         r"with support_calls overridden to 9 in the request: prediction 1$",
         r"unknown customer 10000: 400 INVALID_PARAMETER_VALUE: .*customer_id=10000",
-        r"creating an endpoint without EXECUTE on the model: 403 PERMISSION_DENIED",
+        r"creating an endpoint over a model it may not see: 404 RESOURCE_DOES_NOT_EXIST",
         r"^7\. The inference table",
         r"crm-app@example\.com\s+400\s+",
         rf"crm-app@example\.com\s+200\s+{version}\s+",

@@ -525,11 +525,14 @@ def test_every_denial(world: World) -> None:
     admin = world.server.admin
     config = {"served_entities": [{"entity_name": world.model, "entity_version": "1"}]}
 
-    # Creating needs EXECUTE on the model (with the usage gates), even for an admin.
-    for client, needle in ((out, "USE CATALOG"), (admin, "EXECUTE")):
-        denied = client.post(ENDPOINTS, json={"name": unique("ep"), "config": config})
-        assert denied.status_code == 403, denied.text
-        assert needle in denied.json()["message"], denied.json()
+    # Creating needs EXECUTE on the model (with the usage gates), even for an admin; to
+    # someone who may not see the model at all it is as missing as a model never made.
+    hidden = out.post(ENDPOINTS, json={"name": unique("ep"), "config": config})
+    assert hidden.status_code == 404, hidden.text
+    assert world.catalog in hidden.json()["message"], hidden.json()
+    denied = admin.post(ENDPOINTS, json={"name": unique("ep"), "config": config})
+    assert denied.status_code == 403, denied.text
+    assert "EXECUTE" in denied.json()["message"], denied.json()
     # An inference table needs CREATE TABLE on its schema.
     sql(admin, f"REVOKE CREATE TABLE ON SCHEMA {world.catalog}.ml FROM `{world.scientist}`")
     capture = {
@@ -546,7 +549,8 @@ def test_every_denial(world: World) -> None:
     name = world.endpoint()
     url = f"{ENDPOINTS}/{name}"
     body = {"inputs": ROWS}
-    # Invoking needs QUERY; reading needs QUERY (or ownership); changing needs ownership.
+    # Invoking needs QUERY; reading needs QUERY (or ownership); changing needs ownership. To
+    # whoever holds none of them the endpoint is hidden: as missing as one never made.
     for client in (out, world.consumer_http):
         for response in (
             client.post(invocations(name), json=body),
@@ -554,7 +558,8 @@ def test_every_denial(world: World) -> None:
             client.put(f"{url}/config", json=config),
             client.delete(url),
         ):
-            assert response.status_code == 403, response.text
+            assert response.status_code == 404, response.text
+            assert response.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
             assert name in response.json()["message"]
     # An admin manages the endpoint but needs a grant to invoke it.
     assert admin.get(url).status_code == 200
@@ -568,10 +573,10 @@ def test_every_denial(world: World) -> None:
     assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     anonymous = httpx.post(f"{world.server.url}{invocations(name)}", json=body)
     assert anonymous.status_code == 401
-    # Revoking QUERY takes effect at once.
+    # Revoking QUERY takes effect at once (and hides the endpoint again).
     sql(admin, f"REVOKE QUERY ON SERVING ENDPOINT {name} FROM `{world.consumer}`")
-    assert world.consumer_http.post(invocations(name), json=body).status_code == 403
-    # Each refused invocation wrote one event naming the denial.
+    assert world.consumer_http.post(invocations(name), json=body).status_code == 404
+    # Each refused invocation wrote one event naming the denial (the truth, for admins).
     events = admin.get(AUDIT, params={"action": "queryServingEndpoint", "user": outsider}).json()[
         "events"
     ]
@@ -626,7 +631,8 @@ def test_inference_table_rows_match_invocations_one_for_one(world: World) -> Non
     with ThreadPoolExecutor(max_workers=8) as pool:
         responses = list(pool.map(call, range(100)))
     statuses = Counter(r.status_code for r in responses)
-    assert statuses == {200: 88, 400: 10, 403: 2}, statuses
+    # The outsider may not see the endpoint: refused as if it did not exist.
+    assert statuses == {200: 88, 400: 10, 404: 2}, statuses
     # Readable by SQL with SELECT: the owner (creator) reads it; others need a grant.
     for statement in (
         f"GRANT USE CATALOG ON CATALOG {world.catalog} TO `{world.consumer}`",
@@ -635,12 +641,13 @@ def test_inference_table_rows_match_invocations_one_for_one(world: World) -> Non
         sql(world.server.admin, statement)
     refused = world.consumer_http.post(SQL, json={"statement": f"SELECT * FROM {table}"})
     assert refused.json()["status"]["state"] == "FAILED", refused.text
-    assert "SELECT" in refused.json()["status"]["error"]["message"]
+    # Without a privilege on it the consumer does not even see the table.
+    assert refused.json()["status"]["error"]["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     rows = inference_rows(world.ds_http, table)
     sql(world.ds_http, f"GRANT SELECT ON TABLE {table} TO `{world.consumer}`")
     assert len(inference_rows(world.consumer_http, table)) == len(rows)
     by_request = {r["databricks_request_id"]: r for r in rows}
-    reached = [r for r in responses if r.status_code != 403]
+    reached = [r for r in responses if r.status_code != 404]
     assert len(rows) == len(reached) == len(by_request)
     for response in reached:
         row = by_request[response.headers["x-request-id"]]
@@ -660,7 +667,9 @@ def test_inference_table_rows_match_invocations_one_for_one(world: World) -> Non
         assert len(events) == 1, events
         event = events[0]
         assert event["action_name"] == "queryServingEndpoint"
-        assert event["response"]["status_code"] == response.status_code
+        # A refusal answered as missing is recorded as the denial it was.
+        recorded = 403 if response.status_code == 404 else response.status_code
+        assert event["response"]["status_code"] == recorded
         assert event["service_name"] == "serving"
         if response.status_code == 200:
             params = event["request_params"]

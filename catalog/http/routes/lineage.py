@@ -7,8 +7,9 @@
 
 Both routes declare ``AUTHENTICATED``: what they need depends on the body or on the
 object the name turns out to be (a table or a model; each catalog table an event
-names), so the handler checks it through the one authorizer — BROWSE on the object
-read, BROWSE on catalog inputs and MODIFY on catalog outputs of an event. See
+names), so the handler checks it through the one authorizer — seeing the object read
+(docs/privileges.md, "Visibility"; one that is hidden answers as a missing one), seeing
+the catalog inputs and MODIFY on the catalog outputs of an event. See
 :mod:`catalog.lineage.lineage_service` for the rules and why. Before any of that, an
 event must be within the budgets of ``STEWARD_LINEAGE_MAX_*`` (the settings; see
 :mod:`catalog.lineage.openlineage`), or it is refused with 413 having done nothing.
@@ -120,7 +121,8 @@ def get_lineage(
     include_columns: bool = False,
 ) -> LineageResponse:
     """Upstream, downstream or both, up to ``depth`` hops; nodes the caller may not see
-    come back redacted. Needs BROWSE on ``full_name``."""
+    come back redacted. Needs to see ``full_name`` (BROWSE, or any privilege on it, such
+    as SELECT on a table); one the caller may not see answers as a missing one."""
     graph = service(rt).graph(caller, full_name, direction, depth, include_columns)
     return _response(graph)
 

@@ -54,10 +54,22 @@ def _name(securable_type: SecurableType, full_name: str) -> str | None:
     operation_id="getPermissions",
 )
 def get_permissions(
-    securable_type: str, full_name: str, rt: RuntimeDep, principal: str | None = None
+    securable_type: str,
+    full_name: str,
+    caller: CallerDep,
+    rt: RuntimeDep,
+    principal: str | None = None,
 ) -> PermissionsList:
+    """The grants on an object the caller sees: all of them for whoever may change them,
+    else those held by the caller or its groups (as SHOW GRANTS; docs/privileges.md)."""
     kind = securable_type_from_path(securable_type)
-    return _listing(rt.grants.assignments(kind, _name(kind, full_name), principal))
+    name = _name(kind, full_name)
+    assignments = rt.grants.assignments(kind, name, principal)
+    with rt.db.read() as session:
+        shown = rt.authorizer.grants_shown(
+            caller, kind, name, assignments, rt.stores.namespace(session)
+        )
+    return _listing(shown)
 
 
 @router.patch(

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from catalog.http.deps import CallerDep, RuntimeDep
-from catalog.http.guards import AUTHENTICATED, guard
+from catalog.http.guards import guard
 from catalog.http.models import (
     CreateSchema,
     Empty,
@@ -62,7 +62,18 @@ def create_schema(body: CreateSchema, caller: CallerDep, rt: RuntimeDep) -> Sche
     return schema_info(record)
 
 
-@router.get("/schemas", dependencies=[guard(AUTHENTICATED)], operation_id="listSchemas")
+@router.get(
+    "/schemas",
+    # The catalog must be visible: a hidden one lists as a missing one (404).
+    dependencies=[
+        guard(
+            privilege=Privilege.BROWSE,
+            on=SecurableType.CATALOG,
+            name_from=NameFrom.query("catalog_name"),
+        )
+    ],
+    operation_id="listSchemas",
+)
 async def list_schemas(
     catalog_name: str,
     caller: CallerDep,

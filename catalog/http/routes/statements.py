@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlglot import exp
 
+from catalog.access.authorizer import Hidden
 from catalog.audit.recorder import current_scope
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard
@@ -144,11 +145,18 @@ def _audited(statement_id: str, statement: str) -> dict[str, object]:
     }
 
 
-def _failed(statement_id: str, code: str, message: str, status: int = 400) -> StatementResponse:
-    """A FAILED statement: HTTP 200 to the client, a failure in the audit log."""
+def _failed(
+    statement_id: str,
+    code: str,
+    message: str,
+    status: int = 400,
+    audited: tuple[int, str] | None = None,
+) -> StatementResponse:
+    """A FAILED statement: HTTP 200 to the client, a failure in the audit log (``audited``:
+    what the event says instead, for a refusal answered as a missing object)."""
     scope = current_scope()
     if scope is not None:
-        scope.failure = (status, f"{code}: {message}")
+        scope.failure = audited or (status, f"{code}: {message}")
     return StatementResponse(
         statement_id=statement_id,
         status=StatementStatus(
@@ -186,6 +194,8 @@ def execute_statement(
         return _failed(statement_id, "PARSE_SYNTAX_ERROR", exc.message)
     except ParameterError as exc:
         return _failed(statement_id, InvalidParameter.error_code, str(exc))
+    except Hidden as exc:
+        return _failed(statement_id, exc.error_code, exc.message, exc.status_code, exc.audited())
     except StewardError as exc:
         return _failed(statement_id, exc.error_code, exc.message, exc.status_code)
     columns = [

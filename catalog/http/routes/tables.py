@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from catalog.http.deps import CallerDep, RuntimeDep
-from catalog.http.guards import AUTHENTICATED, guard
+from catalog.http.guards import guard
 from catalog.http.models import (
     ColumnInfo,
     CreateTable,
@@ -152,7 +152,18 @@ def create_table(body: CreateTable, caller: CallerDep, rt: RuntimeDep) -> TableI
     return table_info(TableRecord(record, detail))
 
 
-@router.get("/tables", dependencies=[guard(AUTHENTICATED)], operation_id="listTables")
+@router.get(
+    "/tables",
+    # The schema must be visible: a hidden one lists as a missing one (404).
+    dependencies=[
+        guard(
+            privilege=Privilege.BROWSE,
+            on=SecurableType.SCHEMA,
+            name_from=NameFrom.query("catalog_name", "schema_name"),
+        )
+    ],
+    operation_id="listTables",
+)
 async def list_tables(
     catalog_name: str,
     schema_name: str,
@@ -173,15 +184,8 @@ async def list_tables(
 
 @router.get(
     "/tables/{full_name}",
-    # UC: BROWSE, or SELECT with the usage gates (a reader may see what it reads).
-    dependencies=[
-        guard(
-            privilege=Privilege.BROWSE,
-            on=TABLE,
-            name_from=BY_NAME,
-            or_privilege=Privilege.SELECT,
-        )
-    ],
+    # Metadata: whoever sees the table (BROWSE, SELECT, MODIFY … on it or inherited).
+    dependencies=[guard(privilege=Privilege.BROWSE, on=TABLE, name_from=BY_NAME)],
     operation_id="getTable",
 )
 def get_table(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from catalog.access.authorizer import Caller
 from catalog.http.deps import CallerDep, RuntimeDep
-from catalog.http.guards import AUTHENTICATED, guard
+from catalog.http.guards import AUTHENTICATED, guard, require_visible
 from catalog.http.models import Empty, RequestBody, SecurableInfo, ShortName
 from catalog.names import normalize_part
 from catalog.records import SecurableRecord
@@ -27,10 +27,9 @@ router = APIRouter(prefix="/api/2.1/unity-catalog", tags=["RegisteredModels"])
 MODEL = SecurableType.MODEL
 BY_NAME = NameFrom.path("full_name")
 PAGE_MAX = 50
-#: Model metadata: BROWSE, or EXECUTE (UC: loading a model reads its versions and aliases).
-BROWSE_OR_EXECUTE = guard(
-    privilege=Privilege.BROWSE, on=MODEL, name_from=BY_NAME, or_privilege=Privilege.EXECUTE
-)
+#: Model metadata (the model, its versions and aliases): whoever sees the model — BROWSE,
+#: EXECUTE or any other privilege on it or inherited (docs/privileges.md, "Visibility").
+BROWSE = guard(privilege=Privilege.BROWSE, on=MODEL, name_from=BY_NAME)
 
 
 class CreateRegisteredModel(RequestBody):
@@ -247,20 +246,22 @@ def create_model(
 @router.get("/models", dependencies=[guard(AUTHENTICATED)], operation_id="listRegisteredModels")
 async def list_models(
     caller: CallerDep,
+    rt: RuntimeDep,
     registry: RegistryDep,
     catalog_name: str | None = None,
     schema_name: str | None = None,
     max_results: int | None = None,
     page_token: str | None = None,
 ) -> ListRegisteredModelsResponse:
+    catalog = normalize_part(catalog_name, "catalog_name") if catalog_name else None
+    schema = normalize_part(schema_name, "schema_name") if schema_name else None
+    if catalog and schema:
+        # A schema the caller cannot see lists as a missing one (404), as its GET does.
+        await run_in_threadpool(
+            require_visible, rt, caller, SecurableType.SCHEMA, f"{catalog}.{schema}"
+        )
     page = await run_in_threadpool(
-        registry.list_models,
-        caller,
-        normalize_part(catalog_name, "catalog_name") if catalog_name else None,
-        normalize_part(schema_name, "schema_name") if schema_name else None,
-        max_results,
-        page_token,
-        PAGE_MAX,
+        registry.list_models, caller, catalog, schema, max_results, page_token, PAGE_MAX
     )
     return ListRegisteredModelsResponse(
         registered_models=[model_info(r) for r in page.items],
@@ -270,7 +271,7 @@ async def list_models(
 
 @router.get(
     "/models/{full_name}",
-    dependencies=[BROWSE_OR_EXECUTE],
+    dependencies=[BROWSE],
     operation_id="getRegisteredModel",
 )
 def get_model(full_name: str, registry: RegistryDep) -> RegisteredModelInfo:
@@ -346,7 +347,7 @@ def create_version(
 
 @router.get(
     "/models/{full_name}/versions",
-    dependencies=[BROWSE_OR_EXECUTE],
+    dependencies=[BROWSE],
     operation_id="listModelVersions",
     tags=["ModelVersions"],
 )
@@ -368,7 +369,7 @@ def list_versions(
 
 @router.get(
     "/models/{full_name}/versions/{version}",
-    dependencies=[BROWSE_OR_EXECUTE],
+    dependencies=[BROWSE],
     operation_id="getModelVersion",
     tags=["ModelVersions"],
 )
@@ -460,7 +461,7 @@ def delete_alias(full_name: str, alias: str, caller: CallerDep, registry: Regist
 
 @router.get(
     "/models/{full_name}/aliases/{alias}",
-    dependencies=[BROWSE_OR_EXECUTE],
+    dependencies=[BROWSE],
     operation_id="getModelVersionByAlias",
     tags=["ModelAliases"],
 )
@@ -475,7 +476,7 @@ def may_load(rt: RuntimeDep, caller: Caller, full_name: str) -> bool:
     """Whether the caller may load the model's artifacts (USE gates + EXECUTE, docs/privileges.md).
 
     A version's ``storage_location`` is where MLflow's ``file:`` flow reads the model
-    from directly, so it is only shown to callers who may load the model; BROWSE alone
+    from directly, so it is only shown to callers who may load the model; seeing the model
     shows the rest of the version.
     """
     with rt.db.read() as session:
