@@ -30,13 +30,13 @@ from typing import Protocol
 
 from sqlglot import exp
 
-from catalog.access.authorizer import Caller
+from catalog.access.authorizer import Caller, Hidden
 from catalog.names import SYSTEM_CATALOG
 from catalog.runtime import Runtime
 from catalog.sql.errors import position
 from catalog.sql.system_sources import SOURCES
 from catalog.sql.table_sources import GovernedSource
-from common.errors import InvalidParameter, NotFound
+from common.errors import InvalidParameter, NotFound, PermissionDenied
 from common.text import fold_identifier
 from policy.securables import Privilege, SecurableType
 
@@ -176,8 +176,9 @@ class CatalogResolver:
                 or authorizer.can_see_all_children(self.caller, chain[:-1])
                 or authorizer.can_see(self.caller, chain[-1])
             )
-            if not visible:
-                raise not_a_table(table)
+            if not visible:  # answered as missing; the audit log records the denial
+                denial = PermissionDenied(f"{privilege.value} on TABLE '{full_name}' is required")
+                raise Hidden(not_a_table(table).message, denial)
             authorizer.require_privilege(
                 self.caller, privilege, SecurableType.TABLE, full_name, store
             )

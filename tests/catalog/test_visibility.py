@@ -397,6 +397,17 @@ def test_the_audit_log_records_the_truth(server: ServerHandle, secret: Secret) -
     (event,) = events_for(server, statement_answer)
     assert event["response"]["status_code"] == 403, event
     assert event["response"]["error_message"].startswith("PERMISSION_DENIED"), event
+    # A SELECT reading the hidden table: answered as a missing table, recorded as a denial.
+    select = nobody.post(SQL, json={"statement": f"SELECT * FROM {names['T']}"})
+    gone = nobody.post(SQL, json={"statement": f"SELECT * FROM {names['S']}.gone"})
+    error, absent_error = (a.json()["status"]["error"] for a in (select, gone))
+    assert error["error_code"] == absent_error["error_code"], (error, absent_error)
+    assert error["message"].replace(names["T"], "X") == absent_error["message"].replace(
+        f"{names['S']}.gone", "X"
+    ), (error, absent_error)
+    (event,) = events_for(server, select)
+    assert event["response"]["status_code"] == 403, event
+    assert event["response"]["error_message"].startswith("PERMISSION_DENIED"), event
 
 
 def test_a_visible_object_refused_stays_403_naming_the_privilege(
