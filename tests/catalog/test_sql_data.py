@@ -726,5 +726,5 @@ def test_one_audit_event_per_statement(server: ServerHandle, tree: Tree) -> None
     name, user = person(server)
     body = run(user, f"INSERT INTO {table} VALUES (2, 'b', 2)")
     denied = events_of(admin, body["statement_id"])
-    assert len(denied) == 1 and denied[0]["response"]["status_code"] == 404
+    assert len(denied) == 1 and denied[0]["response"]["status_code"] == 403  # the truth: a denial
     assert denied[0]["user_identity"]["email"] == name
