@@ -818,9 +818,10 @@ STATEMENTS: list[Stmt] = [
     Stmt("DESCRIBE MODEL {ms}.gone", K.DESCRIBE_MODEL, "getRegisteredModel", 404),
     Stmt("DESCRIBE MODEL {m}", K.DESCRIBE_MODEL, "getRegisteredModel"),
     # Reads and writes of table data: databrickssql executeStatement, always recorded. A table
-    # the user may not see is not found rather than denied (docs/privileges.md, visibility);
-    # one it may see (BROWSE) without SELECT or MODIFY is denied.
-    Stmt("SELECT * FROM {c}.s.t", K.SELECT, "executeStatement", 404, USER),
+    # the user may not see is answered as not found, and recorded as the denial it is
+    # (docs/privileges.md, visibility); one it may see (BROWSE) without SELECT or MODIFY is
+    # denied in both.
+    Stmt("SELECT * FROM {c}.s.t", K.SELECT, "executeStatement", DENIED, USER),
     Stmt("GRANT BROWSE ON TABLE {c}.s.t TO `{d}`", K.GRANT, "updatePermissions"),
     Stmt("GRANT BROWSE ON TABLE {c}.s.k TO `{d}`", K.GRANT, "updatePermissions"),
     Stmt("INSERT INTO {c}.s.t VALUES (1), (2)", K.INSERT, "executeStatement", DENIED, USER),
