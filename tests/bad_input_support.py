@@ -5,7 +5,10 @@
 each build the same world (``build_world``) on their own module-scoped server. Each case checks
 the status, the ``error_code``, that the message names the problem (the field or the name),
 that a request id comes back, and that nothing changed: the state is read before and after the
-rejected call.
+rejected call. The state is read by area (``read_area``): the namespace, the user's and the
+scratch objects, principals, tokens, grants (every ``casbin_rule`` line), the rows of the
+tables that hold some, lineage (its nodes and edges) and serving endpoints (with their
+config); a request is checked against the areas it could change (``areas_of``).
 """
 
 from __future__ import annotations
@@ -19,12 +22,17 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 
-from tests.support import ServerHandle, unique
+from tests.support import ServerHandle, unique, write_mlmodel
 
 UC = "/api/2.1/unity-catalog"
 SCIM = "/api/2.0/preview/scim/v2"
 API = "/api/2.0"
+SQL = f"{API}/sql/statements"
+ENDPOINTS = f"{API}/serving-endpoints"
+LINEAGE = "/api/v1/lineage"
 BAD = "INVALID_PARAMETER_VALUE"
 UNAUTH = "UNAUTHENTICATED"
 DENIED = "PERMISSION_DENIED"
@@ -73,6 +81,25 @@ def version_body(catalog: str, schema: str, model: str, **over: Any) -> dict[str
     }
 
 
+def lineage_event(source: str, target: str) -> dict[str, Any]:
+    """An OpenLineage run event: the table ``source`` read, the path ``target`` written, its
+    ``id`` from the table's ``id``."""
+    from_id = {"inputFields": [{"namespace": "steward", "name": source, "field": "id"}]}
+    columns = {"columnLineage": {"_producer": "tests", "fields": {"id": from_id}}}
+    return {
+        "eventType": "COMPLETE",
+        "eventTime": "2026-11-23T10:00:00Z",
+        "run": {"runId": unique("run")},
+        "job": {"namespace": "etl", "name": "bad-input"},
+        "inputs": [{"namespace": "steward", "name": source}],
+        "outputs": [{"namespace": "s3", "name": target, "facets": columns}],
+    }
+
+
+def served_config(model: str, version: int = 1) -> dict[str, Any]:
+    return {"served_entities": [{"entity_name": model, "entity_version": str(version)}]}
+
+
 # -- the world every case runs against ----------------------------------------------------
 
 
@@ -92,6 +119,8 @@ class World:
     #: the last state read per area, reused as the "before" of the next rejected call
     baseline: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     anonymous_clients: dict[str | None, httpx.Client] = field(default_factory=dict)
+    #: the server's database, for what no route lists whole (grants, lineage)
+    database: Engine | None = None
 
     def invalidate(self) -> None:
         self.baseline.clear()
@@ -104,6 +133,18 @@ class World:
 
     def client(self, who: str) -> httpx.Client:
         return {"admin": self.admin, "user": self.user_client, "other": self.other_client}[who]
+
+    def rows(self, table: str, reader: httpx.Client) -> list[Any]:
+        """A table's rows, as ``reader`` reads them with SQL."""
+        return sql(reader, f"SELECT * FROM {table} ORDER BY id")["result"]["data_array"]
+
+    def db_rows(self, table: str, order_by: str = "id") -> list[tuple[str, ...]]:
+        """Every row of one of the server's tables, read from its database."""
+        if self.database is None:
+            self.database = create_engine(self.server.database_url, poolclass=NullPool)
+        with self.database.connect() as conn:
+            found = conn.execute(text(f"SELECT * FROM {table} ORDER BY {order_by}"))
+            return [tuple(str(v) for v in row) for row in found]
 
     def anonymous(self, authorization: str | None) -> httpx.Client:
         """A client sending exactly this Authorization header (or none)."""
@@ -127,6 +168,12 @@ def ok(response: httpx.Response) -> Any:
         f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
     )
     return response.json() if response.content else None
+
+
+def sql(client: httpx.Client, statement: str) -> dict[str, Any]:
+    body = ok(client.post(SQL, json={"statement": statement}))
+    assert body["status"]["state"] == "SUCCEEDED", (statement, body)
+    return dict(body)
 
 
 def scim_id(admin: httpx.Client, kind: str, attribute: str, name: str) -> str:
@@ -175,6 +222,26 @@ def build_world(server: ServerHandle) -> World:
     sp = unique("bad_sp")
     sp_id = ok(admin.post(f"{SCIM}/ServicePrincipals", json={"applicationId": sp}))["id"]
 
+    # Rows, grants, lineage and a serving endpoint, for the state to hold some of each. The
+    # grants go to the service principal, which sends no request: no case's answer changes.
+    # (Rows are data: the admin holds no MODIFY or SELECT on the user's table.)
+    sql(admin, f"INSERT INTO {cat}.sch.tbl VALUES (1), (2)")
+    sql(user_client, f"INSERT INTO {ucat}.s.t VALUES (1), (2)")
+    for statement in (
+        f"GRANT USE CATALOG ON CATALOG {cat} TO `{sp}`",
+        f"GRANT USE SCHEMA ON SCHEMA {cat}.sch TO `{sp}`",
+        f"GRANT SELECT ON TABLE {cat}.sch.tbl TO `{sp}`",
+        f"GRANT EXECUTE ON MODEL {cat}.sch.mdl TO `{sp}`",
+        f"GRANT USE CATALOG ON CATALOG {ucat} TO `{sp}`",
+    ):
+        sql(admin, statement)
+    ok(admin.post(LINEAGE, json=lineage_event(f"{cat}.sch.tbl", "exports/tbl")))
+    served = ok(admin.post(f"{UC}/models/versions", json=version_body(cat, "sch", "mdl2")))
+    write_mlmodel(served["storage_location"])
+    ok(admin.patch(f"{UC}/models/{cat}.sch.mdl2/versions/1/finalize"))
+    endpoint = unique("bad_ep")
+    ok(admin.post(ENDPOINTS, json={"name": endpoint, "config": served_config(f"{cat}.sch.mdl2")}))
+
     revoked = ok(admin.post(f"{API}/token/create", json={"comment": "revoked"}))
     ok(admin.post(f"{API}/token/delete", json={"token_id": revoked["token_info"]["token_id"]}))
     gone_name, gone_token = server.create_user()
@@ -203,6 +270,7 @@ def build_world(server: ServerHandle) -> World:
         "sp_id": sp_id,
         "admin_id": ok(admin.get(f"{SCIM}/Me"))["id"],
         "scratch": unique("bad_scratch"),
+        "endpoint": endpoint,
     }
     w = World(server, admin, server.admin, user_client, other_client, names)
     w.bad_auth = {
@@ -224,7 +292,13 @@ def build_world(server: ServerHandle) -> World:
 
 NAMESPACE, OWNED, SCRATCH = "namespace", "user's objects", "scratch objects"
 PRINCIPALS, TOKENS = "principals", "tokens"
-EVERYTHING = frozenset({NAMESPACE, OWNED, SCRATCH, PRINCIPALS, TOKENS})
+GRANTS, ROWS, LINEAGE_AREA, SERVING = "grants", "rows", "lineage", "serving endpoints"
+EVERYTHING = frozenset(
+    {NAMESPACE, OWNED, SCRATCH, PRINCIPALS, TOKENS, GRANTS, ROWS, LINEAGE_AREA, SERVING}
+)
+#: What any request on the namespace, the rows, models or serving could change besides the
+#: objects it names: a drop takes grants, rows, lineage and endpoints along.
+BESIDES_OBJECTS = frozenset({GRANTS, ROWS, LINEAGE_AREA, SERVING})
 
 
 def read_area(w: World, area: str) -> dict[str, Any]:
@@ -250,8 +324,28 @@ def read_area(w: World, area: str) -> dict[str, Any]:
     elif area == PRINCIPALS:
         for kind in ("Users", "ServicePrincipals", "Groups"):
             state[kind] = get(f"{SCIM}/{kind}", count=10_000)["Resources"]
-    else:
+    elif area == TOKENS:
         state["tokens"] = get(f"{API}/token-management/tokens")["token_infos"]
+    elif area == GRANTS:  # every grant on every object: casbin's ``p`` lines
+        state["grants"] = w.db_rows("casbin_rule", "ptype, v0, v1, v2")
+    elif area == ROWS:  # read by their owners: the admin holds no SELECT on the user's
+        state[f"rows {w.table}"] = w.rows(w.table, w.reader)
+        state[f"rows {w.user_table}"] = w.rows(w.user_table, w.user_client)
+    elif area == LINEAGE_AREA:
+        for table in ("lineage_nodes", "lineage_edges", "lineage_column_edges"):
+            state[table] = w.db_rows(table)
+    elif area == SERVING:
+        endpoints: list[Any] = []
+        params: dict[str, Any] = {"max_results": 100}
+        while True:
+            page = get(ENDPOINTS, **params)
+            endpoints += page["endpoints"]
+            if not page.get("next_page_token"):
+                break
+            params["page_token"] = page["next_page_token"]
+        state["serving endpoints"] = endpoints
+    else:
+        raise AssertionError(f"no such area: {area}")
     return state
 
 
@@ -276,12 +370,16 @@ def assert_unchanged(w: World, before: dict[str, Any], what: str, areas: frozens
 
 def areas_of(path: str, *request: Any) -> frozenset[str]:
     """The areas a request to ``path`` could change; ``request`` is the rest of it, unfilled."""
-    if path.startswith(SCIM):
-        return frozenset({PRINCIPALS, TOKENS})  # deleting a principal takes its tokens along
-    if path.startswith(API):
+    if path.startswith(SCIM):  # deleting a principal takes its tokens and grants along
+        return frozenset({PRINCIPALS, TOKENS, GRANTS})
+    if path.startswith(SQL):
+        return EVERYTHING
+    if path.startswith(LINEAGE):
+        return frozenset({LINEAGE_AREA})
+    if path.startswith(API) and not path.startswith(ENDPOINTS):
         return frozenset({TOKENS})
     text = repr((path, *request))
-    areas = {NAMESPACE}
+    areas = {NAMESPACE, *BESIDES_OBJECTS}
     if "{user_" in text or "who='other'" in text or "who='user'" in text:
         areas.add(OWNED)
     if "{scratch}" in text:

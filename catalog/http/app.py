@@ -6,8 +6,9 @@ registry) hand theirs to the composition root, which passes them all here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
@@ -22,6 +23,7 @@ from catalog.http.middleware import (
     RequestContextMiddleware,
     streams_body,
 )
+from catalog.http.models import ErrorResponse
 from catalog.http.request_audit import AuditMiddleware, audit_route
 from catalog.http.routes import (
     audit,
@@ -107,4 +109,125 @@ def build_app(
     app.add_middleware(HeaderLimitMiddleware, max_bytes=runtime.settings.max_header_bytes)
     app.add_middleware(AuditMiddleware, public_paths=frozenset(DOCS_PATHS))
     app.add_middleware(RequestContextMiddleware)
+    app.openapi = _documented(app, routers)  # type: ignore[method-assign]
     return app
+
+
+# -- the OpenAPI document -----------------------------------------------------------------
+
+#: docs/api.md's error table: every route may answer each of these, always with the one
+#: error body (catalog/http/errors.py). A 409 is not only a write's: reading an artifact
+#: whose file changed since finalize is one too. FastAPI's own 422 is never sent (a request
+#: that fails validation is a 400), so it is taken out of the document.
+ERROR_STATUSES: dict[int, str] = {
+    400: "Bad request: a parameter, body or name breaks a rule (INVALID_PARAMETER_VALUE), "
+    "or the object is not in a state that allows it (INVALID_STATE)",
+    401: "No valid token (UNAUTHENTICATED)",
+    403: "The caller lacks a privilege on the object (PERMISSION_DENIED)",
+    404: "No such object, parent or principal (RESOURCE_DOES_NOT_EXIST)",
+    409: "The object already exists (RESOURCE_ALREADY_EXISTS), or its state conflicts "
+    "(INVALID_STATE)",
+    413: "The body, an artifact or an event is over its limit (REQUEST_LIMIT_EXCEEDED)",
+    431: "The headers are over STEWARD_MAX_HEADER_BYTES (REQUEST_LIMIT_EXCEEDED)",
+}
+_ERROR_REF = {"$ref": f"#/components/schemas/{ErrorResponse.__name__}"}
+_FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
+
+
+def _documented(app: FastAPI, routers: Sequence[APIRouter]) -> Callable[[], dict[str, Any]]:
+    """``app.openapi`` describing what the app sends: FastAPI's document, shaped once
+    by :func:`document_errors` and :func:`document_omitted_nulls`."""
+    generate = app.openapi
+    shaped: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        if not shaped or shaped[0] is not document:
+            document_errors(document)
+            document_omitted_nulls(document, routers)
+            shaped[:] = [document]
+        return document
+
+    return openapi
+
+
+def document_errors(document: dict[str, Any]) -> None:
+    """Every operation answers the statuses of :data:`ERROR_STATUSES` with
+    :class:`ErrorResponse`, and never FastAPI's 422."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas[ErrorResponse.__name__] = ErrorResponse.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    for operation in _operations(document):
+        responses = operation.setdefault("responses", {})
+        responses.pop("422", None)
+        for status, description in ERROR_STATUSES.items():
+            responses.setdefault(
+                str(status),
+                {
+                    "description": description,
+                    "content": {"application/json": {"schema": _ERROR_REF}},
+                },
+            )
+    text = repr(document["paths"])
+    for name in _FASTAPI_VALIDATION:
+        if f"#/components/schemas/{name}'" not in text:
+            schemas.pop(name, None)
+
+
+def document_omitted_nulls(document: dict[str, Any], routers: Sequence[APIRouter]) -> None:
+    """A route with ``response_model_exclude_none`` leaves a null field out of its answer,
+    so in what it answers no nullable field is required (FastAPI's document says the
+    model's ``x: str | None`` without a default always comes)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    seen: set[str] = set()
+
+    def loosen(schema: Any) -> None:
+        if isinstance(schema, list):
+            for item in schema:
+                loosen(item)
+            return
+        if not isinstance(schema, dict):
+            return
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            name = ref.rsplit("/", 1)[1]
+            if name not in seen and name in schemas:
+                seen.add(name)
+                loosen(schemas[name])
+        properties = schema.get("properties")
+        if isinstance(properties, dict) and isinstance(schema.get("required"), list):
+            schema["required"] = [
+                name for name in schema["required"] if not _nullable(properties.get(name, {}))
+            ]
+            if not schema["required"]:
+                del schema["required"]
+        for key, value in schema.items():
+            if key == "properties" and isinstance(value, dict):
+                loosen(list(value.values()))  # field names are not schemas
+            elif isinstance(value, dict | list):
+                loosen(value)
+
+    for router in routers:
+        for route in router.routes:
+            if not (isinstance(route, APIRoute) and route.response_model_exclude_none):
+                continue
+            for method in route.methods or ():
+                operation = document["paths"].get(route.path_format, {}).get(method.lower(), {})
+                for status, response in operation.get("responses", {}).items():
+                    if status.startswith("2"):
+                        loosen(response.get("content", {}))
+
+
+def _nullable(schema: dict[str, Any]) -> bool:
+    if schema.get("type") == "null" or "null" in (schema.get("type") or []):
+        return True
+    return any(_nullable(option) for option in schema.get("anyOf", []) + schema.get("oneOf", []))
+
+
+def _operations(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    methods = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+    for item in document.get("paths", {}).values():
+        for method, operation in item.items():
+            if method in methods:
+                yield operation

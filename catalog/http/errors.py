@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,11 +29,19 @@ _STATUS_CODES = {
 }
 
 
-def error_response(request: Request, status: int, code: str, message: str) -> JSONResponse:
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     request_id = getattr(request.state, "request_id", "")
     note_error(request.state, code, message)
     return JSONResponse(
-        {"error_code": code, "message": message, "request_id": request_id}, status_code=status
+        {"error_code": code, "message": message, "request_id": request_id},
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -80,7 +89,8 @@ def install_error_handlers(app: FastAPI) -> None:
         message = str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route for {request.method} {request.url.path}"
-        return error_response(request, exc.status_code, code, message)
+        # A 405 says which methods the path has (``Allow``), as HTTP requires.
+        return error_response(request, exc.status_code, code, message, exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -48,6 +48,15 @@ class Response(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class ErrorResponse(Response):
+    """The one body of every error answer, whatever the route (catalog/http/errors.py)."""
+
+    error_code: str
+    message: str
+    #: also in the ``X-Request-Id`` header, the server's log lines and the audit event
+    request_id: str
+
+
 class SecurableInfo(Response):
     """Fields every securable's response carries: who owns it, who made and changed it when."""
 

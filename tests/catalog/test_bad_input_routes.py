@@ -24,8 +24,15 @@ from catalog.runtime import Runtime
 from steward.app import REGISTRY_ROUTERS
 from tests.bad_input_support import (
     API,
+    BESIDES_OBJECTS,
     BROKEN_JSON,
+    ENDPOINTS,
+    GRANTS,
+    LINEAGE,
+    LINEAGE_AREA,
+    ROWS,
     SCIM,
+    SERVING,
     TOO_BIG,
     UC,
     UNAUTH,
@@ -33,7 +40,12 @@ from tests.bad_input_support import (
     areas_of,
     build_world,
     expect_error,
+    lineage_event,
     model_body,
+    ok,
+    served_config,
+    snapshot,
+    sql,
     table_body,
     unchanged,
     version_body,
@@ -104,12 +116,19 @@ def route_target(path: str, names: dict[str, str]) -> str:
         (f"{UC}/schemas/", names["schema"]),
         (f"{UC}/tables/", names["table"]),
         (f"{UC}/models/", names["model"]),
+        (f"{UC}/permissions/", names["table"]),
+        ("/api/2.1/steward/tables/", names["table"]),
+        ("/api/2.1/steward/models/", names["model"]),
     ]
     full_name = next((v for p, v in prefix_to_full_name if path.startswith(p)), "dummy")
+    serving = path.startswith((ENDPOINTS, "/serving-endpoints/"))
     return (
-        path.replace("{name}", names["catalog"])
+        path.replace("{name}", names["endpoint"] if serving else names["catalog"])
+        .replace("{securable_type}", "table")
         .replace("{full_name}", full_name)
         .replace("{version}", "1")
+        .replace("{alias}", "champion")
+        .replace("{path}", "MLmodel")
         .replace("{user_id}", names["user_id"])
         .replace("{sp_id}", names["sp_id"])
         .replace("{group_id}", names["group_id"])
@@ -272,6 +291,85 @@ def test_no_route_has_a_dependency_that_runs_on_a_worker_thread(runtime: Runtime
     assert threaded == set()
 
 
+# -- the "changes nothing" snapshot itself ------------------------------------------------
+
+
+def _grant(w: World) -> None:
+    sql(w.reader, f"GRANT MODIFY ON TABLE {w.table} TO `{w.sp}`")
+
+
+def _ungrant(w: World) -> None:
+    sql(w.reader, f"REVOKE MODIFY ON TABLE {w.table} FROM `{w.sp}`")
+
+
+def _add_row(w: World) -> None:
+    sql(w.reader, f"INSERT INTO {w.table} VALUES (3)")
+
+
+def _record_lineage(w: World) -> None:
+    ok(w.reader.post(LINEAGE, json=lineage_event(w.table, unique("exports/tbl"))))
+
+
+def _reconfigure(w: World) -> None:
+    """The same model served again: a new config version."""
+    ok(
+        w.reader.put(
+            f"{ENDPOINTS}/{w.endpoint}/config", json=served_config(f"{w.catalog}.sch.mdl2")
+        )
+    )
+
+
+#: (area, a change to it, what undoes the change or None, the state keys it shows in)
+CHANGES = [
+    pytest.param(GRANTS, _grant, _ungrant, {"grants"}, id="grants"),
+    pytest.param(ROWS, _add_row, None, {"rows {table}"}, id="rows"),
+    pytest.param(LINEAGE_AREA, _record_lineage, None, {"lineage_edges", "lineage_column_edges"},
+                 id="lineage"),
+    pytest.param(SERVING, _reconfigure, None, {"serving endpoints"}, id="serving"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("area", "change", "undo", "keys"), CHANGES)
+def test_the_snapshot_sees_a_change_to(
+    world: World, area: str, change: Any, undo: Any, keys: set[str]
+) -> None:
+    """A change to any area is caught by ``unchanged``; reading twice without one is not."""
+    world.invalidate()
+    try:
+        first = snapshot(world, frozenset({area}))
+        world.invalidate()
+        assert snapshot(world, frozenset({area})) == first, f"{area}: two readings differ"
+        with (
+            pytest.raises(AssertionError, match="changed state") as caught,
+            unchanged(world, f"a change to {area}", frozenset({area})),
+        ):
+            change(world)
+        named = {key.format_map(world.vars) for key in keys}
+        assert all(repr(key) in str(caught.value) for key in named), (named, caught.value)
+    finally:
+        if undo is not None:
+            undo(world)
+        world.invalidate()
+
+
+def test_every_area_is_read(world: World) -> None:
+    """Grants, rows, lineage and endpoints each read something: none passes by reading
+    nothing."""
+    world.invalidate()
+    state = snapshot(world, BESIDES_OBJECTS)
+    empty = sorted(key for key, value in state.items() if not value)
+    assert not empty, f"state with nothing in it: {empty}"
+    world.invalidate()
+
+
 def test_request_ids_are_unique(world: World) -> None:
     ids = {world.admin.get(f"{UC}/catalogs/nocat_x").json()["request_id"] for _ in range(5)}
     assert len(ids) == 5
+
+
+def test_a_method_the_path_does_not_have_is_405_with_allow(server: ServerHandle) -> None:
+    """Found by the schemathesis run: the 405 said nothing of what the path accepts."""
+    answer = server.admin.put("/api/2.1/unity-catalog/catalogs")
+    assert answer.status_code == 405, answer.text
+    assert "POST" in answer.headers["allow"]
+    assert answer.json()["request_id"]

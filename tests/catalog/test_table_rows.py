@@ -312,6 +312,11 @@ def test_point_in_time_lookup_with_lookback(world: Fixture) -> None:
         ({"keys": [{"customer_id": 1}], "as_of": ["soon"]}, "not a timestamp"),
         ({"keys": [{"customer_id": 1}], "lookback_seconds": 5}, "lookback_seconds needs as_of"),
         ({"keys": [{"customer_id": 1}], "lookback_seconds": -5}, "lookback_seconds"),
+        # Found by the schemathesis run: a huge window overflowed (500) instead of a 400.
+        (
+            {"keys": [{"customer_id": 1}], "as_of": ["2026-01-01"], "lookback_seconds": 1e300},
+            "lookback_seconds",
+        ),
     ],
 )
 def test_bad_lookups_are_400(world: Fixture, extra: dict[str, Any], words: str) -> None:

@@ -151,6 +151,13 @@ def test_upload_needs_create_model_version_or_ownership(server: ServerHandle) ->
     info = m.new_version()
     version = info["version"]
 
+    # The usage gates do not show the model: answered as missing, recorded as the denial.
+    hidden = as_user.put(m.artifacts(version, "MLmodel"), content=MLMODEL)
+    error_of(hidden, 404, "RESOURCE_DOES_NOT_EXIST", m.name)
+    event = one_event(server, hidden, "uploadModelVersionArtifact", user, 403)
+    assert "CREATE MODEL VERSION" in event["response"]["error_message"]
+    # Seen (BROWSE) but not writable: a denial naming the privilege.
+    sql(admin, f"GRANT BROWSE ON MODEL {m.name} TO `{user}`")
     denied = as_user.put(m.artifacts(version, "MLmodel"), content=MLMODEL)
     error_of(denied, 403, "PERMISSION_DENIED", "CREATE MODEL VERSION")
     event = one_event(server, denied, "uploadModelVersionArtifact", user, 403)

@@ -55,14 +55,21 @@ class WriteRowsResponse(Response):
     num_updated_rows: int
 
 
+#: The longest lookback window: 100 years.
+MAX_LOOKBACK_SECONDS = 100 * 366 * 86_400
+
+
 class LookupRows(DataBody):
     #: One object per key, giving the primary key columns (without the timeseries column).
     keys: list[dict[str, Any]] = Field(max_length=100_000)
     #: Point in time per key (ISO 8601): the latest row not later than it.
     as_of: list[Any] | None = None
     #: With ``as_of``: ignore rows older than ``as_of`` minus this many seconds (0: only a
-    #: row stamped exactly at ``as_of``, as Databricks' zero lookback window).
-    lookback_seconds: Annotated[float, Field(ge=0)] | None = None
+    #: row stamped exactly at ``as_of``, as Databricks' zero lookback window). At most a
+    #: century: further back than that no time is (and a larger window would overflow).
+    lookback_seconds: (
+        Annotated[float, Field(ge=0, le=MAX_LOOKBACK_SECONDS, allow_inf_nan=False)] | None
+    ) = None
 
 
 class LookupRowsResponse(Response):
