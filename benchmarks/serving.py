@@ -346,7 +346,9 @@ class StewardSide:
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
             timeout=60,
         )
-        self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
+        # A refusal answered as missing (404) is audited as the denial it is (403).
+        audited = 403 if response.status_code == 404 else response.status_code
+        self.statuses[audited] = self.statuses.get(audited, 0) + 1
         return response
 
     def system(self, world: World) -> System:
