@@ -128,6 +128,13 @@ class PolicyListener(threading.Thread):
         self.ready = threading.Event()
         self._stopping = threading.Event()
         self._listening = threading.Event()
+        #: Set while a LISTEN connection is up and everything before it is applied.
+        self._following = threading.Event()
+
+    @property
+    def current(self) -> bool:
+        """Whether grant changes of other replicas reach this one now (readiness)."""
+        return self.is_alive() and self._following.is_set()
 
     def start_and_wait_listening(self, timeout: float = 10.0) -> None:
         self.start()
@@ -162,12 +169,14 @@ class PolicyListener(threading.Thread):
                     while not self.ready.is_set() and not self._stopping.is_set():
                         buffered.extend(conn.notifies(timeout=0.1))
                     self._handle(buffered)
+                    self._following.set()
                     while not self._stopping.is_set():
                         # Apply each notification as it arrives; the timeout only bounds
                         # how long a stop request waits.
                         for note in conn.notifies(timeout=0.5):
                             self._handle([note])
             except Exception as exc:  # reconnect; never let the thread die
+                self._following.clear()
                 log.warning("policy_listener_reconnecting", error=str(exc))
                 self._stopping.wait(1.0)
 

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from catalog.http.direct import DirectRoutesMiddleware, direct_routes
 from catalog.http.errors import install_error_handlers
+from catalog.http.health import HealthMiddleware, Readiness
 from catalog.http.middleware import (
     AuthenticationMiddleware,
     BodyLimitMiddleware,
@@ -109,6 +110,8 @@ def build_app(
     app.add_middleware(HeaderLimitMiddleware, max_bytes=runtime.settings.max_header_bytes)
     app.add_middleware(AuditMiddleware, public_paths=frozenset(DOCS_PATHS))
     app.add_middleware(RequestContextMiddleware)
+    # Outermost of all: probes need no token, write no audit event and no access line.
+    app.add_middleware(HealthMiddleware, readiness=Readiness(runtime))
     app.openapi = _documented(app, routers)  # type: ignore[method-assign]
     return app
 
