@@ -523,10 +523,6 @@ class PolicyEngine:
         principal or one of its groups."""
         return self.view(principal, securable).granted(principal, securable, privilege)
 
-    def has_any_grant(self, principal: str, securable: str) -> bool:
-        """Whether any grant on the securable or a container names the principal or a group."""
-        return self.view(principal, securable).any_grant()
-
     def grants_on(self, securable: str) -> list[Grant]:
         with self._lock:
             by_subject = self._enforcer.policy.by_object.get(securable, {})
