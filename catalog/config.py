@@ -206,6 +206,9 @@ class Settings(BaseSettings):
     )
     #: Seconds between automatic checkpoints of the audit chain (0: only on shutdown).
     audit_checkpoint_seconds: Seconds = 60.0
+    #: Seconds a stopping server (SIGTERM) waits for requests in flight before it closes
+    #: their connections; then it writes the audit checkpoint and exits.
+    shutdown_seconds: Seconds = 30.0
     #: Largest total size of a request's headers, in bytes (431 above it, before the token
     #: is looked at).
     max_header_bytes: Bytes = 16 << 10

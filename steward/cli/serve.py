@@ -5,7 +5,10 @@ Imported only by ``steward server``, so the client commands never load uvicorn.
 
 from __future__ import annotations
 
+import math
+import signal
 import socket
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
@@ -17,7 +20,12 @@ from catalog.logs import get_logger
 
 
 def serve(app: FastAPI, settings: Settings) -> None:
-    """Serve ``app`` until stopped; quiet uvicorn (Steward logs its own requests)."""
+    """Serve ``app`` until stopped; quiet uvicorn (Steward logs its own requests).
+
+    SIGTERM or SIGINT drains: the listening socket closes at once (a load balancer sends
+    new requests to another replica), requests in flight finish for up to
+    ``shutdown_seconds``, then the app's shutdown writes the audit checkpoint and the
+    process exits 0."""
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -25,8 +33,16 @@ def serve(app: FastAPI, settings: Settings) -> None:
         access_log=False,
         log_level="warning",
         server_header=False,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_seconds) or None,
     )
+    # uvicorn re-raises the signal it drained for, with the handler that was there before
+    # it: make that a clean exit, as an orchestrator expects of a requested stop.
+    signal.signal(signal.SIGTERM, _stopped_on_request)
     AnnouncingServer(config, settings).run()
+
+
+def _stopped_on_request(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 class AnnouncingServer(uvicorn.Server):
