@@ -206,6 +206,9 @@ class Settings(BaseSettings):
     )
     #: Seconds between automatic checkpoints of the audit chain (0: only on shutdown).
     audit_checkpoint_seconds: Seconds = 60.0
+    #: Server processes on one port (``steward server --workers``). Above 1 they are
+    #: replicas of one another, which needs PostgreSQL (SQLite serves one process).
+    workers: Count = 1
     #: Seconds a stopping server (SIGTERM) waits for requests in flight before it closes
     #: their connections; then it writes the audit checkpoint and exits.
     shutdown_seconds: Seconds = 30.0

@@ -51,13 +51,21 @@ def server(
             "terminal, else json).",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Server processes on the one port (or STEWARD_WORKERS; default 1). Above 1 "
+            "they are replicas of one another, on PostgreSQL only.",
+        ),
+    ] = None,
 ) -> None:
     """Start the Steward server (migrates the database first). A setting that is not valid
     (a flag or a STEWARD_* variable) stops it first: one line, exit code 2."""
     require_server()
     from catalog.persistence.root_lock import StorageRootInUse
     from steward.app import create_app
-    from steward.cli.serve import serve
+    from steward.cli.serve import serve, serve_workers
 
     settings = load_settings(
         host=host,
@@ -65,7 +73,19 @@ def server(
         database_url=database_url,
         storage_root=storage_root,
         log_format=log_format,
+        workers=workers,
     )
+    if settings.workers > 1:
+        if settings.resolved_database_url.startswith("sqlite"):
+            typer.secho(
+                f"error: --workers {settings.workers} needs PostgreSQL (STEWARD_DATABASE_URL): "
+                "on SQLite one process serves",
+                fg=typer.colors.RED,
+                err=True,
+            )
+            raise typer.Exit(2)
+        serve_workers(settings)
+        return
     try:
         app = create_app(settings)
     except StorageRootInUse as exc:

@@ -6,6 +6,7 @@ Imported only by ``steward server``, so the client commands never load uvicorn.
 from __future__ import annotations
 
 import math
+import os
 import signal
 import socket
 from types import FrameType
@@ -14,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+from uvicorn.supervisors import Multiprocess
 
 from catalog.config import Settings
 from catalog.logs import get_logger
@@ -39,6 +41,39 @@ def serve(app: FastAPI, settings: Settings) -> None:
     # it: make that a clean exit, as an orchestrator expects of a requested stop.
     signal.signal(signal.SIGTERM, _stopped_on_request)
     AnnouncingServer(config, settings).run()
+
+
+def serve_workers(settings: Settings) -> None:
+    """Serve with ``settings.workers`` processes on one socket (uvicorn's supervisor), each
+    building the app from the environment (``steward.app:create_app``) as a replica of the
+    others: they share the PostgreSQL database and follow each other's grant changes as
+    replicas do. The settings the command resolved (flags included) reach the workers
+    through their ``STEWARD_*`` variables."""
+    os.environ.update(
+        {
+            "STEWARD_HOST": settings.host,
+            "STEWARD_PORT": str(settings.port),
+            "STEWARD_DATABASE_URL": settings.resolved_database_url,
+            "STEWARD_STORAGE_ROOT": str(settings.storage_root),
+            "STEWARD_LOG_FORMAT": settings.log_format,
+            "STEWARD_WORKERS": "1",  # each worker is one process
+        }
+    )
+    config = uvicorn.Config(
+        "steward.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_seconds) or None,
+    )
+    socket_ = config.bind_socket()
+    announce_listening(settings, int(socket_.getsockname()[1]))
+    # The supervisor passes SIGTERM on to the workers, which drain as one server does.
+    Multiprocess(config, sockets=[socket_]).run()
 
 
 def _stopped_on_request(_signum: int, _frame: FrameType | None) -> None:

@@ -1,0 +1,108 @@
+"""``steward server --workers N`` (docs/running.md): N processes on one port.
+
+On PostgreSQL the workers are replicas of one another: a GRANT or REVOKE answered by one
+is enforced by every other within a second (the replicas' LISTEN/NOTIFY feed), checked
+here with each request on a fresh connection so that the workers take turns. On SQLite,
+where one process serves, more than one worker is refused with one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import (
+    POSTGRES_URL_ENV,
+    ServerHandle,
+    database_url_for,
+    run_steward,
+    start_server,
+    unique,
+)
+
+SQL = "/api/2.0/sql/statements"
+
+
+def fresh_connection_select(server: ServerHandle, token: str, table: str) -> str:
+    """The state of one SELECT, sent on a connection of its own (any worker may take it)."""
+    answer = httpx.post(
+        f"{server.url}{SQL}",
+        json={"statement": f"SELECT count(*) FROM {table}"},
+        headers={"Authorization": f"Bearer {token}", "Connection": "close"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["status"]["state"])
+
+
+def all_agree(server: ServerHandle, token: str, table: str, state: str) -> float:
+    """Seconds until 20 SELECTs in a row, on fresh connections, all end in ``state``."""
+    started = time.monotonic()
+    streak = 0
+    while streak < 20:
+        streak = streak + 1 if fresh_connection_select(server, token, table) == state else 0
+        assert time.monotonic() - started < 10, f"workers disagree on {table}"
+    return time.monotonic() - started
+
+
+@pytest.mark.postgres
+def test_workers_on_postgresql_follow_each_others_grants(tmp_path: Path) -> None:
+    if not os.environ.get(POSTGRES_URL_ENV):
+        pytest.skip(f"needs PostgreSQL: set {POSTGRES_URL_ENV}")
+    with database_url_for("postgres", tmp_path) as url:
+        server = start_server(url, tmp_path / "storage", {"STEWARD_WORKERS": "2"})
+        try:
+            time.sleep(1)  # both workers up (the first one answering is enough to start)
+            assert server.logs().count('"event":"started"') == 2, server.logs()[-2000:]
+            admin = server.admin
+            schema = f"{unique('w')}.s"
+            for statement in (
+                f"CREATE CATALOG {schema.split('.')[0]}",
+                f"CREATE SCHEMA {schema}",
+                f"CREATE TABLE {schema}.t (id BIGINT)",
+            ):
+                body = admin.post(SQL, json={"statement": statement}).json()
+                assert body["status"]["state"] == "SUCCEEDED", body
+            user, token = server.create_user()
+            table = f"{schema}.t"
+            assert all_agree(server, token, table, "FAILED") < 10
+            grant = (
+                f"GRANT USE CATALOG ON CATALOG {schema.split('.')[0]} TO `{user}`; "
+                f"GRANT USE SCHEMA ON SCHEMA {schema} TO `{user}`; "
+                f"GRANT SELECT ON TABLE {table} TO `{user}`"
+            )
+            for statement in grant.split("; "):
+                assert admin.post(SQL, json={"statement": statement}).status_code == 200
+            # Within a second every worker lets the user read; and after the REVOKE none.
+            assert all_agree(server, token, table, "SUCCEEDED") < 10
+            revoke = f"REVOKE SELECT ON TABLE {table} FROM `{user}`"
+            started = time.monotonic()
+            assert admin.post(SQL, json={"statement": revoke}).status_code == 200
+            while fresh_connection_select(server, token, table) != "FAILED":
+                assert time.monotonic() - started < 1.0, "a worker still serves after REVOKE"
+            all_agree(server, token, table, "FAILED")
+            assert time.monotonic() - started < 10
+        finally:
+            server.stop()
+
+
+def test_more_than_one_worker_on_sqlite_is_refused(tmp_path: Path) -> None:
+    storage = tmp_path / "storage"
+    result = run_steward(
+        "server",
+        "--workers",
+        "2",
+        "--storage-root",
+        str(storage),
+        "--database-url",
+        f"sqlite:///{storage}/steward.db",
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--workers 2 needs PostgreSQL" in lines[0], result.stderr
+    assert not (storage / "steward.db").exists()
