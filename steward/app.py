@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from catalog.access.authorizer import Authorizer
 from catalog.access.casbin_adapter import load_engine
 from catalog.access.grants import GrantService
-from catalog.access.replica_sync import PolicyListener
+from catalog.access.replica_sync import ChangeLogFollower, PolicyListener
 from catalog.admission import StatementAdmission
 from catalog.audit.checkpointer import Checkpointer
 from catalog.audit.recorder import AuditRecorder
@@ -120,7 +120,7 @@ def start(settings: Settings) -> tuple[Runtime, RegistryServices]:
     prepare_storage_root(settings.storage_root)
     lock = None
     if settings.resolved_database_url.startswith("sqlite"):
-        lock = RootLock(settings.storage_root).acquire()
+        lock = RootLock(settings.storage_root).acquire_or_join_parent()
     try:
         upgrade_database(settings.resolved_database_url)
         runtime, services = build_runtime(settings)
@@ -147,7 +147,13 @@ def start(settings: Settings) -> tuple[Runtime, RegistryServices]:
         load_engine(runtime.db, engine)
         listener.ready.set()
     else:
+        # The other worker processes' changes arrive through the change log: note where it
+        # ends before loading, so a change committed meanwhile is replayed, not lost.
+        after = ChangeLogFollower.last_seq(runtime.db)
         load_engine(runtime.db, engine)
+        follower = ChangeLogFollower(runtime.db, engine, after)
+        follower.start()
+        runtime.background.append(follower)
     if settings.audit_checkpoint_seconds > 0:
         checkpointer = Checkpointer(
             runtime.db, settings.audit_key, settings.audit_checkpoint_seconds

@@ -10,8 +10,9 @@ Staleness bound: a committed change reaches other replicas' decisions after
 PostgreSQL delivers the notification (milliseconds; ``tests/catalog/test_replicas.py``
 measures it and holds it under one second). If the listening connection drops,
 the listener reconnects every second and reloads everything, buffering
-notifications that arrive during the reload so none is lost. SQLite deployments
-are a single process and need no listener.
+notifications that arrive during the reload so none is lost. On SQLite the ops go
+to a table instead, which the worker processes of one server follow
+(:class:`ChangeLogFollower`).
 
 A replica also receives its own notifications and applies them again, on purpose:
 notifications arrive in commit order, so replaying every change in that order is
@@ -25,16 +26,19 @@ its own earlier change again before its echo of the later one arrives.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from catalog.logs import get_logger
+from catalog.persistence.engine import Database
+from catalog.persistence.schema import PolicyChange
 from policy.enforcer import PolicyEngine
 
 CHANNEL = "steward_policy"
@@ -104,9 +108,14 @@ class PolicyFeed:
 
     def publish(self, session: Session, ops: Sequence[Op]) -> None:
         """Call inside the transaction of the change: delivered only if it commits."""
-        if not self.notifies or not ops:
+        if not ops:
             return
         payload = orjson.dumps({"origin": self.origin, "ops": list(ops)}).decode()
+        if not self.notifies:  # SQLite: the log the server's workers follow
+            session.execute(
+                insert(PolicyChange).values(payload=payload, created_at=int(time.time() * 1000))
+            )
+            return
         if len(payload.encode()) > MAX_PAYLOAD:
             payload = orjson.dumps({"origin": self.origin, "reload": True}).decode()
         session.execute(select(func.pg_notify(CHANNEL, payload)))
@@ -187,3 +196,78 @@ class PolicyListener(threading.Thread):
                 self.reload()
             else:
                 apply_ops(self.engine, message.get("ops", []))
+
+
+#: How often a worker reads the change log (SQLite): the staleness bound is this plus one
+#: read, well under a second.
+FOLLOW_SECONDS = 0.25
+#: Change-log rows older than this are pruned (every worker has long applied them).
+KEEP_CHANGES_SECONDS = 3600.0
+
+
+class ChangeLogFollower(threading.Thread):
+    """SQLite: applies the changes other worker processes of this server committed.
+
+    Every change to the policy is also a row of ``policy_changes`` written in its own
+    transaction (:meth:`PolicyFeed.publish`), numbered in commit order (one writer).
+    Each worker reads the rows after the last it applied every
+    :data:`FOLLOW_SECONDS` and applies them in order, its own included (replayed, as
+    replicas replay their NOTIFY echoes, so every worker converges on the committed
+    order). Why a table polled and not a signal between processes: it needs nothing but
+    the database every worker already has, a worker that was busy catches up from where
+    it was, and one indexed read of nothing four times a second costs nothing.
+    """
+
+    def __init__(self, db: Database, engine: PolicyEngine, after: int) -> None:
+        super().__init__(name="steward-policy-follower", daemon=True)
+        self.db = db
+        self.engine = engine
+        #: The last change applied (or loaded with the engine).
+        self.after = after
+        self._stopping = threading.Event()
+        self._pruned_at = 0.0
+        self._healthy = threading.Event()
+        self._healthy.set()
+
+    @staticmethod
+    def last_seq(db: Database) -> int:
+        """Read before the engine is loaded: what commits meanwhile is replayed, not lost."""
+        with db.read() as session:
+            return int(session.scalar(select(func.max(PolicyChange.seq))) or 0)
+
+    @property
+    def current(self) -> bool:
+        """Whether this worker follows the others' changes now (readiness)."""
+        return self.is_alive() and self._healthy.is_set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        if self.is_alive():
+            self.join(timeout)
+
+    def run(self) -> None:
+        while not self._stopping.wait(FOLLOW_SECONDS):
+            try:
+                self.follow()
+                self._healthy.set()
+            except Exception as exc:  # keep following; readiness says so meanwhile
+                self._healthy.clear()
+                log.warning("policy_follower_failed", error=str(exc))
+
+    def follow(self) -> None:
+        """Apply every change committed after :attr:`after`, in order."""
+        with self.db.read() as session:
+            rows = session.execute(
+                select(PolicyChange.seq, PolicyChange.payload)
+                .where(PolicyChange.seq > self.after)
+                .order_by(PolicyChange.seq)
+            ).all()
+        for seq, payload in rows:
+            apply_ops(self.engine, orjson.loads(payload).get("ops", []))
+            self.after = seq
+        now = time.monotonic()
+        if now - self._pruned_at > KEEP_CHANGES_SECONDS / 4:
+            self._pruned_at = now
+            cutoff = int((time.time() - KEEP_CHANGES_SECONDS) * 1000)
+            with self.db.core_transaction() as connection:
+                connection.execute(delete(PolicyChange).where(PolicyChange.created_at < cutoff))

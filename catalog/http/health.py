@@ -3,7 +3,7 @@
 ``GET /health/live``: the process answers. ``GET /health/ready``: this server can serve
 correctly now — its database answers, the database's schema is the one this server's
 code needs (not mid-migration, not ahead of or behind it), and on PostgreSQL its policy
-engine follows the other replicas' grant changes. Otherwise 503 with the reason, so a
+engine follows the other replicas' (or workers') grant changes. Otherwise 503 with the reason, so a
 load balancer takes the server out of rotation until it can answer right.
 
 They answer before everything else (:class:`HealthMiddleware` is the outermost layer):
@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from catalog.access.replica_sync import PolicyListener
+from catalog.access.replica_sync import ChangeLogFollower, PolicyListener
 from catalog.logs import get_logger
 from catalog.runtime import Runtime
 
@@ -60,11 +60,8 @@ class Readiness:
                 "or running"
             )
         for task in self.runtime.background:
-            if isinstance(task, PolicyListener) and not task.current:
-                return (
-                    "the policy engine is not following grant changes: no LISTEN "
-                    "connection to PostgreSQL"
-                )
+            if isinstance(task, PolicyListener | ChangeLogFollower) and not task.current:
+                return "the policy engine is not following the other processes' grant changes"
         return None
 
 

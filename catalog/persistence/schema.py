@@ -105,6 +105,23 @@ class TableDataVersion(Base):
     version: Mapped[int] = mapped_column(BigInteger)
 
 
+class PolicyChange(Base):
+    """One committed change to grants, memberships or the hierarchy, as policy ops, on
+    SQLite: the worker processes of one server follow this log to keep their policy
+    engines in step (PostgreSQL replicas use NOTIFY instead). ``seq`` is commit order:
+    SQLite has one writer. Old rows are pruned."""
+
+    __tablename__ = "policy_changes"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    #: ``{"origin": …, "ops": [[kind, …], …]}``.
+    payload: Mapped[str] = mapped_column(Text)
+    #: Epoch milliseconds.
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class TableColumn(Base):
     __tablename__ = "table_columns"
     __table_args__ = (UniqueConstraint("table_id", "name", name="uq_table_columns_table_name"),)

@@ -56,7 +56,7 @@ def server(
         typer.Option(
             "--workers",
             help="Server processes on the one port (or STEWARD_WORKERS; default 1). Above 1 "
-            "they are replicas of one another, on PostgreSQL only.",
+            "they are replicas of one another.",
         ),
     ] = None,
 ) -> None:
@@ -76,15 +76,10 @@ def server(
         workers=workers,
     )
     if settings.workers > 1:
-        if settings.resolved_database_url.startswith("sqlite"):
-            typer.secho(
-                f"error: --workers {settings.workers} needs PostgreSQL (STEWARD_DATABASE_URL): "
-                "on SQLite one process serves",
-                fg=typer.colors.RED,
-                err=True,
-            )
-            raise typer.Exit(2)
-        serve_workers(settings)
+        try:
+            serve_workers(settings)
+        except StorageRootInUse as exc:
+            fail(str(exc))
         return
     try:
         app = create_app(settings)

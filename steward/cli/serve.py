@@ -19,6 +19,8 @@ from uvicorn.supervisors import Multiprocess
 
 from catalog.config import Settings
 from catalog.logs import get_logger
+from catalog.persistence.root_lock import WORKER_OF, RootLock
+from steward.app import prepare_storage_root
 
 
 def serve(app: FastAPI, settings: Settings) -> None:
@@ -46,9 +48,15 @@ def serve(app: FastAPI, settings: Settings) -> None:
 def serve_workers(settings: Settings) -> None:
     """Serve with ``settings.workers`` processes on one socket (uvicorn's supervisor), each
     building the app from the environment (``steward.app:create_app``) as a replica of the
-    others: they share the PostgreSQL database and follow each other's grant changes as
-    replicas do. The settings the command resolved (flags included) reach the workers
-    through their ``STEWARD_*`` variables."""
+    others: they share the database and follow each other's grant changes (NOTIFY on
+    PostgreSQL, the change log on SQLite, whose storage root the supervisor holds). The
+    settings the command resolved (flags included) reach the workers through their
+    ``STEWARD_*`` variables."""
+    if settings.resolved_database_url.startswith("sqlite"):
+        # The supervisor holds the storage root for its workers, and for them only.
+        prepare_storage_root(settings.storage_root)
+        RootLock(settings.storage_root).acquire()  # released when this process exits
+        os.environ[WORKER_OF] = str(os.getpid())
     os.environ.update(
         {
             "STEWARD_HOST": settings.host,

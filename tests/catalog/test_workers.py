@@ -1,14 +1,13 @@
 """``steward server --workers N`` (docs/running.md): N processes on one port.
 
-On PostgreSQL the workers are replicas of one another: a GRANT or REVOKE answered by one
-is enforced by every other within a second (the replicas' LISTEN/NOTIFY feed), checked
-here with each request on a fresh connection so that the workers take turns. On SQLite,
-where one process serves, more than one worker is refused with one line and exit code 2.
+The workers are replicas of one another: a GRANT or REVOKE answered by one is enforced by
+every other within a second (NOTIFY on PostgreSQL, the change log on SQLite), checked here
+with each request on a fresh connection so that the workers take turns. On SQLite the
+command holds the storage root for its own workers and nobody else.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -16,8 +15,8 @@ import httpx
 import pytest
 
 from tests.support import (
-    POSTGRES_URL_ENV,
     ServerHandle,
+    backends,
     database_url_for,
     run_steward,
     start_server,
@@ -49,11 +48,9 @@ def all_agree(server: ServerHandle, token: str, table: str, state: str) -> float
     return time.monotonic() - started
 
 
-@pytest.mark.postgres
-def test_workers_on_postgresql_follow_each_others_grants(tmp_path: Path) -> None:
-    if not os.environ.get(POSTGRES_URL_ENV):
-        pytest.skip(f"needs PostgreSQL: set {POSTGRES_URL_ENV}")
-    with database_url_for("postgres", tmp_path) as url:
+@pytest.mark.parametrize("backend", backends())
+def test_workers_follow_each_others_grants(backend: str, tmp_path: Path) -> None:
+    with database_url_for(backend, tmp_path) as url:
         server = start_server(url, tmp_path / "storage", {"STEWARD_WORKERS": "2"})
         try:
             time.sleep(1)  # both workers up (the first one answering is enough to start)
@@ -90,19 +87,18 @@ def test_workers_on_postgresql_follow_each_others_grants(tmp_path: Path) -> None
             server.stop()
 
 
-def test_more_than_one_worker_on_sqlite_is_refused(tmp_path: Path) -> None:
+def test_only_the_servers_own_workers_share_a_sqlite_root(tmp_path: Path) -> None:
+    """The supervisor holds the storage root's lock for its workers: another server on the
+    same root is refused as before, naming the root."""
     storage = tmp_path / "storage"
-    result = run_steward(
-        "server",
-        "--workers",
-        "2",
-        "--storage-root",
-        str(storage),
-        "--database-url",
-        f"sqlite:///{storage}/steward.db",
-        check=False,
-    )
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "--workers 2 needs PostgreSQL" in lines[0], result.stderr
-    assert not (storage / "steward.db").exists()
+    url = f"sqlite:///{storage}/steward.db"
+    server = start_server(url, storage, {"STEWARD_WORKERS": "2"})
+    try:
+        other = run_steward(
+            "server", "--storage-root", str(storage), "--database-url", url, check=False
+        )
+        assert other.returncode != 0
+        assert f"storage root {storage} is in use" in other.stderr, other.stderr
+        assert server.admin.get("/api/2.1/unity-catalog/catalogs").status_code == 200
+    finally:
+        server.stop()
