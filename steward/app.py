@@ -152,6 +152,7 @@ def start(settings: Settings) -> tuple[Runtime, RegistryServices]:
         after = ChangeLogFollower.last_seq(runtime.db)
         load_engine(runtime.db, engine)
         follower = ChangeLogFollower(runtime.db, engine, after)
+        runtime.authorizer.feed.follower = follower  # its own changes, in log order too
         follower.start()
         runtime.background.append(follower)
     if settings.audit_checkpoint_seconds > 0:

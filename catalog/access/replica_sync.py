@@ -105,6 +105,8 @@ class PolicyFeed:
         self.engine = engine
         self.notifies = backend == "postgresql"
         self.origin = uuid.uuid4().hex
+        #: SQLite: the change log's follower, once started (see :meth:`applied`).
+        self.follower: ChangeLogFollower | None = None
 
     def publish(self, session: Session, ops: Sequence[Op]) -> None:
         """Call inside the transaction of the change: delivered only if it commits."""
@@ -121,7 +123,18 @@ class PolicyFeed:
         session.execute(select(func.pg_notify(CHANNEL, payload)))
 
     def applied(self, ops: Sequence[Op]) -> None:
-        """Call after commit: this process sees its own change at once."""
+        """Call after commit: this process sees its own change at once.
+
+        On SQLite, by reading the change log up to and including it: the change and every
+        other process's change committed before it are applied in commit order, so no
+        earlier change is replayed over it later (applying it alone, then its place in the
+        log, would briefly undo it: a membership removed would come back for a moment)."""
+        if self.follower is not None:
+            try:
+                self.follower.follow()
+                return
+            except Exception as exc:  # the follower retries; the change holds meanwhile
+                log.warning("policy_follower_failed", error=str(exc))
         apply_ops(self.engine, ops)
 
 
@@ -226,6 +239,8 @@ class ChangeLogFollower(threading.Thread):
         self.after = after
         self._stopping = threading.Event()
         self._pruned_at = 0.0
+        #: One reader at a time applies the log: order matters.
+        self._following = threading.Lock()
         self._healthy = threading.Event()
         self._healthy.set()
 
@@ -249,6 +264,7 @@ class ChangeLogFollower(threading.Thread):
         while not self._stopping.wait(FOLLOW_SECONDS):
             try:
                 self.follow()
+                self._prune()  # here only: never from a request's thread
                 self._healthy.set()
             except Exception as exc:  # keep following; readiness says so meanwhile
                 self._healthy.clear()
@@ -256,15 +272,18 @@ class ChangeLogFollower(threading.Thread):
 
     def follow(self) -> None:
         """Apply every change committed after :attr:`after`, in order."""
-        with self.db.read() as session:
-            rows = session.execute(
-                select(PolicyChange.seq, PolicyChange.payload)
-                .where(PolicyChange.seq > self.after)
-                .order_by(PolicyChange.seq)
-            ).all()
-        for seq, payload in rows:
-            apply_ops(self.engine, orjson.loads(payload).get("ops", []))
-            self.after = seq
+        with self._following:
+            with self.db.read() as session:
+                rows = session.execute(
+                    select(PolicyChange.seq, PolicyChange.payload)
+                    .where(PolicyChange.seq > self.after)
+                    .order_by(PolicyChange.seq)
+                ).all()
+            for seq, payload in rows:
+                apply_ops(self.engine, orjson.loads(payload).get("ops", []))
+                self.after = seq
+
+    def _prune(self) -> None:
         now = time.monotonic()
         if now - self._pruned_at > KEEP_CHANGES_SECONDS / 4:
             self._pruned_at = now
