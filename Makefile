@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The suite runs on two pytest-xdist workers, a test module per worker at a time (module
-# fixtures such as a shared server stay in one process): about 10 minutes on two
+# fixtures such as a shared server stay in one process): about 12 minutes on two
 # cores, as much of it waits on servers and databases. PYTEST_WORKERS=0 runs it serially.
 # It includes tests/e2e/test_schemathesis.py, Schemathesis (the test extra) fuzzing the
 # OpenAPI document against a real server, about a minute per backend.
