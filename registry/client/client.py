@@ -284,9 +284,7 @@ class Client:
             for i, k in enumerate(key_items)
         ]
         rows: list[dict[str, Any] | None] = []
-        for start, stop in self._batches(
-            sizes, len(head) + len(tail) + len(end), MAX_BATCH_ROWS
-        ):
+        for start, stop in self._batches(sizes, len(head) + len(tail) + len(end), MAX_BATCH_ROWS):
             body = head + b",".join(key_items[start:stop]) + tail
             if time_items is not None:
                 body += b",".join(time_items[start:stop])

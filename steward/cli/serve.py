@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -30,15 +31,7 @@ def serve(app: FastAPI, settings: Settings) -> None:
     new requests to another replica), requests in flight finish for up to
     ``shutdown_seconds``, then the app's shutdown writes the audit checkpoint and the
     process exits 0."""
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-        timeout_graceful_shutdown=math.ceil(settings.shutdown_seconds) or None,
-    )
+    config = uvicorn_config(app, settings)
     # uvicorn re-raises the signal it drained for, with the handler that was there before
     # it: make that a clean exit, as an orchestrator expects of a requested stop.
     signal.signal(signal.SIGTERM, _stopped_on_request)
@@ -67,21 +60,28 @@ def serve_workers(settings: Settings) -> None:
             "STEWARD_WORKERS": "1",  # each worker is one process
         }
     )
-    config = uvicorn.Config(
-        "steward.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-        timeout_graceful_shutdown=math.ceil(settings.shutdown_seconds) or None,
+    config = uvicorn_config(
+        "steward.app:create_app", settings, factory=True, workers=settings.workers
     )
     socket_ = config.bind_socket()
     announce_listening(settings, int(socket_.getsockname()[1]))
     # The supervisor passes SIGTERM on to the workers, which drain as one server does.
     Multiprocess(config, sockets=[socket_]).run()
+
+
+def uvicorn_config(app: FastAPI | str, settings: Settings, **more: Any) -> uvicorn.Config:
+    """uvicorn quiet (Steward logs its own requests and where it listens), with the drain
+    bound of the settings; ``more``: the workers' factory and count."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_seconds) or None,
+        **more,
+    )
 
 
 def _stopped_on_request(_signum: int, _frame: FrameType | None) -> None:
