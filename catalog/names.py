@@ -6,9 +6,8 @@ name has the right depth.
 Names go through :func:`normalize_part` where they arrive (the routes' body fields, path
 names through :func:`split_full_name`, SQL statements through the namespace and the
 authorizer, which split and normalize the names the executor hands them, OpenLineage
-datasets in a catalog namespace), so a lookup of any spelling finds the stored one. Not
-yet: the grant store's own lookups (``catalog/access/grants.py``) and SQL's table
-references (``catalog/sql/sources.py``) lower-case only (docs/api.md, names).
+datasets in a catalog namespace, the grant store's lookups, SQL's table references), so a
+lookup of any spelling finds the stored one.
 """
 
 from __future__ import annotations

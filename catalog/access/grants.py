@@ -76,6 +76,22 @@ class GrantService:
             grouped.setdefault(who, []).append(privilege)
         return sorted(grouped.items())
 
+    def assignments_seen_by(
+        self,
+        caller: Caller,
+        securable_type: SecurableType,
+        full_name: str | None,
+        principal: str | None = None,
+    ) -> list[tuple[str, list[str]]]:
+        """:meth:`assignments` as ``caller`` may see them, for SHOW GRANTS and GET
+        permissions alike: all for whoever may change them, else the caller's and its
+        groups' own (:meth:`Authorizer.grants_shown`, docs/privileges.md)."""
+        assignments = self.assignments(securable_type, full_name, principal)
+        with self.db.read() as session:
+            return self.authorizer.grants_shown(
+                caller, securable_type, full_name, assignments, self.stores.namespace(session)
+            )
+
     def update(
         self,
         caller: Caller,

@@ -216,15 +216,9 @@ class StatementExecutor:
         securable_type, full_name = self._target(node)
         self._require(Privilege.BROWSE, securable_type, full_name)
         principal = reading.principal_of(node)
-        assignments = self.rt.grants.assignments(securable_type, full_name, principal)
-        with self.rt.db.read() as session:
-            shown = self.rt.authorizer.grants_shown(
-                self.caller,
-                securable_type,
-                full_name,
-                assignments,
-                self.rt.stores.namespace(session),
-            )
+        shown = self.rt.grants.assignments_seen_by(
+            self.caller, securable_type, full_name, principal
+        )
         rows = [
             [who, privilege, securable_type.value, full_name or "metastore"]
             for who, privileges in shown

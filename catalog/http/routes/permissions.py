@@ -64,12 +64,7 @@ def get_permissions(
     else those held by the caller or its groups (as SHOW GRANTS; docs/privileges.md)."""
     kind = securable_type_from_path(securable_type)
     name = _name(kind, full_name)
-    assignments = rt.grants.assignments(kind, name, principal)
-    with rt.db.read() as session:
-        shown = rt.authorizer.grants_shown(
-            caller, kind, name, assignments, rt.stores.namespace(session)
-        )
-    return _listing(shown)
+    return _listing(rt.grants.assignments_seen_by(caller, kind, name, principal))
 
 
 @router.patch(
