@@ -35,6 +35,11 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_MAX_ARTIFACT_BYTES = 1 << 30
 DEFAULT_MAX_VERSION_ARTIFACT_BYTES = 4 << 30
+#: Most workers started when ``--workers`` is not given. Each worker holds its own policy
+#: engine and caches in memory (at a million grants, hundreds of megabytes each), and on
+#: SQLite all of them share one writer: past a few processes a machine gains little and
+#: pays memory for each. More are one flag away.
+MAX_DEFAULT_WORKERS = 4
 #: The spellings of a boolean setting, either case.
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
@@ -57,6 +62,31 @@ class SettingsError(ValueError):
 
 
 # -- parsing of one value: each raises ValueError("expected …"), the accepted form --------
+
+
+def default_workers() -> int:
+    """One worker per core this process may use, at most :data:`MAX_DEFAULT_WORKERS`.
+
+    "May use": the CPU set it is pinned to and, in a container limited with ``--cpus``
+    (cgroup v2 ``cpu.max``), that quota rounded up, not the host's count of cores."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota(Path("/sys/fs/cgroup/cpu.max"))
+    if quota is not None:
+        cores = min(cores, quota)
+    return max(1, min(cores, MAX_DEFAULT_WORKERS))
+
+
+def _cgroup_cpu_quota(path: Path) -> int | None:
+    """Whole CPUs a cgroup v2 ``cpu.max`` file allows ("200000 100000" → 2), None when it
+    is unlimited ("max …"), absent or unreadable."""
+    try:
+        quota, period = path.read_text().split()[:2]
+        return max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 def _whole_number(minimum: int, maximum: int | None, expected: str) -> BeforeValidator:
@@ -206,9 +236,10 @@ class Settings(BaseSettings):
     )
     #: Seconds between automatic checkpoints of the audit chain (0: only on shutdown).
     audit_checkpoint_seconds: Seconds = 60.0
-    #: Server processes on one port (``steward server --workers``). Above 1 they are
-    #: replicas of one another, which needs PostgreSQL (SQLite serves one process).
-    workers: Count = 1
+    #: Server processes on one port (``steward server --workers``): by default one per
+    #: core this process may run on, at most :data:`MAX_DEFAULT_WORKERS`. Above 1 they are
+    #: replicas of one another that follow each other's changes.
+    workers: Count = Field(default_factory=lambda: default_workers())
     #: Seconds a stopping server (SIGTERM) waits for requests in flight before it closes
     #: their connections; then it writes the audit checkpoint and exits.
     shutdown_seconds: Seconds = 30.0

@@ -45,6 +45,7 @@ from registry.persistence.migrations import VERSIONS as REGISTRY_VERSIONS
 from registry.services import RegistryServices
 from registry.serving.cache import ModelCache
 from registry.serving.endpoint_service import ServingService
+from steward.supervision import end_with_supervisor
 
 #: The registry's HTTP routers, after the catalog's.
 REGISTRY_ROUTERS = (
@@ -190,6 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             raise SystemExit(2) from None
     configure_logging(settings.log_format, settings.log_level)
+    end_with_supervisor()
     runtime, services = start(settings)
     log.info(
         "started",

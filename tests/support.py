@@ -179,6 +179,9 @@ def start_server(
         "STEWARD_DATABASE_URL": database_url,
         "STEWARD_STORAGE_ROOT": str(storage_root),
         "STEWARD_PORT": str(port),
+        # One process unless a test asks for more (the default is one per core): the
+        # suite's servers are many, and tests/catalog/test_workers.py covers workers.
+        "STEWARD_WORKERS": "1",
         **({"PYTHONPATH": str(source)} if source != ROOT else {}),
         **(extra_env or {}),
     }

@@ -55,8 +55,8 @@ def server(
         int | None,
         typer.Option(
             "--workers",
-            help="Server processes on the one port (or STEWARD_WORKERS; default 1). Above 1 "
-            "they are replicas of one another.",
+            help="Server processes on the one port (or STEWARD_WORKERS; default: one per "
+            "core, at most 4). Above 1 they are replicas of one another.",
         ),
     ] = None,
 ) -> None:

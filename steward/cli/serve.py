@@ -49,7 +49,7 @@ def serve_workers(settings: Settings) -> None:
         # The supervisor holds the storage root for its workers, and for them only.
         prepare_storage_root(settings.storage_root)
         RootLock(settings.storage_root).acquire()  # released when this process exits
-        os.environ[WORKER_OF] = str(os.getpid())
+    os.environ[WORKER_OF] = str(os.getpid())  # workers end with this process
     os.environ.update(
         {
             "STEWARD_HOST": settings.host,
@@ -66,7 +66,21 @@ def serve_workers(settings: Settings) -> None:
     socket_ = config.bind_socket()
     announce_listening(settings, int(socket_.getsockname()[1]))
     # The supervisor passes SIGTERM on to the workers, which drain as one server does.
-    Multiprocess(config, sockets=[socket_]).run()
+    Supervisor(config, sockets=[socket_]).run()
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor, which stops listening before its workers drain.
+
+    The supervisor keeps its own copy of the listening socket. Left open while the workers
+    drain, the port would go on completing connections that no process accepts any more:
+    a load balancer's request would wait there for the whole drain and then be reset,
+    instead of being refused at once and sent to another replica."""
+
+    def terminate_all(self) -> None:
+        for socket_ in self.sockets:
+            socket_.close()
+        super().terminate_all()
 
 
 def uvicorn_config(app: FastAPI | str, settings: Settings, **more: Any) -> uvicorn.Config:

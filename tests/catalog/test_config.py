@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from catalog.config import Settings, SettingsError
+from catalog.config import MAX_DEFAULT_WORKERS, Settings, SettingsError, _cgroup_cpu_quota
 from tests.support import ROOT
 
 
@@ -95,6 +95,40 @@ def test_good_values_parse(
 def test_the_new_settings_have_their_defaults() -> None:
     assert Settings().sqlite_synchronous == "full"
     assert Settings().max_rows_per_write == 10_000
+
+
+def test_workers_default_to_the_cores_this_process_may_use_capped(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Not the host's count: the CPU set the process is pinned to, within the cap."""
+    cores = len(os.sched_getaffinity(0))
+    assert Settings().workers == min(cores, MAX_DEFAULT_WORKERS)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(64)))
+    assert Settings().workers == MAX_DEFAULT_WORKERS
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0})
+    assert Settings().workers == 1
+    monkeypatch.setenv("STEWARD_WORKERS", "6")
+    assert Settings.from_env().workers == 6  # the cap is only the default's
+
+
+@pytest.mark.parametrize(
+    ("content", "quota"),
+    [
+        ("200000 100000\n", 2),
+        ("150000 100000", 2),
+        ("50000 100000", 1),
+        ("max 100000", None),
+        ("", None),
+        ("garbage", None),
+    ],
+)
+def test_a_containers_cpu_quota_is_read_from_cgroup_v2(
+    tmp_path: Path, content: str, quota: int | None
+) -> None:
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text(content)
+    assert _cgroup_cpu_quota(cpu_max) == quota
+    assert _cgroup_cpu_quota(tmp_path / "absent") is None
 
 
 def test_an_empty_variable_is_one_not_set(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,9 @@ Writes of 5,000 rows are in flight when the server gets SIGTERM: it stops listen
 them finish, writes the audit checkpoint and exits 0 within ``STEWARD_SHUTDOWN_SECONDS``.
 Every write that was answered 200 is there when the server starts again, with exactly one
 audit event, and the audit log verifies. A request that could not connect any more was
-never accepted (a load balancer sends it to another replica).
+never accepted (a load balancer sends it to another replica): the port refuses new
+connections within a second of the signal, with one process and with workers, whose
+supervisor must not keep listening while they drain.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -31,10 +34,35 @@ def ok(client: httpx.Client, statement: str) -> dict:
     return body
 
 
+def seconds_until_refused(url: str, signalled: float) -> float:
+    """From the signal to the first connection refused. A connection accepted by the
+    kernel and then left waiting (a socket still listening with nobody accepting) times
+    out: that is the failure. One closed unanswered is uvicorn closing a connection it
+    had just accepted as it stopped (a balancer retries it); the probe goes on."""
+    while time.monotonic() - signalled < 30:
+        try:
+            httpx.get(f"{url}/health/live", headers={"Connection": "close"}, timeout=3)
+        except httpx.ConnectError:
+            return time.monotonic() - signalled
+        except httpx.TimeoutException:
+            return float("inf")
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    return float("inf")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("backend", backends())
-def test_sigterm_under_writes_drains_them_and_exits_0(backend: str, tmp_path: Path) -> None:
+def test_sigterm_under_writes_drains_them_and_exits_0(
+    backend: str, workers: int, tmp_path: Path
+) -> None:
     storage = tmp_path / "storage"
-    env = {"STEWARD_SHUTDOWN_SECONDS": "20", "STEWARD_AUDIT_KEY": "k" * 32}
+    env = {
+        "STEWARD_SHUTDOWN_SECONDS": "20",
+        "STEWARD_AUDIT_KEY": "k" * 32,
+        "STEWARD_WORKERS": str(workers),
+    }
     with database_url_for(backend, tmp_path) as url:
         server = start_server(url, storage, env)
         try:
@@ -79,14 +107,17 @@ def test_sigterm_under_writes_drains_them_and_exits_0(backend: str, tmp_path: Pa
             time.sleep(1.5)
             server.process.send_signal(signal.SIGTERM)
             started = time.monotonic()
+            refused_after = seconds_until_refused(server.url, started)
             code = server.process.wait(timeout=40)
             stopped_after = time.monotonic() - started
             for thread in threads:
                 thread.join(timeout=60)
             assert code == 0, server.logs()[-2000:]
             assert stopped_after < 25, stopped_after
+            assert refused_after < 1, f"new connections not refused ({refused_after} s)"
             assert answered, "no write was answered before the signal"
-            assert "audit_checkpoint" in server.logs()
+            # Written by the worker that stopped first; the others find nothing new.
+            assert '"audit_checkpoint"' in server.logs(), server.logs()[-3000:]
         finally:
             server.stop()
 
@@ -107,3 +138,51 @@ def test_sigterm_under_writes_drains_them_and_exits_0(backend: str, tmp_path: Pa
             url,
             extra_env={"STEWARD_AUDIT_KEY": "k" * 32, "STEWARD_STORAGE_ROOT": str(storage)},
         )
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_workers_stop_listening_at_once_while_a_slow_request_drains(
+    backend: str, tmp_path: Path
+) -> None:
+    """A request whose body trickles in for three seconds keeps its worker draining; the
+    port must refuse new connections anyway, not queue them until the drain ends, and
+    the slow request is still answered."""
+    env = {"STEWARD_SHUTDOWN_SECONDS": "20", "STEWARD_WORKERS": "2"}
+    with database_url_for(backend, tmp_path) as url:
+        server = start_server(url, tmp_path / "storage", env)
+        name = unique("slow")
+        answers: list[httpx.Response] = []
+
+        def trickle() -> Iterator[bytes]:
+            yield b'{"name": '
+            for _ in range(30):
+                time.sleep(0.1)
+                yield b" "
+            yield f'"{name}"}}'.encode()
+
+        def slow_request() -> None:
+            answers.append(
+                httpx.post(
+                    f"{server.url}/api/2.1/unity-catalog/catalogs",
+                    content=trickle(),
+                    headers={
+                        "Authorization": f"Bearer {server.admin_token}",
+                        "Content-Type": "application/json",
+                    },
+                    timeout=30,
+                )
+            )
+
+        try:
+            slow = threading.Thread(target=slow_request)
+            slow.start()
+            time.sleep(0.5)
+            server.process.send_signal(signal.SIGTERM)
+            refused_after = seconds_until_refused(server.url, time.monotonic())
+            slow.join(timeout=30)
+            code = server.process.wait(timeout=30)
+        finally:
+            server.stop()
+        assert refused_after < 1, f"new connections not refused ({refused_after} s)"
+        assert [a.status_code for a in answers] == [200], [a.text for a in answers]
+        assert code == 0, server.logs()[-2000:]
