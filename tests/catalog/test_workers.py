@@ -8,6 +8,8 @@ command holds the storage root for its own workers and nobody else.
 
 from __future__ import annotations
 
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -141,3 +143,52 @@ def test_only_the_servers_own_workers_share_a_sqlite_root(tmp_path: Path) -> Non
         assert server.admin.get("/api/2.1/unity-catalog/catalogs").status_code == 200
     finally:
         server.stop()
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_workers_end_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the supervisor (an OOM kill, say) frees the storage root's lock; its
+    workers must not go on serving and writing beside the next server: they stop too,
+    and a new server can take the root."""
+    storage = tmp_path / "storage"
+    url = f"sqlite:///{storage}/steward.db"
+    server = start_server(url, storage, {"STEWARD_WORKERS": "2"})
+    try:
+        time.sleep(1)  # both workers up
+        workers = children_of(server.process.pid)
+        assert len(workers) >= 2, workers
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while any(alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, [p for p in workers if alive(p)]
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    again = start_server(url, storage, {"STEWARD_ADMIN_TOKEN": server.admin_token})
+    try:
+        assert again.admin.get("/api/2.1/unity-catalog/catalogs").status_code == 200
+    finally:
+        again.stop()
