@@ -110,7 +110,7 @@ CHECKS_IN_A_ROW = 20
 KINDS = ("get", "create")
 
 
-# -- configurations and figures -----------------------------------------------------------
+# -- configurations and figures ------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ def round_order(configs: Sequence[Config], round_index: int) -> list[Config]:
     return list(configs) if round_index % 2 == 0 else list(reversed(configs))
 
 
-# -- tools ----------------------------------------------------------------------------------
+# -- tools ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -194,16 +194,19 @@ class Tools:
     haproxy: str
 
 
-def find_tools() -> Tools | None:
-    """wrk and haproxy (Debian puts haproxy in /usr/sbin, which a user's PATH may lack)."""
+def find_tools() -> Tools | str:
+    """wrk and haproxy (Debian puts haproxy in /usr/sbin, which a user's PATH may lack),
+    or the names of those missing."""
     wrk = shutil.which("wrk")
     haproxy = shutil.which("haproxy") or next(
         (p for p in ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy") if Path(p).exists()), None
     )
-    return Tools(wrk, haproxy) if wrk and haproxy else None
+    if wrk and haproxy:
+        return Tools(wrk, haproxy)
+    return " and ".join(name for name, path in (("wrk", wrk), ("haproxy", haproxy)) if not path)
 
 
-# -- processes ------------------------------------------------------------------------------
+# -- processes -----------------------------------------------------------------------------
 
 
 def group_alive(pgid: int) -> bool:
@@ -324,7 +327,7 @@ def serving_pids(root: int) -> list[int]:
     return workers or [root]
 
 
-# -- HAProxy ----------------------------------------------------------------------------------
+# -- HAProxy -------------------------------------------------------------------------------
 
 
 def balancer_config(port: int, replica_ports: Sequence[int], socket_path: Path) -> str:
@@ -398,7 +401,7 @@ def start_haproxy(
     return f"http://127.0.0.1:{port}", process
 
 
-# -- a deployment and its set-up ------------------------------------------------------------
+# -- a deployment and its set-up -----------------------------------------------------------
 
 
 @dataclass
@@ -472,20 +475,27 @@ def set_up(deployment: Deployment) -> None:
     table = create_body(READ_SCHEMA, READ_TABLE, COLUMNS)
     expect(admin.post(CREATE_PATH, json=table), 200, "create the table read")
     user, token = deployment.servers[0].create_user()
+    deployment.user_token = token
+    refused = httpx.get(f"{deployment.url}{READ_PATH}", headers=bearer(token), timeout=30)
+    if refused.status_code == 200:
+        raise RuntimeError(f"{user} read the table before any grant: is it an admin?")
     grant(admin, "catalog", CATALOG, user, "USE CATALOG")
     grant(admin, "schema", f"{CATALOG}.{READ_SCHEMA}", user, "USE SCHEMA")
     grant(admin, "table", f"{CATALOG}.{READ_SCHEMA}.{READ_TABLE}", user, "SELECT")
     grant(admin, "schema", f"{CATALOG}.{WRITE_SCHEMA}", user, "USE SCHEMA", "CREATE TABLE")
-    deployment.user_token = token
-    check_access(deployment)
+    check_access(deployment, user)
 
 
-def check_access(deployment: Deployment) -> None:
-    """The user is served by every process before the load starts: the grants went
-    through one worker (or replica) and reach the others within about a second, so wait
-    for :data:`CHECKS_IN_A_ROW` fresh connections in a row to read the table. Then one
-    create, which must succeed, and the user must not see the admin-only audit log."""
-    headers = {"Authorization": f"Bearer {deployment.user_token}"}
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def check_access(deployment: Deployment, user: str) -> None:
+    """The user, refused before the grants, is served by every process before the load
+    starts: the grants went through one worker (or replica) and reach the others within
+    about a second, so wait for :data:`CHECKS_IN_A_ROW` fresh connections in a row to read
+    the table. Then one create, which must succeed and make ``user`` the owner."""
+    headers = bearer(deployment.user_token)
     in_a_row = 0
 
     def served() -> bool:
@@ -498,8 +508,8 @@ def check_access(deployment: Deployment) -> None:
     probe = create_body(WRITE_SCHEMA, "probe", COLUMNS)
     response = httpx.post(f"{deployment.url}{CREATE_PATH}", json=probe, headers=headers)
     expect(response, 200, "the user's first create table")
-    if response.json().get("owner") == "admin":
-        raise RuntimeError("the table was created as the admin, not as the user")
+    if response.json().get("owner") != user:
+        raise RuntimeError(f"the probe table's owner is not {user}: {response.text[:300]}")
 
 
 def count_tables(admin: httpx.Client, schema: str) -> int:
@@ -518,7 +528,7 @@ def count_tables(admin: httpx.Client, schema: str) -> int:
             return seen
 
 
-# -- wrk --------------------------------------------------------------------------------------
+# -- wrk -----------------------------------------------------------------------------------
 
 #: The Lua script wrk runs for both kinds of request. ``setup`` (main state) numbers each
 #: thread; ``init`` (the thread's state) makes its prefix from that number and the run's
@@ -646,7 +656,7 @@ def run_wrk(tools: Tools, url: str, script: Path, seconds: int, opts: Options) -
     return parse_wrk(done.stdout)
 
 
-# -- measuring --------------------------------------------------------------------------------
+# -- measuring -----------------------------------------------------------------------------
 
 
 def cpu_by_process(deployment: Deployment) -> dict[int, float | None]:
@@ -758,7 +768,7 @@ def bench_config(
                 out.setdefault((config.key, kind), []).append(
                     measure(deployment, kind, tools, opts, directory)
                 )
-        except BaseException:
+        except Exception:
             print_tails((s.log_path.name, s.logs()[-3000:]) for s in deployment.servers)
             raise
         log(f"{config.key}: stopping")
@@ -774,7 +784,7 @@ def run(
             bench_config(config, round_index, tools, opts, workdir, out)
 
 
-# -- the report -------------------------------------------------------------------------------
+# -- the report ----------------------------------------------------------------------------
 
 
 def median_of(values: Sequence[float | None]) -> float | None:
@@ -859,14 +869,15 @@ def render_scaling(
     """The sentences the table is for: reads from 1 to 2 workers on each backend, and the
     balanced pair against one PostgreSQL process."""
     lines = []
-    for c in configs:
-        peer = figures.get((c.peer().key, "get"))
-        if c.balanced or c.workers != 2 or peer is None:
+    for backend in dict.fromkeys(c.backend for c in configs):
+        one = figures.get((Config(backend, 1).key, "get"))
+        two = figures.get((Config(backend, 2).key, "get"))
+        if one is None or two is None:
+            lines.append(f"reads, 1 → 2 workers on {backend}: not measured (--workers-levels)")
             continue
-        two = figures[(c.key, "get")]
         lines.append(
-            f"reads, 1 → 2 workers on {c.backend}: ×{speedup(figures, c, 'get')} "
-            f"({fmt(peer.rps, 'req/s')} → {fmt(two.rps, 'req/s')} req/s)"
+            f"reads, 1 → 2 workers on {backend}: ×{ratio(two.rps, one.rps)} "
+            f"({fmt(one.rps, 'req/s')} → {fmt(two.rps, 'req/s')} req/s)"
         )
     for c in configs:
         if c.balanced:
@@ -928,7 +939,7 @@ def payload(
     }
 
 
-# -- arguments and main -----------------------------------------------------------------------
+# -- arguments and main --------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[Options, Path | None]:
@@ -1000,8 +1011,8 @@ def stop_on_sigterm() -> Iterator[None]:
 def main(argv: Sequence[str] | None = None) -> int:
     opts, json_path = parse_args(argv)
     tools = find_tools()
-    if tools is None:
-        print(f"error: wrk and haproxy are needed: {INSTALL_HINT}", file=sys.stderr)
+    if isinstance(tools, str):
+        print(f"error: {tools} not found: {INSTALL_HINT}", file=sys.stderr)
         return 2
     configs = configurations(opts)
     out: Results = {}
@@ -1037,6 +1048,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     spread = render_spread(configs, out)
     if spread:
         print()
+        print(
+            "CPU by process: each serving process's share of the server CPU while measured. "
+            "A worker near 0% got none of wrk's connections: uvicorn's workers share one "
+            "listening socket and whichever wakes first may accept them all."
+        )
         print("\n".join(spread))
     write_json(json_path, payload(info, configs, opts, out, elapsed))
     return 0

@@ -243,6 +243,10 @@ class Settings(BaseSettings):
     #: Seconds a stopping server (SIGTERM) waits for requests in flight before it closes
     #: their connections; then it writes the audit checkpoint and exits.
     shutdown_seconds: Seconds = 30.0
+    #: Seconds a server that got SIGTERM goes on serving while ``/health/ready`` answers
+    #: 503, before it stops listening: time for a load balancer's checks to take it out of
+    #: rotation, so that no request is sent to it as it closes (compose.yaml sets 5).
+    shutdown_delay_seconds: Seconds = 0.0
     #: Largest total size of a request's headers, in bytes (431 above it, before the token
     #: is looked at).
     max_header_bytes: Bytes = 16 << 10

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from catalog.http.direct import DirectRoutesMiddleware, direct_routes
 from catalog.http.errors import install_error_handlers
-from catalog.http.health import HealthMiddleware, Readiness
+from catalog.http.health import HealthMiddleware, Readiness, leave_rotation_on_sigterm
 from catalog.http.middleware import (
     AuthenticationMiddleware,
     BodyLimitMiddleware,
@@ -69,8 +69,11 @@ def build_app(
     """``first_routers`` are matched before all others: routing tries routes in order, so
     the hottest path (serving invocations) should not wait behind a hundred others."""
 
+    readiness = Readiness(runtime)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        leave_rotation_on_sigterm(readiness, runtime.settings.shutdown_delay_seconds)
         yield
         if on_shutdown is not None:
             await run_in_threadpool(on_shutdown)
@@ -111,7 +114,7 @@ def build_app(
     app.add_middleware(AuditMiddleware, public_paths=frozenset(DOCS_PATHS))
     app.add_middleware(RequestContextMiddleware)
     # Outermost of all: probes need no token, write no audit event and no access line.
-    app.add_middleware(HealthMiddleware, readiness=Readiness(runtime))
+    app.add_middleware(HealthMiddleware, readiness=readiness)
     app.openapi = _documented(app, routers)  # type: ignore[method-assign]
     return app
 

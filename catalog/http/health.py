@@ -10,9 +10,21 @@ They answer before everything else (:class:`HealthMiddleware` is the outermost l
 no token is needed, nothing is audited, and no access line is logged at the default
 level (a load balancer probing every second would drown the log); they log at debug.
 They say nothing about any object, so answering them unauthenticated reveals nothing.
+
+A server told to stop (SIGTERM) behind a load balancer first leaves the rotation, if
+``STEWARD_SHUTDOWN_DELAY_SECONDS`` asks for it: readiness answers 503 while every other
+request is still served, and only after the delay does the server stop listening and
+drain (:func:`leave_rotation_on_sigterm`). Closing at once would race the balancer, which
+goes on sending requests until its checks notice: a connection it opened just as the
+server closed, or an idle one it reused just as the server dropped it, ends without an
+answer, and a balancer cannot safely send a POST again elsewhere.
 """
 
 from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
 
 import orjson
 from sqlalchemy import text
@@ -41,6 +53,8 @@ class Readiness:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.revisions = self._stored_revisions()
+        #: Set on SIGTERM when the server leaves the rotation before it stops.
+        self.stopping = False
 
     def _stored_revisions(self) -> frozenset[str]:
         with self.runtime.db.read() as session:
@@ -48,6 +62,8 @@ class Readiness:
             return frozenset(rows)
 
     def problem(self) -> str | None:
+        if self.stopping:
+            return "the server is stopping"
         try:
             found = self._stored_revisions()
         except SQLAlchemyError as exc:
@@ -63,6 +79,36 @@ class Readiness:
             if isinstance(task, PolicyListener | ChangeLogFollower) and not task.current:
                 return "the policy engine is not following the other processes' grant changes"
         return None
+
+
+def leave_rotation_on_sigterm(readiness: Readiness, delay_seconds: float) -> None:
+    """Make the first SIGTERM mark ``readiness`` stopping and stop the server
+    ``delay_seconds`` later; a second SIGTERM (or SIGINT, untouched) stops it at once.
+
+    Called from the app's startup, when uvicorn (one process, or each worker of
+    ``--workers``) has installed its own signal handlers: the stop it does later is
+    uvicorn's own (stop listening, drain, the app's shutdown). Nothing is installed with a
+    delay of 0, or off the main thread (an app run in a test client)."""
+    if delay_seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        return
+    stop_now = signal.getsignal(signal.SIGTERM)
+    if not callable(stop_now):
+        return
+
+    timers: list[threading.Timer] = []
+
+    def stop_later(signum: int, frame: FrameType | None) -> None:
+        if timers:  # asked again: no more waiting
+            timers[0].cancel()
+            stop_now(signum, frame)
+            return
+        readiness.stopping = True
+        log.info("leaving_rotation", stopping_in_seconds=delay_seconds)
+        timers.append(threading.Timer(delay_seconds, stop_now, (signum, frame)))
+        timers[0].daemon = True
+        timers[0].start()
+
+    signal.signal(signal.SIGTERM, stop_later)
 
 
 class HealthMiddleware:

@@ -70,17 +70,30 @@ def serve_workers(settings: Settings) -> None:
 
 
 class Supervisor(Multiprocess):
-    """uvicorn's supervisor, which stops listening before its workers drain.
+    """uvicorn's supervisor, which stops listening before its workers drain and passes
+    every stop signal on to them.
 
     The supervisor keeps its own copy of the listening socket. Left open while the workers
     drain, the port would go on completing connections that no process accepts any more:
     a load balancer's request would wait there for the whole drain and then be reset,
-    instead of being refused at once and sent to another replica."""
+    instead of being refused at once and sent to another replica. And a second SIGTERM
+    while the workers wait out ``STEWARD_SHUTDOWN_DELAY_SECONDS`` must reach them (it
+    means: stop now), where uvicorn's supervisor would only queue it."""
 
     def terminate_all(self) -> None:
         for socket_ in self.sockets:
             socket_.close()
         super().terminate_all()
+
+    def join_all(self) -> None:
+        for process in self.processes:
+            while process.process.exitcode is None:
+                process.process.join(timeout=0.2)
+                if self.signal_queue:
+                    self.signal_queue.clear()
+                    for worker in self.processes:
+                        if worker.process.exitcode is None and worker.pid is not None:
+                            os.kill(worker.pid, signal.SIGTERM)
 
 
 def uvicorn_config(app: FastAPI | str, settings: Settings, **more: Any) -> uvicorn.Config:

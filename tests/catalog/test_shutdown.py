@@ -186,3 +186,45 @@ def test_workers_stop_listening_at_once_while_a_slow_request_drains(
         assert refused_after < 1, f"new connections not refused ({refused_after} s)"
         assert [a.status_code for a in answers] == [200], [a.text for a in answers]
         assert code == 0, server.logs()[-2000:]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_leaves_the_rotation_first_when_a_delay_is_set(
+    workers: int, tmp_path: Path
+) -> None:
+    """With STEWARD_SHUTDOWN_DELAY_SECONDS, SIGTERM first makes /health/ready say 503 (on
+    every worker) while everything else is still served; only after the delay does the
+    port refuse connections, and then the process exits 0. A second SIGTERM cuts the
+    delay short."""
+    delay = 3.0
+    env = {"STEWARD_SHUTDOWN_DELAY_SECONDS": str(delay), "STEWARD_WORKERS": str(workers)}
+    url = f"sqlite:///{tmp_path / 'storage'}/steward.db"
+    server = start_server(url, tmp_path / "storage", env)
+    fresh = {"Authorization": f"Bearer {server.admin_token}", "Connection": "close"}
+    try:
+        time.sleep(1)  # every worker up
+        assert httpx.get(f"{server.url}/health/ready").status_code == 200
+        server.process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        time.sleep(1)  # the supervisor passes the signal on within half a second
+        probes = [httpx.get(f"{server.url}/health/ready", headers=fresh) for _ in range(10)]
+        assert {p.status_code for p in probes} == {503}, [p.text for p in probes]
+        assert probes[0].json()["reason"] == "the server is stopping"
+        served = [httpx.get(f"{server.url}/api/2.1/unity-catalog/catalogs", headers=fresh)]
+        assert [s.status_code for s in served] == [200]
+        refused_after = seconds_until_refused(server.url, signalled)
+        assert delay - 0.5 < refused_after < delay + 2, refused_after
+        assert server.process.wait(timeout=30) == 0, server.logs()[-2000:]
+    finally:
+        server.stop()
+
+    again = start_server(url, tmp_path / "storage", {**env, "STEWARD_SHUTDOWN_DELAY_SECONDS": "60"})
+    try:
+        time.sleep(1)
+        again.process.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        assert httpx.get(f"{again.url}/health/ready").status_code == 503
+        again.process.send_signal(signal.SIGTERM)
+        assert again.process.wait(timeout=15) == 0, again.logs()[-2000:]
+    finally:
+        again.stop()
