@@ -237,12 +237,12 @@ def stop_group(process: subprocess.Popen[bytes], name: str) -> None:
 
 
 def start_group(
-    stack: ExitStack, name: str, command: list[str], env: Mapping[str, str], log_path: Path
+    command: list[str], env: Mapping[str, str], log_path: Path
 ) -> subprocess.Popen[bytes]:
     """``command`` in a session (and process group) of its own, output to ``log_path``;
-    ``stack`` stops it (:func:`stop_group`) whatever happens next."""
+    the caller hands it to :func:`stop_group` on its exit stack at once."""
     with log_path.open("ab") as out:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             command,
             env=dict(env),
             cwd=ROOT,
@@ -250,8 +250,6 @@ def start_group(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    stack.callback(stop_group, process, name)
-    return process
 
 
 def wait_until(condition: Callable[[], bool], what: str, seconds: float = START_SECONDS) -> None:
@@ -298,11 +296,14 @@ def start_steward(
     }
     storage_root.mkdir(parents=True, exist_ok=True)
     command = [*server_command(ROOT), "--workers", str(workers)]
-    process = start_group(stack, name, command, env, log_path)
+    process = start_group(command, env, log_path)
     handle = ServerHandle(
         f"http://127.0.0.1:{port}", admin_token, storage_root, process, log_path, database_url
     )
-    stack.callback(handle.stop)  # closes its clients (the process is stopped by then)
+    # Last in, first out: stop_group stops the processes, then handle.stop only closes
+    # the clients (its own stop would SIGKILL a supervisor still draining after 10 s).
+    stack.callback(handle.stop)
+    stack.callback(stop_group, process, name)
 
     def up() -> bool:
         if process.poll() is not None:
@@ -388,9 +389,8 @@ def start_haproxy(
     replica_ports = [int(r.url.rsplit(":", 1)[1]) for r in replicas]
     config.write_text(balancer_config(port, replica_ports, socket_path))
     log_path = directory / "haproxy.log"
-    process = start_group(
-        stack, "haproxy", [binary, "-W", "-db", "-f", str(config)], os.environ, log_path
-    )
+    process = start_group([binary, "-W", "-db", "-f", str(config)], os.environ, log_path)
+    stack.callback(stop_group, process, "haproxy")
 
     def up() -> bool:
         if process.poll() is not None:
