@@ -24,8 +24,8 @@ PostgreSQL database) and its own storage root, set up over HTTP by the admin (ca
 schemas, the table read, the user, its token and its grants); the user's first requests
 are checked before anything is timed.
 
-The load comes from ``wrk``, not Python: a closed loop of ``--connections`` keep-alive
-connections over ``--wrk-threads`` threads, ``--seconds`` per measurement after a
+The load comes from ``wrk``, not Python: a closed loop of ``--connections`` (16)
+keep-alive connections over ``--wrk-threads`` threads, ``--seconds`` per measurement after a
 ``--warmup`` of the same kind. A Python client would take one of this machine's two
 cores, which is what the server processes are measured competing for. A Lua script
 builds each create's unique name (a per-run tag, a per-thread prefix and a per-thread
@@ -42,6 +42,15 @@ Server CPU per request: user + system CPU of every Steward process of the config
 (supervisor, workers, both replicas; ``/proc``), not PostgreSQL's or HAProxy's, divided by
 the answered requests. With ``--rounds`` above 1 the configurations run in alternating
 order (forwards, then backwards, ...) and each figure is the median of the rounds.
+"Machine busy": the share of both cores in use during the measurement, by any process
+(PostgreSQL's backends and wrk included): near 100% a configuration has no core left to
+scale into.
+
+Why 16 connections: uvicorn's workers share one listening socket, and whichever is awake
+first accepts what is waiting, so a handful of long-lived connections can all land on one
+worker (with 4, a worker often served none: the "CPU by process" lines show the split).
+Many clients, or a balancer's pool of connections, spread; 16 is the smallest number
+that spread evenly in every run here.
 """
 
 from __future__ import annotations
@@ -152,6 +161,9 @@ class Measurement:
     cpu_shares: list[float] = field(default_factory=list)
     #: Requests each replica's access log shows (HAProxy only).
     replica_requests: list[int] = field(default_factory=list)
+    #: How busy the whole machine's CPUs were meanwhile (all processes: Steward,
+    #: PostgreSQL, wrk, HAProxy), in %: near 100 the configuration is bound by the cores.
+    machine_busy_pct: float | None = None
 
 
 @dataclass
@@ -673,6 +685,14 @@ def cpu_by_process(deployment: Deployment) -> dict[int, float | None]:
     return readings
 
 
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of every CPU since boot (``/proc/stat``'s first line)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    return total - idle, total
+
+
 def spent(
     before: Mapping[int, float | None], after: Mapping[int, float | None], keys: Sequence[int]
 ) -> float | None:
@@ -726,9 +746,13 @@ def measure(
     log(f"{label}: {opts.seconds} s")
     offsets = [log_offset(s) for s in deployment.servers]
     before = cpu_by_process(deployment)
+    busy_before, total_before = machine_cpu()
     m = run_wrk(tools, url, script, opts.seconds, opts)
+    busy_after, total_after = machine_cpu()
     after = cpu_by_process(deployment)
     add_costs(m, deployment, before, after)
+    if total_after > total_before:
+        m.machine_busy_pct = 100 * (busy_after - busy_before) / (total_after - total_before)
     if deployment.config.balanced:
         method = "GET" if kind == "get" else "POST"
         m.replica_requests = [
@@ -801,6 +825,7 @@ class Summary:
     p99_ms: float | None
     cpu_ms: float | None
     haproxy_cpu_ms: float | None
+    machine_busy_pct: float | None
 
 
 def summarize(measurements: Sequence[Measurement]) -> Summary:
@@ -810,6 +835,7 @@ def summarize(measurements: Sequence[Measurement]) -> Summary:
         p99_ms=median_of([m.p99_ms for m in measurements]),
         cpu_ms=median_of([m.cpu_ms_per_request for m in measurements]),
         haproxy_cpu_ms=median_of([m.haproxy_cpu_ms_per_request for m in measurements]),
+        machine_busy_pct=median_of([m.machine_busy_pct for m in measurements]),
     )
 
 
@@ -834,10 +860,12 @@ def render_table(
             "GET p50 ms",
             "GET p99 ms",
             "GET CPU/req ms",
+            "GET machine busy %",
             "create req/s",
             "create p50 ms",
             "create p99 ms",
             "create CPU/req ms",
+            "create machine busy %",
             "GET req/s vs 1 worker",
             "create req/s vs 1 worker",
         ]
@@ -852,10 +880,12 @@ def render_table(
                 fmt(get.p50_ms, "ms"),
                 fmt(get.p99_ms, "ms"),
                 fmt(get.cpu_ms, "ms"),
+                fmt(get.machine_busy_pct, "%", {"%": 0}),
                 fmt(create.rps, "req/s"),
                 fmt(create.p50_ms, "ms"),
                 fmt(create.p99_ms, "ms"),
                 fmt(create.cpu_ms, "ms"),
+                fmt(create.machine_busy_pct, "%", {"%": 0}),
                 speedup(figures, c, "get"),
                 speedup(figures, c, "create"),
             ]
@@ -955,7 +985,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, Path | None]:
         "--workers-levels", default="1,2,4", help="--workers values (default: %(default)s)"
     )
     parser.add_argument(
-        "--connections", type=int, default=4, help="wrk keep-alive connections (default 4)"
+        "--connections", type=int, default=16, help="wrk keep-alive connections (default 16)"
     )
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument(
