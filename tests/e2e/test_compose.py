@@ -109,12 +109,27 @@ def test_compose_renders_the_topology(rendered: dict[str, Any]) -> None:
         )
         assert env["STEWARD_ADMIN_TOKEN"] == FILLED["STEWARD_ADMIN_TOKEN"]
         assert env["PGPASSWORD"] == env_of(services["postgres"])["POSTGRES_PASSWORD"]
+        # Stopping: out of HAProxy's rotation first, then the drain; Docker waits for both.
+        delay = float(env["STEWARD_SHUTDOWN_DELAY_SECONDS"])
+        assert delay >= 2.5, "HAProxy needs up to 2.5 s to take a stopping replica out"
+        drain = float(env["STEWARD_SHUTDOWN_SECONDS"])
+        assert seconds(replica["stop_grace_period"]) > delay + drain
     assert services["steward-1"]["environment"] == services["steward-2"]["environment"]
 
     lb = services["lb"]
     assert lb["image"].startswith("haproxy:")
     assert [(str(p["published"]), int(p["target"])) for p in ports(lb)] == [("8080", 8080)]
     assert Path(mounts(lb)["/usr/local/etc/haproxy/haproxy.cfg"]).name == "haproxy.cfg"
+
+
+def seconds(duration: str | int | float) -> float:
+    """A Compose duration (``45s``, ``1m30s``, or a number of seconds) in seconds."""
+    if isinstance(duration, int | float):
+        return float(duration)
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration)
+    assert parts, duration
+    return sum(float(number) * units[unit] for number, unit in parts)
 
 
 def env_of(service: dict[str, Any]) -> dict[str, str]:
