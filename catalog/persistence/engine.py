@@ -13,6 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from catalog.persistence.writer_gate import NoGate, WriterGate
+
 #: ``PRAGMA synchronous`` levels a server may run SQLite at (docs/running.md). FULL syncs the
 #: WAL at every commit, so an acknowledged change survives a power cut; NORMAL syncs only at
 #: checkpoints, so a power cut (not a process crash) can lose the last acknowledged commits.
@@ -122,6 +124,14 @@ def _ping_when_idle(engine: Engine) -> None:
 _CHECKED_IN = "steward_checked_in_at"
 
 
+def _writer_gate(url: str) -> WriterGate | NoGate:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return NoGate()
+    database = parsed.database
+    return WriterGate(Path(database) if database and database != ":memory:" else None)
+
+
 #: Called with the session of a write transaction (see :attr:`Database.before_commit`).
 CommitHook = Callable[[Session], None]
 
@@ -150,6 +160,8 @@ class Database:
         # and a transaction that only reads never fails to serialize.
         self._read_engine = make_engine(url, writer=False, sqlite_synchronous=sqlite_synchronous)
         self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
+        #: SQLite: writers queue here before BEGIN (catalog/persistence/writer_gate.py).
+        self._writers = _writer_gate(url)
 
     @property
     def backend(self) -> str:
@@ -158,7 +170,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session inside one transaction: committed on success, rolled back on error."""
-        with self._sessions() as session:
+        with self._writers.held(), self._sessions() as session:
             with session.begin():
                 yield session
                 session.flush()
@@ -173,7 +185,7 @@ class Database:
         commit hooks: for a writer that writes its own audit events and nothing else (the
         group commit, on every serving request, where the session's bookkeeping cost more
         than the statements)."""
-        with self.engine.begin() as connection:
+        with self._writers.held(), self.engine.begin() as connection:
             yield connection
 
     @contextmanager
@@ -199,10 +211,12 @@ class Database:
     @contextmanager
     def exclusive(self, key: int) -> Iterator[None]:
         """Only one process at a time runs the block, across replicas: a PostgreSQL
-        session advisory lock (``key`` names what is guarded). On SQLite one server owns
-        the storage root, so there is nobody to exclude."""
+        session advisory lock (``key`` names what is guarded). On SQLite, where only one
+        server's workers share the file, the writer gate, held across the block: no other
+        worker writes meanwhile."""
         if self.backend != "postgresql":
-            yield
+            with self._writers.held():
+                yield
             return
         with self.engine.connect() as connection:
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
