@@ -56,13 +56,11 @@ that spread evenly in every run here.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -97,7 +95,14 @@ from benchmarks.harness import (
     tree_pids,
     write_json,
 )
-from tests.support import ROOT, ServerHandle, free_port, server_command
+from tests.support import (
+    ROOT,
+    ServerHandle,
+    free_port,
+    haproxy_stats,
+    loopback_haproxy_config,
+    server_command,
+)
 
 READ_SCHEMA = "reads"
 WRITE_SCHEMA = "writes"
@@ -107,7 +112,6 @@ READ_PATH = f"{API}/tables/{CATALOG}.{READ_SCHEMA}.{READ_TABLE}"
 CREATE_PATH = f"{API}/tables"
 READY_PATH = "/health/ready"
 SCIM_USERS = "/api/2.0/preview/scim/v2/Users"
-HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
 #: The replicas deploy/haproxy.cfg balances, by the names compose.yaml gives them.
 REPLICAS = ("steward-1", "steward-2")
 INSTALL_HINT = "apt-get install wrk haproxy"
@@ -343,42 +347,12 @@ def serving_pids(root: int) -> list[int]:
 # -- HAProxy -------------------------------------------------------------------------------
 
 
-def balancer_config(port: int, replica_ports: Sequence[int], socket_path: Path) -> str:
-    """deploy/haproxy.cfg as it is, but for the addresses (loopback ports, not Docker
-    names) and an admin socket, through which the checks' results are read."""
-    text = HAPROXY_CFG.read_text()
-    text, count = re.subn(r"^(\s*bind) :8080\s*$", rf"\1 127.0.0.1:{port}", text, flags=re.M)
-    if count != 1:
-        raise RuntimeError(f"{HAPROXY_CFG} no longer has the line `bind :8080`")
-    for name, replica_port in zip(REPLICAS, replica_ports, strict=True):
-        text, count = re.subn(
-            rf"^(\s*server {name}) {name}:8080", rf"\1 127.0.0.1:{replica_port}", text, flags=re.M
-        )
-        if count != 1:
-            raise RuntimeError(f"{HAPROXY_CFG} no longer has the line `server {name} ...`")
-    admin = f"    stats socket {socket_path} mode 600 level admin\n"
-    return re.sub(r"^global\n", f"global\n{admin}", text, count=1, flags=re.M)
-
-
-def haproxy_servers(socket_path: Path) -> dict[str, dict[str, str]]:
-    """HAProxy's own view of the replicas: ``show stat`` on its admin socket."""
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(5)
-        sock.connect(str(socket_path))
-        sock.sendall(b"show stat\n")
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    rows = csv.DictReader(data.decode().removeprefix("# ").splitlines())
-    return {row["svname"]: row for row in rows if row["pxname"] == "replicas"}
-
-
 def all_checked_up(socket_path: Path) -> bool:
     """Every replica UP after a real check of /health/ready that answered 200."""
     if not socket_path.exists():
         return False
     try:
-        rows = haproxy_servers(socket_path)
+        rows = haproxy_stats(socket_path)
     except OSError:
         return False
     return all(
@@ -399,7 +373,9 @@ def start_haproxy(
     socket_path = directory / "haproxy.sock"
     config = directory / "haproxy.cfg"
     replica_ports = [int(r.url.rsplit(":", 1)[1]) for r in replicas]
-    config.write_text(balancer_config(port, replica_ports, socket_path))
+    config.write_text(
+        loopback_haproxy_config(port, dict(zip(REPLICAS, replica_ports, strict=True)), socket_path)
+    )
     log_path = directory / "haproxy.log"
     process = start_group([binary, "-W", "-db", "-f", str(config)], os.environ, log_path)
     stack.callback(stop_group, process, "haproxy")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -246,3 +248,41 @@ def write_mlmodel(storage_location: str) -> None:
         'flavors: {}\nsignature:\n  inputs: \'[{"type": "double", "name": "x"}]\'\n'
         '  outputs: \'[{"type": "long"}]\'\n'
     )
+
+
+# -- HAProxy in front of replicas run as processes (tests/e2e/test_topology.py and
+# benchmarks/workers.py) --------------------------------------------------------------------
+
+HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
+
+
+def loopback_haproxy_config(lb_port: int, replica_ports: dict[str, int], socket_path: Path) -> str:
+    """deploy/haproxy.cfg as it is, but for the addresses (loopback ports, not Docker's
+    names: ``replica_ports`` maps each ``server`` line's name to one) and an admin socket,
+    through which the checks' results are read (:func:`haproxy_stats`)."""
+    text = HAPROXY_CFG.read_text()
+    text, count = re.subn(r"^(\s*bind) :8080\s*$", rf"\1 127.0.0.1:{lb_port}", text, flags=re.M)
+    if count != 1:
+        raise RuntimeError(f"{HAPROXY_CFG} no longer has the line `bind :8080`")
+    for name, port in replica_ports.items():
+        text, count = re.subn(
+            rf"^(\s*server {name}) {name}:8080", rf"\1 127.0.0.1:{port}", text, flags=re.M
+        )
+        if count != 1:
+            raise RuntimeError(f"{HAPROXY_CFG} no longer has the line `server {name} ...`")
+    admin = f"    stats socket {socket_path} mode 600 level admin\n"
+    return re.sub(r"^global\n", f"global\n{admin}", text, count=1, flags=re.M)
+
+
+def haproxy_stats(socket_path: Path, backend: str = "replicas") -> dict[str, dict[str, str]]:
+    """HAProxy's own view of a backend's servers (``show stat`` on its admin socket):
+    server name → its row (``status``, ``check_status``, ``stot`` …)."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(5)
+        sock.connect(str(socket_path))
+        sock.sendall(b"show stat\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    rows = csv.DictReader(data.decode().removeprefix("# ").splitlines())
+    return {row["svname"]: row for row in rows if row["pxname"] == backend}

@@ -21,11 +21,11 @@ from typing import Any, NoReturn
 import pytest
 import yaml
 
-from tests.support import ROOT, unique
+from tests.support import HAPROXY_CFG, ROOT, unique
 
 COMPOSE = ROOT / "compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
-HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
+
 ENV_EXAMPLE = ROOT / "steward.env.example"
 REPLICAS = ("steward-1", "steward-2")
 #: The variables that hold secrets; compose.yaml may only interpolate them.

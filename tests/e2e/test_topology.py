@@ -22,11 +22,8 @@ Without HAProxy or Compose these skip, except in CI, where they fail (.ci/run in
 
 from __future__ import annotations
 
-import csv
 import os
-import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -44,7 +41,6 @@ from registry.client import Client
 from tests.e2e.deployment import (
     FILLED,
     FINAL,
-    HAPROXY_CFG,
     IMPLEMENTATIONS,
     REPLICAS,
     UC,
@@ -59,6 +55,8 @@ from tests.support import (
     POSTGRES_URL_ENV,
     REQUIRE_POSTGRES_ENV,
     free_port,
+    haproxy_stats,
+    loopback_haproxy_config,
     postgres_database,
     run_steward,
     unique,
@@ -152,16 +150,8 @@ class Balancer:
     socket_path: Path
 
     def servers(self) -> dict[str, dict[str, str]]:
-        """HAProxy's own view of the replicas (``show stat`` on its admin socket)."""
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.settimeout(5)
-            sock.connect(str(self.socket_path))
-            sock.sendall(b"show stat\n")
-            data = b""
-            while chunk := sock.recv(65536):
-                data += chunk
-        rows = csv.DictReader(data.decode().removeprefix("# ").splitlines())
-        return {row["svname"]: row for row in rows if row["pxname"] == "replicas"}
+        """HAProxy's own view of the replicas."""
+        return haproxy_stats(self.socket_path)
 
     def status(self, name: str) -> str:
         return self.servers()[name]["status"]
@@ -175,22 +165,6 @@ def checked_up(balancer: Balancer, name: str) -> bool:
     """UP after a real check of /health/ready that answered 200 (not just the start state)."""
     row = balancer.servers()[name]
     return row["status"] == "UP" and row["check_status"] == "L7OK" and row["check_code"] == "200"
-
-
-def balancer_config(lb_port: int, replicas: list[Replica], socket_path: Path) -> str:
-    """deploy/haproxy.cfg as is, but for the addresses: loopback ports, not Docker names."""
-    text = HAPROXY_CFG.read_text()
-    text = re.sub(r"^(\s*bind) :8080\s*$", rf"\1 127.0.0.1:{lb_port}", text, flags=re.M)
-    for replica in replicas:
-        text, count = re.subn(
-            rf"^(\s*server {replica.name}) {replica.name}:8080",
-            rf"\1 127.0.0.1:{replica.port}",
-            text,
-            flags=re.M,
-        )
-        assert count == 1, replica.name
-    admin = f"    stats socket {socket_path} mode 600 level admin\n"
-    return re.sub(r"^global\n", f"global\n{admin}", text, count=1, flags=re.M)
 
 
 @dataclass
@@ -252,7 +226,11 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         balancer = Balancer(f"http://127.0.0.1:{free_port()}", folder / "haproxy.sock")
         config = folder / "haproxy.cfg"
         config.write_text(
-            balancer_config(int(balancer.url.rsplit(":", 1)[1]), replicas, balancer.socket_path)
+            loopback_haproxy_config(
+                int(balancer.url.rsplit(":", 1)[1]),
+                {replica.name: replica.port for replica in replicas},
+                balancer.socket_path,
+            )
         )
         lb_log = folder / "haproxy.log"
         process: subprocess.Popen[bytes] | None = None
