@@ -1,0 +1,256 @@
+"""MLflow on another machine, pointed at Steward: registry URI ``steward:http://host:port``.
+
+The client runs as an unprivileged OS user (``nobody``) who cannot read the server's
+storage root (0700, root's), so nothing may reach the server's files but through HTTP: it
+saves a scikit-learn model, registers it with ``mlflow.register_model`` (the files go up
+through Steward's artifact routes), sets ``@champion``, loads ``models:/…@champion`` with
+``mlflow.pyfunc`` and predicts what the local model predicts. Every file up and down is
+an audit event of the user who moved it. Denials: a user without EXECUTE cannot load
+(MLflow's ``PERMISSION_DENIED``); a second user cannot upload into someone else's
+pending version; the stock ``uc:`` client on another machine is told to use the plugin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import ServerHandle, server_fixture, unique
+
+UC = "/api/2.1/unity-catalog"
+SQL = "/api/2.0/sql/statements"
+AUDIT = "/api/2.1/steward/audit"
+
+server = server_fixture("mlflow_plugin")
+
+#: What the laptop runs: train, save, register, alias, load by alias, predict.
+CLIENT = r"""
+import json, os, sys
+import numpy as np, pandas as pd
+import mlflow, mlflow.pyfunc, mlflow.sklearn
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from sklearn.linear_model import LogisticRegression
+
+url, name, work, storage = sys.argv[1:5]
+out = {}
+try:
+    os.listdir(storage)
+    out["storage_readable"] = True
+except PermissionError:
+    out["storage_readable"] = False
+rng = np.random.default_rng(7)
+X = pd.DataFrame({"tenure": rng.uniform(0, 72, 200), "charges": rng.uniform(20, 120, 200)})
+y = ((0.04 * X["charges"] - 0.06 * X["tenure"] + rng.normal(0, 0.5, 200)) > 1.0).astype("int64")
+clf = LogisticRegression(max_iter=500).fit(X, y)
+local = os.path.join(work, "model")
+mlflow.sklearn.save_model(clf, path=local, input_example=X.head(3),
+                          pip_requirements=["scikit-learn", "skops"])
+mlflow.set_tracking_uri("file:" + os.path.join(work, "mlruns"))
+mlflow.set_registry_uri("steward:" + url)
+registered = mlflow.register_model(local, name)
+client = MlflowClient()
+client.set_registered_model_alias(name, "champion", registered.version)
+client.set_model_version_tag(name, registered.version, "stage", "candidate")
+by_alias = client.get_model_version_by_alias(name, "champion")
+loaded = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+by_version = mlflow.pyfunc.load_model(f"models:/{name}/{registered.version}")
+out.update(
+    version=registered.version,
+    status=registered.status,
+    alias_version=by_alias.version,
+    aliases=list(by_alias.aliases),
+    tags=dict(by_alias.tags),
+    same=bool((np.asarray(loaded.predict(X)) == clf.predict(X)).all()),
+    same_by_version=bool((np.asarray(by_version.predict(X)) == clf.predict(X)).all()),
+    both_classes=len(set(clf.predict(X))) == 2,
+    searched=[v.version for v in client.search_model_versions(f"name = '{name}'")],
+)
+client.delete_registered_model_alias(name, "champion")
+out["aliases_after_delete"] = list(client.get_model_version(name, registered.version).aliases)
+print(json.dumps(out))
+"""
+
+#: A user without EXECUTE tries to load: MLflow's error, with its code.
+LOADER = r"""
+import json, sys
+import mlflow, mlflow.pyfunc
+from mlflow.exceptions import MlflowException
+url, name = sys.argv[1:3]
+mlflow.set_registry_uri("steward:" + url)
+try:
+    mlflow.pyfunc.load_model(f"models:/{name}@champion")
+    print(json.dumps({"loaded": True}))
+except MlflowException as exc:
+    print(json.dumps({"loaded": False, "error_code": exc.error_code, "message": str(exc)}))
+"""
+
+
+def sql(client: httpx.Client, statement: str) -> None:
+    body = client.post(SQL, json={"statement": statement}).json()
+    assert body["status"]["state"] == "SUCCEEDED", (statement, body)
+
+
+@pytest.fixture
+def laptop() -> Iterator[Path]:
+    """A working folder the unprivileged user owns."""
+    folder = Path(tempfile.mkdtemp(prefix="steward-laptop-"))
+    os.chown(folder, 65534, 65534)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+def interpreter_for_nobody() -> str:
+    """A Python of this version that ``nobody`` may run: the suite's own may live under a
+    private home (pyenv in /root); the system's of the same minor version, reading this
+    environment's packages, is the laptop's Python here."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for candidate in (f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
+        if os.access(candidate, os.X_OK) and os.stat(candidate).st_mode & 0o001:
+            return candidate
+    pytest.skip(f"no {version} that another user may run")
+
+
+def run_as_nobody(script: str, folder: Path, token: str, *args: str) -> dict[str, Any]:
+    """``script`` in a fresh interpreter as the OS user ``nobody``, with ``token``."""
+    if os.geteuid() != 0:
+        pytest.skip("running the client as another OS user needs root")
+    python = interpreter_for_nobody()
+    path = folder / "client.py"
+    path.write_text(script)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(folder),
+        "STEWARD_TOKEN": token,
+        "MLFLOW_ALLOW_FILE_STORE": "true",
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parents[2]), sysconfig.get_paths()["purelib"]]
+        ),
+    }
+    result = subprocess.run(
+        [python, str(path), *args],
+        env=env,
+        cwd=folder,
+        user=65534,
+        group=65534,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def audited(server: ServerHandle, action: str, user: str) -> list[dict[str, Any]]:
+    events = server.admin.get(
+        AUDIT, params={"action": action, "user": user, "max_results": 1000}
+    ).json()["events"]
+    return [e for e in events if e["response"]["status_code"] in (200, 201)]
+
+
+def test_mlflow_on_another_machine_registers_aliases_and_loads_over_http(
+    server: ServerHandle, laptop: Path
+) -> None:
+    catalog = unique("mlp")
+    schema = f"{catalog}.ml"
+    name = f"{schema}.churn"
+    sql(server.admin, f"CREATE CATALOG {catalog}")
+    sql(server.admin, f"CREATE SCHEMA {schema}")
+    scientist, token = server.create_user()
+    for statement in (
+        f"GRANT USE CATALOG ON CATALOG {catalog} TO `{scientist}`",
+        f"GRANT USE SCHEMA ON SCHEMA {schema} TO `{scientist}`",
+        f"GRANT CREATE MODEL ON SCHEMA {schema} TO `{scientist}`",
+    ):
+        sql(server.admin, statement)
+
+    out = run_as_nobody(
+        CLIENT, laptop, token, server.url, name, str(laptop), str(server.storage_root)
+    )
+    assert out["storage_readable"] is False
+    assert out["both_classes"] and out["same"] and out["same_by_version"], out
+    assert (out["version"], out["status"], out["alias_version"]) == ("1", "READY", "1"), out
+    assert out["aliases"] == ["champion"] and out["tags"] == {"stage": "candidate"}, out
+    assert out["searched"] == ["1"] and out["aliases_after_delete"] == [], out
+
+    # Every file went up and came down through Steward, as the scientist, audited.
+    uploads = audited(server, "uploadModelVersionArtifact", scientist)
+    downloads = audited(server, "getModelVersionArtifact", scientist)
+    listed = server.client(token).get(f"/api/2.1/steward/models/{name}/versions/1/artifacts").json()
+    assert "files" in listed, listed
+    files = {f["path"] for f in listed["files"]}
+    assert "MLmodel" in files
+    assert {e["request_params"].get("path") for e in uploads} == files, uploads[:3]
+    assert {e["request_params"].get("path") for e in downloads} >= files  # twice: two loads
+
+    # Another user who may see the model but not EXECUTE it cannot load it.
+    reader, reader_token = server.create_user()
+    for statement in (
+        f"GRANT USE CATALOG ON CATALOG {catalog} TO `{reader}`",
+        f"GRANT USE SCHEMA ON SCHEMA {schema} TO `{reader}`",
+        f"GRANT BROWSE ON MODEL {name} TO `{reader}`",
+    ):
+        sql(server.admin, statement)
+    admin_sets = server.admin.put(f"{UC}/models/{name}/aliases/champion", json={"version_num": 1})
+    assert admin_sets.status_code == 200, admin_sets.text
+    denied = run_as_nobody(LOADER, laptop, reader_token, server.url, name)
+    assert denied["loaded"] is False
+    assert denied["error_code"] == "PERMISSION_DENIED", denied
+
+
+def test_only_the_creator_uploads_into_a_pending_version(server: ServerHandle) -> None:
+    catalog = unique("mlp")
+    name = f"{catalog}.ml.m"
+    sql(server.admin, f"CREATE CATALOG {catalog}")
+    sql(server.admin, f"CREATE SCHEMA {catalog}.ml")
+    creator, creator_token = server.create_user()
+    other, other_token = server.create_user()
+    for user in (creator, other):
+        sql(server.admin, f"GRANT USE CATALOG ON CATALOG {catalog} TO `{user}`")
+        sql(server.admin, f"GRANT USE SCHEMA ON SCHEMA {catalog}.ml TO `{user}`")
+    made = server.admin.post(
+        f"{UC}/models", json={"catalog_name": catalog, "schema_name": "ml", "name": "m"}
+    )
+    assert made.status_code == 200, made.text
+    for user in (creator, other):
+        sql(server.admin, f"GRANT CREATE MODEL VERSION ON MODEL {name} TO `{user}`")
+    version = server.client(creator_token).post(
+        f"{UC}/models/versions",
+        json={"catalog_name": catalog, "schema_name": "ml", "model_name": "m", "source": "x"},
+    )
+    assert version.status_code == 200, version.text
+    files = f"/api/2.1/steward/models/{name}/versions/1/artifacts/MLmodel"
+    refused = server.client(other_token).put(files, content=b"flavors: {}\n")
+    assert refused.status_code == 403, refused.text
+    assert "created" in refused.json()["message"], refused.text
+    accepted = server.client(creator_token).put(files, content=b"flavors: {}\n")
+    assert accepted.status_code in (200, 201), accepted.text
+
+
+def test_the_stock_uc_client_off_the_server_is_told_to_use_the_plugin(
+    server: ServerHandle,
+) -> None:
+    answer = server.admin.post(
+        f"{UC}/temporary-model-version-credentials",
+        json={
+            "catalog_name": "c",
+            "schema_name": "s",
+            "model_name": "m",
+            "version": 1,
+            "operation": "READ_WRITE_MODEL_VERSION",
+        },
+    )
+    assert answer.status_code == 400, answer.text
+    assert "steward:" in answer.json()["message"], answer.text
