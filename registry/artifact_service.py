@@ -29,7 +29,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from catalog.records import SecurableRecord
-from common.errors import InvalidParameter, NotFound, PayloadTooLarge, StewardError
+from common.errors import (
+    InvalidParameter,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    StewardError,
+)
 from registry import artifact_files as artifacts
 from registry.model_registry import PENDING, READY, ModelRegistry
 from registry.model_store import VersionRecord
@@ -285,16 +291,24 @@ class ArtifactService:
 
     def begin_upload(
         self,
+        uploader: str,
         full_name: str,
         version: int,
         path: str,
         declared_length: int | None,
         checksum: str | None,
     ) -> Upload:
+        """``uploader``: the caller, who must be the version's creator: a pending version's
+        files are its creator's to write, not every holder of CREATE MODEL VERSION's."""
         path = validate_path(path)
         expected = validate_checksum(checksum)
         _model, record = self.registry.get_version(full_name, version)
         self._require_pending(record, full_name)
+        if record.created_by != uploader:
+            raise PermissionDenied(
+                f"version {record.version} of '{full_name}' was created by "
+                f"'{record.created_by}': only its creator uploads its files"
+            )
         directory = artifacts_dir(record, self.storage_root)
         _no_symlinks_below(directory, directory / path)
         _no_conflict(directory, path)  # before any byte of the body is read

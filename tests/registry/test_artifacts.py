@@ -141,7 +141,9 @@ def test_uploads_are_never_held_whole_in_memory(server: ServerHandle) -> None:
     assert grown_mib < 24, f"the server's peak memory grew by {grown_mib:.0f} MiB"
 
 
-def test_upload_needs_create_model_version_or_ownership(server: ServerHandle) -> None:
+def test_upload_needs_create_model_version_or_ownership_and_the_versions_creator(
+    server: ServerHandle,
+) -> None:
     m = make_model(server)
     admin = server.admin
     user, token = server.create_user()
@@ -165,8 +167,24 @@ def test_upload_needs_create_model_version_or_ownership(server: ServerHandle) ->
     assert not (m.version_dir(info) / "MLmodel").exists()
     assert staged(server) == []
 
+    # With the privilege, still not into a version someone else created: a pending
+    # version's files are its creator's to write.
     sql(admin, f"GRANT CREATE MODEL VERSION ON MODEL {m.name} TO `{user}`")
-    allowed = as_user.put(m.artifacts(version, "MLmodel"), content=MLMODEL)
+    others = as_user.put(m.artifacts(version, "MLmodel"), content=MLMODEL)
+    error_of(others, 403, "PERMISSION_DENIED", "only its creator uploads")
+    one_event(server, others, "uploadModelVersionArtifact", user, 403)
+    assert not (m.version_dir(info) / "MLmodel").exists()
+    mine = as_user.post(
+        f"{UC}/models/versions",
+        json={
+            "catalog_name": m.catalog,
+            "schema_name": "ml",
+            "model_name": m.name.split(".")[2],
+            "source": "x",
+        },
+    )
+    assert mine.status_code == 200, mine.text
+    allowed = as_user.put(m.artifacts(mine.json()["version"], "MLmodel"), content=MLMODEL)
     assert allowed.status_code == 200, allowed.text
     one_event(server, allowed, "uploadModelVersionArtifact", user, 200)
 

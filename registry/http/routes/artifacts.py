@@ -2,8 +2,9 @@
 HTTP, for clients that cannot write its ``file:`` storage location themselves.
 
 * ``PUT …/artifacts/{path}`` uploads one file, streamed to disk, while the version is
-  PENDING_REGISTRATION; it needs what creating a version needs (CREATE MODEL VERSION on the
-  model, or ownership). ``X-Checksum-SHA256`` (optional) is verified.
+  PENDING_REGISTRATION, by the version's creator; it needs what creating a version needs
+  (CREATE MODEL VERSION on the model, or ownership). ``X-Checksum-SHA256`` (optional) is
+  verified.
 * ``GET …/artifacts`` lists the manifest (path, size, sha256), and
   ``GET …/artifacts/{path}`` streams one file with its SHA-256 in ``X-Checksum-SHA256``.
   Both need EXECUTE (with USE CATALOG and USE SCHEMA), as loading the model does, and are
@@ -17,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from catalog.http.deps import CallerDep
 from catalog.http.guards import guard
 from catalog.http.middleware import STREAMED_BODY
 from common.errors import InvalidParameter
@@ -81,12 +83,19 @@ def _declared_length(request: Request) -> int | None:
     },
 )
 async def upload_artifact(
-    full_name: str, version: int, path: str, request: Request, artifacts: ArtifactsDep
+    full_name: str,
+    version: int,
+    path: str,
+    request: Request,
+    caller: CallerDep,
+    artifacts: ArtifactsDep,
 ) -> ArtifactInfo:
-    """Upload one file of a PENDING_REGISTRATION version (replacing a file of that path).
-    The body is the file's bytes; over the size limits → 413 and nothing is written."""
+    """Upload one file of a PENDING_REGISTRATION version (replacing a file of that path),
+    by the version's creator. The body is the file's bytes; over the size limits → 413 and
+    nothing is written."""
     upload = await run_in_threadpool(
         artifacts.begin_upload,
+        caller.name,
         full_name,
         version,
         path,

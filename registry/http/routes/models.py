@@ -496,3 +496,24 @@ def _same_target(
         raise InvalidParameter("body full_name must match the path")
     if body_version is not None and body_version != path_version:
         raise InvalidParameter("body version must match the path")
+
+
+@router.post(
+    "/temporary-model-version-credentials",
+    dependencies=[guard(AUTHENTICATED)],
+    operation_id="generateTemporaryModelVersionCredentials",
+    status_code=400,
+    responses={400: {"description": "Steward hands out no cloud storage credentials"}},
+)
+def temporary_model_version_credentials() -> None:
+    """Unity Catalog hands MLflow's ``uc:`` client short-lived cloud storage credentials
+    here when a version's files are not on a path it can write itself. Steward keeps a
+    version's files behind its own artifact routes instead, which MLflow reaches through
+    Steward's plugin: the answer says so, so the user learns what to change rather than
+    seeing a client error about credential types."""
+    raise InvalidParameter(
+        "Steward hands out no cloud storage credentials: a client that cannot write a "
+        "version's file: storage location uploads and downloads through Steward. With "
+        "MLflow, use the registry URI steward:http(s)://host:port instead of uc:… "
+        "(pip install 'steward[mlflow]'; see docs/mlflow.md)"
+    )

@@ -26,7 +26,7 @@ from catalog.http.guards import AUTHENTICATED, guard
 from catalog.http.models import Empty, RequestBody
 from catalog.http.request_audit import BODY_NOT_AUDITED, note_params
 from catalog.logs import get_logger
-from common.errors import StewardError
+from common.errors import InvalidParameter, StewardError
 from policy.requirements import NameFrom
 from policy.securables import Privilege, SecurableType
 from registry.http.deps import ServingDep, services_of
@@ -76,6 +76,9 @@ class AutoCaptureConfig(RequestBody):
 
 
 class EndpointCoreConfigInput(RequestBody):
+    #: The Databricks SDK always sends the endpoint's name here too; on create it must
+    #: be the endpoint's name (a different one is a 400, not silently ignored).
+    name: str | None = Field(default=None, max_length=255)
     served_entities: list[ServedEntityInput] = Field(max_length=15)
     traffic_config: TrafficConfig | None = None
     auto_capture_config: AutoCaptureConfig | None = None
@@ -172,6 +175,10 @@ def create_endpoint(
 ) -> EndpointResponse:
     """Create an endpoint: needs EXECUTE on each served model (and SELECT on the feature
     tables its versions look up; CREATE TABLE on the inference table's schema)."""
+    if body.config.name is not None and body.config.name != body.name:
+        raise InvalidParameter(
+            f"config.name '{body.config.name}' is not the endpoint's name '{body.name}'"
+        )
     config = body.config.to_domain()
     return endpoint_info(serving.create(caller, body.name, config))
 
@@ -183,9 +190,15 @@ def list_endpoints(
     max_results: int | None = None,
     page_token: str | None = None,
 ) -> ListEndpointsResponse:
+    """One page when ``max_results`` is given; without it every endpoint, as Databricks
+    answers (its SDKs read one answer and never follow ``next_page_token``)."""
     page = serving.list(caller, max_results, page_token, PAGE_MAX)
+    found = list(page.items)
+    while max_results is None and page.next_page_token:
+        page = serving.list(caller, None, page.next_page_token, PAGE_MAX)
+        found.extend(page.items)
     return ListEndpointsResponse(
-        endpoints=[endpoint_info(e) for e in page.items], next_page_token=page.next_page_token
+        endpoints=[endpoint_info(e) for e in found], next_page_token=page.next_page_token
     )
 
 
@@ -214,6 +227,8 @@ def update_config(
     name: str, body: EndpointCoreConfigInput, caller: CallerDep, serving: ServingDep
 ) -> EndpointResponse:
     """Replace the served entities and traffic (the updater's authority is checked)."""
+    if body.name is not None and body.name != name:
+        raise InvalidParameter(f"config.name '{body.name}' is not the endpoint's name '{name}'")
     return endpoint_info(serving.update_config(caller, name, body.to_domain()))
 
 
@@ -322,6 +337,8 @@ def _answer(
             {"predictions": outcome.predictions}, option=orjson.OPT_SERIALIZE_NUMPY
         )
         headers["x-steward-served-entity"] = outcome.entity.name
+        # Where Databricks' clients read it (the SDK's QueryEndpointResponse).
+        headers["served-model-name"] = outcome.entity.name
         headers["x-steward-model-version"] = str(outcome.resolved.version)
     else:
         status = error.status_code
