@@ -7,7 +7,8 @@ only works on the server's own filesystem, and it has no aliases or tags. This p
 speaks Steward's REST API for the registry (:mod:`.store`) and its artifact routes for the
 files (:mod:`.artifacts`), with Steward's token (``MLFLOW_UC_OSS_TOKEN`` or
 ``STEWARD_TOKEN``), so a laptop registers, sets ``@champion`` and loads
-``models:/main.ml.churn@champion`` from anywhere. docs/mlflow.md says how.
+``models:/main.ml.churn@champion`` from anywhere. docs/registry.md ("MLflow as a client")
+says how.
 
 MLflow imports the artifact repository's module while ``import mlflow`` runs, in every
 process where Steward is installed: these modules import MLflow's light modules and the

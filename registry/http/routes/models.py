@@ -515,5 +515,5 @@ def temporary_model_version_credentials() -> None:
         "Steward hands out no cloud storage credentials: a client that cannot write a "
         "version's file: storage location uploads and downloads through Steward. With "
         "MLflow, use the registry URI steward:http(s)://host:port instead of uc:… "
-        "(pip install 'steward[mlflow]'; see docs/mlflow.md)"
+        "(pip install 'steward[mlflow]'; see docs/registry.md)"
     )
