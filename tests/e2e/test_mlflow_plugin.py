@@ -254,3 +254,40 @@ def test_the_stock_uc_client_off_the_server_is_told_to_use_the_plugin(
     )
     assert answer.status_code == 400, answer.text
     assert "steward:" in answer.json()["message"], answer.text
+
+
+#: A pickled model: Steward refuses it at finalize; MLflow's user must see why.
+PICKLED = r"""
+import json, os, sys
+import numpy as np
+import mlflow, mlflow.sklearn
+from mlflow.exceptions import MlflowException
+from sklearn.linear_model import LinearRegression
+url, name, work = sys.argv[1:4]
+model = LinearRegression().fit(np.arange(10.0).reshape(-1, 1), np.arange(10.0))
+local = os.path.join(work, "pickled")
+mlflow.sklearn.save_model(model, path=local, serialization_format="cloudpickle",
+                          input_example=np.arange(3.0).reshape(-1, 1),
+                          pip_requirements=["scikit-learn"])
+mlflow.set_registry_uri("steward:" + url)
+try:
+    mlflow.register_model(local, name)
+    print(json.dumps({"registered": True}))
+except MlflowException as exc:
+    print(json.dumps({"registered": False, "message": str(exc), "error_code": exc.error_code}))
+"""
+
+
+def test_a_refused_registration_tells_the_mlflow_user_why(
+    server: ServerHandle, laptop: Path
+) -> None:
+    catalog = unique("mlp")
+    name = f"{catalog}.ml.pickled"
+    sql(server.admin, f"CREATE CATALOG {catalog}")
+    sql(server.admin, f"CREATE SCHEMA {catalog}.ml")
+    out = run_as_nobody(PICKLED, laptop, server.admin_token, server.url, name, str(laptop))
+    assert out["registered"] is False, out
+    assert "pickle" in out["message"].lower() and "STEWARD_ALLOW_PICKLE" in out["message"], out
+    version = server.admin.get(f"{UC}/models/{name}/versions/1").json()
+    assert version["status"] == "FAILED_REGISTRATION"
+    assert version["status_message"] in out["message"]
