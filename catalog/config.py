@@ -162,6 +162,18 @@ def _type_names(value: object) -> tuple[str, ...]:
     return names
 
 
+def _public_url(value: object) -> str | None:
+    """The server's address as clients reach it: http(s)://host[:port][/prefix]."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
+        raise ValueError(
+            f"expected http(s)://host[:port], the address clients use (got {_shown(value)})"
+        )
+    return text
+
+
 def _database_url(value: object) -> str | None:
     """A URL SQLAlchemy can parse; empty means SQLite under the storage root."""
     if value is None or value == "":
@@ -250,6 +262,10 @@ class Settings(BaseSettings):
     #: Largest total size of a request's headers, in bytes (431 above it, before the token
     #: is looked at).
     max_header_bytes: Bytes = 16 << 10
+    #: The address clients reach this server at (behind a balancer, the balancer's). When
+    #: set, a model version's ``storage_location`` is its files' URL under it (Steward's
+    #: artifact routes) rather than a ``file:`` path only the server's machine can use.
+    public_url: Annotated[str | None, BeforeValidator(_public_url)] = None
     #: Largest model artifact file accepted by upload, in bytes.
     max_artifact_bytes: Bytes = DEFAULT_MAX_ARTIFACT_BYTES
     #: Largest total of one model version's artifacts, in bytes (checked on upload and at
@@ -265,6 +281,9 @@ class Settings(BaseSettings):
     sql_max_compile_seconds: Seconds = 2.0
     #: SQL statements one user may have in flight on one server process; more fail at once.
     sql_max_statements_per_user: Count = 4
+    #: How long a statement's answer can be read again by id (``GET
+    #: /api/2.0/sql/statements/{id}``, by the caller who ran it), in seconds.
+    statement_result_seconds: Seconds = 3600.0
     #: Accept pickle/cloudpickle model artifacts at finalize (they run code when loaded).
     allow_pickle: Boolean = False
     #: Types trusted in skops files beyond Steward's built-in allow-list.

@@ -291,3 +291,49 @@ def test_a_refused_registration_tells_the_mlflow_user_why(
     version = server.admin.get(f"{UC}/models/{name}/versions/1").json()
     assert version["status"] == "FAILED_REGISTRATION"
     assert version["status_message"] in out["message"]
+
+
+PUBLIC_URL = "https://steward.example.com:8443"
+public_server = server_fixture("mlflow_public", {"STEWARD_PUBLIC_URL": PUBLIC_URL + "/"})
+
+
+def test_with_a_public_url_versions_live_at_their_http_address(
+    public_server: ServerHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """STEWARD_PUBLIC_URL set: a version's storage_location is its files' URL under it,
+    for whoever may load the model; MLflow's stock uc: client, which cannot write there,
+    is told to use the steward: URI instead of failing on cloud credentials."""
+    server = public_server
+    catalog = unique("mlp")
+    name = f"{catalog}.ml.m"
+    sql(server.admin, f"CREATE CATALOG {catalog}")
+    sql(server.admin, f"CREATE SCHEMA {catalog}.ml")
+    assert (
+        server.admin.post(
+            f"{UC}/models", json={"catalog_name": catalog, "schema_name": "ml", "name": "m"}
+        ).status_code
+        == 200
+    )
+    created = server.admin.post(
+        f"{UC}/models/versions",
+        json={"catalog_name": catalog, "schema_name": "ml", "model_name": "m", "source": "x"},
+    ).json()
+    location = f"{PUBLIC_URL}/api/2.1/steward/models/{name}/versions/1/artifacts"
+    assert created["storage_location"] == location
+    assert server.admin.get(f"{UC}/models/{name}/versions/1").json()["storage_location"] == location
+
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.exceptions import MlflowException
+    from sklearn.linear_model import LinearRegression
+
+    monkeypatch.setenv("MLFLOW_UC_OSS_TOKEN", server.admin_token)
+    model = LinearRegression().fit([[0.0], [1.0], [2.0]], [0.0, 1.0, 2.0])
+    local = tmp_path / "model"
+    mlflow.sklearn.save_model(model, path=str(local), pip_requirements=["scikit-learn"])
+    mlflow.set_registry_uri(f"uc:{server.url}")
+    try:
+        with pytest.raises(MlflowException, match="steward:"):
+            mlflow.register_model(str(local), name)
+    finally:
+        mlflow.set_registry_uri("")

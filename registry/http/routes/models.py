@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter
@@ -188,8 +189,9 @@ def model_info(r: SecurableRecord) -> RegisteredModelInfo:
 
 
 def version_info(
-    model: SecurableRecord, v: VersionRecord, show_location: bool = True
+    model: SecurableRecord, v: VersionRecord, location: str | None
 ) -> ModelVersionInfo:
+    """``location``: the ``storage_location`` to show (:func:`location_of`), or None."""
     catalog_name, schema_name, name = model.full_name.split(".")
     return ModelVersionInfo(
         model_name=name,
@@ -199,7 +201,7 @@ def version_info(
         source=v.source,
         run_id=v.run_id,
         status=ModelVersionStatus(v.status),
-        storage_location=v.storage_location if show_location else None,
+        storage_location=location,
         comment=v.comment,
         created_at=v.created_at,
         created_by=v.created_by,
@@ -330,7 +332,7 @@ def delete_model(full_name: str, registry: RegistryDep, force: bool = False) -> 
     tags=["ModelVersions"],
 )
 def create_version(
-    body: CreateModelVersion, caller: CallerDep, registry: RegistryDep
+    body: CreateModelVersion, caller: CallerDep, rt: RuntimeDep, registry: RegistryDep
 ) -> ModelVersionInfo:
     full_name = f"{body.catalog_name}.{body.schema_name}.{body.model_name}"
     model, version = registry.create_version(
@@ -342,7 +344,7 @@ def create_version(
         tags={t.key: t.value for t in body.tags or []},
         dependencies=body.dependencies.to_domain() if body.dependencies else None,
     )
-    return version_info(model, version)
+    return version_info(model, version, location_of(rt, model, version))
 
 
 @router.get(
@@ -362,7 +364,9 @@ def list_versions(
     model, page = registry.list_versions(full_name, max_results, page_token, PAGE_MAX)
     loads = may_load(rt, caller, model.full_name)
     return ListModelVersionsResponse(
-        model_versions=[version_info(model, v, loads) for v in page.items],
+        model_versions=[
+            version_info(model, v, location_of(rt, model, v) if loads else None) for v in page.items
+        ],
         next_page_token=page.next_page_token,
     )
 
@@ -377,7 +381,7 @@ def get_version(
     full_name: str, version: int, caller: CallerDep, rt: RuntimeDep, registry: RegistryDep
 ) -> ModelVersionInfo:
     model, record = registry.get_version(full_name, version)
-    return version_info(model, record, may_load(rt, caller, model.full_name))
+    return _shown(rt, caller, model, record)
 
 
 @router.patch(
@@ -387,19 +391,23 @@ def get_version(
     tags=["ModelVersions"],
 )
 def update_version(
-    full_name: str, version: int, body: UpdateModelVersion, caller: CallerDep, registry: RegistryDep
+    full_name: str,
+    version: int,
+    body: UpdateModelVersion,
+    caller: CallerDep,
+    rt: RuntimeDep,
+    registry: RegistryDep,
 ) -> ModelVersionInfo:
     _same_target(full_name, body.full_name, version, body.version)
-    return version_info(
-        *registry.update_version(
-            caller,
-            full_name,
-            version,
-            body.comment,
-            set_tags={t.key: t.value for t in body.tags or []},
-            delete_tags=body.delete_tags,
-        )
+    model, record = registry.update_version(
+        caller,
+        full_name,
+        version,
+        body.comment,
+        set_tags={t.key: t.value for t in body.tags or []},
+        delete_tags=body.delete_tags,
     )
+    return version_info(model, record, location_of(rt, model, record))
 
 
 @router.delete(
@@ -423,12 +431,14 @@ def finalize_version(
     full_name: str,
     version: int,
     caller: CallerDep,
+    rt: RuntimeDep,
     registry: RegistryDep,
     body: FinalizeModelVersion | None = None,
 ) -> ModelVersionInfo:
     if body is not None:
         _same_target(full_name, body.full_name, version, body.version)
-    return version_info(*registry.finalize_version(caller, full_name, version))
+    model, record = registry.finalize_version(caller, full_name, version)
+    return version_info(model, record, location_of(rt, model, record))
 
 
 # -- aliases (Databricks paths) ----------------------------------------------------------
@@ -469,7 +479,26 @@ def get_by_alias(
     full_name: str, alias: str, caller: CallerDep, rt: RuntimeDep, registry: RegistryDep
 ) -> ModelVersionInfo:
     model, record = registry.get_by_alias(full_name, alias)
-    return version_info(model, record, may_load(rt, caller, model.full_name))
+    return _shown(rt, caller, model, record)
+
+
+def location_of(rt: RuntimeDep, model: SecurableRecord, v: VersionRecord) -> str:
+    """Where a version's files are, as a client should reach them: their URL under
+    ``STEWARD_PUBLIC_URL`` (Steward's artifact routes) when the server knows its address,
+    else the ``file:`` path, which only a client on the server's machine can use."""
+    public = rt.settings.public_url
+    if public is None:
+        return v.storage_location
+    name = quote(model.full_name, safe="")
+    return f"{public}/api/2.1/steward/models/{name}/versions/{v.version}/artifacts"
+
+
+def _shown(
+    rt: RuntimeDep, caller: Caller, model: SecurableRecord, record: VersionRecord
+) -> ModelVersionInfo:
+    """A version as a reader sees it: the location only for who may load the model."""
+    loads = may_load(rt, caller, model.full_name)
+    return version_info(model, record, location_of(rt, model, record) if loads else None)
 
 
 def may_load(rt: RuntimeDep, caller: Caller, full_name: str) -> bool:
