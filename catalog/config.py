@@ -266,6 +266,9 @@ class Settings(BaseSettings):
     #: set, a model version's ``storage_location`` is its files' URL under it (Steward's
     #: artifact routes) rather than a ``file:`` path only the server's machine can use.
     public_url: Annotated[str | None, BeforeValidator(_public_url)] = None
+    #: Seconds a model version may stay PENDING_REGISTRATION (created, never finalized)
+    #: before the server deletes it and its files (registry/pending_versions.py).
+    pending_version_seconds: Seconds = 86_400.0
     #: Largest model artifact file accepted by upload, in bytes.
     max_artifact_bytes: Bytes = DEFAULT_MAX_ARTIFACT_BYTES
     #: Largest total of one model version's artifacts, in bytes (checked on upload and at

@@ -305,6 +305,13 @@ class ModelRegistry:
             _note_audit(status=record.status, status_message=record.status_message)
         return model, record
 
+    def stale_pending(
+        self, created_before: int, limit: int = 100
+    ) -> list[tuple[str, VersionRecord]]:
+        """Versions left PENDING_REGISTRATION since before ``created_before`` (epoch ms)."""
+        with self.db.read() as session:
+            return self.stores.models(session).stale_pending(created_before, limit)
+
     def delete_version(self, model_full_name: str, version: int) -> list[str]:
         """Delete a version and every alias pointing at it; return those aliases."""
         with self.db.transaction() as session:

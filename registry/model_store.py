@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
+from catalog.persistence.schema import Securable
 from catalog.store.factory import CatalogStores, SqlCatalogStores
 from registry.persistence import schema as t
 
@@ -79,6 +80,11 @@ class ModelStore(ABC):
     def has_versions(self, model_id: str) -> bool: ...
 
     @abstractmethod
+    def stale_pending(self, created_before: int, limit: int) -> list[tuple[str, VersionRecord]]:
+        """Versions still PENDING_REGISTRATION created before ``created_before`` (epoch
+        ms), oldest first, each with its model's full name."""
+
+    @abstractmethod
     def update_version(self, record: VersionRecord) -> None: ...
 
     @abstractmethod
@@ -130,6 +136,19 @@ class SqlModelStore(ModelStore):
             query = query.where(t.ModelVersion.version > after)
         query = query.order_by(t.ModelVersion.version).limit(limit)
         return [_to_version(r) for r in self.session.scalars(query)]
+
+    def stale_pending(self, created_before: int, limit: int) -> list[tuple[str, VersionRecord]]:
+        rows = self.session.execute(
+            select(t.ModelVersion, Securable.full_name)
+            .join(Securable, Securable.id == t.ModelVersion.model_id)
+            .where(
+                t.ModelVersion.status == "PENDING_REGISTRATION",
+                t.ModelVersion.created_at < created_before,
+            )
+            .order_by(t.ModelVersion.created_at)
+            .limit(limit)
+        )
+        return [(full_name, _to_version(row)) for row, full_name in rows]
 
     def has_versions(self, model_id: str) -> bool:
         return bool(

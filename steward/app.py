@@ -41,6 +41,7 @@ from registry.http.routes import models as model_routes
 from registry.http.routes import serving as serving_routes
 from registry.model_registry import ModelRegistry
 from registry.model_store import SqlRegistryStores
+from registry.pending_versions import PendingVersionSweeper
 from registry.persistence.migrations import VERSIONS as REGISTRY_VERSIONS
 from registry.services import RegistryServices
 from registry.serving.cache import ModelCache
@@ -132,6 +133,12 @@ def start(settings: Settings) -> tuple[Runtime, RegistryServices]:
     if lock is not None:
         runtime.background.append(lock)  # stopped last: released after everything else
     runtime.background.append(services.serving)
+    if settings.pending_version_seconds > 0:
+        sweeper = PendingVersionSweeper(
+            services.models, services.artifacts, settings.pending_version_seconds
+        )
+        sweeper.start()
+        runtime.background.append(sweeper)
     # Replicas starting together on an empty database: one creates the metastore, the
     # system catalog and the first admin; the others then find them.
     with runtime.db.exclusive(BOOTSTRAP_LOCK):
