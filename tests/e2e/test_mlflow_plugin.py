@@ -328,6 +328,10 @@ def test_with_a_public_url_versions_live_at_their_http_address(
     from sklearn.linear_model import LinearRegression
 
     monkeypatch.setenv("MLFLOW_UC_OSS_TOKEN", server.admin_token)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    mlflow.set_tracking_uri("file:" + str(tmp_path / "mlruns"))  # not ./mlflow.db
     model = LinearRegression().fit([[0.0], [1.0], [2.0]], [0.0, 1.0, 2.0])
     local = tmp_path / "model"
     mlflow.sklearn.save_model(model, path=str(local), pip_requirements=["scikit-learn"])
@@ -337,3 +341,4 @@ def test_with_a_public_url_versions_live_at_their_http_address(
             mlflow.register_model(str(local), name)
     finally:
         mlflow.set_registry_uri("")
+        mlflow.set_tracking_uri(None)
