@@ -48,6 +48,13 @@ from registry.client.features import (
     json_records,
     json_value,
 )
+from registry.client.governance import (
+    audit_events,
+    change_privileges,
+    lineage_graph,
+    privilege_assignments,
+    run_sql,
+)
 from registry.client.http import STEWARD, UC, RestClient, quote_part
 from registry.client.models import (
     CHECKSUM_HEADER,
@@ -107,6 +114,79 @@ class Client:
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.rest.request(method, path, **kwargs)
+
+    # -- SQL, grants, audit, lineage ---------------------------------------------------
+
+    def sql(self, statement: str, *, as_frame: bool = False) -> Any:
+        """Run one SQL statement as this client's user: the rows as dicts (column →
+        value), or a pandas DataFrame with ``as_frame``. A failed statement raises
+        :class:`StewardError` with the server's message (line and column)."""
+        columns, rows = run_sql(self.rest, statement)
+        if as_frame:
+            import pandas as pd
+
+            return pd.DataFrame(rows, columns=columns)
+        return [dict(zip(columns, row, strict=False)) for row in rows]
+
+    def grants(
+        self, securable_type: str, full_name: str, principal: str | None = None
+    ) -> dict[str, list[str]]:
+        """Who holds what on an object: principal → privileges (as the caller may see)."""
+        return privilege_assignments(self.rest, securable_type, full_name, principal)
+
+    def grant(
+        self, securable_type: str, full_name: str, principal: str, *privileges: str
+    ) -> dict[str, list[str]]:
+        """``GRANT privileges ON securable_type full_name TO principal``; the grants after."""
+        return change_privileges(
+            self.rest, securable_type, full_name, principal, add=list(privileges)
+        )
+
+    def revoke(
+        self, securable_type: str, full_name: str, principal: str, *privileges: str
+    ) -> dict[str, list[str]]:
+        """``REVOKE privileges ON securable_type full_name FROM principal``; the grants after."""
+        return change_privileges(
+            self.rest, securable_type, full_name, principal, remove=list(privileges)
+        )
+
+    def audit(
+        self,
+        *,
+        action: str | None = None,
+        user: str | None = None,
+        object_name: str | None = None,
+        service: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        failed: bool | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Audit events, newest first (needs SELECT on system.access.audit): the same
+        filters as ``steward audit`` (``object_name`` is its ``--object``: events on that
+        object and what is inside it); ``since``/``until`` take ISO times or spans (30m)."""
+        return audit_events(
+            self.rest,
+            limit,
+            action=action,
+            user=user,
+            object=object_name,
+            service=service,
+            since=since,
+            until=until,
+            failed=failed,
+        )
+
+    def lineage(
+        self,
+        full_name: str,
+        *,
+        direction: str = "both",
+        depth: int = 3,
+        include_columns: bool = False,
+    ) -> dict[str, Any]:
+        """The lineage graph around a table, model or endpoint (nodes and edges)."""
+        return lineage_graph(self.rest, full_name, direction, depth, include_columns)
 
     # -- feature tables ----------------------------------------------------------------
 
