@@ -221,18 +221,23 @@ def tables_write(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Write rows into a managed table: steward tables write main.fs.customers rows.csv"""
+    """Write rows into a managed table: steward tables write main.fs.customers rows.csv
+
+    Rows go in batches under the server's limits (its body size, STEWARD_MAX_BODY_BYTES,
+    and 10,000 rows), each written whole or not at all; a batch that fails stops the
+    write and says how many rows the batches before it wrote."""
     if mode not in ("merge", "append"):
         fail(f"--mode must be merge or append, got '{mode}'")
     raw = sys.stdin.buffer.read() if path == "-" else _read_file(path)
-    client = api()
-    url = f"{ROWS}/{quote(full_name)}/rows"
     if csv_input or path.lower().endswith(".csv"):
-        result = client.request(
-            "POST", url, params={"mode": mode}, content=raw, headers={"Content-Type": "text/csv"}
-        )
+        result = _write_csv(full_name, raw, mode)
     else:
-        result = client.post(url, {"rows": _json_rows(raw, path), "mode": mode})
+        from registry.client import Client  # the same batching as the Python client
+
+        try:
+            result = Client(timeout=120.0).write_table(full_name, _json_rows(raw, path), mode)
+        except StewardError as exc:
+            fail(str(exc))
     if as_json:
         emit_json(result)
     else:
@@ -240,6 +245,64 @@ def tables_write(
             f"{result['num_affected_rows']} rows written to {full_name} "
             f"({result['num_inserted_rows']} inserted, {result['num_updated_rows']} updated)"
         )
+
+
+#: Most rows one request carries (the server's default STEWARD_MAX_ROWS_PER_WRITE).
+CSV_BATCH_ROWS = 10_000
+
+
+def _write_csv(full_name: str, raw: bytes, mode: str) -> dict[str, int]:
+    """The CSV's records in batches, each with the header line, under the body limit."""
+    import csv
+    import io
+    import os
+
+    limit = int(os.environ.get("STEWARD_MAX_BODY_BYTES") or 1 << 20) - 1024
+    text = raw.decode("utf-8-sig", errors="replace")
+    records = list(csv.reader(io.StringIO(text, newline="")))
+    if not records:
+        fail("the CSV is empty: expected a header line")
+    header, rows = records[0], records[1:]
+
+    def line(record: list[str]) -> bytes:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow(record)
+        return out.getvalue().encode()
+
+    head = line(header)
+    client = api()
+    url = f"{ROWS}/{quote(full_name)}/rows"
+    totals = {"num_affected_rows": 0, "num_inserted_rows": 0, "num_updated_rows": 0}
+    batch: list[bytes] = []
+    size = len(head)
+    sent = 0
+    chunks: list[list[bytes]] = []
+    for record in rows:
+        encoded = line(record)
+        if batch and (size + len(encoded) > limit or len(batch) >= CSV_BATCH_ROWS):
+            chunks.append(batch)
+            batch, size = [], len(head)
+        batch.append(encoded)
+        size += len(encoded)
+    chunks.append(batch)
+    for number, chunk in enumerate(chunks, 1):
+        if len(chunks) > 1:
+            typer.echo(f"batch {number}/{len(chunks)}: {len(chunk)} rows", err=True)
+        try:
+            result = client.request(
+                "POST",
+                url,
+                params={"mode": mode},
+                content=head + b"".join(chunk),
+                headers={"Content-Type": "text/csv"},
+            )
+        except StewardError as exc:
+            done = f"; the {sent} rows before it were written" if sent else ""
+            fail(f"batch {number} of {len(chunks)} failed: {exc}{done}")
+        for count in totals:
+            totals[count] += int(result.get(count, 0))
+        sent += len(chunk)
+    return totals
 
 
 def _read_file(path: str) -> bytes:

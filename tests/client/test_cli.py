@@ -161,6 +161,44 @@ def test_feature_rows_through_the_cli(server: ServerHandle, tmp_path: Path) -> N
     assert refused.returncode == 1 and "row 1: column 'customer_id'" in refused.stderr
 
 
+def test_tables_write_batches_files_larger_than_one_request(
+    server: ServerHandle, tmp_path: Path
+) -> None:
+    """A 2.5 MB CSV (25,000 rows) and a JSON-lines file of as many rows: more than the
+    server's body limit and its rows per write, sent in batches, every row written."""
+    cat = unique("big")
+    table = f"{cat}.fs.events"
+    steward("catalogs", "create", cat, server=server)
+    steward("schemas", "create", f"{cat}.fs", server=server)
+    steward(
+        "tables",
+        "create",
+        table,
+        "-c",
+        "id:bigint",
+        "-c",
+        "note:string",
+        "-k",
+        "id",
+        server=server,
+    )
+    n = 25_000
+    big = tmp_path / "big.csv"
+    big.write_text(
+        "id,note\n" + "".join(f'{i},"padding, with a comma {i:060d}"\n' for i in range(n))
+    )
+    assert big.stat().st_size > 2 << 20
+    written = steward("tables", "write", table, str(big), server=server)
+    assert f"{n} rows written" in written.stdout, written.stdout + written.stderr
+    assert "batch 3/" in written.stderr
+    lines = tmp_path / "big.jsonl"
+    lines.write_text("".join(f'{{"id": {i}, "note": "json {i:070d}"}}\n' for i in range(n)))
+    again = steward("tables", "write", table, str(lines), server=server)
+    assert f"{n} rows written" in again.stdout and f"{n} updated" in again.stdout
+    count = steward("sql", f"SELECT count(*) AS n FROM {table}", "--json", server=server)
+    assert str(n) in count.stdout
+
+
 def test_missing_or_bad_token_is_a_clear_cli_error(server: ServerHandle) -> None:
     result = steward("catalogs", "list", server=server, token="dapi-wrong", check=False)
     assert result.returncode == 1
