@@ -386,6 +386,13 @@ class IdentityService:
         with self.db.read() as session:
             return self.stores.identity(session).list_tokens(principal_id)
 
+    def get_token(self, token_id: str) -> TokenRecord:
+        with self.db.read() as session:
+            found = self.stores.identity(session).get_token(token_id)
+        if found is None:
+            raise NotFound(f"token '{token_id}' does not exist")
+        return found
+
     def revoke_token(self, token_id: str, owner_id: str | None) -> None:
         """Revoke a token; with ``owner_id`` only that principal's own token."""
         with self.db.transaction() as session:

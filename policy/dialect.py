@@ -156,7 +156,9 @@ _PRIVILEGE_END = ""
 
 def _privilege_trie() -> dict[str, dict]:
     """Word trie of grantable privileges, so ``USE CATLOG`` fails at ``CATLOG`` saying
-    ``expected CATALOG or SCHEMA`` instead of swallowing words up to ``ON``."""
+    ``expected CATALOG or SCHEMA`` instead of swallowing words up to ``ON``. A privilege
+    of several words is also one word in the APIs' spelling (``USE_CATALOG``): both are
+    taken everywhere a privilege is (docs/privileges.md, "Privilege spelling")."""
     root: dict[str, dict] = {}
     for privilege in Privilege:
         if privilege is Privilege.OWNERSHIP:  # implied by ownership, never granted
@@ -165,6 +167,8 @@ def _privilege_trie() -> dict[str, dict]:
         for word in privilege.value.split(" "):
             node = node.setdefault(word, {})
         node[_PRIVILEGE_END] = {}
+        if " " in privilege.value:
+            root.setdefault(privilege.value.replace(" ", "_"), {})[_PRIVILEGE_END] = {}
     return root
 
 
@@ -533,7 +537,8 @@ class Steward(Databricks):
                 node = node[word]
                 self._advance()
             if words and _PRIVILEGE_END in node:
-                return exp.GrantPrivilege(this=exp.Var(this=" ".join(words)))
+                spelled = " ".join(words).replace("_", " ")
+                return exp.GrantPrivilege(this=exp.Var(this=spelled))
             if not words:
                 self._st_fail("a privilege such as SELECT, USE CATALOG or ALL PRIVILEGES")
             self._st_fail(_join_options(sorted(w for w in node if w != _PRIVILEGE_END)))

@@ -47,7 +47,8 @@ _PARENT = {
 }
 
 
-#: The securable types of the Unity Catalog permissions API, in its spelling.
+#: The securable types of the permissions API: Unity Catalog's spelling, and ``model``,
+#: the Databricks SDK's (``SecurableType.MODEL``), for a registered model.
 API_SECURABLE_TYPES: dict[str, SecurableType] = {
     "metastore": SecurableType.METASTORE,
     "catalog": SecurableType.CATALOG,
@@ -55,6 +56,7 @@ API_SECURABLE_TYPES: dict[str, SecurableType] = {
     "table": SecurableType.TABLE,
     "function": SecurableType.MODEL,
     "registered_model": SecurableType.MODEL,
+    "model": SecurableType.MODEL,
     "serving_endpoint": SecurableType.SERVING_ENDPOINT,
 }
 

@@ -36,6 +36,16 @@ class PrivilegeChange:
     remove: Sequence[str] = ()
 
 
+@dataclass(frozen=True)
+class Inherited:
+    """A privilege a principal holds on an object: granted on the object itself
+    (``from_type`` None) or on the container ``from_type`` ``from_name``."""
+
+    privilege: str
+    from_type: SecurableType | None = None
+    from_name: str | None = None
+
+
 class GrantService:
     def __init__(self, db: Database, authorizer: Authorizer, stores: CatalogStores) -> None:
         self.db = db
@@ -91,6 +101,34 @@ class GrantService:
             return self.authorizer.grants_shown(
                 caller, securable_type, full_name, assignments, self.stores.namespace(session)
             )
+
+    def effective_seen_by(
+        self,
+        caller: Caller,
+        securable_type: SecurableType,
+        full_name: str | None,
+        principal: str | None = None,
+    ) -> list[tuple[str, list[Inherited]]]:
+        """What each principal holds on the object directly and through its containers
+        (the metastore, its catalog and schema), as ``caller`` may see each level's grants
+        (:meth:`assignments_seen_by`). Group grants are listed under the group, as the
+        grant says, not expanded to members."""
+        levels: list[tuple[SecurableType, str | None, bool]] = [(securable_type, full_name, False)]
+        if securable_type is not SecurableType.METASTORE:
+            assert full_name is not None
+            parts = split_full_name(full_name, securable_type)
+            kind = securable_type.parent_type
+            while kind is not None:
+                name = ".".join(parts[: kind.depth]) if kind.depth else None
+                levels.append((kind, name, True))
+                kind = kind.parent_type
+        held: dict[str, list[Inherited]] = {}
+        for kind, name, inherited in levels:
+            for who, privileges in self.assignments_seen_by(caller, kind, name, principal):
+                for privilege in privileges:
+                    source = (kind, name) if inherited else (None, None)
+                    held.setdefault(who, []).append(Inherited(privilege, *source))
+        return sorted(held.items())
 
     def update(
         self,

@@ -39,6 +39,7 @@ from catalog.http.routes import (
     tables,
     tokens,
 )
+from catalog.http.well_known import WellKnownMiddleware
 from catalog.runtime import Runtime
 
 CATALOG_ROUTERS: tuple[APIRouter, ...] = (
@@ -113,7 +114,9 @@ def build_app(
     app.add_middleware(HeaderLimitMiddleware, max_bytes=runtime.settings.max_header_bytes)
     app.add_middleware(AuditMiddleware, public_paths=frozenset(DOCS_PATHS))
     app.add_middleware(RequestContextMiddleware)
-    # Outermost of all: probes need no token, write no audit event and no access line.
+    # Outermost of all: probes (health, and the Databricks SDKs' start-up probe of
+    # catalog/http/well_known.py) need no token, write no audit event and no access line.
+    app.add_middleware(WellKnownMiddleware)
     app.add_middleware(HealthMiddleware, readiness=readiness)
     app.openapi = _documented(app, routers)  # type: ignore[method-assign]
     return app

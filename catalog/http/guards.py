@@ -165,7 +165,13 @@ async def _read_name(request: Request, source: NameFrom) -> str:
 
 
 def securable_type_from_path(value: object) -> SecurableType:
-    found = API_SECURABLE_TYPES.get(str(value).lower()) if isinstance(value, str) else None
+    """The securable type a permissions path names, in any case. An old Databricks SDK
+    passed its enum member itself, which reaches the path as ``SecurableType.CATALOG``;
+    the prefix is dropped so it means what the caller meant."""
+    found = None
+    if isinstance(value, str):
+        spelled = value.lower().removeprefix("securabletype.")
+        found = API_SECURABLE_TYPES.get(spelled)
     if found is None:
         known = ", ".join(sorted(API_SECURABLE_TYPES))
         raise InvalidParameter(f"securable_type '{value}' is not one of: {known}")

@@ -190,6 +190,25 @@ class AccessToken(Base):
     created_by: Mapped[str] = mapped_column(String(255))
 
 
+class StatementResult(Base):
+    """What a SQL statement answered, kept so its caller can read it again by id
+    (``GET /api/2.0/sql/statements/{id}``) on any process or replica. Written with the
+    statement's audit event where there is one; rows older than
+    ``STEWARD_STATEMENT_RESULT_SECONDS`` are pruned (:mod:`catalog.sql.statement_results`)."""
+
+    __tablename__ = "statement_results"
+    __table_args__ = (Index("ix_statement_results_created_at", "created_at"),)
+
+    statement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    principal_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("principals.id", ondelete="CASCADE")
+    )
+    #: Epoch milliseconds.
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    #: The statement's response as JSON, in Steward's own shape.
+    response: Mapped[str] = mapped_column(Text)
+
+
 class CasbinRule(Base):
     """Casbin policy lines in pycasbin's adapter layout. Grants are ``p`` lines:
     (principal name, securable id, privilege). Ids, not names, so a renamed object keeps

@@ -141,6 +141,13 @@ def _served(w: World, version: int | None = None) -> dict[str, Any]:
     return {"served_entities": [{"entity_name": w.model, "entity_version": version or w.version}]}
 
 
+def _statement_id(client: httpx.Client) -> str:
+    """The id of a statement ``client`` has just run (any id for a caller who may run
+    none: the route refuses it before looking)."""
+    ran = client.post(SQL, json={"statement": "SELECT 1"})
+    return str(ran.json()["statement_id"]) if ran.status_code == 200 else "none"
+
+
 #: Every mutating route, in an order where later calls use what earlier ones created;
 #: deletes come last.
 MUTATIONS: list[Mutation] = [
@@ -325,6 +332,17 @@ MUTATIONS: list[Mutation] = [
         ),
     ),
     Mutation(
+        # Always refused (Steward hands out no cloud credentials), and audited as such.
+        "POST",
+        f"{UC}/temporary-model-version-credentials",
+        "generateTemporaryModelVersionCredentials",
+        400,
+        lambda c, w: c.post(f"{UC}/temporary-model-version-credentials", json={}),
+        denied=None,
+        failed=lambda c, w: c.post(f"{UC}/temporary-model-version-credentials", json={}),
+        failed_status=400,
+    ),
+    Mutation(
         "POST",
         f"{SCIM}/Users",
         "createUser",
@@ -420,6 +438,15 @@ MUTATIONS: list[Mutation] = [
         lambda c, w: c.post(SQL, json={"statement": f"CREATE SCHEMA {w.catalog}.{unique('q')}"}),
         denied=same,
         failed=lambda c, w: c.post(SQL, json={"statement": f"CREATE SCHEMA {w.catalog}_gone.q"}),
+    ),
+    Mutation(
+        "POST",
+        f"{SQL}/{{statement_id}}/cancel",
+        "cancelStatement",
+        200,
+        lambda c, w: c.post(f"{SQL}/{_statement_id(c)}/cancel"),
+        denied=None,  # every caller may cancel its own statements
+        failed=lambda c, w: c.post(f"{SQL}/gone/cancel"),
     ),
     Mutation(
         "POST",

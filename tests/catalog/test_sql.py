@@ -53,9 +53,17 @@ def test_response_shape(server: ServerHandle) -> None:
     assert body["statement_id"]
     assert body["manifest"]["schema"] == {
         "column_count": 1,
-        "columns": [{"name": "catalog", "type_text": "string", "position": 0}],
+        "columns": [
+            {"name": "catalog", "type_text": "string", "type_name": "STRING", "position": 0}
+        ],
     }
-    assert body["result"]["row_count"] == len(body["result"]["data_array"])
+    rows = len(body["result"]["data_array"])
+    assert body["manifest"]["format"] == "JSON_ARRAY"
+    assert body["manifest"]["total_row_count"] == rows
+    assert body["manifest"]["total_chunk_count"] == 1
+    assert body["manifest"]["chunks"] == [{"chunk_index": 0, "row_offset": 0, "row_count": rows}]
+    assert body["result"]["row_count"] == rows
+    assert body["result"]["chunk_index"] == 0 and body["result"]["row_offset"] == 0
 
 
 def test_requires_a_token(server: ServerHandle) -> None:

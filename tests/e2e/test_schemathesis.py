@@ -104,6 +104,8 @@ class Objects:
     sp_id: str
     group_id: str
     token_id: str
+    #: a statement the admin ran, to read again by id
+    statement_id: str
 
     def securables(self) -> list[tuple[str, str]]:
         return [
@@ -169,6 +171,7 @@ def seed(server: ServerHandle, catalog: str, with_data: bool) -> Objects:
     sp = ok(admin.post(f"{SCIM}/ServicePrincipals", json={"applicationId": f"{catalog}_sp"}))
     group = ok(admin.post(f"{SCIM}/Groups", json={"displayName": f"{catalog}_group"}))
     token = ok(admin.post("/api/2.0/token/create", json={"comment": f"{catalog}: may go"}))
+    statement = ok(admin.post(SQL, json={"statement": f"SELECT * FROM {catalog}.s.t"}))
     if with_data:
         event = {
             "eventType": "COMPLETE",
@@ -189,6 +192,7 @@ def seed(server: ServerHandle, catalog: str, with_data: bool) -> Objects:
         sp_id=sp["id"],
         group_id=group["id"],
         token_id=token["token_info"]["token_id"],
+        statement_id=statement["statement_id"],
     )
 
 
@@ -225,8 +229,10 @@ def seeded_path_parameters(method: str, path: str, world: FuzzWorld) -> list[dic
             )
         elif name in ("version", "alias", "path"):
             values[name] = {"version": 1, "alias": "champion", "path": "MLmodel"}[name]
-        elif name in ("user_id", "sp_id", "group_id", "token_id"):
+        elif name in ("user_id", "sp_id", "group_id", "token_id", "statement_id"):
             values[name] = getattr(objects, name)
+        elif name == "chunk_index":
+            values[name] = 0
         else:
             raise AssertionError(f"{method} {path}: no seeded value for {{{name}}}")
     return [values] if values else []

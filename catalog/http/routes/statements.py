@@ -1,25 +1,34 @@
-"""``POST /api/2.0/sql/statements``: Steward SQL in the Databricks Statement Execution shape.
+"""``/api/2.0/sql/statements``: Steward SQL in the Databricks Statement Execution shape.
 
 Authorization happens per statement in :class:`catalog.sql.StatementExecutor`; a statement
 that fails (syntax, permission, missing object, bad input) is HTTP 200 with state FAILED.
+Every statement runs to the end before the answer; the answer is kept for a while
+(:mod:`catalog.sql.statement_results`) so the caller who ran it can read it again by id,
+as Databricks' clients do. A Databricks SDK gets the answer as Databricks writes it
+(values as text, its error codes: :func:`render`); everyone else gets Steward's.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlglot import exp
 
-from catalog.access.authorizer import Hidden
+from catalog.access.authorizer import Caller, Hidden
 from catalog.audit.recorder import current_scope
+from catalog.http.client_dialect import Dialect, DialectDep
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard
-from catalog.sql import StatementExecutor
-from common.errors import InvalidParameter, StewardError
+from catalog.runtime import Runtime
+from catalog.sql import StatementExecutor, statement_results
+from common.column_types import parse_column_type
+from common.errors import InvalidParameter, NotFound, StewardError
 from policy.dialect import (
     SqlSyntaxError,
 )
@@ -49,8 +58,29 @@ class ExecuteStatement(BaseModel):
     schema_: str | None = Field(default=None, alias="schema", max_length=255)
     #: Accepted for compatibility with Databricks clients; Steward has no warehouses.
     warehouse_id: str | None = None
+    #: Only ``JSON_ARRAY`` and ``INLINE`` (the defaults) are served; others are a 400.
+    format: str | None = Field(default=None, max_length=32)
+    disposition: str | None = Field(default=None, max_length=32)
+    #: At most this many rows come back (``manifest.truncated`` says when more were cut).
+    row_limit: int | None = Field(default=None, ge=0)
+    #: Accepted and ignored: Steward answers when the statement has finished, whatever
+    #: the wait, and bounds results by its own limits (docs/sql.md).
+    byte_limit: int | None = Field(default=None, ge=0)
+    wait_timeout: str | None = Field(default=None, max_length=16)
+    on_wait_timeout: str | None = Field(default=None, max_length=16)
+    query_tags: list[dict[str, Any]] | None = Field(default=None, max_length=64)
 
     model_config = {"populate_by_name": True}
+
+    def check_supported(self) -> None:
+        if self.format is not None and self.format.upper() != "JSON_ARRAY":
+            raise InvalidParameter(
+                f"format '{self.format}' is not supported: Steward answers JSON_ARRAY only"
+            )
+        if self.disposition is not None and self.disposition.upper() != "INLINE":
+            raise InvalidParameter(
+                f"disposition '{self.disposition}' is not supported: Steward answers INLINE only"
+            )
 
 
 class StatementError(BaseModel):
@@ -79,6 +109,8 @@ SQL_STATES = {
 class ColumnInfo(BaseModel):
     name: str
     type_text: str
+    #: Databricks' type name (``LONG`` for bigint, ``STRING`` …), when Steward knows it.
+    type_name: str | None = None
     position: int
 
 
@@ -87,13 +119,28 @@ class ResultSchema(BaseModel):
     columns: list[ColumnInfo]
 
 
+class Chunk(BaseModel):
+    chunk_index: int
+    row_offset: int
+    row_count: int
+
+
 class Manifest(BaseModel):
-    schema_: ResultSchema = Field(serialization_alias="schema")
+    format: str = "JSON_ARRAY"
+    schema_: ResultSchema = Field(alias="schema")
+    total_row_count: int = 0
+    #: The whole result is always one chunk, inline.
+    total_chunk_count: int = 1
+    chunks: list[Chunk] = Field(default_factory=list)
     #: True when the rows were cut at the server's row limit (Databricks' field).
     truncated: bool | None = None
 
+    model_config = {"populate_by_name": True}
+
 
 class ResultData(BaseModel):
+    chunk_index: int = 0
+    row_offset: int = 0
     row_count: int
     data_array: list[list[Any]]
 
@@ -175,13 +222,29 @@ def _failed(
     response_model_by_alias=True,
 )
 def execute_statement(
-    body: ExecuteStatement, caller: CallerDep, rt: RuntimeDep
+    body: ExecuteStatement, caller: CallerDep, rt: RuntimeDep, dialect: DialectDep
 ) -> StatementResponse:
+    body.check_supported()
     statement_id = str(uuid.uuid4())
     scope = current_scope()
     if scope is not None:
         scope.params = _audited(statement_id, body.statement)
         scope.metadata_read = False
+    response = _run(body, caller, rt, statement_id)
+    statement_results.keep(
+        rt.db,
+        statement_id,
+        caller.principal.id,
+        response.model_dump_json(by_alias=True, exclude_none=True),
+        rt.settings.statement_result_seconds,
+        with_event=scope is not None and rt.audit.needs_event(scope, 200),
+    )
+    return render(response, dialect)
+
+
+def _run(
+    body: ExecuteStatement, caller: Caller, rt: Runtime, statement_id: str
+) -> StatementResponse:
     try:
         values: dict[str, object] = {}
         for parameter in body.parameters:
@@ -199,15 +262,132 @@ def execute_statement(
     except StewardError as exc:
         return _failed(statement_id, exc.error_code, exc.message, exc.status_code)
     columns = [
-        ColumnInfo(name=name, type_text=type_text, position=i)
+        ColumnInfo(name=name, type_text=type_text, type_name=_type_name(type_text), position=i)
         for i, (name, type_text) in enumerate(result.columns)
     ]
+    rows = result.rows
+    truncated = result.truncated
+    if body.row_limit is not None and len(rows) > body.row_limit:
+        rows, truncated = rows[: body.row_limit], True
     return StatementResponse(
         statement_id=statement_id,
         status=StatementStatus(state="SUCCEEDED"),
         manifest=Manifest(
             schema_=ResultSchema(column_count=len(columns), columns=columns),
-            truncated=True if result.truncated else None,
+            total_row_count=len(rows),
+            chunks=[Chunk(chunk_index=0, row_offset=0, row_count=len(rows))],
+            truncated=True if truncated else None,
         ),
-        result=ResultData(row_count=len(result.rows), data_array=result.rows),
+        result=ResultData(row_count=len(rows), data_array=rows),
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _type_name(type_text: str) -> str | None:
+    try:
+        return parse_column_type(type_text).type_name
+    except InvalidParameter:
+        return None
+
+
+@router.get(
+    "/statements/{statement_id}",
+    dependencies=[guard(AUTHENTICATED)],
+    operation_id="getStatement",
+    response_model_exclude_none=True,
+    response_model_by_alias=True,
+)
+def get_statement(
+    statement_id: str, caller: CallerDep, rt: RuntimeDep, dialect: DialectDep
+) -> StatementResponse:
+    """A statement's answer again, for the caller who ran it, while it is kept
+    (``STEWARD_STATEMENT_RESULT_SECONDS``); anyone else's, or an expired one, is a 404."""
+    return render(_kept(statement_id, caller, rt), dialect)
+
+
+@router.post(
+    "/statements/{statement_id}/cancel",
+    dependencies=[guard(AUTHENTICATED)],
+    operation_id="cancelStatement",
+)
+def cancel_statement(statement_id: str, caller: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+    """Every statement has finished by the time its id is known, so there is nothing to
+    cancel: as Databricks answers for a finished statement, 200 and no change."""
+    _kept(statement_id, caller, rt)
+    return {}
+
+
+@router.get(
+    "/statements/{statement_id}/result/chunks/{chunk_index}",
+    dependencies=[guard(AUTHENTICATED)],
+    operation_id="getStatementResultChunkN",
+)
+def get_result_chunk(
+    statement_id: str, chunk_index: int, caller: CallerDep, rt: RuntimeDep, dialect: DialectDep
+) -> ResultData:
+    """The result's one chunk (index 0)."""
+    response = _kept(statement_id, caller, rt)
+    if response.result is None:
+        raise InvalidParameter(
+            f"statement '{statement_id}' has no result (state {response.status.state})"
+        )
+    if chunk_index != 0:
+        raise InvalidParameter(f"chunk {chunk_index} does not exist: the result is one chunk, 0")
+    rendered = render(response, dialect).result
+    assert rendered is not None
+    return rendered
+
+
+def _kept(statement_id: str, caller: Caller, rt: Runtime) -> StatementResponse:
+    found = statement_results.find(
+        rt.db, statement_id, caller.principal.id, rt.settings.statement_result_seconds
+    )
+    if found is None:
+        raise NotFound(f"statement '{statement_id}' does not exist or has expired")
+    return StatementResponse.model_validate(orjson.loads(found))
+
+
+# -- what a Databricks SDK reads ---------------------------------------------------------------
+
+#: Steward's statement error codes as Databricks' ``ServiceErrorCode`` (the SDKs parse the
+#: code into that enum and drop any other); the Steward code leads the message instead.
+DATABRICKS_ERROR_CODES = {
+    "PARSE_SYNTAX_ERROR": "BAD_REQUEST",
+    "INVALID_PARAMETER_VALUE": "BAD_REQUEST",
+    "INVALID_STATE": "BAD_REQUEST",
+    "PERMISSION_DENIED": "BAD_REQUEST",
+    "RESOURCE_DOES_NOT_EXIST": "NOT_FOUND",
+    "RESOURCE_ALREADY_EXISTS": "ALREADY_EXISTS",
+    "REQUEST_LIMIT_EXCEEDED": "RESOURCE_EXHAUSTED",
+    "DEADLINE_EXCEEDED": "DEADLINE_EXCEEDED",
+}
+
+
+def render(response: StatementResponse, dialect: Dialect) -> StatementResponse:
+    """``response`` as ``dialect`` reads it. For a Databricks SDK: every value as text (or
+    null), as Databricks' JSON_ARRAY format sends them, and the error code one of
+    Databricks' with Steward's leading the message (``[PERMISSION_DENIED] …``)."""
+    if dialect is not Dialect.DATABRICKS:
+        return response
+    update: dict[str, Any] = {}
+    error = response.status.error
+    if error is not None:
+        code = DATABRICKS_ERROR_CODES.get(error.error_code, "BAD_REQUEST")
+        message = f"[{error.error_code}] {error.message}"
+        update["status"] = response.status.model_copy(
+            update={"error": StatementError(error_code=code, message=message)}
+        )
+    if response.result is not None:
+        rows = [[_as_text(v) for v in row] for row in response.result.data_array]
+        update["result"] = response.result.model_copy(update={"data_array": rows})
+    return response.model_copy(update=update)
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return str(value)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 
 from catalog.http.deps import CallerDep, RuntimeDep
-from catalog.http.guards import guard
+from catalog.http.guards import AUTHENTICATED, guard, require_visible
 from catalog.http.models import (
     ColumnInfo,
     CreateTable,
@@ -21,7 +22,7 @@ from catalog.names import normalize_part
 from catalog.namespace import NewSecurable
 from catalog.records import ColumnRecord, TableRecord
 from catalog.tables import build_table_detail
-from common.errors import InvalidParameter
+from common.errors import InvalidParameter, NotFound
 from policy.requirements import NameFrom
 from policy.securables import Privilege, SecurableType
 
@@ -195,6 +196,27 @@ def get_table(
     read_materialized_view_as_managed: bool = True,
 ) -> TableInfo:
     return table_info(rt.namespace.get_table(full_name))
+
+
+class TableExists(BaseModel):
+    table_exists: bool
+
+
+@router.get(
+    "/tables/{full_name}/exists",
+    # Checked in the handler: a missing table is an answer here, not a 404.
+    dependencies=[guard(AUTHENTICATED)],
+    operation_id="tableExists",
+)
+def table_exists(full_name: str, caller: CallerDep, rt: RuntimeDep) -> TableExists:
+    """Databricks' ``tables.exists``: whether the table exists and the caller sees it. A
+    table the caller may not see answers false, exactly as a missing one (it would be a
+    404 on GET, docs/privileges.md "Visibility"); a malformed name is a 400."""
+    try:
+        require_visible(rt, caller, TABLE, full_name)
+    except NotFound:
+        return TableExists(table_exists=False)
+    return TableExists(table_exists=True)
 
 
 @router.delete(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import Field, model_validator
 
+from catalog.http.client_dialect import Dialect, DialectDep, numeric_id
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, METASTORE_ADMIN, guard
 from catalog.http.models import RequestBody
 from catalog.identity import IssuedToken, normalize_principal_name
 from catalog.records import PrincipalKind, TokenRecord
+from catalog.runtime import Runtime
 from common.errors import InvalidParameter, NotFound
 
 router = APIRouter(prefix="/api/2.0", tags=["Tokens"])
@@ -37,7 +39,12 @@ class DeleteToken(RequestBody):
     token_id: str
 
 
-def token_info(t: TokenRecord, owner: str | None = None) -> dict[str, Any]:
+def token_info(
+    t: TokenRecord, owner: str | None = None, dialect: Dialect = Dialect.UNITY_CATALOG
+) -> dict[str, Any]:
+    """A token's info. ``owner``: the owning principal's id, for the admin's listings; a
+    Databricks SDK parses ids as integers, so it gets the id's number
+    (:func:`~catalog.http.client_dialect.numeric_id`), everyone else the id itself."""
     info: dict[str, Any] = {
         "token_id": t.id,
         "creation_time": t.created_at,
@@ -46,7 +53,7 @@ def token_info(t: TokenRecord, owner: str | None = None) -> dict[str, Any]:
         "created_by_username": t.created_by,
     }
     if owner is not None:
-        info["owner_id"] = owner
+        info["owner_id"] = numeric_id(owner) if dialect is Dialect.DATABRICKS else owner
     return info
 
 
@@ -101,10 +108,39 @@ def create_obo_token(body: CreateOboToken, caller: CallerDep, rt: RuntimeDep) ->
     dependencies=[guard(METASTORE_ADMIN)],
     operation_id="listAllTokens",
 )
-def list_all_tokens(rt: RuntimeDep) -> dict[str, Any]:
-    return {
-        "token_infos": [token_info(t, owner=t.principal_id) for t in rt.identity.list_tokens(None)]
-    }
+def list_all_tokens(
+    rt: RuntimeDep,
+    dialect: DialectDep,
+    created_by_id: str | None = Query(default=None, max_length=64),
+    created_by_username: str | None = Query(default=None, max_length=255),
+) -> dict[str, Any]:
+    """Every token; ``created_by_username`` keeps those a principal created (its own, and
+    those it created on behalf of others); ``created_by_id`` the same by the creator's id,
+    given as its id or as the number a Databricks SDK was shown as ``owner_id``."""
+    tokens = rt.identity.list_tokens(None)
+    if created_by_username is not None:
+        wanted = normalize_principal_name(created_by_username, "created_by_username")
+        tokens = [t for t in tokens if t.created_by == wanted]
+    if created_by_id is not None:
+        creators = {name: _ids_of(rt, name) for name in {t.created_by for t in tokens}}
+        tokens = [t for t in tokens if created_by_id in creators[t.created_by]]
+    return {"token_infos": [token_info(t, t.principal_id, dialect) for t in tokens]}
+
+
+def _ids_of(rt: Runtime, name: str) -> tuple[str, ...]:
+    """How a principal's id may be given: as it is, or as its number."""
+    found = rt.identity.get_by_name(name)
+    return () if found is None else (found.id, str(numeric_id(found.id)))
+
+
+@router.get(
+    "/token-management/tokens/{token_id}",
+    dependencies=[guard(METASTORE_ADMIN)],
+    operation_id="getAnyToken",
+)
+def get_any_token(token_id: str, rt: RuntimeDep, dialect: DialectDep) -> dict[str, Any]:
+    found = rt.identity.get_token(token_id)
+    return {"token_info": token_info(found, found.principal_id, dialect)}
 
 
 @router.delete(

@@ -531,8 +531,6 @@ def _same_target(
     "/temporary-model-version-credentials",
     dependencies=[guard(AUTHENTICATED)],
     operation_id="generateTemporaryModelVersionCredentials",
-    status_code=400,
-    responses={400: {"description": "Steward hands out no cloud storage credentials"}},
 )
 def temporary_model_version_credentials() -> None:
     """Unity Catalog hands MLflow's ``uc:`` client short-lived cloud storage credentials

@@ -1,0 +1,88 @@
+"""Statement answers kept for a while, so the caller who ran a statement can read it again
+by id (Databricks' ``GET /api/2.0/sql/statements/{id}``, which its SDKs poll).
+
+Steward runs every statement to the end before answering, so what is kept is the final
+answer, in Steward's own shape (the route renders it for the asking client). It is kept
+in the database, not in the process: with several worker processes or replicas, the
+read may reach another one. A statement's audit event is written in a transaction
+anyway, and the answer rides along in the same one (see :func:`keep`), so a SELECT still
+costs one write. Rows live ``STEWARD_STATEMENT_RESULT_SECONDS``; expired ones are deleted
+by whichever process next keeps an answer, at most once a minute per process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from catalog.audit.recorder import HANDLED
+from catalog.persistence import schema as t
+from catalog.persistence.engine import Database
+from catalog.records import now_ms
+
+#: Prune at most this often per process, in seconds.
+PRUNE_EVERY_SECONDS = 60.0
+
+_pruned_at = 0.0
+_prune_lock = threading.Lock()
+
+
+def keep(
+    db: Database,
+    statement_id: str,
+    principal_id: str,
+    response: str,
+    retention_seconds: float,
+    with_event: bool,
+) -> None:
+    """Store ``response`` (JSON) for ``principal_id``. ``with_event``: the request's audit
+    event, not written yet, is written in this same transaction (the audit recorder's
+    ``before_commit``); otherwise it is kept out (a metadata read, with those not
+    recorded)."""
+    now = now_ms()
+    with db.transaction() as session:
+        if not with_event:
+            session.info[HANDLED] = True
+        session.add(
+            t.StatementResult(
+                statement_id=statement_id,
+                principal_id=principal_id,
+                created_at=now,
+                response=response,
+            )
+        )
+        if _prune_due():
+            _prune(session, now - int(retention_seconds * 1000))
+
+
+def find(
+    db: Database, statement_id: str, principal_id: str, retention_seconds: float
+) -> str | None:
+    """The answer ``principal_id`` got for ``statement_id``, if it is still kept; another
+    principal's statement is not found, the same as a missing one."""
+    oldest = now_ms() - int(retention_seconds * 1000)
+    with db.read() as session:
+        return session.scalar(
+            select(t.StatementResult.response).where(
+                t.StatementResult.statement_id == statement_id,
+                t.StatementResult.principal_id == principal_id,
+                t.StatementResult.created_at >= oldest,
+            )
+        )
+
+
+def _prune_due() -> bool:
+    global _pruned_at
+    with _prune_lock:
+        now = time.monotonic()
+        if now - _pruned_at < PRUNE_EVERY_SECONDS:
+            return False
+        _pruned_at = now
+        return True
+
+
+def _prune(session: Session, before_ms: int) -> None:
+    session.execute(delete(t.StatementResult).where(t.StatementResult.created_at < before_ms))
