@@ -130,6 +130,7 @@ def run_as_nobody(script: str, folder: Path, token: str, *args: str) -> dict[str
     python = interpreter_for_nobody()
     path = folder / "client.py"
     path.write_text(script)
+    path.chmod(0o644)  # whatever the suite's umask (a server started in process sets 077)
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(folder),
