@@ -312,6 +312,18 @@ class ModelRegistry:
         with self.db.read() as session:
             return self.stores.models(session).stale_pending(created_before, limit)
 
+    def expire_pending(self, model_full_name: str, version: int) -> None:
+        """Delete a version that is still PENDING_REGISTRATION, checked in the deleting
+        transaction: one finalized meanwhile is kept (InvalidParameter, nothing written)."""
+        with self.db.transaction() as session:
+            model = self._model_in(session, model_full_name)
+            record = self._version_in(session, model, version)
+            _pending(model, record)
+            store = self.stores.models(session)
+            store.lock_model(model.id)
+            store.delete_aliases_of(record.id)
+            store.delete_version(record.id)
+
     def delete_version(self, model_full_name: str, version: int) -> list[str]:
         """Delete a version and every alias pointing at it; return those aliases."""
         with self.db.transaction() as session:

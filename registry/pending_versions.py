@@ -17,7 +17,7 @@ import uuid
 
 from catalog.audit.recorder import AuditScope, enter_scope, leave_scope
 from catalog.logs import get_logger
-from common.errors import NotFound, StewardError
+from common.errors import InvalidParameter, NotFound
 from registry.artifact_service import ArtifactService, artifacts_dir
 from registry.model_registry import ModelRegistry
 
@@ -47,7 +47,7 @@ class PendingVersionSweeper(threading.Thread):
         while not self._stop_event.wait(self.interval_seconds):
             try:
                 self.sweep()
-            except StewardError as exc:  # the next round tries again
+            except Exception as exc:  # a database hiccup: the next round tries again
                 log.warning("pending_version_sweep_failed", error=str(exc))
 
     def stop(self) -> None:
@@ -73,9 +73,9 @@ class PendingVersionSweeper(threading.Thread):
             )
             token = enter_scope(scope)
             try:
-                self.registry.delete_version(full_name, record.version)
-            except NotFound:
-                continue  # another replica was first
+                self.registry.expire_pending(full_name, record.version)
+            except (NotFound, InvalidParameter):
+                continue  # another replica was first, or the client finalized meanwhile
             finally:
                 leave_scope(token)
             shutil.rmtree(artifacts_dir(record, self.artifacts.storage_root), ignore_errors=True)
