@@ -43,12 +43,10 @@ def privilege_assignments(
     """principal → privileges on one object, as the caller may see them."""
     body = rest.request(
         "GET",
-        f"{UC}/permissions/{quote_part(securable_type.lower())}/{quote_part(full_name)}",
+        _permissions_path(securable_type, full_name),
         params={"principal": principal},
     )
-    return {
-        a["principal"]: list(a.get("privileges", [])) for a in body.get("privilege_assignments", [])
-    }
+    return _assignments(body)
 
 
 def change_privileges(
@@ -64,9 +62,18 @@ def change_privileges(
     change = {"principal": principal, "add": add or [], "remove": remove or []}
     body = rest.request(
         "PATCH",
-        f"{UC}/permissions/{quote_part(securable_type.lower())}/{quote_part(full_name)}",
+        _permissions_path(securable_type, full_name),
         json={"changes": [change]},
     )
+    return _assignments(body)
+
+
+def _permissions_path(securable_type: str, full_name: str) -> str:
+    return f"{UC}/permissions/{quote_part(securable_type.lower())}/{quote_part(full_name)}"
+
+
+def _assignments(body: dict[str, Any]) -> dict[str, list[str]]:
+    """principal → privileges, from a permissions answer."""
     return {
         a["principal"]: list(a.get("privileges", [])) for a in body.get("privilege_assignments", [])
     }
