@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -50,6 +51,26 @@ def all_agree(server: ServerHandle, token: str, table: str, state: str) -> float
     return time.monotonic() - started
 
 
+def staleness(probe: Callable[[], bool], changed_at: float) -> float:
+    """How long after ``changed_at`` a probe was still *sent* and answered the old way.
+
+    Probes run until 20 in a row answer the new way. Measuring from the moment each probe
+    was sent, not from when the streak ends, keeps the figure about the workers' bound and
+    not about how fast a loaded machine answers 20 requests.
+    """
+    latest_stale = 0.0
+    streak = 0
+    while streak < 20:
+        sent = time.monotonic()
+        if probe():
+            streak += 1
+        else:
+            streak = 0
+            latest_stale = sent - changed_at
+        assert sent - changed_at < 20, "the workers never agreed"
+    return latest_stale
+
+
 @pytest.mark.parametrize("backend", backends())
 def test_workers_follow_each_others_grants(backend: str, tmp_path: Path) -> None:
     with database_url_for(backend, tmp_path) as url:
@@ -81,10 +102,10 @@ def test_workers_follow_each_others_grants(backend: str, tmp_path: Path) -> None
             revoke = f"REVOKE SELECT ON TABLE {table} FROM `{user}`"
             started = time.monotonic()
             assert admin.post(SQL, json={"statement": revoke}).status_code == 200
-            while fresh_connection_select(server, token, table) != "FAILED":
-                assert time.monotonic() - started < 1.0, "a worker still serves after REVOKE"
-            all_agree(server, token, table, "FAILED")
-            assert time.monotonic() - started < 3
+            refused = staleness(
+                lambda: fresh_connection_select(server, token, table) == "FAILED", started
+            )
+            assert refused < 1.0, f"a worker still served {refused:.2f} s after REVOKE"
 
             # Memberships: the group holds the grants; adding the user lets it read on
             # every worker within a second.
@@ -101,8 +122,10 @@ def test_workers_follow_each_others_grants(backend: str, tmp_path: Path) -> None
             started = time.monotonic()
             added = admin.post(SQL, json={"statement": f"ALTER GROUP `{group}` ADD USER `{user}`"})
             assert added.json()["status"]["state"] == "SUCCEEDED", added.text
-            all_agree(server, token, table, "SUCCEEDED")
-            assert time.monotonic() - started < 3
+            allowed = staleness(
+                lambda: fresh_connection_select(server, token, table) == "SUCCEEDED", started
+            )
+            assert allowed < 1.0, f"a worker still refused {allowed:.2f} s after the membership"
 
             # Tokens: a revoked token is refused by every worker within a second.
             me = httpx.get(
@@ -115,15 +138,17 @@ def test_workers_follow_each_others_grants(backend: str, tmp_path: Path) -> None
             started = time.monotonic()
             deleted = admin.delete(f"/api/2.0/token-management/tokens/{token_id}")
             assert deleted.status_code == 200, deleted.text
-            streak = 0
-            while streak < 20:
+
+            def token_refused() -> bool:
                 answer = httpx.get(
                     f"{server.url}/api/2.0/preview/scim/v2/Me",
                     headers={"Authorization": f"Bearer {token}", "Connection": "close"},
                     timeout=30,
                 )
-                streak = streak + 1 if answer.status_code == 401 else 0
-                assert time.monotonic() - started < 3, "a worker still accepts a revoked token"
+                return answer.status_code == 401
+
+            accepted = staleness(token_refused, started)
+            assert accepted < 1.0, f"a worker still accepted the token {accepted:.2f} s later"
         finally:
             server.stop()
 
