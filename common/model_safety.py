@@ -1,90 +1,46 @@
-"""What Steward agrees to load: scikit-learn models stored with skops, whose every type is on
-an allow-list. Pickle (and cloudpickle, joblib …) runs code when loaded, so it is refused
-unless a server admin allows it (``STEWARD_ALLOW_PICKLE=1``).
+"""What Steward agrees to register: models whose loading runs no code of the artifact's
+choosing. Pickle (and cloudpickle, joblib …) runs code when loaded, so it is refused
+unless a server admin allows it (``STEWARD_ALLOW_PICKLE=1``); so is a flavor that ships
+Python code for MLflow to import (``code:``) or a flavor Steward cannot verify.
 
 Nothing in this module loads a model. The server calls :func:`check_model` at finalize: it
-reads the MLmodel flavors, looks at file names and magic bytes, and asks skops which types a
-``.skops`` file references (skops builds a tree from the file's JSON schema without importing
-or constructing anything). The client and serving load through :mod:`common.model_loading`, which
-uses the same allow-list.
+reads the MLmodel flavors, looks at file names and magic bytes, asks each flavor's format
+(:mod:`common.model_formats`) to check its configuration and files, and asks skops which
+types a ``.skops`` file references (skops builds a tree from the file's JSON schema
+without importing or constructing anything). The client and serving load through
+:func:`common.model_formats.load_model`, which uses the same allow-list.
 """
 
 from __future__ import annotations
 
-import zipfile
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from common.model_formats import FORMATS, Findings, by_flavor, by_loader
+from common.model_formats.base import UnsafeModel, member
+from common.model_formats.serialized import PICKLE_FORMATS, SKOPS
+from common.model_formats.skops_types import TRUSTED_TYPES, skops_types, untrusted_types
+
+__all__ = [
+    "ALLOW_PICKLE_SETTING",
+    "PICKLE_FORMATS",
+    "SKOPS",
+    "TRUSTED_TYPES",
+    "LoadPolicy",
+    "UnsafeModel",
+    "check_model",
+    "looks_like_pickle",
+    "member",
+    "skops_types",
+    "untrusted_types",
+]
+
 ALLOW_PICKLE_SETTING = "STEWARD_ALLOW_PICKLE=1"
-SKOPS = "skops"
-PICKLE_FORMATS = frozenset({"pickle", "cloudpickle"})
 #: Names of files that hold pickles (torch's .pt/.pth files are zip archives of pickles).
 PICKLE_SUFFIXES = frozenset(
     {".pkl", ".pickle", ".pickle5", ".joblib", ".cloudpickle", ".dill", ".pt", ".pth"}
 )
-#: The python_function loaders whose model file this module can verify.
-VERIFIED_LOADERS = frozenset({"mlflow.sklearn"})
-#: A skops schema is JSON describing the object tree; a few MB for large forests.
-MAX_SKOPS_SCHEMA_BYTES = 256 << 20
-MAX_SKOPS_MEMBERS = 1_000_000
-
-_DISTANCES = (
-    "Euclidean",
-    "SEuclidean",
-    "Manhattan",
-    "Chebyshev",
-    "Minkowski",
-    "Mahalanobis",
-    "Hamming",
-    "Canberra",
-    "BrayCurtis",
-    "Jaccard",
-    "Matching",
-    "Dice",
-    "RogersTanimoto",
-    "RussellRao",
-    "SokalMichener",
-    "SokalSneath",
-    "Haversine",
-)
-
-#: Types trusted beyond skops' own defaults (its defaults already cover the public
-#: scikit-learn estimators, numpy arrays and scalars, numpy ufuncs, builtin containers and
-#: primitives). These are the internal helper objects fitted estimators hold: tree
-#: structures, neighbour indexes and their metrics, optimizer state, calibrators, and the
-#: numpy/scipy value types they use. None of them runs code of the artifact's choosing.
-TRUSTED_TYPES: frozenset[str] = frozenset(
-    {
-        "builtins.frozenset",
-        "numpy.dtype",
-        "scipy.sparse._csr.csr_matrix",
-        "scipy.sparse._csc.csc_matrix",
-        "scipy.sparse._coo.coo_matrix",
-        "scipy.sparse._csr.csr_array",
-        "scipy.sparse._csc.csc_array",
-        "scipy.sparse._coo.coo_array",
-        "sklearn.tree._tree.Tree",
-        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-        "sklearn.neighbors._kd_tree.KDTree",
-        "sklearn.neighbors._ball_tree.BallTree",
-        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
-        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
-        "sklearn.calibration._CalibratedClassifier",
-        "sklearn.calibration._SigmoidCalibration",
-        *(
-            f"sklearn.metrics._dist_metrics.{d}Distance{bits}"
-            for d in _DISTANCES
-            for bits in (64, 32)
-        ),
-    }
-)
-
-
-class UnsafeModel(ValueError):
-    """A model Steward will not accept or load, and why (names the types or the setting)."""
 
 
 @dataclass(frozen=True)
@@ -114,51 +70,12 @@ def looks_like_pickle(path: Path) -> bool:
     return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
-def skops_types(path: Path, max_expanded_bytes: int) -> list[str]:
-    """The types a skops file references that skops itself does not trust by default.
-
-    Reads the archive's schema only: no module is imported and no object constructed.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            if len(members) > MAX_SKOPS_MEMBERS:
-                raise UnsafeModel(f"{path.name} holds too many entries ({len(members)})")
-            expanded = sum(m.file_size for m in members)
-            schema = next((m for m in members if m.filename == "schema.json"), None)
-    except zipfile.BadZipFile as exc:
-        raise UnsafeModel(f"{path.name} is not a skops file (not a zip archive)") from exc
-    if schema is None:
-        raise UnsafeModel(f"{path.name} is not a skops file (no schema.json)")
-    if expanded > max_expanded_bytes or schema.file_size > MAX_SKOPS_SCHEMA_BYTES:
-        raise UnsafeModel(
-            f"{path.name} expands to {expanded} bytes, over the limit of {max_expanded_bytes}"
-        )
-    import skops.io
-
-    try:
-        return sorted(skops.io.get_untrusted_types(file=path))
-    except Exception as exc:  # a malformed schema: refuse, say why
-        raise UnsafeModel(f"{path.name} is not a readable skops file: {exc}") from exc
-
-
-def untrusted_types(path: Path, trusted: Iterable[str], max_expanded_bytes: int) -> list[str]:
-    """Types of a skops file outside skops' defaults and ``trusted``."""
-    allowed = set(trusted)
-    return [t for t in skops_types(path, max_expanded_bytes) if t not in allowed]
-
-
-def member(directory: Path, name: Any, files: Iterable[str], what: str) -> str:
-    """``name`` as one of the artifact files (relative, no ``..``), or UnsafeModel."""
-    if not isinstance(name, str) or not name:
-        raise UnsafeModel(f"{what} does not name its model file")
-    relative = PurePosixPath(name)
-    if relative.is_absolute() or ".." in relative.parts or "\\" in name:
-        raise UnsafeModel(f"{what} names model file '{name}' outside the version's artifacts")
-    clean = relative.as_posix()
-    if clean not in set(files):
-        raise UnsafeModel(f"{what} names model file '{clean}', which is not among the artifacts")
-    return clean
+def _ships_code(flavor: str, conf: dict[str, Any]) -> str | None:
+    """MLflow puts a flavor's ``code`` directory on ``sys.path`` before loading."""
+    code = conf.get("code")
+    if code:
+        return f"{flavor} flavor ships Python code in '{code}' that MLflow imports when loading"
+    return None
 
 
 def check_model(
@@ -171,42 +88,43 @@ def check_model(
     flavors = mlmodel.get("flavors") or {}
     if not isinstance(flavors, dict):
         raise UnsafeModel("MLmodel 'flavors' must be a mapping")
-    code_running: list[str] = [
-        f"{name} (a pickle file)" for name in files if looks_like_pickle(directory / name)
-    ]
-    skops_files = {name for name in files if name.lower().endswith(".skops")}
+    found = Findings(
+        runs_code=[
+            f"{name} (a pickle file)" for name in files if looks_like_pickle(directory / name)
+        ],
+        skops_files={name for name in files if name.lower().endswith(".skops")},
+    )
     for flavor, raw in flavors.items():
         conf = raw if isinstance(raw, dict) else {}
-        if flavor == "sklearn":
-            # MLflow reads a missing serialization_format as pickle.
-            fmt = conf.get("serialization_format", "pickle")
-            if fmt == SKOPS:
-                skops_files.add(member(directory, conf.get("pickled_model"), files, "sklearn"))
-            else:
-                code_running.append(f"sklearn flavor with serialization_format '{fmt}'")
-        elif flavor == "python_function":
+        if (shipped := _ships_code(flavor, conf)) is not None:
+            found.runs_code.append(shipped)
+        if flavor == "python_function":
             loader = conf.get("loader_module")
-            if loader not in VERIFIED_LOADERS:
-                code_running.append(
+            chosen = by_loader(loader)
+            if chosen is None:
+                found.runs_code.append(
                     f"python_function loader '{loader or 'mlflow.pyfunc.model'}' "
                     "(loads a pickled object)"
                 )
-            elif "sklearn" not in flavors:
+            elif chosen.flavor not in flavors:
                 raise UnsafeModel(
-                    "python_function flavor loads with mlflow.sklearn but the "
-                    "MLmodel has no sklearn flavor"
+                    f"python_function flavor loads with {loader} but the MLmodel has no "
+                    f"{chosen.flavor} flavor"
                 )
+        elif (known := by_flavor(flavor)) is not None:
+            known.check(directory, conf, files, found)
         else:
-            code_running.append(f"flavor '{flavor}' (a format Steward cannot verify)")
-    if code_running and not policy.allow_pickle:
+            found.runs_code.append(f"flavor '{flavor}' (a format Steward cannot verify)")
+    if found.runs_code and not policy.allow_pickle:
+        formats = ", ".join(f.flavor for f in FORMATS)
         raise UnsafeModel(
             "refused: "
-            + "; ".join(sorted(set(code_running)))
+            + "; ".join(sorted(set(found.runs_code)))
             + ". Pickle and cloudpickle run code when loaded; store scikit-learn models with "
-            "skops (serialization_format='skops'), or have a server admin allow pickle with "
-            + ALLOW_PICKLE_SETTING
+            f"skops (serialization_format='skops') or use a format Steward verifies ({formats}), "
+            "or have a server admin allow pickle with " + ALLOW_PICKLE_SETTING
         )
-    for name in sorted(skops_files):
+    for name in sorted(found.skops_files):
         bad = untrusted_types(directory / name, policy.trusted_types, policy.max_expanded_bytes)
         if bad:
             raise UnsafeModel(

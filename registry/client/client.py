@@ -13,10 +13,10 @@ server's body limit) and read by key with ``lookup``; ``create_training_set`` jo
 a training DataFrame point-in-time (see :mod:`registry.client.features`), and ``register_model(...,
 training_set=…)`` records the set's feature lookups, which become lineage.
 
-Models are saved with skops plus an MLflow-compatible ``MLmodel`` (flavors ``sklearn`` with
-``serialization_format: skops`` and ``python_function`` loading through ``mlflow.sklearn``),
-uploaded through the artifact API with their SHA-256, finalized, and loaded back only after
-every file's checksum matches what the server recorded at registration.
+Models are saved in their format's safe layout (skops for scikit-learn, UBJSON for XGBoost,
+text for LightGBM boosters, ONNX) with an MLflow-compatible ``MLmodel``, uploaded through
+the artifact API with their SHA-256, finalized, and loaded back only after every file's
+checksum matches what the server recorded at registration.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ import httpx
 import numpy as np
 import orjson
 
-from common.model_loading import load_sklearn
+from common.model_formats import format_of
+from common.model_loading import load
 from common.signature import infer_signature, normalize_signature
 from registry.client.errors import StewardError
 from registry.client.features import (
@@ -491,8 +492,9 @@ class Client:
         run_id: str | None = None,
         training_set: TrainingSet | None = None,
     ) -> ModelVersion:
-        """Save ``model`` with skops, register it as a new version of ``name`` (creating the
-        registered model if missing), upload, finalize and optionally set ``alias``.
+        """Save ``model`` (scikit-learn, XGBoost, a LightGBM booster or ONNX) in its safe
+        format, register it as a new version of ``name`` (creating the registered model if
+        missing), upload, finalize and optionally set ``alias``.
 
         ``signature`` (MLflow's format, or a ``ModelSignature``) is inferred from
         ``input_example`` and ``model.predict`` when not given. ``training_tables`` and
@@ -507,7 +509,10 @@ class Client:
         if signature is not None:
             sig = normalize_signature(signature)
         elif input_example is not None:
-            sig = infer_signature(input_example, model.predict(model_input(input_example)))
+            predictor = format_of(model).wrap(model)
+            sig = infer_signature(
+                input_example, predictor.predict(model_input(input_example, predictor))
+            )
         else:
             raise StewardError(
                 "INVALID_PARAMETER_VALUE",
@@ -651,12 +656,13 @@ class Client:
         trusted_types: Iterable[str] = (),
     ) -> LoadedModel:
         """Load ``models:/c.s.m@alias`` or ``models:/c.s.m/<version>``: resolve, download
-        with checksum verification, load with skops and the allow-list of trusted types.
+        with checksum verification, load with the format's safe loader (skops and the
+        allow-list of trusted types for scikit-learn; XGBoost, LightGBM, ONNX Runtime).
         Pickle is refused unless ``allow_pickle=True``."""
         name, version, alias = parse_model_uri(model_uri)
         mv = self.get_version(name, alias if alias is not None else int(version or 0))
         directory = self.download_artifacts(name, mv.version)
-        model = load_sklearn(directory, allow_pickle=allow_pickle, trusted_types=trusted_types)
+        model = load(directory, allow_pickle=allow_pickle, trusted_types=trusted_types)
         return LoadedModel(model, mv.full_name, mv.version, model_uri, directory, mv.signature)
 
     def predict(self, model: str | LoadedModel, data: Any) -> Any:

@@ -1,8 +1,9 @@
 """Model versions as the client sees them, and models saved in MLflow's layout.
 
-A model is saved with skops plus an MLflow-compatible ``MLmodel`` (flavors ``sklearn``
-with ``serialization_format: skops`` and ``python_function`` loading through
-``mlflow.sklearn``), so MLflow can load what Steward's client registered. Model URIs are
+A model is saved in its format's safe layout (:mod:`common.model_formats`: skops for
+scikit-learn, UBJSON for XGBoost, text for LightGBM boosters, ONNX) with an
+MLflow-compatible ``MLmodel`` (the format's flavor and ``python_function`` loading
+through MLflow's module for it), so MLflow can load what Steward's client registered. Model URIs are
 MLflow's ``models:/catalog.schema.model@alias`` and ``models:/…/<version>``.
 """
 
@@ -14,6 +15,7 @@ import platform
 import re
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -21,11 +23,11 @@ from typing import Any
 import numpy as np
 import yaml
 
+from common.model_formats import format_of
 from common.signature import as_frame
 from registry.client.errors import StewardError
 
 CHECKSUM_HEADER = "X-Checksum-SHA256"
-MODEL_FILE = "model.skops"
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 CHUNK_BYTES = 1 << 20
 
@@ -145,11 +147,11 @@ def safe_relative(path: str) -> PurePosixPath:
     return relative
 
 
-def pinned_requirements() -> list[str]:
+def pinned_requirements(packages: Iterable[str]) -> list[str]:
     from importlib.metadata import PackageNotFoundError, version
 
     pins = []
-    for package in ("scikit-learn", "skops", "numpy", "scipy"):
+    for package in packages:
         with contextlib.suppress(PackageNotFoundError):
             pins.append(f"{package}=={version(package)}")
     return pins
@@ -161,16 +163,12 @@ def save_model(
     signature: dict[str, str],
     input_example: Any = None,
 ) -> Path:
-    """Write ``model`` as an MLflow-compatible model directory stored with skops."""
-    import sklearn
-    import skops.io
-
+    """Write ``model`` as an MLflow model directory in its format's safe layout (skops for
+    scikit-learn, UBJSON for XGBoost, text for LightGBM boosters, ONNX as is)."""
+    model_format = format_of(model)
     directory.mkdir(parents=True, exist_ok=True)
-    model_path = directory / MODEL_FILE
-    skops.io.dump(model, model_path)
-    # MLflow's loader trusts what the MLmodel lists; Steward's loaders use their own list.
-    needed = skops.io.get_untrusted_types(file=model_path)
-    requirements = pinned_requirements()
+    flavor = model_format.save(model, directory)
+    requirements = pinned_requirements(("numpy", *model_format.requirements))
     python = platform.python_version()
     (directory / "requirements.txt").write_text("\n".join(requirements) + "\n")
     (directory / "python_env.yaml").write_text(
@@ -193,24 +191,19 @@ def save_model(
             sort_keys=False,
         )
     )
+    model_file = flavor.get("data") or flavor.get("pickled_model")
+    pyfunc: dict[str, Any] = {
+        "env": {"conda": "conda.yaml", "virtualenv": "python_env.yaml"},
+        "loader_module": model_format.loader_module,
+        # mlflow.sklearn's pyfunc reads model_path; the other flavors' read data.
+        ("model_path" if model_format.flavor == "sklearn" else "data"): model_file,
+        "python_version": python,
+    }
+    if model_format.flavor == "sklearn":
+        pyfunc["predict_fn"] = "predict"
     mlmodel: dict[str, Any] = {
         "artifact_path": "model",
-        "flavors": {
-            "python_function": {
-                "env": {"conda": "conda.yaml", "virtualenv": "python_env.yaml"},
-                "loader_module": "mlflow.sklearn",
-                "model_path": MODEL_FILE,
-                "predict_fn": "predict",
-                "python_version": python,
-            },
-            "sklearn": {
-                "code": None,
-                "pickled_model": MODEL_FILE,
-                "serialization_format": "skops",
-                "sklearn_version": sklearn.__version__,
-                "skops_trusted_types": needed or None,
-            },
-        },
+        "flavors": {"python_function": pyfunc, model_format.flavor: flavor},
         "model_uuid": uuid.uuid4().hex,
         "utc_time_created": time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime()),
         "signature": {**signature, "params": None},

@@ -28,7 +28,7 @@ import orjson
 from catalog.persistence.engine import Database
 from catalog.records import SecurableRecord
 from common.errors import InvalidParameter, NotFound
-from common.model_loading import load_sklearn
+from common.model_loading import load
 from common.model_safety import UnsafeModel
 from policy.securables import SecurableType
 from registry import artifact_files as artifacts
@@ -237,9 +237,7 @@ class ModelCache:
     def _load(self, resolved: ResolvedVersion) -> Any:
         try:
             directory = artifacts.local_path(resolved.storage_location, self.storage_root)
-            return load_sklearn(
-                directory, allow_pickle=self.allow_pickle, trusted_types=self.trusted_types
-            )
+            return load(directory, allow_pickle=self.allow_pickle, trusted_types=self.trusted_types)
         except (UnsafeModel, artifacts.InvalidArtifacts) as exc:
             raise InvalidParameter(
                 f"version {resolved.version} of MODEL '{resolved.model.full_name}' cannot be "

@@ -322,10 +322,19 @@ def _shown(value: Any) -> str:
 
 
 def predictions(output: Any) -> Any:
-    """Model output as JSON-safe Python values."""
+    """Model output as JSON-safe Python values, shaped as MLflow's scoring server shapes
+    them: a frame as records, a dict of named outputs (ONNX) as a dict of lists."""
+    if hasattr(output, "to_dict") and hasattr(output, "columns"):
+        names = [str(c) for c in output.columns]
+        columns = [predictions(output[c].to_numpy()) for c in output.columns]
+        return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    if isinstance(output, dict):
+        return {str(k): predictions(v) for k, v in output.items()}
     if hasattr(output, "to_numpy"):
         output = output.to_numpy()
     if isinstance(output, np.ndarray):
+        if output.dtype.kind == "O":  # rows of a 2-D output kept together in a frame
+            return [predictions(v) if isinstance(v, np.ndarray) else _scalar(v) for v in output]
         if output.dtype.kind == "f":
             return (
                 [
@@ -337,5 +346,9 @@ def predictions(output: Any) -> Any:
             )
         return output.tolist()
     if isinstance(output, list | tuple):
-        return [v.item() if isinstance(v, np.generic) else v for v in output]
-    return output
+        return [predictions(v) if isinstance(v, np.ndarray) else _scalar(v) for v in output]
+    return _scalar(output)
+
+
+def _scalar(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
