@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from common.model_formats import FORMATS, Findings, by_flavor, by_loader
-from common.model_formats.base import UnsafeModel, member
+from common.model_formats.base import UnsafeModel, head, is_pickle_data, member
 from common.model_formats.serialized import PICKLE_FORMATS, SKOPS
 from common.model_formats.skops_types import TRUSTED_TYPES, skops_types, untrusted_types
 
@@ -63,11 +63,9 @@ def looks_like_pickle(path: Path) -> bool:
     if path.suffix.lower() in PICKLE_SUFFIXES:
         return True
     try:
-        with path.open("rb") as handle:
-            head = handle.read(2)
+        return is_pickle_data(head(path, 2))
     except OSError:
         return False
-    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
 def _ships_code(flavor: str, conf: dict[str, Any]) -> str | None:

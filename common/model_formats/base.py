@@ -74,6 +74,18 @@ def head(path: Path, size: int = 64) -> bytes:
         return handle.read(size)
 
 
+def is_pickle_data(data: bytes) -> bool:
+    """The magic of pickle protocols 2-5: ``\\x80`` then the protocol."""
+    return len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5
+
+
+def not_a(path: Path, what: str) -> UnsafeModel:
+    """The refusal of a model file that is not what its flavor says, naming a pickle as one."""
+    if is_pickle_data(head(path)):
+        return UnsafeModel(f"{path.name} is a pickle, not {what}")
+    return UnsafeModel(f"{path.name} is not {what}")
+
+
 def qualified_name(value: Any) -> str:
     """``module.Class`` of a value, as MLflow records ``model_class``."""
     kind = type(value)

@@ -19,12 +19,14 @@ from common.model_formats.base import (
     head,
     inside,
     member,
+    not_a,
     qualified_name,
 )
 from common.model_formats.serialized import SKOPS, load_serialized
 
 BOOSTER = "lightgbm.basic.Booster"
 TEXT_MAGIC = b"tree\n"
+TEXT_MODEL = "a LightGBM text model (one starts 'tree')"
 
 
 class LightGBMModel:
@@ -59,7 +61,7 @@ class LightGBMFormat(ModelFormat):
         model_class = conf.get("model_class", BOOSTER)
         if model_class == BOOSTER:
             if not head(directory / name).startswith(TEXT_MAGIC):
-                raise UnsafeModel(f"{name} is not a LightGBM text model (it must start 'tree')")
+                raise not_a(directory / name, TEXT_MODEL)
             return
         # A scikit-learn wrapper, stored by MLflow's sklearn serializers.
         serialization = conf.get("serialization_format", "cloudpickle")
@@ -78,7 +80,7 @@ class LightGBMFormat(ModelFormat):
             serialization = conf.get("serialization_format", "cloudpickle")
             return LightGBMModel(load_serialized(path, serialization, options))
         if not head(path).startswith(TEXT_MAGIC):
-            raise UnsafeModel(f"{path.name} is not a LightGBM text model (it must start 'tree')")
+            raise not_a(path, TEXT_MODEL)
         try:
             return LightGBMModel(lightgbm.Booster(model_file=str(path)))
         except lightgbm.basic.LightGBMError as exc:

@@ -19,6 +19,7 @@ from common.model_formats.base import (
     head,
     inside,
     member,
+    not_a,
     qualified_name,
 )
 
@@ -83,7 +84,7 @@ class XGBoostFormat(ModelFormat):
             )
         name = member(directory, conf.get("data"), files, "the xgboost flavor")
         if not head(directory / name).lstrip().startswith(b"{"):
-            raise UnsafeModel(f"{name} is not an XGBoost {file_format.upper()} model file")
+            raise not_a(directory / name, f"an XGBoost {file_format.upper()} model file")
 
     def load(self, directory: Path, conf: dict[str, Any], options: LoadOptions) -> Any:
         self.check(directory, conf, [str(conf.get("data"))], Findings())

@@ -294,6 +294,88 @@ def test_a_refused_registration_tells_the_mlflow_user_why(
     assert version["status_message"] in out["message"]
 
 
+#: The laptop logs an XGBoost, LightGBM or ONNX model with MLflow's own flavor, registers
+#: it through the plugin, loads it by alias and predicts what the library predicts.
+FORMAT_CLIENT = r"""
+import json, os, sys
+import numpy as np, pandas as pd
+import mlflow, mlflow.pyfunc
+from mlflow.tracking import MlflowClient
+
+url, name, work, kind = sys.argv[1:5]
+rng = np.random.default_rng(5)
+X = pd.DataFrame({"a": rng.uniform(0, 4, 200), "b": rng.uniform(-2, 2, 200)})
+y = 3.0 * X["a"] - 2.0 * X["b"] + 0.5 * X["a"] * X["b"]
+local = os.path.join(work, kind)
+if kind == "xgboost":
+    import mlflow.xgboost, xgboost
+    model = xgboost.XGBRegressor(n_estimators=20, max_depth=3).fit(X, y)
+    mlflow.xgboost.save_model(model, local, input_example=X.head(3))
+    library = np.asarray(model.predict(X))
+elif kind == "lightgbm":
+    import lightgbm, mlflow.lightgbm
+    params = {"objective": "regression", "verbose": -1, "min_data_in_leaf": 5}
+    model = lightgbm.train(params, lightgbm.Dataset(X, y), 20)
+    mlflow.lightgbm.save_model(model, local, input_example=X.head(3))
+    library = np.asarray(model.predict(X))
+else:
+    import mlflow.onnx, onnxruntime
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LinearRegression
+    fitted = LinearRegression().fit(X.to_numpy(np.float32), y)
+    model = to_onnx(fitted, X.to_numpy(np.float32)[:1], target_opset=17)
+    session = onnxruntime.InferenceSession(model.SerializeToString())
+    feed = {session.get_inputs()[0].name: X.to_numpy(np.float32)}
+    library = np.asarray(session.run(None, feed)[0]).reshape(-1)
+    # MLflow's onnx flavor does not infer a signature from an example: give one.
+    signature = mlflow.models.infer_signature(X.head(3), library[:3])
+    mlflow.onnx.save_model(model, local, signature=signature)
+mlflow.set_registry_uri("steward:" + url)
+registered = mlflow.register_model(local, name)
+MlflowClient().set_registered_model_alias(name, "champion", registered.version)
+loaded = mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(X)
+loaded = loaded.iloc[:, 0] if isinstance(loaded, pd.DataFrame) else loaded
+print(json.dumps({
+    "status": registered.status,
+    "same": bool(np.array_equal(np.asarray(loaded), library)),
+    "rows": X.head(25).to_dict(orient="split", index=False),
+    "library": library[:25].astype(float).tolist(),
+}))
+"""
+
+
+@pytest.mark.parametrize("kind", ["xgboost", "lightgbm", "onnx"])
+def test_mlflow_flavors_beyond_sklearn_register_load_and_serve(
+    server: ServerHandle, laptop: Path, kind: str
+) -> None:
+    catalog = unique("mlp")
+    name = f"{catalog}.ml.{kind}"
+    sql(server.admin, f"CREATE CATALOG {catalog}")
+    sql(server.admin, f"CREATE SCHEMA {catalog}.ml")
+    out = run_as_nobody(
+        FORMAT_CLIENT, laptop, server.admin_token, server.url, name, str(laptop), kind
+    )
+    assert out["status"] == "READY" and out["same"], out
+    # Served by Steward, the same numbers as the library on the laptop.
+    endpoint = unique("ep")
+    created = server.admin.post(
+        "/api/2.0/serving-endpoints",
+        json={
+            "name": endpoint,
+            "config": {"served_entities": [{"entity_name": name, "entity_version": "1"}]},
+        },
+    )
+    assert created.status_code == 200, created.text
+    answer = server.admin.post(
+        f"/serving-endpoints/{endpoint}/invocations", json={"dataframe_split": out["rows"]}
+    )
+    assert answer.status_code == 200, answer.text
+    served = [
+        next(iter(p.values())) if isinstance(p, dict) else p for p in answer.json()["predictions"]
+    ]
+    assert served == out["library"], (served[:3], out["library"][:3])
+
+
 PUBLIC_URL = "https://steward.example.com:8443"
 public_server = server_fixture("mlflow_public", {"STEWARD_PUBLIC_URL": PUBLIC_URL + "/"})
 
