@@ -48,6 +48,14 @@ class NotEmpty(StewardError):
     error_code = "INVALID_STATE"
 
 
+class InvalidState(StewardError):
+    """The object (a model version or its files, say) is not in a state that allows the
+    request."""
+
+    status_code = 409
+    error_code = "INVALID_STATE"
+
+
 class PayloadTooLarge(StewardError):
     status_code = 413
     error_code = "REQUEST_LIMIT_EXCEEDED"

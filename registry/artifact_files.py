@@ -168,3 +168,26 @@ def manifest_json(entries: list[tuple[str, int, str]]) -> str:
 
 def parse_manifest(text: str) -> list[tuple[str, int, str]]:
     return [(str(p), int(n), str(h)) for p, n, h in orjson.loads(text)]
+
+
+def differences(uploaded_json: str, found_json: str) -> str | None:
+    """What differs between the files uploaded over HTTP and those finalize found (None:
+    the same files, byte for byte). A file that changed or appeared on disk beside the
+    upload routes, or one that went missing, fails the registration."""
+    uploaded = {path: (size, digest) for path, size, digest in parse_manifest(uploaded_json)}
+    found = {path: (size, digest) for path, size, digest in parse_manifest(found_json)}
+    problems = []
+    for path, (size, digest) in sorted(found.items()):
+        if path not in uploaded:
+            problems.append(f"'{path}' was not uploaded through the artifact routes")
+        elif uploaded[path] != (size, digest):
+            was_size, was_digest = uploaded[path]
+            problems.append(
+                f"'{path}' changed after its upload ({size} bytes, SHA-256 {digest}; "
+                f"uploaded {was_size} bytes, SHA-256 {was_digest})"
+            )
+    missing = sorted(set(uploaded) - set(found) - CLIENT_BOOKKEEPING)
+    problems += [f"'{path}' was uploaded but is no longer there" for path in missing]
+    if not problems:
+        return None
+    return "the files do not match what was uploaded: " + "; ".join(problems)

@@ -31,10 +31,10 @@ from typing import BinaryIO
 from catalog.records import SecurableRecord
 from common.errors import (
     InvalidParameter,
+    InvalidState,
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
-    StewardError,
 )
 from registry import artifact_files as artifacts
 from registry.model_registry import PENDING, READY, ModelRegistry
@@ -48,13 +48,6 @@ _CHUNK = 1 << 20
 UPLOADS_DIR = ".uploads"
 #: Temporary upload files older than this are leftovers of a crash.
 STALE_UPLOAD_SECONDS = 24 * 3600
-
-
-class InvalidState(StewardError):
-    """The version (or its files) is not in a state that allows the request."""
-
-    status_code = 409
-    error_code = "INVALID_STATE"
 
 
 @dataclass(frozen=True)
@@ -161,8 +154,10 @@ class Upload:
         limit: int,
         limit_message: str,
         still_pending: Callable[[], None],
+        record: Callable[[ArtifactEntry], None],
     ) -> None:
         self.still_pending = still_pending
+        self.record = record
         self.directory = directory
         self.path = path
         self.expected = expected_sha256
@@ -219,7 +214,14 @@ class Upload:
         except BaseException:
             self._remove_temp()
             raise
-        return ArtifactEntry(self.path, self.size, actual)
+        entry = ArtifactEntry(self.path, self.size, actual)
+        try:
+            self.record(entry)  # what finalize will check the file against
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()  # not recorded: not stored either
+            raise
+        return entry
 
     def abort(self) -> None:
         if self.handle is not None:
@@ -328,6 +330,9 @@ class ArtifactService:
         def still_pending() -> None:
             self._require_pending(self.registry.get_version(full_name, version)[1], full_name)
 
+        def record(entry: ArtifactEntry) -> None:
+            self.registry.record_upload(full_name, version, (entry.path, entry.size, entry.sha256))
+
         return Upload(
             self.storage_root / UPLOADS_DIR,
             directory,
@@ -336,6 +341,7 @@ class ArtifactService:
             max(limit, 0),
             message,
             still_pending,
+            record,
         )
 
     def _file_message(self, path: str) -> str:

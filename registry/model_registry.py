@@ -20,7 +20,7 @@ from catalog.namespace import NamespaceService, NewSecurable
 from catalog.pagination import decode_token, encode_token, page_size
 from catalog.persistence.engine import Database
 from catalog.records import Page, SecurableRecord, new_id, now_ms
-from common.errors import InvalidParameter, NotEmpty, NotFound
+from common.errors import InvalidParameter, InvalidState, NotEmpty, NotFound
 from common.model_safety import LoadPolicy
 from policy.securables import SecurableType
 from registry import artifact_files as artifacts
@@ -291,6 +291,9 @@ class ModelRegistry:
             model = self._model_in(session, model_full_name)
             record = self._version_in(session, model, version)
             _pending(model, record)
+            if summary is not None and record.artifact_manifest:
+                failure = artifacts.differences(record.artifact_manifest, summary.manifest)
+                summary = None if failure else summary
             if summary is None:
                 record.status, record.status_message = FAILED, failure
             else:
@@ -304,6 +307,30 @@ class ModelRegistry:
             store.decorate([record])
             _note_audit(status=record.status, status_message=record.status_message)
         return model, record
+
+    def record_upload(
+        self, model_full_name: str, version: int, entry: tuple[str, int, str]
+    ) -> None:
+        """Remember what one HTTP upload stored (path, size, SHA-256) so that finalize can
+        check the files against it. Kept in the version's manifest column while it is
+        pending; finalize replaces it with the manifest of what it registered."""
+        with self.db.transaction() as session:
+            model = self._model_in(session, model_full_name)
+            store = self.stores.models(session)
+            store.lock_model(model.id)  # uploads of one version write the column in turn
+            record = self._version_in(session, model, version)
+            if record.status != PENDING:
+                raise InvalidState(
+                    f"version {version} of '{model.full_name}' is {record.status}; files can "
+                    f"be uploaded only while it is {PENDING}"
+                )
+            uploaded = {
+                path: (path, size, digest)
+                for path, size, digest in artifacts.parse_manifest(record.artifact_manifest or "[]")
+            }
+            uploaded[entry[0]] = entry
+            record.artifact_manifest = artifacts.manifest_json(sorted(uploaded.values()))
+            store.update_version(record)
 
     def stale_pending(
         self, created_before: int, limit: int = 100

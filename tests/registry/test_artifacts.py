@@ -109,6 +109,42 @@ def test_upload_list_finalize_download_round_trip(server: ServerHandle) -> None:
     error_of(admin.get(m.artifacts(version + 5)), 404, "RESOURCE_DOES_NOT_EXIST")
 
 
+def test_finalize_checks_the_files_against_their_uploads(server: ServerHandle) -> None:
+    """What was uploaded over HTTP is what gets registered: a file changed on disk after
+    its upload, one that appeared beside the upload routes, or one that went missing fails
+    the registration naming it; a file uploaded twice counts as its last upload."""
+    m = make_model(server)
+    admin = server.admin
+
+    def uploaded_version() -> tuple[int, Path]:
+        info = m.new_version()
+        version = info["version"]
+        for path, content in (("MLmodel", MLMODEL), ("data/w.bin", b"v1"), ("data/w.bin", b"v2")):
+            up = admin.put(m.artifacts(version, path), content=content)
+            assert up.status_code == 200, up.text
+        return version, m.version_dir(info)
+
+    version, directory = uploaded_version()
+    assert m.finalize(version)["status"] == "READY"  # the second upload of w.bin counts
+
+    version, directory = uploaded_version()
+    (directory / "data" / "w.bin").write_bytes(b"v3")
+    failed = m.finalize(version)
+    assert failed["status"] == "FAILED_REGISTRATION", failed
+    assert "'data/w.bin' changed after its upload" in failed["status_message"]
+    assert f"SHA-256 {sha256(b'v3')}" in failed["status_message"]
+    assert f"uploaded 2 bytes, SHA-256 {sha256(b'v2')}" in failed["status_message"]
+
+    version, directory = uploaded_version()
+    (directory / "extra.py").write_text("print('not uploaded')\n")
+    (directory / "data" / "w.bin").unlink()
+    failed = m.finalize(version)
+    assert failed["status"] == "FAILED_REGISTRATION", failed
+    message = failed["status_message"]
+    assert "'extra.py' was not uploaded through the artifact routes" in message, message
+    assert "'data/w.bin' was uploaded but is no longer there" in message, message
+
+
 def test_uploads_stream_past_the_request_body_limit(server: ServerHandle) -> None:
     """The 1 MiB JSON body limit does not apply: the upload goes to disk in pieces."""
     m = make_model(server)
