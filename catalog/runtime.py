@@ -22,6 +22,7 @@ from catalog.identity import IdentityService
 from catalog.namespace import NamespaceService
 from catalog.persistence.engine import Database
 from catalog.store.factory import CatalogStores
+from catalog.tags.service import TagService
 
 
 class AliasView(Protocol):
@@ -66,6 +67,8 @@ class Runtime:
     data: TableDataService
     #: Each caller's SQL statements in flight (``STEWARD_SQL_MAX_STATEMENTS_PER_USER``).
     statements: StatementAdmission
+    #: Tags on securables and columns.
+    tags: TagService
     #: The model registry, when the composition root installed one.
     registry: RegistryHooks | None = None
     #: Started after the services; stopped, newest first, at shutdown.

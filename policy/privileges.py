@@ -37,7 +37,9 @@ from dataclasses import dataclass
 from policy.securables import Privilege, SecurableType
 
 P = Privilege
-TABLE_PRIVILEGES = frozenset({P.SELECT, P.MODIFY, P.BROWSE, P.MANAGE, P.ALL_PRIVILEGES})
+TABLE_PRIVILEGES = frozenset(
+    {P.SELECT, P.MODIFY, P.APPLY_TAG, P.BROWSE, P.MANAGE, P.ALL_PRIVILEGES}
+)
 MODEL_PRIVILEGES = frozenset(
     {P.EXECUTE, P.CREATE_MODEL_VERSION, P.APPLY_TAG, P.BROWSE, P.MANAGE, P.ALL_PRIVILEGES}
 )

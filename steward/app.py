@@ -33,6 +33,7 @@ from catalog.persistence import migrate
 from catalog.persistence.engine import Database
 from catalog.persistence.root_lock import RootLock
 from catalog.runtime import Runtime
+from catalog.tags.service import TagService
 from common.model_safety import LoadPolicy
 from policy.enforcer import PolicyEngine
 from registry.artifact_service import ArtifactService
@@ -82,6 +83,7 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
         audit=AuditRecorder(db, settings.audit_metadata_reads),
         data=TableDataService(db, namespace, settings.max_rows_per_write),
         statements=StatementAdmission(settings.sql_max_statements_per_user),
+        tags=TagService(db, stores, authorizer),
     )
     policy = LoadPolicy(
         allow_pickle=settings.allow_pickle,

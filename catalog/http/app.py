@@ -37,6 +37,7 @@ from catalog.http.routes import (
     scim,
     statements,
     tables,
+    tags,
     tokens,
 )
 from catalog.http.well_known import WellKnownMiddleware
@@ -52,6 +53,7 @@ CATALOG_ROUTERS: tuple[APIRouter, ...] = (
     scim.router,
     tokens.router,
     statements.router,
+    tags.router,
     audit.router,
     lineage.router,
 )

@@ -209,6 +209,25 @@ class StatementResult(Base):
     response: Mapped[str] = mapped_column(Text)
 
 
+class SecurableTag(Base):
+    """A tag (key, optional value) on a securable, or on one of a table's columns
+    (``column_name``; empty for the object itself). Keyed by the securable's id, so a
+    renamed object keeps its tags and a dropped one takes them along."""
+
+    __tablename__ = "securable_tags"
+    __table_args__ = (Index("ix_securable_tags_key_value", "tag_key", "tag_value"),)
+
+    securable_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("securables.id", ondelete="CASCADE"), primary_key=True
+    )
+    column_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tag_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tag_value: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    #: Epoch milliseconds.
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str] = mapped_column(String(255))
+
+
 class CasbinRule(Base):
     """Casbin policy lines in pycasbin's adapter layout. Grants are ``p`` lines:
     (principal name, securable id, privilege). Ids, not names, so a renamed object keeps

@@ -42,7 +42,7 @@ T = SecurableType
 
 # -- the rules, retyped from docs/privileges.md (not imported: drift in APPLICABLE is caught) --
 
-_ON_TABLE = {P.SELECT, P.MODIFY, P.BROWSE, P.MANAGE, P.ALL_PRIVILEGES}
+_ON_TABLE = {P.SELECT, P.MODIFY, P.APPLY_TAG, P.BROWSE, P.MANAGE, P.ALL_PRIVILEGES}
 _ON_MODEL = {
     P.EXECUTE,
     P.CREATE_MODEL_VERSION,

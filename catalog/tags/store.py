@@ -1,0 +1,102 @@
+"""Where tags are kept: one row per (securable, column or none, key), in the catalog's
+database, in the caller's unit of work."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from catalog.persistence import schema as t
+
+#: ``column_name`` of a tag on the object itself.
+OBJECT = ""
+
+
+@dataclass(frozen=True)
+class TagRecord:
+    securable_id: str
+    column_name: str
+    key: str
+    value: str | None
+    updated_at: int
+    updated_by: str
+
+
+class TagStore(ABC):
+    @abstractmethod
+    def put(self, record: TagRecord) -> None:
+        """Set a tag, replacing the value of the same key on the same object or column."""
+
+    @abstractmethod
+    def get(self, securable_id: str, column_name: str, key: str) -> TagRecord | None: ...
+
+    @abstractmethod
+    def list(self, securable_id: str, column_name: str) -> list[TagRecord]:
+        """The tags of one object (or column), by key."""
+
+    @abstractmethod
+    def remove(self, securable_id: str, column_name: str, key: str) -> bool:
+        """Unset a tag; whether there was one."""
+
+
+class SqlTagStore(TagStore):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def put(self, record: TagRecord) -> None:
+        key = (record.securable_id, record.column_name, record.key)
+        row = self.session.get(t.SecurableTag, key)
+        if row is None:
+            self.session.add(
+                t.SecurableTag(
+                    securable_id=record.securable_id,
+                    column_name=record.column_name,
+                    tag_key=record.key,
+                    tag_value=record.value,
+                    updated_at=record.updated_at,
+                    updated_by=record.updated_by,
+                )
+            )
+        else:
+            row.tag_value = record.value
+            row.updated_at, row.updated_by = record.updated_at, record.updated_by
+        self.session.flush()
+
+    def get(self, securable_id: str, column_name: str, key: str) -> TagRecord | None:
+        row = self.session.get(t.SecurableTag, (securable_id, column_name, key))
+        return _record(row) if row is not None else None
+
+    def list(self, securable_id: str, column_name: str) -> list[TagRecord]:
+        rows = self.session.scalars(
+            select(t.SecurableTag)
+            .where(
+                t.SecurableTag.securable_id == securable_id,
+                t.SecurableTag.column_name == column_name,
+            )
+            .order_by(t.SecurableTag.tag_key)
+        )
+        return [_record(row) for row in rows]
+
+    def remove(self, securable_id: str, column_name: str, key: str) -> bool:
+        result = self.session.execute(
+            delete(t.SecurableTag).where(
+                t.SecurableTag.securable_id == securable_id,
+                t.SecurableTag.column_name == column_name,
+                t.SecurableTag.tag_key == key,
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def _record(row: t.SecurableTag) -> TagRecord:
+    return TagRecord(
+        row.securable_id,
+        row.column_name,
+        row.tag_key,
+        row.tag_value,
+        row.updated_at,
+        row.updated_by,
+    )
