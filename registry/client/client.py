@@ -26,7 +26,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -40,6 +40,7 @@ import orjson
 from common.model_formats import format_of
 from common.model_loading import load
 from common.signature import infer_signature, normalize_signature
+from registry.client import serving
 from registry.client.errors import StewardError
 from registry.client.features import (
     FeatureLookup,
@@ -189,6 +190,45 @@ class Client:
         """The lineage graph around a table, model or endpoint (nodes and edges)."""
         return lineage_graph(self.rest, full_name, direction, depth, include_columns)
 
+    # -- serving -------------------------------------------------------------------------
+
+    def create_endpoint(
+        self,
+        name: str,
+        serve: Sequence[str | dict[str, Any]],
+        *,
+        inference_table: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a serving endpoint: ``serve`` as the CLI's ``--serve`` (``"c.s.m@champion"``,
+        ``"c.s.m/3=30"``, with ``:name``) or the API's served-entity dicts;
+        ``inference_table`` ``catalog.schema.prefix`` logs to ``<prefix>_payload``."""
+        return serving.create(self.rest, name, serve, inference_table)
+
+    def update_endpoint(
+        self,
+        name: str,
+        serve: Sequence[str | dict[str, Any]],
+        *,
+        inference_table: str | None = None,
+    ) -> dict[str, Any]:
+        """Replace what an endpoint serves (owner or MANAGE; EXECUTE on the models)."""
+        return serving.update(self.rest, name, serve, inference_table)
+
+    def get_endpoint(self, name: str) -> dict[str, Any]:
+        return serving.get(self.rest, name)
+
+    def list_endpoints(self) -> list[dict[str, Any]]:
+        """The endpoints the caller sees."""
+        return serving.listing(self.rest)
+
+    def delete_endpoint(self, name: str) -> None:
+        serving.delete(self.rest, name)
+
+    def query_endpoint(self, name: str, data: Any) -> list[Any]:
+        """Predictions of an endpoint (QUERY on it) for a DataFrame, records, a dict of
+        columns or a payload in the API's own formats."""
+        return serving.query(self.rest, name, data)
+
     # -- feature tables ----------------------------------------------------------------
 
     def get_table(self, name: str) -> dict[str, Any]:
@@ -210,7 +250,14 @@ class Client:
                 exc.request_id,
             ) from None
 
-    def write_table(self, name: str, df: Any, mode: str = "merge") -> dict[str, int]:
+    def write_table(
+        self,
+        name: str,
+        df: Any,
+        mode: str = "merge",
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, int]:
         """Write rows (a pandas DataFrame or a list of ``{column: value}``) to a feature
         table: ``merge`` updates the rows whose primary key exists and inserts the others,
         ``append`` refuses existing keys. Needs MODIFY on the table.
@@ -222,7 +269,8 @@ class Client:
         and column as the server would, writes nothing. What only the server can check (in
         ``append`` mode, a key that already exists) stops the write at its batch, after the
         batches before it. Returns the summed counts
-        ``{num_affected_rows, num_inserted_rows, num_updated_rows}``.
+        ``{num_affected_rows, num_inserted_rows, num_updated_rows}``. ``progress`` is called
+        after each batch with the rows written so far and the rows in all.
         """
         if mode not in ("merge", "append"):
             raise StewardError("INVALID_PARAMETER_VALUE", f"mode '{mode}' is not merge or append")
@@ -246,6 +294,8 @@ class Client:
                 raise _renumbered(exc, start) from None
             for count in totals:
                 totals[count] += int(answer.get(count, 0))
+            if progress is not None:
+                progress(end, len(items))
         return totals
 
     def _check_rows(self, name: str, rows: list[dict[str, Any]]) -> None:

@@ -235,7 +235,9 @@ def tables_write(
         from registry.client import Client  # the same batching as the Python client
 
         try:
-            result = Client(timeout=120.0).write_table(full_name, _json_rows(raw, path), mode)
+            result = Client(timeout=120.0).write_table(
+                full_name, _json_rows(raw, path), mode, progress=_Progress()
+            )
         except StewardError as exc:
             fail(str(exc))
     if as_json:
@@ -245,6 +247,19 @@ def tables_write(
             f"{result['num_affected_rows']} rows written to {full_name} "
             f"({result['num_inserted_rows']} inserted, {result['num_updated_rows']} updated)"
         )
+
+
+class _Progress:
+    """Rows written so far, on stderr, for writes of more than one batch (the first batch
+    that leaves rows to write starts it; a single batch says nothing)."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def __call__(self, written: int, total: int) -> None:
+        if written < total or self.shown:
+            self.shown = True
+            typer.echo(f"{written}/{total} rows written", err=True)
 
 
 #: Most rows one request carries (the server's default STEWARD_MAX_ROWS_PER_WRITE).

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from registry.client.errors import StewardError
 from steward.cli import catalog_commands as catalog_commands
 from steward.cli.output import (
     CsvFlag,
@@ -180,41 +181,14 @@ ENDPOINTS = "/api/2.0/serving-endpoints"
 endpoints = typer.Typer(help="Model serving endpoints.", no_args_is_help=True)
 
 
-def _served_entity(spec: str) -> dict[str, object]:
-    """``c.s.m/3``, ``c.s.m@champion``, either with ``=PCT`` (traffic) and ``:name``."""
-    target, _, share = spec.partition("=")
-    target, _, entity_name = target.partition(":")
-    entity: dict[str, object] = {}
-    if "@" in target:
-        model, alias_name = target.split("@", 1)
-        entity = {"entity_name": model, "alias": alias_name}
-    elif "/" in target:
-        model, version = target.rsplit("/", 1)
-        entity = {"entity_name": model, "entity_version": version}
-    else:
-        fail(f"--serve '{spec}': give MODEL/VERSION or MODEL@ALIAS (optionally =PERCENT)")
-    if entity_name:
-        entity["name"] = entity_name
-    if share:
-        if not share.isdigit():
-            fail(f"--serve '{spec}': the traffic share after '=' must be a whole number")
-        entity["traffic_percentage"] = int(share)
-    return entity
-
-
 def _endpoint_config(serve: list[str], capture: str | None) -> dict[str, object]:
-    config: dict[str, object] = {"served_entities": [_served_entity(s) for s in serve]}
-    if capture:
-        parts = capture.split(".")
-        if len(parts) != 3 or not all(parts):
-            fail("--inference-table must be catalog.schema.prefix (the table is <prefix>_payload)")
-        config["auto_capture_config"] = {
-            "catalog_name": parts[0],
-            "schema_name": parts[1],
-            "table_name_prefix": parts[2],
-            "enabled": True,
-        }
-    return config
+    """The same specs as the Python client's ``create_endpoint`` (one parser for both)."""
+    from registry.client.serving import endpoint_config
+
+    try:
+        return endpoint_config(serve, capture)
+    except StewardError as exc:
+        fail(f"--serve/--inference-table: {exc.message}")
 
 
 Serve = Annotated[

@@ -195,6 +195,8 @@ def test_tables_write_batches_files_larger_than_one_request(
     lines.write_text("".join(f'{{"id": {i}, "note": "json {i:070d}"}}\n' for i in range(n)))
     again = steward("tables", "write", table, str(lines), server=server)
     assert f"{n} rows written" in again.stdout and f"{n} updated" in again.stdout
+    progress = [line for line in again.stderr.splitlines() if line.endswith("rows written")]
+    assert len(progress) >= 3 and progress[-1] == f"{n}/{n} rows written", again.stderr
     count = steward("sql", f"SELECT count(*) AS n FROM {table}", "--json", server=server)
     assert str(n) in count.stdout
 
