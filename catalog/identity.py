@@ -28,6 +28,7 @@ from catalog.access.replica_sync import (
     principal_removed_op,
 )
 from catalog.persistence.engine import Database
+from catalog.principal_changes import PrincipalUpdate, SetEdit, SetOp, apply_edits
 from catalog.records import (
     PrincipalKind,
     PrincipalRecord,
@@ -310,6 +311,102 @@ class IdentityService:
         self._applied(ops)
         return group
 
+    def update_principal(
+        self, principal_id: str, kinds: Iterable[str], update: PrincipalUpdate
+    ) -> PrincipalRecord:
+        """Apply ``update`` (SCIM PUT and PATCH) in one transaction, all or nothing.
+
+        Member and group edits are applied to the sets as they are inside the transaction;
+        removals are written before additions, so swapping a nested group for its parent
+        is not mistaken for a cycle. A deactivation (or reactivation) drops the token
+        cache, as a revocation does: the principal's tokens stop working at once here.
+        """
+        with self.db.transaction() as session:
+            store = self.stores.identity(session)
+            record = store.get_principal(principal_id)
+            if record is None or record.kind not in set(kinds):
+                raise NotFound(f"principal with id '{principal_id}' does not exist")
+            self._check_name(record, update.name)
+            if update.set_display_name:
+                record.display_name = self._display_name(record, update.display_name)
+            active_changed = update.active is not None and update.active != record.active
+            if active_changed:
+                if not update.active and record.name == ADMIN_NAME:
+                    raise InvalidParameter("the bootstrap admin cannot be deactivated")
+                record.active = bool(update.active)
+            store.update_principal(record)
+            self._check_removed_exist(store, [*update.members, *update.groups])
+            added: list[tuple[str, str]] = []
+            removed: list[tuple[str, str]] = []
+            if update.members:
+                if record.kind != PrincipalKind.GROUP:
+                    raise InvalidParameter("only groups have members")
+                current = {m.id for m in store.members_of(record.id)}
+                target = apply_edits(current, update.members)
+                for member_id in sorted(current - target):
+                    member = store.get_principal(member_id)
+                    store.remove_member(record.id, member_id)
+                    removed.append((member.name if member else member_id, record.name))
+                added.extend(
+                    self._add_member(store, record, member_id)
+                    for member_id in sorted(target - current)
+                )
+            if update.groups:
+                current = {g for _m, g in store.groups_of([record.id])}
+                target = apply_edits(current, update.groups)
+                for group_id in sorted(current - target):
+                    group = store.get_principal(group_id)
+                    store.remove_member(group_id, record.id)
+                    removed.append((record.name, group.name if group else group_id))
+                for group_id in sorted(target - current):
+                    group = store.get_principal(group_id)
+                    if group is None or group.kind != PrincipalKind.GROUP:
+                        raise NotFound(f"group with id '{group_id}' does not exist")
+                    added.append(self._add_member(store, group, record.id))
+            ops = self._membership_ops(added, removed)
+            self._publish(session, ops)
+        if active_changed:
+            self._forget_tokens()
+        self._applied(ops)
+        return record
+
+    @staticmethod
+    def _check_removed_exist(store: IdentityStore, edits: Iterable[SetEdit]) -> None:
+        """Removing a principal that is not a member is no error; naming one that does not
+        exist is (a misspelt id must not look like a success)."""
+        for edit in edits:
+            if edit.op is SetOp.REMOVE:
+                for principal_id in edit.ids:
+                    if store.get_principal(principal_id) is None:
+                        raise NotFound(f"principal with id '{principal_id}' does not exist")
+
+    @staticmethod
+    def _check_name(record: PrincipalRecord, name: str | None) -> None:
+        if name is None:
+            return
+        what = "applicationId" if record.kind == PrincipalKind.SERVICE_PRINCIPAL else "userName"
+        if normalize_principal_name(name, what) != record.name:
+            raise InvalidParameter(
+                f"{what} cannot be changed (it stays {shown(record.name)}): grants, "
+                "ownership and tokens name the principal by it; create a new principal instead"
+            )
+
+    @staticmethod
+    def _display_name(record: PrincipalRecord, value: str | None) -> str | None:
+        """A group's displayName is its name as written: only its spelling may change."""
+        display = normalize_display_name(value)
+        if record.kind != PrincipalKind.GROUP:
+            return display
+        if display is None:
+            raise InvalidParameter("a group's displayName is its name and cannot be removed")
+        if normalize_principal_name(display, "displayName") != record.name:
+            raise InvalidParameter(
+                f"a group cannot be renamed: its displayName stays {shown(record.name)} "
+                "(in any case), as grants name the group by it; create a new group and "
+                "move the members instead"
+            )
+        return display
+
     @staticmethod
     def _membership_ops(added: list[tuple[str, str]], removed: list[tuple[str, str]]) -> list[Op]:
         return [member_removed_op(m, g) for m, g in removed] + [
@@ -392,6 +489,20 @@ class IdentityService:
         if found is None:
             raise NotFound(f"token '{token_id}' does not exist")
         return found
+
+    def update_token_comment(
+        self, token_id: str, comment: str | None, owner_id: str | None
+    ) -> TokenRecord:
+        """Change a token's comment, the one thing about a token that may change; with
+        ``owner_id`` only that principal's own token (another's answers as missing)."""
+        with self.db.transaction() as session:
+            store = self.stores.identity(session)
+            token = store.get_token(token_id)
+            if token is None or (owner_id is not None and token.principal_id != owner_id):
+                raise NotFound(f"token '{token_id}' does not exist")
+            store.update_token_comment(token_id, comment)
+            token.comment = comment
+        return token
 
     def revoke_token(self, token_id: str, owner_id: str | None) -> None:
         """Revoke a token; with ``owner_id`` only that principal's own token."""

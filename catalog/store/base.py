@@ -31,6 +31,10 @@ class NamespaceStore(ABC):
     def get(self, securable_type: SecurableType, full_name: str) -> SecurableRecord | None: ...
 
     @abstractmethod
+    def get_by_id(self, securable_type: SecurableType, securable_id: str) -> SecurableRecord | None:
+        """The object of this type with this id (Databricks addresses some objects by id)."""
+
+    @abstractmethod
     def get_by_full_name(self, full_name: str) -> SecurableRecord | None:
         """The object of any namespace type with this full name (tables and models share names)."""
 
@@ -103,6 +107,11 @@ class IdentityStore(ABC):
     def count_principals(self) -> int: ...
 
     @abstractmethod
+    def update_principal(self, record: PrincipalRecord) -> None:
+        """Persist ``display_name`` and ``active`` of ``record`` (its name never changes:
+        grants, ownership and tokens refer to it)."""
+
+    @abstractmethod
     def delete_principal(self, principal_id: str) -> None: ...
 
     @abstractmethod
@@ -129,6 +138,9 @@ class IdentityStore(ABC):
 
     @abstractmethod
     def get_token(self, token_id: str) -> TokenRecord | None: ...
+
+    @abstractmethod
+    def update_token_comment(self, token_id: str, comment: str | None) -> None: ...
 
     @abstractmethod
     def delete_token(self, token_id: str) -> None: ...

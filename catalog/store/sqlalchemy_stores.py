@@ -153,6 +153,15 @@ class SqlNamespaceStore(NamespaceStore):
         ).first()
         return _to_securable(row) if row else None
 
+    def get_by_id(self, securable_type: SecurableType, securable_id: str) -> SecurableRecord | None:
+        row = self.session.execute(
+            select(*_SECURABLE_COLUMNS).where(
+                t.Securable.id == securable_id,
+                t.Securable.securable_type == securable_type.value,
+            )
+        ).first()
+        return _to_securable(row) if row else None
+
     def get_by_full_name(self, full_name: str) -> SecurableRecord | None:
         row = self.session.execute(
             select(*_SECURABLE_COLUMNS).where(t.Securable.full_name == full_name)
@@ -415,6 +424,13 @@ class SqlIdentityStore(IdentityStore):
     def count_principals(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(t.Principal)) or 0)
 
+    def update_principal(self, record: PrincipalRecord) -> None:
+        self.session.execute(
+            update(t.Principal)
+            .where(t.Principal.id == record.id)
+            .values(display_name=record.display_name, active=record.active)
+        )
+
     def delete_principal(self, principal_id: str) -> None:
         self.session.execute(delete(t.Principal).where(t.Principal.id == principal_id))
 
@@ -483,6 +499,11 @@ class SqlIdentityStore(IdentityStore):
     def get_token(self, token_id: str) -> TokenRecord | None:
         row = self.session.get(t.AccessToken, token_id)
         return _to_token(row) if row else None
+
+    def update_token_comment(self, token_id: str, comment: str | None) -> None:
+        self.session.execute(
+            update(t.AccessToken).where(t.AccessToken.id == token_id).values(comment=comment)
+        )
 
     def delete_token(self, token_id: str) -> None:
         self.session.execute(delete(t.AccessToken).where(t.AccessToken.id == token_id))

@@ -100,3 +100,5 @@ class ServingEndpoint(Base):
     checked_tables: Mapped[str] = mapped_column(Text, default="[]")
     updated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     updated_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: The endpoint's tags (registry/serving/tags.py) as JSON text: ``[{key, value?}]``.
+    tags: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")

@@ -49,10 +49,12 @@ from common.values import check_rows
 from policy.securables import Privilege, SecurableType
 from registry.model_store import RegistryStores
 from registry.serving import inputs
+from registry.serving import tags as endpoint_tags
 from registry.serving.cache import TTL, ModelCache, ResolvedVersion, TtlCache, resolve_version
 from registry.serving.config import AutoCapture, EndpointConfig, inference_table_detail
 from registry.serving.endpoint_store import EndpointRow, EndpointStore
 from registry.serving.invocation import Invoker, Outcome
+from registry.serving.tags import EndpointTag
 
 ENDPOINT = SecurableType.SERVING_ENDPOINT
 _log = get_logger("steward.serving")
@@ -101,13 +103,20 @@ class ServingService:
 
     # -- create, read, update, delete -------------------------------------------------
 
-    def create(self, caller: Caller, name: str, config: EndpointConfig) -> Endpoint:
+    def create(
+        self,
+        caller: Caller,
+        name: str,
+        config: EndpointConfig,
+        tags: Sequence[EndpointTag] = (),
+    ) -> Endpoint:
         name = normalize_full_name(name, ENDPOINT)
+        kept = tuple(endpoint_tags.checked(tags, "tags"))
         with self.db.read() as session:
             store = self.stores.namespace(session)
             if store.get(ENDPOINT, name) is not None:
                 raise AlreadyExists(f"SERVING_ENDPOINT '{name}' already exists")
-            versions, checked = self._check_authority(caller, config, store)
+            versions, checked_tables = self._check_authority(caller, config, store)
             if config.capturing:
                 self._check_capture(caller, config.auto_capture, store)
         ops: list[Any] = []
@@ -115,7 +124,7 @@ class ServingService:
 
         def add_config(session: Session, record: SecurableRecord) -> None:
             EndpointStore(session).insert(
-                EndpointRow(record.id, config, 1, checked, at, caller.name)
+                EndpointRow(record.id, config, 1, checked_tables, at, caller.name, kept)
             )
             table = None
             if config.capturing:
@@ -191,6 +200,23 @@ class ServingService:
         self.authorizer.feed.applied(ops)
         self.endpoints.drop(name)
         return self.get(name)
+
+    def patch_tags(
+        self, name: str, add: Sequence[EndpointTag], delete: Sequence[str]
+    ) -> tuple[EndpointTag, ...]:
+        """Add and delete tags in one transaction (:func:`registry.serving.tags.patched`);
+        the tags afterwards. The owner's (or a MANAGE holder's) to change, as the config."""
+        name = normalize_full_name(name, ENDPOINT)
+        with self.db.transaction() as session:
+            record = self.stores.namespace(session).get(ENDPOINT, name)
+            endpoints = EndpointStore(session)
+            row = endpoints.get(record.id) if record is not None else None
+            if record is None or row is None:
+                raise NotFound(f"SERVING_ENDPOINT '{name}' does not exist")
+            tags = tuple(endpoint_tags.patched(row.tags, add, delete))
+            endpoints.set_tags(record.id, tags)
+        self.endpoints.drop(name)
+        return tags
 
     def delete(self, name: str) -> None:
         """Delete the endpoint (its config goes with it); its inference table stays."""

@@ -1,7 +1,12 @@
-"""Rows of ``serving_endpoints``: one per SERVING_ENDPOINT securable."""
+"""Rows of ``serving_endpoints``: one per SERVING_ENDPOINT securable.
+
+Tags are written on their own (:meth:`EndpointStore.set_tags`): a config update rewrites
+the config, never the tags, and a tag patch never the config.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -9,7 +14,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from registry.persistence import schema as t
+from registry.serving import tags as endpoint_tags
 from registry.serving.config import EndpointConfig
+from registry.serving.tags import EndpointTag
 
 
 @dataclass
@@ -20,6 +27,7 @@ class EndpointRow:
     checked_tables: frozenset[str]
     updated_at: int | None = None
     updated_by: str | None = None
+    tags: tuple[EndpointTag, ...] = ()
 
 
 class EndpointStore:
@@ -35,6 +43,7 @@ class EndpointStore:
                 checked_tables=orjson.dumps(sorted(row.checked_tables)).decode(),
                 updated_at=row.updated_at,
                 updated_by=row.updated_by,
+                tags=endpoint_tags.to_json(row.tags),
             )
         )
 
@@ -65,6 +74,13 @@ class EndpointStore:
             )
         )
 
+    def set_tags(self, securable_id: str, tags: Sequence[EndpointTag]) -> None:
+        self.session.execute(
+            update(t.ServingEndpoint)
+            .where(t.ServingEndpoint.securable_id == securable_id)
+            .values(tags=endpoint_tags.to_json(tags))
+        )
+
 
 def _row(found: t.ServingEndpoint) -> EndpointRow:
     return EndpointRow(
@@ -74,4 +90,5 @@ def _row(found: t.ServingEndpoint) -> EndpointRow:
         checked_tables=frozenset(orjson.loads(found.checked_tables or "[]")),
         updated_at=found.updated_at,
         updated_by=found.updated_by,
+        tags=endpoint_tags.from_json(found.tags),
     )

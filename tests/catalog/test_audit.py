@@ -34,6 +34,7 @@ from tests.support import ROOT, ServerHandle, start_server, unique, write_mlmode
 
 UC = "/api/2.1/unity-catalog"
 SCIM = "/api/2.0/preview/scim/v2"
+PERMISSIONS = "/api/2.0/permissions"
 AUDIT = "/api/2.1/steward/audit"
 SQL = "/api/2.0/sql/statements"
 
@@ -208,6 +209,15 @@ MUTATIONS: list[Mutation] = [
         failed=lambda c, w: c.post(f"{UC}/tables", json=table_body(w.catalog, "gone", "t")),
     ),
     Mutation(
+        "PATCH",
+        f"{UC}/tables/{{full_name}}",
+        "updateTable",
+        200,
+        lambda c, w: c.patch(f"{UC}/tables/{w.table}", json={"comment": "x"}),
+        denied=same,
+        failed=lambda c, w: c.patch(f"{UC}/tables/{w.gone}", json={"comment": "x"}),
+    ),
+    Mutation(
         "POST",
         "/api/2.1/steward/tables/{full_name}/rows",
         "writeTableRows",
@@ -353,6 +363,32 @@ MUTATIONS: list[Mutation] = [
         failed_status=400,
     ),
     Mutation(
+        "PUT",
+        f"{SCIM}/Users/{{user_id}}",
+        "updateUser",
+        200,
+        lambda c, w: c.put(
+            f"{SCIM}/Users/{w.user_id}", json={"userName": w.user, "displayName": "x"}
+        ),
+        denied=same,
+        failed=lambda c, w: c.put(f"{SCIM}/Users/{w.user_id}0", json={"displayName": "x"}),
+    ),
+    Mutation(
+        "PATCH",
+        f"{SCIM}/Users/{{user_id}}",
+        "patchUser",
+        200,
+        lambda c, w: c.patch(
+            f"{SCIM}/Users/{w.user_id}",
+            json={"Operations": [{"op": "replace", "path": "displayName", "value": "y"}]},
+        ),
+        denied=same,
+        failed=lambda c, w: c.patch(
+            f"{SCIM}/Users/{w.user_id}0",
+            json={"Operations": [{"op": "replace", "path": "displayName", "value": "y"}]},
+        ),
+    ),
+    Mutation(
         "POST",
         f"{SCIM}/ServicePrincipals",
         "createServicePrincipal",
@@ -361,6 +397,32 @@ MUTATIONS: list[Mutation] = [
         denied=same,
         failed=lambda c, w: c.post(f"{SCIM}/ServicePrincipals", json={"displayName": "no id"}),
         failed_status=400,
+    ),
+    Mutation(
+        "PUT",
+        f"{SCIM}/ServicePrincipals/{{sp_id}}",
+        "updateServicePrincipal",
+        200,
+        lambda c, w: c.put(f"{SCIM}/ServicePrincipals/{w.sp_id}", json={"displayName": "etl"}),
+        denied=same,
+        failed=lambda c, w: c.put(
+            f"{SCIM}/ServicePrincipals/{w.sp_id}0", json={"displayName": "etl"}
+        ),
+    ),
+    Mutation(
+        "PATCH",
+        f"{SCIM}/ServicePrincipals/{{sp_id}}",
+        "patchServicePrincipal",
+        200,
+        lambda c, w: c.patch(
+            f"{SCIM}/ServicePrincipals/{w.sp_id}",
+            json={"Operations": [{"op": "replace", "value": {"active": True}}]},
+        ),
+        denied=same,
+        failed=lambda c, w: c.patch(
+            f"{SCIM}/ServicePrincipals/{w.sp_id}0",
+            json={"Operations": [{"op": "replace", "value": {"active": True}}]},
+        ),
     ),
     Mutation(
         "POST",
@@ -388,6 +450,15 @@ MUTATIONS: list[Mutation] = [
         ),
     ),
     Mutation(
+        "PUT",
+        f"{SCIM}/Groups/{{group_id}}",
+        "updateGroup",
+        200,
+        lambda c, w: c.put(f"{SCIM}/Groups/{w.group_id}", json={"members": [{"value": w.user_id}]}),
+        denied=same,
+        failed=lambda c, w: c.put(f"{SCIM}/Groups/{w.group_id}0", json={"members": []}),
+    ),
+    Mutation(
         "POST",
         "/api/2.0/token/create",
         "createToken",
@@ -396,6 +467,20 @@ MUTATIONS: list[Mutation] = [
         denied=None,  # every caller may create its own tokens
         failed=lambda c, w: c.post("/api/2.0/token/create", json={"lifetime_seconds": -5}),
         failed_status=400,
+    ),
+    Mutation(
+        "PATCH",
+        "/api/2.0/token/{token_id}",
+        "updateToken",
+        200,
+        lambda c, w: c.patch(
+            f"/api/2.0/token/{w.token_id}",
+            json={"token": {"comment": "changed"}, "update_mask": "comment"},
+        ),
+        denied=None,  # every caller may change its own tokens' comments
+        failed=lambda c, w: c.patch(
+            "/api/2.0/token/gone", json={"token": {"comment": "x"}, "update_mask": "comment"}
+        ),
     ),
     Mutation(
         "POST",
@@ -419,6 +504,21 @@ MUTATIONS: list[Mutation] = [
         failed=lambda c, w: c.post(
             "/api/2.0/token-management/on-behalf-of/tokens",
             json={"user_name": f"gone-{w.user}", "comment": "obo"},
+        ),
+    ),
+    Mutation(
+        "PATCH",
+        "/api/2.0/token-management/tokens/{token_id}",
+        "updateAnyToken",
+        200,
+        lambda c, w: c.patch(
+            f"/api/2.0/token-management/tokens/{w.obo_token_id}",
+            json={"token": {"comment": "changed"}, "update_mask": "comment"},
+        ),
+        denied=same,
+        failed=lambda c, w: c.patch(
+            "/api/2.0/token-management/tokens/gone",
+            json={"token": {"comment": "x"}, "update_mask": "comment"},
         ),
     ),
     Mutation(
@@ -499,6 +599,48 @@ MUTATIONS: list[Mutation] = [
         denied=same,
         failed=lambda c, w: c.put(
             f"/api/2.0/serving-endpoints/{w.endpoint}_gone/config", json=_served(w)
+        ),
+    ),
+    Mutation(
+        "PATCH",
+        "/api/2.0/serving-endpoints/{name}/tags",
+        "patchServingEndpointTags",
+        200,
+        lambda c, w: c.patch(
+            f"/api/2.0/serving-endpoints/{w.endpoint}/tags",
+            json={"add_tags": [{"key": "team", "value": "ml"}]},
+        ),
+        denied=same,
+        failed=lambda c, w: c.patch(
+            f"/api/2.0/serving-endpoints/{w.endpoint}_gone/tags", json={"delete_tags": ["team"]}
+        ),
+    ),
+    Mutation(
+        "PUT",
+        f"{PERMISSIONS}/{{request_object_type}}/{{request_object_id}}",
+        "setObjectPermissions",
+        200,
+        lambda c, w: c.put(
+            f"{PERMISSIONS}/serving-endpoints/{w.endpoint}",
+            json={"access_control_list": [{"user_name": "admin", "permission_level": "CAN_QUERY"}]},
+        ),
+        denied=same,  # ownership of the endpoint, checked by the handler (it takes ids)
+        failed=lambda c, w: c.put(
+            f"{PERMISSIONS}/serving-endpoints/{w.endpoint}_gone", json={"access_control_list": []}
+        ),
+    ),
+    Mutation(
+        "PATCH",
+        f"{PERMISSIONS}/{{request_object_type}}/{{request_object_id}}",
+        "updateObjectPermissions",
+        200,
+        lambda c, w: c.patch(
+            f"{PERMISSIONS}/serving-endpoints/{w.endpoint}",
+            json={"access_control_list": [{"user_name": "admin", "permission_level": "CAN_QUERY"}]},
+        ),
+        denied=same,
+        failed=lambda c, w: c.patch(
+            f"{PERMISSIONS}/serving-endpoints/{w.endpoint}_gone", json={"access_control_list": []}
         ),
     ),
     Mutation(

@@ -218,6 +218,8 @@ def seeded_path_parameters(method: str, path: str, world: FuzzWorld) -> list[dic
     names = set(_PARAMETER.findall(path))
     if names == {"securable_type", "full_name"}:
         return [{"securable_type": t, "full_name": n} for t, n in objects.securables()]
+    if names == {"request_object_type", "request_object_id"}:  # Databricks' object permissions
+        return [{"request_object_type": "serving-endpoints", "request_object_id": objects.endpoint}]
     values: dict[str, Any] = {}
     for name in names:
         if name == "name":

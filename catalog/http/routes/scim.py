@@ -2,20 +2,27 @@
 plus ``/Me``.
 
 Any authenticated principal may read; only metastore admins may change principals.
+Changes follow RFC 7644 as Databricks serves it: ``PUT`` replaces a resource, ``PATCH``
+applies add/remove/replace operations (:mod:`catalog.http.routes.scim_changes`). A
+principal's name (``userName``, ``applicationId``, a group's folded ``displayName``) never
+changes: grants, ownership and tokens name the principal by it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, METASTORE_ADMIN, guard
 from catalog.http.models import RequestBody, ShortName
+from catalog.http.routes.scim_changes import check_not_kept, patch_update, ref_ids, refuse
 from catalog.identity import IdentityService, normalize_principal_name
+from catalog.principal_changes import PrincipalUpdate, SetEdit, SetOp
 from catalog.records import PrincipalKind, PrincipalRecord
+from catalog.runtime import Runtime
 from common.errors import InvalidParameter
 
 router = APIRouter(prefix="/api/2.0/preview/scim/v2", tags=["SCIM"])
@@ -63,15 +70,67 @@ class CreateGroup(RequestBody):
     members: list[ScimRef] | None = None
 
 
+class _Replacing(RequestBody):
+    """What every PUT body may carry besides its resource's own attributes.
+
+    Steward keeps no ``roles`` (it answers the one it has, metastore admin) and no
+    ``entitlements``: a body may repeat what a GET answered (a read-modify-write round
+    trip), and asking for anything else is a 400 saying why.
+    """
+
+    schemas: list[str] | None = None
+    id: str | None = Field(default=None, max_length=64)
+    roles: list[ScimRef] | None = None
+    entitlements: list[ScimRef] | None = None
+
+
+class ReplaceUser(_Replacing):
+    """PUT of a user. Left out: ``displayName`` is cleared (shown as the userName);
+    ``active`` and ``groups`` keep their value — a replace that forgets ``active`` must not
+    bring a deactivated user's tokens back to life, and group membership is a group's to
+    change (RFC 7643: a user's ``groups`` are read-only), though given here it is honoured."""
+
+    userName: ShortName | None = None
+    displayName: ShortName | None = None
+    active: bool | None = None
+    emails: list[dict[str, Any]] | None = None
+    groups: list[ScimRef] | None = None
+
+
+class ReplaceServicePrincipal(_Replacing):
+    """PUT of a service principal: as :class:`ReplaceUser`, named by ``applicationId``."""
+
+    applicationId: ShortName | None = None
+    displayName: ShortName | None = None
+    active: bool | None = None
+    groups: list[ScimRef] | None = None
+
+
+class ReplaceGroup(_Replacing):
+    """PUT of a group: ``members`` become exactly those given (none when left out, as a
+    replace means); ``displayName`` may change its spelling only; ``groups`` as for users."""
+
+    displayName: ShortName | None = None
+    members: list[ScimRef] | None = Field(default=None, max_length=10_000)
+    groups: list[ScimRef] | None = None
+
+
 class PatchOperation(RequestBody):
-    op: Literal["add", "remove", "replace", "Add", "Remove", "Replace"]
-    path: str | None = None
+    op: str
+    path: str | None = Field(default=None, max_length=1000)
     value: Any = None
+
+    @field_validator("op")
+    @classmethod
+    def _known_op(cls, value: str) -> str:
+        if value.lower() not in ("add", "remove", "replace"):
+            raise ValueError(f"op must be add, remove or replace, not {value!r}")
+        return value.lower()
 
 
 class PatchRequest(RequestBody):
     schemas: list[str] | None = None
-    Operations: list[PatchOperation] = Field(min_length=1)
+    Operations: list[PatchOperation] = Field(min_length=1, max_length=1000)
 
 
 def _user_json(p: PrincipalRecord, identity: IdentityService) -> dict[str, Any]:
@@ -190,6 +249,35 @@ def get_user(user_id: str, rt: RuntimeDep) -> dict[str, Any]:
     return _user_json(rt.identity.get_principal(user_id, USERS), rt.identity)
 
 
+@router.put("/Users/{user_id}", dependencies=[guard(METASTORE_ADMIN)], operation_id="updateUser")
+def replace_user(user_id: str, body: ReplaceUser, rt: RuntimeDep) -> dict[str, Any]:
+    current = _replaced(rt, user_id, USERS, body)
+    name = body.userName if body.userName is not None else current.name
+    _check_emails(body.emails, name)
+    update = PrincipalUpdate(
+        name=body.userName,
+        set_display_name=True,
+        display_name=body.displayName,
+        active=body.active,
+        groups=_replaced_groups(body.groups),
+    )
+    return _user_json(rt.identity.update_principal(current.id, USERS, update), rt.identity)
+
+
+@router.patch("/Users/{user_id}", dependencies=[guard(METASTORE_ADMIN)], operation_id="patchUser")
+def patch_user(user_id: str, body: PatchRequest, rt: RuntimeDep) -> dict[str, Any]:
+    return _user_json(_patched(rt, user_id, USERS, body), rt.identity)
+
+
+def _check_emails(emails: list[dict[str, Any]] | None, user_name: str) -> None:
+    """A user's email is its userName (when that is an address): a body may repeat it."""
+    wanted = normalize_principal_name(user_name, "userName")
+    for email in emails or []:
+        value = email.get("value")
+        if not isinstance(value, str) or normalize_principal_name(value, "email") != wanted:
+            refuse("emails")
+
+
 @router.delete(
     "/Users/{user_id}",
     dependencies=[guard(METASTORE_ADMIN)],
@@ -241,6 +329,34 @@ def get_service_principal(sp_id: str, rt: RuntimeDep) -> dict[str, Any]:
     return _user_json(rt.identity.get_principal(sp_id, SPS), rt.identity)
 
 
+@router.put(
+    "/ServicePrincipals/{sp_id}",
+    dependencies=[guard(METASTORE_ADMIN)],
+    operation_id="updateServicePrincipal",
+)
+def replace_service_principal(
+    sp_id: str, body: ReplaceServicePrincipal, rt: RuntimeDep
+) -> dict[str, Any]:
+    current = _replaced(rt, sp_id, SPS, body)
+    update = PrincipalUpdate(
+        name=body.applicationId,
+        set_display_name=True,
+        display_name=body.displayName,
+        active=body.active,
+        groups=_replaced_groups(body.groups),
+    )
+    return _user_json(rt.identity.update_principal(current.id, SPS, update), rt.identity)
+
+
+@router.patch(
+    "/ServicePrincipals/{sp_id}",
+    dependencies=[guard(METASTORE_ADMIN)],
+    operation_id="patchServicePrincipal",
+)
+def patch_service_principal(sp_id: str, body: PatchRequest, rt: RuntimeDep) -> dict[str, Any]:
+    return _user_json(_patched(rt, sp_id, SPS, body), rt.identity)
+
+
 @router.delete(
     "/ServicePrincipals/{sp_id}",
     dependencies=[guard(METASTORE_ADMIN)],
@@ -290,42 +406,54 @@ def delete_group(group_id: str, rt: RuntimeDep) -> Response:
     return Response(status_code=204)
 
 
-def _member_ids_from_path(path: str) -> list[str]:
-    """``members[value eq "ID"]`` → ``["ID"]``."""
-    prefix = "members[value eq "
-    if not (path.startswith(prefix) and path.endswith("]")):
-        raise InvalidParameter(f"unsupported PATCH path '{path}': use members[value eq \"id\"]")
-    literal = path[len(prefix) : -1].strip()
-    if len(literal) < 2 or literal[0] != '"' or literal[-1] != '"':
-        raise InvalidParameter(f"member id in PATCH path '{path}' must be double-quoted")
-    return [literal[1:-1]]
-
-
-def _member_ids_from_value(value: Any) -> list[str]:
-    members = value.get("members") if isinstance(value, dict) else value
-    if not isinstance(members, list) or not all(
-        isinstance(m, dict) and isinstance(m.get("value"), str) for m in members
-    ):
-        raise InvalidParameter('PATCH value must be {"members": [{"value": "<id>"}, …]}')
-    return [m["value"] for m in members]
+@router.put("/Groups/{group_id}", dependencies=[guard(METASTORE_ADMIN)], operation_id="updateGroup")
+def replace_group(group_id: str, body: ReplaceGroup, rt: RuntimeDep) -> dict[str, Any]:
+    current = _replaced(rt, group_id, GROUPS, body)
+    update = PrincipalUpdate(
+        set_display_name=body.displayName is not None,
+        display_name=body.displayName,
+        members=(SetEdit(SetOp.REPLACE, ref_ids(body.members)),),
+        groups=_replaced_groups(body.groups),
+    )
+    group = rt.identity.update_principal(current.id, GROUPS, update)
+    return _group_json(group, rt.identity)
 
 
 @router.patch(
     "/Groups/{group_id}", dependencies=[guard(METASTORE_ADMIN)], operation_id="patchGroup"
 )
 def patch_group(group_id: str, body: PatchRequest, rt: RuntimeDep) -> dict[str, Any]:
-    add: list[str] = []
-    remove: list[str] = []
-    for op in body.Operations:
-        kind = op.op.lower()
-        if kind == "add" or (kind == "replace" and op.path in (None, "members")):
-            add.extend(_member_ids_from_value(op.value))
-        elif kind == "remove":
-            if op.path and op.path != "members":
-                remove.extend(_member_ids_from_path(op.path))
-            else:
-                remove.extend(_member_ids_from_value(op.value))
-        else:
-            raise InvalidParameter(f"unsupported PATCH operation '{op.op}' on '{op.path}'")
-    group = rt.identity.change_members(group_id, add=add, remove=remove)
+    group = _patched(rt, group_id, GROUPS, body)
     return _group_json(group, rt.identity)
+
+
+# -- changes, shared by the three resources --------------------------------------------
+
+
+def _patched(
+    rt: Runtime, principal_id: str, kinds: list[str], body: PatchRequest
+) -> PrincipalRecord:
+    operations = [(o.op, o.path, o.value) for o in body.Operations]
+    update = patch_update(kinds[0], principal_id, operations)
+    return rt.identity.update_principal(principal_id, kinds, update)
+
+
+def _replaced(
+    rt: Runtime, principal_id: str, kinds: list[str], body: _Replacing
+) -> PrincipalRecord:
+    """The principal a PUT replaces, once what the body may not change is checked."""
+    current = rt.identity.get_principal(principal_id, kinds)
+    if body.id is not None and body.id != current.id:
+        raise InvalidParameter(f"the body's id '{body.id}' is not the path's '{current.id}'")
+    check_not_kept("entitlements", body.entitlements)
+    if body.roles is not None and {r.value for r in body.roles} != _roles(current):
+        refuse("roles")
+    return current
+
+
+def _replaced_groups(refs: list[ScimRef] | None) -> tuple[SetEdit, ...]:
+    return () if refs is None else (SetEdit(SetOp.REPLACE, ref_ids(refs)),)
+
+
+def _roles(p: PrincipalRecord) -> set[str]:
+    return {"metastore_admin"} if p.is_metastore_admin else set()

@@ -1,10 +1,10 @@
-"""``/api/2.1/unity-catalog/tables``."""
+"""``/api/2.1/unity-catalog/tables`` and ``table-summaries``."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard, require_visible
@@ -14,6 +14,7 @@ from catalog.http.models import (
     Empty,
     ListTablesResponse,
     PrimaryKeyConstraint,
+    RequestBody,
     SecurableInfo,
     TableConstraint,
     TableInfo,
@@ -21,6 +22,7 @@ from catalog.http.models import (
 from catalog.names import normalize_part
 from catalog.namespace import NewSecurable
 from catalog.records import ColumnRecord, TableRecord
+from catalog.table_summaries import list_summaries
 from catalog.tables import build_table_detail
 from common.errors import InvalidParameter, NotFound
 from policy.requirements import NameFrom
@@ -31,6 +33,8 @@ TABLE = SecurableType.TABLE
 BY_NAME = NameFrom.path("full_name")
 #: The reference spec caps a page of tables at 50.
 PAGE_MAX = 50
+#: Summaries are small; Databricks pages them by the thousand.
+SUMMARIES_PAGE_MAX = 1000
 
 
 def table_info(t: TableRecord) -> TableInfo:
@@ -217,6 +221,80 @@ def table_exists(full_name: str, caller: CallerDep, rt: RuntimeDep) -> TableExis
     except NotFound:
         return TableExists(table_exists=False)
     return TableExists(table_exists=True)
+
+
+class UpdateTable(RequestBody):
+    """Databricks' ``tables.update`` sends ``owner``; ``comment`` is SQL's ``COMMENT ON
+    TABLE`` in this shape. A table's columns, type and name change through neither."""
+
+    owner: str | None = Field(default=None, max_length=255)
+    comment: str | None = None
+
+
+@router.patch(
+    "/tables/{full_name}",
+    # As for catalogs, schemas and models: the owner, or MANAGE with the usage gates.
+    dependencies=[guard(privilege=Privilege.MANAGE, on=TABLE, name_from=BY_NAME)],
+    operation_id="updateTable",
+)
+def update_table(full_name: str, body: UpdateTable, caller: CallerDep, rt: RuntimeDep) -> TableInfo:
+    owner = (
+        rt.identity.require_principal_name(body.owner, "owner") if body.owner is not None else None
+    )
+    rt.namespace.update(caller, TABLE, full_name, comment=body.comment, owner=owner)
+    return table_info(rt.namespace.get_table(full_name))
+
+
+class TableSummary(BaseModel):
+    full_name: str
+    table_type: str
+
+
+class ListTableSummariesResponse(BaseModel):
+    tables: list[TableSummary]
+    next_page_token: str | None = None
+
+
+@router.get(
+    "/table-summaries",
+    # The catalog must be visible: a hidden one answers as a missing one (404).
+    dependencies=[
+        guard(
+            privilege=Privilege.BROWSE,
+            on=SecurableType.CATALOG,
+            name_from=NameFrom.query("catalog_name"),
+        )
+    ],
+    operation_id="listTableSummaries",
+)
+async def list_table_summaries(
+    catalog_name: str,
+    caller: CallerDep,
+    rt: RuntimeDep,
+    schema_name_pattern: str | None = None,
+    table_name_pattern: str | None = None,
+    max_results: int | None = None,
+    page_token: str | None = None,
+    include_manifest_capabilities: bool = False,
+) -> ListTableSummariesResponse:
+    """Databricks' ``tables.list_summaries``: every table of the catalog the caller sees
+    (:mod:`catalog.table_summaries`). ``include_manifest_capabilities`` asks for a manifest
+    Steward does not have; it is accepted and none is sent, as for a table without one."""
+    page = await run_in_threadpool(
+        list_summaries,
+        rt.namespace,
+        caller,
+        normalize_part(catalog_name, "catalog_name"),
+        schema_name_pattern,
+        table_name_pattern,
+        max_results,
+        page_token,
+        SUMMARIES_PAGE_MAX,
+    )
+    return ListTableSummariesResponse(
+        tables=[TableSummary(full_name=t.full_name, table_type=t.table_type) for t in page.items],
+        next_page_token=page.next_page_token,
+    )
 
 
 @router.delete(

@@ -39,6 +39,32 @@ class DeleteToken(RequestBody):
     token_id: str
 
 
+class TokenFields(RequestBody):
+    """A token as the Databricks SDK sends it in an update: ``PublicTokenInfo`` (own tokens)
+    or ``TokenInfo`` (token management). Only the fields the ``update_mask`` names are read;
+    the rest are what a GET answered, accepted so a read-modify-write round trip works."""
+
+    comment: str | None = Field(default=None, max_length=1000)
+    scopes: list[str] | None = None
+    token_id: str | None = Field(default=None, max_length=64)
+    creation_time: int | None = None
+    expiry_time: int | None = None
+    owner_id: int | str | None = None
+    created_by_id: int | str | None = None
+    created_by_username: str | None = Field(default=None, max_length=255)
+    workspace_id: int | None = None
+    last_used_day: int | None = None
+    autoscope_state: str | None = Field(default=None, max_length=255)
+    backfill_scopes: list[str] | None = None
+    inferred_scopes: list[str] | None = None
+
+
+class UpdateToken(RequestBody):
+    token: TokenFields
+    #: Comma-separated field names (a protobuf FieldMask); ``*`` is every updatable one.
+    update_mask: str = Field(max_length=1000)
+
+
 def token_info(
     t: TokenRecord, owner: str | None = None, dialect: Dialect = Dialect.UNITY_CATALOG
 ) -> dict[str, Any]:
@@ -78,6 +104,41 @@ def list_tokens(caller: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
 def revoke_token(body: DeleteToken, caller: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
     rt.identity.revoke_token(body.token_id, owner_id=caller.principal.id)
     return {}
+
+
+@router.patch("/token/{token_id}", dependencies=[guard(AUTHENTICATED)], operation_id="updateToken")
+def update_token(
+    token_id: str, body: UpdateToken, caller: CallerDep, rt: RuntimeDep
+) -> dict[str, Any]:
+    """Databricks' ``tokens.update``: the caller's own token; another's answers as missing."""
+    comment = _new_comment(token_id, body)
+    rt.identity.update_token_comment(token_id, comment, owner_id=caller.principal.id)
+    return {}
+
+
+def _new_comment(token_id: str, body: UpdateToken) -> str | None:
+    """The comment an update sets, once its mask is checked: a token's comment is the one
+    thing about it that may change (its value, owner and expiry are fixed at creation, and
+    Steward tokens carry no scopes: a token acts with all its owner's privileges)."""
+    if body.token.token_id is not None and body.token.token_id != token_id:
+        raise InvalidParameter(
+            f"token.token_id '{body.token.token_id}' is not the path's '{token_id}'"
+        )
+    paths = {p.strip() for p in body.update_mask.split(",") if p.strip()}
+    if not paths:
+        raise InvalidParameter("update_mask names no field: give 'comment'")
+    if "*" in paths:
+        paths = (paths - {"*"}) | {"comment", "scopes"}
+    fixed = sorted(paths - {"comment", "scopes"})
+    if fixed:
+        raise InvalidParameter(f"'{fixed[0]}' cannot be changed: only a token's comment can")
+    if "scopes" in paths and body.token.scopes:
+        raise InvalidParameter(
+            "Steward tokens carry no scopes: a token acts with all its owner's privileges"
+        )
+    if "comment" not in paths:
+        raise InvalidParameter("update_mask names no field that can change: give 'comment'")
+    return body.token.comment
 
 
 @router.post(
@@ -151,3 +212,17 @@ def get_any_token(token_id: str, rt: RuntimeDep, dialect: DialectDep) -> dict[st
 def delete_any_token(token_id: str, rt: RuntimeDep) -> dict[str, Any]:
     rt.identity.revoke_token(token_id, owner_id=None)
     return {}
+
+
+@router.patch(
+    "/token-management/tokens/{token_id}",
+    dependencies=[guard(METASTORE_ADMIN)],
+    operation_id="updateAnyToken",
+)
+def update_any_token(
+    token_id: str, body: UpdateToken, rt: RuntimeDep, dialect: DialectDep
+) -> dict[str, Any]:
+    """Databricks' ``token_management.update_token_management``: answers the token's info."""
+    comment = _new_comment(token_id, body)
+    updated = rt.identity.update_token_comment(token_id, comment, owner_id=None)
+    return token_info(updated, updated.principal_id, dialect)

@@ -35,6 +35,7 @@ from registry.serving.cache import TTL
 from registry.serving.config import EndpointConfig, parse_config
 from registry.serving.endpoint_service import Endpoint, ServingService
 from registry.serving.invocation import Outcome
+from registry.serving.tags import MAX_TAGS, EndpointTag
 
 ENDPOINT = SecurableType.SERVING_ENDPOINT
 BY_NAME = NameFrom.path("name")
@@ -93,11 +94,34 @@ class EndpointCoreConfigInput(RequestBody):
         )
 
 
+class EndpointTagBody(RequestBody):
+    """Databricks' ``EndpointTag``: a label on the endpoint (registry/serving/tags.py)."""
+
+    key: str = Field(max_length=255)
+    value: str | None = Field(default=None, max_length=255)
+
+    def to_domain(self) -> EndpointTag:
+        return EndpointTag(self.key, self.value)
+
+
 class CreateServingEndpoint(RequestBody):
     name: str = Field(min_length=1, max_length=255)
     config: EndpointCoreConfigInput
-    tags: list[dict[str, str]] | None = None
+    tags: list[EndpointTagBody] | None = Field(default=None, max_length=MAX_TAGS)
+    #: Databricks' routing option: accepted and ignored (Steward serves in-process).
     route_optimized: bool | None = None
+
+
+class PatchTags(RequestBody):
+    """Databricks' ``serving_endpoints.patch``: tags to add (or give a new value) and keys
+    to delete, in one change."""
+
+    add_tags: list[EndpointTagBody] = Field(default_factory=list, max_length=MAX_TAGS)
+    delete_tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
+
+
+class EndpointTags(BaseModel):
+    tags: list[dict[str, str]]
 
 
 class EndpointResponse(BaseModel):
@@ -163,6 +187,7 @@ def endpoint_info(found: Endpoint) -> EndpointResponse:
         state={"ready": "READY", "config_update": "NOT_UPDATING"},
         config=body,
         owner=record.owner,
+        tags=[t.as_json() for t in row.tags],
     )
 
 
@@ -180,7 +205,8 @@ def create_endpoint(
             f"config.name '{body.config.name}' is not the endpoint's name '{body.name}'"
         )
     config = body.config.to_domain()
-    return endpoint_info(serving.create(caller, body.name, config))
+    tags = [t.to_domain() for t in body.tags or []]
+    return endpoint_info(serving.create(caller, body.name, config, tags))
 
 
 @router.get("", dependencies=[guard(AUTHENTICATED)], operation_id="listServingEndpoints")
@@ -230,6 +256,17 @@ def update_config(
     if body.name is not None and body.name != name:
         raise InvalidParameter(f"config.name '{body.name}' is not the endpoint's name '{name}'")
     return endpoint_info(serving.update_config(caller, name, body.to_domain()))
+
+
+@router.patch(
+    "/{name}/tags",
+    dependencies=[guard(privilege=Privilege.OWNERSHIP, on=ENDPOINT, name_from=BY_NAME)],
+    operation_id="patchServingEndpointTags",
+)
+def patch_tags(name: str, body: PatchTags, serving: ServingDep) -> EndpointTags:
+    """Add and delete tags; answers the endpoint's tags afterwards."""
+    tags = serving.patch_tags(name, [t.to_domain() for t in body.add_tags], body.delete_tags)
+    return EndpointTags(tags=[t.as_json() for t in tags])
 
 
 @router.delete(
