@@ -240,14 +240,18 @@ def server_fixture(name: str, extra_env: dict[str, str] | None = None) -> Any:
     return fixture
 
 
+#: A minimal MLmodel: no flavor, a signature.
+MLMODEL_TEXT = (
+    'flavors: {}\nsignature:\n  inputs: \'[{"type": "double", "name": "x"}]\'\n'
+    '  outputs: \'[{"type": "long"}]\'\n'
+)
+
+
 def write_mlmodel(storage_location: str) -> None:
     """What an MLflow client writes at a version's file: location before finalize."""
     directory = Path(storage_location.removeprefix("file://"))
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "MLmodel").write_text(
-        'flavors: {}\nsignature:\n  inputs: \'[{"type": "double", "name": "x"}]\'\n'
-        '  outputs: \'[{"type": "long"}]\'\n'
-    )
+    (directory / "MLmodel").write_text(MLMODEL_TEXT)
 
 
 # -- HAProxy in front of replicas run as processes (tests/e2e/test_topology.py and

@@ -30,7 +30,14 @@ from policy.securables import SecurableType
 from policy.statement_reading import StatementKind as K
 from steward.app import REGISTRY_ROUTERS
 from tests.bad_input_support import table_body
-from tests.support import ROOT, ServerHandle, start_server, unique, write_mlmodel
+from tests.support import (
+    MLMODEL_TEXT,
+    ROOT,
+    ServerHandle,
+    start_server,
+    unique,
+    write_mlmodel,
+)
 
 UC = "/api/2.1/unity-catalog"
 SCIM = "/api/2.0/preview/scim/v2"
@@ -245,6 +252,48 @@ MUTATIONS: list[Mutation] = [
         ),
     ),
     Mutation(
+        "POST",
+        f"{UC}/entity-tag-assignments",
+        "createEntityTagAssignment",
+        200,
+        lambda c, w: c.post(
+            f"{UC}/entity-tag-assignments",
+            json={
+                "entity_type": "tables",
+                "entity_name": w.table,
+                "tag_key": "k",
+                "tag_value": "v",
+            },
+        ),
+        denied=same,
+        failed=lambda c, w: c.post(
+            f"{UC}/entity-tag-assignments",
+            json={"entity_type": "tables", "entity_name": w.gone, "tag_key": "k"},
+        ),
+    ),
+    Mutation(
+        "PATCH",
+        f"{UC}/entity-tag-assignments/{{entity_type}}/{{entity_name}}/tags/{{tag_key}}",
+        "updateEntityTagAssignment",
+        200,
+        lambda c, w: c.patch(
+            f"{UC}/entity-tag-assignments/tables/{w.table}/tags/k", json={"tag_value": "w"}
+        ),
+        denied=same,
+        failed=lambda c, w: c.patch(
+            f"{UC}/entity-tag-assignments/tables/{w.table}/tags/missing", json={"tag_value": "w"}
+        ),
+    ),
+    Mutation(
+        "DELETE",
+        f"{UC}/entity-tag-assignments/{{entity_type}}/{{entity_name}}/tags/{{tag_key}}",
+        "deleteEntityTagAssignment",
+        200,
+        lambda c, w: c.delete(f"{UC}/entity-tag-assignments/tables/{w.table}/tags/k"),
+        denied=same,
+        failed=lambda c, w: c.delete(f"{UC}/entity-tag-assignments/tables/{w.table}/tags/missing"),
+    ),
+    Mutation(
         "PATCH",
         f"{UC}/permissions/{{securable_type}}/{{full_name}}",
         "updatePermissions",
@@ -316,9 +365,11 @@ MUTATIONS: list[Mutation] = [
         "/api/2.1/steward/models/{full_name}/versions/{version}/artifacts/{path:path}",
         "uploadModelVersionArtifact",
         200,
+        # The MLmodel the walk wrote, uploaded again: finalize checks the files against
+        # their uploads, and a version's files either all come over HTTP or none do.
         lambda c, w: c.put(
-            f"/api/2.1/steward/models/{w.model}/versions/{w.version}/artifacts/notes.txt",
-            content=b"uploaded",
+            f"/api/2.1/steward/models/{w.model}/versions/{w.version}/artifacts/MLmodel",
+            content=MLMODEL_TEXT.encode(),
         ),
         denied=same,
         failed=lambda c, w: c.put(

@@ -140,6 +140,10 @@ def ok(response: httpx.Response) -> Any:
     return response.json() if response.content else None
 
 
+#: The tag each seeded table carries (reads of one tag name it).
+SEEDED_TAG = "domain"
+
+
 def seed(server: ServerHandle, catalog: str, with_data: bool) -> Objects:
     """A catalog with schema ``s``: table ``t`` (a feature table keyed by ``id``), model
     ``m`` with a READY version 1 aliased ``champion``, an endpoint serving it; a user, a
@@ -164,6 +168,8 @@ def seed(server: ServerHandle, catalog: str, with_data: bool) -> Objects:
     write_mlmodel(version["storage_location"])
     ok(admin.patch(f"{UC}/models/{catalog}.s.m/versions/1/finalize"))
     sql(admin, f"ALTER MODEL {catalog}.s.m SET ALIAS champion = 1")
+    tag = {"entity_type": "tables", "entity_name": f"{catalog}.s.t", "tag_key": SEEDED_TAG}
+    ok(admin.post(f"{UC}/entity-tag-assignments", json={**tag, "tag_value": "fuzz"}))
     endpoint = f"{catalog}_ep"
     served = {"served_entities": [{"entity_name": f"{catalog}.s.m", "entity_version": "1"}]}
     ok(admin.post(ENDPOINTS, json={"name": endpoint, "config": served}))
@@ -218,6 +224,9 @@ def seeded_path_parameters(method: str, path: str, world: FuzzWorld) -> list[dic
     names = set(_PARAMETER.findall(path))
     if names == {"securable_type", "full_name"}:
         return [{"securable_type": t, "full_name": n} for t, n in objects.securables()]
+    if names >= {"entity_type", "entity_name"}:  # tag assignments: the seeded table's tag
+        tagged = {"entity_type": "tables", "entity_name": objects.table}
+        return [{**tagged, "tag_key": SEEDED_TAG} if "tag_key" in names else tagged]
     if names == {"request_object_type", "request_object_id"}:  # Databricks' object permissions
         return [{"request_object_type": "serving-endpoints", "request_object_id": objects.endpoint}]
     values: dict[str, Any] = {}
