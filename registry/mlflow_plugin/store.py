@@ -34,6 +34,10 @@ _PROMPT_CLAUSE = re.compile(
 _NAME_FILTER = re.compile(r"^\s*name\s*=\s*(['\"])(?P<name>[^'\"]+)\1\s*$", re.I)
 
 
+#: Tags of registered models are tag assignments on them (docs/api.md).
+_TAGS = f"{UC}/entity-tag-assignments"
+
+
 def _three_parts(name: str) -> tuple[str, str, str]:
     parts = name.split(".")
     if len(parts) != 3 or not all(parts):
@@ -72,18 +76,39 @@ class StewardRegistryStore(AbstractStore):
         deployment_job_id: str | None = None,
     ) -> RegisteredModel:
         catalog, schema, model = _three_parts(name)
-        if tags:
-            raise _unsupported("tags on a registered model")
         body = {
             "name": model,
             "catalog_name": catalog,
             "schema_name": schema,
             "comment": description,
         }
-        return registered_model(call(self.base, "POST", f"{UC}/models", body))
+        info = call(self.base, "POST", f"{UC}/models", body)
+        for tag in tags or []:
+            self.set_registered_model_tag(name, tag)
+        return registered_model({**info, "tags": self._model_tags(name)} if tags else info)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
-        return registered_model(call(self.base, "GET", self._models(name)))
+        info = call(self.base, "GET", self._models(name))
+        return registered_model({**info, "tags": self._model_tags(name)})
+
+    def _model_tags(self, name: str) -> list[dict[str, Any]]:
+        """A model's tags (Steward keeps them as tag assignments on the model)."""
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = call(
+                self.base,
+                "GET",
+                f"{_TAGS}/registered_models/{part(name)}/tags",
+                params={"page_token": token},
+            )
+            found += [
+                {"key": t["tag_key"], "value": t.get("tag_value") or ""}
+                for t in page.get("tag_assignments", [])
+            ]
+            token = page.get("next_page_token")
+            if not token:
+                return found
 
     def update_registered_model(
         self, name: str, description: str | None, deployment_job_id: str | None = None
@@ -125,10 +150,16 @@ class StewardRegistryStore(AbstractStore):
         return [max(ready, key=lambda v: int(v.version))] if ready else []
 
     def set_registered_model_tag(self, name: str, tag: Any) -> None:
-        raise _unsupported("tags on a registered model")
+        body = {
+            "entity_type": "registered_models",
+            "entity_name": name,
+            "tag_key": tag.key,
+            "tag_value": tag.value,
+        }
+        call(self.base, "POST", _TAGS, body)
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
-        raise _unsupported("tags on a registered model")
+        call(self.base, "DELETE", f"{_TAGS}/registered_models/{part(name)}/tags/{part(key)}")
 
     # -- versions --------------------------------------------------------------------
 

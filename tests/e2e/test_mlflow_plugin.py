@@ -62,6 +62,10 @@ registered = mlflow.register_model(local, name)
 client = MlflowClient()
 client.set_registered_model_alias(name, "champion", registered.version)
 client.set_model_version_tag(name, registered.version, "stage", "candidate")
+client.set_registered_model_tag(name, "team", "growth")
+client.set_registered_model_tag(name, "tier", "gold")
+client.delete_registered_model_tag(name, "tier")
+out["model_tags"] = dict(client.get_registered_model(name).tags)
 by_alias = client.get_model_version_by_alias(name, "champion")
 loaded = mlflow.pyfunc.load_model(f"models:/{name}@champion")
 by_version = mlflow.pyfunc.load_model(f"models:/{name}/{registered.version}")
@@ -184,6 +188,7 @@ def test_mlflow_on_another_machine_registers_aliases_and_loads_over_http(
     assert out["both_classes"] and out["same"] and out["same_by_version"], out
     assert (out["version"], out["status"], out["alias_version"]) == ("1", "READY", "1"), out
     assert out["aliases"] == ["champion"] and out["tags"] == {"stage": "candidate"}, out
+    assert out["model_tags"] == {"team": "growth"}, out
     assert out["searched"] == ["1"] and out["aliases_after_delete"] == [], out
 
     # Every file went up and came down through Steward, as the scientist, audited.
