@@ -1087,3 +1087,48 @@ def test_serving_endpoint_permissions_map_to_grants(
         w.serving_endpoints.get_permissions(gone)
     assert str(hidden.value) == str(missing.value).replace(gone, endpoint_id)
     assert name not in str(hidden.value)
+
+
+# -- tags ------------------------------------------------------------------------------------
+
+
+def test_entity_tag_assignments_round_trip(
+    server: ServerHandle, w: WorkspaceClient, schema: tuple[str, str]
+) -> None:
+    catalog, name = schema
+    table = make_table(w, catalog, name, "tagged")
+    api = w.entity_tag_assignments
+    for entity_type, entity in (
+        ("catalogs", catalog),
+        ("tables", table),
+        ("columns", f"{table}.id"),
+    ):
+        made = api.create(
+            uc.EntityTagAssignment(
+                entity_name=entity, tag_key="pii", entity_type=entity_type, tag_value="none"
+            )
+        )
+        assert (made.entity_type, made.entity_name, made.tag_value) == (entity_type, entity, "none")
+        assert made.update_time is not None and made.updated_by
+    changed = api.update(
+        "tables",
+        table,
+        "pii",
+        uc.EntityTagAssignment(
+            entity_name=table, tag_key="pii", entity_type="tables", tag_value="email"
+        ),
+        update_mask="tag_value",
+    )
+    assert changed.tag_value == "email"
+    assert api.get("tables", table, "pii").tag_value == "email"
+    assert [(t.tag_key, t.tag_value) for t in api.list("columns", f"{table}.id")] == [
+        ("pii", "none")
+    ]
+    api.delete("tables", table, "pii")
+    assert list(api.list("tables", table)) == []
+    with pytest.raises(NotFound):
+        api.get("tables", table, "pii")
+    # A user who does not see the table gets what a missing one gets.
+    _user, token = server.create_user()
+    with pytest.raises(NotFound):
+        list(workspace(server, token).entity_tag_assignments.list("tables", table))
