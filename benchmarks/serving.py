@@ -25,7 +25,7 @@ only at request time (an amount). The same fitted object is served on both sides
   feature lookup: each request carries all 8 features.
 
 Full ``mlflow`` is a benchmark-only dependency, installed pinned into its own venv by
-:func:`benchmarks.registry.ensure_mlflow_venv` (``--mlflow-venv``), never into the project's.
+:func:`benchmarks.registry_rest.ensure_mlflow_venv` (``--mlflow-venv``), never into the project's.
 
 **The load.** One closed-loop client for every system: ``--concurrency`` threads, each
 with one keep-alive httpx connection, each sending its next ``POST …/invocations`` as soon
@@ -92,7 +92,7 @@ from benchmarks.harness import (
     tree_pids,
     write_json,
 )
-from benchmarks.registry import (
+from benchmarks.registry_rest import (
     DEFAULT_MLFLOW_VENV,
     MLFLOW_REQUIREMENT,
     MlflowServer,
