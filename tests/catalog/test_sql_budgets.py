@@ -188,11 +188,14 @@ def test_statements_at_the_limit_side_by_side_leave_others_served(
     )
     ok(data.reader_client, statement)
     stop = threading.Event()
+    statement_seconds: list[float] = []
 
     def load() -> None:
         client = server.client(data.reader_token)
         while not stop.is_set():
+            started = time.monotonic()
             post(client, statement)
+            statement_seconds.append(time.monotonic() - started)
 
     threads = [threading.Thread(target=load) for _ in range(4)]
     for thread in threads:
@@ -211,7 +214,13 @@ def test_statements_at_the_limit_side_by_side_leave_others_served(
         for thread in threads:
             thread.join()
     latencies.sort()
-    assert latencies[len(latencies) // 2] < 0.25, latencies
+    statement_seconds.sort()
+    read = latencies[len(latencies) // 2]
+    compiled = statement_seconds[len(statement_seconds) // 2]
+    # Measured against the statements of the same moment, so that a machine slowed by other
+    # work slows both sides: a read waits for at most the compile in progress, not for the
+    # four (without the gate the reads took as long as the statements).
+    assert read < 0.25 or read < compiled / 3, (read, compiled, latencies)
 
 
 # -- each budget, just at and just over --------------------------------------------------------
