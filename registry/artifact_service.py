@@ -304,7 +304,7 @@ class ArtifactService:
         files are its creator's to write, not every holder of CREATE MODEL VERSION's."""
         path = validate_path(path)
         expected = validate_checksum(checksum)
-        _model, record = self.registry.get_version(full_name, version)
+        _model, record = self.registry.get_version(full_name, version, decorated=False)
         self._require_pending(record, full_name)
         if record.created_by != uploader:
             raise PermissionDenied(
@@ -328,7 +328,8 @@ class ArtifactService:
         directory.mkdir(parents=True, exist_ok=True)
 
         def still_pending() -> None:
-            self._require_pending(self.registry.get_version(full_name, version)[1], full_name)
+            _model, now = self.registry.get_version(full_name, version, decorated=False)
+            self._require_pending(now, full_name)
 
         def record(entry: ArtifactEntry) -> None:
             self.registry.record_upload(full_name, version, (entry.path, entry.size, entry.sha256))
@@ -385,7 +386,7 @@ class ArtifactService:
         self, full_name: str, version: int
     ) -> tuple[SecurableRecord, VersionRecord, list[ArtifactEntry]]:
         """READY: the manifest recorded at finalize. Otherwise the files there now."""
-        model, record = self.registry.get_version(full_name, version)
+        model, record = self.registry.get_version(full_name, version, decorated=False)
         if record.status == READY:
             return model, record, self._recorded(record)
         directory = artifacts_dir(record, self.storage_root)
@@ -399,7 +400,7 @@ class ArtifactService:
 
     def open_download(self, full_name: str, version: int, path: str) -> Download:
         path = validate_path(path)
-        _model, record = self.registry.get_version(full_name, version)
+        _model, record = self.registry.get_version(full_name, version, decorated=False)
         if record.status != READY:
             raise InvalidState(
                 f"version {version} of '{full_name}' is {record.status}; artifacts are served "

@@ -212,12 +212,15 @@ class ModelRegistry:
         return tables
 
     def get_version(
-        self, model_full_name: str, version: int
+        self, model_full_name: str, version: int, *, decorated: bool = True
     ) -> tuple[SecurableRecord, VersionRecord]:
+        """The model and its version; ``decorated=False`` leaves out the version's tags and
+        aliases (two queries) for callers that need only its status and files."""
         with self.db.read() as session:
             model = self._model_in(session, model_full_name)
             record = self._version_in(session, model, version)
-            self.stores.models(session).decorate([record])
+            if decorated:
+                self.stores.models(session).decorate([record])
             return model, record
 
     def list_versions(
