@@ -10,11 +10,8 @@ catalog as its :class:`~catalog.runtime.RegistryHooks`, and builds the HTTP app
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import os
 import sys
-import threading
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -122,21 +119,6 @@ def prepare_storage_root(root: Path) -> None:
     root.chmod(0o700)
 
 
-def _import_model_inspection() -> None:
-    with contextlib.suppress(ImportError):
-        importlib.import_module("skops.io")
-
-
-def warm_model_inspection() -> None:
-    """Finalize asks skops which types a model file references, and importing skops (with
-    the scikit-learn it imports) takes 2-3 s: a worker's first finalize would wait that long
-    (benchmarks/README.md, "Model registry through MLflow's client"). Import it beside the
-    start instead; a finalize that comes first waits for the import in progress."""
-    threading.Thread(
-        target=_import_model_inspection, name="steward-warm-imports", daemon=True
-    ).start()
-
-
 def start(settings: Settings) -> tuple[Runtime, RegistryServices]:
     """Migrate, build the services and bootstrap the metastore and its first admin."""
     prepare_storage_root(settings.storage_root)
@@ -153,7 +135,6 @@ def start(settings: Settings) -> tuple[Runtime, RegistryServices]:
     if lock is not None:
         runtime.background.append(lock)  # stopped last: released after everything else
     runtime.background.append(services.serving)
-    warm_model_inspection()
     if settings.pending_version_seconds > 0:
         sweeper = PendingVersionSweeper(
             services.models, services.artifacts, settings.pending_version_seconds
