@@ -142,11 +142,16 @@ class ServingService:
     def get(self, name: str) -> Endpoint:
         name = normalize_full_name(name, ENDPOINT)
         with self.db.read() as session:
-            record = self.stores.namespace(session).get(ENDPOINT, name)
-            row = EndpointStore(session).get(record.id) if record is not None else None
+            record, row = self._found(session, name)
+        return Endpoint(record, row)
+
+    def _found(self, session: Session, name: str) -> tuple[SecurableRecord, EndpointRow]:
+        """The endpoint's securable and its row, or NotFound."""
+        record = self.stores.namespace(session).get(ENDPOINT, name)
+        row = EndpointStore(session).get(record.id) if record is not None else None
         if record is None or row is None:
             raise NotFound(f"SERVING_ENDPOINT '{name}' does not exist")
-        return Endpoint(record, row)
+        return record, row
 
     def list(
         self, caller: Caller, max_results: int | None, page_token: str | None, server_max: int
@@ -181,11 +186,8 @@ class ServingService:
                 self._check_capture(caller, config.auto_capture, store)
         ops: list[Any] = []
         with self.db.transaction() as session:
-            record = self.stores.namespace(session).get(ENDPOINT, name)
+            record, row = self._found(session, name)
             endpoints = EndpointStore(session)
-            row = endpoints.get(record.id) if record is not None else None
-            if record is None or row is None:
-                raise NotFound(f"SERVING_ENDPOINT '{name}' does not exist")
             row = EndpointRow(
                 record.id, config, row.config_version + 1, checked, now_ms(), caller.name
             )
@@ -208,11 +210,8 @@ class ServingService:
         the tags afterwards. The owner's (or a MANAGE holder's) to change, as the config."""
         name = normalize_full_name(name, ENDPOINT)
         with self.db.transaction() as session:
-            record = self.stores.namespace(session).get(ENDPOINT, name)
+            record, row = self._found(session, name)
             endpoints = EndpointStore(session)
-            row = endpoints.get(record.id) if record is not None else None
-            if record is None or row is None:
-                raise NotFound(f"SERVING_ENDPOINT '{name}' does not exist")
             tags = tuple(endpoint_tags.patched(row.tags, add, delete))
             endpoints.set_tags(record.id, tags)
         self.endpoints.drop(name)
