@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from catalog.access.authorizer import Authorizer
 from catalog.access.casbin_adapter import load_engine
+from catalog.access.change_beacon import ChangeBeacon
 from catalog.access.grants import GrantService
 from catalog.access.replica_sync import ChangeLogFollower, PolicyListener
 from catalog.admission import StatementAdmission
@@ -161,7 +162,7 @@ def start(settings: Settings) -> tuple[Runtime, RegistryServices]:
         # ends before loading, so a change committed meanwhile is replayed, not lost.
         after = ChangeLogFollower.last_seq(runtime.db)
         load_engine(runtime.db, engine)
-        follower = ChangeLogFollower(runtime.db, engine, after)
+        follower = ChangeLogFollower(runtime.db, engine, after, ChangeBeacon(settings.storage_root))
         runtime.authorizer.feed.follower = follower  # its own changes, in log order too
         follower.start()
         runtime.background.append(follower)

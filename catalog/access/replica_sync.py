@@ -36,6 +36,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from catalog.access.change_beacon import ChangeBeacon
 from catalog.logs import get_logger
 from catalog.persistence.engine import Database
 from catalog.persistence.schema import PolicyChange
@@ -137,6 +138,16 @@ class PolicyFeed:
                 log.warning("policy_follower_failed", error=str(exc))
         apply_ops(self.engine, ops)
 
+    def behind(self) -> bool:
+        """SQLite workers: whether another worker committed a change this one has not
+        applied yet (see :mod:`catalog.access.change_beacon`); a memory read."""
+        return self.follower is not None and self.follower.behind()
+
+    def catch_up(self) -> None:
+        """Apply what :meth:`behind` found: reads the log, so off the event loop."""
+        if self.follower is not None:
+            self.follower.follow()
+
 
 class PolicyListener(threading.Thread):
     """Applies other replicas' changes, delivered by LISTEN/NOTIFY."""
@@ -231,10 +242,14 @@ class ChangeLogFollower(threading.Thread):
     it was, and one indexed read of nothing four times a second costs nothing.
     """
 
-    def __init__(self, db: Database, engine: PolicyEngine, after: int) -> None:
+    def __init__(
+        self, db: Database, engine: PolicyEngine, after: int, beacon: ChangeBeacon | None = None
+    ) -> None:
         super().__init__(name="steward-policy-follower", daemon=True)
         self.db = db
         self.engine = engine
+        #: Shared with the other workers: the last change any of them applied.
+        self.beacon = beacon
         #: The last change applied (or loaded with the engine).
         self.after = after
         self._stopping = threading.Event()
@@ -260,6 +275,10 @@ class ChangeLogFollower(threading.Thread):
         if self.is_alive():
             self.join(timeout)
 
+    def behind(self) -> bool:
+        """Whether another worker has applied a change this one has not (a memory read)."""
+        return self.beacon is not None and self.beacon.latest() > self.after
+
     def run(self) -> None:
         while not self._stopping.wait(FOLLOW_SECONDS):
             try:
@@ -273,6 +292,7 @@ class ChangeLogFollower(threading.Thread):
     def follow(self) -> None:
         """Apply every change committed after :attr:`after`, in order."""
         with self._following:
+            announced = self.beacon.latest() if self.beacon is not None else 0
             with self.db.read() as session:
                 rows = session.execute(
                     select(PolicyChange.seq, PolicyChange.payload)
@@ -282,11 +302,24 @@ class ChangeLogFollower(threading.Thread):
             for seq, payload in rows:
                 apply_ops(self.engine, orjson.loads(payload).get("ops", []))
                 self.after = seq
+            if self.beacon is None:
+                return
+            if self.after >= announced:
+                self.beacon.advance(self.after)
+            else:  # the log, read after the beacon, ends below it: an earlier server's
+                self.beacon.settle(announced, self.after)
 
     def _prune(self) -> None:
         now = time.monotonic()
         if now - self._pruned_at > KEEP_CHANGES_SECONDS / 4:
             self._pruned_at = now
             cutoff = int((time.time() - KEEP_CHANGES_SECONDS) * 1000)
+            # The newest row always stays: SQLite numbers a row one past the largest left,
+            # so an emptied log would restart at 1, below where every follower stands.
+            newest = select(func.max(PolicyChange.seq)).scalar_subquery()
             with self.db.core_transaction() as connection:
-                connection.execute(delete(PolicyChange).where(PolicyChange.created_at < cutoff))
+                connection.execute(
+                    delete(PolicyChange).where(
+                        PolicyChange.created_at < cutoff, PolicyChange.seq < newest
+                    )
+                )

@@ -201,6 +201,11 @@ class AuthenticationMiddleware:
             return
         token = _bearer_token(authorizations[0]) if authorizations else None
         runtime = scope["app"].state.runtime
+        feed = runtime.authorizer.feed
+        if feed.behind():
+            # Another worker acknowledged a change before this request arrived: decide
+            # (and resolve the caller's groups) with it (catalog/access/change_beacon.py).
+            await run_in_threadpool(feed.catch_up)
         try:
             # A token verified within the last second needs no database read, so no
             # worker thread either; the others are read on one.
