@@ -26,9 +26,7 @@ from fastapi import FastAPI, Request, Response
 UNAUTHENTICATED = b'{"error_code":"UNAUTHENTICATED","message":"invalid or revoked token"}'
 
 
-def answer_route(
-    status: int, body: bytes, digest: str
-) -> Callable[[Request], Awaitable[Response]]:
+def answer_route(status: int, body: bytes, digest: str) -> Callable[[Request], Awaitable[Response]]:
     """A handler answering ``body`` to a request that carries the token of ``digest``."""
 
     async def handler(request: Request) -> Response:

@@ -21,11 +21,13 @@ from sqlalchemy.orm import Session
 from catalog.access import casbin_rules
 from catalog.access.authorizer import Caller
 from catalog.access.replica_sync import (
+    TOKENS_CHANGED,
     Op,
     PolicyFeed,
     member_added_op,
     member_removed_op,
     principal_removed_op,
+    tokens_changed_op,
 )
 from catalog.persistence.engine import Database
 from catalog.principal_changes import PrincipalUpdate, SetEdit, SetOp, apply_edits
@@ -108,6 +110,10 @@ class IdentityService:
         self.feed = feed
         #: Token digest → (when the entry expires, token, principal): see :meth:`cached`.
         self._tokens: dict[str, tuple[float, TokenRecord, PrincipalRecord]] = {}
+        #: Bumped by :meth:`forget_tokens`: a token read before a revocation is not kept.
+        self._token_generation = 0
+        # A revocation anywhere reaches this process as an op of the feed.
+        feed.hooks[TOKENS_CHANGED] = self.forget_tokens
 
     # -- authentication -------------------------------------------------------------
 
@@ -118,6 +124,7 @@ class IdentityService:
         if cached is not None:
             return cached
         digest = hash_token(token)
+        generation = self._token_generation
         with self.db.read() as session:
             store = self.stores.identity(session)
             found = store.find_token(digest)
@@ -126,7 +133,8 @@ class IdentityService:
             record, principal = found
         if len(self._tokens) >= TOKEN_CACHE_ENTRIES:
             self._tokens.clear()
-        self._tokens[digest] = (time.monotonic() + TOKEN_CACHE_SECONDS, record, principal)
+        if generation == self._token_generation:  # no revocation since the read
+            self._tokens[digest] = (time.monotonic() + TOKEN_CACHE_SECONDS, record, principal)
         return self._caller(record, principal)
 
     def cached(self, token: str) -> Caller | None:
@@ -152,7 +160,11 @@ class IdentityService:
         # (and across replicas): no per-request walk of the group tables.
         return Caller(principal, self.feed.engine.groups(principal.name))
 
-    def _forget_tokens(self) -> None:
+    def forget_tokens(self) -> None:
+        """Drop every verified token: run wherever a token was revoked or a principal
+        deleted or deactivated, here or on another worker or replica
+        (the feed's ``tokens~`` op, :mod:`catalog.access.cache_sync`)."""
+        self._token_generation += 1
         self._tokens.clear()
 
     # -- bootstrap ------------------------------------------------------------------
@@ -274,9 +286,8 @@ class IdentityService:
                 raise InvalidParameter("the bootstrap admin cannot be deleted")
             store.delete_principal(principal_id)
             casbin_rules.remove_grants_to(session, found.name)
-            ops = [principal_removed_op(found.name)]
+            ops = [principal_removed_op(found.name), tokens_changed_op()]
             self._publish(session, ops)
-        self._forget_tokens()
         self._applied(ops)
 
     def members(self, group_id: str) -> list[PrincipalRecord]:
@@ -364,9 +375,9 @@ class IdentityService:
                         raise NotFound(f"group with id '{group_id}' does not exist")
                     added.append(self._add_member(store, group, record.id))
             ops = self._membership_ops(added, removed)
+            if active_changed:
+                ops.append(tokens_changed_op())
             self._publish(session, ops)
-        if active_changed:
-            self._forget_tokens()
         self._applied(ops)
         return record
 
@@ -512,7 +523,9 @@ class IdentityService:
             if token is None or (owner_id is not None and token.principal_id != owner_id):
                 raise NotFound(f"token '{token_id}' does not exist")
             store.delete_token(token_id)
-        self._forget_tokens()
+            ops = [tokens_changed_op()]
+            self._publish(session, ops)
+        self._applied(ops)
 
 
 __all__ = ["AlreadyExists", "IdentityService", "IssuedToken"]

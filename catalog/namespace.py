@@ -182,8 +182,26 @@ class NamespaceService:
             raise NotFound(f"{securable_type.value} '{name}' does not exist")
         return found
 
+    def cached_table(self, full_name: str) -> TableRecord | None:
+        """:meth:`get_table` from the namespace cache alone, or None (nothing read)."""
+        cache = self.authorizer.cache
+        if cache is None:
+            return None
+        name = ".".join(split_full_name(full_name, SecurableType.TABLE))
+        found = (cache.peek([name]) or {}).get(name)
+        if found is None or found.securable_type is not SecurableType.TABLE:
+            return None
+        detail = cache.peek_table_detail(found.id)
+        return TableRecord(found, detail) if detail is not None else None
+
     def get_table(self, full_name: str) -> TableRecord:
         name = ".".join(split_full_name(full_name, SecurableType.TABLE))
+        cache = self.authorizer.cache
+        if cache is not None:  # what the route's guard just resolved is there
+            found = cache.securables([name]).get(name)
+            if found is None or found.securable_type is not SecurableType.TABLE:
+                raise NotFound(f"TABLE '{name}' does not exist")
+            return TableRecord(found, cache.table_details([found.id])[found.id])
         with self.db.read() as session:
             store = self.stores.namespace(session)
             found = store.get(SecurableType.TABLE, name)

@@ -15,6 +15,7 @@ from typing import Protocol
 from catalog.access.authorizer import Authorizer, Caller
 from catalog.access.grants import GrantService
 from catalog.admission import StatementAdmission
+from catalog.audit.group_commit import GroupCommitter
 from catalog.audit.recorder import AuditRecorder
 from catalog.config import Settings
 from catalog.data.table_data import TableDataService
@@ -63,6 +64,8 @@ class Runtime:
     namespace: NamespaceService
     grants: GrantService
     audit: AuditRecorder
+    #: Writes the events of requests that changed nothing (reads, refusals), many per commit.
+    audit_commits: GroupCommitter
     #: Rows of managed tables (feature tables).
     data: TableDataService
     #: Each caller's SQL statements in flight (``STEWARD_SQL_MAX_STATEMENTS_PER_USER``).

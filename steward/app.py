@@ -17,12 +17,14 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from catalog.access.authorizer import Authorizer
+from catalog.access.cache_sync import drop_on_namespace_changes
 from catalog.access.casbin_adapter import load_engine
 from catalog.access.change_beacon import ChangeBeacon
 from catalog.access.grants import GrantService
 from catalog.access.replica_sync import ChangeLogFollower, PolicyListener
 from catalog.admission import StatementAdmission
 from catalog.audit.checkpointer import Checkpointer
+from catalog.audit.group_commit import GroupCommitter
 from catalog.audit.recorder import AuditRecorder
 from catalog.config import Settings, SettingsError
 from catalog.data.table_data import TableDataService
@@ -34,6 +36,7 @@ from catalog.persistence import migrate
 from catalog.persistence.engine import Database
 from catalog.persistence.root_lock import RootLock
 from catalog.runtime import Runtime
+from catalog.store.namespace_cache import NamespaceCache
 from catalog.tags.service import TagService
 from common.model_safety import LoadPolicy
 from policy.enforcer import PolicyEngine
@@ -72,6 +75,8 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
     engine = PolicyEngine()
     authorizer = Authorizer(engine, db.backend)
     stores = SqlRegistryStores()
+    authorizer.cache = NamespaceCache(db, stores)
+    drop_on_namespace_changes(db, authorizer.feed, authorizer.cache.invalidate)
     namespace = NamespaceService(db, authorizer, stores)
     runtime = Runtime(
         settings=settings,
@@ -82,6 +87,7 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
         namespace=namespace,
         grants=GrantService(db, authorizer, stores),
         audit=AuditRecorder(db, settings.audit_metadata_reads),
+        audit_commits=GroupCommitter(db, name="steward-request-audit"),
         data=TableDataService(db, namespace, settings.max_rows_per_write),
         statements=StatementAdmission(settings.sql_max_statements_per_user),
         tags=TagService(db, stores, authorizer),
@@ -135,6 +141,7 @@ def start(settings: Settings) -> tuple[Runtime, RegistryServices]:
         raise
     if lock is not None:
         runtime.background.append(lock)  # stopped last: released after everything else
+    runtime.background.append(runtime.audit_commits)  # what is queued is written first
     runtime.background.append(services.serving)
     if settings.pending_version_seconds > 0:
         sweeper = PendingVersionSweeper(
@@ -151,7 +158,10 @@ def start(settings: Settings) -> tuple[Runtime, RegistryServices]:
     if runtime.db.backend == "postgresql":
         # Listen before loading, so a change committed meanwhile is replayed, not lost.
         listener = PolicyListener(
-            settings.resolved_database_url, engine, lambda: load_engine(runtime.db, engine)
+            settings.resolved_database_url,
+            engine,
+            lambda: load_engine(runtime.db, engine),
+            runtime.authorizer.feed.hooks,
         )
         listener.start_and_wait_listening()
         runtime.background.append(listener)
@@ -162,7 +172,13 @@ def start(settings: Settings) -> tuple[Runtime, RegistryServices]:
         # ends before loading, so a change committed meanwhile is replayed, not lost.
         after = ChangeLogFollower.last_seq(runtime.db)
         load_engine(runtime.db, engine)
-        follower = ChangeLogFollower(runtime.db, engine, after, ChangeBeacon(settings.storage_root))
+        follower = ChangeLogFollower(
+            runtime.db,
+            engine,
+            after,
+            ChangeBeacon(settings.storage_root),
+            runtime.authorizer.feed.hooks,
+        )
         runtime.authorizer.feed.follower = follower  # its own changes, in log order too
         follower.start()
         runtime.background.append(follower)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -290,3 +290,30 @@ def haproxy_stats(socket_path: Path, backend: str = "replicas") -> dict[str, dic
             data += chunk
     rows = csv.DictReader(data.decode().removeprefix("# ").splitlines())
     return {row["svname"]: row for row in rows if row["pxname"] == backend}
+
+
+# -- how long workers and replicas disagree (tests/catalog/test_workers.py, test_caches.py) --
+
+
+def last_stale_probe(probe: Callable[[], bool], changed_at: float) -> float:
+    """When the last probe that still answered the old way was *sent* (``changed_at`` if
+    none was). Probes run until 20 in a row answer the new way. Measuring from the moment
+    each probe was sent, not from when the streak ends, keeps the figure about the
+    workers' bound and not about how fast a loaded machine answers 20 requests.
+    """
+    latest_stale = changed_at
+    streak = 0
+    while streak < 20:
+        sent = time.monotonic()
+        if probe():
+            streak += 1
+        else:
+            streak = 0
+            latest_stale = sent
+        assert sent - changed_at < 20, "the workers never agreed"
+    return latest_stale
+
+
+def staleness(probe: Callable[[], bool], changed_at: float) -> float:
+    """How long after ``changed_at`` a probe was still sent and answered the old way."""
+    return last_stale_probe(probe, changed_at) - changed_at

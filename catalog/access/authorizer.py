@@ -24,6 +24,7 @@ from catalog.access.replica_sync import PolicyFeed
 from catalog.names import SYSTEM_CATALOG, split_full_name
 from catalog.records import PrincipalRecord, SecurableRecord
 from catalog.store.base import NamespaceStore
+from catalog.store.namespace_cache import NamespaceCache
 from common.errors import NotFound, PermissionDenied, StewardError
 from policy.enforcer import GrantView, PolicyEngine
 from policy.privileges import APPLICABLE, Node, Subject, decide, holds, sees
@@ -93,6 +94,9 @@ class Authorizer:
         self.engine = engine or PolicyEngine()
         #: Where services publish their policy changes (and apply them after commit).
         self.feed = PolicyFeed(self.engine, backend)
+        #: Securables read per request, kept until the namespace changes (set by the
+        #: composition root; without it every chain is read from the store).
+        self.cache: NamespaceCache | None = None
 
     def require(
         self,
@@ -254,13 +258,38 @@ class Authorizer:
             raise missing
         return chain
 
-    @staticmethod
+    def cached_chain(
+        self, full_name: str, securable_type: SecurableType
+    ) -> list[SecurableRecord] | None:
+        """The whole chain of an object that exists, from the namespace cache alone; None
+        when any level is not cached or not found (the caller then takes the path that reads
+        the store and reports a missing level as this caller may learn it). In memory
+        only, so a route guard may ask on the event loop."""
+        if self.cache is None or securable_type is SecurableType.METASTORE:
+            return None
+        name = ".".join(split_full_name(full_name, securable_type))
+        names = ancestor_names(name)
+        found = self.cache.peek(names)
+        if found is None:
+            return None
+        chain: list[SecurableRecord] = []
+        for level, kind in zip(names, _container_kinds(securable_type, len(names)), strict=True):
+            record = found.get(level)
+            if record is None or record.securable_type is not (kind or securable_type):
+                return None
+            chain.append(record)
+        return chain
+
     def _lookup(
-        full_name: str, securable_type: SecurableType, store: NamespaceStore
+        self, full_name: str, securable_type: SecurableType, store: NamespaceStore
     ) -> tuple[list[SecurableRecord], NotFound | None]:
-        """The levels found, outermost first, up to the first missing one (and its error)."""
+        """The levels found, outermost first, up to the first missing one (and its error).
+        Read-only work reads them through the namespace cache when there is one."""
         names = ancestor_names(full_name)
-        found = store.get_many(names)
+        if self.cache is not None and store.reads_committed():
+            found = self.cache.securables(names)
+        else:
+            found = store.get_many(names)
         chain: list[SecurableRecord] = []
         kinds = _container_kinds(securable_type, len(names))
         for name, kind in zip(names, kinds, strict=True):

@@ -77,7 +77,34 @@ def principal_removed_op(principal: str) -> Op:
     return ["principal-", principal]
 
 
-def apply_ops(engine: PolicyEngine, ops: Sequence[Sequence[str]]) -> None:
+#: Ops that change no grant but tell every process to drop what it cached of something
+#: (:attr:`PolicyFeed.hooks` says what each drops): travelling with the policy changes,
+#: they reach every worker and replica in commit order, within the same bound.
+NAMESPACE_CHANGED = "namespace~"
+TOKENS_CHANGED = "tokens~"
+
+
+def namespace_changed_op() -> Op:
+    return [NAMESPACE_CHANGED]
+
+
+def tokens_changed_op() -> Op:
+    return [TOKENS_CHANGED]
+
+
+#: What a process runs when a cache-dropping op arrives, by op kind.
+Hooks = dict[str, Callable[[], None]]
+
+
+def run_all(hooks: Hooks) -> None:
+    """After a full reload of the policy, anything may have changed: every cache goes."""
+    for hook in list(hooks.values()):
+        hook()
+
+
+def apply_ops(
+    engine: PolicyEngine, ops: Sequence[Sequence[str]], hooks: Hooks | None = None
+) -> None:
     """Apply ops in order; every op is idempotent, so replaying a suffix is harmless."""
     for op in ops:
         kind, args = op[0], op[1:]
@@ -95,6 +122,10 @@ def apply_ops(engine: PolicyEngine, ops: Sequence[Sequence[str]]) -> None:
             engine.remove_securable(*args)
         elif kind == "principal-":
             engine.remove_principal(*args)
+        elif kind in (NAMESPACE_CHANGED, TOKENS_CHANGED):
+            hook = (hooks or {}).get(kind)
+            if hook is not None:
+                hook()
         else:
             raise ValueError(f"unknown policy op {kind!r}")
 
@@ -108,6 +139,9 @@ class PolicyFeed:
         self.origin = uuid.uuid4().hex
         #: SQLite: the change log's follower, once started (see :meth:`applied`).
         self.follower: ChangeLogFollower | None = None
+        #: Caches to drop when a cache-dropping op arrives (registered by their owners;
+        #: the follower and the listener share this mapping).
+        self.hooks: Hooks = {}
 
     def publish(self, session: Session, ops: Sequence[Op]) -> None:
         """Call inside the transaction of the change: delivered only if it commits."""
@@ -136,7 +170,7 @@ class PolicyFeed:
                 return
             except Exception as exc:  # the follower retries; the change holds meanwhile
                 log.warning("policy_follower_failed", error=str(exc))
-        apply_ops(self.engine, ops)
+        apply_ops(self.engine, ops, self.hooks)
 
     def behind(self) -> bool:
         """SQLite workers: whether another worker committed a change this one has not
@@ -152,12 +186,19 @@ class PolicyFeed:
 class PolicyListener(threading.Thread):
     """Applies other replicas' changes, delivered by LISTEN/NOTIFY."""
 
-    def __init__(self, database_url: str, engine: PolicyEngine, reload: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        engine: PolicyEngine,
+        reload: Callable[[], None],
+        hooks: Hooks | None = None,
+    ) -> None:
         super().__init__(name="steward-policy-listener", daemon=True)
         url = make_url(database_url).set(drivername="postgresql")
         self.conninfo = url.render_as_string(hide_password=False)
         self.engine = engine
-        self.reload = reload
+        self._reload = reload
+        self.hooks: Hooks = hooks if hooks is not None else {}
         self.ready = threading.Event()
         self._stopping = threading.Event()
         self._listening = threading.Event()
@@ -173,6 +214,11 @@ class PolicyListener(threading.Thread):
         self.start()
         if not self._listening.wait(timeout):
             raise RuntimeError("the policy listener could not LISTEN on PostgreSQL")
+
+    def reload(self) -> None:
+        """Everything again from the database, and every cache dropped."""
+        self._reload()
+        run_all(self.hooks)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the thread to end and wait for it (it checks between notifications)."""
@@ -219,7 +265,7 @@ class PolicyListener(threading.Thread):
             if message.get("reload"):
                 self.reload()
             else:
-                apply_ops(self.engine, message.get("ops", []))
+                apply_ops(self.engine, message.get("ops", []), self.hooks)
 
 
 #: How often a worker reads the change log (SQLite): the staleness bound is this plus one
@@ -243,11 +289,17 @@ class ChangeLogFollower(threading.Thread):
     """
 
     def __init__(
-        self, db: Database, engine: PolicyEngine, after: int, beacon: ChangeBeacon | None = None
+        self,
+        db: Database,
+        engine: PolicyEngine,
+        after: int,
+        beacon: ChangeBeacon | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         super().__init__(name="steward-policy-follower", daemon=True)
         self.db = db
         self.engine = engine
+        self.hooks: Hooks = hooks if hooks is not None else {}
         #: Shared with the other workers: the last change any of them applied.
         self.beacon = beacon
         #: The last change applied (or loaded with the engine).
@@ -300,7 +352,7 @@ class ChangeLogFollower(threading.Thread):
                     .order_by(PolicyChange.seq)
                 ).all()
             for seq, payload in rows:
-                apply_ops(self.engine, orjson.loads(payload).get("ops", []))
+                apply_ops(self.engine, orjson.loads(payload).get("ops", []), self.hooks)
                 self.after = seq
             if self.beacon is None:
                 return

@@ -154,16 +154,13 @@ class AuditRecorder:
             return False
         return self.record_metadata_reads or not scope.metadata_read
 
-    def record(self, scope: AuditScope, status: int, message: str | None = None) -> ChainedEvent:
-        """Write the scope's event in a transaction of its own (durable on return)."""
+    @staticmethod
+    def closing_event(scope: AuditScope, status: int, message: str | None = None) -> AuditEvent:
+        """The event of a request no transaction wrote, as its answer says (or as its
+        statement failed), for the group commit to write."""
         if scope.failure is not None:
             status, message = scope.failure
-        with self.db.transaction() as session:
-            session.info[_HANDLED] = True
-            chained = chain.append(session, scope.event(status, message))
-        scope.written = True
-        emit(chained)
-        return chained
+        return scope.event(status, message)
 
 
 def emit(chained: ChainedEvent) -> None:

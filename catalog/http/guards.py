@@ -67,6 +67,12 @@ class Guard:
             runtime.authorizer.require(caller, req, None, store=None)
             return
         full_name = await _read_name(request, req.name_from) if req.name_from else None
+        if full_name is not None and req.privilege is not None and req.securable_type is not None:
+            # Every level cached (the common case): decided here, with no thread hand-off.
+            chain = runtime.authorizer.cached_chain(full_name, req.securable_type)
+            if chain is not None:
+                self._decide_on_chain(runtime, caller, req.privilege, chain)
+                return
         if self.cache_seconds and full_name is not None and req.privilege is not None:
             try:
                 chain = await self._chain(runtime, req, full_name)
@@ -77,6 +83,25 @@ class Guard:
             runtime.authorizer.require_on_chain(caller, req.privilege, chain)
             return
         await run_in_threadpool(_check, runtime, caller, req, full_name, self.alternative)
+
+    def _decide_on_chain(
+        self, runtime: Runtime, caller: Caller, privilege: Privilege, chain: list[SecurableRecord]
+    ) -> None:
+        """:func:`_check` on a chain in hand: the alternative lets a refusal through, and a
+        refusal of both names the first requirement."""
+        try:
+            runtime.authorizer.require_on_chain(caller, privilege, chain)
+        except PermissionDenied:
+            alternative = self.alternative.privilege if self.alternative else None
+            if alternative is None:
+                raise
+            try:
+                runtime.authorizer.require_on_chain(caller, alternative, chain)
+            except PermissionDenied:
+                pass
+            else:
+                return
+            raise
 
     async def _chain(
         self, runtime: Runtime, req: Requirement, full_name: str

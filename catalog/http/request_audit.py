@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 from fastapi import Request
 from fastapi.routing import APIRoute, iter_route_contexts
-from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 
+from catalog.audit.group_commit import GroupCommitter
 from catalog.audit.recorder import AuditRecorder, AuditScope, enter_scope, leave_scope
 from catalog.http.guards import route_requirement
 from catalog.http.middleware import ASGIApp, Message, Receive, Scope, Send, streams_body
@@ -53,11 +53,20 @@ def service_for(path: str) -> str:
 
 
 class AuditMiddleware:
-    """Opens the audit scope and writes the events no transaction wrote."""
+    """Opens the audit scope and writes the events no transaction wrote.
+
+    Those events (reads, refusals, failures) go through the runtime's group commit
+    (:mod:`catalog.audit.group_commit`): concurrent requests share one commit — one fsync
+    on SQLite — instead of queueing on the writer for one each, and each is answered only
+    once its own event is durable. A request alone in the process writes its event right
+    on the event loop (nobody else is waiting to be served), sparing two thread hand-offs.
+    """
 
     def __init__(self, app: ASGIApp, public_paths: frozenset[str]) -> None:
         self.app = app
         self.public_paths = public_paths
+        #: Requests of this process between their start and their event: see above.
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         recorder: AuditRecorder | None = (
@@ -77,18 +86,28 @@ class AuditMiddleware:
         state["audit"] = audit
         token = enter_scope(audit)
 
+        commits: GroupCommitter = scope["app"].state.runtime.audit_commits
+
         async def send_after_audit(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 if recorder.needs_event(audit, status):
                     if audit.action_name is None:  # refused before routing (401, 413 …)
                         audit.action_name = route_operation(scope) or "unknownRoute"
-                    await run_in_threadpool(recorder.record, audit, status, audit_error(audit))
+                    event = recorder.closing_event(audit, status, audit_error(audit))
+                    chained = None
+                    if self.in_flight == 1:
+                        chained = commits.commit_if_idle(event)
+                    if chained is None:
+                        await commits.commit(event)
+                    audit.written = True
             await send(message)
 
+        self.in_flight += 1
         try:
             await self.app(scope, receive, send_after_audit)
         finally:
+            self.in_flight -= 1
             leave_scope(token)
 
 

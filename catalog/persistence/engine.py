@@ -136,6 +136,10 @@ def _writer_gate(url: str) -> WriterGate | NoGate:
 CommitHook = Callable[[Session], None]
 
 
+#: ``session.info`` key of the sessions :meth:`Database.read` hands out.
+READ_ONLY_INFO = "steward_read_only"
+
+
 class Database:
     """Owns the engine and hands out one session per unit of work."""
 
@@ -192,6 +196,7 @@ class Database:
     def read(self) -> Iterator[Session]:
         """A session for reads only: one consistent snapshot, no write lock taken."""
         with self._read_sessions() as session, session.begin():
+            session.info[READ_ONLY_INFO] = True
             yield session
 
     @contextmanager

@@ -19,8 +19,17 @@ from catalog.records import (
 )
 from policy.securables import SecurableType
 
+#: ``session.info`` key the namespace store sets in a transaction that changes the namespace:
+#: at commit every process drops what it cached of it (catalog/store/namespace_cache.py).
+NAMESPACE_CHANGED_INFO = "steward_namespace_changed"
+
 
 class NamespaceStore(ABC):
+    def reads_committed(self) -> bool:
+        """Whether this store reads in a read-only transaction, which may be answered from
+        the namespace cache (a write transaction sees its own changes and must not be)."""
+        return False
+
     @abstractmethod
     def get_metastore(self) -> MetastoreRecord | None: ...
 

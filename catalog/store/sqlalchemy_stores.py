@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from catalog.persistence import schema as t
+from catalog.persistence.engine import READ_ONLY_INFO
 from catalog.records import (
     ColumnRecord,
     MetastoreRecord,
@@ -18,7 +19,7 @@ from catalog.records import (
     TableDetailRecord,
     TokenRecord,
 )
-from catalog.store.base import IdentityStore, NamespaceStore
+from catalog.store.base import NAMESPACE_CHANGED_INFO, IdentityStore, NamespaceStore
 from common.errors import AlreadyExists
 from policy.securables import SecurableType
 
@@ -130,6 +131,13 @@ class SqlNamespaceStore(NamespaceStore):
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def reads_committed(self) -> bool:
+        return bool(self.session.info.get(READ_ONLY_INFO))
+
+    def _changed(self) -> None:
+        """Every write below marks its transaction: caches drop the namespace at commit."""
+        self.session.info[NAMESPACE_CHANGED_INFO] = True
+
     def get_metastore(self) -> MetastoreRecord | None:
         row = self.session.scalars(select(t.Metastore).limit(1)).first()
         if row is None:
@@ -137,6 +145,7 @@ class SqlNamespaceStore(NamespaceStore):
         return MetastoreRecord(row.id, row.name, row.owner, row.created_at)
 
     def insert_metastore(self, record: MetastoreRecord) -> None:
+        self._changed()
         self.session.add(
             t.Metastore(
                 id=record.id, name=record.name, owner=record.owner, created_at=record.created_at
@@ -179,6 +188,7 @@ class SqlNamespaceStore(NamespaceStore):
         return {record.full_name: record for record in records}
 
     def insert(self, record: SecurableRecord) -> None:
+        self._changed()
         row = t.Securable(
             id=record.id,
             securable_type=record.securable_type.value,
@@ -245,6 +255,7 @@ class SqlNamespaceStore(NamespaceStore):
         return bool(self.session.scalar(select(exists().where(t.Securable.parent_id == parent_id))))
 
     def update(self, record: SecurableRecord) -> None:
+        self._changed()
         self.session.execute(
             update(t.Securable)
             .where(t.Securable.id == record.id)
@@ -258,6 +269,7 @@ class SqlNamespaceStore(NamespaceStore):
         )
 
     def rename(self, record: SecurableRecord, new_name: str, new_full_name: str) -> None:
+        self._changed()
         old_prefix = record.full_name + "."
         try:
             with self.session.begin_nested():
@@ -285,9 +297,11 @@ class SqlNamespaceStore(NamespaceStore):
             raise AlreadyExists(f"'{new_full_name}' already exists") from exc
 
     def delete(self, securable_id: str) -> None:
+        self._changed()
         self.session.execute(delete(t.Securable).where(t.Securable.id == securable_id))
 
     def insert_table_detail(self, securable_id: str, detail: TableDetailRecord) -> None:
+        self._changed()
         self.session.add(
             t.TableDetail(
                 securable_id=securable_id,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -21,7 +20,9 @@ from tests.support import (
     ServerHandle,
     backends,
     database_url_for,
+    last_stale_probe,
     run_steward,
+    staleness,
     start_server,
     unique,
 )
@@ -49,30 +50,6 @@ def all_agree(server: ServerHandle, token: str, table: str, state: str) -> float
         streak = streak + 1 if fresh_connection_select(server, token, table) == state else 0
         assert time.monotonic() - started < 10, f"workers disagree on {table}"
     return time.monotonic() - started
-
-
-def last_stale_probe(probe: Callable[[], bool], changed_at: float) -> float:
-    """When the last probe that still answered the old way was *sent* (``changed_at`` if
-    none was). Probes run until 20 in a row answer the new way. Measuring from the moment
-    each probe was sent, not from when the streak ends, keeps the figure about the
-    workers' bound and not about how fast a loaded machine answers 20 requests.
-    """
-    latest_stale = changed_at
-    streak = 0
-    while streak < 20:
-        sent = time.monotonic()
-        if probe():
-            streak += 1
-        else:
-            streak = 0
-            latest_stale = sent
-        assert sent - changed_at < 20, "the workers never agreed"
-    return latest_stale
-
-
-def staleness(probe: Callable[[], bool], changed_at: float) -> float:
-    """How long after ``changed_at`` a probe was still sent and answered the old way."""
-    return last_stale_probe(probe, changed_at) - changed_at
 
 
 @pytest.mark.parametrize("backend", backends())

@@ -193,13 +193,17 @@ async def list_tables(
     dependencies=[guard(privilege=Privilege.BROWSE, on=TABLE, name_from=BY_NAME)],
     operation_id="getTable",
 )
-def get_table(
+async def get_table(
     full_name: str,
     rt: RuntimeDep,
     read_streaming_table_as_managed: bool = True,
     read_materialized_view_as_managed: bool = True,
 ) -> TableInfo:
-    return table_info(rt.namespace.get_table(full_name))
+    # The guard just resolved the table: mostly it is cached, and answered here.
+    found = rt.namespace.cached_table(full_name)
+    if found is None:
+        found = await run_in_threadpool(rt.namespace.get_table, full_name)
+    return table_info(found)
 
 
 class TableExists(BaseModel):

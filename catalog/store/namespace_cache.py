@@ -1,0 +1,139 @@
+"""Securables and table details, read once and kept until the namespace changes.
+
+Every request that names an object resolves it and its containers (the route guard asks
+the authorizer, which needs their ids and owners), and a GET reads the object again for
+its answer. Profiles of ``GET /tables/{name}`` put a third of the server's time in those
+reads — the same few rows, unchanged between writes, read and mapped anew per request.
+
+So they are kept here, with one rule that keeps them right: **any** change to the
+namespace (a create, drop, rename, owner or comment change of any object, in any worker or
+replica) drops everything cached. The namespace store marks the transaction of each change
+(:data:`catalog.store.base.NAMESPACE_CHANGED_INFO`); at commit that becomes an op in the
+policy feed (:func:`catalog.access.replica_sync.namespace_changed_op`), so it reaches every
+worker and replica in commit order, as grants do — on SQLite's workers before their next
+request (the change beacon), on PostgreSQL's replicas within NOTIFY's delay. Writes are
+rare beside reads, so dropping everything is cheap and leaves nothing to get wrong about
+which entry a change touched.
+
+Two more rules keep a fill from outliving a change:
+
+* a miss is read in a transaction of its own that starts after the generation was noted
+  (never through the caller's session, whose snapshot may be older than a change already
+  dropped here), and is kept only if no change was dropped meanwhile;
+* only read sessions use the cache: a write transaction sees its own uncommitted changes,
+  which must never be kept.
+
+Entries are handed out as copies, so a caller that changes a record changes its own.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterable, Sequence
+
+from catalog.persistence.engine import Database
+from catalog.records import SecurableRecord, TableDetailRecord
+from catalog.store.factory import CatalogStores
+
+#: Past this many entries a table is emptied (names probed by a client need no memory).
+MAX_ENTRIES = 50_000
+_ABSENT = object()
+
+
+class NamespaceCache:
+    def __init__(self, db: Database, stores: CatalogStores) -> None:
+        self.db = db
+        self.stores = stores
+        #: Bumped by every dropped change; a fill noted under an older one is not kept.
+        self.generation = 0
+        self._securables: dict[str, object] = {}
+        self._details: dict[str, TableDetailRecord] = {}
+        self._lock = threading.Lock()
+        #: Reads that went to the database (for tests and measurements).
+        self.misses = 0
+
+    def invalidate(self) -> None:
+        """Drop everything (a change committed here or elsewhere)."""
+        with self._lock:
+            self.generation += 1
+            self._securables = {}
+            self._details = {}
+
+    def securables(self, full_names: Iterable[str]) -> dict[str, SecurableRecord]:
+        """What ``store.get_many`` answers, from the cache where it can."""
+        found: dict[str, SecurableRecord] = {}
+        missing: list[str] = []
+        entries = self._securables
+        for name in full_names:
+            entry = entries.get(name)
+            if entry is None:
+                missing.append(name)
+            elif entry is not _ABSENT:
+                assert isinstance(entry, SecurableRecord)
+                found[name] = copy.copy(entry)
+        if missing:
+            generation = self.generation
+            with self.db.read() as session:
+                loaded = self.stores.namespace(session).get_many(missing)
+            self.misses += 1
+            with self._lock:
+                if generation == self.generation:
+                    self._trim(self._securables)
+                    for name in missing:
+                        self._securables[name] = loaded.get(name, _ABSENT)
+            found.update({name: copy.copy(record) for name, record in loaded.items()})
+        return found
+
+    def peek(self, full_names: Sequence[str]) -> dict[str, SecurableRecord] | None:
+        """What :meth:`securables` would answer, if every name is cached; None (and no
+        database read) otherwise: for callers on the event loop, which must not wait."""
+        entries = self._securables
+        found: dict[str, SecurableRecord] = {}
+        for name in full_names:
+            entry = entries.get(name)
+            if entry is None:
+                return None
+            if entry is not _ABSENT:
+                assert isinstance(entry, SecurableRecord)
+                found[name] = copy.copy(entry)
+        return found
+
+    def peek_table_detail(self, securable_id: str) -> TableDetailRecord | None:
+        """:meth:`table_details` of one table if cached; None (and no read) otherwise."""
+        entry = self._details.get(securable_id)
+        return _copy_detail(entry) if entry is not None else None
+
+    def table_details(self, securable_ids: Sequence[str]) -> dict[str, TableDetailRecord]:
+        """What ``store.get_table_details`` answers, from the cache where it can."""
+        found: dict[str, TableDetailRecord] = {}
+        missing: list[str] = []
+        for securable_id in securable_ids:
+            entry = self._details.get(securable_id)
+            if entry is None:
+                missing.append(securable_id)
+            else:
+                found[securable_id] = _copy_detail(entry)
+        if missing:
+            generation = self.generation
+            with self.db.read() as session:
+                loaded = self.stores.namespace(session).get_table_details(missing)
+            self.misses += 1
+            with self._lock:
+                if generation == self.generation:
+                    self._trim(self._details)
+                    self._details.update(loaded)
+            found.update({k: _copy_detail(v) for k, v in loaded.items()})
+        return found
+
+    @staticmethod
+    def _trim(entries: dict[str, object] | dict[str, TableDetailRecord]) -> None:
+        if len(entries) >= MAX_ENTRIES:
+            entries.clear()
+
+
+def _copy_detail(detail: TableDetailRecord) -> TableDetailRecord:
+    """A detail of its own with a list of its own (no code changes a column in place)."""
+    copied = copy.copy(detail)
+    copied.columns = list(detail.columns)
+    return copied

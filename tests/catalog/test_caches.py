@@ -1,0 +1,192 @@
+"""Every cache a server keeps per process follows changes made through any worker.
+
+The namespace cache (securables and table details: catalog/store/namespace_cache.py) and
+the verified-token cache (catalog/identity.py) are dropped by ops of the policy feed
+(catalog/access/cache_sync.py). Each test warms both workers' caches, changes something
+through one of them, and probes with fresh connections (either worker may answer). On
+SQLite, whose workers share a change beacon, no request sent after the change was
+acknowledged may answer the old way; on PostgreSQL, where the op travels by NOTIFY, none
+sent a second after.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from catalog.access.authorizer import Authorizer
+from catalog.access.cache_sync import drop_on_namespace_changes
+from catalog.namespace import NamespaceService
+from catalog.persistence.engine import Database
+from catalog.persistence.migrate import upgrade
+from catalog.records import SecurableRecord
+from catalog.store.factory import SqlCatalogStores
+from catalog.store.namespace_cache import NamespaceCache
+from policy.securables import SecurableType
+from tests.support import (
+    ServerHandle,
+    backends,
+    database_url_for,
+    last_stale_probe,
+    start_server,
+    unique,
+)
+
+API = "/api/2.1/unity-catalog"
+SQL = "/api/2.0/sql/statements"
+
+
+def fresh_get(server: ServerHandle, token: str, path: str) -> httpx.Response:
+    """One GET on a connection of its own, so that any worker may take it."""
+    return httpx.get(
+        f"{server.url}{path}",
+        headers={"Authorization": f"Bearer {token}", "Connection": "close"},
+        timeout=30,
+    )
+
+
+def warm(server: ServerHandle, token: str, path: str) -> None:
+    for _ in range(12):
+        fresh_get(server, token, path)
+
+
+def assert_followed(
+    backend: str, probe: Callable[[], bool], change: Callable[[], None], what: str
+) -> None:
+    started = time.monotonic()
+    change()
+    acknowledged = time.monotonic()
+    stale = last_stale_probe(probe, started)
+    if backend == "sqlite":
+        assert stale < acknowledged, f"a worker answered from its cache after {what}"
+    else:
+        assert stale - started < 1.0, f"a worker answered {stale - started:.2f} s after {what}"
+
+
+def sql(server: ServerHandle, statement: str) -> None:
+    body = server.admin.post(SQL, json={"statement": statement}).json()
+    assert body["status"]["state"] == "SUCCEEDED", body
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_cached_tables_and_tokens_follow_changes_on_every_worker(
+    backend: str, tmp_path: Path
+) -> None:
+    with database_url_for(backend, tmp_path) as url:
+        server = start_server(url, tmp_path / "storage", {"STEWARD_WORKERS": "2"})
+        try:
+            time.sleep(1)  # both workers up
+            catalog = unique("cache")
+            table = f"{catalog}.s.t"
+            for statement in (
+                f"CREATE CATALOG {catalog}",
+                f"CREATE SCHEMA {catalog}.s",
+                f"CREATE TABLE {table} (id BIGINT) COMMENT 'first'",
+            ):
+                sql(server, statement)
+            user, token = server.create_user()
+            sql(server, f"GRANT USE CATALOG ON CATALOG {catalog} TO `{user}`")
+            sql(server, f"GRANT USE SCHEMA ON SCHEMA {catalog}.s TO `{user}`")
+            path = f"{API}/tables/{table}"
+            warm(server, token, path)  # both workers hold the table now (or its absence)
+            assert fresh_get(server, token, path).status_code == 404  # no privilege yet
+
+            # Ownership decides access: the new owner sees it at once on every worker.
+            assert_followed(
+                backend,
+                lambda: fresh_get(server, token, path).status_code == 200,
+                lambda: sql(server, f"ALTER TABLE {table} OWNER TO `{user}`"),
+                "the owner changed",
+            )
+            # A comment changed: every worker answers the new one.
+            assert_followed(
+                backend,
+                lambda: fresh_get(server, token, path).json().get("comment") == "second",
+                lambda: sql(server, f"COMMENT ON TABLE {table} IS 'second'"),
+                "the comment changed",
+            )
+            # Ownership taken back: hidden again, everywhere.
+            assert_followed(
+                backend,
+                lambda: fresh_get(server, token, path).status_code == 404,
+                lambda: sql(server, f"ALTER TABLE {table} OWNER TO `admin`"),
+                "ownership was taken back",
+            )
+            # Dropped and created again with other columns: nobody answers the old table.
+            sql(server, f"ALTER TABLE {table} OWNER TO `{user}`")
+            warm(server, token, path)
+
+            def recreate() -> None:
+                sql(server, f"DROP TABLE {table}")
+                sql(server, f"CREATE TABLE {table} (id BIGINT, name STRING)")
+                sql(server, f"ALTER TABLE {table} OWNER TO `{user}`")
+
+            assert_followed(
+                backend,
+                lambda: len(fresh_get(server, token, path).json().get("columns", [])) == 2,
+                recreate,
+                "the table was created again",
+            )
+            # A revoked token is refused at once.
+            me = fresh_get(server, token, "/api/2.0/preview/scim/v2/Me").json()["id"]
+            infos = server.admin.get("/api/2.0/token-management/tokens").json()["token_infos"]
+            (token_id,) = [i["token_id"] for i in infos if i.get("owner_id") == me]
+            warm(server, token, path)
+
+            def revoke() -> None:
+                answer = server.admin.delete(f"/api/2.0/token-management/tokens/{token_id}")
+                assert answer.status_code == 200, answer.text
+
+            assert_followed(
+                backend,
+                lambda: fresh_get(server, token, path).status_code == 401,
+                revoke,
+                "the token was revoked",
+            )
+        finally:
+            server.stop()
+
+
+def test_a_fill_read_before_a_change_is_not_kept(tmp_path: Path) -> None:
+    """In process: what a miss read is kept only if no change was dropped meanwhile, and
+    only read sessions are answered from the cache."""
+    url = f"sqlite:///{tmp_path / 'steward.db'}"
+    upgrade(url)
+    db = Database(url)
+    stores = SqlCatalogStores()
+    authorizer = Authorizer(backend="sqlite")
+    cache = NamespaceCache(db, stores)
+    authorizer.cache = cache
+    drop_on_namespace_changes(db, authorizer.feed, cache.invalidate)
+    namespace = NamespaceService(db, authorizer, stores)
+    namespace.bootstrap()
+
+    assert cache.peek(["main"]) is None
+    assert cache.securables(["main"]) == {}  # absent, and remembered as absent
+    assert cache.peek(["main"]) == {}
+    generation = cache.generation
+    with db.transaction() as session:  # a change through the store, as every service does
+        stores.namespace(session).insert(
+            SecurableRecord(
+                id="c1",
+                securable_type=SecurableType.CATALOG,
+                parent_id=None,
+                name="main",
+                full_name="main",
+                owner="admin",
+                created_at=1,
+                created_by="admin",
+            )
+        )
+        # Inside the write transaction nothing comes from the cache.
+        assert not stores.namespace(session).reads_committed()
+    assert cache.generation > generation  # dropped at commit, in this process
+    assert cache.peek(["main"]) is None
+    assert cache.securables(["main"])["main"].id == "c1"
+    # A record handed out is a copy: changing it changes nothing cached.
+    cache.securables(["main"])["main"].owner = "mallory"
+    assert cache.securables(["main"])["main"].owner == "admin"
