@@ -239,7 +239,9 @@ class NamespaceService:
         with self.db.read() as session:
             store = self.stores.namespace(session)
             page = self._list(store, caller, SecurableType.TABLE, parent_full_name, after, limit)
-            details = store.get_table_details([s.id for s in page.items])
+            ids = [s.id for s in page.items]
+            cache = self.authorizer.cache
+            details = cache.table_details(ids) if cache else store.get_table_details(ids)
         return Page([TableRecord(s, details[s.id]) for s in page.items], page.next_page_token)
 
     def list_all(
@@ -295,13 +297,15 @@ class NamespaceService:
             chain = self.authorizer.resolve_chain(parent, parent_type, store)
             parent_id = chain[-1].id
             everything_visible = self.authorizer.can_see_all_children(caller, chain, securable_type)
+        cache = self.authorizer.cache if store.reads_committed() else None
+        list_children = cache.children if cache is not None else store.list_children
         if everything_visible:
-            rows = store.list_children(parent_id, [securable_type], after, limit + 1)
+            rows = list_children(parent_id, [securable_type], after, limit + 1)
             more = len(rows) > limit
             rows = rows[:limit]
             return Page(rows, encode_token(rows[-1].name) if more else None)
         return _scan(
-            lambda cursor: store.list_children(parent_id, [securable_type], cursor, limit),
+            lambda cursor: list_children(parent_id, [securable_type], cursor, limit),
             lambda batch: [r for r in batch if self.authorizer.can_see(caller, r)],
             lambda record: record.name,
             after,

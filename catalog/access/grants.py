@@ -79,8 +79,11 @@ class GrantService:
         answer that would hide a misspelt name."""
         with self.db.read() as session:
             key, _ = self._target(session, securable_type, full_name)
-            who = self._principal(session, principal) if principal is not None else None
-            rows = casbin_rules.grants_on(session, key, who)
+            if principal is None:  # the policy engine holds every grant, current
+                rows = [(g.principal, g.privilege) for g in self.authorizer.engine.grants_on(key)]
+            else:
+                who = self._principal(session, principal)
+                rows = casbin_rules.grants_on(session, key, who)
         grouped: dict[str, list[str]] = {}
         for who, privilege in rows:
             grouped.setdefault(who, []).append(privilege)

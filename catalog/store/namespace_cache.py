@@ -1,4 +1,5 @@
-"""Securables and table details, read once and kept until the namespace changes.
+"""Securables, table details and pages of children, read once and kept until the
+namespace changes.
 
 Every request that names an object resolves it and its containers (the route guard asks
 the authorizer, which needs their ids and owners), and a GET reads the object again for
@@ -31,10 +32,12 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from catalog.persistence.engine import Database
 from catalog.records import SecurableRecord, TableDetailRecord
 from catalog.store.factory import CatalogStores
+from policy.securables import SecurableType
 
 #: Past this many entries a table is emptied (names probed by a client need no memory).
 MAX_ENTRIES = 50_000
@@ -49,6 +52,8 @@ class NamespaceCache:
         self.generation = 0
         self._securables: dict[str, object] = {}
         self._details: dict[str, TableDetailRecord] = {}
+        #: Pages of children by (parent id, types, after, limit).
+        self._children: dict[tuple[object, ...], list[SecurableRecord]] = {}
         self._lock = threading.Lock()
         #: Reads that went to the database (for tests and measurements).
         self.misses = 0
@@ -59,6 +64,7 @@ class NamespaceCache:
             self.generation += 1
             self._securables = {}
             self._details = {}
+            self._children = {}
 
     def securables(self, full_names: Iterable[str]) -> dict[str, SecurableRecord]:
         """What ``store.get_many`` answers, from the cache where it can."""
@@ -84,6 +90,30 @@ class NamespaceCache:
                         self._securables[name] = loaded.get(name, _ABSENT)
             found.update({name: copy.copy(record) for name, record in loaded.items()})
         return found
+
+    def children(
+        self,
+        parent_id: str | None,
+        securable_types: Sequence[SecurableType],
+        after_name: str | None,
+        limit: int,
+    ) -> list[SecurableRecord]:
+        """What ``store.list_children`` answers (one keyset page of a container's
+        children), from the cache where it can."""
+        key = (parent_id, tuple(securable_types), after_name, limit)
+        entry = self._children.get(key)
+        if entry is None:
+            generation = self.generation
+            with self.db.read() as session:
+                entry = self.stores.namespace(session).list_children(
+                    parent_id, securable_types, after_name, limit
+                )
+            self.misses += 1
+            with self._lock:
+                if generation == self.generation:
+                    self._trim(self._children)
+                    self._children[key] = entry
+        return [copy.copy(record) for record in entry]
 
     def peek(self, full_names: Sequence[str]) -> dict[str, SecurableRecord] | None:
         """What :meth:`securables` would answer, if every name is cached; None (and no
@@ -127,7 +157,7 @@ class NamespaceCache:
         return found
 
     @staticmethod
-    def _trim(entries: dict[str, object] | dict[str, TableDetailRecord]) -> None:
+    def _trim(entries: dict[Any, Any]) -> None:
         if len(entries) >= MAX_ENTRIES:
             entries.clear()
 

@@ -109,6 +109,21 @@ def test_cached_tables_and_tokens_follow_changes_on_every_worker(
                 lambda: sql(server, f"COMMENT ON TABLE {table} IS 'second'"),
                 "the comment changed",
             )
+            # A listing (pages of children are cached too) shows a new table at once.
+            listing = f"{API}/tables?catalog_name={catalog}&schema_name=s"
+            warm(server, token, listing)
+
+            def names() -> list[str]:
+                return [t["name"] for t in fresh_get(server, token, listing).json()["tables"]]
+
+            assert names() == ["t"]
+            assert_followed(
+                backend,
+                lambda: names() == ["t", "u"],
+                lambda: sql(server, f"CREATE TABLE {catalog}.s.u (id BIGINT)")
+                or sql(server, f"ALTER TABLE {catalog}.s.u OWNER TO `{user}`"),
+                "a table was created",
+            )
             # Ownership taken back: hidden again, everywhere.
             assert_followed(
                 backend,
