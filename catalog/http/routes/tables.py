@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -22,6 +23,7 @@ from catalog.http.models import (
 from catalog.names import normalize_part
 from catalog.namespace import NewSecurable
 from catalog.records import ColumnRecord, TableRecord
+from catalog.runtime import Runtime
 from catalog.table_summaries import list_summaries
 from catalog.tables import build_table_detail
 from common.errors import InvalidParameter, NotFound
@@ -35,6 +37,47 @@ BY_NAME = NameFrom.path("full_name")
 PAGE_MAX = 50
 #: Summaries are small; Databricks pages them by the thousand.
 SUMMARIES_PAGE_MAX = 1000
+
+
+class SerializedTables:
+    """Each table's answer as JSON, made once per generation of the namespace cache.
+
+    A table's answer changes only with the namespace, which bumps the cache's generation
+    (catalog/store/namespace_cache.py); GET and list send the same bytes until then. The
+    generation is noted before the table is read, so bytes of a table read before a change
+    are never kept under the generation after it.
+    """
+
+    def __init__(self) -> None:
+        self.generation = -1
+        self.by_id: dict[str, bytes] = {}
+
+    @staticmethod
+    def generation_of(rt: Runtime) -> int | None:
+        cache = rt.authorizer.cache
+        return cache.generation if cache is not None else None
+
+    def table(self, generation: int | None, record: TableRecord) -> bytes:
+        if generation is None or generation < self.generation:
+            return _table_json(record)  # no cache, or read under an older generation
+        if generation > self.generation:
+            self.by_id, self.generation = {}, generation
+        found = self.by_id.get(record.securable.id)
+        if found is None:
+            found = self.by_id[record.securable.id] = _table_json(record)
+        return found
+
+
+def _table_json(record: TableRecord) -> bytes:
+    """What FastAPI would send for the TableInfo of ``record``."""
+    return TableInfo.__pydantic_serializer__.to_json(table_info(record), by_alias=True)
+
+
+def json_response(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
+_SERIALIZED = SerializedTables()
 
 
 def table_info(t: TableRecord) -> TableInfo:
@@ -168,6 +211,7 @@ def create_table(body: CreateTable, caller: CallerDep, rt: RuntimeDep) -> TableI
         )
     ],
     operation_id="listTables",
+    response_model=ListTablesResponse,
 )
 async def list_tables(
     catalog_name: str,
@@ -176,15 +220,16 @@ async def list_tables(
     rt: RuntimeDep,
     max_results: int | None = None,
     page_token: str | None = None,
-) -> ListTablesResponse:
+) -> Response:
     catalog = normalize_part(catalog_name, "catalog_name")
     parent = f"{catalog}.{normalize_part(schema_name, 'schema_name')}"
+    generation = _SERIALIZED.generation_of(rt)  # before anything is read
     page = await run_in_threadpool(
         rt.namespace.list_tables, caller, parent, max_results, page_token, PAGE_MAX
     )
-    return ListTablesResponse(
-        tables=[table_info(t) for t in page.items], next_page_token=page.next_page_token
-    )
+    tables = b",".join(_SERIALIZED.table(generation, t) for t in page.items)
+    token = orjson.dumps(page.next_page_token)
+    return json_response(b'{"tables":[' + tables + b'],"next_page_token":' + token + b"}")
 
 
 @router.get(
@@ -192,18 +237,20 @@ async def list_tables(
     # Metadata: whoever sees the table (BROWSE, SELECT, MODIFY … on it or inherited).
     dependencies=[guard(privilege=Privilege.BROWSE, on=TABLE, name_from=BY_NAME)],
     operation_id="getTable",
+    response_model=TableInfo,
 )
 async def get_table(
     full_name: str,
     rt: RuntimeDep,
     read_streaming_table_as_managed: bool = True,
     read_materialized_view_as_managed: bool = True,
-) -> TableInfo:
+) -> Response:
+    generation = _SERIALIZED.generation_of(rt)  # before anything is read
     # The guard just resolved the table: mostly it is cached, and answered here.
     found = rt.namespace.cached_table(full_name)
     if found is None:
         found = await run_in_threadpool(rt.namespace.get_table, full_name)
-    return table_info(found)
+    return json_response(_SERIALIZED.table(generation, found))
 
 
 class TableExists(BaseModel):
