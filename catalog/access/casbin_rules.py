@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from catalog.persistence.schema import CasbinRule
@@ -41,19 +43,18 @@ def grants_on(
 
 
 def add_grant(session: Session, principal: str, securable_id: str, privilege: str) -> bool:
-    """Grant once; False when the grant was already there."""
-    exists = session.scalar(
-        select(CasbinRule.id).where(
-            CasbinRule.ptype == GRANT,
-            CasbinRule.v0 == principal,
-            CasbinRule.v1 == securable_id,
-            CasbinRule.v2 == privilege,
-        )
+    """Grant once; False when the grant was already there.
+
+    One statement that does nothing on the line's unique key: two sessions granting the
+    same privilege at once (PostgreSQL runs them side by side) both succeed, the second
+    finding the first's line, instead of the second failing on the key."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    result = session.execute(
+        insert(CasbinRule)
+        .values(ptype=GRANT, v0=principal, v1=securable_id, v2=privilege)
+        .on_conflict_do_nothing()
     )
-    if exists is not None:
-        return False
-    session.add(CasbinRule(ptype=GRANT, v0=principal, v1=securable_id, v2=privilege))
-    return True
+    return bool(result.rowcount)
 
 
 def remove_grants(

@@ -7,6 +7,7 @@ and cannot do afterwards, and what a denial says.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -280,3 +281,27 @@ def test_grants_survive_a_restart(tmp_path: Path, database_url: str) -> None:
         assert second.client(token).get(f"{UC}/catalogs/{catalog}").status_code == 200
     finally:
         second.stop()
+
+
+def test_grants_and_revokes_of_one_privilege_sent_at_once_all_succeed(scene: Scene) -> None:
+    """GRANT and REVOKE stay idempotent under concurrency: PostgreSQL runs the sessions side
+    by side, and two GRANTs that both found no grant (after a REVOKE) must both succeed,
+    the second finding the first's, not failing on its key."""
+    grant = f"GRANT SELECT ON TABLE {scene.table} TO `{scene.user}`"
+    revoke = f"REVOKE SELECT ON TABLE {scene.table} FROM `{scene.user}`"
+    headers = {"Authorization": f"Bearer {scene.server.admin_token}"}
+
+    def send(k: int) -> str:
+        with httpx.Client(base_url=scene.server.url, headers=headers, timeout=60) as client:
+            statement = revoke if k % 3 == 0 else grant
+            body = client.post("/api/2.0/sql/statements", json={"statement": statement}).json()
+            return str(body["status"].get("error", body["status"]["state"]))
+
+    # Four at a time: one user's bound on statements in flight (STEWARD_SQL_MAX_STATEMENTS_
+    # PER_USER) would refuse a fifth.
+    with ThreadPoolExecutor(4) as pool:
+        states = list(pool.map(send, range(120)))
+    assert states == ["SUCCEEDED"] * 120
+    assert send(1) == "SUCCEEDED"
+    listed = scene.admin.get(f"{UC}/permissions/table/{scene.table}").json()
+    assert listed["privilege_assignments"] == [{"principal": scene.user, "privileges": ["SELECT"]}]
