@@ -31,17 +31,19 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from catalog.persistence.engine import Database
 from catalog.records import SecurableRecord, TableDetailRecord
+from catalog.store.base import NamespaceStore
 from catalog.store.factory import CatalogStores
 from policy.securables import SecurableType
 
 #: Past this many entries a table is emptied (names probed by a client need no memory).
 MAX_ENTRIES = 50_000
 _ABSENT = object()
+T = TypeVar("T")
 
 
 class NamespaceCache:
@@ -79,15 +81,13 @@ class NamespaceCache:
                 assert isinstance(entry, SecurableRecord)
                 found[name] = copy.copy(entry)
         if missing:
-            generation = self.generation
-            with self.db.read() as session:
-                loaded = self.stores.namespace(session).get_many(missing)
-            self.misses += 1
-            with self._lock:
-                if generation == self.generation:
-                    self._trim(self._securables)
-                    for name in missing:
-                        self._securables[name] = loaded.get(name, _ABSENT)
+
+            def keep(loaded: dict[str, SecurableRecord]) -> None:
+                self._trim(self._securables)
+                for name in missing:
+                    self._securables[name] = loaded.get(name, _ABSENT)
+
+            loaded = self._fill(lambda store: store.get_many(missing), keep)
             found.update({name: copy.copy(record) for name, record in loaded.items()})
         return found
 
@@ -103,16 +103,15 @@ class NamespaceCache:
         key = (parent_id, tuple(securable_types), after_name, limit)
         entry = self._children.get(key)
         if entry is None:
-            generation = self.generation
-            with self.db.read() as session:
-                entry = self.stores.namespace(session).list_children(
-                    parent_id, securable_types, after_name, limit
-                )
-            self.misses += 1
-            with self._lock:
-                if generation == self.generation:
-                    self._trim(self._children)
-                    self._children[key] = entry
+
+            def keep(page: list[SecurableRecord]) -> None:
+                self._trim(self._children)
+                self._children[key] = page
+
+            entry = self._fill(
+                lambda store: store.list_children(parent_id, securable_types, after_name, limit),
+                keep,
+            )
         return [copy.copy(record) for record in entry]
 
     def peek(self, full_names: Sequence[str]) -> dict[str, SecurableRecord] | None:
@@ -145,16 +144,26 @@ class NamespaceCache:
             else:
                 found[securable_id] = _copy_detail(entry)
         if missing:
-            generation = self.generation
-            with self.db.read() as session:
-                loaded = self.stores.namespace(session).get_table_details(missing)
-            self.misses += 1
-            with self._lock:
-                if generation == self.generation:
-                    self._trim(self._details)
-                    self._details.update(loaded)
+
+            def keep(loaded: dict[str, TableDetailRecord]) -> None:
+                self._trim(self._details)
+                self._details.update(loaded)
+
+            loaded = self._fill(lambda store: store.get_table_details(missing), keep)
             found.update({k: _copy_detail(v) for k, v in loaded.items()})
         return found
+
+    def _fill(self, read: Callable[[NamespaceStore], T], keep: Callable[[T], None]) -> T:
+        """Read a miss in a transaction of its own, begun after the generation is noted, and
+        ``keep`` it (under the lock) only if no change was dropped meanwhile."""
+        generation = self.generation
+        with self.db.read() as session:
+            value = read(self.stores.namespace(session))
+        self.misses += 1
+        with self._lock:
+            if generation == self.generation:
+                keep(value)
+        return value
 
     @staticmethod
     def _trim(entries: dict[Any, Any]) -> None:
