@@ -120,8 +120,10 @@ def test_cached_tables_and_tokens_follow_changes_on_every_worker(
             assert_followed(
                 backend,
                 lambda: names() == ["t", "u"],
-                lambda: sql(server, f"CREATE TABLE {catalog}.s.u (id BIGINT)")
-                or sql(server, f"ALTER TABLE {catalog}.s.u OWNER TO `{user}`"),
+                lambda: (
+                    sql(server, f"CREATE TABLE {catalog}.s.u (id BIGINT)")
+                    or sql(server, f"ALTER TABLE {catalog}.s.u OWNER TO `{user}`")
+                ),
                 "a table was created",
             )
             # Ownership taken back: hidden again, everywhere.
