@@ -182,6 +182,16 @@ class NamespaceService:
             raise NotFound(f"{securable_type.value} '{name}' does not exist")
         return found
 
+    def find(
+        self, store: NamespaceStore, securable_type: SecurableType, full_name: str
+    ) -> SecurableRecord | None:
+        """``store.get``, answered from the namespace cache when ``store`` only reads."""
+        cache = self.authorizer.cache
+        if cache is None or not store.reads_committed():
+            return store.get(securable_type, full_name)
+        found = cache.securables([full_name]).get(full_name)
+        return found if found is not None and found.securable_type is securable_type else None
+
     def cached_table(self, full_name: str) -> TableRecord | None:
         """:meth:`get_table` from the namespace cache alone, or None (nothing read)."""
         cache = self.authorizer.cache

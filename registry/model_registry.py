@@ -439,7 +439,7 @@ class ModelRegistry:
 
     def _model_in(self, session: Session, full_name: str) -> SecurableRecord:
         name = normalize_full_name(full_name, MODEL)
-        model = self.stores.namespace(session).get(MODEL, name)
+        model = self.namespace.find(self.stores.namespace(session), MODEL, name)
         if model is None:
             raise NotFound(f"MODEL '{name}' does not exist")
         return model
