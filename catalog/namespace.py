@@ -204,20 +204,24 @@ class NamespaceService:
         detail = cache.peek_table_detail(found.id)
         return TableRecord(found, detail) if detail is not None else None
 
+    def _table_details(
+        self, store: NamespaceStore, securable_ids: list[str]
+    ) -> dict[str, TableDetailRecord]:
+        """``store.get_table_details``, answered from the namespace cache when ``store``
+        only reads."""
+        cache = self.authorizer.cache
+        if cache is None or not store.reads_committed():
+            return store.get_table_details(securable_ids)
+        return cache.table_details(securable_ids)
+
     def get_table(self, full_name: str) -> TableRecord:
         name = ".".join(split_full_name(full_name, SecurableType.TABLE))
-        cache = self.authorizer.cache
-        if cache is not None:  # what the route's guard just resolved is there
-            found = cache.securables([name]).get(name)
-            if found is None or found.securable_type is not SecurableType.TABLE:
-                raise NotFound(f"TABLE '{name}' does not exist")
-            return TableRecord(found, cache.table_details([found.id])[found.id])
         with self.db.read() as session:
             store = self.stores.namespace(session)
-            found = store.get(SecurableType.TABLE, name)
+            found = self.find(store, SecurableType.TABLE, name)
             if found is None:
                 raise NotFound(f"TABLE '{name}' does not exist")
-            detail = store.get_table_details([found.id])[found.id]
+            detail = self._table_details(store, [found.id])[found.id]
         return TableRecord(found, detail)
 
     def list(
@@ -249,9 +253,7 @@ class NamespaceService:
         with self.db.read() as session:
             store = self.stores.namespace(session)
             page = self._list(store, caller, SecurableType.TABLE, parent_full_name, after, limit)
-            ids = [s.id for s in page.items]
-            cache = self.authorizer.cache
-            details = cache.table_details(ids) if cache else store.get_table_details(ids)
+            details = self._table_details(store, [s.id for s in page.items])
         return Page([TableRecord(s, details[s.id]) for s in page.items], page.next_page_token)
 
     def list_all(
