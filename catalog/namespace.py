@@ -24,6 +24,7 @@ from catalog.persistence.engine import Database
 from catalog.records import (
     MetastoreRecord,
     Page,
+    PolicyFunctionRef,
     SecurableRecord,
     TableDetailRecord,
     TableRecord,
@@ -362,6 +363,35 @@ class NamespaceService:
                     new_full = ".".join([*record.name_parts[:-1], part])
                     store.rename(record, part, new_full)
                     record.name, record.full_name = part, new_full
+        return record
+
+    def set_row_filter(
+        self, caller: Caller, full_name: str, row_filter: PolicyFunctionRef | None
+    ) -> None:
+        """Set or (None) drop a table's row filter; the caller is authorized already."""
+        with self.db.transaction() as session:
+            store = self.stores.namespace(session)
+            record = self._touched(store, caller, full_name)
+            store.set_row_filter(record.id, row_filter)
+
+    def set_column_mask(
+        self, caller: Caller, full_name: str, column: str, mask: PolicyFunctionRef | None
+    ) -> None:
+        """Set or (None) drop a column's mask; the caller is authorized already."""
+        with self.db.transaction() as session:
+            store = self.stores.namespace(session)
+            record = self._touched(store, caller, full_name)
+            detail = store.get_table_details([record.id])[record.id]
+            found = next(c for c in detail.columns if c.name == column)
+            store.set_column_mask(record.id, found.position, mask)
+
+    @staticmethod
+    def _touched(store: NamespaceStore, caller: Caller, full_name: str) -> SecurableRecord:
+        record = store.get(SecurableType.TABLE, full_name)
+        if record is None:
+            raise NotFound(f"TABLE '{full_name}' does not exist")
+        record.updated_at, record.updated_by = now_ms(), caller.name
+        store.update(record)
         return record
 
     # -- delete ---------------------------------------------------------------------

@@ -43,6 +43,16 @@ class SecurableRecord:
         return self.full_name.split(".")
 
 
+@dataclass(frozen=True)
+class PolicyFunctionRef:
+    """A row filter or column mask: the FUNCTION's full name and the columns whose values
+    it takes (a filter's ``ON`` columns; a mask's ``USING COLUMNS``, after the masked
+    column itself)."""
+
+    function_name: str
+    columns: tuple[str, ...] = ()
+
+
 @dataclass
 class ColumnRecord:
     name: str
@@ -56,6 +66,7 @@ class ColumnRecord:
     type_scale: int | None = None
     type_interval_type: str | None = None
     partition_index: int | None = None
+    mask: PolicyFunctionRef | None = None
 
 
 @dataclass
@@ -67,6 +78,7 @@ class TableDetailRecord:
     primary_key_columns: list[str] | None = None
     timeseries_column: str | None = None
     columns: list[ColumnRecord] = field(default_factory=list)
+    row_filter: PolicyFunctionRef | None = None
 
     @property
     def is_feature_table(self) -> bool:

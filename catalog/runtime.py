@@ -10,7 +10,7 @@ root hands the registry in, the catalog never imports it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from catalog.access.authorizer import Authorizer, Caller
 from catalog.access.grants import GrantService
@@ -24,6 +24,10 @@ from catalog.namespace import NamespaceService
 from catalog.persistence.engine import Database
 from catalog.store.factory import CatalogStores
 from catalog.tags.service import TagService
+
+if TYPE_CHECKING:  # built on the SQL compiler, whose package imports this module
+    from catalog.row_access.functions import FunctionService
+    from catalog.row_access.table_access import RowAccessPolicies
 
 
 class AliasView(Protocol):
@@ -72,6 +76,10 @@ class Runtime:
     statements: StatementAdmission
     #: Tags on securables and columns.
     tags: TagService
+    #: SQL functions (FUNCTION securables).
+    functions: FunctionService
+    #: Tables' row filters and column masks, bound per caller for every read path.
+    row_access: RowAccessPolicies
     #: The model registry, when the composition root installed one.
     registry: RegistryHooks | None = None
     #: Started after the services; stopped, newest first, at shutdown.

@@ -68,31 +68,43 @@ from policy.statements import (
     SCHEMA,
     SECURABLE_KINDS,
     TABLE,
+    AlterColumnMask,
     AlterGroupMembers,
     AlterModelAlias,
     AlterOwner,
+    AlterRowFilter,
+    ColumnMaskClause,
+    CreateFunction,
     CreateGroup,
     DropGroup,
+    RowFilterClause,
     Securable,
     ShowGrants,
     ShowObjects,
     ShowPrincipals,
+    UseNamespace,
 )
 
 __all__ = [
     "OBJECT_KINDS",
     "SECURABLE_KINDS",
+    "AlterColumnMask",
     "AlterGroupMembers",
     "AlterModelAlias",
     "AlterOwner",
+    "AlterRowFilter",
+    "ColumnMaskClause",
+    "CreateFunction",
     "CreateGroup",
     "DropGroup",
+    "RowFilterClause",
     "Securable",
     "ShowGrants",
     "ShowObjects",
     "ShowPrincipals",
     "SqlSyntaxError",
     "Steward",
+    "UseNamespace",
     "make_identifier",
     "make_table",
     "parse_statement",
@@ -152,6 +164,8 @@ _STRUCTURAL_WORDS = frozenset({"ON", "TO", "FROM", "IN", "IS", "IF", "CONSTRAINT
 _KIND_FIRST_WORDS = frozenset(kind.split(" ")[0] for kind in SECURABLE_KINDS)
 
 _PRIVILEGE_END = ""
+
+_SHOW_WHAT = ("GRANTS", "CATALOGS", "SCHEMAS", "TABLES", "MODELS", "FUNCTIONS", "GROUPS", "USERS")
 
 
 def _privilege_trie() -> dict[str, dict]:
@@ -217,6 +231,7 @@ class Steward(Databricks):
             "COMMENT": lambda self: self._st_comment(),
             "INSERT": lambda self: self._st_insert(),
             "MERGE": lambda self: self._st_merge(),
+            "USE": lambda self: self._st_use(),
         }
 
         QUERY_START_TOKENS: ClassVar[frozenset[TokenType]] = frozenset(
@@ -396,7 +411,7 @@ class Steward(Databricks):
             else:
                 self._st_fail(
                     "a statement: SELECT, INSERT, MERGE, GRANT, REVOKE, SHOW, ALTER, CREATE, "
-                    "DROP, DESCRIBE or COMMENT"
+                    "DROP, DESCRIBE, COMMENT or USE"
                 )
             if self._curr:
                 self._st_fail("end of statement")
@@ -574,9 +589,7 @@ class Steward(Databricks):
             return node_type(privileges=privileges, securable=securable, principals=principals)
 
         def _st_show(self) -> exp.Expression:
-            what = self._st_one_of(
-                ("GRANTS", "CATALOGS", "SCHEMAS", "TABLES", "MODELS", "GROUPS", "USERS")
-            )
+            what = self._st_one_of(_SHOW_WHAT)
             if what == "GRANTS":
                 principal = None
                 if not self._st_is_word("ON"):
@@ -604,6 +617,10 @@ class Steward(Databricks):
                 member = self._st_name_part(f"a {member_kind.lower()} name")
                 return AlterGroupMembers(this=group, action=action, kind=member_kind, member=member)
             securable = Securable(kind=kind, this=self._st_name(kind))
+            if kind == TABLE:
+                policy = self._st_alter_table_policy(securable)
+                if policy is not None:
+                    return policy
             is_model = kind in (MODEL, FUNCTION)
             if is_model and self._st_is_word("DROP"):
                 self._advance()
@@ -617,11 +634,13 @@ class Steward(Databricks):
                     self._st_expect_token(TokenType.EQ, "'='")
                     return AlterModelAlias(this=securable, alias=alias, version=self._st_version())
             elif not self._st_is_word("OWNER"):
-                self._st_fail(
-                    "OWNER, SET OWNER, SET ALIAS or DROP ALIAS"
-                    if is_model
-                    else "OWNER or SET OWNER"
-                )
+                if is_model:
+                    self._st_fail("OWNER, SET OWNER, SET ALIAS or DROP ALIAS")
+                if kind == TABLE:
+                    self._st_fail(
+                        "OWNER, SET OWNER, SET ROW FILTER, DROP ROW FILTER or ALTER COLUMN"
+                    )
+                self._st_fail("OWNER or SET OWNER")
             self._st_expect("OWNER")
             self._st_expect("TO")
             return AlterOwner(this=securable, principal=self._st_name_part("a principal"))
@@ -629,21 +648,36 @@ class Steward(Databricks):
         # ---- CREATE / DROP -----------------------------------------------------------------
 
         def _st_create(self) -> exp.Expression:
-            kind = self._st_kind((CATALOG, SCHEMA, TABLE, "GROUP"))
+            replace = False
+            if self._st_is_word("OR"):
+                self._advance()
+                self._st_expect("REPLACE")
+                replace = True
+                if not self._st_is_word(FUNCTION):
+                    self._st_fail("FUNCTION (OR REPLACE is supported for functions)")
+            kind = self._st_kind((CATALOG, SCHEMA, TABLE, FUNCTION, "GROUP"))
             if kind is None:
-                self._st_fail("CATALOG, SCHEMA, TABLE or GROUP")
+                self._st_fail("CATALOG, SCHEMA, TABLE, FUNCTION or GROUP")
+            if kind == FUNCTION:
+                return self._st_create_function(replace)
             if kind == "GROUP":
                 return CreateGroup(this=self._st_name_part("a group name"))
             exists = self._st_if_not_exists()
             name = self._st_name(kind)
             if kind == TABLE:
                 schema = self._st_table_elements(name)
-                return exp.Create(
+                node = exp.Create(
                     kind=kind,
                     this=schema,
                     exists=exists,
                     properties=self._st_optional_comment(),
                 )
+                if self._st_is_word("WITH"):
+                    self._advance()
+                    self._st_expect("ROW")
+                    self._st_expect("FILTER")
+                    node.set("row_filter", self._st_row_filter_clause())
+                return node
             return exp.Create(
                 kind=kind, this=name, exists=exists, properties=self._st_optional_comment()
             )
@@ -681,8 +715,14 @@ class Steward(Databricks):
                 self._st_fail("a column type such as STRING, BIGINT or DECIMAL(10, 2)", type_start)
             not_null = False
             comment: exp.Expression | None = None
+            mask: ColumnMaskClause | None = None
             while True:
-                if self._st_is_word("NOT"):
+                if self._st_is_word("MASK"):
+                    if mask is not None:
+                        raise _StewardParseError("MASK given twice", self._curr)
+                    self._advance()
+                    mask = self._st_mask_clause()
+                elif self._st_is_word("NOT"):
                     if not_null:
                         raise _StewardParseError("NOT NULL given twice", self._curr)
                     self._advance()
@@ -703,7 +743,131 @@ class Steward(Databricks):
                 constraints.append(
                     exp.ColumnConstraint(kind=exp.CommentColumnConstraint(this=comment))
                 )
+            if mask is not None:
+                constraints.append(exp.ColumnConstraint(kind=mask))
             return exp.ColumnDef(this=name, kind=data_type, constraints=constraints or None)
+
+        # ---- functions, row filters, column masks -------------------------------------------
+
+        def _st_type(self, what: str) -> exp.DataType:
+            type_start, index = self._curr, self._index
+            data_type = self._parse_types(check_func=False, schema=True, allow_identifiers=False)
+            if not _faithful_type(data_type):
+                self._retreat(index)
+                self._st_fail(f"{what} such as STRING, BIGINT or DECIMAL(10, 2)", type_start)
+            assert isinstance(data_type, exp.DataType)
+            return data_type
+
+        def _st_create_function(self, replace: bool) -> CreateFunction:
+            exists = self._st_if_not_exists()
+            if exists and replace:
+                self._st_fail("no IF NOT EXISTS after OR REPLACE", self._prev)
+            name = self._st_name(FUNCTION)
+            self._st_expect_token(TokenType.L_PAREN, "'(' and the parameters")
+            params: list[exp.ColumnDef] = []
+            if not self._match(TokenType.R_PAREN):
+                while True:
+                    param = self._st_name_part("a parameter name")
+                    params.append(exp.ColumnDef(this=param, kind=self._st_type("a type")))
+                    if self._match(TokenType.COMMA):
+                        continue
+                    if self._match(TokenType.R_PAREN):
+                        break
+                    self._st_fail("',' or ')'")
+            returns = None
+            if self._st_is_word("RETURNS"):
+                self._advance()
+                if self._st_is_word("TABLE"):
+                    self._st_fail("a scalar type (table functions are not supported)")
+                returns = self._st_type("a return type")
+            comment = None
+            if self._st_is_word("COMMENT"):
+                self._advance()
+                comment = self._st_text()
+            if not self._st_is_word("RETURN"):
+                self._st_fail("RETURN and the function's expression")
+            self._advance()
+            start = self._curr
+            body = self._parse_assignment()
+            if body is None:
+                self._st_fail("an expression after RETURN", start)
+            if body.find(exp.Command, exp.Query):
+                self._st_fail("an expression (queries are not supported in functions)", start)
+            return CreateFunction(
+                this=name,
+                params=params,
+                returns=returns,
+                body=body,
+                replace=replace,
+                exists=exists,
+                comment=comment,
+            )
+
+        def _st_wrapped_names(self, what: str) -> list[exp.Identifier]:
+            self._st_expect_token(TokenType.L_PAREN, "'('")
+            names = [self._st_name_part(what)]
+            while self._match(TokenType.COMMA):
+                names.append(self._st_name_part(what))
+            self._st_expect_token(TokenType.R_PAREN, "',' or ')'")
+            return names
+
+        def _st_row_filter_clause(self) -> RowFilterClause:
+            function = self._st_name(FUNCTION)
+            self._st_expect("ON")
+            self._st_expect_token(TokenType.L_PAREN, "'(' and the columns the filter reads")
+            columns: list[exp.Identifier] = []
+            if not self._match(TokenType.R_PAREN):
+                columns.append(self._st_name_part("a column name"))
+                while self._match(TokenType.COMMA):
+                    columns.append(self._st_name_part("a column name"))
+                self._st_expect_token(TokenType.R_PAREN, "',' or ')'")
+            return RowFilterClause(this=function, expressions=columns)
+
+        def _st_mask_clause(self) -> ColumnMaskClause:
+            function = self._st_name(FUNCTION)
+            using: list[exp.Identifier] = []
+            if self._st_is_word("USING"):
+                self._advance()
+                self._st_expect("COLUMNS")
+                using = self._st_wrapped_names("a column name")
+            return ColumnMaskClause(this=function, expressions=using)
+
+        def _st_alter_table_policy(self, table: Securable) -> exp.Expression | None:
+            """``SET ROW FILTER`` / ``DROP ROW FILTER`` / ``ALTER COLUMN c SET|DROP MASK``
+            after ``ALTER TABLE name``; None when the statement is something else."""
+            index = self._index
+            if self._st_is_word("SET") or self._st_is_word("DROP"):
+                action = self._curr.text.upper()
+                self._advance()
+                if not self._st_is_word("ROW"):
+                    self._retreat(index)
+                    return None
+                self._advance()
+                self._st_expect("FILTER")
+                if action == "DROP":
+                    return AlterRowFilter(this=table)
+                return AlterRowFilter(this=table, filter=self._st_row_filter_clause())
+            if not self._st_is_word("ALTER"):
+                return None
+            self._advance()
+            if self._st_is_word("COLUMN"):
+                self._advance()
+            column = self._st_name_part("a column name")
+            action = self._st_one_of(("SET", "DROP"))
+            self._st_expect("MASK")
+            if action == "DROP":
+                return AlterColumnMask(this=table, column=column)
+            return AlterColumnMask(this=table, column=column, mask=self._st_mask_clause())
+
+        def _st_use(self) -> UseNamespace:
+            kind = self._st_kind((CATALOG, SCHEMA, "DATABASE"))
+            if kind == "DATABASE":
+                kind = SCHEMA
+            if kind == CATALOG:
+                return UseNamespace(kind=CATALOG, this=self._st_name(CATALOG))
+            if kind is None and not self._st_at_bare_name():
+                self._st_fail("CATALOG, SCHEMA or a schema name")
+            return UseNamespace(kind=SCHEMA, this=self._st_name(SCHEMA))
 
         def _st_primary_key(self) -> exp.Constraint:
             constraint_name = self._st_name_part("a constraint name")
@@ -736,9 +900,9 @@ class Steward(Databricks):
             )
 
         def _st_drop(self) -> exp.Expression:
-            kind = self._st_kind((CATALOG, SCHEMA, TABLE, MODEL, "GROUP"))
+            kind = self._st_kind((CATALOG, SCHEMA, TABLE, MODEL, FUNCTION, "GROUP"))
             if kind is None:
-                self._st_fail("CATALOG, SCHEMA, TABLE, MODEL or GROUP")
+                self._st_fail("CATALOG, SCHEMA, TABLE, MODEL, FUNCTION or GROUP")
             if kind == "GROUP":
                 return DropGroup(this=self._st_name_part("a group name"))
             exists = self._st_if_exists()
@@ -752,9 +916,9 @@ class Steward(Databricks):
         # ---- DESCRIBE / COMMENT ON --------------------------------------------------------
 
         def _st_describe(self) -> exp.Expression:
-            kind = self._st_kind((TABLE, MODEL, CATALOG, SCHEMA))
+            kind = self._st_kind((TABLE, MODEL, FUNCTION, CATALOG, SCHEMA))
             if kind is None and not self._st_at_bare_name():
-                self._st_fail("TABLE, MODEL, CATALOG, SCHEMA or a table name")
+                self._st_fail("TABLE, MODEL, FUNCTION, CATALOG, SCHEMA or a table name")
             kind = kind or TABLE
             return exp.Describe(this=self._st_name(kind), kind=kind)
 
@@ -786,7 +950,64 @@ class Steward(Databricks):
             AlterGroupMembers: lambda self, e: self.altergroupmembers_sql(e),
             ShowPrincipals: lambda self, e: f"SHOW {e.args['kind']}",
             ShowObjects: lambda self, e: self.showobjects_sql(e),
+            CreateFunction: lambda self, e: self.createfunction_sql(e),
+            RowFilterClause: lambda self, e: self.rowfilterclause_sql(e),
+            ColumnMaskClause: lambda self, e: self.columnmaskclause_sql(e),
+            AlterRowFilter: lambda self, e: self.alterrowfilter_sql(e),
+            AlterColumnMask: lambda self, e: self.altercolumnmask_sql(e),
+            UseNamespace: lambda self, e: f"USE {e.args['kind']} {self.sql(e, 'this')}",
         }
+
+        def create_sql(self, expression: exp.Create) -> str:
+            sql = super().create_sql(expression)
+            row_filter = expression.args.get("row_filter")
+            return f"{sql} WITH {self.sql(row_filter)}" if row_filter else sql
+
+        def createfunction_sql(self, expression: CreateFunction) -> str:
+            head = (
+                "CREATE OR REPLACE FUNCTION"
+                if expression.args.get("replace")
+                else (
+                    "CREATE FUNCTION IF NOT EXISTS"
+                    if expression.args.get("exists")
+                    else ("CREATE FUNCTION")
+                )
+            )
+            params = ", ".join(
+                f"{self.sql(p, 'this')} {self.sql(p, 'kind')}"
+                for p in expression.args.get("params") or []
+            )
+            sql = f"{head} {self.sql(expression, 'this')}({params})"
+            if expression.args.get("returns") is not None:
+                sql += f" RETURNS {self.sql(expression, 'returns')}"
+            if expression.args.get("comment") is not None:
+                sql += f" COMMENT {self.sql(expression, 'comment')}"
+            return f"{sql} RETURN {self.sql(expression, 'body')}"
+
+        def _names_sql(self, expression: exp.Expression) -> str:
+            return ", ".join(self.sql(e) for e in expression.expressions)
+
+        def rowfilterclause_sql(self, expression: RowFilterClause) -> str:
+            return f"ROW FILTER {self.sql(expression, 'this')} ON ({self._names_sql(expression)})"
+
+        def columnmaskclause_sql(self, expression: ColumnMaskClause) -> str:
+            sql = f"MASK {self.sql(expression, 'this')}"
+            if expression.expressions:
+                sql += f" USING COLUMNS ({self._names_sql(expression)})"
+            return sql
+
+        def alterrowfilter_sql(self, expression: AlterRowFilter) -> str:
+            table = self.sql(expression, "this")
+            if expression.args.get("filter") is None:
+                return f"ALTER {table} DROP ROW FILTER"
+            return f"ALTER {table} SET {self.sql(expression, 'filter')}"
+
+        def altercolumnmask_sql(self, expression: AlterColumnMask) -> str:
+            table, column = self.sql(expression, "this"), self.sql(expression, "column")
+            head = f"ALTER {table} ALTER COLUMN {column}"
+            if expression.args.get("mask") is None:
+                return f"{head} DROP MASK"
+            return f"{head} SET {self.sql(expression, 'mask')}"
 
         def securable_sql(self, expression: Securable) -> str:
             name = self.sql(expression, "this")

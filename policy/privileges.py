@@ -43,10 +43,13 @@ TABLE_PRIVILEGES = frozenset(
 MODEL_PRIVILEGES = frozenset(
     {P.EXECUTE, P.CREATE_MODEL_VERSION, P.APPLY_TAG, P.BROWSE, P.MANAGE, P.ALL_PRIVILEGES}
 )
+FUNCTION_PRIVILEGES = frozenset({P.EXECUTE, P.BROWSE, P.MANAGE, P.ALL_PRIVILEGES})
 SCHEMA_PRIVILEGES = (
-    frozenset({P.USE_SCHEMA, P.CREATE_TABLE, P.CREATE_MODEL, P.BROWSE, P.MANAGE, P.ALL_PRIVILEGES})
+    frozenset({P.USE_SCHEMA, P.CREATE_TABLE, P.CREATE_MODEL, P.CREATE_FUNCTION, P.BROWSE})
+    | frozenset({P.MANAGE, P.ALL_PRIVILEGES})
     | TABLE_PRIVILEGES
     | MODEL_PRIVILEGES
+    | FUNCTION_PRIVILEGES
 )
 CATALOG_PRIVILEGES = (
     frozenset({P.USE_CATALOG, P.CREATE_SCHEMA, P.BROWSE, P.MANAGE, P.ALL_PRIVILEGES})
@@ -58,13 +61,14 @@ APPLICABLE: dict[SecurableType, frozenset[Privilege]] = {
     SecurableType.SCHEMA: SCHEMA_PRIVILEGES,
     SecurableType.TABLE: TABLE_PRIVILEGES,
     SecurableType.MODEL: MODEL_PRIVILEGES,
+    SecurableType.FUNCTION: FUNCTION_PRIVILEGES,
     SecurableType.SERVING_ENDPOINT: frozenset({P.QUERY, P.MANAGE, P.ALL_PRIVILEGES}),
 }
 #: Privileges that reach data or running code: never implied for metastore admins.
 DATA_PRIVILEGES = frozenset({P.SELECT, P.MODIFY, P.EXECUTE, P.QUERY})
 GATES = {SecurableType.CATALOG: P.USE_CATALOG, SecurableType.SCHEMA: P.USE_SCHEMA}
 #: Privileges exercised inside the node they are held on, so its own gate applies too.
-CREATE_INSIDE = frozenset({P.CREATE_SCHEMA, P.CREATE_TABLE, P.CREATE_MODEL})
+CREATE_INSIDE = frozenset({P.CREATE_SCHEMA, P.CREATE_TABLE, P.CREATE_MODEL, P.CREATE_FUNCTION})
 
 
 class InapplicablePrivilege(ValueError):

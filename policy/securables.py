@@ -17,6 +17,7 @@ class SecurableType(StrEnum):
     SCHEMA = "SCHEMA"
     TABLE = "TABLE"
     MODEL = "MODEL"
+    FUNCTION = "FUNCTION"
     SERVING_ENDPOINT = "SERVING_ENDPOINT"
 
     @property
@@ -35,6 +36,7 @@ _DEPTH = {
     SecurableType.SCHEMA: 2,
     SecurableType.TABLE: 3,
     SecurableType.MODEL: 3,
+    SecurableType.FUNCTION: 3,
     SecurableType.SERVING_ENDPOINT: 1,
 }
 
@@ -43,6 +45,7 @@ _PARENT = {
     SecurableType.SCHEMA: SecurableType.CATALOG,
     SecurableType.TABLE: SecurableType.SCHEMA,
     SecurableType.MODEL: SecurableType.SCHEMA,
+    SecurableType.FUNCTION: SecurableType.SCHEMA,
     SecurableType.SERVING_ENDPOINT: SecurableType.METASTORE,
 }
 
@@ -71,6 +74,7 @@ class Privilege(StrEnum):
     CREATE_TABLE = "CREATE TABLE"
     CREATE_MODEL = "CREATE MODEL"
     CREATE_MODEL_VERSION = "CREATE MODEL VERSION"
+    CREATE_FUNCTION = "CREATE FUNCTION"
     SELECT = "SELECT"
     MODIFY = "MODIFY"
     EXECUTE = "EXECUTE"

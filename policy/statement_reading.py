@@ -58,14 +58,20 @@ from policy.statements import (
     SCHEMA,
     SERVING_ENDPOINT,
     TABLE,
+    AlterColumnMask,
     AlterGroupMembers,
     AlterModelAlias,
     AlterOwner,
+    AlterRowFilter,
+    ColumnMaskClause,
+    CreateFunction,
     CreateGroup,
     DropGroup,
+    RowFilterClause,
     ShowGrants,
     ShowObjects,
     ShowPrincipals,
+    UseNamespace,
 )
 
 
@@ -102,6 +108,16 @@ class StatementKind(StrEnum):
     SELECT = "SELECT"
     INSERT = "INSERT"
     MERGE = "MERGE"
+    CREATE_FUNCTION = "CREATE FUNCTION"
+    DROP_FUNCTION = "DROP FUNCTION"
+    SHOW_FUNCTIONS = "SHOW FUNCTIONS"
+    DESCRIBE_FUNCTION = "DESCRIBE FUNCTION"
+    SET_ROW_FILTER = "SET ROW FILTER"
+    DROP_ROW_FILTER = "DROP ROW FILTER"
+    SET_COLUMN_MASK = "SET COLUMN MASK"
+    DROP_COLUMN_MASK = "DROP COLUMN MASK"
+    USE_CATALOG = "USE CATALOG"
+    USE_SCHEMA = "USE SCHEMA"
 
 
 _FIXED_KINDS: dict[type[exp.Expression], StatementKind] = {
@@ -115,6 +131,7 @@ _FIXED_KINDS: dict[type[exp.Expression], StatementKind] = {
     AlterGroupMembers: StatementKind.ALTER_GROUP,
     exp.Insert: StatementKind.INSERT,
     exp.Merge: StatementKind.MERGE,
+    CreateFunction: StatementKind.CREATE_FUNCTION,
 }
 
 
@@ -128,6 +145,14 @@ def statement_kind(node: exp.Expression) -> StatementKind:
         return StatementKind.SET_ALIAS if has_version else StatementKind.DROP_ALIAS
     if isinstance(node, exp.Query):
         return StatementKind.SELECT
+    if isinstance(node, AlterRowFilter):
+        dropping = node.args.get("filter") is None
+        return StatementKind.DROP_ROW_FILTER if dropping else StatementKind.SET_ROW_FILTER
+    if isinstance(node, AlterColumnMask):
+        dropping = node.args.get("mask") is None
+        return StatementKind.DROP_COLUMN_MASK if dropping else StatementKind.SET_COLUMN_MASK
+    if isinstance(node, UseNamespace):
+        return StatementKind(f"USE {node.args['kind']}")
     prefixes: dict[type[exp.Expression], str] = {
         exp.Create: "CREATE",
         exp.Drop: "DROP",
@@ -151,8 +176,12 @@ def securable_of(node: exp.Expression) -> tuple[str, list[str]]:
     """The object a statement is about: (kind in SQL spelling, name parts as written)."""
     if isinstance(node, exp.Grant | exp.Revoke | ShowGrants):
         securable = node.args["securable"]
-    elif isinstance(node, AlterOwner | AlterModelAlias):
+    elif isinstance(node, AlterOwner | AlterModelAlias | AlterRowFilter | AlterColumnMask):
         securable = node.this
+    elif isinstance(node, CreateFunction):
+        return FUNCTION, _parts(node.this)
+    elif isinstance(node, UseNamespace):
+        return str(node.args["kind"]), _parts(node.this)
     elif isinstance(node, exp.Create) and not isinstance(node.this, exp.Schema):
         return str(node.args["kind"]).upper(), _parts(node.this)
     elif isinstance(node, exp.Create):
@@ -177,13 +206,15 @@ _KIND_TO_TYPE: dict[str, SecurableType] = {
     SCHEMA: SecurableType.SCHEMA,
     TABLE: SecurableType.TABLE,
     MODEL: SecurableType.MODEL,
-    FUNCTION: SecurableType.MODEL,
+    FUNCTION: SecurableType.FUNCTION,
     SERVING_ENDPOINT: SecurableType.SERVING_ENDPOINT,
 }
 
 
 def securable_type(kind: str) -> SecurableType:
-    """Map a kind from ``securable_of`` to the authorization vocabulary (FUNCTION → MODEL)."""
+    """Map a kind from ``securable_of`` to the authorization vocabulary. FUNCTION maps to
+    FUNCTION; it also names a model where no function of that name exists (the executor
+    decides, as it knows what exists)."""
     return _KIND_TO_TYPE[kind.upper()]
 
 
@@ -243,7 +274,7 @@ def scope_of(node: ShowObjects) -> list[str] | None:
     return _parts(scope) if scope is not None else None
 
 
-def if_not_exists(node: exp.Create) -> bool:
+def if_not_exists(node: exp.Create | CreateFunction) -> bool:
     return bool(node.args.get("exists"))
 
 
@@ -265,15 +296,34 @@ def _text_value(value: exp.Expression | None) -> str | None:
     raise ParameterError(f"expected a string value, got {to_sql(value)}")
 
 
-def comment_of(node: exp.Create | exp.Comment) -> str | None:
+def comment_of(node: exp.Create | exp.Comment | CreateFunction) -> str | None:
     """The comment CREATE … COMMENT sets or COMMENT ON … IS sets (``None``: none / NULL)."""
     if isinstance(node, exp.Comment):
         return _text_value(node.expression)
+    if isinstance(node, CreateFunction):
+        return _text_value(node.args.get("comment"))
     properties = node.args.get("properties")
     for prop in properties.expressions if properties else []:
         if isinstance(prop, exp.SchemaCommentProperty):
             return _text_value(prop.this)
     return None
+
+
+@dataclass(frozen=True)
+class PolicyFunctionSpec:
+    """A row filter or column mask as written: the function's name parts and the
+    columns passed to it (for a mask: the ``USING COLUMNS``, after the masked one)."""
+
+    function: tuple[str, ...]
+    columns: tuple[str, ...]
+
+
+def _policy_spec(clause: RowFilterClause | ColumnMaskClause | None) -> PolicyFunctionSpec | None:
+    if clause is None:
+        return None
+    return PolicyFunctionSpec(
+        tuple(_parts(clause.this)), tuple(column.name for column in clause.expressions)
+    )
 
 
 @dataclass(frozen=True)
@@ -285,6 +335,7 @@ class ColumnSpec:
     nullable: bool
     comment: str | None
     data_type: exp.DataType = field(compare=False, repr=False)
+    mask: PolicyFunctionSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -308,12 +359,14 @@ def columns_of(node: exp.Create) -> list[ColumnSpec]:
     for element in _table_schema(node).expressions:
         if not isinstance(element, exp.ColumnDef):
             continue
-        nullable, comment = True, None
+        nullable, comment, mask = True, None, None
         for constraint in element.args.get("constraints") or []:
             if isinstance(constraint.kind, exp.NotNullColumnConstraint):
                 nullable = False
             elif isinstance(constraint.kind, exp.CommentColumnConstraint):
                 comment = _text_value(constraint.kind.this)
+            elif isinstance(constraint.kind, ColumnMaskClause):
+                mask = _policy_spec(constraint.kind)
         data_type = element.args["kind"]
         columns.append(
             ColumnSpec(
@@ -322,9 +375,53 @@ def columns_of(node: exp.Create) -> list[ColumnSpec]:
                 nullable=nullable,
                 comment=comment,
                 data_type=data_type,
+                mask=mask,
             )
         )
     return columns
+
+
+def row_filter_of(node: exp.Create | AlterRowFilter) -> PolicyFunctionSpec | None:
+    """The row filter CREATE TABLE … WITH ROW FILTER or ALTER TABLE … SET ROW FILTER sets
+    (None: none, or DROP ROW FILTER)."""
+    if isinstance(node, AlterRowFilter):
+        return _policy_spec(node.args.get("filter"))
+    if isinstance(node, exp.Create):
+        return _policy_spec(node.args.get("row_filter"))
+    raise TypeError(f"{type(node).__name__} sets no row filter")
+
+
+def column_mask_of(node: AlterColumnMask) -> tuple[str, PolicyFunctionSpec | None]:
+    """The column ALTER COLUMN … SET|DROP MASK changes, and the mask it sets (None: DROP)."""
+    if not isinstance(node, AlterColumnMask):
+        raise TypeError(f"{type(node).__name__} sets no column mask")
+    return node.args["column"].name, _policy_spec(node.args.get("mask"))
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """CREATE FUNCTION as the catalog stores it: parameters as (name, canonical type),
+    the declared return type (None: inferred), and the body as a tree."""
+
+    parameters: tuple[tuple[str, str], ...]
+    returns: str | None
+    body: exp.Expression = field(compare=False, repr=False)
+    replace: bool = False
+
+
+def function_of(node: CreateFunction) -> FunctionSpec:
+    """What CREATE FUNCTION defines (its name and comment: ``securable_of``, ``comment_of``)."""
+    if not isinstance(node, CreateFunction):
+        raise TypeError(f"{type(node).__name__} defines no function")
+    returns = node.args.get("returns")
+    return FunctionSpec(
+        parameters=tuple(
+            (param.name, to_sql(param.args["kind"])) for param in node.args.get("params") or []
+        ),
+        returns=to_sql(returns) if returns is not None else None,
+        body=node.args["body"],
+        replace=bool(node.args.get("replace")),
+    )
 
 
 def primary_key_of(node: exp.Create) -> PrimaryKeySpec | None:

@@ -118,13 +118,70 @@ class ShowPrincipals(exp.Expression):
 
 
 class ShowObjects(exp.Expression):
-    """``SHOW CATALOGS|SCHEMAS|TABLES|MODELS [IN container]``.
+    """``SHOW CATALOGS|SCHEMAS|TABLES|MODELS|FUNCTIONS [IN container]``.
 
     ``kind`` is the plural keyword; ``this`` is the optional container as an ``exp.Table``
-    (a catalog for SCHEMAS, a schema for TABLES and MODELS).
+    (a catalog for SCHEMAS, a schema for TABLES, MODELS and FUNCTIONS).
     """
 
     arg_types: ClassVar[dict[str, bool]] = {"kind": True, "this": False}
+
+
+class CreateFunction(exp.Expression):
+    """``CREATE [OR REPLACE] FUNCTION [IF NOT EXISTS] name (p TYPE, …) [RETURNS TYPE]
+    [COMMENT 'text'] RETURN expr``: a SQL function, Databricks' spelling.
+
+    ``this`` is the name (``exp.Table``), ``params`` a list of ``exp.ColumnDef`` (name and
+    type), ``returns`` the declared ``exp.DataType`` or None, ``body`` the expression,
+    ``replace`` / ``exists`` the OR REPLACE and IF NOT EXISTS flags, ``comment`` a string
+    literal or ``:parameter``.
+    """
+
+    arg_types: ClassVar[dict[str, bool]] = {
+        "this": True,
+        "params": False,
+        "returns": False,
+        "body": True,
+        "replace": False,
+        "exists": False,
+        "comment": False,
+    }
+
+
+class RowFilterClause(exp.Expression):
+    """``ROW FILTER f ON (col, …)``: the function (``exp.Table``) and the columns
+    (``exp.Identifier``) whose values it receives, in order."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "expressions": False}
+
+
+class ColumnMaskClause(exp.Expression):
+    """``MASK f [USING COLUMNS (col, …)]`` on a column: the function, and the other
+    columns passed after the masked one."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "expressions": False}
+
+
+class AlterRowFilter(exp.Expression):
+    """``ALTER TABLE t SET ROW FILTER f ON (…)`` (``filter`` a ``RowFilterClause``) or
+    ``ALTER TABLE t DROP ROW FILTER`` (no ``filter``); ``this`` is a ``Securable``."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "filter": False}
+
+
+class AlterColumnMask(exp.Expression):
+    """``ALTER TABLE t ALTER COLUMN c SET MASK f [USING COLUMNS (…)]`` (``mask`` a
+    ``ColumnMaskClause``) or ``… DROP MASK`` (no ``mask``); ``this`` is a ``Securable``,
+    ``column`` the column's identifier."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "column": True, "mask": False}
+
+
+class UseNamespace(exp.Expression):
+    """``USE CATALOG c`` (``kind`` ``"CATALOG"``) or ``USE SCHEMA [c.]s`` / ``USE [c.]s``
+    (``kind`` ``"SCHEMA"``); ``this`` is the name as an ``exp.Table``."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"kind": True, "this": True}
 
 
 STEWARD_NODES: tuple[type[exp.Expression], ...] = (
@@ -136,4 +193,10 @@ STEWARD_NODES: tuple[type[exp.Expression], ...] = (
     AlterGroupMembers,
     ShowPrincipals,
     ShowObjects,
+    CreateFunction,
+    RowFilterClause,
+    ColumnMaskClause,
+    AlterRowFilter,
+    AlterColumnMask,
+    UseNamespace,
 )

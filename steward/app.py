@@ -35,6 +35,8 @@ from catalog.namespace import NamespaceService
 from catalog.persistence import migrate
 from catalog.persistence.engine import Database
 from catalog.persistence.root_lock import RootLock
+from catalog.row_access.functions import FunctionService
+from catalog.row_access.table_access import RowAccessPolicies
 from catalog.runtime import Runtime
 from catalog.store.namespace_cache import NamespaceCache
 from catalog.tags.service import TagService
@@ -78,6 +80,7 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
     authorizer.cache = NamespaceCache(db, stores)
     drop_on_namespace_changes(db, authorizer.feed, authorizer.cache.invalidate)
     namespace = NamespaceService(db, authorizer, stores)
+    functions = FunctionService(db, stores, namespace)
     runtime = Runtime(
         settings=settings,
         db=db,
@@ -91,6 +94,8 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
         data=TableDataService(db, namespace, settings.max_rows_per_write),
         statements=StatementAdmission(settings.sql_max_statements_per_user),
         tags=TagService(db, stores, authorizer),
+        functions=functions,
+        row_access=RowAccessPolicies(functions.definition),
     )
     policy = LoadPolicy(
         allow_pickle=settings.allow_pickle,

@@ -396,9 +396,10 @@ METASTORE_NODE = Node(METASTORE_KEY, SecurableType.METASTORE, "", "metastore")
 _CHILD_TYPES: dict[SecurableType, list[SecurableType]] = {
     SecurableType.METASTORE: [SecurableType.CATALOG, SecurableType.SERVING_ENDPOINT],
     SecurableType.CATALOG: [SecurableType.SCHEMA],
-    SecurableType.SCHEMA: [SecurableType.TABLE, SecurableType.MODEL],
+    SecurableType.SCHEMA: [SecurableType.TABLE, SecurableType.MODEL, SecurableType.FUNCTION],
     SecurableType.TABLE: [],
     SecurableType.MODEL: [],
+    SecurableType.FUNCTION: [],
     SecurableType.SERVING_ENDPOINT: [],
 }
 

@@ -89,6 +89,11 @@ class TableDetail(Base):
     primary_key_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     primary_key_columns: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     timeseries_column: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: The row filter: a FUNCTION's full name (not its id: a dropped and re-created
+    #: function of that name is the one that applies, as on Databricks) and the columns
+    #: whose values it takes.
+    row_filter_function: Mapped[str | None] = mapped_column(String(800), nullable=True)
+    row_filter_columns: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class TableDataVersion(Base):
@@ -140,6 +145,9 @@ class TableColumn(Base):
     nullable: Mapped[bool] = mapped_column(Boolean, default=True)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     partition_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: The column mask: a FUNCTION's full name and the other columns it takes.
+    mask_function: Mapped[str | None] = mapped_column(String(800), nullable=True)
+    mask_using_columns: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class Principal(Base):
@@ -207,6 +215,21 @@ class StatementResult(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     #: The statement's response as JSON, in Steward's own shape.
     response: Mapped[str] = mapped_column(Text)
+
+
+class SqlFunction(Base):
+    """What only a SQL function has: its parameters, return type and body (canonical SQL
+    of one expression, re-checked against the query allow-list whenever it is used)."""
+
+    __tablename__ = "sql_functions"
+
+    securable_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("securables.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: ``[[name, type_text], …]`` in order.
+    parameters: Mapped[list[list[str]]] = mapped_column(JSON)
+    return_type: Mapped[str] = mapped_column(String(1000))
+    body: Mapped[str] = mapped_column(Text)
 
 
 class SecurableTag(Base):

@@ -86,6 +86,13 @@ from catalog.sql.rewrite import (
     replace_sources,
     rewrite_struct_fields,
 )
+from catalog.sql.session_functions import (
+    SessionContext,
+    bind_session_functions,
+    check_session_function,
+    is_session_function,
+    uses_session_functions,
+)
 from catalog.sql.sources import Resolver, Source, system_only
 from catalog.sql.system_sources import sqlglot_dialect
 from common.column_types import parse_column_type
@@ -488,7 +495,9 @@ def _check_tree(root: exp.Expression) -> None:
     for node in root.walk():
         kind = type(node)
         if kind not in _ALLOWED:
-            raise _refusal(node)
+            if not is_session_function(node):
+                raise _refusal(node)
+            check_session_function(node)
         allowed_args = _ARGS.get(kind)
         if allowed_args is not None:
             extra = [key for key, value in node.args.items() if value and key not in allowed_args]
@@ -537,6 +546,20 @@ def _check_node(node: exp.Expression) -> None:
         value = node.expression
         if not (isinstance(value, exp.Literal) and value.is_int):
             raise refuse("LIMIT and OFFSET take a whole number", node)
+
+
+def check_expression(root: exp.Expression) -> None:
+    """The allow-list of queries, for an expression outside one (a function's body)."""
+    _check_depth(root)
+    _check_tree(root)
+
+
+def _bind_session(tree: exp.Expression, session: SessionContext | None) -> exp.Expression:
+    if not uses_session_functions(tree):
+        return tree
+    if session is None:
+        raise InvalidParameter("current_user() and group membership tests are not available here")
+    return bind_session_functions(tree, session)
 
 
 def _cast_type_ok(node: exp.DataType) -> bool:
@@ -614,6 +637,7 @@ class ReadQuery:
             _check_size(node, limits.max_query_nodes)
             tree = node.copy()
             _check_tree(tree)
+            tree = _bind_session(tree, getattr(resolve, "session", None))
             sources = _resolve_tables(tree, resolve)
             _check_select_items(tree, limits.max_select_items, sources)
             clock.check("resolve its tables")

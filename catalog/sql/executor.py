@@ -20,7 +20,16 @@ from catalog.access.grants import PrivilegeChange
 from catalog.audit.recorder import current_scope
 from catalog.identity import normalize_principal_name
 from catalog.namespace import NewSecurable
-from catalog.records import ColumnRecord, PrincipalKind, PrincipalRecord, SecurableRecord
+from catalog.records import (
+    ColumnRecord,
+    PolicyFunctionRef,
+    PrincipalKind,
+    PrincipalRecord,
+    SecurableRecord,
+    TableRecord,
+)
+from catalog.row_access.function_store import castable
+from catalog.row_access.functions import checked_body
 from catalog.runtime import Runtime
 from catalog.sql.compiler import Budgets, check_text
 from catalog.sql.cpu_gate import statement_cpu
@@ -140,6 +149,16 @@ class StatementExecutor:
             K.SELECT: self._select,
             K.INSERT: self._insert,
             K.MERGE: self._merge,
+            K.CREATE_FUNCTION: self._create_function,
+            K.DROP_FUNCTION: self._drop,
+            K.SHOW_FUNCTIONS: self._show_objects,
+            K.DESCRIBE_FUNCTION: self._describe_function,
+            K.SET_ROW_FILTER: self._row_filter,
+            K.DROP_ROW_FILTER: self._row_filter,
+            K.SET_COLUMN_MASK: self._column_mask,
+            K.DROP_COLUMN_MASK: self._column_mask,
+            K.USE_CATALOG: self._use,
+            K.USE_SCHEMA: self._use,
         }
 
     # -- helpers -------------------------------------------------------------------
@@ -171,7 +190,15 @@ class StatementExecutor:
     def _target(self, node: exp.Expression) -> tuple[SecurableType, str | None]:
         kind, parts = reading.securable_of(node)
         securable_type = reading.securable_type(kind)
-        return securable_type, self._qualify(securable_type, parts)
+        full_name = self._qualify(securable_type, parts)
+        if securable_type is SecurableType.FUNCTION and not isinstance(node, d.CreateFunction):
+            # FUNCTION also names a model, where no function of that name exists (the
+            # name is unique across the namespace, so at most one of them does).
+            with self.rt.db.read() as session:
+                found = self.rt.stores.namespace(session).get_by_full_name(full_name or "")
+            if found is not None and found.securable_type is SecurableType.MODEL:
+                securable_type = SecurableType.MODEL
+        return securable_type, full_name
 
     def _require(
         self, privilege: Privilege, securable_type: SecurableType, full_name: str | None
@@ -285,8 +312,11 @@ class StatementExecutor:
         self._require(Privilege.CREATE_TABLE, SecurableType.SCHEMA, full_name.rsplit(".", 1)[0])
         if reading.if_not_exists(node) and self._exists(SecurableType.TABLE, full_name):
             return _ok()
+        specs = reading.columns_of(node)
+        declared = {spec.name.lower(): spec.name for spec in specs}
+        types = {spec.name.lower(): parse_column_type(spec.type_text).type_text for spec in specs}
         columns = []
-        for position, spec in enumerate(reading.columns_of(node)):
+        for position, spec in enumerate(specs):
             parsed = parse_column_type(spec.type_text)
             columns.append(
                 ColumnRecord(
@@ -298,8 +328,12 @@ class StatementExecutor:
                     comment=spec.comment,
                     type_precision=parsed.precision,
                     type_scale=parsed.scale,
+                    mask=self._policy_function(spec.mask, declared, types, masked=spec.name)
+                    if spec.mask is not None
+                    else None,
                 )
             )
+        row_filter = reading.row_filter_of(node)
         key = reading.primary_key_of(node)
         detail = build_table_detail(
             table_type="MANAGED",
@@ -310,6 +344,8 @@ class StatementExecutor:
             primary_key_columns=list(key.columns) if key else None,
             timeseries_columns=[key.timeseries] if key and key.timeseries else None,
         )
+        if row_filter is not None:
+            detail.row_filter = self._policy_function(row_filter, declared, types)
         try:
             self.rt.namespace.create(
                 self.caller,
@@ -349,6 +385,125 @@ class StatementExecutor:
                 raise
         return _ok()
 
+    # -- functions, row filters, column masks ----------------------------------------
+
+    def _create_function(self, node: exp.Expression) -> StatementResult:
+        """CREATE FUNCTION needs CREATE FUNCTION on the schema (with its gates); OR REPLACE
+        of an existing function, what dropping it needs (docs/row-access.md)."""
+        assert isinstance(node, d.CreateFunction)
+        _, full_name = self._target(node)
+        assert full_name is not None
+        spec = reading.function_of(node)
+        body = checked_body(spec.parameters, spec.returns, spec.body)
+        exists = self._exists(SecurableType.FUNCTION, full_name)
+        if exists and spec.replace:
+            self._require(Privilege.OWNERSHIP, SecurableType.FUNCTION, full_name)
+        else:
+            self._require(
+                Privilege.CREATE_FUNCTION, SecurableType.SCHEMA, full_name.rsplit(".", 1)[0]
+            )
+            if exists and reading.if_not_exists(node):
+                return _ok()
+        self.rt.functions.create(
+            self.caller, full_name, body, reading.comment_of(node), replace_existing=spec.replace
+        )
+        return _ok()
+
+    def _describe_function(self, node: exp.Expression) -> StatementResult:
+        _, full_name = self._target(node)
+        assert full_name is not None
+        self._require(Privilege.BROWSE, SecurableType.FUNCTION, full_name)
+        function = self.rt.functions.definition(full_name)
+        parameters = ", ".join(f"{n} {t}" for n, t in function.body.parameters)
+        rows = [
+            ["Function", function.full_name],
+            ["Type", "SCALAR"],
+            ["Input", parameters or "()"],
+            ["Returns", function.body.return_type],
+            ["Owner", function.record.owner],
+            ["Comment", function.record.comment],
+            ["Body", function.body.body],
+        ]
+        return StatementResult(_strings("info_name", "info_value"), rows)
+
+    def _policy_function(
+        self,
+        spec: reading.PolicyFunctionSpec,
+        declared: Mapping[str, str],
+        types: Mapping[str, str],
+        masked: str | None = None,
+    ) -> PolicyFunctionRef:
+        """A row filter (``masked`` None) or column mask as stored, after checking that the
+        caller may EXECUTE the function, that it takes the columns given (which exist) and,
+        for a filter, that it returns BOOLEAN."""
+        full_name = self._qualify(SecurableType.FUNCTION, list(spec.function))
+        assert full_name is not None
+        self._require(Privilege.EXECUTE, SecurableType.FUNCTION, full_name)
+        function = self.rt.functions.definition(full_name)
+        columns = []
+        for name in spec.columns:
+            found = declared.get(name.lower())
+            if found is None:
+                raise InvalidParameter(f"the table has no column '{name}'")
+            columns.append(found)
+        what = "row filter" if masked is None else f"mask of column '{masked}'"
+        passed = len(columns) + (0 if masked is None else 1)
+        if len(function.body.parameters) != passed:
+            raise InvalidParameter(
+                f"FUNCTION '{full_name}' takes {len(function.body.parameters)} argument(s), but "
+                f"the {what} passes {passed}"
+            )
+        if masked is None and not function.returns_boolean:
+            raise InvalidParameter(
+                f"a row filter must return BOOLEAN; FUNCTION '{full_name}' returns "
+                f"{function.body.return_type}"
+            )
+        if masked is not None and not castable(function.body.return_type, types[masked.lower()]):
+            raise InvalidParameter(
+                f"the mask of column '{masked}' ({types[masked.lower()]}) cannot be "
+                f"FUNCTION '{full_name}', which returns {function.body.return_type}"
+            )
+        return PolicyFunctionRef(full_name, tuple(columns))
+
+    def _protected_table(self, node: exp.Expression) -> TableRecord:
+        """The table a row filter or mask statement changes, after checking MANAGE on it
+        (its owner and metastore admins hold that; docs/row-access.md)."""
+        _, full_name = self._target(node)
+        assert full_name is not None
+        self._require(Privilege.MANAGE, SecurableType.TABLE, full_name)
+        return self.rt.namespace.get_table(full_name)
+
+    def _row_filter(self, node: exp.Expression) -> StatementResult:
+        assert isinstance(node, d.AlterRowFilter)
+        table = self._protected_table(node)
+        spec = reading.row_filter_of(node)
+        declared, types = _column_names(table)
+        ref = None if spec is None else self._policy_function(spec, declared, types)
+        self.rt.namespace.set_row_filter(self.caller, table.securable.full_name, ref)
+        return _ok()
+
+    def _column_mask(self, node: exp.Expression) -> StatementResult:
+        assert isinstance(node, d.AlterColumnMask)
+        table = self._protected_table(node)
+        column, spec = reading.column_mask_of(node)
+        declared, types = _column_names(table)
+        name = declared.get(column.lower())
+        if name is None:
+            raise InvalidParameter(f"TABLE '{table.securable.full_name}' has no column '{column}'")
+        ref = None if spec is None else self._policy_function(spec, declared, types, masked=name)
+        self.rt.namespace.set_column_mask(self.caller, table.securable.full_name, name, ref)
+        return _ok()
+
+    def _use(self, node: exp.Expression) -> StatementResult:
+        """USE CATALOG / USE SCHEMA: checks the container is there for the caller and
+        answers it. The statement API keeps no session between requests (the request's
+        ``catalog`` and ``schema`` fields are the defaults); the shell remembers it."""
+        securable_type, full_name = self._target(node)
+        assert full_name is not None
+        self._require(Privilege.BROWSE, securable_type, full_name)
+        catalog, _, schema = full_name.partition(".")
+        return StatementResult(_strings("catalog", "schema"), [[catalog, schema or None]])
+
     # -- show / describe / comment -------------------------------------------------
 
     def _show_objects(self, node: exp.Expression) -> StatementResult:
@@ -358,6 +513,7 @@ class StatementExecutor:
             K.SHOW_SCHEMAS: SecurableType.SCHEMA,
             K.SHOW_TABLES: SecurableType.TABLE,
             K.SHOW_MODELS: SecurableType.MODEL,
+            K.SHOW_FUNCTIONS: SecurableType.FUNCTION,
         }[kind]
         parent: str | None = None
         if securable_type is not SecurableType.CATALOG:
@@ -380,7 +536,11 @@ class StatementExecutor:
             return StatementResult(
                 _strings("catalog", "schema"), [[*r.full_name.split(".")] for r in records]
             )
-        name = "tableName" if securable_type is SecurableType.TABLE else "modelName"
+        name = {
+            SecurableType.TABLE: "tableName",
+            SecurableType.MODEL: "modelName",
+            SecurableType.FUNCTION: "function",
+        }[securable_type]
         return StatementResult(
             _strings("catalog", "schema", name), [[*r.full_name.split(".")] for r in records]
         )
@@ -497,6 +657,15 @@ class StatementExecutor:
 _CONTAINERS = (SecurableType.CATALOG, SecurableType.SCHEMA)
 
 
+def _column_names(table: TableRecord) -> tuple[dict[str, str], dict[str, str]]:
+    """Lower-cased column name → (the name as declared, its type text)."""
+    columns = table.detail.columns
+    return (
+        {c.name.lower(): c.name for c in columns},
+        {c.name.lower(): c.type_text for c in columns},
+    )
+
+
 def _name(principal: Any) -> str:
     return principal.name
 
@@ -531,6 +700,16 @@ _ACTIONS: dict[K, str] = {
     K.DROP_ALIAS: "deleteRegisteredModelAlias",
     K.SHOW_GROUPS: "listGroups",
     K.SHOW_USERS: "listUsers",
+    K.CREATE_FUNCTION: "createFunction",
+    K.DROP_FUNCTION: "deleteFunction",
+    K.SHOW_FUNCTIONS: "listFunctions",
+    K.DESCRIBE_FUNCTION: "getFunction",
+    K.SET_ROW_FILTER: "updateTable",
+    K.DROP_ROW_FILTER: "updateTable",
+    K.SET_COLUMN_MASK: "updateTable",
+    K.DROP_COLUMN_MASK: "updateTable",
+    K.USE_CATALOG: "getCatalog",
+    K.USE_SCHEMA: "getSchema",
 }
 _UPDATE_ACTIONS: dict[SecurableType, str] = {
     SecurableType.METASTORE: "updateMetastore",
@@ -538,12 +717,14 @@ _UPDATE_ACTIONS: dict[SecurableType, str] = {
     SecurableType.SCHEMA: "updateSchema",
     SecurableType.TABLE: "updateTable",
     SecurableType.MODEL: "updateRegisteredModel",
+    SecurableType.FUNCTION: "updateFunction",
     SecurableType.SERVING_ENDPOINT: "updateServingEndpoint",
 }
 _METADATA_READS = frozenset(
     {K.SHOW_GRANTS, K.SHOW_CATALOGS, K.SHOW_SCHEMAS, K.SHOW_TABLES, K.SHOW_MODELS}
     | {K.DESCRIBE_TABLE, K.DESCRIBE_MODEL, K.DESCRIBE_CATALOG, K.DESCRIBE_SCHEMA}
-    | {K.SHOW_GROUPS, K.SHOW_USERS}
+    | {K.SHOW_GROUPS, K.SHOW_USERS, K.SHOW_FUNCTIONS, K.DESCRIBE_FUNCTION}
+    | {K.USE_CATALOG, K.USE_SCHEMA}
 )
 _DATA_STATEMENTS = frozenset({K.SELECT, K.INSERT, K.MERGE})
 _GROUP_KINDS = frozenset({K.CREATE_GROUP, K.DROP_GROUP, K.ALTER_GROUP, K.SHOW_GROUPS, K.SHOW_USERS})

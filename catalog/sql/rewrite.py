@@ -31,13 +31,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
 from catalog.sql.errors import refuse, shown
-from catalog.sql.sources import Source
+
+if TYPE_CHECKING:
+    from catalog.sql.sources import Source
 
 _T = exp.DataType.Type
 TIMESTAMPS = frozenset({_T.TIMESTAMP, _T.TIMESTAMPTZ, _T.TIMESTAMPLTZ, _T.TIMESTAMPNTZ})
@@ -141,6 +143,8 @@ def replace_sources(
         if source is None:  # a reference to one of the query's CTEs
             continue
         alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(node.name))
+        # A table with a row filter or masks brings their expressions along, already
+        # fixed up for the backend (catalog/row_access/table_access.py).
         derived = exp.Subquery(this=source.derived(backend, schema), alias=alias.copy())
         if node is tree:
             return derived

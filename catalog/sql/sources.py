@@ -34,6 +34,7 @@ from catalog.access.authorizer import Caller, Hidden
 from catalog.names import SYSTEM_CATALOG
 from catalog.runtime import Runtime
 from catalog.sql.errors import position
+from catalog.sql.session_functions import SessionContext
 from catalog.sql.system_sources import SOURCES
 from catalog.sql.table_sources import GovernedSource
 from common.errors import InvalidParameter, NotFound, PermissionDenied
@@ -123,6 +124,11 @@ class CatalogResolver:
         self.resolved: dict[str, Source] = {}
         self._checked: set[tuple[str, Privilege]] = set()
 
+    @property
+    def session(self) -> SessionContext:
+        """Who the session functions answer for (:mod:`catalog.sql.session_functions`)."""
+        return SessionContext.of(self.caller.name, self.caller.groups)
+
     def __call__(self, table: exp.Table) -> Source:
         privilege = table.meta.get(PRIVILEGE_META, Privilege.SELECT)
         return self.resolve(table, privilege)
@@ -158,7 +164,10 @@ class CatalogResolver:
                 layout = self.runtime.data.layout(full_name)
             except NotFound:
                 raise not_a_table(table) from None
-            source = self.resolved[full_name] = GovernedSource(full_name, layout)
+            # The table's row filter and masks, for this caller: the derived table the
+            # compiler puts in its place applies them (catalog/row_access/).
+            access = self.runtime.row_access.for_caller(layout.record, self.session)
+            source = self.resolved[full_name] = GovernedSource(full_name, layout, access)
         return source
 
     def _authorize(self, table: exp.Table, full_name: str, privilege: Privilege) -> None:

@@ -19,6 +19,7 @@ for result column names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
@@ -26,6 +27,9 @@ from sqlglot.errors import SqlglotError
 from catalog.data.physical import column_name
 from catalog.data.table_data import TableLayout
 from catalog.records import ColumnRecord
+
+if TYPE_CHECKING:
+    from catalog.row_access.table_access import RowAccess
 
 
 def _sql_type(column: ColumnRecord) -> str:
@@ -43,6 +47,8 @@ class GovernedSource:
 
     full_name: str
     layout: TableLayout = field(repr=False)
+    #: The table's row filter and masks for the querying user, if it has any.
+    access: RowAccess | None = field(default=None, repr=False)
 
     @property
     def record_columns(self) -> list[ColumnRecord]:
@@ -68,13 +74,20 @@ class GovernedSource:
         return frozenset({self.layout.table.name})
 
     def derived(self, backend: str, schema: str | None) -> exp.Select:
-        """A fresh SELECT naming each physical column by its public name."""
-        del backend  # the same on both backends
+        """A fresh SELECT naming each physical column by its public name; with a row
+        filter or masks, the masks in place of their columns and the filter as WHERE."""
+        access = self.access
         projections = [
             exp.alias_(
-                exp.column(column_name(c.position), quoted=True), c.name.lower(), quoted=True
+                access.projection(c, backend)
+                if access is not None
+                else exp.column(column_name(c.position), quoted=True),
+                c.name.lower(),
+                quoted=True,
             )
             for c in self.record_columns
         ]
         table = exp.table_(self.layout.table.name, db=schema, quoted=True)
-        return exp.select(*projections).from_(table)
+        select = exp.select(*projections).from_(table)
+        condition = access.condition(backend) if access is not None else None
+        return select if condition is None else select.where(condition, copy=False)

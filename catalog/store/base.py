@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from catalog.records import (
     ColumnRecord,
     MetastoreRecord,
+    PolicyFunctionRef,
     PrincipalRecord,
     SecurableRecord,
     TableDetailRecord,
@@ -94,6 +95,16 @@ class NamespaceStore(ABC):
 
     @abstractmethod
     def get_table_details(self, securable_ids: Sequence[str]) -> dict[str, TableDetailRecord]: ...
+
+    @abstractmethod
+    def set_row_filter(self, securable_id: str, row_filter: PolicyFunctionRef | None) -> None:
+        """Set or (None) drop a table's row filter."""
+
+    @abstractmethod
+    def set_column_mask(
+        self, securable_id: str, position: int, mask: PolicyFunctionRef | None
+    ) -> None:
+        """Set or (None) drop the mask of the column at ``position``."""
 
 
 class IdentityStore(ABC):

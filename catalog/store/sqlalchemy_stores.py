@@ -14,6 +14,7 @@ from catalog.persistence.engine import READ_ONLY_INFO
 from catalog.records import (
     ColumnRecord,
     MetastoreRecord,
+    PolicyFunctionRef,
     PrincipalRecord,
     SecurableRecord,
     TableDetailRecord,
@@ -50,6 +51,8 @@ _DETAIL_COLUMNS = (
     t.TableDetail.primary_key_name,
     t.TableDetail.primary_key_columns,
     t.TableDetail.timeseries_column,
+    t.TableDetail.row_filter_function,
+    t.TableDetail.row_filter_columns,
 )
 _COLUMN_COLUMNS = (
     t.TableColumn.table_id,
@@ -64,6 +67,8 @@ _COLUMN_COLUMNS = (
     t.TableColumn.type_scale,
     t.TableColumn.type_interval_type,
     t.TableColumn.partition_index,
+    t.TableColumn.mask_function,
+    t.TableColumn.mask_using_columns,
 )
 
 
@@ -311,6 +316,8 @@ class SqlNamespaceStore(NamespaceStore):
                 primary_key_name=detail.primary_key_name,
                 primary_key_columns=detail.primary_key_columns,
                 timeseries_column=detail.timeseries_column,
+                row_filter_function=_function_of(detail.row_filter),
+                row_filter_columns=_columns_of(detail.row_filter),
             )
         )
         self.session.add_all(
@@ -327,6 +334,8 @@ class SqlNamespaceStore(NamespaceStore):
                 nullable=c.nullable,
                 comment=c.comment,
                 partition_index=c.partition_index,
+                mask_function=_function_of(c.mask),
+                mask_using_columns=_columns_of(c.mask),
             )
             for c in detail.columns
         )
@@ -343,6 +352,7 @@ class SqlNamespaceStore(NamespaceStore):
                 primary_key_name=primary_key_name,
                 primary_key_columns=primary_key_columns,
                 timeseries_column=timeseries_column,
+                row_filter=_policy_ref(row_filter_function, row_filter_columns),
             )
             for (
                 securable_id,
@@ -352,6 +362,8 @@ class SqlNamespaceStore(NamespaceStore):
                 primary_key_name,
                 primary_key_columns,
                 timeseries_column,
+                row_filter_function,
+                row_filter_columns,
             ) in self.session.execute(
                 select(*_DETAIL_COLUMNS).where(t.TableDetail.securable_id.in_(securable_ids))
             )
@@ -374,6 +386,8 @@ class SqlNamespaceStore(NamespaceStore):
             type_scale,
             type_interval_type,
             partition_index,
+            mask_function,
+            mask_using_columns,
         ) in columns:
             detail = details.get(table_id)
             if detail is not None:
@@ -390,9 +404,45 @@ class SqlNamespaceStore(NamespaceStore):
                         type_scale=type_scale,
                         type_interval_type=type_interval_type,
                         partition_index=partition_index,
+                        mask=_policy_ref(mask_function, mask_using_columns),
                     )
                 )
         return details
+
+    def set_row_filter(self, securable_id: str, row_filter: PolicyFunctionRef | None) -> None:
+        self._changed()
+        self.session.execute(
+            update(t.TableDetail)
+            .where(t.TableDetail.securable_id == securable_id)
+            .values(
+                row_filter_function=_function_of(row_filter),
+                row_filter_columns=_columns_of(row_filter),
+            )
+        )
+
+    def set_column_mask(
+        self, securable_id: str, position: int, mask: PolicyFunctionRef | None
+    ) -> None:
+        self._changed()
+        self.session.execute(
+            update(t.TableColumn)
+            .where(t.TableColumn.table_id == securable_id, t.TableColumn.position == position)
+            .values(mask_function=_function_of(mask), mask_using_columns=_columns_of(mask))
+        )
+
+
+def _function_of(ref: PolicyFunctionRef | None) -> str | None:
+    return ref.function_name if ref is not None else None
+
+
+def _columns_of(ref: PolicyFunctionRef | None) -> list[str] | None:
+    return list(ref.columns) if ref is not None else None
+
+
+def _policy_ref(function_name: str | None, columns: list[str] | None) -> PolicyFunctionRef | None:
+    if function_name is None:
+        return None
+    return PolicyFunctionRef(function_name, tuple(columns or ()))
 
 
 class SqlIdentityStore(IdentityStore):

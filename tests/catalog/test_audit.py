@@ -969,6 +969,10 @@ class Stmt(NamedTuple):
 
 
 DENIED, USER = 403, True
+FN = (K.CREATE_FUNCTION, "createFunction")
+SET_RF = (K.SET_ROW_FILTER, "updateTable")
+SET_M = (K.SET_COLUMN_MASK, "updateTable")
+DROP_M = (K.DROP_COLUMN_MASK, "updateTable")
 #: Statements any caller may run (the catalogs it may see, every principal's name): nothing
 #: to deny; the walk runs them as the user too, which still writes its event.
 NOT_DENIABLE = frozenset({K.SHOW_CATALOGS, K.SHOW_GROUPS, K.SHOW_USERS})
@@ -1100,6 +1104,38 @@ STATEMENTS: list[Stmt] = [
     ),
     Stmt("ALTER MODEL {m} DROP ALIAS challenger", K.DROP_ALIAS, "deleteRegisteredModelAlias", 404),
     Stmt("ALTER MODEL {m} DROP ALIAS champion", K.DROP_ALIAS, "deleteRegisteredModelAlias"),
+    # Functions, row filters, column masks, USE (docs/row-access.md).
+    Stmt("CREATE FUNCTION {c}.s.f(r BIGINT) RETURN r > 1", *FN, DENIED, USER),
+    Stmt("CREATE FUNCTION {c}.gone.f(r BIGINT) RETURN r > 1", *FN, 404),
+    Stmt("CREATE FUNCTION {c}.s.f(r BIGINT) RETURN r > 1", *FN),
+    Stmt("CREATE FUNCTION {c}.s.m(v BIGINT) RETURN v * 0", *FN),
+    Stmt("SHOW FUNCTIONS IN {c}.s", K.SHOW_FUNCTIONS, "listFunctions", DENIED, USER),
+    Stmt("SHOW FUNCTIONS IN {c}.gone", K.SHOW_FUNCTIONS, "listFunctions", 404),
+    Stmt("SHOW FUNCTIONS IN {c}.s", K.SHOW_FUNCTIONS, "listFunctions"),
+    Stmt("DESCRIBE FUNCTION {c}.s.f", K.DESCRIBE_FUNCTION, "getFunction", DENIED, USER),
+    Stmt("DESCRIBE FUNCTION {c}.s.gone", K.DESCRIBE_FUNCTION, "getFunction", 404),
+    Stmt("DESCRIBE FUNCTION {c}.s.f", K.DESCRIBE_FUNCTION, "getFunction"),
+    Stmt("ALTER TABLE {c}.s.t SET ROW FILTER {c}.s.f ON (id)", *SET_RF, DENIED, USER),
+    Stmt("ALTER TABLE {c}.s.t SET ROW FILTER {c}.s.gone ON (id)", *SET_RF, 404),
+    Stmt("ALTER TABLE {c}.s.t SET ROW FILTER {c}.s.f ON (id)", *SET_RF),
+    Stmt("ALTER TABLE {c}.s.t DROP ROW FILTER", K.DROP_ROW_FILTER, "updateTable", DENIED, USER),
+    Stmt("ALTER TABLE {c}.s.gone DROP ROW FILTER", K.DROP_ROW_FILTER, "updateTable", 404),
+    Stmt("ALTER TABLE {c}.s.t DROP ROW FILTER", K.DROP_ROW_FILTER, "updateTable"),
+    Stmt("ALTER TABLE {c}.s.t ALTER COLUMN id SET MASK {c}.s.m", *SET_M, DENIED, USER),
+    Stmt("ALTER TABLE {c}.s.t ALTER COLUMN gone SET MASK {c}.s.m", *SET_M, 400),
+    Stmt("ALTER TABLE {c}.s.t ALTER COLUMN id SET MASK {c}.s.m", *SET_M),
+    Stmt("ALTER TABLE {c}.s.t ALTER COLUMN id DROP MASK", *DROP_M, DENIED, USER),
+    Stmt("ALTER TABLE {c}.s.t ALTER COLUMN gone DROP MASK", *DROP_M, 400),
+    Stmt("ALTER TABLE {c}.s.t ALTER COLUMN id DROP MASK", *DROP_M),
+    Stmt("USE CATALOG {c}", K.USE_CATALOG, "getCatalog", DENIED, USER),
+    Stmt("USE CATALOG {c}_gone", K.USE_CATALOG, "getCatalog", 404),
+    Stmt("USE CATALOG {c}", K.USE_CATALOG, "getCatalog"),
+    Stmt("USE SCHEMA {c}.s", K.USE_SCHEMA, "getSchema", DENIED, USER),
+    Stmt("USE SCHEMA {c}.gone", K.USE_SCHEMA, "getSchema", 404),
+    Stmt("USE SCHEMA {c}.s", K.USE_SCHEMA, "getSchema"),
+    Stmt("DROP FUNCTION {c}.s.f", K.DROP_FUNCTION, "deleteFunction", DENIED, USER),
+    Stmt("DROP FUNCTION {c}.s.gone", K.DROP_FUNCTION, "deleteFunction", 404),
+    Stmt("DROP FUNCTION {c}.s.f", K.DROP_FUNCTION, "deleteFunction"),
     Stmt("DROP TABLE {c}.s.t", K.DROP_TABLE, "deleteTable", DENIED, USER),
     Stmt("DROP TABLE {c}.s.gone", K.DROP_TABLE, "deleteTable", 404),
     Stmt("DROP TABLE {c}.s.t", K.DROP_TABLE, "deleteTable"),

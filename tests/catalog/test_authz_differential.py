@@ -54,14 +54,16 @@ _ON_MODEL = {
     P.MANAGE,
     P.ALL_PRIVILEGES,
 }
+_ON_FUNCTION = {P.EXECUTE, P.BROWSE, P.MANAGE, P.ALL_PRIVILEGES}
 _ON_SCHEMA = {
     P.USE_SCHEMA,
     P.CREATE_TABLE,
     P.CREATE_MODEL,
+    P.CREATE_FUNCTION,
     P.BROWSE,
     P.MANAGE,
     P.ALL_PRIVILEGES,
-} | (_ON_TABLE | _ON_MODEL)
+} | (_ON_TABLE | _ON_MODEL | _ON_FUNCTION)
 _ON_CATALOG = {P.USE_CATALOG, P.CREATE_SCHEMA, P.BROWSE, P.MANAGE, P.ALL_PRIVILEGES} | _ON_SCHEMA
 SPEC_APPLICABLE: dict[SecurableType, list[Privilege]] = {
     securable_type: sorted(privileges)
@@ -71,6 +73,7 @@ SPEC_APPLICABLE: dict[SecurableType, list[Privilege]] = {
         T.SCHEMA: _ON_SCHEMA,
         T.TABLE: _ON_TABLE,
         T.MODEL: _ON_MODEL,
+        T.FUNCTION: _ON_FUNCTION,
         T.SERVING_ENDPOINT: {P.QUERY, P.MANAGE, P.ALL_PRIVILEGES},
     }.items()
 }
@@ -79,12 +82,12 @@ SPEC_DATA = {P.SELECT, P.MODIFY, P.EXECUTE, P.QUERY}
 #: Rule 2: the privilege a container of each type demands of anything inside it.
 SPEC_GATES = {T.CATALOG: P.USE_CATALOG, T.SCHEMA: P.USE_SCHEMA}
 #: Rule 2: creating inside a node also needs the node's own gate.
-SPEC_CREATE_INSIDE = {P.CREATE_SCHEMA, P.CREATE_TABLE, P.CREATE_MODEL}
+SPEC_CREATE_INSIDE = {P.CREATE_SCHEMA, P.CREATE_TABLE, P.CREATE_MODEL, P.CREATE_FUNCTION}
 #: What lives directly under each container type (for securables created later).
 CHILD_TYPES = {
     T.METASTORE: (T.CATALOG, T.SERVING_ENDPOINT),
     T.CATALOG: (T.SCHEMA,),
-    T.SCHEMA: (T.TABLE, T.MODEL),
+    T.SCHEMA: (T.TABLE, T.MODEL, T.FUNCTION),
 }
 METASTORE = "metastore"
 

@@ -868,9 +868,9 @@ def test_unknown_principal_is_an_error(hub: Hub, tree: Tree, statement: str) -> 
         ("TABLE {schema}.{gone}", "TABLE '{schema}.{gone}'"),
         ("TABLE {catalog}.{gone}.t", "SCHEMA '{catalog}.{gone}'"),
         ("SCHEMA {gone}.s", "CATALOG '{gone}'"),
-        ("FUNCTION {schema}.{gone}", "MODEL '{schema}.{gone}'"),
+        ("FUNCTION {schema}.{gone}", "FUNCTION '{schema}.{gone}'"),
     ],
-    ids=["table", "schema-of-table", "catalog-of-schema", "model"],
+    ids=["table", "schema-of-table", "catalog-of-schema", "function"],
 )
 def test_unknown_object_is_an_error_naming_the_first_missing_part(
     hub: Hub, tree: Tree, target: str, missing: str

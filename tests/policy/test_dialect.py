@@ -32,12 +32,15 @@ from policy.parameters import (
 )
 from policy.securables import Privilege, SecurableType
 from policy.statement_reading import (
+    PolicyFunctionSpec,
     StatementKind,
     action_of,
     alias_of,
     cascade_of,
+    column_mask_of,
     columns_of,
     comment_of,
+    function_of,
     group_of,
     if_exists,
     if_not_exists,
@@ -46,6 +49,7 @@ from policy.statement_reading import (
     principal_of,
     principals_of,
     privileges_of,
+    row_filter_of,
     scope_of,
     securable_of,
     securable_type,
@@ -71,19 +75,32 @@ def summarize(tree: exp.Expression) -> dict[str, object]:
     if kind is K.ALTER_GROUP:
         out["action"] = action_of(tree)
         out["member"] = member_of(tree)
-    if kind in (K.SHOW_CATALOGS, K.SHOW_SCHEMAS, K.SHOW_TABLES, K.SHOW_MODELS):
+    if kind in (K.SHOW_CATALOGS, K.SHOW_SCHEMAS, K.SHOW_TABLES, K.SHOW_MODELS, K.SHOW_FUNCTIONS):
         out["scope"] = scope_of(tree)
+    if kind is K.CREATE_FUNCTION:
+        spec = function_of(tree)
+        out["function"] = (spec.parameters, spec.returns, to_sql(spec.body), spec.replace)
+        out["if_not_exists"] = if_not_exists(tree)
+    if kind in (K.SET_ROW_FILTER, K.DROP_ROW_FILTER) or (
+        kind is K.CREATE_TABLE and row_filter_of(tree) is not None
+    ):
+        out["row_filter"] = row_filter_of(tree)
+    if kind in (K.SET_COLUMN_MASK, K.DROP_COLUMN_MASK):
+        out["mask"] = column_mask_of(tree)
     if kind in (K.CREATE_CATALOG, K.CREATE_SCHEMA, K.CREATE_TABLE):
         out["if_not_exists"] = if_not_exists(tree)
-    if kind in (K.DROP_CATALOG, K.DROP_SCHEMA, K.DROP_TABLE, K.DROP_MODEL):
+    if kind in (K.DROP_CATALOG, K.DROP_SCHEMA, K.DROP_TABLE, K.DROP_MODEL, K.DROP_FUNCTION):
         out["if_exists"] = if_exists(tree)
         out["cascade"] = cascade_of(tree)
     # Bind every parameter to a visible marker: comment_of and columns_of refuse unbound ones.
     bound = bind_parameters(tree, {n: f"<{n}>" for n in parameter_names(tree)})
-    if kind in (K.CREATE_CATALOG, K.CREATE_SCHEMA, K.CREATE_TABLE, K.COMMENT_ON):
+    if kind in (K.CREATE_CATALOG, K.CREATE_SCHEMA, K.CREATE_TABLE, K.COMMENT_ON, K.CREATE_FUNCTION):
         out["comment"] = comment_of(bound)
     if kind is K.CREATE_TABLE:
-        out["columns"] = [(c.name, c.type_text, c.nullable, c.comment) for c in columns_of(bound)]
+        out["columns"] = [
+            (c.name, c.type_text, c.nullable, c.comment, *([c.mask] if c.mask else []))
+            for c in columns_of(bound)
+        ]
         out["primary_key"] = primary_key_of(tree)
     if kind is K.SELECT:
         out["class"] = type(tree).__name__
@@ -95,6 +112,7 @@ def summarize(tree: exp.Expression) -> dict[str, object]:
         K.SHOW_SCHEMAS,
         K.SHOW_TABLES,
         K.SHOW_MODELS,
+        K.SHOW_FUNCTIONS,
         K.SHOW_GROUPS,
         K.SHOW_USERS,
         K.CREATE_GROUP,
@@ -117,7 +135,125 @@ def tbl(*parts: str) -> tuple[str, list[str]]:
     return ("TABLE", list(parts))
 
 
+def fn(*parts: str, columns: tuple[str, ...] = ()) -> PolicyFunctionSpec:
+    return PolicyFunctionSpec(tuple(parts), columns)
+
+
 CORPUS: list[Case] = [
+    # ---- functions, row filters, column masks, USE (docs/row-access.md) ---------------
+    Case(
+        "create function main.hr.us_only(region string) returns boolean "
+        "return is_account_group_member('admins') or region = 'US'",
+        "CREATE FUNCTION main.hr.us_only(region STRING) RETURNS BOOLEAN "
+        "RETURN IS_ACCOUNT_GROUP_MEMBER('admins') OR region = 'US'",
+        {
+            "statement": K.CREATE_FUNCTION,
+            "securable": ("FUNCTION", ["main", "hr", "us_only"]),
+            "function": (
+                (("region", "STRING"),),
+                "BOOLEAN",
+                "IS_ACCOUNT_GROUP_MEMBER('admins') OR region = 'US'",
+                False,
+            ),
+            "comment": None,
+            "if_not_exists": False,
+        },
+    ),
+    Case(
+        "CREATE OR REPLACE FUNCTION f(s STRING, n DECIMAL(10,2)) COMMENT :why "
+        "RETURN CASE WHEN is_member('hr') THEN s ELSE '***' END",
+        "CREATE OR REPLACE FUNCTION f(s STRING, n DECIMAL(10, 2)) COMMENT :why "
+        "RETURN CASE WHEN IS_MEMBER('hr') THEN s ELSE '***' END",
+        {
+            "statement": K.CREATE_FUNCTION,
+            "securable": ("FUNCTION", ["f"]),
+            "comment": "<why>",
+            "parameters": ["why"],
+        },
+    ),
+    Case(
+        "CREATE FUNCTION IF NOT EXISTS s.f() RETURN current_user()",
+        "CREATE FUNCTION IF NOT EXISTS s.f() RETURN CURRENT_USER()",
+        {"statement": K.CREATE_FUNCTION, "if_not_exists": True},
+    ),
+    Case(
+        "DROP FUNCTION IF EXISTS main.hr.us_only",
+        "DROP FUNCTION IF EXISTS main.hr.us_only",
+        {"statement": K.DROP_FUNCTION, "if_exists": True, "cascade": False},
+    ),
+    Case(
+        "show functions in main.hr",
+        "SHOW FUNCTIONS IN main.hr",
+        {"statement": K.SHOW_FUNCTIONS, "scope": ["main", "hr"]},
+    ),
+    Case(
+        "DESCRIBE FUNCTION main.hr.us_only",
+        "DESCRIBE FUNCTION main.hr.us_only",
+        {"statement": K.DESCRIBE_FUNCTION, "securable": ("FUNCTION", ["main", "hr", "us_only"])},
+    ),
+    Case(
+        "alter table main.hr.people set row filter main.hr.us_only on (region)",
+        "ALTER TABLE main.hr.people SET ROW FILTER main.hr.us_only ON (region)",
+        {
+            "statement": K.SET_ROW_FILTER,
+            "securable": tbl("main", "hr", "people"),
+            "row_filter": fn("main", "hr", "us_only", columns=("region",)),
+        },
+    ),
+    Case(
+        "ALTER TABLE people SET ROW FILTER f ON ()",
+        "ALTER TABLE people SET ROW FILTER f ON ()",
+        {"statement": K.SET_ROW_FILTER, "row_filter": fn("f")},
+    ),
+    Case(
+        "ALTER TABLE people DROP ROW FILTER",
+        "ALTER TABLE people DROP ROW FILTER",
+        {"statement": K.DROP_ROW_FILTER, "row_filter": None},
+    ),
+    Case(
+        "ALTER TABLE people ALTER ssn SET MASK hr.mask_ssn USING COLUMNS (region, `Birth Date`)",
+        "ALTER TABLE people ALTER COLUMN ssn SET MASK hr.mask_ssn USING COLUMNS "
+        "(region, `Birth Date`)",
+        {
+            "statement": K.SET_COLUMN_MASK,
+            "mask": ("ssn", fn("hr", "mask_ssn", columns=("region", "Birth Date"))),
+        },
+    ),
+    Case(
+        "ALTER TABLE people ALTER COLUMN ssn DROP MASK",
+        "ALTER TABLE people ALTER COLUMN ssn DROP MASK",
+        {"statement": K.DROP_COLUMN_MASK, "mask": ("ssn", None)},
+    ),
+    Case(
+        "CREATE TABLE hr.people (id BIGINT, ssn STRING NOT NULL MASK hr.m USING COLUMNS (id), "
+        "region STRING) COMMENT 'people' WITH ROW FILTER hr.f ON (region)",
+        "CREATE TABLE hr.people (id BIGINT, ssn STRING NOT NULL MASK hr.m USING COLUMNS (id), "
+        "region STRING) COMMENT 'people' WITH ROW FILTER hr.f ON (region)",
+        {
+            "statement": K.CREATE_TABLE,
+            "columns": [
+                ("id", "BIGINT", True, None),
+                ("ssn", "STRING", False, None, fn("hr", "m", columns=("id",))),
+                ("region", "STRING", True, None),
+            ],
+            "row_filter": fn("hr", "f", columns=("region",)),
+        },
+    ),
+    Case(
+        "use catalog main",
+        "USE CATALOG main",
+        {"statement": K.USE_CATALOG, "securable": ("CATALOG", ["main"])},
+    ),
+    Case(
+        "USE main.hr",
+        "USE SCHEMA main.hr",
+        {"statement": K.USE_SCHEMA, "securable": ("SCHEMA", ["main", "hr"])},
+    ),
+    Case(
+        "USE DATABASE hr",
+        "USE SCHEMA hr",
+        {"statement": K.USE_SCHEMA, "securable": ("SCHEMA", ["hr"])},
+    ),
     # ---- GRANT ---------------------------------------------------------------------------
     Case(
         "GRANT SELECT ON TABLE main.sales.orders TO alice",
@@ -653,12 +789,24 @@ def test_unknown_governance_statements_never_become_commands() -> None:
     [
         "EXPLAIN SELECT 1",
         "CALL f()",
-        "SHOW FUNCTIONS",
         "SHOW VIEWS IN c.s",
         "ALTER TABLE t ADD COLUMN x INT",
         "ALTER TABLE t RENAME TO u",
         "CREATE VIEW v AS SELECT 1",
         "CREATE OR REPLACE TABLE t (a INT)",
+        "CREATE FUNCTION f(x INT) RETURNS TABLE (a INT) RETURN 1",
+        "CREATE FUNCTION f(x INT) RETURN SELECT 1",
+        "CREATE FUNCTION f(x INT)",
+        "CREATE OR REPLACE FUNCTION IF NOT EXISTS f() RETURN 1",
+        "ALTER TABLE t SET ROW FILTER f",
+        "ALTER TABLE t SET ROW FILTER f ON x",
+        "ALTER TABLE t ALTER COLUMN c SET MASK f USING (a)",
+        "ALTER TABLE t ALTER COLUMN c MASK f",
+        "CREATE TABLE t (a INT MASK) ",
+        "CREATE TABLE t (a INT MASK f MASK g)",
+        "CREATE TABLE t (a INT) WITH ROW FILTER f",
+        "USE",
+        "USE CATALOG a.b",
         "CREATE TABLE t AS SELECT 1",
         "CREATE TABLE t (a INT) USING DELTA",
         "GRANT SELECT ON t TO x WITH GRANT OPTION",
@@ -667,7 +815,6 @@ def test_unknown_governance_statements_never_become_commands() -> None:
         "OPTIMIZE t",
         "VACUUM t",
         "SET x = 1",
-        "USE CATALOG c",
         "MSCK REPAIR TABLE t",
         "REFRESH TABLE t",
         "CACHE TABLE t",
@@ -683,7 +830,6 @@ def test_unknown_governance_statements_never_become_commands() -> None:
         "MERGE INTO t USING s ON t.a = s.a WHEN NOT MATCHED THEN UPDATE SET *",
         "MERGE INTO t USING s ON t.a = s.a WHEN NOT MATCHED THEN INSERT (a, b) VALUES (1)",
         "ANALYZE TABLE t COMPUTE STATISTICS",
-        "DESCRIBE FUNCTION f",
         "DROP VIEW v",
         "DROP TABLE t CASCADE",
         "COMMENT ON COLUMN t.c IS 'x'",
@@ -720,14 +866,26 @@ ERRORS: list[tuple[str, int, int, str, str]] = [
         1,
         6,
         "GRANT",
-        "expected GRANTS, CATALOGS, SCHEMAS, TABLES, MODELS, GROUPS or USERS",
+        "expected GRANTS, CATALOGS, SCHEMAS, TABLES, MODELS, FUNCTIONS, GROUPS or USERS",
     ),
     ("ALTER TABLE t OWNER x", 1, 21, "x", "expected TO"),
     ("ALTER MODEL a.b.m SET ALIAS c 3", 1, 31, "3", "expected '='"),
     ("ALTER MODEL a.b.m SET ALIAS c = x", 1, 33, "x", "expected a version number or :parameter"),
-    ("ALTER TABLE a.b.t DROP ALIAS c", 1, 19, "DROP", "expected OWNER or SET OWNER"),
+    (
+        "ALTER TABLE a.b.t DROP ALIAS c",
+        1,
+        19,
+        "DROP",
+        "expected OWNER, SET OWNER, SET ROW FILTER, DROP ROW FILTER or ALTER COLUMN",
+    ),
     ("ALTER MODEL a.b.m DROP c", 1, 24, "c", "expected ALIAS"),
-    ("CREATE VIEW v AS SELECT 1", 1, 8, "VIEW", "expected CATALOG, SCHEMA, TABLE or GROUP"),
+    (
+        "CREATE VIEW v AS SELECT 1",
+        1,
+        8,
+        "VIEW",
+        "expected CATALOG, SCHEMA, TABLE, FUNCTION or GROUP",
+    ),
     (
         "CREATE TABLE c.s.t (\n  id BIGINT,\n  v FOO\n)",
         3,
@@ -862,7 +1020,7 @@ def test_securable_type_maps_every_kind() -> None:
         "SCHEMA": SecurableType.SCHEMA,
         "TABLE": SecurableType.TABLE,
         "MODEL": SecurableType.MODEL,
-        "FUNCTION": SecurableType.MODEL,
+        "FUNCTION": SecurableType.FUNCTION,
         "SERVING ENDPOINT": SecurableType.SERVING_ENDPOINT,
     }
 
