@@ -117,7 +117,7 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
             settings.max_artifact_bytes,
             settings.max_version_artifact_bytes,
         ),
-        serving=ServingService(db, stores, namespace, runtime.data, loaded),
+        serving=ServingService(db, stores, namespace, runtime.data, loaded, runtime.row_access),
     )
     return runtime, services
 

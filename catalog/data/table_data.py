@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -37,6 +37,9 @@ from catalog.persistence.schema import TableDataVersion
 from catalog.records import ColumnRecord, TableRecord
 from common.errors import InvalidParameter, PayloadTooLarge, PermissionDenied
 from common.values import INT_RANGES, check_rows, columns_by_name
+
+if TYPE_CHECKING:  # built on the SQL compiler, which reads tables through this module
+    from catalog.row_access.table_access import RowAccess
 
 #: Keys per ``IN (…)`` list: well under SQLite's 32,766 variables, cheap to plan.
 _CHUNK = 500
@@ -290,15 +293,24 @@ class TableDataService:
         *,
         as_of: Sequence[Any] | None = None,
         lookback: timedelta | None = None,
+        access: Callable[[TableLayout], RowAccess | None] | None = None,
     ) -> tuple[TableLayout, list[dict[str, Any] | None]]:
         """For each key (a mapping of the lookup columns), its row or None.
 
         A timeseries table answers the latest row of the key, or with ``as_of`` (one time
         per key) the latest row whose time is not later, and not earlier than
-        ``as_of - lookback`` when a lookback is given.
+        ``as_of - lookback`` when a lookback is given. ``access`` gives the caller's row
+        filter and masks for the table, if any (:mod:`catalog.row_access.table_access`).
         """
         layout = self.layout(full_name)
-        return layout, self.lookup_in(layout, keys, as_of=as_of, lookback=lookback)
+        found = self.lookup_in(
+            layout,
+            keys,
+            as_of=as_of,
+            lookback=lookback,
+            access=access(layout) if access is not None else None,
+        )
+        return layout, found
 
     def lookup_in(
         self,
@@ -307,7 +319,10 @@ class TableDataService:
         *,
         as_of: Sequence[Any] | None = None,
         lookback: timedelta | None = None,
+        access: RowAccess | None = None,
     ) -> list[dict[str, Any] | None]:
+        """As :meth:`lookup`. With ``access``, rows the filter hides are not there (the
+        latest row of a key is its latest visible one) and masked columns read masked."""
         if not layout.lookup_columns:
             raise InvalidParameter(
                 f"'{layout.record.securable.full_name}' has no primary key, so rows cannot be "
@@ -319,12 +334,12 @@ class TableDataService:
             names = [c.name for c in layout.columns]
             return [
                 None if row is None else dict(zip(names, row, strict=True))
-                for row in self._latest_rows(layout, raw)
+                for row in self._latest_rows(layout, raw, access)
             ]
         wanted = [_normalized(layout.lookup_columns, k) for k in raw]
         unique = list(dict.fromkeys(raw))
         with self.db.read() as session:
-            history = self._histories(session, layout, unique, max(times))
+            history = self._histories(session, layout, unique, max(times), access)
         out: list[dict[str, Any] | None] = []
         for key, moment in zip(wanted, times, strict=True):
             stamps, values = history.get(key, ([], []))
@@ -336,7 +351,10 @@ class TableDataService:
         return out
 
     def latest_by_key(
-        self, layout: TableLayout, key_columns: Sequence[Sequence[Any]]
+        self,
+        layout: TableLayout,
+        key_columns: Sequence[Sequence[Any]],
+        access: RowAccess | None = None,
     ) -> list[tuple[Any, ...] | None]:
         """For each key, given by column (one sequence per lookup column, in key order),
         the latest stored row as a tuple of the table's columns in position order, or None.
@@ -345,7 +363,8 @@ class TableDataService:
         keys that are plainly of their column's type (whole numbers in range, text) are not
         checked one by one, and rows stay tuples. Anything else takes the checks of
         :meth:`lookup_in`, which name the first bad key. Rows come from the row cache
-        while the table's data version is unchanged (:mod:`catalog.data.row_cache`).
+        while the table's data version is unchanged (:mod:`catalog.data.row_cache`); a
+        table with a row filter or masks for the reader (``access``) is read every time.
         """
         if all(
             _plain_keys(column, values)
@@ -358,6 +377,8 @@ class TableDataService:
             keys = [
                 _normalized(layout.lookup_columns, k) for k in self._checked_keys(layout, given)
             ]
+        if access is not None:
+            return self._latest_rows(layout, keys, access)
         table_id = layout.record.securable.id
         with self.db.statement_read() as connection:
             found_version = _VERSION.first(connection, {"table_id": table_id})
@@ -372,13 +393,16 @@ class TableDataService:
         return [cached.get(k) for k in keys]
 
     def _latest_rows(
-        self, layout: TableLayout, keys: Sequence[tuple[Any, ...]]
+        self,
+        layout: TableLayout,
+        keys: Sequence[tuple[Any, ...]],
+        access: RowAccess | None = None,
     ) -> list[tuple[Any, ...] | None]:
-        """The latest row of each key (checked key tuples), read now."""
+        """The latest (visible) row of each key (checked key tuples), read now."""
         if not keys:
             return []
         with self.db.statement_read() as connection:
-            found = self._latest(connection, layout, list(dict.fromkeys(keys)))
+            found = self._latest(connection, layout, list(dict.fromkeys(keys)), access)
         return [found.get(_normalized(layout.lookup_columns, k)) for k in keys]
 
     def _checked_keys(
@@ -436,8 +460,8 @@ class TableDataService:
             times.append(_comparable(value))
         return times
 
-    def _select_for(self, layout: TableLayout) -> sa.Select:
-        return sa.select(*(layout.physical(c) for c in layout.columns))
+    def _select_for(self, layout: TableLayout, access: RowAccess | None = None) -> sa.Select:
+        return _visible(layout, access, self.db.backend)
 
     def _key_condition(self, layout: TableLayout, chunk: Sequence[tuple[Any, ...]]) -> Any:
         columns = [layout.physical(c) for c in layout.lookup_columns]
@@ -446,12 +470,19 @@ class TableDataService:
         return sa.tuple_(*columns).in_(chunk)
 
     def _latest(
-        self, connection: Connection, layout: TableLayout, keys: Sequence[tuple[Any, ...]]
+        self,
+        connection: Connection,
+        layout: TableLayout,
+        keys: Sequence[tuple[Any, ...]],
+        access: RowAccess | None = None,
     ) -> dict[tuple[Any, ...], tuple[Any, ...]]:
         """One statement per chunk of keys (a request's keys are one chunk): each key's
-        latest row, by its normalized key tuple."""
+        latest (visible) row, by its normalized key tuple."""
         found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        statement = _latest_statement(layout.table, layout)
+        if access is None:
+            statement = _latest_statement(layout.table, layout)
+        else:
+            statement = _build_latest(layout, access, self.db.backend)
         bare = len(layout.lookup_columns) == 1
         positions = layout.lookup_positions
         for start in range(0, len(keys), _CHUNK):
@@ -468,6 +499,7 @@ class TableDataService:
         layout: TableLayout,
         keys: Sequence[tuple[Any, ...]],
         until: datetime,
+        access: RowAccess | None = None,
     ) -> dict[tuple[Any, ...], tuple[list[datetime], list[dict[str, Any]]]]:
         assert layout.timeseries is not None
         ts = layout.physical(layout.timeseries)
@@ -476,7 +508,7 @@ class TableDataService:
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
             query = (
-                self._select_for(layout)
+                self._select_for(layout, access)
                 .where(self._key_condition(layout, chunk), ts <= bound)
                 .order_by(ts)
             )
@@ -508,23 +540,53 @@ def _latest_statement(table: sa.Table, layout: TableLayout) -> sa.Select:
     statement = _LATEST.get(table)
     if statement is not None:
         return statement
+    statement = _LATEST[table] = _build_latest(layout)
+    return statement
+
+
+def _visible(layout: TableLayout, access: RowAccess | None, backend: str) -> sa.Select:
+    """Every column of the physical table, as the reader sees it: with ``access``, masked
+    columns are their masks' SQL and the filter's SQL is the WHERE. That SQL is generated
+    from sqlglot trees (catalog/row_access/table_access.py), never from request text;
+    ``literal_column`` keeps SQLAlchemy from reading anything in it as a parameter."""
+    if access is None:
+        return sa.select(*(layout.physical(c) for c in layout.columns))
+    columns = []
+    for column in layout.columns:
+        physical = layout.physical(column)
+        masked = access.column_sql(column, backend)
+        columns.append(
+            physical
+            if masked is None
+            else sa.literal_column(masked, type_=physical.type).label(physical.name)
+        )
+    statement = sa.select(*columns).select_from(layout.table)
+    condition = access.filter_sql(backend)
+    if condition is not None:
+        statement = statement.where(sa.literal_column(condition, type_=sa.Boolean))
+    return statement
+
+
+def _build_latest(
+    layout: TableLayout, access: RowAccess | None = None, backend: str = ""
+) -> sa.Select:
+    """Each key's latest row (its only row, without a timeseries column); with ``access``,
+    its latest visible row, as the reader sees it."""
     lookup = [layout.physical(c) for c in layout.lookup_columns]
     keys = sa.bindparam("keys", expanding=True)
     condition = lookup[0].in_(keys) if len(lookup) == 1 else sa.tuple_(*lookup).in_(keys)
-    statement = sa.select(*(layout.physical(c) for c in layout.columns)).where(condition)
+    statement = _visible(layout, access, backend).where(condition)
     if layout.timeseries is not None:
         ts = layout.physical(layout.timeseries)
-        newest = (
-            sa.select(*lookup, sa.func.max(ts).label("newest"))
-            .where(condition)
-            .group_by(*lookup)
-            .subquery()
-        )
+        newest_rows = sa.select(*lookup, sa.func.max(ts).label("newest")).where(condition)
+        hidden = access.filter_sql(backend) if access is not None else None
+        if hidden is not None:
+            newest_rows = newest_rows.where(sa.literal_column(hidden, type_=sa.Boolean))
+        newest = newest_rows.group_by(*lookup).subquery()
         statement = statement.join(
             newest,
             sa.and_(*(column == newest.c[column.name] for column in lookup), ts == newest.c.newest),
         )
-    _LATEST[table] = statement
     return statement
 
 

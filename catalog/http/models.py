@@ -189,6 +189,22 @@ class ColumnTypeName(StrEnum):
     TABLE_TYPE = "TABLE_TYPE"
 
 
+class ColumnMask(RequestBody):
+    """A column's mask, as Databricks' ``ColumnInfo.mask``: the function and the other
+    columns it takes (set with ``ALTER TABLE … ALTER COLUMN … SET MASK``)."""
+
+    function_name: str
+    using_column_names: list[str] | None = None
+
+
+class TableRowFilter(RequestBody):
+    """A table's row filter, as Databricks' ``TableInfo.row_filter`` (set with ``ALTER
+    TABLE … SET ROW FILTER``)."""
+
+    function_name: str
+    input_column_names: list[str]
+
+
 class ColumnInfo(RequestBody):
     name: ShortName
     type_text: str | None = Field(default=None, max_length=TYPE_TEXT_LENGTH)
@@ -201,6 +217,7 @@ class ColumnInfo(RequestBody):
     comment: str | None = None
     nullable: bool | None = True
     partition_index: int | None = Field(default=None, ge=0)
+    mask: ColumnMask | None = None
 
 
 class PrimaryKeyConstraint(RequestBody):
@@ -263,6 +280,7 @@ class TableInfo(SecurableInfo):
     table_id: str
     view_definition: str | None = None
     table_constraints: list[TableConstraint] | None = None
+    row_filter: TableRowFilter | None = None
 
 
 class ListTablesResponse(Response):

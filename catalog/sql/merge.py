@@ -68,6 +68,13 @@ def run_merge(
 ) -> list[list[Any]]:
     target_table = node.this.copy()
     target = resolve_target(resolver, target_table)
+    if target.source.access is not None:
+        # Matching would see only the caller's visible, masked rows, and a row it cannot
+        # see could be overwritten as "not matched": refused until that is defined.
+        raise InvalidParameter(
+            f"MERGE INTO {target.full_name} is not supported: it has a row filter or column "
+            "mask that applies to you (INSERT, and MERGE into other tables, are)"
+        )
     keys = target.layout.key_columns
     if not keys:
         raise InvalidParameter(

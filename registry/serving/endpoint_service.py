@@ -43,6 +43,8 @@ from catalog.names import normalize_full_name
 from catalog.namespace import NamespaceService, NewSecurable
 from catalog.persistence.engine import Database
 from catalog.records import Page, SecurableRecord, new_id, now_ms
+from catalog.row_access.table_access import RowAccessPolicies
+from catalog.sql.session_functions import SessionContext
 from catalog.store.base import NamespaceStore
 from common.errors import AlreadyExists, InvalidParameter, NotFound
 from common.values import check_rows
@@ -84,6 +86,7 @@ class ServingService:
         namespace: NamespaceService,
         data: TableDataService,
         models: ModelCache,
+        row_access: RowAccessPolicies,
     ) -> None:
         self.db = db
         self.stores = stores
@@ -91,7 +94,7 @@ class ServingService:
         self.authorizer = namespace.authorizer
         self.data = data
         self.models = models
-        self.invoker = Invoker(models, data)
+        self.invoker = Invoker(models, data, row_access)
         self.endpoints: TtlCache[str, Endpoint] = TtlCache(TTL)
         #: Audit events and inference rows of invocations, committed in groups.
         self.log = GroupCommitter(db, write_payloads=self._write_inference_rows)
@@ -315,7 +318,13 @@ class ServingService:
         return endpoint is not None and self.invoker.warm(endpoint.row.config)
 
     def invoke(self, endpoint: Endpoint, request: inputs.Request) -> Outcome:
-        return self.invoker.invoke(endpoint.row.config, endpoint.row.checked_tables, request)
+        # Features are read as the config's author, whose SELECT was checked (a row filter
+        # or mask of a feature table applies to them as to a query of theirs).
+        author = endpoint.row.updated_by or endpoint.record.owner
+        authority = SessionContext.of(author, self.authorizer.feed.engine.groups(author))
+        return self.invoker.invoke(
+            endpoint.row.config, endpoint.row.checked_tables, request, authority
+        )
 
     def inference_row(
         self,

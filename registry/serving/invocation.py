@@ -13,9 +13,11 @@ looked up.
 
 Authority: the endpoint serves with its creator's authority, checked when the config
 was created or updated (EXECUTE on each model, SELECT on each feature table of the
-versions served then). A version reached later through an alias that reads a feature
-table nobody was checked for is refused (403) until the config is updated by someone
-who may read it.
+versions served then). Features are read as that user too: the feature tables' row
+filters and column masks apply as they apply to the config's author
+(docs/row-access.md). A version reached later through an alias that reads a feature table
+nobody was checked for is refused (403) until the config is updated by someone who may
+read it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import Any
 
 from catalog.data.table_data import TableDataService, TableLayout
 from catalog.names import normalize_full_name
+from catalog.row_access.table_access import RowAccessPolicies
+from catalog.sql.session_functions import SessionContext
 from common.errors import InvalidParameter, PermissionDenied
 from policy.securables import SecurableType
 from registry.serving import inputs
@@ -60,9 +64,12 @@ def pick(config: EndpointConfig, rng: random.Random | None = None) -> ServedEnti
 
 
 class Invoker:
-    def __init__(self, models: ModelCache, data: TableDataService) -> None:
+    def __init__(
+        self, models: ModelCache, data: TableDataService, row_access: RowAccessPolicies
+    ) -> None:
         self.models = models
         self.data = data
+        self.row_access = row_access
         self.layouts: TtlCache[str, TableLayout] = TtlCache(LAYOUT_TTL)
 
     def warm(self, config: EndpointConfig) -> bool:
@@ -80,8 +87,14 @@ class Invoker:
         return True
 
     def invoke(
-        self, config: EndpointConfig, checked_tables: frozenset[str], request: inputs.Request
+        self,
+        config: EndpointConfig,
+        checked_tables: frozenset[str],
+        request: inputs.Request,
+        authority: SessionContext,
     ) -> Outcome:
+        """``authority``: whom the endpoint reads features as (its config's author), whose
+        row filters and column masks apply to the features looked up."""
         entity = pick(config)
         resolved = self.models.resolve(entity)
         predictor = self.models.predictor(resolved)
@@ -90,7 +103,7 @@ class Invoker:
                 columns = inputs.named(request, resolved.columns)
                 if resolved.feature_lookups:
                     columns = self._with_features(
-                        columns, request.row_count, resolved, checked_tables
+                        columns, request.row_count, resolved, checked_tables, authority
                     )
                 output = predictor.predict(columns)
             elif resolved.tensor is not None:
@@ -112,6 +125,7 @@ class Invoker:
         count: int,
         resolved: ResolvedVersion,
         checked_tables: frozenset[str],
+        authority: SessionContext,
     ) -> dict[str, Sequence[Any]]:
         merged = dict(columns)  # looked-up columns replace the request's, never change them
         for spec in resolved.feature_lookups:
@@ -122,11 +136,16 @@ class Invoker:
                     f"features up in TABLE '{table}', and SELECT on it was not checked for "
                     "this endpoint: update the endpoint's config (as someone with SELECT on it)"
                 )
-            self._lookup(merged, count, spec, table)
+            self._lookup(merged, count, spec, table, authority)
         return merged
 
     def _lookup(
-        self, columns: dict[str, Sequence[Any]], count: int, spec: FeatureLookupSpec, table: str
+        self,
+        columns: dict[str, Sequence[Any]],
+        count: int,
+        spec: FeatureLookupSpec,
+        table: str,
+        authority: SessionContext,
     ) -> None:
         layout = self.layouts.get(table, lambda: self.data.layout(table))
         key_columns = layout.lookup_columns
@@ -156,7 +175,8 @@ class Invoker:
             self._key_column(columns, request_column, wanted, table)
             for request_column in spec.lookup_key
         ]
-        found = self.data.latest_by_key(layout, keys)
+        access = self.row_access.for_caller(layout.record, authority)
+        found = self.data.latest_by_key(layout, keys, access)
         if None in found:
             self._unknown_key(found, keys, wanted, spec, table)
         for feature, output, values in zip(features, outputs, given, strict=True):

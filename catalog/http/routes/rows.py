@@ -20,10 +20,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from catalog.http.deps import RuntimeDep, read_body_first
+from catalog.http.deps import CallerDep, RuntimeDep, read_body_first
 from catalog.http.guards import guard
 from catalog.http.models import Response
 from catalog.http.request_audit import BODY_NOT_AUDITED, note_params
+from catalog.sql.session_functions import SessionContext
 from common.errors import InvalidParameter
 from common.values import present_row
 from policy.requirements import NameFrom
@@ -157,16 +158,24 @@ async def write_rows(full_name: str, request: Request, rt: RuntimeDep) -> WriteR
     openapi_extra=BODY_NOT_AUDITED,
 )
 def lookup_rows(
-    full_name: str, body: LookupRows, request: Request, rt: RuntimeDep
+    full_name: str, body: LookupRows, request: Request, rt: RuntimeDep, caller: CallerDep
 ) -> LookupRowsResponse:
-    """Rows by primary key, latest or as of a time per key."""
+    """Rows by primary key, latest or as of a time per key; the caller's row filter and
+    column masks apply, as in SQL (docs/row-access.md)."""
     note_params(request.state, num_keys=len(body.keys), point_in_time=body.as_of is not None)
     lookback = (
         timedelta(seconds=body.lookback_seconds) if body.lookback_seconds is not None else None
     )
     if lookback is not None and body.as_of is None:
         raise InvalidParameter("lookback_seconds needs as_of")
-    layout, found = rt.data.lookup(full_name, body.keys, as_of=body.as_of, lookback=lookback)
+    session = SessionContext.of(caller.name, caller.groups)
+    layout, found = rt.data.lookup(
+        full_name,
+        body.keys,
+        as_of=body.as_of,
+        lookback=lookback,
+        access=lambda layout: rt.row_access.for_caller(layout.record, session),
+    )
     columns = layout.columns
     return LookupRowsResponse(
         rows=[

@@ -11,6 +11,7 @@ from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard, require_visible
 from catalog.http.models import (
     ColumnInfo,
+    ColumnMask,
     CreateTable,
     Empty,
     ListTablesResponse,
@@ -19,6 +20,7 @@ from catalog.http.models import (
     SecurableInfo,
     TableConstraint,
     TableInfo,
+    TableRowFilter,
 )
 from catalog.names import normalize_part
 from catalog.namespace import NewSecurable
@@ -115,6 +117,12 @@ def table_info(t: TableRecord) -> TableInfo:
                 comment=c.comment,
                 nullable=c.nullable,
                 partition_index=c.partition_index,
+                mask=ColumnMask(
+                    function_name=c.mask.function_name,
+                    using_column_names=list(c.mask.columns),
+                )
+                if c.mask is not None
+                else None,
             )
             for c in d.columns
         ],
@@ -125,10 +133,23 @@ def table_info(t: TableRecord) -> TableInfo:
         table_id=s.id,
         view_definition=d.view_definition,
         table_constraints=constraints,
+        row_filter=TableRowFilter(
+            function_name=d.row_filter.function_name,
+            input_column_names=list(d.row_filter.columns),
+        )
+        if d.row_filter is not None
+        else None,
     )
 
 
 def _columns(body: CreateTable) -> list[ColumnRecord]:
+    masked = next((c.name for c in body.columns if c.mask is not None), None)
+    if masked is not None:
+        # Setting a mask checks the function (EXECUTE, arguments, type): SQL does that.
+        raise InvalidParameter(
+            f"columns: a mask (on '{masked}') is set with SQL: ALTER TABLE … ALTER COLUMN "
+            "… SET MASK, or CREATE TABLE … MASK"
+        )
     return [
         ColumnRecord(
             name=c.name,
