@@ -95,7 +95,10 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
         statements=StatementAdmission(settings.sql_max_statements_per_user),
         tags=TagService(db, stores, authorizer),
         functions=functions,
-        row_access=RowAccessPolicies(functions.definition),
+        row_access=RowAccessPolicies(
+            functions.definition,
+            generation=lambda: authorizer.cache.generation if authorizer.cache else None,
+        ),
     )
     policy = LoadPolicy(
         allow_pickle=settings.allow_pickle,

@@ -30,6 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.simplify import simplify
 
 from catalog.data.physical import column_name
 from catalog.records import ColumnRecord, PolicyFunctionRef, TableRecord
@@ -83,25 +85,56 @@ def _generate(tree: exp.Expression, backend: str) -> str:
     return tree.sql(sqlglot_dialect(backend), identify=True, comments=False)
 
 
+#: Bound policies kept per process (table × caller); cleared beyond this.
+_MAX_BOUND = 4096
+
+
 class RowAccessPolicies:
     """Binds tables' filters and masks for callers; ``functions`` finds a function by
-    full name (NotFound when there is none)."""
+    full name (NotFound when there is none).
 
-    def __init__(self, functions: Callable[[str], FunctionDefinition]) -> None:
+    A binding is kept per (table, caller's name and groups) while ``generation`` (the
+    namespace cache's: it moves whenever any table's filter or mask, or any function, is
+    set, replaced or dropped, here or on another worker or replica) stays where it was
+    when the binding was made; None turns the keeping off. Building one reads and parses
+    the functions (a few ms); a kept one costs a dictionary lookup.
+    """
+
+    def __init__(
+        self,
+        functions: Callable[[str], FunctionDefinition],
+        generation: Callable[[], int | None] = lambda: None,
+    ) -> None:
         self.functions = functions
+        self.generation = generation
+        self._bound: dict[tuple[str, SessionContext], tuple[int, RowAccess]] = {}
 
     def for_caller(self, table: TableRecord, session: SessionContext) -> RowAccess | None:
         detail = table.detail
-        masked = [c for c in detail.columns if c.mask is not None]
-        if detail.row_filter is None and not masked:
+        if detail.row_filter is None and not any(c.mask is not None for c in detail.columns):
             return None
+        key = (table.securable.id, session)
+        generation = self.generation()
+        kept = self._bound.get(key)
+        if kept is not None and generation is not None and kept[0] == generation:
+            return kept[1]
+        access = self._bind(table, session)
+        if generation is not None and generation == self.generation():
+            if len(self._bound) >= _MAX_BOUND:
+                self._bound.clear()
+            self._bound[key] = (generation, access)
+        return access
+
+    def _bind(self, table: TableRecord, session: SessionContext) -> RowAccess:
+        detail = table.detail
+        masked = [c for c in detail.columns if c.mask is not None]
         by_name = {c.name.lower(): c for c in detail.columns}
         full_name = table.securable.full_name
         row_filter = None
         if detail.row_filter is not None:
             function = self._function(full_name, "row filter", detail.row_filter)
             arguments = _columns(full_name, by_name, detail.row_filter.columns)
-            row_filter = bind_session_functions(inline(function, arguments), session)
+            row_filter = _simplified(bind_session_functions(inline(function, arguments), session))
         masks: dict[int, exp.Expression] = {}
         for column in masked:
             assert column.mask is not None
@@ -110,7 +143,7 @@ class RowAccessPolicies:
             value = inline(function, arguments)
             if data_type(function.body.return_type) != data_type(column.type_text):
                 value = exp.cast(value, data_type(column.type_text))
-            masks[column.position] = bind_session_functions(value, session)
+            masks[column.position] = _simplified(bind_session_functions(value, session))
         return RowAccess(full_name, row_filter, masks)
 
     def _function(self, table: str, what: str, ref: PolicyFunctionRef) -> FunctionDefinition:
@@ -121,6 +154,18 @@ class RowAccessPolicies:
                 f"the {what} of TABLE '{table}' uses FUNCTION '{ref.function_name}', which no "
                 "longer exists: create the function again or drop the filter or mask"
             ) from None
+
+
+def _simplified(tree: exp.Expression) -> exp.Expression:
+    """Constant-folded once the caller is known: ``CASE WHEN FALSE THEN ssn ELSE '***'
+    END`` is ``'***'`` and ``region = 'US' OR FALSE`` is ``region = 'US'``, so the
+    database does per row only what applies to this caller (and a predicate on a masked
+    column can fold away). sqlglot's simplifier keeps SQL's NULL semantics; the
+    differential test holds it to them."""
+    try:
+        return simplify(tree, dialect="databricks")
+    except (SqlglotError, RecursionError, ValueError, TypeError):
+        return tree
 
 
 def _columns(
