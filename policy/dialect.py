@@ -920,7 +920,13 @@ class Steward(Databricks):
             if kind is None and not self._st_at_bare_name():
                 self._st_fail("TABLE, MODEL, FUNCTION, CATALOG, SCHEMA or a table name")
             kind = kind or TABLE
-            return exp.Describe(this=self._st_name(kind), kind=kind)
+            extended = kind in (TABLE, FUNCTION) and self._st_is_word("EXTENDED")
+            if extended:
+                self._advance()
+            node = exp.Describe(this=self._st_name(kind), kind=kind)
+            if extended:
+                node.set("style", "EXTENDED")
+            return node
 
         def _st_comment(self) -> exp.Expression:
             self._st_expect("ON")
@@ -1041,7 +1047,8 @@ class Steward(Databricks):
         def describe_sql(self, expression: exp.Describe) -> str:
             kind = expression.args.get("kind")
             if kind:
-                return f"DESCRIBE {kind} {self.sql(expression, 'this')}"
+                extended = " EXTENDED" if expression.args.get("style") == "EXTENDED" else ""
+                return f"DESCRIBE {kind}{extended} {self.sql(expression, 'this')}"
             return super().describe_sql(expression)
 
 

@@ -274,6 +274,11 @@ def scope_of(node: ShowObjects) -> list[str] | None:
     return _parts(scope) if scope is not None else None
 
 
+def is_extended(node: exp.Describe) -> bool:
+    """DESCRIBE TABLE|FUNCTION EXTENDED."""
+    return isinstance(node, exp.Describe) and node.args.get("style") == "EXTENDED"
+
+
 def if_not_exists(node: exp.Create | CreateFunction) -> bool:
     return bool(node.args.get("exists"))
 

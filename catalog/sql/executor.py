@@ -40,6 +40,7 @@ from catalog.sql.merge import run_merge
 from catalog.sql.select_runner import run_select
 from catalog.sql.sources import CatalogResolver
 from catalog.tables import build_table_detail
+from catalog.tags.service import Entity
 from common.column_types import parse_column_type
 from common.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
 from policy import dialect as d
@@ -551,7 +552,7 @@ class StatementExecutor:
         # As the GET routes: whoever sees the object reads its metadata (docs/privileges.md).
         self._require(Privilege.BROWSE, securable_type, full_name)
         if securable_type is SecurableType.TABLE:
-            return self._describe_table(full_name)
+            return self._describe_table(full_name, extended=reading.is_extended(node))
         record = self.rt.namespace.get(securable_type, full_name)
         rows = [
             [f"{securable_type.value.title()} Name", record.full_name],
@@ -561,12 +562,62 @@ class StatementExecutor:
         ]
         return StatementResult(_strings("info_name", "info_value"), rows)
 
-    def _describe_table(self, full_name: str) -> StatementResult:
+    def _describe_table(self, full_name: str, extended: bool = False) -> StatementResult:
+        """The columns; EXTENDED adds, as Databricks lays it out, the table's details,
+        properties, row filter, column masks and tags (docs/row-access.md)."""
         table = self.rt.namespace.get_table(full_name)
-        return StatementResult(
-            _strings("col_name", "data_type", "comment"),
-            [[c.name, c.type_text, c.comment] for c in table.detail.columns],
-        )
+        rows: list[list[Any]] = [[c.name, c.type_text, c.comment] for c in table.detail.columns]
+        if extended:
+            rows.extend(self._extended_table_rows(table))
+        return StatementResult(_strings("col_name", "data_type", "comment"), rows)
+
+    def _extended_table_rows(self, table: TableRecord) -> list[list[Any]]:
+        record, detail = table.securable, table.detail
+        catalog, schema, name = record.full_name.split(".")
+        properties = ",".join(f"{k}={v}" for k, v in sorted(record.properties.items()))
+        rows: list[list[Any]] = [
+            ["", "", ""],
+            ["# Detailed Table Information", "", ""],
+            ["Catalog", catalog, ""],
+            ["Database", schema, ""],
+            ["Table", name, ""],
+            ["Owner", record.owner, ""],
+            ["Created By", record.created_by, ""],
+            ["Type", detail.table_type, ""],
+            ["Comment", record.comment, ""],
+            ["Table Properties", f"[{properties}]", ""],
+        ]
+        if detail.row_filter is not None:
+            rows += [
+                ["", "", ""],
+                ["# Row Filter", "", ""],
+                ["Function", detail.row_filter.function_name, ""],
+                ["Input Columns", f"[{', '.join(detail.row_filter.columns)}]", ""],
+            ]
+        masked = [c for c in detail.columns if c.mask is not None]
+        if masked:
+            rows += [["", "", ""], ["# Column Masks", "", ""]]
+            for column in masked:
+                assert column.mask is not None
+                using = ", ".join(column.mask.columns)
+                rows.append([column.name, column.mask.function_name, f"[{using}]"])
+        tagged = [
+            (column, tag)
+            for column in [None, *(c.name for c in detail.columns)]
+            for tag in self.rt.tags.list(
+                self.caller,
+                Entity(
+                    "columns" if column else "tables",
+                    SecurableType.TABLE,
+                    record.full_name,
+                    column,
+                ),
+            )
+        ]
+        if tagged:
+            rows += [["", "", ""], ["# Tags", "", ""]]
+            rows += [[column or name, tag.key, tag.value] for column, tag in tagged]
+        return rows
 
     def _comment(self, node: exp.Expression) -> StatementResult:
         securable_type, full_name = self._target(node)

@@ -197,6 +197,31 @@ def test_policies_declared_in_create_table(world: World) -> None:
     }
 
 
+def test_describe_table_extended_lists_filter_masks_and_tags(world: World) -> None:
+    protect(world)
+    admin, table = world.admin, world.table
+    tagged = admin.post(
+        "/api/2.1/unity-catalog/entity-tag-assignments",
+        json={"entity_type": "columns", "entity_name": f"{table}.ssn", "tag_key": "pii"},
+    )
+    assert tagged.status_code == 200, tagged.text
+    rows = ok(admin, f"DESCRIBE TABLE EXTENDED {table}")
+    assert rows[:4] == [
+        ["id", "bigint", None],
+        ["region", "string", None],
+        ["ssn", "string", None],
+        ["salary", "double", None],
+    ]
+    after = rows[4:]
+    assert ["# Row Filter", "", ""] in after
+    assert ["Function", f"{world.schema}.by_region", ""] in after
+    assert ["Input Columns", "[region]", ""] in after
+    assert ["ssn", f"{world.schema}.ssn_mask", "[region]"] in after
+    assert ["ssn", "pii", None] in after
+    plain = ok(admin, f"DESCRIBE TABLE {table}")
+    assert plain == rows[:4]
+
+
 def test_writes_by_filtered_users_carry_only_what_they_see(world: World) -> None:
     protect(world)
     admin, schema = world.admin, world.schema

@@ -240,6 +240,11 @@ CORPUS: list[Case] = [
         },
     ),
     Case(
+        "describe extended main.hr.people",
+        "DESCRIBE TABLE EXTENDED main.hr.people",
+        {"statement": K.DESCRIBE_TABLE, "securable": tbl("main", "hr", "people")},
+    ),
+    Case(
         "use catalog main",
         "USE CATALOG main",
         {"statement": K.USE_CATALOG, "securable": ("CATALOG", ["main"])},
