@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -32,8 +32,8 @@ def _run_sql(
     catalog: str | None,
     schema: str | None,
     fmt: OutputFormat,
-) -> bool:
-    """Run one statement and print its result; False when it failed."""
+) -> dict[str, Any] | None:
+    """Run one statement and print its result; the answer, or None when it failed."""
     body: dict[str, str] = {"statement": statement}
     if catalog:
         body["catalog"] = catalog
@@ -51,11 +51,22 @@ def _run_sql(
                 fg=typer.colors.RED,
                 err=True,
             )
-        return False
+        return None
     columns = [c["name"] for c in answer["manifest"]["schema"]["columns"]]
     rows = [dict(zip(columns, row, strict=False)) for row in answer["result"]["data_array"]]
     show_rows(rows, columns, fmt)
-    return True
+    return answer
+
+
+def _used(statement: str, answer: dict[str, Any]) -> tuple[str, str | None] | None:
+    """The catalog and schema a successful ``USE`` answered (the server checked them)."""
+    if not statement.lstrip().upper().startswith("USE"):
+        return None
+    columns = [c["name"] for c in answer["manifest"]["schema"]["columns"]]
+    rows = answer["result"]["data_array"]
+    if columns != ["catalog", "schema"] or len(rows) != 1:
+        return None
+    return rows[0][0], rows[0][1]
 
 
 class SqlShell(cmd.Cmd):
@@ -155,13 +166,19 @@ def sql(
 
     Without a statement it reads statements from stdin: an interactive shell at a
     terminal; a script from a pipe, which goes on after a failed statement and exits 1
-    at the end if any failed.
+    at the end if any failed. USE CATALOG / USE SCHEMA set the defaults of the
+    statements after it.
     """
     fmt = output_format(as_json, as_csv)
     client = api()
+    defaults = {"catalog": catalog, "schema": schema}
 
     def run(text: str) -> bool:
-        return _run_sql(client, text, catalog, schema, fmt)
+        answer = _run_sql(client, text, defaults["catalog"], defaults["schema"], fmt)
+        used = _used(text, answer) if answer is not None else None
+        if used is not None:  # USE CATALOG c / USE SCHEMA c.s: later statements' defaults
+            defaults["catalog"], defaults["schema"] = used
+        return answer is not None
 
     if statement is not None:
         if not run(statement):

@@ -215,6 +215,18 @@ def test_a_piped_sql_script_exits_1_when_a_statement_failed(server: ServerHandle
     assert clean.stdout == "one\n1\ntwo\n2\n"  # the last statement needs no ';'
 
 
+def test_use_in_a_script_sets_the_defaults_of_what_follows(server: ServerHandle) -> None:
+    catalog = unique("use")
+    script = (
+        f"CREATE CATALOG {catalog};\nUSE CATALOG {catalog};\nCREATE SCHEMA s;\n"
+        "USE SCHEMA s;\nCREATE TABLE t (id BIGINT);\nSHOW TABLES;\nUSE nope;\nSHOW TABLES;\n"
+    )
+    ran = steward(server, "sql", "--csv", stdin=script, check=False)
+    assert ran.returncode == 1 and "does not exist" in ran.stderr  # USE nope changed nothing
+    listed = [line for line in ran.stdout.splitlines() if line.endswith(",t")]
+    assert listed == [f"{catalog},s,t", f"{catalog},s,t"]
+
+
 def test_the_interactive_shell_at_a_terminal_goes_on_and_exits_0(
     server: ServerHandle, tmp_path: Path
 ) -> None:
