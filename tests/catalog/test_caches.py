@@ -1,12 +1,13 @@
 """Every cache a server keeps per process follows changes made through any worker.
 
-The namespace cache (securables and table details: catalog/store/namespace_cache.py) and
-the verified-token cache (catalog/identity.py) are dropped by ops of the policy feed
-(catalog/access/cache_sync.py). Each test warms both workers' caches, changes something
-through one of them, and probes with fresh connections (either worker may answer). On
-SQLite, whose workers share a change beacon, no request sent after the change was
-acknowledged may answer the old way; on PostgreSQL, where the op travels by NOTIFY, none
-sent a second after.
+The namespace cache (securables and table details: catalog/store/namespace_cache.py), the
+row filters and masks bound per reader (catalog/row_access/table_access.py, kept while the
+namespace cache's generation holds) and the verified-token cache (catalog/identity.py) are
+dropped by ops of the policy feed (catalog/access/cache_sync.py). Each test warms both
+workers' caches, changes something through one of them, and probes with fresh connections
+(either worker may answer). On SQLite, whose workers share a change beacon, no request
+sent after the change was acknowledged may answer the old way; on PostgreSQL, where the op
+travels by NOTIFY, none sent a second after.
 """
 
 from __future__ import annotations
@@ -47,6 +48,19 @@ def fresh_get(server: ServerHandle, token: str, path: str) -> httpx.Response:
         headers={"Authorization": f"Bearer {token}", "Connection": "close"},
         timeout=30,
     )
+
+
+def fresh_sql(server: ServerHandle, token: str, statement: str) -> list[list[object]] | None:
+    """One statement on a connection of its own; its rows, or None when it failed."""
+    body = httpx.post(
+        f"{server.url}{SQL}",
+        json={"statement": statement},
+        headers={"Authorization": f"Bearer {token}", "Connection": "close"},
+        timeout=30,
+    ).json()
+    if body["status"]["state"] != "SUCCEEDED":
+        return None
+    return body["result"]["data_array"]
 
 
 def warm(server: ServerHandle, token: str, path: str) -> None:
@@ -147,6 +161,37 @@ def test_cached_tables_and_tokens_follow_changes_on_every_worker(
                 lambda: len(fresh_get(server, token, path).json().get("columns", [])) == 2,
                 recreate,
                 "the table was created again",
+            )
+            # Row filters: a bound policy is kept per worker and reader; setting a filter,
+            # replacing its function and dropping it reach every worker at once.
+            assert fresh_sql(server, token, f"INSERT INTO {table} VALUES (1, 'a'), (2, 'b')")
+            sql(server, f"CREATE FUNCTION {catalog}.s.keep(n STRING) RETURN n = 'a'")
+            query = f"SELECT id FROM {table} ORDER BY id"
+            for _ in range(6):
+                fresh_sql(server, token, query)
+            assert_followed(
+                backend,
+                lambda: fresh_sql(server, token, query) == [[1]],
+                lambda: sql(
+                    server, f"ALTER TABLE {table} SET ROW FILTER {catalog}.s.keep ON (name)"
+                ),
+                "a row filter was set",
+            )
+            for _ in range(6):
+                fresh_sql(server, token, query)
+            assert_followed(
+                backend,
+                lambda: fresh_sql(server, token, query) == [[2]],
+                lambda: sql(
+                    server, f"CREATE OR REPLACE FUNCTION {catalog}.s.keep(n STRING) RETURN n = 'b'"
+                ),
+                "the filter's function was replaced",
+            )
+            assert_followed(
+                backend,
+                lambda: fresh_sql(server, token, query) == [[1], [2]],
+                lambda: sql(server, f"ALTER TABLE {table} DROP ROW FILTER"),
+                "the row filter was dropped",
             )
             # A revoked token is refused at once.
             me = fresh_get(server, token, "/api/2.0/preview/scim/v2/Me").json()["id"]
