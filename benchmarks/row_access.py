@@ -67,7 +67,8 @@ QUERIES: dict[str, str] = {
         "SELECT count(*) FROM {t} WHERE ssn = '***-**-****' AND amount > 500"
     ),
     "rows (filter, order, limit 100)": (
-        "SELECT id, ssn, email, amount FROM {t} WHERE amount > 990 ORDER BY amount DESC, id LIMIT 100"
+        "SELECT id, ssn, email, amount FROM {t} WHERE amount > 990 "
+        "ORDER BY amount DESC, id LIMIT 100"
     ),
     "point lookup by key": "SELECT * FROM {t} WHERE id = {key}",
 }
