@@ -84,6 +84,8 @@ class Invoker:
                 table = normalize_full_name(spec.table_name, SecurableType.TABLE)
                 if self.layouts.fresh(table) is None:
                     return False
+                if self.data.namespace.cached_table(table) is None:  # its policies: a read
+                    return False
         return True
 
     def invoke(
@@ -175,7 +177,10 @@ class Invoker:
             self._key_column(columns, request_column, wanted, table)
             for request_column in spec.lookup_key
         ]
-        access = self.row_access.for_caller(layout.record, authority)
+        # The layout may be a second old; the table's row filter and masks are read from
+        # the namespace cache, which drops at once when any of them changes.
+        current = self.data.namespace.cached_table(table) or self.data.namespace.get_table(table)
+        access = self.row_access.for_caller(current, authority)
         found = self.data.latest_by_key(layout, keys, access)
         if None in found:
             self._unknown_key(found, keys, wanted, spec, table)

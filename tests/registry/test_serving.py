@@ -197,6 +197,44 @@ def test_features_are_looked_up_by_key_and_request_values_override(world: World)
     assert close(no_key_needed.json()["predictions"], [7.0])
 
 
+def test_feature_lookups_read_as_the_config_author_through_filters_and_masks(
+    world: World,
+) -> None:
+    """docs/row-access.md: the feature table's row filter and mask apply to the endpoint's
+    config author (the scientist), whoever invokes it (the consumer)."""
+    name = feature_world(world)
+    admin, schema = world.server.admin, f"{world.catalog}.ml"
+    # Served once before the policies exist: what is cached must not outlive them.
+    warm = world.consumer_http.post(
+        invocations(name), json={"dataframe_records": [{"id": 2, "b": 0.0}]}
+    )
+    assert warm.status_code == 200, warm.text
+    sql(admin, f"CREATE FUNCTION {schema}.not_two(i BIGINT) RETURN i <> 2")
+    sql(
+        admin,
+        f"CREATE FUNCTION {schema}.tenfold(v DOUBLE) RETURN "
+        f"CASE WHEN current_user() = '{world.scientist}' THEN v * 10 ELSE v END",
+    )
+    sql(admin, f"ALTER TABLE {world.feats} SET ROW FILTER {schema}.not_two ON (id)")
+    sql(admin, f"ALTER TABLE {world.feats} ALTER COLUMN a SET MASK {schema}.tenfold")
+    answer = world.consumer_http.post(
+        invocations(name), json={"dataframe_records": [{"id": 1, "b": 2.0}, {"id": 3, "b": 0}]}
+    )
+    assert answer.status_code == 200, answer.text
+    # a is read masked for the scientist: 10.0 and 30.0 instead of 1.0 and 3.0.
+    assert close(answer.json()["predictions"], [5.0 + 20.0 - 2.0, 5.0 + 60.0])
+    hidden = world.consumer_http.post(
+        invocations(name), json={"dataframe_records": [{"id": 2, "b": 0.0}]}
+    )
+    assert hidden.status_code == 400 and "unknown key" in hidden.text, hidden.text
+    sql(admin, f"ALTER TABLE {world.feats} DROP ROW FILTER")
+    sql(admin, f"ALTER TABLE {world.feats} ALTER COLUMN a DROP MASK")
+    again = world.consumer_http.post(
+        invocations(name), json={"dataframe_records": [{"id": 2, "b": 0.0}]}
+    )
+    assert again.status_code == 200 and close(again.json()["predictions"], [6.0]), again.text
+
+
 def test_lookups_merge_column_by_column_row_by_row(world: World) -> None:
     """Features are merged a column at a time; each row still gets what it asked for: a row
     that gives its feature keeps it, its neighbours get theirs looked up, a row that gives
