@@ -409,3 +409,14 @@ def test_use_catalog_and_schema(world: World) -> None:
     assert ok(admin, f"USE SCHEMA {world.schema}") == [[catalog, schema]]
     assert ok(admin, f"USE {schema}", catalog=catalog) == [[catalog, schema]]
     failed(world.users["outsider"], f"USE CATALOG {catalog}_gone", "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_percent_and_colon_in_a_body_reach_every_path_intact(world: World) -> None:
+    """Bodies are generated SQL, not text a driver or SQLAlchemy may read parameters in."""
+    admin, schema, table = world.admin, world.schema, world.table
+    ok(admin, f"CREATE FUNCTION {schema}.odd(r STRING) RETURN r LIKE 'E%' OR r = 'x:y'")
+    ok(admin, f"ALTER TABLE {table} SET ROW FILTER {schema}.odd ON (region)")
+    outsider = world.users["outsider"]
+    assert ids(outsider, f"SELECT id FROM {table} ORDER BY id") == [2, 4]
+    found = outsider.post(LOOKUP.format(table), json={"keys": [{"id": 1}, {"id": 2}]})
+    assert [row and row["id"] for row in found.json()["rows"]] == [None, 2]
