@@ -44,41 +44,63 @@ from common.errors import InvalidState, NotFound
 
 @dataclass(frozen=True)
 class RowAccess:
-    """The filter and masks of one table for one caller, over its physical columns."""
+    """The filter and masks of one table for one caller, over its physical columns.
+
+    Kept across statements (:class:`RowAccessPolicies`), so what each backend needs is
+    worked out once: the fixed-up trees (handed out as copies, as callers graft them into
+    their own trees) and the SQL the lookup paths select, which serving asks for on every
+    invocation.
+    """
 
     table: str
     #: Rows for which this is FALSE or NULL are not there for the caller.
     row_filter: exp.Expression | None = None
     #: Column position → the value the caller sees instead of the column's.
     masks: dict[int, exp.Expression] = field(default_factory=dict)
+    #: (backend, column position or None for the filter) → fixed-up tree, and its SQL.
+    _trees: dict[tuple[str, int | None], exp.Expression] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    _sql: dict[tuple[str, int | None], str] = field(default_factory=dict, repr=False, compare=False)
 
     def projection(self, column: ColumnRecord, backend: str) -> exp.Expression:
         """What the caller reads for ``column``: its mask, or the physical column."""
-        mask = self.masks.get(column.position)
-        if mask is None:
+        if column.position not in self.masks:
             return exp.column(column_name(column.position), quoted=True)
-        return _fixed(mask, backend)
+        return self._fixed(backend, column.position).copy()
 
     def condition(self, backend: str) -> exp.Expression | None:
-        return None if self.row_filter is None else _fixed(self.row_filter, backend)
+        return None if self.row_filter is None else self._fixed(backend, None).copy()
 
     def filter_sql(self, backend: str) -> str | None:
         """The filter as SQL of ``backend``, over unqualified physical column names."""
-        condition = self.condition(backend)
-        return None if condition is None else _generate(condition, backend)
+        return None if self.row_filter is None else self._generated(backend, None)
 
     def column_sql(self, column: ColumnRecord, backend: str) -> str | None:
         """A masked column as SQL of ``backend``; None for a column read as stored."""
         if column.position not in self.masks:
             return None
-        return _generate(self.projection(column, backend), backend)
+        return self._generated(backend, column.position)
 
+    def _fixed(self, backend: str, position: int | None) -> exp.Expression:
+        """The filter (``position`` None) or a mask with the backend's fix-ups
+        (:func:`catalog.sql.rewrite.fix_up`) applied; never handed out itself."""
+        key = (backend, position)
+        found = self._trees.get(key)
+        if found is None:
+            tree = self.row_filter if position is None else self.masks[position]
+            assert tree is not None
+            found = exp.Paren(this=tree.copy())
+            fix_up(found, backend)
+            self._trees[key] = found
+        return found
 
-def _fixed(tree: exp.Expression, backend: str) -> exp.Expression:
-    """A copy with the backend's fix-ups (:func:`catalog.sql.rewrite.fix_up`) applied."""
-    holder = exp.Paren(this=tree.copy())
-    fix_up(holder, backend)
-    return holder
+    def _generated(self, backend: str, position: int | None) -> str:
+        key = (backend, position)
+        found = self._sql.get(key)
+        if found is None:
+            found = self._sql[key] = _generate(self._fixed(backend, position), backend)
+        return found
 
 
 def _generate(tree: exp.Expression, backend: str) -> str:
