@@ -27,6 +27,7 @@ from catalog.tags.service import TagService
 
 if TYPE_CHECKING:  # built on the SQL compiler, whose package imports this module
     from catalog.row_access.functions import FunctionService
+    from catalog.row_access.policies import PolicyService
     from catalog.row_access.table_access import RowAccessPolicies
 
 
@@ -78,6 +79,8 @@ class Runtime:
     tags: TagService
     #: SQL functions (FUNCTION securables).
     functions: FunctionService
+    #: ABAC policies (CREATE POLICY).
+    policies: PolicyService
     #: Tables' row filters and column masks, bound per caller for every read path.
     row_access: RowAccessPolicies
     #: The model registry, when the composition root installed one.

@@ -73,17 +73,25 @@ from policy.statements import (
     AlterModelAlias,
     AlterOwner,
     AlterRowFilter,
+    AlterTags,
     ColumnMaskClause,
     CreateFunction,
     CreateGroup,
+    CreatePolicy,
     DropGroup,
+    DropPolicy,
+    MatchColumn,
     RowFilterClause,
     Securable,
     ShowGrants,
     ShowObjects,
+    ShowPolicies,
     ShowPrincipals,
+    TagAssignment,
     UseNamespace,
 )
+from policy.statements import COLUMN_MASK as POLICY_COLUMN_MASK
+from policy.statements import ROW_FILTER as POLICY_ROW_FILTER
 
 __all__ = [
     "OBJECT_KINDS",
@@ -93,17 +101,23 @@ __all__ = [
     "AlterModelAlias",
     "AlterOwner",
     "AlterRowFilter",
+    "AlterTags",
     "ColumnMaskClause",
     "CreateFunction",
     "CreateGroup",
+    "CreatePolicy",
     "DropGroup",
+    "DropPolicy",
+    "MatchColumn",
     "RowFilterClause",
     "Securable",
     "ShowGrants",
     "ShowObjects",
+    "ShowPolicies",
     "ShowPrincipals",
     "SqlSyntaxError",
     "Steward",
+    "TagAssignment",
     "UseNamespace",
     "make_identifier",
     "make_table",
@@ -165,7 +179,24 @@ _KIND_FIRST_WORDS = frozenset(kind.split(" ")[0] for kind in SECURABLE_KINDS)
 
 _PRIVILEGE_END = ""
 
-_SHOW_WHAT = ("GRANTS", "CATALOGS", "SCHEMAS", "TABLES", "MODELS", "FUNCTIONS", "GROUPS", "USERS")
+_SHOW_WHAT = (
+    "GRANTS",
+    "CATALOGS",
+    "SCHEMAS",
+    "TABLES",
+    "MODELS",
+    "FUNCTIONS",
+    "GROUPS",
+    "USERS",
+    "POLICIES",
+)
+
+#: Objects that carry governed tags (a column's tags are set through its table).
+_TAGGED_KINDS = (CATALOG, SCHEMA, TABLE, MODEL, "COLUMN")
+#: Objects an ABAC policy is defined on.
+_POLICY_KINDS = (CATALOG, SCHEMA, TABLE)
+#: The tag tests of WHEN and MATCH COLUMNS, with how many arguments each takes.
+_TAG_TESTS = {"has_tag": 1, "has_tag_value": 2}
 
 
 def _privilege_trie() -> dict[str, dict]:
@@ -232,6 +263,8 @@ class Steward(Databricks):
             "INSERT": lambda self: self._st_insert(),
             "MERGE": lambda self: self._st_merge(),
             "USE": lambda self: self._st_use(),
+            "SET": lambda self: self._st_tag_statement(unset=False),
+            "UNSET": lambda self: self._st_tag_statement(unset=True),
         }
 
         QUERY_START_TOKENS: ClassVar[frozenset[TokenType]] = frozenset(
@@ -411,7 +444,7 @@ class Steward(Databricks):
             else:
                 self._st_fail(
                     "a statement: SELECT, INSERT, MERGE, GRANT, REVOKE, SHOW, ALTER, CREATE, "
-                    "DROP, DESCRIBE, COMMENT or USE"
+                    "DROP, DESCRIBE, COMMENT, USE, SET TAG or UNSET TAG"
                 )
             if self._curr:
                 self._st_fail("end of statement")
@@ -598,6 +631,9 @@ class Steward(Databricks):
                 return ShowGrants(this=principal, securable=self._st_securable())
             if what in ("GROUPS", "USERS"):
                 return ShowPrincipals(kind=what)
+            if what == "POLICIES":
+                self._st_expect("ON")
+                return ShowPolicies(on=self._st_policy_target())
             scope = None
             if what != "CATALOGS" and (self._st_is_word("IN") or self._st_is_word("FROM")):
                 self._advance()
@@ -617,6 +653,9 @@ class Steward(Databricks):
                 member = self._st_name_part(f"a {member_kind.lower()} name")
                 return AlterGroupMembers(this=group, action=action, kind=member_kind, member=member)
             securable = Securable(kind=kind, this=self._st_name(kind))
+            tags = self._st_alter_tags(securable)
+            if tags is not None:
+                return tags
             if kind == TABLE:
                 policy = self._st_alter_table_policy(securable)
                 if policy is not None:
@@ -638,9 +677,10 @@ class Steward(Databricks):
                     self._st_fail("OWNER, SET OWNER, SET ALIAS or DROP ALIAS")
                 if kind == TABLE:
                     self._st_fail(
-                        "OWNER, SET OWNER, SET ROW FILTER, DROP ROW FILTER or ALTER COLUMN"
+                        "OWNER, SET OWNER, SET TAGS, UNSET TAGS, SET ROW FILTER, "
+                        "DROP ROW FILTER or ALTER COLUMN"
                     )
-                self._st_fail("OWNER or SET OWNER")
+                self._st_fail("OWNER, SET OWNER, SET TAGS or UNSET TAGS")
             self._st_expect("OWNER")
             self._st_expect("TO")
             return AlterOwner(this=securable, principal=self._st_name_part("a principal"))
@@ -653,13 +693,15 @@ class Steward(Databricks):
                 self._advance()
                 self._st_expect("REPLACE")
                 replace = True
-                if not self._st_is_word(FUNCTION):
-                    self._st_fail("FUNCTION (OR REPLACE is supported for functions)")
-            kind = self._st_kind((CATALOG, SCHEMA, TABLE, FUNCTION, "GROUP"))
+                if not (self._st_is_word(FUNCTION) or self._st_is_word("POLICY")):
+                    self._st_fail("FUNCTION or POLICY (what OR REPLACE is supported for)")
+            kind = self._st_kind((CATALOG, SCHEMA, TABLE, FUNCTION, "GROUP", "POLICY"))
             if kind is None:
-                self._st_fail("CATALOG, SCHEMA, TABLE, FUNCTION or GROUP")
+                self._st_fail("CATALOG, SCHEMA, TABLE, FUNCTION, POLICY or GROUP")
             if kind == FUNCTION:
                 return self._st_create_function(replace)
+            if kind == "POLICY":
+                return self._st_create_policy(replace)
             if kind == "GROUP":
                 return CreateGroup(this=self._st_name_part("a group name"))
             exists = self._st_if_not_exists()
@@ -853,11 +895,222 @@ class Steward(Databricks):
             if self._st_is_word("COLUMN"):
                 self._advance()
             column = self._st_name_part("a column name")
+            tags = self._st_alter_tags(table, column)
+            if tags is not None:
+                return tags
             action = self._st_one_of(("SET", "DROP"))
             self._st_expect("MASK")
             if action == "DROP":
                 return AlterColumnMask(this=table, column=column)
             return AlterColumnMask(this=table, column=column, mask=self._st_mask_clause())
+
+        # ---- governed tags and ABAC policies --------------------------------------------
+
+        def _st_tag_word(self, what: str) -> exp.Literal:
+            """A tag key or value in ``SET TAG ON``: a name, a back-quoted name or a string."""
+            token = self._curr
+            if token.token_type == TokenType.STRING or (
+                token.token_type == TokenType.IDENTIFIER and token.text
+            ):
+                self._advance()
+                return exp.Literal.string(token.text)
+            return exp.Literal.string(self._st_name_part(what).name)
+
+        def _st_tag_statement(self, unset: bool) -> AlterTags:
+            """``SET TAG ON kind name key [= value]`` / ``UNSET TAG ON kind name key``."""
+            self._st_expect("TAG")
+            self._st_expect("ON")
+            kind = self._st_kind(_TAGGED_KINDS)
+            if kind is None:
+                self._st_fail(_join_options(_TAGGED_KINDS))
+            column = None
+            if kind == "COLUMN":
+                parts = [self._st_name_part("a column name")]
+                while self._curr.token_type == TokenType.DOT and len(parts) < 4:
+                    self._advance()
+                    parts.append(self._st_name_part("a name part after '.'"))
+                if len(parts) < 2:
+                    self._st_fail("'.' and the column (COLUMN table.column)")
+                column, name, kind = parts[-1], make_table(parts[:-1]), TABLE
+            else:
+                name = self._st_name(kind)
+            key = self._st_tag_word("a tag key")
+            value = None
+            if not unset and self._match(TokenType.EQ):
+                value = self._st_tag_word("a tag value")
+            return AlterTags(
+                this=Securable(kind=kind, this=name),
+                column=column,
+                expressions=[TagAssignment(this=key, expression=value)],
+                unset=unset,
+                single=True,
+            )
+
+        def _st_alter_tags(
+            self, securable: Securable, column: exp.Identifier | None = None
+        ) -> AlterTags | None:
+            """``SET TAGS ('k' = 'v', …)`` / ``UNSET TAGS ('k', …)`` after ``ALTER kind name``
+            (or ``ALTER COLUMN c``); None when the statement is something else."""
+            index = self._index
+            if not (self._st_is_word("SET") or self._st_is_word("UNSET")):
+                return None
+            unset = self._curr.text.upper() == "UNSET"
+            self._advance()
+            if not self._st_is_word("TAGS"):
+                self._retreat(index)
+                return None
+            self._advance()
+            self._st_expect_token(TokenType.L_PAREN, "'(' and the tags")
+            tags: list[TagAssignment] = []
+            while True:
+                if self._curr.token_type != TokenType.STRING:
+                    self._st_fail("a tag key as a string literal")
+                self._advance()
+                key = exp.Literal.string(self._prev.text)
+                value = None
+                if not unset and self._match(TokenType.EQ):
+                    if self._curr.token_type != TokenType.STRING:
+                        self._st_fail("a tag value as a string literal")
+                    self._advance()
+                    value = exp.Literal.string(self._prev.text)
+                tags.append(TagAssignment(this=key, expression=value))
+                if self._match(TokenType.COMMA):
+                    continue
+                self._st_expect_token(TokenType.R_PAREN, "',' or ')'")
+                break
+            return AlterTags(this=securable, column=column, expressions=tags, unset=unset)
+
+        def _st_policy_target(self) -> Securable:
+            kind = self._st_kind(_POLICY_KINDS)
+            if kind is None:
+                self._st_fail(_join_options(_POLICY_KINDS))
+            return Securable(kind=kind, this=self._st_name(kind))
+
+        def _st_principal_list(self) -> list[exp.Identifier]:
+            names = [self._st_name_part("a principal")]
+            while self._match(TokenType.COMMA):
+                names.append(self._st_name_part("a principal"))
+            return names
+
+        def _st_tag_condition(self) -> exp.Expression:
+            """A condition over tags: ``has_tag('k')``, ``has_tag_value('k', 'v')``, combined
+            with AND, OR, NOT and parentheses; anything else is an error at its place."""
+            start = self._curr
+            condition = self._parse_assignment()
+            if condition is None:
+                self._st_fail("has_tag('key') or has_tag_value('key', 'value')", start)
+            for node in condition.walk():
+                if isinstance(node, exp.And | exp.Or | exp.Not | exp.Paren):
+                    continue
+                if isinstance(node, exp.Literal) and isinstance(node.parent, exp.Anonymous):
+                    continue
+                arity = (
+                    _TAG_TESTS.get(node.name.lower()) if isinstance(node, exp.Anonymous) else None
+                )
+                arguments = node.expressions if isinstance(node, exp.Anonymous) else []
+                if (
+                    arity is not None
+                    and len(arguments) == arity
+                    and all(isinstance(a, exp.Literal) and a.is_string for a in arguments)
+                ):
+                    continue
+                raise _StewardParseError(
+                    "expected has_tag('key') or has_tag_value('key', 'value') (with AND, OR, "
+                    f"NOT), not {_shorten(node.sql(dialect='databricks'))}",
+                    start,
+                )
+            return condition
+
+        def _st_create_policy(self, replace: bool) -> CreatePolicy:
+            name = self._st_name_part("a policy name")
+            self._st_expect("ON")
+            on = self._st_policy_target()
+            comment = None
+            if self._st_is_word("COMMENT"):
+                self._advance()
+                comment = self._st_text()
+            kind = self._st_kind((POLICY_ROW_FILTER, POLICY_COLUMN_MASK))
+            if kind is None:
+                self._st_fail("ROW FILTER or COLUMN MASK")
+            function = self._st_name(FUNCTION)
+            on_column = None
+            #: Alias references with where they were written, checked once MATCH is read.
+            references: list[tuple[exp.Identifier, Token]] = []
+            if kind == POLICY_COLUMN_MASK and self._st_is_word("ON"):
+                self._advance()
+                self._st_expect("COLUMN")
+                references.append((self._st_name_part("the masked column's alias"), self._prev))
+                on_column = references[-1][0]
+            self._st_expect("TO")
+            to = self._st_principal_list()
+            except_: list[exp.Identifier] = []
+            if self._match(TokenType.EXCEPT):
+                except_ = self._st_principal_list()
+            self._st_expect("FOR")
+            self._st_expect("TABLES")
+            when = None
+            if self._st_is_word("WHEN"):
+                self._advance()
+                when = self._st_tag_condition()
+            match: list[MatchColumn] = []
+            if self._st_is_word("MATCH"):
+                self._advance()
+                self._st_expect("COLUMNS")
+                while True:
+                    condition = self._st_tag_condition()
+                    self._match(TokenType.ALIAS)
+                    alias = self._st_name_part("an alias for the matched column (AS a)")
+                    match.append(MatchColumn(this=condition, alias=alias))
+                    if not self._match(TokenType.COMMA):
+                        break
+            if kind == POLICY_COLUMN_MASK and on_column is None:
+                if not self._st_is_word("ON"):
+                    self._st_fail("ON COLUMN and the alias of the masked column")
+                self._advance()
+                self._st_expect("COLUMN")
+                references.append((self._st_name_part("the masked column's alias"), self._prev))
+                on_column = references[-1][0]
+            using: list[exp.Expression] = []
+            if self._st_is_word("USING"):
+                self._advance()
+                self._st_expect("COLUMNS")
+                self._st_expect_token(TokenType.L_PAREN, "'('")
+                while True:
+                    if self._curr.token_type in (TokenType.STRING, TokenType.NUMBER):
+                        literal = self._curr
+                        self._advance()
+                        using.append(
+                            exp.Literal.string(literal.text)
+                            if literal.token_type == TokenType.STRING
+                            else exp.Literal.number(literal.text)
+                        )
+                    else:
+                        using.append(self._st_name_part("a column alias or a literal"))
+                        references.append((using[-1], self._prev))
+                    if not self._match(TokenType.COMMA):
+                        break
+                self._st_expect_token(TokenType.R_PAREN, "',' or ')'")
+            aliases = {m.args["alias"].name.lower() for m in match}
+            for reference, token in references:
+                if reference.name.lower() not in aliases:
+                    raise _StewardParseError(
+                        f"expected an alias given in MATCH COLUMNS, not '{reference.name}'",
+                        token,
+                    )
+            return CreatePolicy(
+                this=name,
+                on=on,
+                kind=kind,
+                function=function,
+                to=to,
+                except_=except_,
+                when=when,
+                match=match,
+                on_column=on_column,
+                using=using,
+                replace=replace,
+                comment=comment,
+            )
 
         def _st_use(self) -> UseNamespace:
             kind = self._st_kind((CATALOG, SCHEMA, "DATABASE"))
@@ -900,11 +1153,16 @@ class Steward(Databricks):
             )
 
         def _st_drop(self) -> exp.Expression:
-            kind = self._st_kind((CATALOG, SCHEMA, TABLE, MODEL, FUNCTION, "GROUP"))
+            kind = self._st_kind((CATALOG, SCHEMA, TABLE, MODEL, FUNCTION, "GROUP", "POLICY"))
             if kind is None:
-                self._st_fail("CATALOG, SCHEMA, TABLE, MODEL, FUNCTION or GROUP")
+                self._st_fail("CATALOG, SCHEMA, TABLE, MODEL, FUNCTION, POLICY or GROUP")
             if kind == "GROUP":
                 return DropGroup(this=self._st_name_part("a group name"))
+            if kind == "POLICY":
+                exists = self._st_if_exists()
+                name = self._st_name_part("a policy name")
+                self._st_expect("ON")
+                return DropPolicy(this=name, on=self._st_policy_target(), exists=exists)
             exists = self._st_if_exists()
             name = self._st_name(kind)
             cascade = False
@@ -962,7 +1220,65 @@ class Steward(Databricks):
             AlterRowFilter: lambda self, e: self.alterrowfilter_sql(e),
             AlterColumnMask: lambda self, e: self.altercolumnmask_sql(e),
             UseNamespace: lambda self, e: f"USE {e.args['kind']} {self.sql(e, 'this')}",
+            AlterTags: lambda self, e: self.altertags_sql(e),
+            CreatePolicy: lambda self, e: self.createpolicy_sql(e),
+            DropPolicy: lambda self, e: self.droppolicy_sql(e),
+            ShowPolicies: lambda self, e: f"SHOW POLICIES ON {self.sql(e, 'on')}",
+            MatchColumn: lambda self, e: f"{self.sql(e, 'this')} AS {self.sql(e, 'alias')}",
         }
+
+        def altertags_sql(self, expression: AlterTags) -> str:
+            securable: Securable = expression.this
+            column = expression.args.get("column")
+            unset = bool(expression.args.get("unset"))
+            tags: list[TagAssignment] = expression.expressions
+            if expression.args.get("single"):
+                (tag,) = tags
+                target = self.sql(securable)
+                if column is not None:
+                    target = f"COLUMN {self.sql(securable, 'this')}.{self.sql(column)}"
+                sql = f"{'UNSET' if unset else 'SET'} TAG ON {target} "
+                sql += self.sql(make_identifier(tag.this.name))
+                value = tag.args.get("expression")
+                return sql if value is None else f"{sql} = {self.sql(make_identifier(value.name))}"
+            head = f"ALTER {self.sql(securable)}"
+            if column is not None:
+                head += f" ALTER COLUMN {self.sql(column)}"
+            shown = ", ".join(
+                self.sql(tag, "this")
+                + (f" = {self.sql(tag, 'expression')}" if tag.args.get("expression") else "")
+                for tag in tags
+            )
+            return f"{head} {'UNSET' if unset else 'SET'} TAGS ({shown})"
+
+        def createpolicy_sql(self, expression: CreatePolicy) -> str:
+            head = "CREATE OR REPLACE POLICY" if expression.args.get("replace") else "CREATE POLICY"
+            sql = f"{head} {self.sql(expression, 'this')} ON {self.sql(expression, 'on')}"
+            if expression.args.get("comment") is not None:
+                sql += f" COMMENT {self.sql(expression, 'comment')}"
+            sql += f" {expression.args['kind']} {self.sql(expression, 'function')}"
+            if expression.args.get("on_column") is not None:
+                sql += f" ON COLUMN {self.sql(expression, 'on_column')}"
+            sql += " TO " + ", ".join(self.sql(p) for p in expression.args["to"])
+            if expression.args.get("except_"):
+                sql += " EXCEPT " + ", ".join(self.sql(p) for p in expression.args["except_"])
+            sql += " FOR TABLES"
+            if expression.args.get("when") is not None:
+                sql += f" WHEN {self.sql(expression, 'when')}"
+            if expression.args.get("match"):
+                sql += " MATCH COLUMNS " + ", ".join(self.sql(m) for m in expression.args["match"])
+            if expression.args.get("using"):
+                sql += (
+                    " USING COLUMNS ("
+                    + ", ".join(self.sql(u) for u in expression.args["using"])
+                    + ")"
+                )
+            return sql
+
+        def droppolicy_sql(self, expression: DropPolicy) -> str:
+            exists = " IF EXISTS" if expression.args.get("exists") else ""
+            name, on = self.sql(expression, "this"), self.sql(expression, "on")
+            return f"DROP POLICY{exists} {name} ON {on}"
 
         def create_sql(self, expression: exp.Create) -> str:
             sql = super().create_sql(expression)

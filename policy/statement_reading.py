@@ -63,13 +63,17 @@ from policy.statements import (
     AlterModelAlias,
     AlterOwner,
     AlterRowFilter,
+    AlterTags,
     ColumnMaskClause,
     CreateFunction,
     CreateGroup,
+    CreatePolicy,
     DropGroup,
+    DropPolicy,
     RowFilterClause,
     ShowGrants,
     ShowObjects,
+    ShowPolicies,
     ShowPrincipals,
     UseNamespace,
 )
@@ -118,6 +122,11 @@ class StatementKind(StrEnum):
     DROP_COLUMN_MASK = "DROP COLUMN MASK"
     USE_CATALOG = "USE CATALOG"
     USE_SCHEMA = "USE SCHEMA"
+    SET_TAGS = "SET TAGS"
+    UNSET_TAGS = "UNSET TAGS"
+    CREATE_POLICY = "CREATE POLICY"
+    DROP_POLICY = "DROP POLICY"
+    SHOW_POLICIES = "SHOW POLICIES"
 
 
 _FIXED_KINDS: dict[type[exp.Expression], StatementKind] = {
@@ -132,6 +141,9 @@ _FIXED_KINDS: dict[type[exp.Expression], StatementKind] = {
     exp.Insert: StatementKind.INSERT,
     exp.Merge: StatementKind.MERGE,
     CreateFunction: StatementKind.CREATE_FUNCTION,
+    CreatePolicy: StatementKind.CREATE_POLICY,
+    DropPolicy: StatementKind.DROP_POLICY,
+    ShowPolicies: StatementKind.SHOW_POLICIES,
 }
 
 
@@ -153,6 +165,8 @@ def statement_kind(node: exp.Expression) -> StatementKind:
         return StatementKind.DROP_COLUMN_MASK if dropping else StatementKind.SET_COLUMN_MASK
     if isinstance(node, UseNamespace):
         return StatementKind(f"USE {node.args['kind']}")
+    if isinstance(node, AlterTags):
+        return StatementKind.UNSET_TAGS if node.args.get("unset") else StatementKind.SET_TAGS
     prefixes: dict[type[exp.Expression], str] = {
         exp.Create: "CREATE",
         exp.Drop: "DROP",
@@ -176,8 +190,12 @@ def securable_of(node: exp.Expression) -> tuple[str, list[str]]:
     """The object a statement is about: (kind in SQL spelling, name parts as written)."""
     if isinstance(node, exp.Grant | exp.Revoke | ShowGrants):
         securable = node.args["securable"]
-    elif isinstance(node, AlterOwner | AlterModelAlias | AlterRowFilter | AlterColumnMask):
+    elif isinstance(
+        node, AlterOwner | AlterModelAlias | AlterRowFilter | AlterColumnMask | AlterTags
+    ):
         securable = node.this
+    elif isinstance(node, CreatePolicy | DropPolicy | ShowPolicies):
+        securable = node.args["on"]
     elif isinstance(node, CreateFunction):
         return FUNCTION, _parts(node.this)
     elif isinstance(node, UseNamespace):
@@ -283,7 +301,7 @@ def if_not_exists(node: exp.Create | CreateFunction) -> bool:
     return bool(node.args.get("exists"))
 
 
-def if_exists(node: exp.Drop) -> bool:
+def if_exists(node: exp.Drop | DropPolicy) -> bool:
     return bool(node.args.get("exists"))
 
 
@@ -301,11 +319,11 @@ def _text_value(value: exp.Expression | None) -> str | None:
     raise ParameterError(f"expected a string value, got {to_sql(value)}")
 
 
-def comment_of(node: exp.Create | exp.Comment | CreateFunction) -> str | None:
+def comment_of(node: exp.Create | exp.Comment | CreateFunction | CreatePolicy) -> str | None:
     """The comment CREATE … COMMENT sets or COMMENT ON … IS sets (``None``: none / NULL)."""
     if isinstance(node, exp.Comment):
         return _text_value(node.expression)
-    if isinstance(node, CreateFunction):
+    if isinstance(node, CreateFunction | CreatePolicy):
         return _text_value(node.args.get("comment"))
     properties = node.args.get("properties")
     for prop in properties.expressions if properties else []:
@@ -465,3 +483,60 @@ def tables_of(node: exp.Expression) -> list[list[str]]:
             continue
         tables.add(parts)
     return [list(parts) for parts in sorted(tables)]
+
+
+def tags_of(node: AlterTags) -> tuple[str | None, dict[str, str | None]]:
+    """What a tag statement changes: the column (None: the object itself) and the tags, key
+    → value (None: a key-only tag, and every key of UNSET)."""
+    if not isinstance(node, AlterTags):
+        raise TypeError(f"{type(node).__name__} changes no tags")
+    column = node.args.get("column")
+    tags: dict[str, str | None] = {}
+    for tag in node.expressions:
+        value = tag.args.get("expression")
+        tags[tag.this.name] = None if value is None else value.name
+    return (column.name if column is not None else None), tags
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """CREATE POLICY as the catalog stores it. Conditions stay canonical SQL text (they are
+    read by :mod:`catalog.row_access.tag_conditions`); ``using`` holds match aliases as
+    names and literals as canonical SQL (``'US'``, ``3``), told apart by ``using_literal``."""
+
+    name: str
+    kind: str
+    function: tuple[str, ...]
+    to: tuple[str, ...]
+    except_: tuple[str, ...]
+    when: str | None
+    match: tuple[tuple[str, str], ...]
+    on_column: str | None
+    using: tuple[str, ...]
+    using_literal: tuple[bool, ...]
+    replace: bool
+
+
+def policy_of(node: CreatePolicy) -> PolicySpec:
+    if not isinstance(node, CreatePolicy):
+        raise TypeError(f"{type(node).__name__} defines no policy")
+    when = node.args.get("when")
+    on_column = node.args.get("on_column")
+    using = node.args.get("using") or []
+    return PolicySpec(
+        name=node.this.name,
+        kind=str(node.args["kind"]),
+        function=tuple(_parts(node.args["function"])),
+        to=tuple(p.name for p in node.args["to"]),
+        except_=tuple(p.name for p in node.args.get("except_") or []),
+        when=None if when is None else to_sql(when),
+        match=tuple((to_sql(m.this), m.args["alias"].name) for m in node.args.get("match") or []),
+        on_column=on_column.name if on_column is not None else None,
+        using=tuple(u.name if isinstance(u, exp.Identifier) else to_sql(u) for u in using),
+        using_literal=tuple(not isinstance(u, exp.Identifier) for u in using),
+        replace=bool(node.args.get("replace")),
+    )
+
+
+def policy_name_of(node: CreatePolicy | DropPolicy) -> str:
+    return node.this.name

@@ -184,6 +184,80 @@ class UseNamespace(exp.Expression):
     arg_types: ClassVar[dict[str, bool]] = {"kind": True, "this": True}
 
 
+class TagAssignment(exp.Expression):
+    """One tag of a tag statement: ``this`` the key, ``expression`` the value (absent for a
+    key-only tag, and always in UNSET); both string literals."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "expression": False}
+
+
+class AlterTags(exp.Expression):
+    """Setting or unsetting governed tags, in either of Databricks' spellings:
+    ``SET TAG ON kind name key [= value]`` / ``UNSET TAG ON kind name key`` (``single``)
+    and ``ALTER kind name [ALTER COLUMN c] SET TAGS ('k' = 'v', …)`` / ``UNSET TAGS ('k',
+    …)``. ``this`` is a ``Securable`` (a column's is its table), ``column`` the column's
+    identifier, ``expressions`` the ``TagAssignment`` list, ``unset`` the direction."""
+
+    arg_types: ClassVar[dict[str, bool]] = {
+        "this": True,
+        "column": False,
+        "expressions": True,
+        "unset": False,
+        "single": False,
+    }
+
+
+#: What an ABAC policy attaches.
+ROW_FILTER = "ROW FILTER"
+COLUMN_MASK = "COLUMN MASK"
+
+
+class MatchColumn(exp.Expression):
+    """``MATCH COLUMNS condition AS alias``: ``this`` the tag condition, ``alias`` the name
+    the policy's ``ON COLUMN`` and ``USING COLUMNS`` refer to."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "alias": True}
+
+
+class CreatePolicy(exp.Expression):
+    """``CREATE [OR REPLACE] POLICY p ON kind name [COMMENT '…'] ROW FILTER f | COLUMN MASK f
+    [ON COLUMN a] TO principal, … [EXCEPT principal, …] FOR TABLES [WHEN cond]
+    [MATCH COLUMNS cond AS a, …] [USING COLUMNS (a | literal, …)]``: an ABAC policy.
+
+    ``this`` the policy's name (identifier), ``on`` a ``Securable`` (CATALOG, SCHEMA or
+    TABLE), ``kind`` ``ROW_FILTER`` or ``COLUMN_MASK``, ``function`` an ``exp.Table``,
+    ``to`` / ``except_`` identifiers, ``when`` the table condition, ``match`` a list of
+    ``MatchColumn``, ``on_column`` the masked alias, ``using`` identifiers and literals.
+    """
+
+    arg_types: ClassVar[dict[str, bool]] = {
+        "this": True,
+        "on": True,
+        "kind": True,
+        "function": True,
+        "to": True,
+        "except_": False,
+        "when": False,
+        "match": False,
+        "on_column": False,
+        "using": False,
+        "replace": False,
+        "comment": False,
+    }
+
+
+class DropPolicy(exp.Expression):
+    """``DROP POLICY [IF EXISTS] p ON kind name``."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "on": True, "exists": False}
+
+
+class ShowPolicies(exp.Expression):
+    """``SHOW POLICIES ON kind name``: the policies defined on that object."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"on": True}
+
+
 STEWARD_NODES: tuple[type[exp.Expression], ...] = (
     Securable,
     ShowGrants,
@@ -199,4 +273,10 @@ STEWARD_NODES: tuple[type[exp.Expression], ...] = (
     AlterRowFilter,
     AlterColumnMask,
     UseNamespace,
+    TagAssignment,
+    AlterTags,
+    MatchColumn,
+    CreatePolicy,
+    DropPolicy,
+    ShowPolicies,
 )

@@ -35,7 +35,9 @@ from catalog.namespace import NamespaceService
 from catalog.persistence import migrate
 from catalog.persistence.engine import Database
 from catalog.persistence.root_lock import RootLock
+from catalog.row_access.abac import PolicyIndex
 from catalog.row_access.functions import FunctionService
+from catalog.row_access.policies import PolicyService
 from catalog.row_access.table_access import RowAccessPolicies
 from catalog.runtime import Runtime
 from catalog.store.namespace_cache import NamespaceCache
@@ -81,6 +83,10 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
     drop_on_namespace_changes(db, authorizer.feed, authorizer.cache.invalidate)
     namespace = NamespaceService(db, authorizer, stores)
     functions = FunctionService(db, stores, namespace)
+
+    def generation() -> int | None:
+        return authorizer.cache.generation if authorizer.cache else None
+
     runtime = Runtime(
         settings=settings,
         db=db,
@@ -95,9 +101,11 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
         statements=StatementAdmission(settings.sql_max_statements_per_user),
         tags=TagService(db, stores, authorizer),
         functions=functions,
+        policies=PolicyService(db, stores, namespace),
         row_access=RowAccessPolicies(
             functions.definition,
-            generation=lambda: authorizer.cache.generation if authorizer.cache else None,
+            generation=generation,
+            policies=PolicyIndex(db, generation).for_table,
         ),
     )
     policy = LoadPolicy(

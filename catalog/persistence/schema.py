@@ -232,6 +232,38 @@ class SqlFunction(Base):
     body: Mapped[str] = mapped_column(Text)
 
 
+class AbacPolicy(Base):
+    """An ABAC policy (``CREATE POLICY``): a row filter or column mask defined on a catalog,
+    schema or table, reaching the tables under it whose governed tags match. Keyed by the
+    object it is defined on (dropped with it) and its name there."""
+
+    __tablename__ = "abac_policies"
+    __table_args__ = (UniqueConstraint("securable_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    securable_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("securables.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    #: ``ROW FILTER`` or ``COLUMN MASK``.
+    policy_type: Mapped[str] = mapped_column(String(32))
+    function_name: Mapped[str] = mapped_column(String(800))
+    to_principals: Mapped[list[str]] = mapped_column(JSON)
+    except_principals: Mapped[list[str]] = mapped_column(JSON)
+    #: Canonical SQL of the ``WHEN`` tag condition, if any.
+    when_condition: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: ``[[condition SQL, alias], …]`` of ``MATCH COLUMNS``.
+    match_columns: Mapped[list[list[str]]] = mapped_column(JSON)
+    on_column: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: ``[[alias or literal SQL, is_literal], …]`` of ``USING COLUMNS``.
+    using_columns: Mapped[list[list[object]]] = mapped_column(JSON)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str] = mapped_column(String(255))
+
+
 class SecurableTag(Base):
     """A tag (key, optional value) on a securable, or on one of a table's columns
     (``column_name``; empty for the object itself). Keyed by the securable's id, so a

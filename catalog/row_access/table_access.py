@@ -20,6 +20,10 @@ One set of trees for every path is what keeps them answering alike; the differen
 evaluation in Python. Nobody is exempt (owners and metastore admins included): only the
 function decides, through ``current_user()`` or group membership.
 
+ABAC policies (:mod:`catalog.row_access.abac`) that reach the table and the caller add to
+the table's own: every row filter applies (all must keep a row); a column gets at most one
+mask, and two on one column is an error naming both.
+
 A filter or mask whose function no longer exists makes the table unreadable (fail closed),
 with an error saying which function to restore or which filter to drop.
 """
@@ -34,8 +38,10 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.simplify import simplify
 
 from catalog.data.physical import column_name
-from catalog.records import ColumnRecord, PolicyFunctionRef, TableRecord
+from catalog.records import ColumnRecord, TableRecord
+from catalog.row_access.abac import TablePolicies, applies_to, condition_holds
 from catalog.row_access.function_store import FunctionDefinition, data_type
+from catalog.row_access.policy_store import COLUMN_MASK, PolicyRecord, UsingArgument
 from catalog.sql.rewrite import fix_up
 from catalog.sql.session_functions import SessionContext, bind_session_functions
 from catalog.sql.system_sources import sqlglot_dialect
@@ -126,56 +132,153 @@ class RowAccessPolicies:
         self,
         functions: Callable[[str], FunctionDefinition],
         generation: Callable[[], int | None] = lambda: None,
+        policies: Callable[[TableRecord], TablePolicies | None] = lambda table: None,
     ) -> None:
         self.functions = functions
         self.generation = generation
-        self._bound: dict[tuple[str, SessionContext], tuple[int, RowAccess]] = {}
+        #: The ABAC policies that reach a table (:class:`catalog.row_access.abac.PolicyIndex`).
+        self.policies = policies
+        self._bound: dict[tuple[str, SessionContext], tuple[int, RowAccess | None]] = {}
 
     def for_caller(self, table: TableRecord, session: SessionContext) -> RowAccess | None:
         detail = table.detail
-        if detail.row_filter is None and not any(c.mask is not None for c in detail.columns):
+        reaching = self.policies(table)
+        if (
+            reaching is None
+            and detail.row_filter is None
+            and not any(c.mask is not None for c in detail.columns)
+        ):
             return None
         key = (table.securable.id, session)
         generation = self.generation()
         kept = self._bound.get(key)
         if kept is not None and generation is not None and kept[0] == generation:
             return kept[1]
-        access = self._bind(table, session)
+        access = self._bind(table, session, reaching)
         if generation is not None and generation == self.generation():
             if len(self._bound) >= _MAX_BOUND:
                 self._bound.clear()
             self._bound[key] = (generation, access)
         return access
 
-    def _bind(self, table: TableRecord, session: SessionContext) -> RowAccess:
+    def _bind(
+        self, table: TableRecord, session: SessionContext, reaching: TablePolicies | None
+    ) -> RowAccess | None:
         detail = table.detail
-        masked = [c for c in detail.columns if c.mask is not None]
         by_name = {c.name.lower(): c for c in detail.columns}
         full_name = table.securable.full_name
-        row_filter = None
+        filters: list[exp.Expression] = []
         if detail.row_filter is not None:
-            function = self._function(full_name, "row filter", detail.row_filter)
-            arguments = _columns(full_name, by_name, detail.row_filter.columns)
-            row_filter = _simplified(bind_session_functions(inline(function, arguments), session))
+            function = self._function(full_name, "row filter", detail.row_filter.function_name)
+            filters.append(
+                inline(function, _columns(full_name, by_name, detail.row_filter.columns))
+            )
         masks: dict[int, exp.Expression] = {}
-        for column in masked:
-            assert column.mask is not None
-            function = self._function(full_name, f"mask of column '{column.name}'", column.mask)
+        #: Column position → what masks it, for the error when a second mask comes.
+        masked_by: dict[int, str] = {}
+        for column in detail.columns:
+            if column.mask is None:
+                continue
+            what = f"mask of column '{column.name}'"
+            function = self._function(full_name, what, column.mask.function_name)
             arguments = [column, *_columns(full_name, by_name, column.mask.columns)]
-            value = inline(function, arguments)
-            if data_type(function.body.return_type) != data_type(column.type_text):
-                value = exp.cast(value, data_type(column.type_text))
-            masks[column.position] = _simplified(bind_session_functions(value, session))
-        return RowAccess(full_name, row_filter, masks)
+            masks[column.position] = _masked(function, arguments, column)
+            masked_by[column.position] = f"the column mask FUNCTION '{function.full_name}'"
+        for policy in reaching.policies if reaching is not None else ():
+            if not applies_to(policy, session):
+                continue
+            matched = _matched_columns(policy, detail.columns, reaching)
+            if matched is None:
+                continue
+            shown = f"POLICY '{policy.name}' ON {policy.on_type} '{policy.on_name}'"
+            function = self._function(full_name, shown, policy.function_name)
+            using = [_using_argument(policy, shown, u, matched) for u in policy.using]
+            if policy.policy_type != COLUMN_MASK:
+                filters.append(inline(function, using))
+                continue
+            assert policy.on_column is not None
+            for column in matched[policy.on_column.lower()]:
+                if column.position in masked_by:
+                    raise InvalidState(
+                        f"column '{column.name}' of TABLE '{full_name}' has two masks: "
+                        f"{masked_by[column.position]} and {shown}; drop one of them"
+                    )
+                masks[column.position] = _masked(function, [column, *using], column)
+                masked_by[column.position] = shown
+        if not filters and not masks:
+            return None
+        row_filter = None
+        if filters:
+            combined = filters[0] if len(filters) == 1 else exp.and_(*filters)
+            row_filter = _simplified(bind_session_functions(combined, session))
+        bound = {p: _simplified(bind_session_functions(m, session)) for p, m in masks.items()}
+        return RowAccess(full_name, row_filter, bound)
 
-    def _function(self, table: str, what: str, ref: PolicyFunctionRef) -> FunctionDefinition:
+    def _function(self, table: str, what: str, function_name: str) -> FunctionDefinition:
         try:
-            return self.functions(ref.function_name)
+            return self.functions(function_name)
         except NotFound:
             raise InvalidState(
-                f"the {what} of TABLE '{table}' uses FUNCTION '{ref.function_name}', which no "
-                "longer exists: create the function again or drop the filter or mask"
+                f"the {what} of TABLE '{table}' uses FUNCTION '{function_name}', which no "
+                "longer exists: create the function again or drop the filter, mask or policy"
             ) from None
+
+
+def _masked(
+    function: FunctionDefinition,
+    arguments: Sequence[ColumnRecord | exp.Expression],
+    column: ColumnRecord,
+) -> exp.Expression:
+    value = inline(function, arguments)
+    if data_type(function.body.return_type) != data_type(column.type_text):
+        value = exp.cast(value, data_type(column.type_text))
+    return value
+
+
+def _matched_columns(
+    policy: PolicyRecord, columns: Sequence[ColumnRecord], reaching: TablePolicies
+) -> dict[str, list[ColumnRecord]] | None:
+    """Each MATCH COLUMNS alias → the columns whose tags satisfy its condition; None when
+    an alias matches none (the policy then does not apply to the table)."""
+    matched: dict[str, list[ColumnRecord]] = {}
+    for condition, alias in policy.match:
+        found = [
+            c
+            for c in columns
+            if condition_holds(condition, reaching.column_tags.get(c.name.lower(), frozenset()))
+        ]
+        if not found:
+            return None
+        matched[alias.lower()] = found
+    return matched
+
+
+def _using_argument(
+    policy: PolicyRecord,
+    shown: str,
+    argument: UsingArgument,
+    matched: dict[str, list[ColumnRecord]],
+) -> ColumnRecord | exp.Expression:
+    """A USING COLUMNS argument: a literal, or the one column its alias matched (several
+    would make the function's input ambiguous: fail closed, saying so)."""
+    if argument.is_literal:
+        return _literal(argument.text)
+    found = matched[argument.text.lower()]
+    if len(found) > 1:
+        names = ", ".join(c.name for c in found)
+        raise InvalidState(
+            f"{shown} passes alias '{argument.text}' to its function, but it matches several "
+            f"columns ({names}); tag one column or narrow the MATCH COLUMNS condition"
+        )
+    return found[0]
+
+
+def _literal(text: str) -> exp.Expression:
+    return (
+        exp.Literal.number(text)
+        if not text.startswith("'")
+        else exp.Literal.string(text[1:-1].replace("''", "'"))
+    )
 
 
 def _simplified(tree: exp.Expression) -> exp.Expression:
@@ -202,9 +305,12 @@ def _columns(
     return found
 
 
-def inline(function: FunctionDefinition, arguments: Sequence[ColumnRecord]) -> exp.Expression:
+def inline(
+    function: FunctionDefinition, arguments: Sequence[ColumnRecord | exp.Expression]
+) -> exp.Expression:
     """The function's body with each parameter replaced by the physical column it is
-    applied to (cast to the parameter's type when the column's differs)."""
+    applied to (cast to the parameter's type when the column's differs), or by a literal
+    (a policy's USING COLUMNS constant, cast to the parameter's type)."""
     parameters = function.body.parameters
     if len(parameters) != len(arguments):
         raise InvalidState(
@@ -213,6 +319,9 @@ def inline(function: FunctionDefinition, arguments: Sequence[ColumnRecord]) -> e
         )
     values: dict[str, exp.Expression] = {}
     for (name, type_text), column in zip(parameters, arguments, strict=True):
+        if isinstance(column, exp.Expression):
+            values[name.lower()] = exp.cast(column.copy(), data_type(type_text))
+            continue
         value: exp.Expression = exp.column(column_name(column.position), quoted=True)
         if data_type(type_text) != data_type(column.type_text):
             value = exp.cast(value, data_type(type_text))

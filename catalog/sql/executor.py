@@ -30,6 +30,7 @@ from catalog.records import (
 )
 from catalog.row_access.function_store import castable
 from catalog.row_access.functions import checked_body
+from catalog.row_access.policy_store import PolicyRecord, UsingArgument
 from catalog.runtime import Runtime
 from catalog.sql.compiler import Budgets, check_text
 from catalog.sql.cpu_gate import statement_cpu
@@ -38,6 +39,7 @@ from catalog.sql.insert import run_insert
 from catalog.sql.merge import RESULT_COLUMNS as MERGE_COLUMNS
 from catalog.sql.merge import run_merge
 from catalog.sql.select_runner import run_select
+from catalog.sql.session_functions import ACCOUNT_USERS
 from catalog.sql.sources import CatalogResolver
 from catalog.tables import build_table_detail
 from catalog.tags.service import Entity
@@ -160,6 +162,11 @@ class StatementExecutor:
             K.DROP_COLUMN_MASK: self._column_mask,
             K.USE_CATALOG: self._use,
             K.USE_SCHEMA: self._use,
+            K.SET_TAGS: self._tags,
+            K.UNSET_TAGS: self._tags,
+            K.CREATE_POLICY: self._create_policy,
+            K.DROP_POLICY: self._drop_policy,
+            K.SHOW_POLICIES: self._show_policies,
         }
 
     # -- helpers -------------------------------------------------------------------
@@ -495,6 +502,143 @@ class StatementExecutor:
         self.rt.namespace.set_column_mask(self.caller, table.securable.full_name, name, ref)
         return _ok()
 
+    # -- governed tags and ABAC policies ----------------------------------------------
+
+    def _tags(self, node: exp.Expression) -> StatementResult:
+        """SET TAG(S) / UNSET TAG(S): APPLY TAG on the object (a column's: on its table),
+        checked by the tag service through the one authorizer (docs/row-access.md)."""
+        securable_type, full_name = self._target(node)
+        assert full_name is not None
+        column, tags = reading.tags_of(node)  # type: ignore[arg-type]
+        entity_type = {
+            SecurableType.CATALOG: "catalogs",
+            SecurableType.SCHEMA: "schemas",
+            SecurableType.TABLE: "columns" if column else "tables",
+            SecurableType.MODEL: "registered_models",
+        }.get(securable_type)
+        if entity_type is None:
+            raise InvalidParameter(f"a {securable_type.value} carries no tags")
+        entity = Entity(entity_type, securable_type, full_name, column)
+        self.rt.tags.change(
+            self.caller, entity, tags, unset=reading.statement_kind(node) is K.UNSET_TAGS
+        )
+        return _ok()
+
+    def _policy_target(self, node: exp.Expression) -> SecurableRecord:
+        """The object a policy statement is about, after checking MANAGE on it (its owner
+        and metastore admins hold that)."""
+        securable_type, full_name = self._target(node)
+        found = self._require(Privilege.MANAGE, securable_type, full_name)
+        assert found is not None
+        return found
+
+    def _create_policy(self, node: exp.Expression) -> StatementResult:
+        assert isinstance(node, d.CreatePolicy)
+        on = self._policy_target(node)
+        spec = reading.policy_of(node)
+        function_name = self._qualify(SecurableType.FUNCTION, list(spec.function))
+        assert function_name is not None
+        self._require(Privilege.EXECUTE, SecurableType.FUNCTION, function_name)
+        function = self.rt.functions.definition(function_name)
+        masks = spec.kind == d.POLICY_COLUMN_MASK
+        passed = len(spec.using) + (1 if masks else 0)
+        if len(function.body.parameters) != passed:
+            raise InvalidParameter(
+                f"FUNCTION '{function_name}' takes {len(function.body.parameters)} argument(s), "
+                f"but the policy passes {passed}"
+            )
+        if not masks and not function.returns_boolean:
+            raise InvalidParameter(
+                f"a row filter must return BOOLEAN; FUNCTION '{function_name}' returns "
+                f"{function.body.return_type}"
+            )
+        principals = [self._policy_principal(p) for p in (*spec.to, *spec.except_)]
+        to, except_ = principals[: len(spec.to)], principals[len(spec.to) :]
+        record = PolicyRecord(
+            id="",
+            securable_id=on.id,
+            on_name=on.full_name,
+            on_type=on.securable_type.value,
+            name=normalize_principal_name(spec.name, "policy name"),
+            policy_type=spec.kind,
+            function_name=function.full_name,
+            to=tuple(to),
+            except_=tuple(except_),
+            when=spec.when,
+            match=spec.match,
+            on_column=spec.on_column,
+            using=tuple(
+                UsingArgument(text, literal)
+                for text, literal in zip(spec.using, spec.using_literal, strict=True)
+            ),
+            comment=reading.comment_of(node),
+            created_at=0,
+            created_by="",
+            updated_at=0,
+            updated_by="",
+        )
+        self.rt.policies.put(self.caller, on, record, replace_existing=spec.replace)
+        return _ok()
+
+    def _policy_principal(self, name: str) -> str:
+        folded = normalize_principal_name(name, "principal")
+        if folded == ACCOUNT_USERS:
+            return ACCOUNT_USERS
+        return self.rt.identity.require_principal_name(name)
+
+    def _drop_policy(self, node: exp.Expression) -> StatementResult:
+        assert isinstance(node, d.DropPolicy)
+        on = self._policy_target(node)
+        try:
+            self.rt.policies.drop(
+                on, normalize_principal_name(reading.policy_name_of(node), "policy name")
+            )
+        except NotFound:
+            if not reading.if_exists(node):
+                raise
+        return _ok()
+
+    def _show_policies(self, node: exp.Expression) -> StatementResult:
+        """The policies defined on an object the caller sees (as DESCRIBE: whoever sees the
+        object reads its governance; who they apply to is no secret from those it binds)."""
+        securable_type, full_name = self._target(node)
+        on = self._require(Privilege.BROWSE, securable_type, full_name)
+        assert on is not None
+        rows = [
+            [
+                p.name,
+                p.on_type,
+                p.on_name,
+                p.policy_type,
+                p.function_name,
+                ", ".join(p.to),
+                ", ".join(p.except_),
+                p.when,
+                ", ".join(f"{c} AS {a}" for c, a in p.match),
+                p.on_column,
+                ", ".join(u.text for u in p.using),
+                p.comment,
+            ]
+            for p in self.rt.policies.on(on)
+        ]
+        return StatementResult(
+            _strings(
+                "name",
+                "on_type",
+                "on_name",
+                "policy_type",
+                "function",
+                "to_principals",
+                "except_principals",
+                "when_condition",
+                "match_columns",
+                "on_column",
+                "using_columns",
+                "comment",
+            ),
+            rows,
+        )
+
     def _use(self, node: exp.Expression) -> StatementResult:
         """USE CATALOG / USE SCHEMA: checks the container is there for the caller and
         answers it. The statement API keeps no session between requests (the request's
@@ -761,6 +905,9 @@ _ACTIONS: dict[K, str] = {
     K.DROP_COLUMN_MASK: "updateTable",
     K.USE_CATALOG: "getCatalog",
     K.USE_SCHEMA: "getSchema",
+    K.CREATE_POLICY: "createPolicy",
+    K.DROP_POLICY: "deletePolicy",
+    K.SHOW_POLICIES: "listPolicies",
 }
 _UPDATE_ACTIONS: dict[SecurableType, str] = {
     SecurableType.METASTORE: "updateMetastore",
@@ -775,7 +922,7 @@ _METADATA_READS = frozenset(
     {K.SHOW_GRANTS, K.SHOW_CATALOGS, K.SHOW_SCHEMAS, K.SHOW_TABLES, K.SHOW_MODELS}
     | {K.DESCRIBE_TABLE, K.DESCRIBE_MODEL, K.DESCRIBE_CATALOG, K.DESCRIBE_SCHEMA}
     | {K.SHOW_GROUPS, K.SHOW_USERS, K.SHOW_FUNCTIONS, K.DESCRIBE_FUNCTION}
-    | {K.USE_CATALOG, K.USE_SCHEMA}
+    | {K.USE_CATALOG, K.USE_SCHEMA, K.SHOW_POLICIES}
 )
 _DATA_STATEMENTS = frozenset({K.SELECT, K.INSERT, K.MERGE})
 _GROUP_KINDS = frozenset({K.CREATE_GROUP, K.DROP_GROUP, K.ALTER_GROUP, K.SHOW_GROUPS, K.SHOW_USERS})
@@ -799,7 +946,7 @@ def _name_audit_action(node: exp.Expression, kind: K) -> None:
         scope.metadata_read = False
         return
     action = _ACTIONS.get(kind)
-    if action is None and kind in (K.ALTER_OWNER, K.COMMENT_ON):
+    if action is None and kind in (K.ALTER_OWNER, K.COMMENT_ON, K.SET_TAGS, K.UNSET_TAGS):
         try:
             action = _UPDATE_ACTIONS[reading.securable_type(reading.securable_of(node)[0])]
         except (KeyError, ValueError, InvalidParameter):

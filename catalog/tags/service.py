@@ -115,6 +115,25 @@ class TagService:
             tags.put(record)
         return self._tag(entity, record)
 
+    def change(
+        self, caller: Caller, entity: Entity, tags: dict[str, str | None], *, unset: bool
+    ) -> None:
+        """SQL's SET TAGS / UNSET TAGS: several tags of one object or column in one
+        transaction, all or none. Unsetting a tag that is not there changes nothing."""
+        checked = {_key(key): (None if unset else _value(value)) for key, value in tags.items()}
+        with self.db.transaction() as session:
+            target, column = self._target(session, caller, entity, Privilege.APPLY_TAG)
+            store = SqlTagStore(session)
+            if unset:
+                for key in checked:
+                    store.remove(target.id, column, key)
+                return
+            present = {r.key for r in store.list(target.id, column)}
+            if len(present | set(checked)) > MAX_TAGS:
+                raise InvalidParameter(f"{entity.name} would carry more than {MAX_TAGS} tags")
+            for key, value in checked.items():
+                store.put(TagRecord(target.id, column, key, value, now_ms(), caller.name))
+
     def get(self, caller: Caller, entity: Entity, key: str) -> Tag:
         key = _key(key)
         with self.db.read() as session:

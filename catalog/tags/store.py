@@ -1,5 +1,9 @@
 """Where tags are kept: one row per (securable, column or none, key), in the catalog's
-database, in the caller's unit of work."""
+database, in the caller's unit of work.
+
+Tags decide which ABAC policies reach a table and which columns they mask, so every write
+marks its transaction as a namespace change: each worker's and replica's bound filters and
+masks are dropped at commit (:mod:`catalog.store.namespace_cache`)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from catalog.persistence import schema as t
+from catalog.store.base import NAMESPACE_CHANGED_INFO
 
 #: ``column_name`` of a tag on the object itself.
 OBJECT = ""
@@ -41,6 +46,10 @@ class TagStore(ABC):
     def remove(self, securable_id: str, column_name: str, key: str) -> bool:
         """Unset a tag; whether there was one."""
 
+    @abstractmethod
+    def on_objects(self, securable_ids: list[str]) -> list[TagRecord]:
+        """Every tag of these objects and their columns."""
+
 
 class SqlTagStore(TagStore):
     def __init__(self, session: Session) -> None:
@@ -64,6 +73,7 @@ class SqlTagStore(TagStore):
             row.tag_value = record.value
             row.updated_at, row.updated_by = record.updated_at, record.updated_by
         self.session.flush()
+        self.session.info[NAMESPACE_CHANGED_INFO] = True
 
     def get(self, securable_id: str, column_name: str, key: str) -> TagRecord | None:
         row = self.session.get(t.SecurableTag, (securable_id, column_name, key))
@@ -88,7 +98,20 @@ class SqlTagStore(TagStore):
                 t.SecurableTag.tag_key == key,
             )
         )
+        self.session.info[NAMESPACE_CHANGED_INFO] = True
         return bool(getattr(result, "rowcount", 0))
+
+    def on_objects(self, securable_ids: list[str]) -> list[TagRecord]:
+        if not securable_ids:
+            return []
+        rows = self.session.scalars(
+            select(t.SecurableTag)
+            .where(t.SecurableTag.securable_id.in_(securable_ids))
+            .order_by(
+                t.SecurableTag.securable_id, t.SecurableTag.column_name, t.SecurableTag.tag_key
+            )
+        )
+        return [_record(row) for row in rows]
 
 
 def _record(row: t.SecurableTag) -> TagRecord:
