@@ -124,8 +124,7 @@ def test_a_table_created_after_the_policy_is_covered_at_once(world: World) -> No
     later = f"{world.schema}.later_{unique('t')}"
     ok(
         world.admin,
-        f"CREATE TABLE {later} (id BIGINT, ssn STRING "
-        "COMMENT 'tagged next', region STRING)",
+        f"CREATE TABLE {later} (id BIGINT, ssn STRING COMMENT 'tagged next', region STRING)",
     )
     ok(world.admin, f"INSERT INTO {later} VALUES (1, '999-99-9999', 'EU')")
     ok(world.admin, f"GRANT SELECT ON TABLE {later} TO `{world.names['outsider']}`")
@@ -165,9 +164,7 @@ def test_row_filter_policies_add_to_the_tables_own_filter(world: World) -> None:
     assert found.status_code == 200, found.text
     assert [row and row["id"] for row in found.json()["rows"]] == [None, 2, 5]
     policies = ok(admin, f"SHOW POLICIES ON TABLE {world.table}")
-    assert [(p[0], p[3], p[4]) for p in policies] == [
-        ("no_us", "ROW FILTER", f"{schema}.not_us")
-    ]
+    assert [(p[0], p[3], p[4]) for p in policies] == [("no_us", "ROW FILTER", f"{schema}.not_us")]
     ok(admin, f"DROP POLICY no_us ON TABLE {world.table}")
     ok(admin, f"DROP POLICY IF EXISTS no_us ON TABLE {world.table}")
     failed(admin, f"DROP POLICY no_us ON TABLE {world.table}", "RESOURCE_DOES_NOT_EXIST", "no_us")
@@ -176,7 +173,10 @@ def test_row_filter_policies_add_to_the_tables_own_filter(world: World) -> None:
 
 def test_two_masks_on_one_column_are_an_error_naming_both(world: World) -> None:
     tag_ssn_and_region(world)
-    ok(world.admin, f"ALTER TABLE {world.table} ALTER COLUMN ssn SET MASK {world.schema}.ssn_mask USING COLUMNS (region)")
+    ok(
+        world.admin,
+        f"ALTER TABLE {world.table} ALTER COLUMN ssn SET MASK {world.schema}.ssn_mask USING COLUMNS (region)",
+    )
     mask_policy(world)
     message = failed(
         world.users["outsider"], f"SELECT ssn FROM {world.table}", "INVALID_STATE", "two masks"
@@ -209,7 +209,11 @@ def test_who_may_define_policies_and_what_is_checked(world: World) -> None:
     ok(analyst, statement.replace("CREATE POLICY", "CREATE OR REPLACE POLICY"))
     bad = [
         (statement.replace("by_region", "ssn_mask"), "INVALID_PARAMETER_VALUE", "takes 2"),
-        (statement.replace("`account users`", "nobody_here"), "RESOURCE_DOES_NOT_EXIST", "nobody_here"),
+        (
+            statement.replace("`account users`", "nobody_here"),
+            "RESOURCE_DOES_NOT_EXIST",
+            "nobody_here",
+        ),
         (statement.replace("has_tag('geo')", "geo = 1"), "", "has_tag"),
         (statement.replace("(g)", "(h)"), "", "alias"),
     ]

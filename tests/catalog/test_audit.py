@@ -973,6 +973,12 @@ FN = (K.CREATE_FUNCTION, "createFunction")
 SET_RF = (K.SET_ROW_FILTER, "updateTable")
 SET_M = (K.SET_COLUMN_MASK, "updateTable")
 DROP_M = (K.DROP_COLUMN_MASK, "updateTable")
+TAGS = (K.SET_TAGS, "updateTable")
+UNTAG = (K.UNSET_TAGS, "updateSchema")
+POLICY = (
+    "CREATE POLICY p ON TABLE {c}.s.t COLUMN MASK {c}.s.m TO `account users` FOR TABLES "
+    "MATCH COLUMNS has_tag('pii') AS a ON COLUMN a"
+)
 #: Statements any caller may run (the catalogs it may see, every principal's name): nothing
 #: to deny; the walk runs them as the user too, which still writes its event.
 NOT_DENIABLE = frozenset({K.SHOW_CATALOGS, K.SHOW_GROUPS, K.SHOW_USERS})
@@ -1007,6 +1013,9 @@ STATEMENTS: list[Stmt] = [
     Stmt("GRANT SELECT ON TABLE {c}.s.t TO `{u}`", K.GRANT, "updatePermissions", DENIED, USER),
     Stmt("GRANT SELECT ON TABLE {c}.s.gone TO `{u}`", K.GRANT, "updatePermissions", 404),
     Stmt("GRANT SELECT ON TABLE {c}.s.t TO `{u}`", K.GRANT, "updatePermissions"),
+    Stmt("SHOW POLICIES ON TABLE {c}.s.t", K.SHOW_POLICIES, "listPolicies", DENIED, USER),
+    Stmt("SHOW POLICIES ON TABLE {c}.s.gone", K.SHOW_POLICIES, "listPolicies", 404),
+    Stmt("SHOW POLICIES ON TABLE {c}.s.t", K.SHOW_POLICIES, "listPolicies"),
     Stmt("SHOW GRANTS ON TABLE {c}.s.t", K.SHOW_GRANTS, "getPermissions", DENIED, USER),
     Stmt("SHOW GRANTS ON TABLE {c}.s.gone", K.SHOW_GRANTS, "getPermissions", 404),
     Stmt("SHOW GRANTS ON TABLE {c}.s.t", K.SHOW_GRANTS, "getPermissions"),
@@ -1127,6 +1136,18 @@ STATEMENTS: list[Stmt] = [
     Stmt("ALTER TABLE {c}.s.t ALTER COLUMN id DROP MASK", *DROP_M, DENIED, USER),
     Stmt("ALTER TABLE {c}.s.t ALTER COLUMN gone DROP MASK", *DROP_M, 400),
     Stmt("ALTER TABLE {c}.s.t ALTER COLUMN id DROP MASK", *DROP_M),
+    Stmt("ALTER TABLE {c}.s.t SET TAGS ('pii' = 'id')", *TAGS, DENIED, USER),
+    Stmt("ALTER TABLE {c}.s.gone SET TAGS ('pii' = 'id')", *TAGS, 404),
+    Stmt("SET TAG ON COLUMN {c}.s.t.id pii = id", *TAGS),
+    Stmt("UNSET TAG ON SCHEMA {c}.s pii", *UNTAG, DENIED, USER),
+    Stmt("ALTER SCHEMA {c}.gone UNSET TAGS ('pii')", *UNTAG, 404),
+    Stmt("ALTER SCHEMA {c}.s UNSET TAGS ('pii')", *UNTAG),
+    Stmt(POLICY, K.CREATE_POLICY, "createPolicy", DENIED, USER),
+    Stmt(POLICY.replace("{c}.s.m", "{c}.s.gone"), K.CREATE_POLICY, "createPolicy", 404),
+    Stmt(POLICY, K.CREATE_POLICY, "createPolicy"),
+    Stmt("DROP POLICY p ON TABLE {c}.s.t", K.DROP_POLICY, "deletePolicy", DENIED, USER),
+    Stmt("DROP POLICY gone ON TABLE {c}.s.t", K.DROP_POLICY, "deletePolicy", 404),
+    Stmt("DROP POLICY p ON TABLE {c}.s.t", K.DROP_POLICY, "deletePolicy"),
     Stmt("USE CATALOG {c}", K.USE_CATALOG, "getCatalog", DENIED, USER),
     Stmt("USE CATALOG {c}_gone", K.USE_CATALOG, "getCatalog", 404),
     Stmt("USE CATALOG {c}", K.USE_CATALOG, "getCatalog"),

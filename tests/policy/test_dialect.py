@@ -33,6 +33,7 @@ from policy.parameters import (
 from policy.securables import Privilege, SecurableType
 from policy.statement_reading import (
     PolicyFunctionSpec,
+    PolicySpec,
     StatementKind,
     action_of,
     alias_of,
@@ -45,6 +46,8 @@ from policy.statement_reading import (
     if_exists,
     if_not_exists,
     member_of,
+    policy_name_of,
+    policy_of,
     primary_key_of,
     principal_of,
     principals_of,
@@ -55,6 +58,7 @@ from policy.statement_reading import (
     securable_type,
     statement_kind,
     tables_of,
+    tags_of,
 )
 from policy.statements import SECURABLE_KINDS
 
@@ -89,12 +93,20 @@ def summarize(tree: exp.Expression) -> dict[str, object]:
         out["mask"] = column_mask_of(tree)
     if kind in (K.CREATE_CATALOG, K.CREATE_SCHEMA, K.CREATE_TABLE):
         out["if_not_exists"] = if_not_exists(tree)
+    if kind in (K.SET_TAGS, K.UNSET_TAGS):
+        out["tags"] = tags_of(tree)
+    if kind is K.CREATE_POLICY:
+        out["policy"] = policy_of(tree)
+    if kind is K.DROP_POLICY:
+        out["policy"] = policy_name_of(tree)
+        out["if_exists"] = if_exists(tree)
     if kind in (K.DROP_CATALOG, K.DROP_SCHEMA, K.DROP_TABLE, K.DROP_MODEL, K.DROP_FUNCTION):
         out["if_exists"] = if_exists(tree)
         out["cascade"] = cascade_of(tree)
     # Bind every parameter to a visible marker: comment_of and columns_of refuse unbound ones.
     bound = bind_parameters(tree, {n: f"<{n}>" for n in parameter_names(tree)})
-    if kind in (K.CREATE_CATALOG, K.CREATE_SCHEMA, K.CREATE_TABLE, K.COMMENT_ON, K.CREATE_FUNCTION):
+    commented = (K.CREATE_CATALOG, K.CREATE_SCHEMA, K.CREATE_TABLE, K.COMMENT_ON)
+    if kind in (*commented, K.CREATE_FUNCTION, K.CREATE_POLICY):
         out["comment"] = comment_of(bound)
     if kind is K.CREATE_TABLE:
         out["columns"] = [
@@ -253,6 +265,84 @@ CORPUS: list[Case] = [
         "USE main.hr",
         "USE SCHEMA main.hr",
         {"statement": K.USE_SCHEMA, "securable": ("SCHEMA", ["main", "hr"])},
+    ),
+    # ---- governed tags and ABAC policies -----------------------------------------------
+    Case(
+        "set tag on table main.hr.people `cost center` = hr",
+        "SET TAG ON TABLE main.hr.people `cost center` = hr",
+        {
+            "statement": K.SET_TAGS,
+            "securable": tbl("main", "hr", "people"),
+            "tags": (None, {"cost center": "hr"}),
+        },
+    ),
+    Case(
+        "UNSET TAG ON COLUMN main.hr.people.ssn 'pii'",
+        "UNSET TAG ON COLUMN main.hr.people.ssn pii",
+        {"statement": K.UNSET_TAGS, "tags": ("ssn", {"pii": None})},
+    ),
+    Case(
+        "SET TAG ON CATALOG main certified",
+        "SET TAG ON CATALOG main certified",
+        {"statement": K.SET_TAGS, "securable": ("CATALOG", ["main"])},
+    ),
+    Case(
+        "alter table people alter column ssn set tags ('pii' = 'ssn', 'reviewed')",
+        "ALTER TABLE people ALTER COLUMN ssn SET TAGS ('pii' = 'ssn', 'reviewed')",
+        {"statement": K.SET_TAGS, "tags": ("ssn", {"pii": "ssn", "reviewed": None})},
+    ),
+    Case(
+        "ALTER SCHEMA main.hr UNSET TAGS ('sensitivity', 'owner')",
+        "ALTER SCHEMA main.hr UNSET TAGS ('sensitivity', 'owner')",
+        {
+            "statement": K.UNSET_TAGS,
+            "securable": ("SCHEMA", ["main", "hr"]),
+            "tags": (None, {"sensitivity": None, "owner": None}),
+        },
+    ),
+    Case(
+        "CREATE OR REPLACE POLICY hide_ssn ON SCHEMA main.hr COMMENT 'pii'\n"
+        "  COLUMN MASK main.hr.ssn_mask TO `account users` EXCEPT hr_admins FOR TABLES\n"
+        "  WHEN has_tag_value('sensitivity', 'high') OR NOT has_tag('public')\n"
+        "  MATCH COLUMNS has_tag_value('pii', 'ssn') AS s, has_tag('geo') g\n"
+        "  ON COLUMN s USING COLUMNS (g, 'EU', 4)",
+        "CREATE OR REPLACE POLICY hide_ssn ON SCHEMA main.hr COMMENT 'pii' COLUMN MASK "
+        "main.hr.ssn_mask ON COLUMN s TO `account users` EXCEPT hr_admins FOR TABLES WHEN "
+        "HAS_TAG_VALUE('sensitivity', 'high') OR NOT HAS_TAG('public') MATCH COLUMNS "
+        "HAS_TAG_VALUE('pii', 'ssn') AS s, HAS_TAG('geo') AS g USING COLUMNS (g, 'EU', 4)",
+        {
+            "statement": K.CREATE_POLICY,
+            "securable": ("SCHEMA", ["main", "hr"]),
+            "comment": "pii",
+            "policy": PolicySpec(
+                name="hide_ssn",
+                kind="COLUMN MASK",
+                function=("main", "hr", "ssn_mask"),
+                to=("account users",),
+                except_=("hr_admins",),
+                when="HAS_TAG_VALUE('sensitivity', 'high') OR NOT HAS_TAG('public')",
+                match=(("HAS_TAG_VALUE('pii', 'ssn')", "s"), ("HAS_TAG('geo')", "g")),
+                on_column="s",
+                using=("g", "'EU'", "4"),
+                using_literal=(False, True, True),
+                replace=True,
+            ),
+        },
+    ),
+    Case(
+        "CREATE POLICY eu ON TABLE t ROW FILTER f TO a, b FOR TABLES",
+        "CREATE POLICY eu ON TABLE t ROW FILTER f TO a, b FOR TABLES",
+        {"statement": K.CREATE_POLICY, "securable": tbl("t")},
+    ),
+    Case(
+        "drop policy if exists eu on catalog main",
+        "DROP POLICY IF EXISTS eu ON CATALOG main",
+        {"statement": K.DROP_POLICY, "policy": "eu", "if_exists": True},
+    ),
+    Case(
+        "SHOW POLICIES ON TABLE main.hr.people",
+        "SHOW POLICIES ON TABLE main.hr.people",
+        {"statement": K.SHOW_POLICIES, "securable": tbl("main", "hr", "people")},
     ),
     Case(
         "USE DATABASE hr",
@@ -871,7 +961,7 @@ ERRORS: list[tuple[str, int, int, str, str]] = [
         1,
         6,
         "GRANT",
-        "expected GRANTS, CATALOGS, SCHEMAS, TABLES, MODELS, FUNCTIONS, GROUPS or USERS",
+        "expected GRANTS, CATALOGS, SCHEMAS, TABLES, MODELS, FUNCTIONS, GROUPS, USERS or POLICIES",
     ),
     ("ALTER TABLE t OWNER x", 1, 21, "x", "expected TO"),
     ("ALTER MODEL a.b.m SET ALIAS c 3", 1, 31, "3", "expected '='"),
@@ -881,7 +971,7 @@ ERRORS: list[tuple[str, int, int, str, str]] = [
         1,
         19,
         "DROP",
-        "expected OWNER, SET OWNER, SET ROW FILTER, DROP ROW FILTER or ALTER COLUMN",
+        "expected OWNER, SET OWNER, SET TAGS, UNSET TAGS, SET ROW FILTER, DROP ROW FILTER or ALTER COLUMN",
     ),
     ("ALTER MODEL a.b.m DROP c", 1, 24, "c", "expected ALIAS"),
     (
@@ -889,7 +979,7 @@ ERRORS: list[tuple[str, int, int, str, str]] = [
         1,
         8,
         "VIEW",
-        "expected CATALOG, SCHEMA, TABLE, FUNCTION or GROUP",
+        "expected CATALOG, SCHEMA, TABLE, FUNCTION, POLICY or GROUP",
     ),
     (
         "CREATE TABLE c.s.t (\n  id BIGINT,\n  v FOO\n)",
@@ -934,6 +1024,34 @@ ERRORS: list[tuple[str, int, int, str, str]] = [
         "at most one key column may be TIMESERIES",
     ),
     ("SELECT * INTO t FROM x", 1, 10, "INTO", "expected a query without INTO"),
+    ("SET TAG ON VIEW v k", 1, 12, "VIEW", "expected CATALOG, SCHEMA, TABLE, MODEL or COLUMN"),
+    ("SET TAG ON COLUMN c k", 1, 21, "k", "expected '.' and the column"),
+    ("ALTER TABLE t SET TAGS (pii = 'x')", 1, 25, "pii", "expected a tag key as a string"),
+    ("ALTER TABLE t SET TAGS ('a' = 1)", 1, 31, "1", "expected a tag value as a string"),
+    (
+        "CREATE POLICY p ON TABLE t ROW FILTER f TO a FOR TABLES WHEN x > 1",
+        1,
+        62,
+        "x",
+        "expected has_tag('key') or has_tag_value('key', 'value')",
+    ),
+    (
+        "CREATE POLICY p ON TABLE t ROW FILTER f TO a FOR TABLES USING COLUMNS (z)",
+        1,
+        72,
+        "z",
+        "expected an alias given in MATCH COLUMNS, not 'z'",
+    ),
+    (
+        "CREATE POLICY p ON TABLE t COLUMN MASK f TO a FOR TABLES",
+        1,
+        57,
+        "",
+        "expected ON COLUMN and the alias of the masked column",
+    ),
+    ("CREATE POLICY p ON MODEL m ROW FILTER f", 1, 20, "MODEL", "expected CATALOG, SCHEMA"),
+    ("CREATE POLICY p ON TABLE t ROW FILTER f TO a", 1, 45, "", "expected FOR"),
+    ("SHOW POLICIES main", 1, 15, "main", "expected ON"),
 ]
 
 
