@@ -262,6 +262,8 @@ class Steward(Databricks):
             "COMMENT": lambda self: self._st_comment(),
             "INSERT": lambda self: self._st_insert(),
             "MERGE": lambda self: self._st_merge(),
+            "UPDATE": lambda self: self._st_update(),
+            "DELETE": lambda self: self._st_delete(),
             "USE": lambda self: self._st_use(),
             "SET": lambda self: self._st_tag_statement(unset=False),
             "UNSET": lambda self: self._st_tag_statement(unset=True),
@@ -443,8 +445,8 @@ class Steward(Databricks):
                 statement = self._st_query(start)
             else:
                 self._st_fail(
-                    "a statement: SELECT, INSERT, MERGE, GRANT, REVOKE, SHOW, ALTER, CREATE, "
-                    "DROP, DESCRIBE, COMMENT, USE, SET TAG or UNSET TAG"
+                    "a statement: SELECT, INSERT, UPDATE, DELETE, MERGE, GRANT, REVOKE, SHOW, "
+                    "ALTER, CREATE, DROP, DESCRIBE, COMMENT, USE, SET TAG or UNSET TAG"
                 )
             if self._curr:
                 self._st_fail("end of statement")
@@ -516,6 +518,39 @@ class Steward(Databricks):
                 self._st_check_when(when, start)
             if node.args.get("returning") or node.args.get("using_cond"):
                 self._st_fail("WHEN [NOT] MATCHED … THEN …", start)
+            return node
+
+        def _st_update(self) -> exp.Expression:
+            """``UPDATE t [[AS] a] SET col = expr, … [WHERE cond]``: Databricks' UPDATE."""
+            start = self._prev
+            target = self._parse_table(alias_tokens=self.UPDATE_ALIAS_TOKENS)
+            if not isinstance(target, exp.Table) or not isinstance(target.this, exp.Identifier):
+                self._st_fail("a table name after UPDATE", start)
+            self._st_check_table_name(target, start)
+            self._st_expect("SET")
+            assignments = self._parse_csv(self._parse_equality)
+            for assignment in assignments:
+                if not (isinstance(assignment, exp.EQ) and isinstance(assignment.this, exp.Column)):
+                    self._st_fail("column = value after SET", start)
+                if assignment.this.table:
+                    self._st_fail("an unqualified column name after SET", start)
+            where = self._parse_where()
+            node = exp.Update(this=target, expressions=assignments, where=where)
+            if node.find(exp.Command):
+                self._st_fail("a supported expression", start)
+            return node
+
+        def _st_delete(self) -> exp.Expression:
+            """``DELETE FROM t [[AS] a] [WHERE cond]``: Databricks' DELETE."""
+            start = self._prev
+            self._st_expect("FROM")
+            target = self._parse_table()
+            if not isinstance(target, exp.Table) or not isinstance(target.this, exp.Identifier):
+                self._st_fail("a table name after DELETE FROM", start)
+            self._st_check_table_name(target, start)
+            node = exp.Delete(this=target, where=self._parse_where())
+            if node.find(exp.Command):
+                self._st_fail("a supported condition", start)
             return node
 
         def _st_check_when(self, when: exp.When, start: Token) -> None:

@@ -122,6 +122,8 @@ class StatementKind(StrEnum):
     DROP_COLUMN_MASK = "DROP COLUMN MASK"
     USE_CATALOG = "USE CATALOG"
     USE_SCHEMA = "USE SCHEMA"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
     SET_TAGS = "SET TAGS"
     UNSET_TAGS = "UNSET TAGS"
     CREATE_POLICY = "CREATE POLICY"
@@ -140,6 +142,8 @@ _FIXED_KINDS: dict[type[exp.Expression], StatementKind] = {
     AlterGroupMembers: StatementKind.ALTER_GROUP,
     exp.Insert: StatementKind.INSERT,
     exp.Merge: StatementKind.MERGE,
+    exp.Update: StatementKind.UPDATE,
+    exp.Delete: StatementKind.DELETE,
     CreateFunction: StatementKind.CREATE_FUNCTION,
     CreatePolicy: StatementKind.CREATE_POLICY,
     DropPolicy: StatementKind.DROP_POLICY,
@@ -211,7 +215,7 @@ def securable_of(node: exp.Expression) -> tuple[str, list[str]]:
     elif isinstance(node, exp.Insert):  # the table written
         target = node.this.this if isinstance(node.this, exp.Schema) else node.this
         return TABLE, _parts(target)
-    elif isinstance(node, exp.Merge):
+    elif isinstance(node, exp.Merge | exp.Update | exp.Delete):
         return TABLE, _parts(node.this)
     else:
         raise TypeError(f"{type(node).__name__} names no securable")

@@ -241,6 +241,39 @@ class TableDataService:
             self._bump_version(session, layout)
         return deleted
 
+    def update_keys(
+        self,
+        session: Session,
+        layout: TableLayout,
+        rows: Sequence[Mapping[int, Any]],
+        positions: Sequence[int],
+    ) -> int:
+        """Set the columns at ``positions`` of the rows whose primary key each of ``rows``
+        carries (each {position: value} with the key and those columns, checked by
+        :func:`common.values.check_rows`); only those columns are written. How many rows
+        changed. Used by SQL ``UPDATE``."""
+        if not rows:
+            return 0
+        keys = layout.key_columns
+        statement = sa.update(layout.table)
+        for index, column in enumerate(keys):
+            statement = statement.where(layout.physical(column) == sa.bindparam(f"k{index}"))
+        statement = statement.values({column_name(p): sa.bindparam(f"v{p}") for p in positions})
+        parameters = [
+            {
+                **{f"k{i}": row[c.position] for i, c in enumerate(keys)},
+                **{f"v{p}": row.get(p) for p in positions},
+            }
+            for row in rows
+        ]
+        changed = 0
+        for start in range(0, len(parameters), _CHUNK):
+            result = session.execute(statement, parameters[start : start + _CHUNK])
+            changed += result.rowcount or 0
+        if changed:
+            self._bump_version(session, layout)
+        return changed
+
     @staticmethod
     def _bump_version(session: Session, layout: TableLayout) -> None:
         """Raise the table's data version in the writing transaction: readers that cached

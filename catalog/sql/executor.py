@@ -41,6 +41,8 @@ from catalog.sql.merge import run_merge
 from catalog.sql.select_runner import run_select
 from catalog.sql.session_functions import ACCOUNT_USERS
 from catalog.sql.sources import CatalogResolver
+from catalog.sql.update_delete import RESULT_COLUMNS as UPDATE_COLUMNS
+from catalog.sql.update_delete import run_update_or_delete
 from catalog.tables import build_table_detail
 from catalog.tags.service import Entity
 from common.column_types import parse_column_type
@@ -152,6 +154,8 @@ class StatementExecutor:
             K.SELECT: self._select,
             K.INSERT: self._insert,
             K.MERGE: self._merge,
+            K.UPDATE: self._update_or_delete,
+            K.DELETE: self._update_or_delete,
             K.CREATE_FUNCTION: self._create_function,
             K.DROP_FUNCTION: self._drop,
             K.SHOW_FUNCTIONS: self._show_objects,
@@ -843,6 +847,11 @@ class StatementExecutor:
         rows = run_insert(self.rt, self._resolver(), node, self.statement_id)
         return StatementResult(list(INSERT_COLUMNS), rows)
 
+    def _update_or_delete(self, node: exp.Expression) -> StatementResult:
+        assert isinstance(node, exp.Update | exp.Delete)
+        rows = run_update_or_delete(self.rt, self._resolver(), node)
+        return StatementResult(list(UPDATE_COLUMNS), rows)
+
     def _merge(self, node: exp.Expression) -> StatementResult:
         assert isinstance(node, exp.Merge)
         rows = run_merge(self.rt, self._resolver(), node, self.statement_id)
@@ -924,7 +933,7 @@ _METADATA_READS = frozenset(
     | {K.SHOW_GROUPS, K.SHOW_USERS, K.SHOW_FUNCTIONS, K.DESCRIBE_FUNCTION}
     | {K.USE_CATALOG, K.USE_SCHEMA, K.SHOW_POLICIES}
 )
-_DATA_STATEMENTS = frozenset({K.SELECT, K.INSERT, K.MERGE})
+_DATA_STATEMENTS = frozenset({K.SELECT, K.INSERT, K.MERGE, K.UPDATE, K.DELETE})
 _GROUP_KINDS = frozenset({K.CREATE_GROUP, K.DROP_GROUP, K.ALTER_GROUP, K.SHOW_GROUPS, K.SHOW_USERS})
 
 

@@ -238,3 +238,41 @@ def test_show_policies_needs_only_to_see_the_object(world: World, statement: str
     shown = ok(world.users["outsider"], statement.format(schema=world.schema))
     assert [row[0] for row in shown] == ["hide_ssn"]
     assert shown[0][5] == "account users"
+
+
+# -- UPDATE and DELETE --------------------------------------------------------------------
+
+
+def test_update_and_delete_by_filtered_users_change_only_what_they_see(world: World) -> None:
+    from tests.catalog.test_row_access import protect
+
+    protect(world)
+    admin, analyst, name = world.admin, world.users["analyst"], world.names["analyst"]
+    table = world.table
+    failed(analyst, f"DELETE FROM {table} WHERE id > 0", "PERMISSION_DENIED", "MODIFY")
+    ok(admin, f"GRANT MODIFY ON TABLE {table} TO `{name}`")
+    # The analyst sees EU rows (2, 4): a DELETE of everything takes only those.
+    assert ok(analyst, f"UPDATE {table} AS p SET salary = p.salary + 1 WHERE id > 0") == [[2]]
+    hr = world.users["hr"]
+    ok(admin, f"GRANT MODIFY ON TABLE {table} TO `{world.names['hr']}`")
+    assert ok(hr, f"SELECT id, salary, ssn FROM {table} ORDER BY id") == [
+        [1, 100.0, "111-11-1111"],
+        [2, 201.0, "222-22-2222"],  # the masked ssn was not written back
+        [3, 300.0, "333-33-3333"],
+        [4, 401.0, None],
+        [5, 500.0, "555-55-5555"],
+    ]
+    # SET may not read a masked column (it would store the masked value).
+    failed(
+        analyst,
+        f"UPDATE {table} SET region = ssn",
+        "INVALID_PARAMETER_VALUE",
+        "masked",
+        "line 1, column",
+    )
+    failed(analyst, f"UPDATE {table} SET id = 9", "INVALID_PARAMETER_VALUE", "primary key")
+    assert ok(analyst, f"DELETE FROM {table}") == [[2]]
+    assert ids(hr, f"SELECT id FROM {table} ORDER BY id") == [1, 3, 5]
+    # A WHERE on a masked column sees the masked value.
+    assert ok(hr, f"DELETE FROM {table} WHERE ssn = '111-11-1111'") == [[1]]
+    assert ids(hr, f"SELECT id FROM {table} ORDER BY id") == [3, 5]

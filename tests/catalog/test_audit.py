@@ -1082,6 +1082,18 @@ STATEMENTS: list[Stmt] = [
         K.MERGE,
         "executeStatement",
     ),
+    Stmt("UPDATE {c}.s.k SET id = id WHERE id = 1", K.UPDATE, "executeStatement", DENIED, USER),
+    Stmt("UPDATE {c}.s.t SET id = 3", K.UPDATE, "executeStatement", 400),  # no key
+    Stmt("UPDATE {c}.s.k SET id = id WHERE id = 1", K.UPDATE, "executeStatement", 400),
+    Stmt(
+        "CREATE TABLE {c}.s.u (id BIGINT NOT NULL, v STRING, CONSTRAINT u PRIMARY KEY (id))",
+        K.CREATE_TABLE,
+        "createTable",
+    ),
+    Stmt("UPDATE {c}.s.u AS u SET v = 'x' WHERE u.id > 0", K.UPDATE, "executeStatement"),
+    Stmt("DELETE FROM {c}.s.k WHERE id = 1", K.DELETE, "executeStatement", DENIED, USER),
+    Stmt("DELETE FROM {c}.s.gone", K.DELETE, "executeStatement", 404),
+    Stmt("DELETE FROM {c}.s.k WHERE id = 1", K.DELETE, "executeStatement"),
     Stmt("CREATE GROUP `{g}`", K.CREATE_GROUP, "createGroup", DENIED, USER),
     Stmt("CREATE GROUP `{g}`", K.CREATE_GROUP, "createGroup"),
     Stmt("CREATE GROUP `{g}`", K.CREATE_GROUP, "createGroup", 409),

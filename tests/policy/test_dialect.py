@@ -266,6 +266,21 @@ CORPUS: list[Case] = [
         "USE SCHEMA main.hr",
         {"statement": K.USE_SCHEMA, "securable": ("SCHEMA", ["main", "hr"])},
     ),
+    Case(
+        "update main.hr.people as p set salary = p.salary * 1.1, note = :n where region = 'EU'",
+        "UPDATE main.hr.people AS p SET salary = p.salary * 1.1, note = :n WHERE region = 'EU'",
+        {
+            "statement": K.UPDATE,
+            "securable": tbl("main", "hr", "people"),
+            "parameters": ["n"],
+        },
+    ),
+    Case(
+        "DELETE FROM people WHERE id IN (SELECT id FROM main.hr.leavers)",
+        "DELETE FROM people WHERE id IN (SELECT id FROM main.hr.leavers)",
+        {"statement": K.DELETE, "securable": tbl("people")},
+    ),
+    Case("delete from people", "DELETE FROM people", {"statement": K.DELETE}),
     # ---- governed tags and ABAC policies -----------------------------------------------
     Case(
         "set tag on table main.hr.people `cost center` = hr",
@@ -914,7 +929,8 @@ def test_unknown_governance_statements_never_become_commands() -> None:
         "REFRESH TABLE t",
         "CACHE TABLE t",
         "TRUNCATE TABLE t",
-        "DELETE FROM t",
+        "DELETE FROM t USING s WHERE t.a = s.a",
+        "UPDATE t SET a = 1 FROM s",
         "INSERT OVERWRITE t VALUES (1)",
         "INSERT INTO t PARTITION (p = 1) VALUES (1)",
         "INSERT INTO t BY NAME SELECT 1",
@@ -1052,6 +1068,9 @@ ERRORS: list[tuple[str, int, int, str, str]] = [
     ("CREATE POLICY p ON MODEL m ROW FILTER f", 1, 20, "MODEL", "expected CATALOG, SCHEMA"),
     ("CREATE POLICY p ON TABLE t ROW FILTER f TO a", 1, 45, "", "expected FOR"),
     ("SHOW POLICIES main", 1, 15, "main", "expected ON"),
+    ("UPDATE t SET p.x = 1", 1, 1, "UPDATE", "expected an unqualified column name after SET"),
+    ("UPDATE t WHERE x = 1", 1, 10, "WHERE", "expected SET"),
+    ("DELETE t WHERE x = 1", 1, 8, "t", "expected FROM"),
 ]
 
 
