@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.catalog.test_row_access import LOOKUP, World, ids, world  # noqa: F401
+from tests.catalog.test_row_access import LOOKUP, World, ids, protect
+from tests.catalog.test_row_access import world as world  # the fixture
 from tests.catalog.test_sql_data import failed, ok, records
 from tests.support import unique
 
@@ -175,7 +176,8 @@ def test_two_masks_on_one_column_are_an_error_naming_both(world: World) -> None:
     tag_ssn_and_region(world)
     ok(
         world.admin,
-        f"ALTER TABLE {world.table} ALTER COLUMN ssn SET MASK {world.schema}.ssn_mask USING COLUMNS (region)",
+        f"ALTER TABLE {world.table} ALTER COLUMN ssn SET MASK {world.schema}.ssn_mask "
+        "USING COLUMNS (region)",
     )
     mask_policy(world)
     message = failed(
@@ -244,8 +246,6 @@ def test_show_policies_needs_only_to_see_the_object(world: World, statement: str
 
 
 def test_update_and_delete_by_filtered_users_change_only_what_they_see(world: World) -> None:
-    from tests.catalog.test_row_access import protect
-
     protect(world)
     admin, analyst, name = world.admin, world.users["analyst"], world.names["analyst"]
     table = world.table

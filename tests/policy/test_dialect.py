@@ -987,7 +987,8 @@ ERRORS: list[tuple[str, int, int, str, str]] = [
         1,
         19,
         "DROP",
-        "expected OWNER, SET OWNER, SET TAGS, UNSET TAGS, SET ROW FILTER, DROP ROW FILTER or ALTER COLUMN",
+        "expected OWNER, SET OWNER, SET TAGS, UNSET TAGS, SET ROW FILTER, DROP ROW FILTER or "
+        "ALTER COLUMN",
     ),
     ("ALTER MODEL a.b.m DROP c", 1, 24, "c", "expected ALIAS"),
     (
