@@ -9,7 +9,7 @@ what in a listing.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
@@ -17,11 +17,18 @@ from sqlalchemy.orm import Session
 from catalog.access import casbin_rules
 from catalog.access.authorizer import METASTORE_NODE, Authorizer, Caller, ancestor_names
 from catalog.access.replica_sync import securable_added_op, securable_removed_op
-from catalog.data.physical import create_storage, drop_storage
+from catalog.data.physical import (
+    add_storage_columns,
+    bump_data_version,
+    create_storage,
+    drop_storage,
+    has_storage,
+)
 from catalog.names import SYSTEM_CATALOG, normalize_part, split_full_name
 from catalog.pagination import decode_token, encode_token, page_size
 from catalog.persistence.engine import Database
 from catalog.records import (
+    ColumnRecord,
     MetastoreRecord,
     Page,
     PolicyFunctionRef,
@@ -34,7 +41,7 @@ from catalog.records import (
 from catalog.store.base import NamespaceStore
 from catalog.store.factory import CatalogStores
 from catalog.system_tables import SYSTEM_TABLES
-from common.errors import InvalidParameter, NotEmpty, NotFound, PermissionDenied
+from common.errors import AlreadyExists, InvalidParameter, NotEmpty, NotFound, PermissionDenied
 from policy.securables import SecurableType
 
 T = TypeVar("T")
@@ -335,6 +342,7 @@ class NamespaceService:
         *,
         comment: str | None = None,
         properties: dict[str, str] | None = None,
+        remove_properties: Sequence[str] = (),
         owner: str | None = None,
         new_name: str | None = None,
     ) -> SecurableRecord:
@@ -352,6 +360,9 @@ class NamespaceService:
                 record.comment = comment
             if properties is not None:
                 record.properties = {**record.properties, **properties}
+            if remove_properties:
+                gone = set(remove_properties)
+                record.properties = {k: v for k, v in record.properties.items() if k not in gone}
             if owner is not None:
                 record.owner = owner
             store.update(record)
@@ -364,6 +375,65 @@ class NamespaceService:
                     store.rename(record, part, new_full)
                     record.name, record.full_name = part, new_full
         return record
+
+    def replace_table(
+        self,
+        caller: Caller,
+        full_name: str,
+        detail: TableDetailRecord,
+        comment: str | None,
+        extra: Callable[[Session, SecurableRecord], None] | None = None,
+    ) -> SecurableRecord:
+        """CREATE OR REPLACE TABLE of an existing table: its definition and rows replaced
+        in one transaction (``extra`` writes the new rows in it); the object — its id,
+        owner, grants, tags and lineage — stays, as on Databricks. The caller is
+        authorized already."""
+        with self.db.transaction() as session:
+            store = self.stores.namespace(session)
+            record = self._touched(store, caller, full_name)
+            record.comment = comment
+            store.update(record)
+            old = store.get_table_details([record.id]).get(record.id)
+            if old is not None and old.table_type == "VIEW":
+                raise InvalidParameter(f"'{full_name}' is a view: use CREATE OR REPLACE VIEW")
+            store.replace_table_detail(record.id, detail)
+            connection = session.connection()
+            drop_storage(connection, [record.id])
+            create_storage(connection, record.id, detail)
+            bump_data_version(session, record.id)
+            if extra is not None:
+                extra(session, record)
+        return record
+
+    def add_columns(
+        self, caller: Caller, full_name: str, columns: Sequence[ColumnRecord]
+    ) -> TableDetailRecord:
+        """ALTER TABLE … ADD COLUMNS: the columns appended (positions after the last) to
+        the definition and to the rows' physical table, in one transaction. The caller is
+        authorized already."""
+        with self.db.transaction() as session:
+            store = self.stores.namespace(session)
+            record = self._touched(store, caller, full_name)
+            detail = store.get_table_details([record.id])[record.id]
+            taken = {c.name.lower() for c in detail.columns}
+            start = max((c.position for c in detail.columns), default=-1) + 1
+            added = []
+            for offset, column in enumerate(columns):
+                if column.name.lower() in taken:
+                    raise AlreadyExists(f"TABLE '{full_name}' already has a column '{column.name}'")
+                if not column.nullable:
+                    raise InvalidParameter(
+                        f"column '{column.name}' cannot be NOT NULL: the table's existing rows "
+                        "have no value for it"
+                    )
+                taken.add(column.name.lower())
+                added.append(replace(column, position=start + offset))
+            store.add_columns(record.id, added)
+            detail.columns = [*detail.columns, *added]
+            if has_storage(detail):
+                add_storage_columns(session.connection(), record.id, added)
+                bump_data_version(session, record.id)
+        return detail
 
     def set_row_filter(
         self, caller: Caller, full_name: str, row_filter: PolicyFunctionRef | None

@@ -68,11 +68,14 @@ from policy.statements import (
     SCHEMA,
     SECURABLE_KINDS,
     TABLE,
+    VIEW,
+    AlterAddColumns,
     AlterColumnMask,
     AlterGroupMembers,
     AlterModelAlias,
     AlterOwner,
     AlterRowFilter,
+    AlterTableProperties,
     AlterTags,
     ColumnMaskClause,
     CreateFunction,
@@ -96,11 +99,13 @@ from policy.statements import ROW_FILTER as POLICY_ROW_FILTER
 __all__ = [
     "OBJECT_KINDS",
     "SECURABLE_KINDS",
+    "AlterAddColumns",
     "AlterColumnMask",
     "AlterGroupMembers",
     "AlterModelAlias",
     "AlterOwner",
     "AlterRowFilter",
+    "AlterTableProperties",
     "AlterTags",
     "ColumnMaskClause",
     "CreateFunction",
@@ -660,8 +665,13 @@ class Steward(Databricks):
             what = self._st_one_of(_SHOW_WHAT)
             if what == "GRANTS":
                 principal = None
-                if not self._st_is_word("ON"):
+                to = self._st_is_word("TO")
+                if to:
+                    self._advance()
+                if to or not self._st_is_word("ON"):
                     principal = self._st_name_part("a principal or ON")
+                if to or not self._curr:
+                    return ShowGrants(this=principal)
                 self._st_expect("ON")
                 return ShowGrants(this=principal, securable=self._st_securable())
             if what in ("GROUPS", "USERS"):
@@ -695,6 +705,9 @@ class Steward(Databricks):
                 policy = self._st_alter_table_policy(securable)
                 if policy is not None:
                     return policy
+                change = self._st_alter_table_definition(securable)
+                if change is not None:
+                    return change
             is_model = kind in (MODEL, FUNCTION)
             if is_model and self._st_is_word("DROP"):
                 self._advance()
@@ -728,11 +741,11 @@ class Steward(Databricks):
                 self._advance()
                 self._st_expect("REPLACE")
                 replace = True
-                if not (self._st_is_word(FUNCTION) or self._st_is_word("POLICY")):
-                    self._st_fail("FUNCTION or POLICY (what OR REPLACE is supported for)")
-            kind = self._st_kind((CATALOG, SCHEMA, TABLE, FUNCTION, "GROUP", "POLICY"))
+                if not any(self._st_is_word(w) for w in (TABLE, VIEW, FUNCTION, "POLICY")):
+                    self._st_fail("TABLE, VIEW, FUNCTION or POLICY after OR REPLACE")
+            kind = self._st_kind((CATALOG, SCHEMA, TABLE, VIEW, FUNCTION, "GROUP", "POLICY"))
             if kind is None:
-                self._st_fail("CATALOG, SCHEMA, TABLE, FUNCTION, POLICY or GROUP")
+                self._st_fail("CATALOG, SCHEMA, TABLE, VIEW, FUNCTION, POLICY or GROUP")
             if kind == FUNCTION:
                 return self._st_create_function(replace)
             if kind == "POLICY":
@@ -740,13 +753,33 @@ class Steward(Databricks):
             if kind == "GROUP":
                 return CreateGroup(this=self._st_name_part("a group name"))
             exists = self._st_if_not_exists()
-            name = self._st_name(kind)
+            if exists and replace:
+                self._st_fail("no IF NOT EXISTS after OR REPLACE", self._prev)
+            name = self._st_name(TABLE if kind == VIEW else kind)
+            if kind in (TABLE, VIEW) and (
+                kind == VIEW or not self._curr or self._curr.token_type != TokenType.L_PAREN
+            ):
+                # CREATE TABLE … AS SELECT and CREATE VIEW … AS SELECT.
+                comment = self._st_optional_comment()
+                self._st_expect("AS")
+                start = self._curr
+                if not start or start.token_type not in self.QUERY_START_TOKENS:
+                    self._st_fail("a query (SELECT …) after AS", start)
+                return exp.Create(
+                    kind=kind,
+                    this=name,
+                    exists=exists,
+                    replace=replace,
+                    properties=comment,
+                    expression=self._st_query(start),
+                )
             if kind == TABLE:
                 schema = self._st_table_elements(name)
                 node = exp.Create(
                     kind=kind,
                     this=schema,
                     exists=exists,
+                    replace=replace,
                     properties=self._st_optional_comment(),
                 )
                 if self._st_is_word("WITH"):
@@ -1147,6 +1180,55 @@ class Steward(Databricks):
                 comment=comment,
             )
 
+        def _st_alter_table_definition(self, table: Securable) -> exp.Expression | None:
+            """``ADD COLUMN[S] (col TYPE …, …)``, ``SET TBLPROPERTIES ('k' = 'v', …)`` and
+            ``UNSET TBLPROPERTIES [IF EXISTS] ('k', …)`` after ``ALTER TABLE name``; None
+            when the statement is something else."""
+            index = self._index
+            if self._st_is_word("ADD"):
+                self._advance()
+                if not (self._st_is_word("COLUMNS") or self._st_is_word("COLUMN")):
+                    self._st_fail("COLUMNS or COLUMN after ADD")
+                self._advance()
+                wrapped = self._match(TokenType.L_PAREN)
+                columns = [self._st_column_def()]
+                while self._match(TokenType.COMMA):
+                    columns.append(self._st_column_def())
+                if wrapped:
+                    self._st_expect_token(TokenType.R_PAREN, "',' or ')'")
+                return AlterAddColumns(this=table, expressions=columns)
+            if not (self._st_is_word("SET") or self._st_is_word("UNSET")):
+                return None
+            unset = self._curr.text.upper() == "UNSET"
+            self._advance()
+            if not self._st_is_word("TBLPROPERTIES"):
+                self._retreat(index)
+                return None
+            self._advance()
+            exists = unset and self._st_if_exists()
+            self._st_expect_token(TokenType.L_PAREN, "'(' and the properties")
+            properties: list[exp.Property] = []
+            while True:
+                if self._curr.token_type != TokenType.STRING:
+                    self._st_fail("a property key as a string literal")
+                self._advance()
+                key = exp.Literal.string(self._prev.text)
+                value = None
+                if not unset:
+                    self._st_expect_token(TokenType.EQ, "'=' and the property's value")
+                    if self._curr.token_type != TokenType.STRING:
+                        self._st_fail("a property value as a string literal")
+                    self._advance()
+                    value = exp.Literal.string(self._prev.text)
+                properties.append(exp.Property(this=key, value=value))
+                if self._match(TokenType.COMMA):
+                    continue
+                self._st_expect_token(TokenType.R_PAREN, "',' or ')'")
+                break
+            return AlterTableProperties(
+                this=table, expressions=properties, unset=unset, exists=exists
+            )
+
         def _st_use(self) -> UseNamespace:
             kind = self._st_kind((CATALOG, SCHEMA, "DATABASE"))
             if kind == "DATABASE":
@@ -1188,9 +1270,9 @@ class Steward(Databricks):
             )
 
         def _st_drop(self) -> exp.Expression:
-            kind = self._st_kind((CATALOG, SCHEMA, TABLE, MODEL, FUNCTION, "GROUP", "POLICY"))
+            kind = self._st_kind((CATALOG, SCHEMA, TABLE, VIEW, MODEL, FUNCTION, "GROUP", "POLICY"))
             if kind is None:
-                self._st_fail("CATALOG, SCHEMA, TABLE, MODEL, FUNCTION, POLICY or GROUP")
+                self._st_fail("CATALOG, SCHEMA, TABLE, VIEW, MODEL, FUNCTION, POLICY or GROUP")
             if kind == "GROUP":
                 return DropGroup(this=self._st_name_part("a group name"))
             if kind == "POLICY":
@@ -1199,7 +1281,7 @@ class Steward(Databricks):
                 self._st_expect("ON")
                 return DropPolicy(this=name, on=self._st_policy_target(), exists=exists)
             exists = self._st_if_exists()
-            name = self._st_name(kind)
+            name = self._st_name(TABLE if kind == VIEW else kind)
             cascade = False
             if kind in (CATALOG, SCHEMA) and self._st_is_word("CASCADE"):
                 self._advance()
@@ -1256,6 +1338,10 @@ class Steward(Databricks):
             AlterColumnMask: lambda self, e: self.altercolumnmask_sql(e),
             UseNamespace: lambda self, e: f"USE {e.args['kind']} {self.sql(e, 'this')}",
             AlterTags: lambda self, e: self.altertags_sql(e),
+            AlterAddColumns: lambda self, e: (
+                f"ALTER {self.sql(e, 'this')} ADD COLUMNS ({self.expressions(e, flat=True)})"
+            ),
+            AlterTableProperties: lambda self, e: self.altertableproperties_sql(e),
             CreatePolicy: lambda self, e: self.createpolicy_sql(e),
             DropPolicy: lambda self, e: self.droppolicy_sql(e),
             ShowPolicies: lambda self, e: f"SHOW POLICIES ON {self.sql(e, 'on')}",
@@ -1285,6 +1371,17 @@ class Steward(Databricks):
                 for tag in tags
             )
             return f"{head} {'UNSET' if unset else 'SET'} TAGS ({shown})"
+
+        def altertableproperties_sql(self, expression: AlterTableProperties) -> str:
+            items = ", ".join(
+                self.sql(p, "this")
+                + (f" = {self.sql(p, 'value')}" if p.args.get("value") is not None else "")
+                for p in expression.expressions
+            )
+            if expression.args.get("unset"):
+                exists = " IF EXISTS" if expression.args.get("exists") else ""
+                return f"ALTER {self.sql(expression, 'this')} UNSET TBLPROPERTIES{exists} ({items})"
+            return f"ALTER {self.sql(expression, 'this')} SET TBLPROPERTIES ({items})"
 
         def createpolicy_sql(self, expression: CreatePolicy) -> str:
             head = "CREATE OR REPLACE POLICY" if expression.args.get("replace") else "CREATE POLICY"
@@ -1372,6 +1469,8 @@ class Steward(Databricks):
 
         def showgrants_sql(self, expression: ShowGrants) -> str:
             principal = self.sql(expression, "this")
+            if expression.args.get("securable") is None:
+                return f"SHOW GRANTS TO {principal}"
             principal = f" {principal}" if principal else ""
             return f"SHOW GRANTS{principal} ON {self.sql(expression, 'securable')}"
 

@@ -58,11 +58,14 @@ from policy.statements import (
     SCHEMA,
     SERVING_ENDPOINT,
     TABLE,
+    VIEW,
     AlterColumnMask,
     AlterGroupMembers,
     AlterModelAlias,
     AlterOwner,
     AlterRowFilter,
+    AlterAddColumns,
+    AlterTableProperties,
     AlterTags,
     ColumnMaskClause,
     CreateFunction,
@@ -85,6 +88,7 @@ class StatementKind(StrEnum):
     GRANT = "GRANT"
     REVOKE = "REVOKE"
     SHOW_GRANTS = "SHOW GRANTS"
+    SHOW_GRANTS_TO = "SHOW GRANTS TO"
     ALTER_OWNER = "ALTER OWNER"
     SET_ALIAS = "SET ALIAS"
     DROP_ALIAS = "DROP ALIAS"
@@ -124,6 +128,11 @@ class StatementKind(StrEnum):
     USE_SCHEMA = "USE SCHEMA"
     UPDATE = "UPDATE"
     DELETE = "DELETE"
+    CREATE_VIEW = "CREATE VIEW"
+    DROP_VIEW = "DROP VIEW"
+    ADD_COLUMNS = "ADD COLUMNS"
+    SET_TBLPROPERTIES = "SET TBLPROPERTIES"
+    UNSET_TBLPROPERTIES = "UNSET TBLPROPERTIES"
     SET_TAGS = "SET TAGS"
     UNSET_TAGS = "UNSET TAGS"
     CREATE_POLICY = "CREATE POLICY"
@@ -134,7 +143,6 @@ class StatementKind(StrEnum):
 _FIXED_KINDS: dict[type[exp.Expression], StatementKind] = {
     exp.Grant: StatementKind.GRANT,
     exp.Revoke: StatementKind.REVOKE,
-    ShowGrants: StatementKind.SHOW_GRANTS,
     AlterOwner: StatementKind.ALTER_OWNER,
     exp.Comment: StatementKind.COMMENT_ON,
     CreateGroup: StatementKind.CREATE_GROUP,
@@ -143,6 +151,7 @@ _FIXED_KINDS: dict[type[exp.Expression], StatementKind] = {
     exp.Insert: StatementKind.INSERT,
     exp.Merge: StatementKind.MERGE,
     exp.Update: StatementKind.UPDATE,
+    AlterAddColumns: StatementKind.ADD_COLUMNS,
     exp.Delete: StatementKind.DELETE,
     CreateFunction: StatementKind.CREATE_FUNCTION,
     CreatePolicy: StatementKind.CREATE_POLICY,
@@ -156,6 +165,9 @@ def statement_kind(node: exp.Expression) -> StatementKind:
     fixed = _FIXED_KINDS.get(type(node))
     if fixed is not None:
         return fixed
+    if isinstance(node, ShowGrants):
+        to = node.args.get("securable") is None
+        return StatementKind.SHOW_GRANTS_TO if to else StatementKind.SHOW_GRANTS
     if isinstance(node, AlterModelAlias):
         has_version = node.args.get("version") is not None
         return StatementKind.SET_ALIAS if has_version else StatementKind.DROP_ALIAS
@@ -169,6 +181,9 @@ def statement_kind(node: exp.Expression) -> StatementKind:
         return StatementKind.DROP_COLUMN_MASK if dropping else StatementKind.SET_COLUMN_MASK
     if isinstance(node, UseNamespace):
         return StatementKind(f"USE {node.args['kind']}")
+    if isinstance(node, AlterTableProperties):
+        unset = node.args.get("unset")
+        return StatementKind.UNSET_TBLPROPERTIES if unset else StatementKind.SET_TBLPROPERTIES
     if isinstance(node, AlterTags):
         return StatementKind.UNSET_TAGS if node.args.get("unset") else StatementKind.SET_TAGS
     prefixes: dict[type[exp.Expression], str] = {
@@ -193,9 +208,18 @@ def _parts(table: exp.Expression | None) -> list[str]:
 def securable_of(node: exp.Expression) -> tuple[str, list[str]]:
     """The object a statement is about: (kind in SQL spelling, name parts as written)."""
     if isinstance(node, exp.Grant | exp.Revoke | ShowGrants):
-        securable = node.args["securable"]
+        securable = node.args.get("securable")
+        if securable is None:
+            raise TypeError("SHOW GRANTS TO a principal names no securable")
     elif isinstance(
-        node, AlterOwner | AlterModelAlias | AlterRowFilter | AlterColumnMask | AlterTags
+        node,
+        AlterOwner
+        | AlterModelAlias
+        | AlterRowFilter
+        | AlterColumnMask
+        | AlterTags
+        | AlterAddColumns
+        | AlterTableProperties,
     ):
         securable = node.this
     elif isinstance(node, CreatePolicy | DropPolicy | ShowPolicies):
@@ -205,11 +229,13 @@ def securable_of(node: exp.Expression) -> tuple[str, list[str]]:
     elif isinstance(node, UseNamespace):
         return str(node.args["kind"]), _parts(node.this)
     elif isinstance(node, exp.Create) and not isinstance(node.this, exp.Schema):
-        return str(node.args["kind"]).upper(), _parts(node.this)
+        kind = str(node.args["kind"]).upper()
+        return (TABLE if kind == VIEW else kind), _parts(node.this)
     elif isinstance(node, exp.Create):
         return str(node.args["kind"]).upper(), _parts(node.this.this)
     elif isinstance(node, exp.Drop):
-        return str(node.args["kind"]).upper(), _parts(node.args["tables"][0])
+        kind = str(node.args["kind"]).upper()
+        return (TABLE if kind == VIEW else kind), _parts(node.args["tables"][0])
     elif isinstance(node, exp.Describe | exp.Comment):
         return str(node.args["kind"]).upper(), _parts(node.this)
     elif isinstance(node, exp.Insert):  # the table written
@@ -375,15 +401,23 @@ class PrimaryKeySpec:
 
 
 def _table_schema(node: exp.Create) -> exp.Schema:
+    """The column list of CREATE TABLE; an empty one for CREATE TABLE … AS SELECT (its
+    columns are the query's)."""
+    if isinstance(node, exp.Create) and isinstance(node.args.get("expression"), exp.Query):
+        return exp.Schema(expressions=[])
     if not (isinstance(node, exp.Create) and isinstance(node.this, exp.Schema)):
-        raise TypeError("expected a CREATE TABLE tree")
+        raise TypeError("expected a CREATE TABLE tree with columns")
     return node.this
 
 
-def columns_of(node: exp.Create) -> list[ColumnSpec]:
-    """Columns of CREATE TABLE in order; ``type_text`` is canonical SQL (``DECIMAL(10, 2)``)."""
+def columns_of(node: exp.Create | AlterAddColumns) -> list[ColumnSpec]:
+    """Columns of CREATE TABLE (or ALTER TABLE … ADD COLUMNS) in order; ``type_text`` is
+    canonical SQL (``DECIMAL(10, 2)``)."""
+    elements = (
+        node.expressions if isinstance(node, AlterAddColumns) else _table_schema(node).expressions
+    )
     columns = []
-    for element in _table_schema(node).expressions:
+    for element in elements:
         if not isinstance(element, exp.ColumnDef):
             continue
         nullable, comment, mask = True, None, None
@@ -544,3 +578,28 @@ def policy_of(node: CreatePolicy) -> PolicySpec:
 
 def policy_name_of(node: CreatePolicy | DropPolicy) -> str:
     return node.this.name
+
+
+def query_of(node: exp.Create) -> exp.Query | None:
+    """The query of CREATE TABLE … AS SELECT and CREATE VIEW … AS SELECT (None: a table
+    defined by its columns)."""
+    if not isinstance(node, exp.Create):
+        raise TypeError(f"{type(node).__name__} defines no table or view")
+    query = node.args.get("expression")
+    return query if isinstance(query, exp.Query) else None
+
+
+def or_replace(node: exp.Create) -> bool:
+    """CREATE OR REPLACE TABLE | VIEW."""
+    return bool(node.args.get("replace"))
+
+
+def properties_of(node: AlterTableProperties) -> dict[str, str | None]:
+    """SET TBLPROPERTIES: key → value; UNSET TBLPROPERTIES: key → None."""
+    if not isinstance(node, AlterTableProperties):
+        raise TypeError(f"{type(node).__name__} changes no table properties")
+    found: dict[str, str | None] = {}
+    for item in node.expressions:
+        value = item.args.get("value")
+        found[item.this.name] = None if value is None else value.name
+    return found

@@ -26,6 +26,8 @@ TABLE = "TABLE"
 MODEL = "MODEL"
 FUNCTION = "FUNCTION"
 SERVING_ENDPOINT = "SERVING ENDPOINT"
+#: A view is a TABLE securable of type VIEW (its name is a table's).
+VIEW = "VIEW"
 
 #: Everything GRANT, REVOKE and SHOW GRANTS may name after ON.
 SECURABLE_KINDS: tuple[str, ...] = (
@@ -67,9 +69,10 @@ class Securable(exp.Expression):
 
 
 class ShowGrants(exp.Expression):
-    """``SHOW GRANTS [principal] ON securable``: ``this`` is the optional principal identifier."""
+    """``SHOW GRANTS [principal] ON securable``: ``this`` is the optional principal identifier;
+    ``SHOW GRANTS [TO] principal`` (no ``securable``): every grant to the principal."""
 
-    arg_types: ClassVar[dict[str, bool]] = {"this": False, "securable": True}
+    arg_types: ClassVar[dict[str, bool]] = {"this": False, "securable": False}
 
 
 class AlterOwner(exp.Expression):
@@ -258,6 +261,25 @@ class ShowPolicies(exp.Expression):
     arg_types: ClassVar[dict[str, bool]] = {"on": True}
 
 
+class AlterAddColumns(exp.Expression):
+    """``ALTER TABLE t ADD COLUMNS (col TYPE [NOT NULL] [COMMENT '…'], …)``: ``this`` a
+    ``Securable``, ``expressions`` the ``exp.ColumnDef`` list."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "expressions": True}
+
+
+class AlterTableProperties(exp.Expression):
+    """``ALTER TABLE t SET TBLPROPERTIES ('k' = 'v', …)`` / ``UNSET TBLPROPERTIES [IF EXISTS]
+    ('k', …)``: ``expressions`` are ``exp.Property`` (string literal key and value)."""
+
+    arg_types: ClassVar[dict[str, bool]] = {
+        "this": True,
+        "expressions": True,
+        "unset": False,
+        "exists": False,
+    }
+
+
 STEWARD_NODES: tuple[type[exp.Expression], ...] = (
     Securable,
     ShowGrants,
@@ -279,4 +301,6 @@ STEWARD_NODES: tuple[type[exp.Expression], ...] = (
     CreatePolicy,
     DropPolicy,
     ShowPolicies,
+    AlterAddColumns,
+    AlterTableProperties,
 )

@@ -42,6 +42,15 @@ def grants_on(
     return [(str(who), str(what)) for who, what in rows]
 
 
+def grants_to(session: Session, principal: str) -> list[tuple[str, str]]:
+    """Direct grants to one principal as (securable id, privilege)."""
+    query = select(CasbinRule.v1, CasbinRule.v2).where(
+        CasbinRule.ptype == GRANT, CasbinRule.v0 == principal
+    )
+    rows = session.execute(query.order_by(CasbinRule.v1, CasbinRule.v2))
+    return [(str(where), str(what)) for where, what in rows]
+
+
 def add_grant(session: Session, principal: str, securable_id: str, privilege: str) -> bool:
     """Grant once; False when the grant was already there.
 

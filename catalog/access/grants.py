@@ -105,6 +105,39 @@ class GrantService:
                 caller, securable_type, full_name, assignments, self.stores.namespace(session)
             )
 
+    def grants_to_seen_by(
+        self, caller: Caller, principal: str
+    ) -> list[tuple[SecurableType, str | None, list[str]]]:
+        """``SHOW GRANTS TO principal``: the principal's direct grants, on the objects the
+        caller sees, each as SHOW GRANTS ON that object would show it to the caller (all
+        for whoever may change them, else only the caller's and its groups' own)."""
+        with self.db.read() as session:
+            who = self._principal(session, principal)
+            held: dict[str, list[str]] = {}
+            for securable_id, privilege in casbin_rules.grants_to(session, who):
+                held.setdefault(securable_id, []).append(privilege)
+            store = self.stores.namespace(session)
+            found: list[tuple[SecurableType, str | None, list[str]]] = []
+            for securable_id, privileges in held.items():
+                if securable_id == METASTORE_KEY:
+                    kind, name = SecurableType.METASTORE, None
+                else:
+                    record = store.find_by_id(securable_id)
+                    if record is None:
+                        continue
+                    kind, name = record.securable_type, record.full_name
+                    try:
+                        self.authorizer.require_privilege(
+                            caller, Privilege.BROWSE, kind, name, store
+                        )
+                    except NotFound:
+                        continue  # hidden: as if it did not exist
+                shown = self.authorizer.grants_shown(
+                    caller, kind, name, [(who, sorted(privileges))], store
+                )
+                found.extend((kind, name, held_) for _, held_ in shown)
+        return sorted(found, key=lambda row: (row[0].value, row[1] or ""))
+
     def effective_seen_by(
         self,
         caller: Caller,

@@ -15,11 +15,15 @@ exist together or not at all. EXTERNAL tables keep their data elsewhere: no stor
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
+from catalog.persistence.schema import TableDataVersion
 from catalog.records import ColumnRecord, TableDetailRecord
 
 PREFIX = "data_"
@@ -120,3 +124,36 @@ def drop_storage(connection: Connection, table_ids: Iterable[str]) -> None:
         name = physical_name(table_id)
         if name in existing:
             sa.Table(name, sa.MetaData()).drop(connection)
+
+
+def add_storage_columns(
+    connection: Connection, table_id: str, columns: Iterable[ColumnRecord]
+) -> None:
+    """ALTER TABLE … ADD COLUMN for each new (nullable) column of a table with storage.
+    Both names are ours (``data_…``, ``c<position>``), quoted by the dialect; the type is
+    compiled by it from the column's record."""
+    quote = connection.dialect.identifier_preparer.quote
+    for column in columns:
+        type_sql = sql_type(column).compile(dialect=connection.dialect)
+        connection.exec_driver_sql(
+            f"ALTER TABLE {quote(physical_name(table_id))} "
+            f"ADD COLUMN {quote(column_name(column.position))} {type_sql}"
+        )
+
+
+def upsert_insert(session: Session, table: sa.Table) -> Any:
+    """An INSERT of the session's dialect, which has ``on_conflict_do_update`` (both do)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def bump_data_version(session: Session, table_id: str) -> None:
+    """Raise the table's data version in the writing transaction: readers that cached its
+    rows read them again once this commits (:mod:`catalog.data.row_cache`)."""
+    table = TableDataVersion.__table__
+    statement = upsert_insert(session, table).values(table_id=table_id, version=1)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.table_id], set_={"version": table.c.version + 1}
+        )
+    )

@@ -23,12 +23,18 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from catalog.audit.recorder import detached
-from catalog.data.physical import column_name, create_storage, has_storage, physical_table
+from catalog.data.physical import (
+    bump_data_version,
+    column_name,
+    create_storage,
+    has_storage,
+    physical_table,
+    upsert_insert,
+)
 from catalog.data.row_cache import RowCache
 from catalog.names import SYSTEM_CATALOG
 from catalog.persistence.driver import DriverStatement
@@ -276,20 +282,10 @@ class TableDataService:
 
     @staticmethod
     def _bump_version(session: Session, layout: TableLayout) -> None:
-        """Raise the table's data version in the writing transaction: readers that cached
-        its rows read them again once this commits (:mod:`catalog.data.row_cache`)."""
-        table = TableDataVersion.__table__
-        statement = _upsert_insert(session, table).values(
-            table_id=layout.record.securable.id, version=1
-        )
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[table.c.table_id], set_={"version": table.c.version + 1}
-            )
-        )
+        bump_data_version(session, layout.record.securable.id)
 
     def _upsert(self, session: Session, layout: TableLayout) -> Any:
-        statement = _upsert_insert(session, layout.table)
+        statement = upsert_insert(session, layout.table)
         key_names = [column_name(c.position) for c in layout.key_columns]
         rest = {
             column_name(c.position): statement.excluded[column_name(c.position)]
@@ -621,12 +617,6 @@ def _build_latest(
             sa.and_(*(column == newest.c[column.name] for column in lookup), ts == newest.c.newest),
         )
     return statement
-
-
-def _upsert_insert(session: Session, table: sa.Table) -> Any:
-    """An INSERT of the session's dialect, which has ``on_conflict_do_update`` (both do)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 def _plain_keys(column: ColumnRecord, values: Sequence[Any]) -> bool:

@@ -26,6 +26,7 @@ from catalog.records import (
     PrincipalKind,
     PrincipalRecord,
     SecurableRecord,
+    TableDetailRecord,
     TableRecord,
 )
 from catalog.row_access.function_store import castable
@@ -34,6 +35,7 @@ from catalog.row_access.policy_store import PolicyRecord, UsingArgument
 from catalog.runtime import Runtime
 from catalog.sql.compiler import Budgets, check_text
 from catalog.sql.cpu_gate import statement_cpu
+from catalog.sql.create_table_as import TableFromQuery
 from catalog.sql.insert import RESULT_COLUMNS as INSERT_COLUMNS
 from catalog.sql.insert import run_insert
 from catalog.sql.merge import RESULT_COLUMNS as MERGE_COLUMNS
@@ -47,6 +49,7 @@ from catalog.tables import build_table_detail
 from catalog.tags.service import Entity
 from common.column_types import parse_column_type
 from common.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
+from common.text import check_storable
 from policy import dialect as d
 from policy import statement_reading as reading
 from policy.parameters import bind_parameters, parameter_names
@@ -127,12 +130,16 @@ class StatementExecutor:
             K.GRANT: self._grant,
             K.REVOKE: self._grant,
             K.SHOW_GRANTS: self._show_grants,
+            K.SHOW_GRANTS_TO: self._show_grants_to,
             K.ALTER_OWNER: self._alter_owner,
             K.SET_ALIAS: self._alias,
             K.DROP_ALIAS: self._alias,
             K.CREATE_CATALOG: self._create,
             K.CREATE_SCHEMA: self._create,
             K.CREATE_TABLE: self._create_table,
+            K.ADD_COLUMNS: self._add_columns,
+            K.SET_TBLPROPERTIES: self._table_properties,
+            K.UNSET_TBLPROPERTIES: self._table_properties,
             K.DROP_CATALOG: self._drop,
             K.DROP_SCHEMA: self._drop,
             K.DROP_TABLE: self._drop,
@@ -267,6 +274,22 @@ class StatementExecutor:
             _strings("principal", "action_type", "object_type", "object_key"), rows
         )
 
+    def _show_grants_to(self, node: exp.Expression) -> StatementResult:
+        """``SHOW GRANTS TO principal``: its grants on the objects the caller sees, as SHOW
+        GRANTS ON each would show them (docs/privileges.md)."""
+        principal = reading.principal_of(node)
+        assert principal is not None
+        found = self.rt.grants.grants_to_seen_by(self.caller, principal)
+        who = normalize_principal_name(principal, "principal")
+        rows = [
+            [who, privilege, kind.value, name or "metastore"]
+            for kind, name, privileges in found
+            for privilege in privileges
+        ]
+        return StatementResult(
+            _strings("principal", "action_type", "object_type", "object_key"), rows
+        )
+
     def _alter_owner(self, node: exp.Expression) -> StatementResult:
         securable_type, full_name = self._target(node)
         if full_name is None:
@@ -319,38 +342,54 @@ class StatementExecutor:
         return _ok()
 
     def _create_table(self, node: exp.Expression) -> StatementResult:
+        """CREATE [OR REPLACE] TABLE, by columns or AS SELECT: CREATE TABLE on the schema
+        (with its gates); replacing an existing table needs what dropping it needs, and
+        keeps the object — owner, grants, tags — as Databricks does (docs/sql.md)."""
+        assert isinstance(node, exp.Create)
         _, full_name = self._target(node)
         assert full_name is not None
-        self._require(Privilege.CREATE_TABLE, SecurableType.SCHEMA, full_name.rsplit(".", 1)[0])
-        if reading.if_not_exists(node) and self._exists(SecurableType.TABLE, full_name):
+        replace = reading.or_replace(node) and self._exists(SecurableType.TABLE, full_name)
+        if replace:
+            self._require(Privilege.OWNERSHIP, SecurableType.TABLE, full_name)
+        else:
+            schema = full_name.rsplit(".", 1)[0]
+            self._require(Privilege.CREATE_TABLE, SecurableType.SCHEMA, schema)
+            if reading.if_not_exists(node) and self._exists(SecurableType.TABLE, full_name):
+                return _ok()
+        query = reading.query_of(node)
+        extra = None
+        if query is not None:
+            made = TableFromQuery(self.rt, self._resolver(), full_name, query)
+            detail, extra = made.detail, made.write(self.statement_id)
+        else:
+            detail = self._table_detail(node)
+        comment = reading.comment_of(node)
+        if replace:
+            self.rt.namespace.replace_table(self.caller, full_name, detail, comment, extra)
             return _ok()
+        try:
+            self.rt.namespace.create(
+                self.caller,
+                NewSecurable(SecurableType.TABLE, full_name, comment),
+                table=detail,
+                extra=extra,
+            )
+        except AlreadyExists:
+            if not reading.if_not_exists(node):
+                raise
+        return _ok()
+
+    def _table_detail(self, node: exp.Create) -> TableDetailRecord:
+        """A table defined by its columns (with their masks), key and row filter."""
         specs = reading.columns_of(node)
         declared = {spec.name.lower(): spec.name for spec in specs}
         types = {spec.name.lower(): parse_column_type(spec.type_text).type_text for spec in specs}
-        columns = []
-        for position, spec in enumerate(specs):
-            parsed = parse_column_type(spec.type_text)
-            columns.append(
-                ColumnRecord(
-                    name=spec.name,
-                    type_text=parsed.type_text,
-                    type_name=parsed.type_name,
-                    position=position,
-                    nullable=spec.nullable,
-                    comment=spec.comment,
-                    type_precision=parsed.precision,
-                    type_scale=parsed.scale,
-                    mask=self._policy_function(spec.mask, declared, types, masked=spec.name)
-                    if spec.mask is not None
-                    else None,
-                )
-            )
         row_filter = reading.row_filter_of(node)
         key = reading.primary_key_of(node)
         detail = build_table_detail(
             table_type="MANAGED",
             data_source_format="DELTA",
-            columns=columns,
+            columns=self._column_records(specs, declared, types, 0),
             storage_location=None,
             primary_key_name=key.name if key else None,
             primary_key_columns=list(key.columns) if key else None,
@@ -358,15 +397,77 @@ class StatementExecutor:
         )
         if row_filter is not None:
             detail.row_filter = self._policy_function(row_filter, declared, types)
-        try:
-            self.rt.namespace.create(
-                self.caller,
-                NewSecurable(SecurableType.TABLE, full_name, reading.comment_of(node)),
-                table=detail,
+        return detail
+
+    def _column_records(
+        self,
+        specs: list[reading.ColumnSpec],
+        declared: Mapping[str, str],
+        types: Mapping[str, str],
+        first_position: int,
+    ) -> list[ColumnRecord]:
+        columns = []
+        for offset, spec in enumerate(specs):
+            parsed = parse_column_type(spec.type_text)
+            mask = None
+            if spec.mask is not None:
+                mask = self._policy_function(spec.mask, declared, types, masked=spec.name)
+            columns.append(
+                ColumnRecord(
+                    name=spec.name,
+                    type_text=parsed.type_text,
+                    type_name=parsed.type_name,
+                    position=first_position + offset,
+                    nullable=spec.nullable,
+                    comment=spec.comment,
+                    type_precision=parsed.precision,
+                    type_scale=parsed.scale,
+                    mask=mask,
+                )
             )
-        except AlreadyExists:
-            if not reading.if_not_exists(node):
-                raise
+        return columns
+
+    def _add_columns(self, node: exp.Expression) -> StatementResult:
+        """ALTER TABLE … ADD COLUMNS: MANAGE on the table (its owner and admins hold it)."""
+        assert isinstance(node, d.AlterAddColumns)
+        table = self._protected_table(node)
+        specs = reading.columns_of(node)
+        declared, types = _column_names(table)
+        for spec in specs:
+            declared.setdefault(spec.name.lower(), spec.name)
+            types.setdefault(spec.name.lower(), parse_column_type(spec.type_text).type_text)
+        columns = self._column_records(specs, declared, types, len(table.detail.columns))
+        self.rt.namespace.add_columns(self.caller, table.securable.full_name, columns)
+        return _ok()
+
+    def _table_properties(self, node: exp.Expression) -> StatementResult:
+        """SET / UNSET TBLPROPERTIES: MANAGE on the table. Unsetting a key that is not set
+        is an error unless IF EXISTS, as on Databricks."""
+        assert isinstance(node, d.AlterTableProperties)
+        table = self._protected_table(node)
+        properties = reading.properties_of(node)
+        if reading.statement_kind(node) is K.SET_TBLPROPERTIES:
+            values = {k: v for k, v in properties.items() if v is not None}
+            for key, value in values.items():
+                check_storable(key, "property key")
+                check_storable(value, "property value")
+            self.rt.namespace.update(
+                self.caller, SecurableType.TABLE, table.securable.full_name, properties=values
+            )
+            return _ok()
+        missing = [k for k in properties if k not in table.securable.properties]
+        if missing and not node.args.get("exists"):
+            raise InvalidParameter(
+                f"[UNSET_NONEXISTENT_PROPERTIES] TABLE '{table.securable.full_name}' has no "
+                f"propert{'y' if len(missing) == 1 else 'ies'} {', '.join(missing)} (use IF "
+                "EXISTS to ignore that)"
+            )
+        self.rt.namespace.update(
+            self.caller,
+            SecurableType.TABLE,
+            table.securable.full_name,
+            remove_properties=list(properties),
+        )
         return _ok()
 
     def _drop(self, node: exp.Expression) -> StatementResult:
@@ -882,6 +983,7 @@ _ACTIONS: dict[K, str] = {
     K.GRANT: "updatePermissions",
     K.REVOKE: "updatePermissions",
     K.SHOW_GRANTS: "getPermissions",
+    K.SHOW_GRANTS_TO: "getPermissions",
     K.CREATE_CATALOG: "createCatalog",
     K.CREATE_SCHEMA: "createSchema",
     K.CREATE_TABLE: "createTable",
@@ -911,6 +1013,9 @@ _ACTIONS: dict[K, str] = {
     K.SET_ROW_FILTER: "updateTable",
     K.DROP_ROW_FILTER: "updateTable",
     K.SET_COLUMN_MASK: "updateTable",
+    K.ADD_COLUMNS: "updateTable",
+    K.SET_TBLPROPERTIES: "updateTable",
+    K.UNSET_TBLPROPERTIES: "updateTable",
     K.DROP_COLUMN_MASK: "updateTable",
     K.USE_CATALOG: "getCatalog",
     K.USE_SCHEMA: "getSchema",
@@ -928,7 +1033,7 @@ _UPDATE_ACTIONS: dict[SecurableType, str] = {
     SecurableType.SERVING_ENDPOINT: "updateServingEndpoint",
 }
 _METADATA_READS = frozenset(
-    {K.SHOW_GRANTS, K.SHOW_CATALOGS, K.SHOW_SCHEMAS, K.SHOW_TABLES, K.SHOW_MODELS}
+    {K.SHOW_GRANTS, K.SHOW_GRANTS_TO, K.SHOW_CATALOGS, K.SHOW_SCHEMAS, K.SHOW_TABLES, K.SHOW_MODELS}
     | {K.DESCRIBE_TABLE, K.DESCRIBE_MODEL, K.DESCRIBE_CATALOG, K.DESCRIBE_SCHEMA}
     | {K.SHOW_GROUPS, K.SHOW_USERS, K.SHOW_FUNCTIONS, K.DESCRIBE_FUNCTION}
     | {K.USE_CATALOG, K.USE_SCHEMA, K.SHOW_POLICIES}

@@ -49,6 +49,10 @@ class NamespaceStore(ABC):
         """The object of any namespace type with this full name (tables and models share names)."""
 
     @abstractmethod
+    def find_by_id(self, securable_id: str) -> SecurableRecord | None:
+        """The object with that id, of whatever type."""
+
+    @abstractmethod
     def get_many(self, full_names: Iterable[str]) -> dict[str, SecurableRecord]: ...
 
     @abstractmethod
@@ -95,6 +99,14 @@ class NamespaceStore(ABC):
 
     @abstractmethod
     def get_table_details(self, securable_ids: Sequence[str]) -> dict[str, TableDetailRecord]: ...
+
+    @abstractmethod
+    def replace_table_detail(self, securable_id: str, detail: TableDetailRecord) -> None:
+        """A table's definition (type, columns, keys, filter, masks) replaced whole."""
+
+    @abstractmethod
+    def add_columns(self, securable_id: str, columns: Sequence[ColumnRecord]) -> None:
+        """Columns appended to a table (their positions follow the existing ones)."""
 
     @abstractmethod
     def set_row_filter(self, securable_id: str, row_filter: PolicyFunctionRef | None) -> None:

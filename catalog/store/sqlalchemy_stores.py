@@ -176,6 +176,12 @@ class SqlNamespaceStore(NamespaceStore):
         ).first()
         return _to_securable(row) if row else None
 
+    def find_by_id(self, securable_id: str) -> SecurableRecord | None:
+        row = self.session.execute(
+            select(*_SECURABLE_COLUMNS).where(t.Securable.id == securable_id)
+        ).first()
+        return _to_securable(row) if row else None
+
     def get_by_full_name(self, full_name: str) -> SecurableRecord | None:
         row = self.session.execute(
             select(*_SECURABLE_COLUMNS).where(t.Securable.full_name == full_name)
@@ -320,25 +326,19 @@ class SqlNamespaceStore(NamespaceStore):
                 row_filter_columns=_columns_of(detail.row_filter),
             )
         )
-        self.session.add_all(
-            t.TableColumn(
-                table_id=securable_id,
-                position=c.position,
-                name=c.name,
-                type_text=c.type_text,
-                type_name=c.type_name,
-                type_json=c.type_json,
-                type_precision=c.type_precision,
-                type_scale=c.type_scale,
-                type_interval_type=c.type_interval_type,
-                nullable=c.nullable,
-                comment=c.comment,
-                partition_index=c.partition_index,
-                mask_function=_function_of(c.mask),
-                mask_using_columns=_columns_of(c.mask),
-            )
-            for c in detail.columns
+        self.session.add_all(_column_row(securable_id, c) for c in detail.columns)
+        self.session.flush()
+
+    def replace_table_detail(self, securable_id: str, detail: TableDetailRecord) -> None:
+        self.session.execute(delete(t.TableColumn).where(t.TableColumn.table_id == securable_id))
+        self.session.execute(
+            delete(t.TableDetail).where(t.TableDetail.securable_id == securable_id)
         )
+        self.insert_table_detail(securable_id, detail)
+
+    def add_columns(self, securable_id: str, columns: Sequence[ColumnRecord]) -> None:
+        self._changed()
+        self.session.add_all(_column_row(securable_id, c) for c in columns)
         self.session.flush()
 
     def get_table_details(self, securable_ids: Sequence[str]) -> dict[str, TableDetailRecord]:
@@ -429,6 +429,25 @@ class SqlNamespaceStore(NamespaceStore):
             .where(t.TableColumn.table_id == securable_id, t.TableColumn.position == position)
             .values(mask_function=_function_of(mask), mask_using_columns=_columns_of(mask))
         )
+
+
+def _column_row(securable_id: str, c: ColumnRecord) -> t.TableColumn:
+    return t.TableColumn(
+        table_id=securable_id,
+        position=c.position,
+        name=c.name,
+        type_text=c.type_text,
+        type_name=c.type_name,
+        type_json=c.type_json,
+        type_precision=c.type_precision,
+        type_scale=c.type_scale,
+        type_interval_type=c.type_interval_type,
+        nullable=c.nullable,
+        comment=c.comment,
+        partition_index=c.partition_index,
+        mask_function=_function_of(c.mask),
+        mask_using_columns=_columns_of(c.mask),
+    )
 
 
 def _function_of(ref: PolicyFunctionRef | None) -> str | None:

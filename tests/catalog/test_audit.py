@@ -974,6 +974,9 @@ SET_RF = (K.SET_ROW_FILTER, "updateTable")
 SET_M = (K.SET_COLUMN_MASK, "updateTable")
 DROP_M = (K.DROP_COLUMN_MASK, "updateTable")
 TAGS = (K.SET_TAGS, "updateTable")
+ADD = (K.ADD_COLUMNS, "updateTable")
+PROPS = (K.SET_TBLPROPERTIES, "updateTable")
+UNPROPS = (K.UNSET_TBLPROPERTIES, "updateTable")
 UNTAG = (K.UNSET_TAGS, "updateSchema")
 POLICY = (
     "CREATE POLICY p ON TABLE {c}.s.t COLUMN MASK {c}.s.m TO `account users` FOR TABLES "
@@ -981,7 +984,7 @@ POLICY = (
 )
 #: Statements any caller may run (the catalogs it may see, every principal's name): nothing
 #: to deny; the walk runs them as the user too, which still writes its event.
-NOT_DENIABLE = frozenset({K.SHOW_CATALOGS, K.SHOW_GROUPS, K.SHOW_USERS})
+NOT_DENIABLE = frozenset({K.SHOW_CATALOGS, K.SHOW_GROUPS, K.SHOW_USERS, K.SHOW_GRANTS_TO})
 #: Statements that name nothing that could be missing or malformed: nothing to fail.
 CANNOT_FAIL = frozenset({K.SHOW_CATALOGS, K.SHOW_GROUPS, K.SHOW_USERS})
 
@@ -1016,6 +1019,8 @@ STATEMENTS: list[Stmt] = [
     Stmt("SHOW POLICIES ON TABLE {c}.s.t", K.SHOW_POLICIES, "listPolicies", DENIED, USER),
     Stmt("SHOW POLICIES ON TABLE {c}.s.gone", K.SHOW_POLICIES, "listPolicies", 404),
     Stmt("SHOW POLICIES ON TABLE {c}.s.t", K.SHOW_POLICIES, "listPolicies"),
+    Stmt("SHOW GRANTS TO `{u}_gone`", K.SHOW_GRANTS_TO, "getPermissions", 404),
+    Stmt("SHOW GRANTS TO `{u}`", K.SHOW_GRANTS_TO, "getPermissions"),
     Stmt("SHOW GRANTS ON TABLE {c}.s.t", K.SHOW_GRANTS, "getPermissions", DENIED, USER),
     Stmt("SHOW GRANTS ON TABLE {c}.s.gone", K.SHOW_GRANTS, "getPermissions", 404),
     Stmt("SHOW GRANTS ON TABLE {c}.s.t", K.SHOW_GRANTS, "getPermissions"),
@@ -1148,6 +1153,15 @@ STATEMENTS: list[Stmt] = [
     Stmt("ALTER TABLE {c}.s.t ALTER COLUMN id DROP MASK", *DROP_M, DENIED, USER),
     Stmt("ALTER TABLE {c}.s.t ALTER COLUMN gone DROP MASK", *DROP_M, 400),
     Stmt("ALTER TABLE {c}.s.t ALTER COLUMN id DROP MASK", *DROP_M),
+    Stmt("ALTER TABLE {c}.s.t ADD COLUMNS (v STRING)", *ADD, DENIED, USER),
+    Stmt("ALTER TABLE {c}.s.t ADD COLUMNS (id STRING)", *ADD, 409),
+    Stmt("ALTER TABLE {c}.s.t ADD COLUMN v STRING", *ADD),
+    Stmt("ALTER TABLE {c}.s.t SET TBLPROPERTIES ('a' = 'b')", *PROPS, DENIED, USER),
+    Stmt("ALTER TABLE {c}.s.gone SET TBLPROPERTIES ('a' = 'b')", *PROPS, 404),
+    Stmt("ALTER TABLE {c}.s.t SET TBLPROPERTIES ('a' = 'b')", *PROPS),
+    Stmt("ALTER TABLE {c}.s.t UNSET TBLPROPERTIES ('a')", *UNPROPS, DENIED, USER),
+    Stmt("ALTER TABLE {c}.s.t UNSET TBLPROPERTIES ('zz')", *UNPROPS, 400),
+    Stmt("ALTER TABLE {c}.s.t UNSET TBLPROPERTIES ('a')", *UNPROPS),
     Stmt("ALTER TABLE {c}.s.t SET TAGS ('pii' = 'id')", *TAGS, DENIED, USER),
     Stmt("ALTER TABLE {c}.s.gone SET TAGS ('pii' = 'id')", *TAGS, 404),
     Stmt("SET TAG ON COLUMN {c}.s.t.id pii = id", *TAGS),

@@ -72,7 +72,7 @@ def summarize(tree: exp.Expression) -> dict[str, object]:
     if kind in (K.GRANT, K.REVOKE):
         out["privileges"] = privileges_of(tree)
         out["principals"] = principals_of(tree)
-    if kind in (K.SHOW_GRANTS, K.ALTER_OWNER):
+    if kind in (K.SHOW_GRANTS, K.SHOW_GRANTS_TO, K.ALTER_OWNER):
         out["principal"] = principal_of(tree)
     if kind in (K.CREATE_GROUP, K.DROP_GROUP, K.ALTER_GROUP):
         out["group"] = group_of(tree)
@@ -100,12 +100,13 @@ def summarize(tree: exp.Expression) -> dict[str, object]:
     if kind is K.DROP_POLICY:
         out["policy"] = policy_name_of(tree)
         out["if_exists"] = if_exists(tree)
-    if kind in (K.DROP_CATALOG, K.DROP_SCHEMA, K.DROP_TABLE, K.DROP_MODEL, K.DROP_FUNCTION):
+    dropping = (K.DROP_CATALOG, K.DROP_SCHEMA, K.DROP_TABLE, K.DROP_VIEW, K.DROP_MODEL)
+    if kind in (*dropping, K.DROP_FUNCTION):
         out["if_exists"] = if_exists(tree)
         out["cascade"] = cascade_of(tree)
     # Bind every parameter to a visible marker: comment_of and columns_of refuse unbound ones.
     bound = bind_parameters(tree, {n: f"<{n}>" for n in parameter_names(tree)})
-    commented = (K.CREATE_CATALOG, K.CREATE_SCHEMA, K.CREATE_TABLE, K.COMMENT_ON)
+    commented = (K.CREATE_CATALOG, K.CREATE_SCHEMA, K.CREATE_TABLE, K.CREATE_VIEW, K.COMMENT_ON)
     if kind in (*commented, K.CREATE_FUNCTION, K.CREATE_POLICY):
         out["comment"] = comment_of(bound)
     if kind is K.CREATE_TABLE:
@@ -127,6 +128,7 @@ def summarize(tree: exp.Expression) -> dict[str, object]:
         K.SHOW_FUNCTIONS,
         K.SHOW_GROUPS,
         K.SHOW_USERS,
+        K.SHOW_GRANTS_TO,
         K.CREATE_GROUP,
         K.DROP_GROUP,
         K.ALTER_GROUP,
@@ -281,6 +283,56 @@ CORPUS: list[Case] = [
         {"statement": K.DELETE, "securable": tbl("people")},
     ),
     Case("delete from people", "DELETE FROM people", {"statement": K.DELETE}),
+    Case(
+        "show grants `alice@example.com`",
+        "SHOW GRANTS TO `alice@example.com`",
+        {"statement": K.SHOW_GRANTS_TO, "principal": "alice@example.com"},
+    ),
+    Case(
+        "SHOW GRANTS TO analysts",
+        "SHOW GRANTS TO analysts",
+        {"statement": K.SHOW_GRANTS_TO, "principal": "analysts"},
+    ),
+    Case(
+        "create table main.hr.eu comment 'copy' as select * from main.hr.people where r = 'EU'",
+        "CREATE TABLE main.hr.eu COMMENT 'copy' AS SELECT * FROM main.hr.people WHERE r = 'EU'",
+        {"statement": K.CREATE_TABLE, "securable": tbl("main", "hr", "eu"), "comment": "copy"},
+    ),
+    Case(
+        "CREATE OR REPLACE TABLE t (a INT NOT NULL)",
+        "CREATE OR REPLACE TABLE t (a INT NOT NULL)",
+        {"statement": K.CREATE_TABLE, "columns": [("a", "INT", False, None)]},
+    ),
+    Case(
+        "ALTER TABLE t ADD COLUMNS (b STRING COMMENT 'bee', c DECIMAL(10,2) MASK m)",
+        "ALTER TABLE t ADD COLUMNS (b STRING COMMENT 'bee', c DECIMAL(10, 2) MASK m)",
+        {"statement": K.ADD_COLUMNS, "securable": tbl("t")},
+    ),
+    Case(
+        "alter table t add column d double",
+        "ALTER TABLE t ADD COLUMNS (d DOUBLE)",
+        {"statement": K.ADD_COLUMNS},
+    ),
+    Case(
+        "ALTER TABLE t SET TBLPROPERTIES ('quality' = 'gold')",
+        "ALTER TABLE t SET TBLPROPERTIES ('quality' = 'gold')",
+        {"statement": K.SET_TBLPROPERTIES},
+    ),
+    Case(
+        "ALTER TABLE t UNSET TBLPROPERTIES IF EXISTS ('quality', 'x')",
+        "ALTER TABLE t UNSET TBLPROPERTIES IF EXISTS ('quality', 'x')",
+        {"statement": K.UNSET_TBLPROPERTIES},
+    ),
+    Case(
+        "CREATE OR REPLACE VIEW main.hr.v COMMENT 'eu' AS SELECT id FROM main.hr.people",
+        "CREATE OR REPLACE VIEW main.hr.v COMMENT 'eu' AS SELECT id FROM main.hr.people",
+        {"statement": K.CREATE_VIEW, "securable": tbl("main", "hr", "v"), "comment": "eu"},
+    ),
+    Case(
+        "drop view if exists main.hr.v",
+        "DROP VIEW IF EXISTS main.hr.v",
+        {"statement": K.DROP_VIEW, "securable": tbl("main", "hr", "v"), "if_exists": True},
+    ),
     # ---- governed tags and ABAC policies -----------------------------------------------
     Case(
         "set tag on table main.hr.people `cost center` = hr",
@@ -900,10 +952,7 @@ def test_unknown_governance_statements_never_become_commands() -> None:
         "EXPLAIN SELECT 1",
         "CALL f()",
         "SHOW VIEWS IN c.s",
-        "ALTER TABLE t ADD COLUMN x INT",
         "ALTER TABLE t RENAME TO u",
-        "CREATE VIEW v AS SELECT 1",
-        "CREATE OR REPLACE TABLE t (a INT)",
         "CREATE FUNCTION f(x INT) RETURNS TABLE (a INT) RETURN 1",
         "CREATE FUNCTION f(x INT) RETURN SELECT 1",
         "CREATE FUNCTION f(x INT)",
@@ -917,7 +966,6 @@ def test_unknown_governance_statements_never_become_commands() -> None:
         "CREATE TABLE t (a INT) WITH ROW FILTER f",
         "USE",
         "USE CATALOG a.b",
-        "CREATE TABLE t AS SELECT 1",
         "CREATE TABLE t (a INT) USING DELTA",
         "GRANT SELECT ON t TO x WITH GRANT OPTION",
         "GRANT OWNERSHIP ON TABLE t TO x",
@@ -941,7 +989,6 @@ def test_unknown_governance_statements_never_become_commands() -> None:
         "MERGE INTO t USING s ON t.a = s.a WHEN NOT MATCHED THEN UPDATE SET *",
         "MERGE INTO t USING s ON t.a = s.a WHEN NOT MATCHED THEN INSERT (a, b) VALUES (1)",
         "ANALYZE TABLE t COMPUTE STATISTICS",
-        "DROP VIEW v",
         "DROP TABLE t CASCADE",
         "COMMENT ON COLUMN t.c IS 'x'",
         "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x",
@@ -992,11 +1039,11 @@ ERRORS: list[tuple[str, int, int, str, str]] = [
     ),
     ("ALTER MODEL a.b.m DROP c", 1, 24, "c", "expected ALIAS"),
     (
-        "CREATE VIEW v AS SELECT 1",
+        "CREATE MATERIALIZED VIEW v AS SELECT 1",
         1,
         8,
-        "VIEW",
-        "expected CATALOG, SCHEMA, TABLE, FUNCTION, POLICY or GROUP",
+        "MATERIALIZED",
+        "expected CATALOG, SCHEMA, TABLE, VIEW, FUNCTION, POLICY or GROUP",
     ),
     (
         "CREATE TABLE c.s.t (\n  id BIGINT,\n  v FOO\n)",
@@ -1072,6 +1119,11 @@ ERRORS: list[tuple[str, int, int, str, str]] = [
     ("UPDATE t SET p.x = 1", 1, 1, "UPDATE", "expected an unqualified column name after SET"),
     ("UPDATE t WHERE x = 1", 1, 10, "WHERE", "expected SET"),
     ("DELETE t WHERE x = 1", 1, 8, "t", "expected FROM"),
+    ("CREATE TABLE t AS VALUES (1)", 1, 19, "VALUES", "expected a query (SELECT …) after AS"),
+    ("CREATE OR REPLACE CATALOG c", 1, 19, "CATALOG", "expected TABLE, VIEW, FUNCTION or"),
+    ("CREATE VIEW v (a) AS SELECT 1", 1, 15, "(", "expected AS"),
+    ("ALTER TABLE t ADD x INT", 1, 19, "x", "expected COLUMNS or COLUMN after ADD"),
+    ("ALTER TABLE t SET TBLPROPERTIES ('a')", 1, 37, ")", "expected '=' and the property"),
 ]
 
 
