@@ -258,6 +258,15 @@ class IdentityService:
                 fold_identifier(name).strip()
             )
 
+    def caller_named(self, name: str) -> Caller | None:
+        """The principal of that name as a caller (its groups from the policy engine), for
+        acting with its rights — a view's owner; None when it no longer exists or is
+        deactivated (what it owns then reads as nobody's: fail closed)."""
+        found = self.get_by_name(name)
+        if found is None or not found.active:
+            return None
+        return Caller(found, self.feed.engine.groups(found.name))
+
     def require_principal_name(self, name: str, what: str = "principal") -> str:
         """The stored name of an existing principal; an unknown one is an error, not a no-op."""
         found = self.get_by_name(normalize_principal_name(name, what))

@@ -383,19 +383,22 @@ class NamespaceService:
         detail: TableDetailRecord,
         comment: str | None,
         extra: Callable[[Session, SecurableRecord], None] | None = None,
+        *,
+        view: bool = False,
     ) -> SecurableRecord:
-        """CREATE OR REPLACE TABLE of an existing table: its definition and rows replaced
-        in one transaction (``extra`` writes the new rows in it); the object — its id,
-        owner, grants, tags and lineage — stays, as on Databricks. The caller is
-        authorized already."""
+        """CREATE OR REPLACE TABLE (or, with ``view``, VIEW) of an existing one: its
+        definition and rows replaced in one transaction (``extra`` writes the new rows in
+        it); the object — its id, owner, grants, tags and lineage — stays, as on
+        Databricks. The caller is authorized already."""
         with self.db.transaction() as session:
             store = self.stores.namespace(session)
             record = self._touched(store, caller, full_name)
             record.comment = comment
             store.update(record)
             old = store.get_table_details([record.id]).get(record.id)
-            if old is not None and old.table_type == "VIEW":
-                raise InvalidParameter(f"'{full_name}' is a view: use CREATE OR REPLACE VIEW")
+            if old is not None and (old.table_type == "VIEW") != view:
+                what, use = ("a view", "VIEW") if old.table_type == "VIEW" else ("a table", "TABLE")
+                raise InvalidParameter(f"'{full_name}' is {what}: use CREATE OR REPLACE {use}")
             store.replace_table_detail(record.id, detail)
             connection = session.connection()
             drop_storage(connection, [record.id])

@@ -103,6 +103,10 @@ def layout_of(record: TableRecord) -> TableLayout:
         raise PermissionDenied(
             f"'{record.securable.full_name}' is a system table: read it with SELECT through SQL"
         )
+    if detail.table_type == "VIEW":
+        raise InvalidParameter(
+            f"'{record.securable.full_name}' is a view: read it with SELECT through SQL"
+        )
     if not has_storage(detail):
         raise InvalidParameter(
             f"'{record.securable.full_name}' is an {detail.table_type} table: its data lives at "

@@ -636,6 +636,10 @@ class ReadQuery:
             _check_depth(node)  # before the size: its message says how to shorten OR chains
             _check_size(node, limits.max_query_nodes)
             tree = node.copy()
+            expand = getattr(resolve, "expand_views", None)
+            if expand is not None:  # views read as their queries (catalog/sql/views.py)
+                tree = expand(tree)
+                _check_size(tree, limits.max_query_nodes)
             _check_tree(tree)
             tree = _bind_session(tree, getattr(resolve, "session", None))
             sources = _resolve_tables(tree, resolve)

@@ -51,7 +51,7 @@ class TableFromQuery:
         self.detail = build_table_detail(
             table_type="MANAGED",
             data_source_format="DELTA",
-            columns=_columns(compiled.columns),
+            columns=result_columns(compiled.columns, "CREATE TABLE … AS SELECT"),
             storage_location=None,
         )
 
@@ -79,14 +79,16 @@ class TableFromQuery:
         return write_rows
 
 
-def _columns(result: list[tuple[str, str]]) -> list[ColumnRecord]:
+def result_columns(result: list[tuple[str, str]], what: str) -> list[ColumnRecord]:
+    """A query's result columns as a table's (or view's) columns; two of one name are an
+    error naming it, as on Databricks."""
     seen: set[str] = set()
     columns = []
     for position, (name, type_text) in enumerate(result):
         if name.lower() in seen:
             raise InvalidParameter(
-                f"[COLUMN_ALREADY_EXISTS] the query gives two columns named '{name}': give "
-                "them distinct names with AS"
+                f"[COLUMN_ALREADY_EXISTS] the query of {what} gives two columns named "
+                f"'{name}': give them distinct names with AS"
             )
         seen.add(name.lower())
         parsed = parse_column_type(type_text if type_text.upper() != "VOID" else "STRING")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import Session
 from sqlglot import exp
 
 from catalog.access.authorizer import Caller, Hidden
@@ -33,18 +34,21 @@ from catalog.row_access.function_store import castable
 from catalog.row_access.functions import checked_body
 from catalog.row_access.policy_store import PolicyRecord, UsingArgument
 from catalog.runtime import Runtime
-from catalog.sql.compiler import Budgets, check_text
+from catalog.sql.compiler import Budgets, ReadQuery, check_text
 from catalog.sql.cpu_gate import statement_cpu
-from catalog.sql.create_table_as import TableFromQuery
+from catalog.sql.create_table_as import TableFromQuery, result_columns
 from catalog.sql.insert import RESULT_COLUMNS as INSERT_COLUMNS
 from catalog.sql.insert import run_insert
 from catalog.sql.merge import RESULT_COLUMNS as MERGE_COLUMNS
 from catalog.sql.merge import run_merge
+from catalog.sql.readonly import physical_schema
 from catalog.sql.select_runner import run_select
 from catalog.sql.session_functions import ACCOUNT_USERS
 from catalog.sql.sources import CatalogResolver
 from catalog.sql.update_delete import RESULT_COLUMNS as UPDATE_COLUMNS
 from catalog.sql.update_delete import run_update_or_delete
+from catalog.sql.views import VIEW, qualify_tables, view_detail
+from catalog.sql.writes import record_lineage, trace_lineage_into
 from catalog.tables import build_table_detail
 from catalog.tags.service import Entity
 from common.column_types import parse_column_type
@@ -137,6 +141,8 @@ class StatementExecutor:
             K.CREATE_CATALOG: self._create,
             K.CREATE_SCHEMA: self._create,
             K.CREATE_TABLE: self._create_table,
+            K.CREATE_VIEW: self._create_view,
+            K.DROP_VIEW: self._drop,
             K.ADD_COLUMNS: self._add_columns,
             K.SET_TBLPROPERTIES: self._table_properties,
             K.UNSET_TBLPROPERTIES: self._table_properties,
@@ -470,9 +476,63 @@ class StatementExecutor:
         )
         return _ok()
 
+    def _create_view(self, node: exp.Expression) -> StatementResult:
+        """CREATE [OR REPLACE] VIEW: CREATE TABLE on the schema and the right to read what
+        the query reads (it is planned for the caller); replacing a view needs what
+        dropping it needs (catalog/sql/views.py)."""
+        assert isinstance(node, exp.Create)
+        _, full_name = self._target(node)
+        assert full_name is not None
+        exists = self._exists(SecurableType.TABLE, full_name)
+        replace = reading.or_replace(node) and exists
+        if replace:
+            self._require(Privilege.OWNERSHIP, SecurableType.TABLE, full_name)
+        else:
+            schema = full_name.rsplit(".", 1)[0]
+            self._require(Privilege.CREATE_TABLE, SecurableType.SCHEMA, schema)
+            if exists and reading.if_not_exists(node):
+                return _ok()
+        query = reading.query_of(node)
+        assert query is not None
+        qualified = qualify_tables(query, self.default_catalog, self.default_schema)
+        resolver = self._resolver()
+        planned = ReadQuery.plan(qualified, resolver, Budgets.of(self.rt.settings))
+        compiled = planned.compile(self.rt.db.backend, physical_schema(self.rt.db), 0)
+        detail = view_detail(result_columns(compiled.columns, "CREATE VIEW"), qualified)
+        lineage = trace_lineage_into(
+            exp.Insert(this=exp.to_table(full_name), expression=qualified),
+            full_name,
+            [c.name.lower() for c in detail.columns],
+            planned.sources,
+            resolver,
+        )
+
+        def record(session: Session, _: SecurableRecord) -> None:
+            record_lineage(session, lineage, resolver, self.statement_id)
+
+        comment = reading.comment_of(node)
+        if replace:
+            self.rt.namespace.replace_table(
+                self.caller, full_name, detail, comment, record, view=True
+            )
+            return _ok()
+        self.rt.namespace.create(
+            self.caller,
+            NewSecurable(SecurableType.TABLE, full_name, comment),
+            table=detail,
+            extra=record,
+        )
+        return _ok()
+
     def _drop(self, node: exp.Expression) -> StatementResult:
         securable_type, full_name = self._target(node)
         assert full_name is not None
+        kind = reading.statement_kind(node)
+        if kind in (K.DROP_TABLE, K.DROP_VIEW) and self._exists(SecurableType.TABLE, full_name):
+            is_view = self.rt.namespace.get_table(full_name).detail.table_type == VIEW
+            if is_view != (kind is K.DROP_VIEW):
+                what, use = ("a view", "DROP VIEW") if is_view else ("a table", "DROP TABLE")
+                raise InvalidParameter(f"'{full_name}' is {what}: use {use}")
         try:
             # Dropping follows the rule for ownership (docs/privileges.md, owners): the owner of the
             # object or of a container, a metastore admin, or MANAGE with the gates.
@@ -987,6 +1047,8 @@ _ACTIONS: dict[K, str] = {
     K.CREATE_CATALOG: "createCatalog",
     K.CREATE_SCHEMA: "createSchema",
     K.CREATE_TABLE: "createTable",
+    K.CREATE_VIEW: "createTable",
+    K.DROP_VIEW: "deleteTable",
     K.DROP_CATALOG: "deleteCatalog",
     K.DROP_SCHEMA: "deleteSchema",
     K.DROP_TABLE: "deleteTable",

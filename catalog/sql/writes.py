@@ -153,18 +153,29 @@ def trace_lineage(
     read: dict[str, Source],
     resolver: CatalogResolver,
 ) -> SqlLineage | None:
-    """The statement's table and column edges, computed before its write transaction (the
-    tracing is CPU-bound: done under the writer lock, others would wait on it); None when
-    it reads no table but its target.
+    """:func:`trace_lineage_into` the table a statement writes."""
+    return trace_lineage_into(node, target.full_name, list(target.source.columns), read, resolver)
+
+
+def trace_lineage_into(
+    node: exp.Expression,
+    target: str,
+    target_columns: list[str],
+    read: dict[str, Source],
+    resolver: CatalogResolver,
+) -> SqlLineage | None:
+    """The statement's table and column edges into ``target`` (a table written, or a view
+    defined), computed before its write transaction (the tracing is CPU-bound: done under
+    the writer lock, others would wait on it); None when it reads no table but its target.
 
     Only tables the statement was authorized to read become sources. When sqlglot cannot
     trace the columns, the table edges are still recorded.
     """
-    sources = {name: s for name, s in read.items() if name != target.full_name}
+    sources = {name: s for name, s in read.items() if name != target}
     if not sources:
         return None
     columns = {name: list(s.columns) for name, s in read.items()}
-    columns[target.full_name] = list(target.source.columns)
+    columns[target] = target_columns
     try:
         with statement_cpu():
             found = statement_lineage(
@@ -174,14 +185,14 @@ def trace_lineage(
                 schema=resolver.default_schema,
             )
     except (SqlLineageError, SqlglotError, KeyError, ValueError, TypeError, RecursionError):
-        found = SqlLineage(target.full_name, tuple(sorted(sources)), ())
+        found = SqlLineage(target, tuple(sorted(sources)), ())
     # Column names stay lower-cased, as every lineage recorder stores them.
     edges = tuple(
         ColumnLineage(c.source_table, c.source_column, c.target_column)
         for c in found.columns
         if c.source_table in sources
     )
-    return SqlLineage(target.full_name, tuple(sorted(sources)), edges)
+    return SqlLineage(target, tuple(sorted(sources)), edges)
 
 
 def record_lineage(

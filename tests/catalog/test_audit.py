@@ -975,6 +975,7 @@ SET_M = (K.SET_COLUMN_MASK, "updateTable")
 DROP_M = (K.DROP_COLUMN_MASK, "updateTable")
 TAGS = (K.SET_TAGS, "updateTable")
 ADD = (K.ADD_COLUMNS, "updateTable")
+VIEW = (K.CREATE_VIEW, "createTable")
 PROPS = (K.SET_TBLPROPERTIES, "updateTable")
 UNPROPS = (K.UNSET_TBLPROPERTIES, "updateTable")
 UNTAG = (K.UNSET_TAGS, "updateSchema")
@@ -1153,6 +1154,12 @@ STATEMENTS: list[Stmt] = [
     Stmt("ALTER TABLE {c}.s.t ALTER COLUMN id DROP MASK", *DROP_M, DENIED, USER),
     Stmt("ALTER TABLE {c}.s.t ALTER COLUMN gone DROP MASK", *DROP_M, 400),
     Stmt("ALTER TABLE {c}.s.t ALTER COLUMN id DROP MASK", *DROP_M),
+    Stmt("CREATE VIEW {c}.s.v AS SELECT id FROM {c}.s.t", *VIEW, DENIED, USER),
+    Stmt("CREATE VIEW {c}.s.v AS SELECT id FROM {c}.s.gone", *VIEW, 404),
+    Stmt("CREATE VIEW {c}.s.v AS SELECT id FROM {c}.s.t", *VIEW),
+    Stmt("DROP VIEW {c}.s.v", K.DROP_VIEW, "deleteTable", DENIED, USER),
+    Stmt("DROP VIEW {c}.s.t", K.DROP_VIEW, "deleteTable", 400),
+    Stmt("DROP VIEW {c}.s.v", K.DROP_VIEW, "deleteTable"),
     Stmt("ALTER TABLE {c}.s.t ADD COLUMNS (v STRING)", *ADD, DENIED, USER),
     Stmt("ALTER TABLE {c}.s.t ADD COLUMNS (id STRING)", *ADD, 409),
     Stmt("ALTER TABLE {c}.s.t ADD COLUMN v STRING", *ADD),
