@@ -1,9 +1,16 @@
-"""The system tables of docs/audit.md and docs/lineage.md, as the catalog shows them.
+"""The system tables of docs/audit.md, docs/lineage.md and docs/sql.md, as the catalog
+shows them.
 
-Each is a read-only TABLE securable under ``system.access`` (created on first start)
-whose columns follow Databricks' ``system.access`` tables. Their rows live in
+:data:`SYSTEM_TABLES` are read-only TABLE securables under ``system.access`` (created on
+first start) whose columns follow Databricks' ``system.access`` tables. Their rows live in
 Steward's own tables (``audit_events``, the lineage tables); SQL reaches them only
 through the system-table query path, which maps these public columns onto those.
+
+:data:`INFORMATION_SCHEMA_TABLES` (``system.information_schema.*``: row filters, column
+masks, tags, ABAC policies) are not securables: no grant opens or closes them, as on
+Databricks. Their rows are computed for each caller, about the objects it sees
+(:mod:`catalog.sql.information_schema`); their columns follow Databricks'
+``information_schema`` where it has the table.
 """
 
 from __future__ import annotations
@@ -17,6 +24,12 @@ from common.column_types import parse_column_type
 AUDIT = "system.access.audit"
 TABLE_LINEAGE = "system.access.table_lineage"
 COLUMN_LINEAGE = "system.access.column_lineage"
+
+ROW_FILTERS = "system.information_schema.row_filters"
+COLUMN_MASKS = "system.information_schema.column_masks"
+TABLE_TAGS = "system.information_schema.table_tags"
+COLUMN_TAGS = "system.information_schema.column_tags"
+POLICIES = "system.information_schema.policies"
 
 
 @dataclass(frozen=True)
@@ -118,6 +131,81 @@ SYSTEM_TABLES: tuple[SystemTable, ...] = (
             ("first_seen", "TIMESTAMP", ""),
             ("count", "BIGINT", ""),
             ("request_id", "STRING", ""),
+        ),
+    ),
+)
+
+
+#: ``system.information_schema``: rows per caller, no grant (see the module docstring).
+INFORMATION_SCHEMA_TABLES: tuple[SystemTable, ...] = (
+    SystemTable(
+        ROW_FILTERS,
+        "Row filters: one row per table with a row filter (ALTER TABLE … SET ROW FILTER)",
+        (
+            ("catalog_name", "STRING", "Catalog of the table"),
+            ("schema_name", "STRING", "Schema of the table"),
+            ("table_name", "STRING", "Table the filter applies to"),
+            ("filter_catalog", "STRING", "Catalog of the filter function"),
+            ("filter_schema", "STRING", "Schema of the filter function"),
+            ("filter_name", "STRING", "Name of the filter function"),
+            ("filter_col_usage", "STRING", "Columns passed to the function, ', '-separated"),
+        ),
+    ),
+    SystemTable(
+        COLUMN_MASKS,
+        "Column masks: one row per masked column (ALTER TABLE … ALTER COLUMN … SET MASK)",
+        (
+            ("catalog_name", "STRING", "Catalog of the table"),
+            ("schema_name", "STRING", "Schema of the table"),
+            ("table_name", "STRING", "Table of the column"),
+            ("column_name", "STRING", "The masked column"),
+            ("mask_catalog", "STRING", "Catalog of the mask function"),
+            ("mask_schema", "STRING", "Schema of the mask function"),
+            ("mask_name", "STRING", "Name of the mask function"),
+            ("mask_col_usage", "STRING", "USING COLUMNS, ', '-separated (null: none)"),
+        ),
+    ),
+    SystemTable(
+        TABLE_TAGS,
+        "Tags set on tables",
+        (
+            ("catalog_name", "STRING", "Catalog of the table"),
+            ("schema_name", "STRING", "Schema of the table"),
+            ("table_name", "STRING", "The tagged table"),
+            ("tag_name", "STRING", "Tag key"),
+            ("tag_value", "STRING", "Tag value ('' for a tag without one)"),
+        ),
+    ),
+    SystemTable(
+        COLUMN_TAGS,
+        "Tags set on table columns",
+        (
+            ("catalog_name", "STRING", "Catalog of the table"),
+            ("schema_name", "STRING", "Schema of the table"),
+            ("table_name", "STRING", "Table of the column"),
+            ("column_name", "STRING", "The tagged column"),
+            ("tag_name", "STRING", "Tag key"),
+            ("tag_value", "STRING", "Tag value ('' for a tag without one)"),
+        ),
+    ),
+    SystemTable(
+        POLICIES,
+        "ABAC policies (CREATE POLICY): one row per policy",
+        (
+            ("name", "STRING", "Policy name (unique on the object it is on)"),
+            ("on_securable_type", "STRING", "CATALOG, SCHEMA or TABLE"),
+            ("on_securable_name", "STRING", "Full name of the object it is defined on"),
+            ("policy_type", "STRING", "ROW FILTER or COLUMN MASK"),
+            ("function_name", "STRING", "Full name of the function"),
+            ("to_principals", "STRING", "TO principals, ', '-separated"),
+            ("except_principals", "STRING", "EXCEPT principals, ', '-separated (null: none)"),
+            ("when_condition", "STRING", "WHEN tag condition (null: every table)"),
+            ("match_columns", "STRING", "MATCH COLUMNS, 'condition AS alias', ', '-separated"),
+            ("on_column", "STRING", "ON COLUMN alias of a column mask"),
+            ("using_columns", "STRING", "USING COLUMNS, ', '-separated (null: none)"),
+            ("comment", "STRING", "Comment"),
+            ("created_by", "STRING", "Who created it"),
+            ("created_at", "TIMESTAMP", "When it was created (UTC)"),
         ),
     ),
 )

@@ -7,6 +7,8 @@ either
 - a **system table** (:mod:`catalog.sql.system_sources`): reading needs SELECT on it
   (:meth:`catalog.access.authorizer.Authorizer.require_system_read`); the ``system`` catalog needs
   no USE privileges and is never written;
+- a table of ``system.information_schema`` (:mod:`catalog.sql.information_schema`):
+  read-only, no grant needed; its rows are those about objects the caller sees;
 - a **managed table** of the catalog (:mod:`catalog.sql.table_sources`): reading needs
   USE CATALOG + USE SCHEMA + SELECT, writing (``INSERT``, ``MERGE``) the gates + MODIFY
   (:meth:`catalog.access.authorizer.Authorizer.require_privilege`); an EXTERNAL table is refused
@@ -33,9 +35,10 @@ from sqlglot import exp
 from catalog.access.authorizer import Caller, Hidden
 from catalog.names import SYSTEM_CATALOG
 from catalog.runtime import Runtime
+from catalog.sql import information_schema
 from catalog.sql.errors import position
 from catalog.sql.session_functions import SessionContext
-from catalog.sql.system_sources import SOURCES
+from catalog.sql.system_sources import INFORMATION_SCHEMA, SOURCES
 from catalog.sql.table_sources import GovernedSource
 from common.errors import InvalidParameter, NotFound, PermissionDenied
 from common.text import fold_identifier
@@ -79,7 +82,8 @@ def not_a_table(table: exp.Table) -> NotFound:
     return NotFound(
         f"[TABLE_OR_VIEW_NOT_FOUND] '{written(table)}' is not a table: no table or view of "
         f"that name can be found{position(table)}. SQL reads the system tables "
-        f"({', '.join(sorted(SOURCES))}) and the catalog's managed tables, named "
+        f"({', '.join(sorted({*SOURCES, *INFORMATION_SCHEMA}))}) and the catalog's managed "
+        "tables, named "
         "catalog.schema.table (or with the request's default catalog and schema)"
     )
 
@@ -141,6 +145,18 @@ class CatalogResolver:
 
     def resolve(self, table: exp.Table, privilege: Privilege) -> Source:
         full_name = self.full_name(table)
+        if full_name in INFORMATION_SCHEMA:
+            # No grant: the rows are those about objects the caller sees, decided once per
+            # statement (catalog/sql/information_schema.py).
+            if privilege is not Privilege.SELECT:
+                raise InvalidParameter(
+                    f"'{full_name}' is a system table: it is read-only{position(table)}"
+                )
+            if full_name not in self.resolved:
+                self.resolved[full_name] = information_schema.source(
+                    self.runtime, self.caller, full_name
+                )
+            return self.resolved[full_name]
         system = SOURCES.get(full_name)
         if system is not None:
             if privilege is not Privilege.SELECT:

@@ -24,6 +24,10 @@ time; an external dataset has no table name but a ``source_path``/``target_path`
 shows in ``*_table_full_name``. ``event_date`` is the UTC day of ``event_time`` (the query
 runs with TimeZone UTC on PostgreSQL). Rows are not redacted per caller: reading a
 system table is granted as a whole (SELECT on it), as on Databricks.
+
+The ``system.information_schema`` tables (:data:`INFORMATION_SCHEMA`) are not here: their
+rows depend on who asks (those about objects the caller sees), so no constant SELECT
+computes them; :mod:`catalog.sql.information_schema` builds one per caller and statement.
 """
 
 from __future__ import annotations
@@ -34,9 +38,15 @@ from functools import cache
 import sqlglot
 from sqlglot import exp
 
-from catalog.system_tables import AUDIT, COLUMN_LINEAGE, SYSTEM_TABLES, TABLE_LINEAGE
+from catalog.system_tables import (
+    AUDIT,
+    COLUMN_LINEAGE,
+    INFORMATION_SCHEMA_TABLES,
+    SYSTEM_TABLES,
+    TABLE_LINEAGE,
+)
 
-#: Every physical table behind the system tables. A query may read only those of the
+#: Every physical table behind the ``system.access`` tables. A query may read only those of the
 #: system tables it names (:attr:`SystemSource.physical_tables`), checked again on the SQL
 #: that is finally generated and by SQLite's authorizer at run time.
 PHYSICAL_TABLES = frozenset(
@@ -175,3 +185,8 @@ def _source(full_name: str, columns: tuple[tuple[str, str, str], ...]) -> System
 SOURCES: dict[str, SystemSource] = {
     table.full_name: _source(table.full_name, table.columns) for table in SYSTEM_TABLES
 }
+
+
+#: The ``system.information_schema`` tables: read without a grant, rows per caller
+#: (:mod:`catalog.sql.information_schema`).
+INFORMATION_SCHEMA: frozenset[str] = frozenset(t.full_name for t in INFORMATION_SCHEMA_TABLES)
