@@ -211,7 +211,11 @@ class RowAccessPolicies:
         if filters:
             combined = filters[0] if len(filters) == 1 else exp.and_(*filters)
             row_filter = _simplified(bind_session_functions(combined, session))
-        bound = {p: _simplified(bind_session_functions(m, session)) for p, m in masks.items()}
+        types = {c.position: c.type_text for c in detail.columns}
+        bound = {
+            p: _typed(_simplified(bind_session_functions(m, session)), types[p])
+            for p, m in masks.items()
+        }
         return RowAccess(full_name, row_filter, bound)
 
     def _function(self, table: str, what: str, function_name: str) -> FunctionDefinition:
@@ -279,6 +283,14 @@ def _literal(text: str) -> exp.Expression:
         if not text.startswith("'")
         else exp.Literal.string(text[1:-1].replace("''", "'"))
     )
+
+
+def _typed(tree: exp.Expression, type_text: str) -> exp.Expression:
+    """A mask folded to a bare NULL, cast to its column's type: an untyped NULL in the
+    derived table would be TEXT to PostgreSQL, and ``masked > 0`` then a type error."""
+    if isinstance(tree.unnest(), exp.Null):
+        return exp.cast(exp.null(), data_type(type_text))
+    return tree
 
 
 def _simplified(tree: exp.Expression) -> exp.Expression:

@@ -1,9 +1,12 @@
-"""Row filters and column masks against a brute-force evaluation in Python.
+"""Row filters, column masks and ABAC policies against a brute-force evaluation in Python.
 
 Hypothesis draws a world: a table with random columns and rows, users and (nested) groups,
 SQL functions built from a small grammar (comparisons, NULL tests, boolean logic,
 ``current_user()``, ``is_member()``, ``is_account_group_member()``, CASE), a row filter and
-masks (with ``USING COLUMNS``) made of them. Each user then runs random queries through
+masks (with ``USING COLUMNS``) made of them, governed tags on columns and on the schema,
+and ABAC policies on the schema or catalog (a row filter policy matching a tagged column,
+a column mask policy masking every column of a tag; random TO and EXCEPT principals, a
+WHEN on the schema's tag). Each user then runs random queries through
 the SQL executor (projections, predicates on masked columns, grouping) and lookups
 through the rows lookup path, and every answer must equal what this module computes
 from the rows in Python with SQL's three-valued logic: the filter decides which rows
@@ -193,6 +196,20 @@ def _mask_body(
 # -- worlds -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Policy:
+    """An ABAC policy of the world: a row filter over one tagged column (``p0``), or a
+    mask (over ``v``) of every column tagged for it."""
+
+    kind: str  # "filter" or "mask"
+    body: Expr
+    columns: tuple[str, ...]  # the columns its MATCH COLUMNS tag selects
+    to: tuple[str, ...]
+    except_: tuple[str, ...]
+    when: bool  # WHEN has_tag('sens'): applies only if the schema carries that tag
+    on: str  # "SCHEMA" or "CATALOG"
+
+
 @dataclass
 class World:
     columns: dict[str, str]  # name → type, ``id`` first (the key)
@@ -201,6 +218,8 @@ class World:
     groups: dict[str, list[str]]  # group → direct members (users or groups)
     row_filter: tuple[Expr, tuple[str, ...]] | None  # body over p0…, the columns passed
     masks: dict[str, tuple[Expr, tuple[str, ...]]]  # column → (body over v and u0…, USING)
+    policies: tuple[Policy, ...] = ()
+    schema_tagged: bool = False  # the schema carries the tag ``sens``
 
 
 @st.composite
@@ -243,7 +262,32 @@ def worlds(draw: st.DrawFn) -> World:
         )
         using = {f"u{i}": columns[c] for i, c in enumerate(using_columns)}
         masks[name] = (draw(_mask_body(columns[name], using, users, group_names)), using_columns)
-    return World(columns, rows, users, groups, row_filter, masks)
+    principals = [*users, *group_names, "account users"]
+    policies: list[Policy] = []
+
+    def audience() -> tuple[tuple[str, ...], tuple[str, ...]]:
+        to = tuple(draw(st.lists(st.sampled_from(principals), min_size=1, max_size=2, unique=True)))
+        except_ = tuple(draw(st.lists(st.sampled_from(principals), max_size=1)))
+        return to, except_
+
+    if draw(st.booleans()):
+        column = draw(st.sampled_from(sorted(columns)))
+        body = draw(_predicate({"p0": columns[column]}, users, group_names))
+        to, except_ = audience()
+        on = draw(st.sampled_from(("SCHEMA", "CATALOG")))
+        policies.append(Policy("filter", body, (column,), to, except_, draw(st.booleans()), on))
+    unmasked = sorted(c for c in columns if c != "id" and c not in masks)
+    if unmasked and draw(st.booleans()):
+        data_type = columns[draw(st.sampled_from(unmasked))]
+        same = [c for c in unmasked if columns[c] == data_type]
+        tagged = tuple(draw(st.lists(st.sampled_from(same), min_size=1, unique=True)))
+        body = draw(_mask_body(data_type, {}, users, group_names))
+        to, except_ = audience()
+        on = draw(st.sampled_from(("SCHEMA", "CATALOG")))
+        policies.append(Policy("mask", body, tagged, to, except_, draw(st.booleans()), on))
+    return World(
+        columns, rows, users, groups, row_filter, masks, tuple(policies), draw(st.booleans())
+    )
 
 
 def _closure(world: World, user: str) -> frozenset[str]:
@@ -258,9 +302,19 @@ def _closure(world: World, user: str) -> frozenset[str]:
     return frozenset(found | {"account users"})
 
 
-def _seen(world: World, user: str) -> list[dict[str, Any]]:
+def _applies(world: World, policy: Policy, who: tuple[str, frozenset[str]]) -> bool:
+    names = who[1] | {who[0]}
+    if policy.when and not world.schema_tagged:
+        return False
+    return any(p in names for p in policy.to) and not any(p in names for p in policy.except_)
+
+
+def _seen(
+    world: World, user: str, who: tuple[str, frozenset[str]] | None = None
+) -> list[dict[str, Any]]:
     """The rows ``user`` sees, masked, by brute force."""
-    who = (user, _closure(world, user))
+    who = who or (user, _closure(world, user))
+    applying = [p for p in world.policies if _applies(world, p, who)]
     out = []
     for row in world.rows:
         if world.row_filter is not None:
@@ -268,10 +322,21 @@ def _seen(world: World, user: str) -> list[dict[str, Any]]:
             env = {f"p{i}": row[c] for i, c in enumerate(passed)}
             if body.value(env, who) is not True:
                 continue
+        kept = all(
+            p.body.value({"p0": row[p.columns[0]]}, who) is True
+            for p in applying
+            if p.kind == "filter"
+        )
+        if not kept:
+            continue
         shown = dict(row)
         for name, (body, using_columns) in world.masks.items():
             env = {"v": row[name], **{f"u{i}": row[c] for i, c in enumerate(using_columns)}}
             shown[name] = body.value(env, who)
+        for policy in applying:
+            if policy.kind == "mask":
+                for name in policy.columns:
+                    shown[name] = policy.body.value({"v": row[name]}, who)
         out.append(shown)
     return out
 
@@ -336,6 +401,41 @@ class Built:
             )
             using = f" USING COLUMNS ({', '.join(using_columns)})" if using_columns else ""
             self.sql(f"ALTER TABLE {self.table} ALTER COLUMN {column} SET MASK {function}{using}")
+        if world.schema_tagged:
+            self.sql(f"SET TAG ON SCHEMA {self.catalog}.s sens")
+        for index, policy in enumerate(world.policies):
+            self._policy(index, policy)
+
+    def _policy(self, index: int, policy: Policy) -> None:
+        world, function = self.world, f"{self.catalog}.s.pf{index}"
+        data_type = world.columns[policy.columns[0]]
+        tag = f"abac{index}"
+        for column in policy.columns:
+            self.sql(f"ALTER TABLE {self.table} ALTER COLUMN {column} SET TAGS ('{tag}' = 'on')")
+        if policy.kind == "filter":
+            self.sql(
+                f"CREATE FUNCTION {function}(p0 {data_type}) RETURNS BOOLEAN "
+                f"RETURN {self._named(policy.body)}"
+            )
+            what = f"ROW FILTER {function}"
+            tail = f"MATCH COLUMNS has_tag_value('{tag}', 'on') AS k USING COLUMNS (k)"
+        else:
+            self.sql(
+                f"CREATE FUNCTION {function}(v {data_type}) RETURNS {data_type} "
+                f"RETURN {self._named(policy.body)}"
+            )
+            what = f"COLUMN MASK {function}"
+            tail = f"MATCH COLUMNS has_tag_value('{tag}', 'on') AS m ON COLUMN m"
+        on = f"{policy.on} {self.catalog}" + (".s" if policy.on == "SCHEMA" else "")
+        to = ", ".join(f"`{self.names.get(p, p)}`" for p in policy.to)
+        except_ = ", ".join(f"`{self.names.get(p, p)}`" for p in policy.except_)
+        self.sql(
+            f"CREATE POLICY p{index} ON {on} {what} TO {to}"
+            + (f" EXCEPT {except_}" if except_ else "")
+            + " FOR TABLES"
+            + (" WHEN has_tag('sens')" if policy.when else "")
+            + f" {tail}"
+        )
 
     def _named(self, body: Expr) -> str:
         """The body's SQL with the world's short user and group names made unique."""
@@ -366,15 +466,29 @@ def _who(built: Built, user: str) -> tuple[str, frozenset[str]]:
 
 def _expected_rows(built: Built, user: str) -> list[dict[str, Any]]:
     """Brute force over the unique names (what current_user() and groups return)."""
+    world = built.world
     renamed = World(
-        built.world.columns,
-        built.world.rows,
-        [built.names[u] for u in built.world.users],
-        {built.names[g]: [built.names[m] for m in ms] for g, ms in built.world.groups.items()},
-        _rename(built, built.world.row_filter),
-        {c: _rename(built, m) for c, m in built.world.masks.items()},  # type: ignore[misc]
+        world.columns,
+        world.rows,
+        [built.names[u] for u in world.users],
+        {built.names[g]: [built.names[m] for m in ms] for g, ms in world.groups.items()},
+        _rename(built, world.row_filter),
+        {c: _rename(built, m) for c, m in world.masks.items()},  # type: ignore[misc]
+        tuple(
+            Policy(
+                p.kind,
+                _rename_expr(built, p.body),
+                p.columns,
+                tuple(built.names.get(n, n) for n in p.to),
+                tuple(built.names.get(n, n) for n in p.except_),
+                p.when,
+                p.on,
+            )
+            for p in world.policies
+        ),
+        world.schema_tagged,
     )
-    return _seen(renamed, built.names[user])
+    return _seen(renamed, built.names[user], _who(built, user))
 
 
 def _rename(built: Built, policy: tuple[Expr, tuple[str, ...]] | None) -> Any:
