@@ -40,6 +40,7 @@ from catalog.sql.errors import position
 from catalog.sql.session_functions import SessionContext
 from catalog.sql.system_sources import INFORMATION_SCHEMA, SOURCES
 from catalog.sql.table_sources import GovernedSource
+from catalog.sql.views import VIEW, VIEW_OWNER_META, ViewDefinition, expand_views
 from common.errors import InvalidParameter, NotFound, PermissionDenied
 from common.text import fold_identifier
 from policy.securables import Privilege, SecurableType
@@ -126,7 +127,10 @@ class CatalogResolver:
 
     def __post_init__(self) -> None:
         self.resolved: dict[str, Source] = {}
-        self._checked: set[tuple[str, Privilege]] = set()
+        #: (reader, full name, privilege) already authorized.
+        self._checked: set[tuple[str, str, Privilege]] = set()
+        #: View owners as callers, by name.
+        self._owners: dict[str, Caller] = {}
 
     @property
     def session(self) -> SessionContext:
@@ -143,8 +147,51 @@ class CatalogResolver:
             raise not_a_table(table)
         return name
 
+    def expand_views(self, tree: exp.Expression) -> exp.Expression:
+        """Views in ``tree`` replaced by their queries (:mod:`catalog.sql.views`)."""
+        return expand_views(tree, self._view_of)
+
+    def reader(self, table: exp.Table) -> Caller:
+        """Whose rights a reference is read with: the caller's, or — inside a view — the
+        view owner's."""
+        owner = table.meta.get(VIEW_OWNER_META)
+        if owner is None:
+            return self.caller
+        found = self._owners.get(owner)
+        if found is None:
+            found = self.runtime.identity.caller_named(owner)
+            if found is None:
+                raise InvalidParameter(
+                    f"a view read here belongs to '{owner}', who no longer exists or is "
+                    "deactivated: give the view a new owner (ALTER VIEW … OWNER TO)"
+                )
+            self._owners[owner] = found
+        return found
+
+    def _view_of(self, table: exp.Table) -> ViewDefinition | None:
+        try:
+            full_name = self.full_name(table)
+        except NotFound:
+            return None
+        if full_name in INFORMATION_SCHEMA or full_name in SOURCES:
+            return None
+        if full_name.split(".")[0] == SYSTEM_CATALOG:
+            return None
+        try:
+            found = self.runtime.namespace.get_table(full_name)
+        except NotFound:
+            return None
+        if found.detail.table_type != VIEW or found.detail.view_definition is None:
+            return None
+        reader = self.reader(table)
+        if (reader.name, full_name, Privilege.SELECT) not in self._checked:
+            self._authorize(table, full_name, Privilege.SELECT, reader)
+            self._checked.add((reader.name, full_name, Privilege.SELECT))
+        return ViewDefinition(full_name, found.securable.owner, found.detail.view_definition)
+
     def resolve(self, table: exp.Table, privilege: Privilege) -> Source:
         full_name = self.full_name(table)
+        reader = self.reader(table)
         if full_name in INFORMATION_SCHEMA:
             # No grant: the rows are those about objects the caller sees, decided once per
             # statement (catalog/sql/information_schema.py).
@@ -154,7 +201,7 @@ class CatalogResolver:
                 )
             if full_name not in self.resolved:
                 self.resolved[full_name] = information_schema.source(
-                    self.runtime, self.caller, full_name
+                    self.runtime, reader, full_name
                 )
             return self.resolved[full_name]
         system = SOURCES.get(full_name)
@@ -163,30 +210,38 @@ class CatalogResolver:
                 raise InvalidParameter(
                     f"'{full_name}' is a system table: it is read-only{position(table)}"
                 )
-            if (full_name, privilege) not in self._checked:
+            if (reader.name, full_name, privilege) not in self._checked:
                 with self.runtime.db.read() as session:
                     self.runtime.authorizer.require_system_read(
-                        self.caller, full_name, self.runtime.stores.namespace(session)
+                        reader, full_name, self.runtime.stores.namespace(session)
                     )
-                self._checked.add((full_name, privilege))
+                self._checked.add((reader.name, full_name, privilege))
             self.resolved[full_name] = system
             return system
-        if (full_name, privilege) not in self._checked:
-            self._authorize(table, full_name, privilege)
-            self._checked.add((full_name, privilege))
+        if (reader.name, full_name, privilege) not in self._checked:
+            self._authorize(table, full_name, privilege, reader)
+            self._checked.add((reader.name, full_name, privilege))
         source = self.resolved.get(full_name)
         if source is None:
             try:
                 layout = self.runtime.data.layout(full_name)
             except NotFound:
                 raise not_a_table(table) from None
+            except InvalidParameter:
+                if self._view_of(table) is not None:  # a view where a table must be
+                    raise InvalidParameter(
+                        f"'{full_name}' is a view: it cannot be written{position(table)}"
+                    ) from None
+                raise
             # The table's row filter and masks, for this caller: the derived table the
             # compiler puts in its place applies them (catalog/row_access/).
             access = self.runtime.row_access.for_caller(layout.record, self.session)
             source = self.resolved[full_name] = GovernedSource(full_name, layout, access)
         return source
 
-    def _authorize(self, table: exp.Table, full_name: str, privilege: Privilege) -> None:
+    def _authorize(
+        self, table: exp.Table, full_name: str, privilege: Privilege, reader: Caller
+    ) -> None:
         authorizer = self.runtime.authorizer
         with self.runtime.db.read() as session:
             store = self.runtime.stores.namespace(session)
@@ -197,13 +252,11 @@ class CatalogResolver:
             except NotFound:
                 raise not_a_table(table) from None
             visible = (
-                self.caller.is_metastore_admin
-                or authorizer.can_see_all_children(self.caller, chain[:-1])
-                or authorizer.can_see(self.caller, chain[-1])
+                reader.is_metastore_admin
+                or authorizer.can_see_all_children(reader, chain[:-1])
+                or authorizer.can_see(reader, chain[-1])
             )
             if not visible:  # answered as missing; the audit log records the denial
                 denial = PermissionDenied(f"{privilege.value} on TABLE '{full_name}' is required")
                 raise Hidden(not_a_table(table).message, denial)
-            authorizer.require_privilege(
-                self.caller, privilege, SecurableType.TABLE, full_name, store
-            )
+            authorizer.require_privilege(reader, privilege, SecurableType.TABLE, full_name, store)
