@@ -200,8 +200,11 @@ class CatalogResolver:
                     f"'{full_name}' is a system table: it is read-only{position(table)}"
                 )
             if full_name not in self.resolved:
+                # Always the querying user's rows, inside a view too: one statement has one
+                # source per name, and these rows never show more than the querying user
+                # could read directly.
                 self.resolved[full_name] = information_schema.source(
-                    self.runtime, reader, full_name
+                    self.runtime, self.caller, full_name
                 )
             return self.resolved[full_name]
         system = SOURCES.get(full_name)

@@ -618,10 +618,11 @@ CORPUS: list[tuple[str, str, tuple[str, ...]]] = [
     ),
     ("WITH x AS (SELECT * FROM system.access.audit) DELETE FROM audit_events", SYNTAX, ("line 1",)),
     ("SELECT * INTO stolen FROM system.access.audit", SYNTAX, ("INTO",)),
-    ("CREATE TABLE stolen AS SELECT * FROM system.access.audit", SYNTAX, ("line 1",)),
+    # A real CTAS (copying the audit log needs SELECT on it); this one names no schema.
+    ("CREATE TABLE stolen AS SELECT * FROM system.access.audit", BAD, ("not fully qualified",)),
     ("ATTACH DATABASE '/tmp/steward-stolen.db' AS stolen", SYNTAX, ("line 1, column 1",)),
     ("PRAGMA query_only = OFF", SYNTAX, ("line 1, column 1",)),
-    ("SET TRANSACTION READ WRITE", SYNTAX, ("line 1, column 1",)),
+    ("SET TRANSACTION READ WRITE", SYNTAX, ("line 1, column 5", "expected TAG")),
     ("SELECT * FROM system.access.audit FOR UPDATE", SYNTAX, ("FOR UPDATE",)),
     # functions with effects, table functions, unbounded constructs
     ("SELECT pg_sleep(10)", BAD, ("pg_sleep()", "not allowed", "line 1, column 8")),
