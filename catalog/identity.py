@@ -49,6 +49,7 @@ from common.text import (
     refuse_controls,
     shown,
 )
+from policy.securables import ACCOUNT_USERS
 
 TOKEN_PREFIX = "dapi"
 ADMIN_NAME = "admin"
@@ -222,6 +223,10 @@ class IdentityService:
         ``name`` is normalized again (callers have; it is idempotent), so no path can
         store a spelling lookups would not find.
         """
+        if normalize_principal_name(name, "name") == ACCOUNT_USERS:
+            raise AlreadyExists(
+                f"'{ACCOUNT_USERS}' is the built-in group of every user: it cannot be created"
+            )
         record = PrincipalRecord(
             id=new_id(),
             kind=kind,

@@ -45,6 +45,8 @@ from casbin.model import Model
 from casbin.persist import Adapter
 from casbin.rbac.role_manager import RoleManager
 
+from policy.securables import ACCOUNT_USERS
+
 MODEL_PATH = Path(__file__).with_name("model.conf")
 ALL_PRIVILEGES = "ALL PRIVILEGES"
 #: How many containers a securable may have (metastore > catalog > schema > object is 3).
@@ -211,9 +213,12 @@ class ClosureRoleManager(RoleManager):
     def print_roles(self) -> None:  # pycasbin's interface; nothing to print in a server
         return None
 
+    #: Roles everything reaches without a link (none here; see MembershipRoleManager).
+    implicit: frozenset[str] = frozenset()
+
     def closure(self, name: str) -> frozenset[str]:
         """Every role ``name`` reaches through one or more links (never ``name`` itself
-        unless a cycle leads back)."""
+        unless a cycle leads back), and the :attr:`implicit` ones."""
         cached = self._closure.get(name)
         if cached is not None:
             return cached
@@ -227,7 +232,7 @@ class ClosureRoleManager(RoleManager):
                         seen.add(role)
                         step.append(role)
             frontier = step
-        closure = frozenset(seen)
+        closure = frozenset(seen) | self.implicit
         self._closure[name] = closure
         return closure
 
@@ -254,6 +259,13 @@ _MATCHER_NODES = (
     ast.Load,
     ast.Constant,
 )
+
+
+class MembershipRoleManager(ClosureRoleManager):
+    """Group membership (``g``): as :class:`ClosureRoleManager`, and every principal is
+    also in ``account users``, with no line saying so (nothing to keep in step)."""
+
+    implicit = frozenset({ACCOUNT_USERS})
 
 
 def compile_matcher(model: Model, functions: dict[str, Callable[..., bool]]) -> Matcher:
@@ -314,7 +326,7 @@ class IndexedEnforcer(casbin.Enforcer):
     def init_rm_map(self) -> None:
         for ptype, assertion in self.model.model.get("g", {}).items():
             if ptype not in self.rm_map:
-                assertion.rm = ClosureRoleManager()
+                assertion.rm = MembershipRoleManager() if ptype == "g" else ClosureRoleManager()
                 self.rm_map[ptype] = assertion.rm
         super().init_rm_map()
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+#: The built-in group every principal belongs to, as on Databricks: grants and policies
+#: may name it; it has no members to manage.
+ACCOUNT_USERS = "account users"
+
 
 class SecurableType(StrEnum):
     """Kinds of object in the namespace, in Unity Catalog's spelling."""

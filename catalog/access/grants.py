@@ -26,7 +26,7 @@ from catalog.store.factory import CatalogStores
 from common.errors import InvalidParameter, NotFound
 from policy.enforcer import PolicyEngine
 from policy.privileges import InapplicablePrivilege, check_applicable
-from policy.securables import Privilege, SecurableType
+from policy.securables import ACCOUNT_USERS, Privilege, SecurableType
 
 
 @dataclass(frozen=True)
@@ -200,6 +200,8 @@ class GrantService:
     @staticmethod
     def _principal(session: Session, name: str) -> str:
         stored = normalize_principal_name(name, "principal")
+        if stored == ACCOUNT_USERS:  # built in: every principal is a member
+            return ACCOUNT_USERS
         found = session.scalar(select(t.Principal.name).where(t.Principal.name == stored))
         if found is None:
             raise NotFound(f"principal '{stored}' does not exist")

@@ -962,6 +962,10 @@ class StatementExecutor:
 
     def _alter_group(self, node: exp.Expression) -> StatementResult:
         self._require_admin()
+        if normalize_principal_name(reading.group_of(node), "group name") == ACCOUNT_USERS:
+            raise InvalidParameter(
+                f"'{ACCOUNT_USERS}' holds every user: its membership cannot be changed"
+            )
         group = self._principal(reading.group_of(node), PrincipalKind.GROUP, "group")
         member_kind, member_name = reading.member_of(node)
         if member_kind == "GROUP":

@@ -24,9 +24,7 @@ from sqlglot import exp
 
 from catalog.sql.errors import refuse
 from common.text import fold_identifier
-
-#: The group every user belongs to, as on Databricks.
-ACCOUNT_USERS = "account users"
+from policy.securables import ACCOUNT_USERS
 
 #: Membership tests, by the (lower-case) name users write.
 MEMBERSHIP_FUNCTIONS = frozenset({"is_account_group_member", "is_member"})

@@ -131,8 +131,9 @@ class World:
 
 
 def closure(world: World, principal: str) -> set[str]:
-    """The principal and every group it reaches through memberships, iterated to a fixpoint."""
-    reached = {principal}
+    """The principal, every group it reaches through memberships (iterated to a fixpoint),
+    and the built-in ``account users`` that holds everyone."""
+    reached = {principal, "account users"}
     changed = True
     while changed:
         changed = False
@@ -362,6 +363,7 @@ def worlds(draw: st.DrawFn) -> World:
         types[f"endpoint{e}"], parent[f"endpoint{e}"] = T.SERVING_ENDPOINT, METASTORE
     principals = users + groups
     owner = {key: draw(st.sampled_from(principals)) for key in types}
+    principals = [*principals, "account users"]  # grantable, never an owner
     admins = {u for u in users if draw(st.integers(0, 4)) == 0}
     # Containers are listed three times so that gates (and inherited grants) are often met.
     keys = list(types)

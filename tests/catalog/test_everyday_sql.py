@@ -100,7 +100,10 @@ def test_add_columns_and_table_properties(world: World) -> None:
     ]
     failed(admin, f"ALTER TABLE {table} ADD COLUMN team STRING", "RESOURCE_ALREADY_EXISTS")
     failed(
-        admin, f"ALTER TABLE {table} ADD COLUMN x INT NOT NULL", "INVALID_PARAMETER_VALUE", "NOT NULL"
+        admin,
+        f"ALTER TABLE {table} ADD COLUMN x INT NOT NULL",
+        "INVALID_PARAMETER_VALUE",
+        "NOT NULL",
     )
     failed(hr, f"ALTER TABLE {table} ADD COLUMN x INT", "PERMISSION_DENIED", "MANAGE")
     ok(admin, f"ALTER TABLE {table} SET TBLPROPERTIES ('quality' = 'gold', 'team' = 'hr')")
@@ -137,3 +140,28 @@ def test_show_grants_to_a_principal(world: World) -> None:
     # and the others are hr's own (not the analyst's or its groups').
     assert ok(analyst, f"SHOW GRANTS TO `{hr}`") == []
     failed(admin, "SHOW GRANTS TO `nobody_at_all`", "RESOURCE_DOES_NOT_EXIST", "nobody_at_all")
+
+
+def test_account_users_is_a_real_grantable_group(world: World) -> None:
+    admin, table = world.admin, f"{world.schema}.open_{unique('t')}"
+    ok(admin, f"CREATE TABLE {table} (a INT)")
+    ok(admin, f"INSERT INTO {table} VALUES (1)")
+    newcomer_name, token = world.server.create_user(f"new_{unique('u')}@example.com")
+    newcomer = world.server.client(token)
+    catalog = world.schema.split(".")[0]
+    failed(newcomer, f"SELECT a FROM {table}", "RESOURCE_DOES_NOT_EXIST")
+    ok(admin, f"GRANT USE CATALOG ON CATALOG {catalog} TO `account users`")
+    ok(admin, f"GRANT USE SCHEMA ON SCHEMA {world.schema} TO `Account Users`")
+    ok(admin, f"GRANT SELECT ON TABLE {table} TO `account users`")
+    assert ok(newcomer, f"SELECT a FROM {table}") == [[1]]  # a user created before or after
+    assert ["account users", "SELECT", "TABLE", table] in ok(
+        newcomer, "SHOW GRANTS TO `account users`"
+    )
+    assert ok(admin, f"SHOW GRANTS ON TABLE {table}") == [
+        ["account users", "SELECT", "TABLE", table]
+    ]
+    failed(admin, "CREATE GROUP `account users`", "RESOURCE_ALREADY_EXISTS", "built-in")
+    ok(admin, f"REVOKE SELECT ON TABLE {table} FROM `account users`")
+    # Nothing left that shows the table to the newcomer: it is missing again.
+    failed(newcomer, f"SELECT a FROM {table}", "RESOURCE_DOES_NOT_EXIST")
+    del newcomer_name

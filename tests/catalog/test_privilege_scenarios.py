@@ -696,11 +696,11 @@ def test_dropping_a_group_drops_its_grants(hub: Hub, tree: Tree) -> None:
 
 
 def test_grant_to_an_account_users_like_group(hub: Hub, tree: Tree) -> None:
-    """Steward has no built-in `account users`; an ordinary group of that name behaves
-    as the docs' examples (back-quoted, a space in the name, any case)."""
+    """The built-in `account users` holds every user, as the docs' examples write it
+    (back-quoted, a space in the name, any case); its membership is not managed."""
     admin, gina = hub.admin, hub.person()
-    ok(admin, "CREATE GROUP `account users`")
-    ok(admin, f"ALTER GROUP `Account Users` ADD USER `{gina.name}`")
+    failed(admin, "CREATE GROUP `account users`", "RESOURCE_ALREADY_EXISTS")
+    failed(admin, f"ALTER GROUP `Account Users` ADD USER `{gina.name}`", "INVALID_PARAMETER_VALUE")
     ok(admin, f"GRANT BROWSE ON CATALOG {tree.catalog} TO `account users`")
     assert grants(admin, f"CATALOG {tree.catalog}") == {("account users", "BROWSE")}
     assert allowed(gina.client, f"DESCRIBE TABLE {tree.table}")

@@ -25,10 +25,19 @@ def engine() -> PolicyEngine:
 def test_grants_reach_down_the_hierarchy_and_through_nested_groups() -> None:
     e = engine()
     assert e.is_granted("alice", "tab", "SELECT")
-    assert e.groups("alice") == {"team", "analysts"}
+    assert e.groups("alice") == {"team", "analysts", "account users"}
     assert not e.is_granted("alice", "tab", "MANAGE")  # ALL PRIVILEGES excludes MANAGE
     assert e.is_granted("bob", "tab", "MANAGE")
     assert not e.is_granted("bob", "tab", "SELECT")
+    assert not e.is_granted("carol", "tab", "SELECT")
+
+
+def test_account_users_holds_everyone_without_a_membership_line() -> None:
+    e = engine()
+    e.grant("account users", "sch", "SELECT")
+    assert e.is_granted("carol", "tab", "SELECT")  # a principal the engine never saw
+    assert e.casbin_enforcer().enforce("carol", "tab", "SELECT")  # Casbin's own path agrees
+    e.revoke("account users", "sch", "SELECT")
     assert not e.is_granted("carol", "tab", "SELECT")
 
 
