@@ -1,19 +1,22 @@
 """What a row filter and two column masks cost a query, side by side with the same query
 without them and with the pre-ABAC way of doing the same (a hand-written view).
 
-A table of ``--rows`` rows (default 1M: id, region, ssn, email, amount) is loaded twice:
-``plain`` with no policy, ``governed`` with a row filter (``region = 'US'`` unless the
-reader is in ``admins``) and masks on ``ssn`` and ``email`` (the value for members of
-``hr`` / ``support``, a constant or NULL for everyone else). The reader is a user in none
-of those groups, holding SELECT on both. Each query runs three ways, interleaved round by
-round so all three see the same minutes of the machine:
+A table of ``--rows`` rows (default 1M: id, region, ssn, email, amount) is loaded three
+times: ``plain`` with no policy, ``governed`` with a row filter (``region = 'US'`` unless
+the reader is in ``admins``) and masks on ``ssn`` and ``email`` (the value for members of
+``hr`` / ``support``, a constant or NULL for everyone else), and ``tagged``, whose columns
+carry governed tags that three ABAC policies on it match to the same filter and masks. The
+reader is a user in none of those groups, holding SELECT on all. Each query runs five
+ways, interleaved round by round so all see the same minutes of the machine:
 
 - **unfiltered**: the query on ``plain``;
 - **policy**: the same query on ``governed`` (the filter and masks are inlined by the SQL
   rewrite, docs/row-access.md);
+- **abac**: the same query on ``tagged`` (the policies reach it through its tags);
 - **view**: the query on a hand-written view over ``plain`` with the same filter and masks
   (``WITH v AS (SELECT … CASE WHEN is_member(…) … FROM plain WHERE …) SELECT … FROM v``:
-  a view's body expanded in place, which is what a view is to the database).
+  a view's body expanded in place, which is what a view is to the database);
+- **steward view**: the query on a real view (``CREATE VIEW``) of that body.
 
 Statements run in-process through the SQL executor (parse, authorize, compile, run),
 without HTTP, so the figures are the statement's own cost. Goal: policy at most 1.2× the
@@ -74,18 +77,24 @@ QUERIES: dict[str, str] = {
 }
 
 
-def _view(query: str, schema: str) -> str:
-    body = (
+def _view_body(schema: str) -> str:
+    return (
         f"SELECT id, region, CASE WHEN is_member('hr') THEN ssn ELSE '***-**-****' END AS ssn, "
         "CASE WHEN is_member('support') THEN email ELSE NULL END AS email, amount "
         f"FROM {schema}.plain WHERE region = 'US' OR is_account_group_member('admins')"
     )
-    return f"WITH v AS ({body}) " + query.format(t="v", key="{key}")
+
+
+def _view(query: str, schema: str) -> str:
+    return f"WITH v AS ({_view_body(schema)}) " + query.format(t="v", key="{key}")
+
+
+TABLES = ("plain", "governed", "tagged")
 
 
 def _load(rt: Runtime, admin: Caller, schema: str, rows: int) -> None:
     sql = StatementExecutor
-    for name in ("plain", "governed"):
+    for name in TABLES:
         sql(rt, admin).execute(
             f"CREATE TABLE {schema}.{name} (id BIGINT NOT NULL, region STRING, ssn STRING, "
             f"email STRING, amount DOUBLE, CONSTRAINT {name}_pk PRIMARY KEY (id))"
@@ -103,7 +112,7 @@ def _load(rt: Runtime, admin: Caller, schema: str, rows: int) -> None:
             }
             for i in range(start_at, min(rows, start_at + chunk))
         ]
-        for name in ("plain", "governed"):
+        for name in TABLES:
             rt.data.write(f"{schema}.{name}", batch)
     for statement in (
         f"CREATE FUNCTION {schema}.us_only(r STRING) RETURNS BOOLEAN RETURN {FILTER}",
@@ -112,6 +121,18 @@ def _load(rt: Runtime, admin: Caller, schema: str, rows: int) -> None:
         f"ALTER TABLE {schema}.governed SET ROW FILTER {schema}.us_only ON (region)",
         f"ALTER TABLE {schema}.governed ALTER COLUMN ssn SET MASK {schema}.ssn_mask",
         f"ALTER TABLE {schema}.governed ALTER COLUMN email SET MASK {schema}.email_mask",
+        f"ALTER TABLE {schema}.tagged ALTER COLUMN region SET TAGS ('geo' = 'region')",
+        f"ALTER TABLE {schema}.tagged ALTER COLUMN ssn SET TAGS ('pii' = 'ssn')",
+        f"ALTER TABLE {schema}.tagged ALTER COLUMN email SET TAGS ('pii' = 'email')",
+        f"CREATE POLICY us ON TABLE {schema}.tagged ROW FILTER {schema}.us_only "
+        "TO `account users` FOR TABLES MATCH COLUMNS has_tag('geo') AS g USING COLUMNS (g)",
+        f"CREATE POLICY ssn ON TABLE {schema}.tagged COLUMN MASK {schema}.ssn_mask "
+        "TO `account users` FOR TABLES MATCH COLUMNS has_tag_value('pii', 'ssn') AS s "
+        "ON COLUMN s",
+        f"CREATE POLICY email ON TABLE {schema}.tagged COLUMN MASK {schema}.email_mask "
+        "TO `account users` FOR TABLES MATCH COLUMNS has_tag_value('pii', 'email') AS e "
+        "ON COLUMN e",
+        f"CREATE VIEW {schema}.v AS {_view_body(schema)}",
     ):
         sql(rt, admin).execute(statement)
 
@@ -154,7 +175,8 @@ def measure(backend: str, directory: Path, args: argparse.Namespace) -> dict[str
                 StatementExecutor(rt, admin).execute(statement)
             began = time.perf_counter()
             _load(rt, admin, "bench.s", args.rows)
-            log(f"{backend}: loaded 2 x {args.rows:,} rows in {time.perf_counter() - began:.0f} s")
+            seconds = time.perf_counter() - began
+            log(f"{backend}: loaded {len(TABLES)} x {args.rows:,} rows in {seconds:.0f} s")
             reader = _reader(rt, admin, "bench.s")
             return _compare(rt, reader, args)
         finally:
@@ -168,14 +190,17 @@ def _compare(rt: Runtime, reader: Caller, args: argparse.Namespace) -> dict[str,
         ways = {
             "unfiltered": query.format(t="bench.s.plain", key="{key}"),
             "policy": query.format(t="bench.s.governed", key="{key}"),
+            "abac": query.format(t="bench.s.tagged", key="{key}"),
             "view": _view(query, "bench.s"),
+            "steward view": query.format(t="bench.s.v", key="{key}"),
         }
         answers = {
             way: StatementExecutor(rt, reader).execute(text.format(key=1)).rows
             for way, text in ways.items()
         }
-        if _rounded(answers["policy"]) != _rounded(answers["view"]):
-            raise SystemExit(f"{label}: the policy and the view answer differently")
+        for way in ("abac", "view", "steward view"):
+            if _rounded(answers["policy"]) != _rounded(answers[way]):
+                raise SystemExit(f"{label}: the policy and the {way} answer differently")
         times: dict[str, list[float]] = {way: [] for way in ways}
         for round_number in range(args.repeats):
             order = list(ways)
@@ -210,7 +235,18 @@ def main() -> None:
     print(f"{args.rows:,} rows per table, median of {args.repeats} rounds, ms per statement")
     for backend in backends:
         rows = [
-            ["query", backend, "unfiltered", "policy", "view", "policy/unfiltered", "policy/view"]
+            [
+                "query",
+                backend,
+                "unfiltered",
+                "policy",
+                "abac",
+                "view",
+                "steward view",
+                "policy/unfiltered",
+                "abac/unfiltered",
+                "policy/view",
+            ]
         ]
         for label, cell in figures[backend].items():
             rows.append(
@@ -219,8 +255,11 @@ def main() -> None:
                     "ms",
                     fmt(cell["unfiltered"], "ms"),
                     fmt(cell["policy"], "ms"),
+                    fmt(cell["abac"], "ms"),
                     fmt(cell["view"], "ms"),
+                    fmt(cell["steward view"], "ms"),
                     ratio(cell["policy"], cell["unfiltered"]),
+                    ratio(cell["abac"], cell["unfiltered"]),
                     ratio(cell["policy"], cell["view"]),
                 ]
             )

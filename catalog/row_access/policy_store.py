@@ -49,6 +49,26 @@ class PolicyRecord:
     updated_by: str
 
 
+def shown_fields(p: PolicyRecord) -> tuple[str | None, ...]:
+    """How SHOW POLICIES and ``system.information_schema.policies`` show a policy: name, what
+    it is on, its kind and function, then TO, EXCEPT, WHEN, MATCH COLUMNS, ON COLUMN and
+    USING COLUMNS as text (None when absent), and its comment."""
+    return (
+        p.name,
+        p.on_type,
+        p.on_name,
+        p.policy_type,
+        p.function_name,
+        ", ".join(p.to),
+        ", ".join(p.except_) or None,
+        p.when,
+        ", ".join(f"{condition} AS {alias}" for condition, alias in p.match) or None,
+        p.on_column,
+        ", ".join(u.text for u in p.using) or None,
+        p.comment,
+    )
+
+
 class SqlPolicyStore:
     def __init__(self, session: Session) -> None:
         self.session = session

@@ -32,7 +32,7 @@ from catalog.records import (
 )
 from catalog.row_access.function_store import castable
 from catalog.row_access.functions import checked_body
-from catalog.row_access.policy_store import PolicyRecord, UsingArgument
+from catalog.row_access.policy_store import PolicyRecord, UsingArgument, shown_fields
 from catalog.runtime import Runtime
 from catalog.sql.compiler import Budgets, ReadQuery, check_text
 from catalog.sql.cpu_gate import statement_cpu
@@ -769,23 +769,7 @@ class StatementExecutor:
         securable_type, full_name = self._target(node)
         on = self._require(Privilege.BROWSE, securable_type, full_name)
         assert on is not None
-        rows = [
-            [
-                p.name,
-                p.on_type,
-                p.on_name,
-                p.policy_type,
-                p.function_name,
-                ", ".join(p.to),
-                ", ".join(p.except_),
-                p.when,
-                ", ".join(f"{c} AS {a}" for c, a in p.match),
-                p.on_column,
-                ", ".join(u.text for u in p.using),
-                p.comment,
-            ]
-            for p in self.rt.policies.on(on)
-        ]
+        rows = [list(shown_fields(p)) for p in self.rt.policies.on(on)]
         return StatementResult(
             _strings(
                 "name",

@@ -56,7 +56,7 @@ from sqlglot import exp
 from catalog.access.authorizer import Authorizer, Caller, ancestor_names
 from catalog.persistence import schema as t
 from catalog.records import SecurableRecord
-from catalog.row_access.policy_store import PolicyRecord, SqlPolicyStore
+from catalog.row_access.policy_store import PolicyRecord, SqlPolicyStore, shown_fields
 from catalog.runtime import Runtime
 from catalog.store.base import NamespaceStore
 from catalog.system_tables import (
@@ -229,18 +229,7 @@ class _Scope:
 
 def _policy_row(p: PolicyRecord) -> tuple[Any, ...]:
     return (
-        p.name,
-        p.on_type,
-        p.on_name,
-        p.policy_type,
-        p.function_name,
-        ", ".join(p.to),
-        ", ".join(p.except_) or None,
-        p.when,
-        ", ".join(f"{condition} AS {alias}" for condition, alias in p.match) or None,
-        p.on_column,
-        ", ".join(u.text for u in p.using) or None,
-        p.comment,
+        *shown_fields(p),
         p.created_by,
         datetime.fromtimestamp(p.created_at / 1000, UTC),
     )

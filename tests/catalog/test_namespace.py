@@ -223,7 +223,7 @@ def test_group_ownership_grants_its_members(runtime: Runtime) -> None:
     carol = runtime.identity.authenticate(
         runtime.identity.issue_token(carol_p, "admin", None, None).value
     )
-    assert carol.groups == frozenset({"team", "outer"})
+    assert carol.groups == frozenset({"team", "outer", "account users"})
     runtime.namespace.create(root, NewSecurable(CATALOG, "teamcat"))
     runtime.namespace.update(root, CATALOG, "teamcat", owner="outer")
     assert [r.name for r in runtime.namespace.list(carol, CATALOG, None, 0, None, 100).items] == [
