@@ -177,10 +177,13 @@ class CatalogResolver:
             return None
         if full_name.split(".")[0] == SYSTEM_CATALOG:
             return None
-        try:
-            found = self.runtime.namespace.get_table(full_name)
-        except NotFound:
-            return None
+        # Asked of every table a query names: the namespace cache answers without a read.
+        found = self.runtime.namespace.cached_table(full_name)
+        if found is None:
+            try:
+                found = self.runtime.namespace.get_table(full_name)
+            except NotFound:
+                return None
         if found.detail.table_type != VIEW or found.detail.view_definition is None:
             return None
         reader = self.reader(table)

@@ -82,8 +82,7 @@ def run_update_or_delete(
             f"{verb} changes at most {limit} rows per statement (STEWARD_MAX_ROWS_PER_WRITE); "
             "this one would change more: narrow its WHERE (e.g. by a range of keys)"
         )
-    columns = [*keys, *(target.layout.record.detail.columns[p] for p in assigned)]
-    columns = [_column(target, c.position) for c in columns]
+    columns = [*keys, *(_column(target, p) for p in assigned)]
     named = [
         {c.name: storable(c, v, k) for c, v, k in zip(columns, row, compiled.kinds, strict=True)}
         for row in raw
