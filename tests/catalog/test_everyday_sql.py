@@ -146,7 +146,7 @@ def test_account_users_is_a_real_grantable_group(world: World) -> None:
     admin, table = world.admin, f"{world.schema}.open_{unique('t')}"
     ok(admin, f"CREATE TABLE {table} (a INT)")
     ok(admin, f"INSERT INTO {table} VALUES (1)")
-    newcomer_name, token = world.server.create_user(f"new_{unique('u')}@example.com")
+    _, token = world.server.create_user(f"new_{unique('u')}@example.com")
     newcomer = world.server.client(token)
     catalog = world.schema.split(".")[0]
     failed(newcomer, f"SELECT a FROM {table}", "RESOURCE_DOES_NOT_EXIST")
@@ -164,4 +164,3 @@ def test_account_users_is_a_real_grantable_group(world: World) -> None:
     ok(admin, f"REVOKE SELECT ON TABLE {table} FROM `account users`")
     # Nothing left that shows the table to the newcomer: it is missing again.
     failed(newcomer, f"SELECT a FROM {table}", "RESOURCE_DOES_NOT_EXIST")
-    del newcomer_name

@@ -18,7 +18,7 @@ def view_name(world: World) -> str:
 
 
 def test_select_on_the_view_suffices_and_filters_apply_for_the_reader(world: World) -> None:
-    admin, outsider_name = world.admin, world.names["outsider"]
+    admin = world.admin
     protect(world)
     view = view_name(world)
     ok(
@@ -62,7 +62,6 @@ def test_select_on_the_view_suffices_and_filters_apply_for_the_reader(world: Wor
     ]
     got = admin.get(f"/api/2.1/unity-catalog/tables/{view}").json()
     assert got["table_type"] == "VIEW" and "salary * 12" in got["view_definition"], got
-    del outsider_name
 
 
 def test_dynamic_view_and_views_over_views(world: World) -> None:
@@ -77,9 +76,7 @@ def test_dynamic_view_and_views_over_views(world: World) -> None:
     ok(admin, f"CREATE VIEW {outer} AS SELECT ssn, reader FROM {dynamic} WHERE id = 1")
     for role in ("hr", "outsider"):
         ok(admin, f"GRANT SELECT ON TABLE {outer} TO `{world.names[role]}`")
-    assert ok(world.users["hr"], f"SELECT * FROM {outer}") == [
-        ["111-11-1111", world.names["hr"]]
-    ]
+    assert ok(world.users["hr"], f"SELECT * FROM {outer}") == [["111-11-1111", world.names["hr"]]]
     assert ok(world.users["outsider"], f"SELECT * FROM {outer}") == [
         ["hidden", world.names["outsider"]]
     ]
