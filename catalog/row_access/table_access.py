@@ -40,7 +40,7 @@ from sqlglot.optimizer.simplify import simplify
 from catalog.data.physical import column_name
 from catalog.records import ColumnRecord, TableRecord
 from catalog.row_access.abac import TablePolicies, applies_to, condition_holds
-from catalog.row_access.function_store import FunctionDefinition, data_type
+from catalog.row_access.function_store import FunctionDefinition, castable, data_type
 from catalog.row_access.policy_store import COLUMN_MASK, PolicyRecord, UsingArgument
 from catalog.sql.rewrite import fix_up
 from catalog.sql.session_functions import SessionContext, bind_session_functions
@@ -198,6 +198,12 @@ class RowAccessPolicies:
                 continue
             assert policy.on_column is not None
             for column in matched[policy.on_column.lower()]:
+                if not castable(function.body.return_type, column.type_text):
+                    raise InvalidState(
+                        f"{shown} masks column '{column.name}' of TABLE '{full_name}' "
+                        f"({column.type_text}) with FUNCTION '{function.full_name}', which "
+                        f"returns {function.body.return_type}: narrow its MATCH COLUMNS"
+                    )
                 if column.position in masked_by:
                     raise InvalidState(
                         f"column '{column.name}' of TABLE '{full_name}' has two masks: "

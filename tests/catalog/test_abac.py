@@ -191,6 +191,20 @@ def test_two_masks_on_one_column_are_an_error_naming_both(world: World) -> None:
     ]
 
 
+def test_a_mask_policy_of_the_wrong_type_fails_closed_naming_it(world: World) -> None:
+    tag_ssn_and_region(world)
+    ok(world.admin, f"ALTER TABLE {world.table} ALTER COLUMN salary SET TAGS ('pii' = 'ssn')")
+    mask_policy(world)
+    message = failed(
+        world.users["outsider"],
+        f"SELECT salary FROM {world.table}",
+        "INVALID_STATE",
+        "salary",
+        "hide_ssn",
+    )
+    assert "returns STRING" in message
+
+
 def test_who_may_define_policies_and_what_is_checked(world: World) -> None:
     analyst, schema, table = world.users["analyst"], world.schema, world.table
     statement = (
