@@ -235,6 +235,48 @@ def test_feature_lookups_read_as_the_config_author_through_filters_and_masks(
     assert again.status_code == 200 and close(again.json()["predictions"], [6.0]), again.text
 
 
+def test_feature_lookups_follow_abac_policies_for_the_config_author(world: World) -> None:
+    """The same through governed tags: policies on the schema reach the feature table's
+    tagged columns, for the config author (TO) and not for others (EXCEPT would skip)."""
+    name = feature_world(world)
+    admin, schema = world.server.admin, f"{world.catalog}.ml"
+    warm = world.consumer_http.post(
+        invocations(name), json={"dataframe_records": [{"id": 2, "b": 0.0}]}
+    )
+    assert warm.status_code == 200, warm.text
+    sql(admin, f"CREATE FUNCTION {schema}.not_two(i BIGINT) RETURN i <> 2")
+    sql(admin, f"CREATE FUNCTION {schema}.tenfold(v DOUBLE) RETURN v * 10")
+    sql(admin, f"ALTER TABLE {world.feats} ALTER COLUMN id SET TAGS ('key' = 'id')")
+    sql(admin, f"ALTER TABLE {world.feats} ALTER COLUMN a SET TAGS ('scaled' = 'yes')")
+    sql(
+        admin,
+        f"CREATE POLICY hide_two ON SCHEMA {schema} ROW FILTER {schema}.not_two "
+        f"TO `{world.scientist}` FOR TABLES "
+        "MATCH COLUMNS has_tag_value('key', 'id') AS k USING COLUMNS (k)",
+    )
+    sql(
+        admin,
+        f"CREATE POLICY scale ON SCHEMA {schema} COLUMN MASK {schema}.tenfold "
+        f"ON COLUMN s TO `{world.scientist}` FOR TABLES "
+        "MATCH COLUMNS has_tag_value('scaled', 'yes') AS s",
+    )
+    answer = world.consumer_http.post(
+        invocations(name), json={"dataframe_records": [{"id": 1, "b": 2.0}, {"id": 3, "b": 0}]}
+    )
+    assert answer.status_code == 200, answer.text
+    assert close(answer.json()["predictions"], [5.0 + 20.0 - 2.0, 5.0 + 60.0])
+    hidden = world.consumer_http.post(
+        invocations(name), json={"dataframe_records": [{"id": 2, "b": 0.0}]}
+    )
+    assert hidden.status_code == 400 and "unknown key" in hidden.text, hidden.text
+    # Untagging the key column takes the row filter policy off at the next invocation.
+    sql(admin, f"ALTER TABLE {world.feats} ALTER COLUMN id UNSET TAGS ('key')")
+    again = world.consumer_http.post(
+        invocations(name), json={"dataframe_records": [{"id": 2, "b": 0.0}]}
+    )
+    assert again.status_code == 200, again.text
+
+
 def test_lookups_merge_column_by_column_row_by_row(world: World) -> None:
     """Features are merged a column at a time; each row still gets what it asked for: a row
     that gives its feature keeps it, its neighbours get theirs looked up, a row that gives
