@@ -9,7 +9,7 @@ their own: ``SELECT`` :mod:`catalog.sql.select_runner`, ``INSERT`` :mod:`catalog
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from catalog.records import (
     TableDetailRecord,
     TableRecord,
 )
-from catalog.row_access.function_store import castable
+from catalog.row_access.function_store import FunctionDefinition, castable
 from catalog.row_access.functions import checked_body
 from catalog.row_access.policy_store import PolicyRecord, UsingArgument, shown_fields
 from catalog.runtime import Runtime
@@ -354,14 +354,9 @@ class StatementExecutor:
         assert isinstance(node, exp.Create)
         _, full_name = self._target(node)
         assert full_name is not None
-        replace = reading.or_replace(node) and self._exists(SecurableType.TABLE, full_name)
-        if replace:
-            self._require(Privilege.OWNERSHIP, SecurableType.TABLE, full_name)
-        else:
-            schema = full_name.rsplit(".", 1)[0]
-            self._require(Privilege.CREATE_TABLE, SecurableType.SCHEMA, schema)
-            if reading.if_not_exists(node) and self._exists(SecurableType.TABLE, full_name):
-                return _ok()
+        replace = self._create_or_replace_gate(node, full_name)
+        if replace is None:
+            return _ok()
         query = reading.query_of(node)
         extra = None
         if query is not None:
@@ -384,6 +379,17 @@ class StatementExecutor:
             if not reading.if_not_exists(node):
                 raise
         return _ok()
+
+    def _create_or_replace_gate(self, node: exp.Create, full_name: str) -> bool | None:
+        """Authorize CREATE [OR REPLACE] TABLE | VIEW: whether it replaces an existing one
+        (which needs what dropping it needs), or None when ``IF NOT EXISTS`` finds one
+        there (nothing to do); creating needs CREATE TABLE on the schema, with its gates."""
+        exists = self._exists(SecurableType.TABLE, full_name)
+        if exists and reading.or_replace(node):
+            self._require(Privilege.OWNERSHIP, SecurableType.TABLE, full_name)
+            return True
+        self._require(Privilege.CREATE_TABLE, SecurableType.SCHEMA, full_name.rsplit(".", 1)[0])
+        return None if exists and reading.if_not_exists(node) else False
 
     def _table_detail(self, node: exp.Create) -> TableDetailRecord:
         """A table defined by its columns (with their masks), key and row filter."""
@@ -483,15 +489,9 @@ class StatementExecutor:
         assert isinstance(node, exp.Create)
         _, full_name = self._target(node)
         assert full_name is not None
-        exists = self._exists(SecurableType.TABLE, full_name)
-        replace = reading.or_replace(node) and exists
-        if replace:
-            self._require(Privilege.OWNERSHIP, SecurableType.TABLE, full_name)
-        else:
-            schema = full_name.rsplit(".", 1)[0]
-            self._require(Privilege.CREATE_TABLE, SecurableType.SCHEMA, schema)
-            if exists and reading.if_not_exists(node):
-                return _ok()
+        replace = self._create_or_replace_gate(node, full_name)
+        if replace is None:
+            return _ok()
         query = reading.query_of(node)
         assert query is not None
         qualified = qualify_tables(query, self.default_catalog, self.default_schema)
@@ -527,12 +527,6 @@ class StatementExecutor:
     def _drop(self, node: exp.Expression) -> StatementResult:
         securable_type, full_name = self._target(node)
         assert full_name is not None
-        kind = reading.statement_kind(node)
-        if kind in (K.DROP_TABLE, K.DROP_VIEW) and self._exists(SecurableType.TABLE, full_name):
-            is_view = self.rt.namespace.get_table(full_name).detail.table_type == VIEW
-            if is_view != (kind is K.DROP_VIEW):
-                what, use = ("a view", "DROP VIEW") if is_view else ("a table", "DROP TABLE")
-                raise InvalidParameter(f"'{full_name}' is {what}: use {use}")
         try:
             # Dropping follows the rule for ownership (docs/privileges.md, owners): the owner of the
             # object or of a container, a metastore admin, or MANAGE with the gates.
@@ -544,6 +538,11 @@ class StatementExecutor:
                     scope.failure = exc.audited()  # "OK" to the caller, the truth to the log
                 return _ok()
             raise
+        kind = reading.statement_kind(node)
+        if kind in (K.DROP_TABLE, K.DROP_VIEW):
+            # After the check above: the kind of an object the caller may not see is
+            # nobody's business (it answered as missing).
+            self._refuse_other_kind(full_name, drop_view=kind is K.DROP_VIEW)
         try:
             if securable_type is SecurableType.MODEL:
                 registry = self.rt.registry
@@ -557,6 +556,15 @@ class StatementExecutor:
             if not reading.if_exists(node):
                 raise
         return _ok()
+
+    def _refuse_other_kind(self, full_name: str, *, drop_view: bool) -> None:
+        try:
+            is_view = self.rt.namespace.get_table(full_name).detail.table_type == VIEW
+        except NotFound:
+            return
+        if is_view != drop_view:
+            what, use = ("a view", "DROP VIEW") if is_view else ("a table", "DROP TABLE")
+            raise InvalidParameter(f"'{full_name}' is {what}: use {use}")
 
     # -- functions, row filters, column masks ----------------------------------------
 
@@ -609,10 +617,6 @@ class StatementExecutor:
         """A row filter (``masked`` None) or column mask as stored, after checking that the
         caller may EXECUTE the function, that it takes the columns given (which exist) and,
         for a filter, that it returns BOOLEAN."""
-        full_name = self._qualify(SecurableType.FUNCTION, list(spec.function))
-        assert full_name is not None
-        self._require(Privilege.EXECUTE, SecurableType.FUNCTION, full_name)
-        function = self.rt.functions.definition(full_name)
         columns = []
         for name in spec.columns:
             found = declared.get(name.lower())
@@ -621,22 +625,36 @@ class StatementExecutor:
             columns.append(found)
         what = "row filter" if masked is None else f"mask of column '{masked}'"
         passed = len(columns) + (0 if masked is None else 1)
-        if len(function.body.parameters) != passed:
-            raise InvalidParameter(
-                f"FUNCTION '{full_name}' takes {len(function.body.parameters)} argument(s), but "
-                f"the {what} passes {passed}"
-            )
-        if masked is None and not function.returns_boolean:
-            raise InvalidParameter(
-                f"a row filter must return BOOLEAN; FUNCTION '{full_name}' returns "
-                f"{function.body.return_type}"
-            )
+        function = self._usable_function(spec.function, passed, what, is_filter=masked is None)
+        full_name = function.full_name
         if masked is not None and not castable(function.body.return_type, types[masked.lower()]):
             raise InvalidParameter(
                 f"the mask of column '{masked}' ({types[masked.lower()]}) cannot be "
                 f"FUNCTION '{full_name}', which returns {function.body.return_type}"
             )
         return PolicyFunctionRef(full_name, tuple(columns))
+
+    def _usable_function(
+        self, parts: Sequence[str], passed: int, what: str, *, is_filter: bool
+    ) -> FunctionDefinition:
+        """The function a filter, mask or policy names, after checking that the caller may
+        EXECUTE it, that it takes the ``passed`` arguments and, for a filter, that it
+        returns BOOLEAN."""
+        full_name = self._qualify(SecurableType.FUNCTION, list(parts))
+        assert full_name is not None
+        self._require(Privilege.EXECUTE, SecurableType.FUNCTION, full_name)
+        function = self.rt.functions.definition(full_name)
+        if len(function.body.parameters) != passed:
+            raise InvalidParameter(
+                f"FUNCTION '{full_name}' takes {len(function.body.parameters)} argument(s), but "
+                f"the {what} passes {passed}"
+            )
+        if is_filter and not function.returns_boolean:
+            raise InvalidParameter(
+                f"a row filter must return BOOLEAN; FUNCTION '{full_name}' returns "
+                f"{function.body.return_type}"
+            )
+        return function
 
     def _protected_table(self, node: exp.Expression) -> TableRecord:
         """The table a row filter or mask statement changes, after checking MANAGE on it
@@ -675,15 +693,7 @@ class StatementExecutor:
         securable_type, full_name = self._target(node)
         assert full_name is not None
         column, tags = reading.tags_of(node)  # type: ignore[arg-type]
-        entity_type = {
-            SecurableType.CATALOG: "catalogs",
-            SecurableType.SCHEMA: "schemas",
-            SecurableType.TABLE: "columns" if column else "tables",
-            SecurableType.MODEL: "registered_models",
-        }.get(securable_type)
-        if entity_type is None:
-            raise InvalidParameter(f"a {securable_type.value} carries no tags")
-        entity = Entity(entity_type, securable_type, full_name, column)
+        entity = Entity.of(securable_type, full_name, column)
         self.rt.tags.change(
             self.caller, entity, tags, unset=reading.statement_kind(node) is K.UNSET_TAGS
         )
@@ -701,22 +711,9 @@ class StatementExecutor:
         assert isinstance(node, d.CreatePolicy)
         on = self._policy_target(node)
         spec = reading.policy_of(node)
-        function_name = self._qualify(SecurableType.FUNCTION, list(spec.function))
-        assert function_name is not None
-        self._require(Privilege.EXECUTE, SecurableType.FUNCTION, function_name)
-        function = self.rt.functions.definition(function_name)
         masks = spec.kind == d.POLICY_COLUMN_MASK
         passed = len(spec.using) + (1 if masks else 0)
-        if len(function.body.parameters) != passed:
-            raise InvalidParameter(
-                f"FUNCTION '{function_name}' takes {len(function.body.parameters)} argument(s), "
-                f"but the policy passes {passed}"
-            )
-        if not masks and not function.returns_boolean:
-            raise InvalidParameter(
-                f"a row filter must return BOOLEAN; FUNCTION '{function_name}' returns "
-                f"{function.body.return_type}"
-            )
+        function = self._usable_function(spec.function, passed, "policy", is_filter=not masks)
         principals = [self._policy_principal(p) for p in (*spec.to, *spec.except_)]
         to, except_ = principals[: len(spec.to)], principals[len(spec.to) :]
         record = PolicyRecord(
@@ -894,19 +891,7 @@ class StatementExecutor:
                 assert column.mask is not None
                 using = ", ".join(column.mask.columns)
                 rows.append([column.name, column.mask.function_name, f"[{using}]"])
-        tagged = [
-            (column, tag)
-            for column in [None, *(c.name for c in detail.columns)]
-            for tag in self.rt.tags.list(
-                self.caller,
-                Entity(
-                    "columns" if column else "tables",
-                    SecurableType.TABLE,
-                    record.full_name,
-                    column,
-                ),
-            )
-        ]
+        tagged = self.rt.tags.list_table(self.caller, record.full_name)
         if tagged:
             rows += [["", "", ""], ["# Tags", "", ""]]
             rows += [[column or name, tag.key, tag.value] for column, tag in tagged]

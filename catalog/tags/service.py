@@ -64,6 +64,16 @@ class Entity:
             )
         return cls(entity_type, securable_type, table, column)
 
+    @classmethod
+    def of(cls, securable_type: SecurableType, full_name: str, column: str | None) -> Entity:
+        """The entity of an object (or of one of a table's columns), as SQL names it."""
+        if column is not None and securable_type is SecurableType.TABLE:
+            return cls("columns", securable_type, full_name, column)
+        for entity_type, kind in ENTITY_TYPES.items():
+            if kind is securable_type and entity_type != "columns":
+                return cls(entity_type, securable_type, full_name)
+        raise InvalidParameter(f"a {securable_type.value} carries no tags")
+
     @property
     def name(self) -> str:
         return f"{self.object_name}.{self.column}" if self.column else self.object_name
@@ -148,6 +158,25 @@ class TagService:
             target, column = self._target(session, caller, entity, Privilege.BROWSE)
             records = SqlTagStore(session).list(target.id, column)
         return [self._tag(entity, r) for r in records]
+
+    def list_table(self, caller: Caller, full_name: str) -> list[tuple[str | None, Tag]]:
+        """A table's tags and its columns', in one read: (None or the column, tag), the
+        table's first, then each column's in column order, by key."""
+        entity = Entity("tables", SecurableType.TABLE, full_name)
+        with self.db.read() as session:
+            target, _ = self._target(session, caller, entity, Privilege.BROWSE)
+            records = SqlTagStore(session).on_objects([target.id])
+            details = self.stores.namespace(session).get_table_details([target.id])
+        detail = details.get(target.id)
+        order = {c.name: c.position for c in (detail.columns if detail else [])}
+        records.sort(key=lambda r: (r.column_name != OBJECT, order.get(r.column_name, -1), r.key))
+        return [
+            (
+                r.column_name or None,
+                self._tag(Entity.of(SecurableType.TABLE, full_name, r.column_name or None), r),
+            )
+            for r in records
+        ]
 
     def unset(self, caller: Caller, entity: Entity, key: str) -> None:
         key = _key(key)
