@@ -18,6 +18,11 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            # SQLite runs DDL in transactions too. As one transaction (BEGIN IMMEDIATE on
+            # our writer engine) the whole upgrade holds the write lock from reading the
+            # version table to the last revision, so a server's workers starting together
+            # migrate once; per-revision transactions let two of them both see it empty.
+            transactional_ddl=True,
         )
         with context.begin_transaction():
             if connection.dialect.name == "postgresql":
