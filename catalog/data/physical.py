@@ -141,6 +141,31 @@ def add_storage_columns(
         )
 
 
+#: The database's own identity of a stored row: what ``UPDATE`` and ``DELETE`` find rows by,
+#: so tables without a primary key can be changed too. SQLite's ``rowid`` (every physical
+#: table has one: none is ``WITHOUT ROWID``) and PostgreSQL's ``ctid`` both stay put while
+#: nothing writes the table — which the statement makes sure of (``catalog/sql/update_delete``).
+ROW_IDENTITY = {"sqlite": "rowid", "postgresql": "ctid"}
+
+
+def row_identity_condition(backend: str) -> sa.TextClause:
+    """``<row identity> = :row_id``: one stored row, found without a scan (PostgreSQL
+    answers a ``ctid`` equality with a TID scan; SQLite's rowid is its b-tree key)."""
+    if backend == "postgresql":
+        return sa.text("ctid = CAST(:row_id AS tid)")
+    return sa.text("rowid = :row_id")
+
+
+def lock_against_writers(connection: Connection, table: sa.Table) -> None:
+    """Keep every other writer off ``table`` until this transaction ends, readers not.
+    PostgreSQL's SHARE ROW EXCLUSIVE lock waits for writers in progress and conflicts
+    with itself; on SQLite the transaction's BEGIN IMMEDIATE already holds the one write
+    lock. The name is ours (``data_…``), quoted by the dialect."""
+    if connection.dialect.name == "postgresql":
+        quoted = connection.dialect.identifier_preparer.quote(table.name)
+        connection.exec_driver_sql(f"LOCK TABLE {quoted} IN SHARE ROW EXCLUSIVE MODE")
+
+
 def upsert_insert(session: Session, table: sa.Table) -> Any:
     """An INSERT of the session's dialect, which has ``on_conflict_do_update`` (both do)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite

@@ -32,7 +32,9 @@ from catalog.data.physical import (
     column_name,
     create_storage,
     has_storage,
+    lock_against_writers,
     physical_table,
+    row_identity_condition,
     upsert_insert,
 )
 from catalog.data.row_cache import RowCache
@@ -251,30 +253,29 @@ class TableDataService:
             self._bump_version(session, layout)
         return deleted
 
-    def update_keys(
+    def update_rows(
         self,
         session: Session,
         layout: TableLayout,
-        rows: Sequence[Mapping[int, Any]],
+        rows: Sequence[tuple[Any, Mapping[int, Any]]],
         positions: Sequence[int],
     ) -> int:
-        """Set the columns at ``positions`` of the rows whose primary key each of ``rows``
-        carries (each {position: value} with the key and those columns, checked by
-        :func:`common.values.check_rows`); only those columns are written. How many rows
-        changed. Used by SQL ``UPDATE``."""
+        """Set the columns at ``positions`` of each stored row named by its row identity
+        (:data:`catalog.data.physical.ROW_IDENTITY`): ``rows`` are (row id, {position:
+        value}) with values checked by :func:`common.values.check_rows`. Only those
+        columns are written. How many rows changed. Used by SQL ``UPDATE``, which holds
+        the table against other writers (:meth:`hold_against_writers`)."""
         if not rows:
             return 0
-        keys = layout.key_columns
-        statement = sa.update(layout.table)
-        for index, column in enumerate(keys):
-            statement = statement.where(layout.physical(column) == sa.bindparam(f"k{index}"))
-        statement = statement.values({column_name(p): sa.bindparam(f"v{p}") for p in positions})
+        backend = session.get_bind().dialect.name
+        statement = (
+            sa.update(layout.table)
+            .where(row_identity_condition(backend))
+            .values({column_name(p): sa.bindparam(f"v{p}") for p in positions})
+        )
         parameters = [
-            {
-                **{f"k{i}": row[c.position] for i, c in enumerate(keys)},
-                **{f"v{p}": row.get(p) for p in positions},
-            }
-            for row in rows
+            {"row_id": row_id, **{f"v{p}": values.get(p) for p in positions}}
+            for row_id, values in rows
         ]
         changed = 0
         for start in range(0, len(parameters), _CHUNK):
@@ -283,6 +284,30 @@ class TableDataService:
         if changed:
             self._bump_version(session, layout)
         return changed
+
+    def delete_rows(self, session: Session, layout: TableLayout, row_ids: Sequence[Any]) -> int:
+        """Delete the stored rows named by their row identity; how many went. Used by
+        SQL ``DELETE``, which holds the table against other writers."""
+        if not row_ids:
+            return 0
+        backend = session.get_bind().dialect.name
+        statement = sa.delete(layout.table).where(row_identity_condition(backend))
+        deleted = 0
+        for start in range(0, len(row_ids), _CHUNK):
+            chunk = [{"row_id": row_id} for row_id in row_ids[start : start + _CHUNK]]
+            deleted += session.execute(statement, chunk).rowcount or 0
+        if deleted:
+            self._bump_version(session, layout)
+        return deleted
+
+    @staticmethod
+    def hold_against_writers(session: Session, layout: TableLayout) -> int:
+        """Keep other writers off the table until the session's transaction ends; the
+        table's data version now (0: never written). A statement that read rows at some
+        version changes them by row identity only if the version is still that one."""
+        connection = session.connection()
+        lock_against_writers(connection, layout.table)
+        return data_version(connection, layout.record.securable.id)
 
     @staticmethod
     def _bump_version(session: Session, layout: TableLayout) -> None:
@@ -414,8 +439,7 @@ class TableDataService:
             return self._latest_rows(layout, keys, access)
         table_id = layout.record.securable.id
         with self.db.statement_read() as connection:
-            found_version = _VERSION.first(connection, {"table_id": table_id})
-            version = found_version[0] if found_version is not None else 0
+            version = data_version(connection, table_id)
             cached = self.row_cache.rows(table_id, version)
             if cached is None:  # rows of a newer version are cached: read, don't keep
                 found = self._latest(connection, layout, list(dict.fromkeys(keys)))
@@ -554,6 +578,12 @@ class TableDataService:
                 stamps.append(_comparable(values[layout.timeseries.name]))
                 rows.append(values)
         return histories
+
+
+def data_version(connection: Connection, table_id: str) -> int:
+    """The table's data version as ``connection``'s transaction sees it (0: never written)."""
+    found = _VERSION.first(connection, {"table_id": table_id})
+    return int(found[0]) if found is not None else 0
 
 
 #: A table's data version (no row: never written, version 0).

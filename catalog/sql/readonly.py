@@ -53,9 +53,30 @@ def run_readonly(
 ) -> list[tuple[Any, ...]]:
     """Every row of ``sql`` (the compiler caps them), read-only, reading only ``tables``
     (enforced by SQLite's authorizer; on PostgreSQL by the compiler), within ``timeout``."""
+    return _run(db, sql, tables, timeout, None)[0]
+
+
+def run_readonly_with_version(
+    db: Database, sql: str, tables: frozenset[str], table_id: str, timeout: float = TIMEOUT_SECONDS
+) -> tuple[list[tuple[Any, ...]], int]:
+    """As :func:`run_readonly`, and the data version of table ``table_id`` read in the
+    same snapshot: ``UPDATE`` and ``DELETE`` write what they read only if it still holds."""
+    rows, version = _run(db, sql, tables, timeout, table_id)
+    return rows, version if version is not None else 0
+
+
+def _run(
+    db: Database, sql: str, tables: frozenset[str], timeout: float, table_id: str | None
+) -> tuple[list[tuple[Any, ...]], int | None]:
     if db.backend == "sqlite":
-        return _run_sqlite(db, sql, tables, timeout)
-    return _run_postgres(db, sql, timeout)
+        return _run_sqlite(db, sql, tables, timeout, table_id)
+    return _run_postgres(db, sql, timeout, table_id)
+
+
+def _version(connection: Any, table_id: str | None) -> int | None:
+    from catalog.data.table_data import data_version
+
+    return data_version(connection, table_id) if table_id is not None else None
 
 
 def physical_schema(db: Database) -> str:
@@ -87,19 +108,23 @@ def _failed(exc: Exception) -> InvalidParameter:
 # -- PostgreSQL ----------------------------------------------------------------------------
 
 
-def _run_postgres(db: Database, sql: str, timeout: float) -> list[tuple[Any, ...]]:
+def _run_postgres(
+    db: Database, sql: str, timeout: float, table_id: str | None
+) -> tuple[list[tuple[Any, ...]], int | None]:
     import psycopg
 
     try:
         with db.read() as session:
-            raw = session.connection().connection.driver_connection
+            connection = session.connection()
+            raw = connection.connection.driver_connection
             with raw.cursor() as cursor:
                 # Must come first in the transaction: nothing has run in it yet.
                 cursor.execute("SET TRANSACTION READ ONLY")
                 cursor.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}")
                 cursor.execute("SET LOCAL TimeZone = 'UTC'")
+                version = _version(connection, table_id)  # one REPEATABLE READ snapshot
                 cursor.execute(sql)
-                return list(cursor.fetchall())
+                return list(cursor.fetchall()), version
     except psycopg.Error as exc:
         if getattr(exc, "sqlstate", None) == _QUERY_CANCELED:
             raise _timed_out(timeout) from None
@@ -129,8 +154,8 @@ def _authorizer(tables: frozenset[str]) -> Any:
 
 
 def _run_sqlite(
-    db: Database, sql: str, tables: frozenset[str], timeout: float
-) -> list[tuple[Any, ...]]:
+    db: Database, sql: str, tables: frozenset[str], timeout: float, table_id: str | None
+) -> tuple[list[tuple[Any, ...]], int | None]:
     deadline = time.monotonic() + timeout
     stopped = False
 
@@ -140,13 +165,15 @@ def _run_sqlite(
         return 1 if stopped else 0
 
     with db.read() as session:
-        raw: sqlite3.Connection = session.connection().connection.driver_connection
+        connection = session.connection()
+        raw: sqlite3.Connection = connection.connection.driver_connection
+        version = _version(connection, table_id)  # begins the snapshot the query reads
         raw.execute("PRAGMA query_only = ON")
         raw.execute("PRAGMA case_sensitive_like = ON")
         raw.set_authorizer(_authorizer(tables))
         raw.set_progress_handler(progress, _PROGRESS_STEPS)
         try:
-            return list(raw.execute(sql).fetchall())
+            return list(raw.execute(sql).fetchall()), version
         except sqlite3.Error as exc:
             if stopped:
                 raise _timed_out(timeout) from None

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from catalog.data.physical import column_name
+from catalog.data.physical import ROW_IDENTITY, column_name
 from catalog.data.table_data import TableLayout
 from catalog.records import ColumnRecord
 
@@ -41,6 +41,12 @@ def _sql_type(column: ColumnRecord) -> str:
     return column.type_text
 
 
+def _row_identity(backend: str) -> exp.Expression:
+    stored = exp.column(ROW_IDENTITY[backend])
+    # ctid (a tid) comes back as text and is cast back where it is used.
+    return exp.cast(stored, "TEXT") if backend == "postgresql" else stored
+
+
 @dataclass(frozen=True)
 class GovernedSource:
     """A managed table of the catalog, as the compiler reads it."""
@@ -49,6 +55,9 @@ class GovernedSource:
     layout: TableLayout = field(repr=False)
     #: The table's row filter and masks for the querying user, if it has any.
     access: RowAccess | None = field(default=None, repr=False)
+    #: A column name under which the stored row's identity (``rowid``/``ctid``) is read
+    #: too, for ``UPDATE`` and ``DELETE`` only (:mod:`catalog.sql.update_delete`).
+    row_identity: str | None = None
 
     @property
     def record_columns(self) -> list[ColumnRecord]:
@@ -57,7 +66,10 @@ class GovernedSource:
     @property
     def columns(self) -> dict[str, str]:
         """Public column name (lower-cased) → Databricks type, in column order."""
-        return {c.name.lower(): _sql_type(c) for c in self.record_columns}
+        columns = {c.name.lower(): _sql_type(c) for c in self.record_columns}
+        if self.row_identity is not None:
+            columns[self.row_identity] = "STRING"
+        return columns
 
     @property
     def names(self) -> dict[str, str]:
@@ -87,6 +99,8 @@ class GovernedSource:
             )
             for c in self.record_columns
         ]
+        if self.row_identity is not None:
+            projections.append(exp.alias_(_row_identity(backend), self.row_identity, quoted=True))
         table = exp.table_(self.layout.table.name, db=schema, quoted=True)
         select = exp.select(*projections).from_(table)
         condition = access.condition(backend) if access is not None else None

@@ -1089,7 +1089,8 @@ STATEMENTS: list[Stmt] = [
         "executeStatement",
     ),
     Stmt("UPDATE {c}.s.k SET id = id WHERE id = 1", K.UPDATE, "executeStatement", DENIED, USER),
-    Stmt("UPDATE {c}.s.t SET id = 3", K.UPDATE, "executeStatement", 400),  # no key
+    Stmt("UPDATE {c}.s.t SET nope = 3", K.UPDATE, "executeStatement", 400),  # no such column
+    Stmt("UPDATE {c}.s.t SET id = 3", K.UPDATE, "executeStatement"),  # no key: by row identity
     Stmt("UPDATE {c}.s.k SET id = id WHERE id = 1", K.UPDATE, "executeStatement", 400),
     Stmt(
         "CREATE TABLE {c}.s.u (id BIGINT NOT NULL, v STRING, CONSTRAINT u PRIMARY KEY (id))",
