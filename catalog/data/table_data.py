@@ -226,33 +226,6 @@ class TableDataService:
         updated = sum(1 for r in rows if _key(layout, r) in existing)
         return WriteResult(len(rows), len(rows) - updated, updated)
 
-    def delete_keys(
-        self, session: Session, layout: TableLayout, keys: Sequence[Mapping[int, Any]]
-    ) -> int:
-        """Delete the rows whose primary key is one of ``keys`` (each {position: value},
-        checked by :func:`common.values.check_rows`); how many rows went. Used by SQL
-        ``MERGE … WHEN MATCHED THEN DELETE``."""
-        if not keys:
-            return 0
-        if not layout.key_columns:
-            raise InvalidParameter(
-                f"'{layout.record.securable.full_name}' has no primary key to delete rows by"
-            )
-        columns = [layout.physical(c) for c in layout.key_columns]
-        wanted = [tuple(k.get(c.position) for c in layout.key_columns) for k in keys]
-        deleted = 0
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            condition = (
-                columns[0].in_([k[0] for k in chunk])
-                if len(columns) == 1
-                else sa.tuple_(*columns).in_(chunk)
-            )
-            deleted += session.execute(sa.delete(layout.table).where(condition)).rowcount or 0
-        if deleted:
-            self._bump_version(session, layout)
-        return deleted
-
     def update_rows(
         self,
         session: Session,

@@ -1078,11 +1078,11 @@ STATEMENTS: list[Stmt] = [
         USER,
     ),
     Stmt(
-        "MERGE INTO {c}.s.t t USING {c}.s.t s ON t.id = s.id WHEN MATCHED THEN DELETE",
+        "MERGE INTO {c}.s.t t USING {c}.s.t s ON t.id = s.id WHEN MATCHED THEN UPDATE SET no = 1",
         K.MERGE,
         "executeStatement",
         400,
-    ),  # no primary key to match rows by
+    ),  # no such column
     Stmt(
         "MERGE INTO {c}.s.k t USING {c}.s.t s ON t.id = s.id WHEN NOT MATCHED THEN INSERT *",
         K.MERGE,

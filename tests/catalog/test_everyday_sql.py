@@ -259,3 +259,35 @@ def test_updates_running_at_once_lose_no_update(world: World) -> None:
         ["a", succeeded],
         ["b", succeeded],
     ]
+
+
+def test_merge_into_a_table_without_a_key(world: World) -> None:
+    admin = world.admin
+    table = f"{world.schema}.stock_{unique('t')}"
+    ok(admin, f"CREATE TABLE {table} (sku STRING, qty INT)")
+    ok(admin, f"INSERT INTO {table} VALUES ('a', 1), ('a', 1), ('b', 2), ('c', 3)")
+    source = "(SELECT 'a' AS sku, 10 AS qty UNION ALL SELECT 'c', 0 UNION ALL SELECT 'd', 4) s"
+    merged = ok(
+        admin,
+        f"MERGE INTO {table} t USING {source} ON t.sku = s.sku "
+        "WHEN MATCHED AND s.qty = 0 THEN DELETE "
+        "WHEN MATCHED THEN UPDATE SET qty = t.qty + s.qty "
+        "WHEN NOT MATCHED THEN INSERT *",
+    )
+    # Both equal 'a' rows are matched and updated, each counted.
+    assert merged == [[4, 2, 1, 1]]
+    assert ok(admin, f"SELECT sku, qty FROM {table} ORDER BY sku, qty") == [
+        ["a", 11],
+        ["a", 11],
+        ["b", 2],
+        ["d", 4],
+    ]
+    failed(
+        admin,
+        f"MERGE INTO {table} t USING (SELECT 'b' AS sku UNION ALL SELECT 'b') s "
+        "ON t.sku = s.sku WHEN MATCHED THEN DELETE",
+        "INVALID_PARAMETER_VALUE",
+        "DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE",
+        "one target row",
+    )
+    assert ok(admin, f"SELECT count(*) FROM {table}") == [[4]]

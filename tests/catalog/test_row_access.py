@@ -234,14 +234,39 @@ def test_writes_by_filtered_users_carry_only_what_they_see(world: World) -> None
         [2, "***-**-2222"],
         [4, None],
     ]
-    # MERGE into a table whose filter or mask applies to the writer is refused.
+    # MERGE into a protected table: matching sees only the writer's rows, with masked
+    # values; an UPDATE writes only what it assigns (the real ssn stays); a row the
+    # writer cannot see matches nothing (3 comes as not matched).
+    writer = world.users["analyst"]
     ok(admin, f"GRANT MODIFY ON TABLE {world.table} TO `{analyst}`")
-    failed(
-        world.users["analyst"],
-        f"MERGE INTO {world.table} t USING {copy} s ON t.id = s.id WHEN MATCHED THEN DELETE",
-        "INVALID_PARAMETER_VALUE",
-        "row filter or column mask",
+    source = (
+        "(SELECT 2 AS id, 250.0 AS salary UNION ALL SELECT 4, 450.0 UNION ALL SELECT 3, 30.0 "
+        "UNION ALL SELECT 6, 60.0) s"
     )
+    failed(
+        writer,
+        f"MERGE INTO {world.table} t USING {source} ON t.id = s.id\n"
+        "WHEN MATCHED THEN UPDATE SET region = t.ssn",
+        "INVALID_PARAMETER_VALUE",
+        "masked",
+        "line 2, column",
+    )
+    merged = ok(
+        writer,
+        f"MERGE INTO {world.table} t USING {source} ON t.id = s.id "
+        "WHEN MATCHED AND t.ssn = '***-**-2222' THEN UPDATE SET salary = s.salary "
+        "WHEN MATCHED THEN DELETE "
+        "WHEN NOT MATCHED AND s.id > 5 THEN INSERT (id, region, salary) "
+        "VALUES (s.id, 'EU', s.salary)",
+    )
+    assert merged == [[3, 1, 1, 1]]
+    assert ok(world.users["hr"], f"SELECT * FROM {world.table} ORDER BY id") == [
+        [1, "US", "111-11-1111", 100.0],
+        [2, "EU", "222-22-2222", 250.0],
+        [3, "US", "333-33-3333", 300.0],
+        [5, None, "555-55-5555", 500.0],
+        [6, "EU", None, 60.0],
+    ]
 
 
 def test_rows_lookup_api_applies_filter_and_masks(world: World) -> None:
