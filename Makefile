@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # OpenAPI document against a real server, about a minute per backend.
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench console-screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.catalog_api
+
+# Screenshots of every console page into docs/console/ (headless Debian chromium).
+console-screenshots: $(STAMP)
+	$(BIN)/python scripts/console_screenshots.py
 
 clean:
 	rm -rf $(VENV) .steward .pytest_cache .ruff_cache

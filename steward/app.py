@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from catalog.access.authorizer import Authorizer
 from catalog.access.cache_sync import drop_on_namespace_changes
@@ -28,7 +29,7 @@ from catalog.audit.group_commit import GroupCommitter
 from catalog.audit.recorder import AuditRecorder
 from catalog.config import Settings, SettingsError
 from catalog.data.table_data import TableDataService
-from catalog.http.app import build_app
+from catalog.http.app import SwaggerAssets, build_app
 from catalog.identity import IdentityService
 from catalog.logs import configure_logging, get_logger
 from catalog.namespace import NamespaceService
@@ -55,6 +56,13 @@ from registry.persistence.migrations import VERSIONS as REGISTRY_VERSIONS
 from registry.services import RegistryServices
 from registry.serving.cache import ModelCache
 from registry.serving.endpoint_service import ServingService
+from steward.console.app import (
+    FAVICON,
+    SWAGGER_CSS,
+    SWAGGER_JS,
+    ConsoleMiddleware,
+    build_console,
+)
 from steward.supervision import end_with_supervisor
 
 #: The registry's HTTP routers, after the catalog's.
@@ -240,11 +248,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database=runtime.db.backend,
         storage_root=str(settings.storage_root),
     )
+    console = build_console()
     app = build_app(
         runtime,
         REGISTRY_ROUTERS,
         on_shutdown=lambda: shutdown(runtime),
         first_routers=(serving_routes.invocations,),
+        front=(Middleware(ConsoleMiddleware, console=console),),
+        swagger=SwaggerAssets(SWAGGER_JS, SWAGGER_CSS, FAVICON),
     )
     app.state.registry = services
+    console.state.api_app = app  # the console's pages call the API through the whole app
     return app

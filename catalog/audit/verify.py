@@ -285,3 +285,22 @@ def _checkpoint_pins(
         for lane in known
     }
     return pins, lane_pins
+
+
+@dataclass(frozen=True)
+class LastCheckpoint:
+    id: int
+    created_at: datetime
+    signed: bool
+
+
+def last_checkpoint(session: Session) -> LastCheckpoint | None:
+    """The newest checkpoint, as the console's chain status shows it (none yet: None)."""
+    row = session.execute(
+        select(t.AuditCheckpoint.id, t.AuditCheckpoint.created_at, t.AuditCheckpoint.signature)
+        .order_by(t.AuditCheckpoint.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return LastCheckpoint(row.id, utc(row.created_at), row.signature is not None)

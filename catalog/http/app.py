@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 
 from catalog.http.direct import DirectRoutesMiddleware, direct_routes
 from catalog.http.errors import install_error_handlers
@@ -65,14 +69,29 @@ CATALOG_ROUTERS: tuple[APIRouter, ...] = (
 DOCS_PATHS = ("/docs", "/openapi.json", "/docs/oauth2-redirect")
 
 
+@dataclass(frozen=True)
+class SwaggerAssets:
+    """Where the /docs page loads Swagger UI from (served by this app, not a CDN)."""
+
+    js_url: str
+    css_url: str
+    favicon_url: str
+
+
 def build_app(
     runtime: Runtime,
     extra_routers: Sequence[APIRouter] = (),
     on_shutdown: Callable[[], None] | None = None,
     first_routers: Sequence[APIRouter] = (),
+    front: Sequence[Middleware] = (),
+    swagger: SwaggerAssets | None = None,
 ) -> FastAPI:
     """``first_routers`` are matched before all others: routing tries routes in order, so
-    the hottest path (serving invocations) should not wait behind a hundred others."""
+    the hottest path (serving invocations) should not wait behind a hundred others.
+    ``front``: middleware that answers some paths itself (the web console), installed
+    just inside the request context, so its requests get a request id and an access line
+    but no bearer-token authentication or audit of their own. ``swagger``: local assets
+    for /docs (else FastAPI's defaults, which load from a CDN)."""
 
     readiness = Readiness(runtime)
 
@@ -88,7 +107,7 @@ def build_app(
         title="Steward",
         version="0.1.0",
         description="A governed catalog for data and ML assets, Unity Catalog-compatible.",
-        docs_url=DOCS_PATHS[0],
+        docs_url=DOCS_PATHS[0] if swagger is None else None,
         openapi_url=DOCS_PATHS[1],
         swagger_ui_oauth2_redirect_url=DOCS_PATHS[2],
         redoc_url=None,
@@ -96,6 +115,8 @@ def build_app(
         dependencies=[Depends(audit_route)],
     )
     app.state.runtime = runtime
+    if swagger is not None:
+        _serve_docs(app, swagger)
     rest = [r for r in (*CATALOG_ROUTERS, *extra_routers) if r not in first_routers]
     routers = (*first_routers, *rest)
     for router in routers:
@@ -117,6 +138,8 @@ def build_app(
     app.add_middleware(AuthenticationMiddleware, public_paths=frozenset(DOCS_PATHS))
     app.add_middleware(HeaderLimitMiddleware, max_bytes=runtime.settings.max_header_bytes)
     app.add_middleware(AuditMiddleware, public_paths=frozenset(DOCS_PATHS))
+    for middleware in reversed(front):
+        app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     app.add_middleware(RequestContextMiddleware)
     # Outermost of all: probes (health, and the Databricks SDKs' start-up probe of
     # catalog/http/well_known.py) need no token, write no audit event and no access line.
@@ -124,6 +147,23 @@ def build_app(
     app.add_middleware(HealthMiddleware, readiness=readiness)
     app.openapi = _documented(app, routers)  # type: ignore[method-assign]
     return app
+
+
+def _serve_docs(app: FastAPI, swagger: SwaggerAssets) -> None:
+    @app.get(DOCS_PATHS[0], include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=DOCS_PATHS[1],
+            title="Steward API",
+            swagger_js_url=swagger.js_url,
+            swagger_css_url=swagger.css_url,
+            swagger_favicon_url=swagger.favicon_url,
+            oauth2_redirect_url=DOCS_PATHS[2],
+        )
+
+    @app.get(DOCS_PATHS[2], include_in_schema=False)
+    async def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
 
 # -- the OpenAPI document -----------------------------------------------------------------

@@ -292,6 +292,15 @@ class ServingService:
 
     # -- invocation ---------------------------------------------------------------------
 
+    def served_versions(self, found: Endpoint) -> list[ResolvedVersion]:
+        """The versions the endpoint's served entities stand for now (an alias followed)."""
+        return [
+            resolve_version(
+                self.db, self.stores, entity.entity_name, entity.entity_version, entity.alias
+            )
+            for entity in found.row.config.served_entities
+        ]
+
     def endpoint(self, name: str) -> Endpoint:
         """The endpoint as the invocation path sees it (cached for :data:`TTL` seconds)."""
         return self.endpoints.get(name.lower(), lambda: self._load_endpoint(name))

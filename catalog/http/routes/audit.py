@@ -1,4 +1,5 @@
-"""``GET /api/2.1/steward/audit``: the audit log, filtered and paged (docs/audit.md).
+"""``GET /api/2.1/steward/audit``: the audit log, filtered and paged (docs/audit.md), and
+``GET …/audit/verification``: the hash chain walked now, with the newest checkpoint.
 
 Reading it needs SELECT on ``system.access.audit`` (metastore admins by default),
 the same rule as ``SELECT … FROM system.access.audit`` on the SQL endpoint.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -21,6 +23,7 @@ from pydantic import BaseModel
 
 from catalog.audit.events import ChainedEvent
 from catalog.audit.query import AuditFilter, cursor_at, follow, lane_heads, parse_moment, search
+from catalog.audit.verify import last_checkpoint, verify
 from catalog.http.deps import RuntimeDep
 from catalog.http.guards import SYSTEM_TABLE, guard
 from catalog.pagination import decode_token, encode_token, page_size
@@ -204,4 +207,60 @@ def _following(
     return ListAuditEventsResponse(
         events=[AuditEventInfo.of(chained) for chained in found],
         next_page_token=encode_cursor(advanced),
+    )
+
+
+class AuditCheckpointInfo(BaseModel):
+    id: int
+    #: ISO 8601, UTC.
+    created_at: str
+    #: Signed with the server's audit key (``STEWARD_AUDIT_KEY``).
+    signed: bool
+
+
+class AuditVerificationResponse(BaseModel):
+    ok: bool
+    events: int
+    lanes: int
+    checkpoints: int
+    #: Checkpoint signatures checked with the server's key (0 without one).
+    signed_checkpoints_checked: int
+    #: The first problem found (``null`` when the chain holds).
+    first_bad: str | None = None
+    #: The problems found, in log order, at most 100.
+    problems: list[str]
+    last_checkpoint: AuditCheckpointInfo | None = None
+    #: When this walk was made (ISO 8601, UTC).
+    verified_at: str
+
+
+@router.get(
+    "/audit/verification",
+    dependencies=[guard(SYSTEM_TABLE, system_table=AUDIT)],
+    operation_id="verifyAuditLog",
+)
+def verify_audit_log(rt: RuntimeDep) -> AuditVerificationResponse:
+    """Walk the whole hash chain now, as ``steward audit verify`` does (with the server's
+    audit key, when it has one, checking checkpoint signatures), and name the newest
+    checkpoint. Needs what reading the log needs; a long log takes a while to walk."""
+    with rt.db.read() as session:
+        report = verify(session, rt.settings.audit_key)
+        last = last_checkpoint(session)
+    problems = sorted(report.problems)
+    return AuditVerificationResponse(
+        ok=report.ok,
+        events=report.events,
+        lanes=report.lanes,
+        checkpoints=report.checkpoints,
+        signed_checkpoints_checked=report.signed_checkpoints,
+        first_bad=None if report.first is None else report.first.message,
+        problems=[p.message for p in problems[:100]],
+        last_checkpoint=None
+        if last is None
+        else AuditCheckpointInfo(
+            id=last.id,
+            created_at=last.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            signed=last.signed,
+        ),
+        verified_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
     )
