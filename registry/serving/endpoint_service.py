@@ -56,6 +56,7 @@ from registry.serving.cache import TTL, ModelCache, ResolvedVersion, TtlCache, r
 from registry.serving.config import AutoCapture, EndpointConfig, inference_table_detail
 from registry.serving.endpoint_store import EndpointRow, EndpointStore
 from registry.serving.invocation import Invoker, Outcome
+from registry.serving.query_schema import query_openapi
 from registry.serving.tags import EndpointTag
 
 ENDPOINT = SecurableType.SERVING_ENDPOINT
@@ -292,14 +293,25 @@ class ServingService:
 
     # -- invocation ---------------------------------------------------------------------
 
-    def served_versions(self, found: Endpoint) -> list[ResolvedVersion]:
-        """The versions the endpoint's served entities stand for now (an alias followed)."""
-        return [
+    def query_schema(self, found: Endpoint) -> dict[str, Any]:
+        """The endpoint's query API as OpenAPI (:mod:`registry.serving.query_schema`), from
+        the versions its served entities stand for now (an alias followed)."""
+        versions: list[ResolvedVersion] = [
             resolve_version(
                 self.db, self.stores, entity.entity_name, entity.entity_version, entity.alias
             )
             for entity in found.row.config.served_entities
         ]
+        looked_up: set[str] = set()
+        for version in versions:
+            for lookup in version.feature_lookups:
+                features = lookup.feature_names
+                if features is None:  # every column of the table but its keys
+                    layout = self.data.layout(lookup.table_name)
+                    keys = {c.name for c in layout.key_columns}
+                    features = [c.name for c in layout.columns if c.name not in keys]
+                looked_up.update(lookup.output_name(feature) for feature in features)
+        return query_openapi(found.record.full_name, versions, looked_up)
 
     def endpoint(self, name: str) -> Endpoint:
         """The endpoint as the invocation path sees it (cached for :data:`TTL` seconds)."""

@@ -27,11 +27,11 @@ JSON_TYPES = {
 }
 
 
-def record_schema(versions: list[ResolvedVersion]) -> dict[str, Any]:
-    """The JSON Schema of one record (``dataframe_records`` item) the served versions take."""
+def record_schema(versions: list[ResolvedVersion], looked_up: set[str]) -> dict[str, Any]:
+    """The JSON Schema of one record (``dataframe_records`` item) the served versions take;
+    ``looked_up``: the model inputs their feature lookups fill."""
     properties: dict[str, Any] = {}
     required: list[str] = []
-    looked_up: set[str] = set()
     for version in versions:
         for lookup in version.feature_lookups:
             for key in lookup.lookup_key:
@@ -40,10 +40,6 @@ def record_schema(versions: list[ResolvedVersion]) -> dict[str, Any]:
                 )
                 if key not in required:
                     required.append(key)
-            looked_up.update(lookup.output_name(f) for f in lookup.feature_names or [])
-            if lookup.feature_names is None:
-                looked_up.add("*" + lookup.table_name)
-    any_table_lookup = any(name.startswith("*") for name in looked_up)
     for version in versions:
         for column in version.columns or ():
             name = str(column.get("name"))
@@ -51,17 +47,18 @@ def record_schema(versions: list[ResolvedVersion]) -> dict[str, Any]:
             schema: dict[str, Any] = {"x-mlflow-type": kind}
             if kind in JSON_TYPES:
                 schema["type"] = JSON_TYPES[kind]
-            filled = name in looked_up or any_table_lookup
-            if filled:
+            if name in looked_up:
                 schema["description"] = "looked up from a feature table when left out"
             properties.setdefault(name, schema)
-            if not filled and not column.get("optional") and name not in required:
+            if name not in looked_up and not column.get("optional") and name not in required:
                 required.append(name)
     return {"type": "object", "properties": properties, "required": required}
 
 
-def query_openapi(endpoint: str, versions: list[ResolvedVersion]) -> dict[str, Any]:
-    record = record_schema(versions)
+def query_openapi(
+    endpoint: str, versions: list[ResolvedVersion], looked_up: set[str]
+) -> dict[str, Any]:
+    record = record_schema(versions, looked_up)
     return {
         "openapi": "3.1.0",
         "info": {"title": endpoint, "version": "1"},

@@ -1353,6 +1353,25 @@ def test_reading_the_log_needs_select_on_the_audit_table(server: ServerHandle) -
     assert allowed.status_code == 200 and allowed.json()["events"]
 
 
+def test_the_chain_is_verified_over_http_for_those_who_may_read_the_log(
+    server: ServerHandle,
+) -> None:
+    """``GET …/audit/verification`` walks the chain as ``steward audit verify`` does (the
+    console's chain status); reading it needs what reading the log needs."""
+    _, token = server.create_user()
+    denied = server.client(token).get(f"{AUDIT}/verification")
+    assert denied.status_code == 403
+    assert "SELECT on table 'system.access.audit'" in denied.json()["message"]
+    report = server.admin.get(f"{AUDIT}/verification")
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert body["ok"] is True and body["problems"] == [] and body["first_bad"] is None
+    assert body["events"] > 0 and body["lanes"] >= 1
+    assert body["verified_at"].endswith("Z")
+    checkpoint = body["last_checkpoint"]
+    assert checkpoint is None or (checkpoint["id"] >= 1 and checkpoint["created_at"].endswith("Z"))
+
+
 def test_follow_token_lists_what_comes_next(server: ServerHandle) -> None:
     admin = server.admin
     head = admin.get(AUDIT, params={"max_results": 1}).json()

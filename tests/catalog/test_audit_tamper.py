@@ -22,11 +22,14 @@ from catalog.audit.recorder import AuditScope, enter_scope, leave_scope
 from catalog.audit.verify import Report, verify
 from catalog.namespace import NewSecurable
 from catalog.persistence import schema as t
+from catalog.persistence.engine import Database
 from catalog.runtime import Runtime
 from policy.securables import SecurableType
+from tests.support import backends, database_url_for, start_server
 from tests.support import run_steward as steward
 
 KEY = b"audit-key-kept-outside-the-database"
+VERIFICATION = "/api/2.1/steward/audit/verification"
 
 
 def make_events(rt: Runtime, count: int) -> list[str]:
@@ -417,3 +420,46 @@ def test_verify_finds_the_database_as_the_server_does_and_never_creates_one(
         no_key.stderr.strip()
         == f"error: cannot read --key-file {empty / 'k'}: No such file or directory"
     )
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_the_verification_route_names_a_modified_event_and_the_last_checkpoint(
+    backend: str, tmp_path: Path
+) -> None:
+    """The console shows the chain's status from ``GET …/audit/verification``: after
+    tampering it must say so, naming the event, and name the newest checkpoint."""
+    with database_url_for(backend, tmp_path) as url:
+        server = start_server(url, tmp_path / "storage", {"STEWARD_AUDIT_KEY": KEY.decode()})
+        try:
+            admin = server.admin
+            for name in ("a", "b", "c"):
+                assert admin.post("/api/2.1/unity-catalog/catalogs", json={"name": name}).is_success
+            steward(
+                "audit",
+                "checkpoint",
+                "--database-url",
+                url,
+                "--storage-root",
+                str(tmp_path / "storage"),
+                extra_env={"STEWARD_AUDIT_KEY": KEY.decode()},
+            )
+            clean = admin.get(VERIFICATION).json()
+            assert clean["ok"] is True and clean["signed_checkpoints_checked"] >= 1
+            assert clean["last_checkpoint"]["signed"] is True
+            db = Database(url)
+            try:
+                with db.transaction() as session:
+                    victim = session.execute(
+                        text("SELECT id, event_id FROM audit_events ORDER BY id LIMIT 1 OFFSET 2")
+                    ).one()
+                    session.execute(
+                        text("UPDATE audit_events SET user_name = 'mallory' WHERE id = :id"),
+                        {"id": victim.id},
+                    )
+            finally:
+                db.dispose()
+            bad = admin.get(VERIFICATION).json()
+            assert bad["ok"] is False and victim.event_id in bad["first_bad"]
+            assert "modified" in bad["first_bad"]
+        finally:
+            server.stop()

@@ -168,6 +168,29 @@ def feature_world(world: World) -> str:
     return name
 
 
+def test_the_query_schema_tells_a_query_only_caller_what_to_send(world: World) -> None:
+    """Databricks' ``get_open_api``: the consumer may QUERY the endpoint but not read the
+    model, and still learns the record it takes: the lookup key (required), the looked-up
+    feature (optional) and the other input (required)."""
+    name = feature_world(world)
+    document = world.consumer_http.get(f"{ENDPOINTS}/{name}/openapi")
+    assert document.status_code == 200, document.text
+    body = document.json()
+    assert body["openapi"].startswith("3.")
+    (path,) = body["paths"]
+    assert path == f"/serving-endpoints/{name}/invocations"
+    schema = body["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    record = schema["properties"]["dataframe_records"]["items"]
+    assert list(record["properties"]) == ["id", "a", "b"]
+    assert record["required"] == ["id", "b"]
+    assert record["properties"]["b"]["type"] == "number"
+    assert "looked up" in record["properties"]["a"]["description"]
+    # Without QUERY (nor ownership), the endpoint is hidden: the schema answers as missing.
+    _, stranger_token = world.server.create_user()
+    hidden = world.server.client(stranger_token).get(f"{ENDPOINTS}/{name}/openapi")
+    assert hidden.status_code == 404
+
+
 def test_features_are_looked_up_by_key_and_request_values_override(world: World) -> None:
     name = feature_world(world)
     answer = world.consumer_http.post(

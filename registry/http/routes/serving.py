@@ -35,7 +35,6 @@ from registry.serving.cache import TTL
 from registry.serving.config import EndpointConfig, parse_config
 from registry.serving.endpoint_service import Endpoint, ServingService
 from registry.serving.invocation import Outcome
-from registry.serving.query_schema import query_openapi
 from registry.serving.tags import MAX_TAGS, EndpointTag
 
 ENDPOINT = SecurableType.SERVING_ENDPOINT
@@ -260,8 +259,7 @@ def get_endpoint(name: str, serving: ServingDep) -> EndpointResponse:
 def get_endpoint_openapi(name: str, serving: ServingDep) -> dict[str, Any]:
     """Databricks' ``serving_endpoints.get_open_api``: the endpoint's query API as an
     OpenAPI document, built from what it serves (registry/serving/query_schema.py)."""
-    found = serving.get(name)
-    return query_openapi(found.record.full_name, serving.served_versions(found))
+    return serving.query_schema(serving.get(name))
 
 
 @router.put(
