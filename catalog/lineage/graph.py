@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog.lineage.model import NodeType
 from catalog.persistence.schema import LineageNode, Securable
 
 #: Ids per ``IN (…)`` list; a larger frontier is split (SQLite's default limit is 32766).
@@ -170,6 +171,14 @@ def start_nodes(session: Session, securable_id: str) -> list[int]:
     """The nodes of one catalog object: a table's node, or a model's and its versions'."""
     query = select(LineageNode.id).where(LineageNode.securable_id == securable_id)
     return list(session.scalars(query.order_by(LineageNode.id)))
+
+
+def external_start_nodes(session: Session, node_key: str) -> list[int]:
+    """The node of the external dataset keyed ``node_key`` (``ext:<digest>``), if any."""
+    query = select(LineageNode.id).where(
+        LineageNode.node_type == NodeType.EXTERNAL.value, LineageNode.node_key == node_key
+    )
+    return list(session.scalars(query))
 
 
 def load_nodes(session: Session, ids: Sequence[int]) -> dict[int, NodeRow]:

@@ -28,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from sqlalchemy.orm import Session
+
 from catalog.access.authorizer import Authorizer, Caller, Hidden, ancestor_names
 from catalog.lineage.edge_writer import CHUNK, Recorded, record_edges
 from catalog.lineage.graph import (
@@ -35,7 +37,9 @@ from catalog.lineage.graph import (
     Direction,
     EdgeRow,
     NodeRow,
+    Traversal,
     column_edges_among,
+    external_start_nodes,
     load_nodes,
     start_nodes,
     traverse,
@@ -167,14 +171,67 @@ class LineageService:
             self._require_visible(caller, record, store, missing)
             details = store.get_table_details([record.id])
             start = start_nodes(session, record.id)
-            walked = traverse(session, start, direction, depth, max_nodes)
-            rows = load_nodes(session, walked.node_ids)
-            visible = self._visibility(caller, rows, store, set(start))
-            columns = column_edges_among(session, rows) if include_columns else None
+            walked, rows, visible, columns = self._walk(
+                session, caller, store, start, direction, depth, include_columns, max_nodes
+            )
         if not start:  # never recorded: the object alone
             node_type = securable_node(record, details.get(record.id)).node_type.value
             only = NodeView(f"{node_type}:{record.id}", node_type, record.full_name, False)
             return LineageGraph([only], [], [] if include_columns else None)
+        return self._view(walked, rows, visible, columns)
+
+    def graph_of_external(
+        self,
+        caller: Caller,
+        node_id: str,
+        direction: Direction,
+        depth: int,
+        include_columns: bool = False,
+        max_nodes: int = MAX_NODES,
+    ) -> LineageGraph:
+        """The neighbourhood of an external dataset, named by the id a graph gave it
+        (``EXTERNAL:ext:…``): it has no catalog name to ask by. Everyone sees external
+        datasets; what lies around them is redacted as in :meth:`graph`."""
+        node_type, _, key = node_id.partition(":")
+        if node_type != NodeType.EXTERNAL.value or not key:
+            raise InvalidParameter(
+                f"node_id '{node_id}' is not an external dataset's id (EXTERNAL:…); name "
+                "tables, models and serving endpoints by full_name"
+            )
+        with self.db.read() as session:
+            store = self.stores.namespace(session)
+            start = external_start_nodes(session, key)
+            if not start:
+                raise NotFound(f"no external dataset '{node_id}' has lineage")
+            walked, rows, visible, columns = self._walk(
+                session, caller, store, start, direction, depth, include_columns, max_nodes
+            )
+        return self._view(walked, rows, visible, columns)
+
+    def _walk(
+        self,
+        session: Session,
+        caller: Caller,
+        store: NamespaceStore,
+        start: list[int],
+        direction: Direction,
+        depth: int,
+        include_columns: bool,
+        max_nodes: int,
+    ) -> tuple[Traversal, dict[int, NodeRow], dict[int, bool], list[ColumnEdgeRow] | None]:
+        walked = traverse(session, start, direction, depth, max_nodes)
+        rows = load_nodes(session, walked.node_ids)
+        visible = self._visibility(caller, rows, store, set(start))
+        columns = column_edges_among(session, rows) if include_columns else None
+        return walked, rows, visible, columns
+
+    @staticmethod
+    def _view(
+        walked: Traversal,
+        rows: dict[int, NodeRow],
+        visible: dict[int, bool],
+        columns: list[ColumnEdgeRow] | None,
+    ) -> LineageGraph:
         ids = _Ids(visible, rows)
         nodes = [_node_view(ids.of(n), rows[n], visible[n]) for n in walked.node_ids]
         edges = [_edge_view(ids, e) for e in walked.edges]

@@ -480,6 +480,40 @@ def test_bad_reads(
 # -- who sees what ------------------------------------------------------------------------
 
 
+def test_an_external_dataset_is_a_start_by_its_node_id(server: ServerHandle) -> None:
+    """External datasets have no catalog name: a graph is asked for from one by the id an
+    answer gave it, and what is around it is redacted as from any start."""
+    admin = server.admin
+    tree = make_tables(admin, "hidden_sink", "open_sink")
+    hidden_sink, open_sink = tree.table("hidden_sink"), tree.table("open_sink")
+    source = dataset(f"raw/{unique('f')}.parquet", "s3://lake")
+    post(admin, event([source], [dataset(hidden_sink), dataset(open_sink)]))
+    external = next(
+        n for n in graph(admin, open_sink, "upstream", 1)["nodes"] if n["type"] == "EXTERNAL"
+    )
+    user, token = server.create_user()
+    ok(admin, f"GRANT SELECT ON TABLE {open_sink} TO `{user}`")
+    client = server.client(token)
+    answer = client.get(GRAPH, params={"node_id": external["id"], "direction": "downstream"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert names(body) == {external["name"], open_sink}
+    assert [n["type"] for n in body["nodes"] if n["redacted"]] == ["TABLE"]
+    assert hidden_sink not in answer.text
+    error(
+        client.get(GRAPH, params={"node_id": "EXTERNAL:ext:nope"}), 404, "RESOURCE_DOES_NOT_EXIST"
+    )
+    error(
+        client.get(GRAPH, params={"node_id": f"TABLE:{open_sink}"}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+        "full_name",
+    )
+    error(client.get(GRAPH), 400, "INVALID_PARAMETER_VALUE", "exactly one")
+    both = {"node_id": external["id"], "full_name": open_sink}
+    error(client.get(GRAPH, params=both), 400, "INVALID_PARAMETER_VALUE", "exactly one")
+
+
 def test_hidden_nodes_are_redacted_and_never_named(server: ServerHandle) -> None:
     admin = server.admin
     open_tree = make_tables(admin, "raw", "report")

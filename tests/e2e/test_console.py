@@ -364,3 +364,124 @@ def test_invoke_an_endpoint_from_its_form(
     page.wait_for_selector("pre.answer")
     answer = page.locator("pre.answer").inner_text()
     assert '"predictions"' in answer and "9.0" in answer  # 5 + 2*3.0 (a of id 3) - 1*2
+
+
+# -- wide and large lineage graphs -------------------------------------------------------------
+
+
+def _event(inputs: list[dict[str, str]], outputs: list[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "eventType": "COMPLETE",
+        "eventTime": "2026-12-06T10:00:00Z",
+        "run": {"runId": unique("run")},
+        "job": {"namespace": "tests", "name": unique("job")},
+        "inputs": inputs,
+        "outputs": outputs,
+    }
+
+
+def _lineage_root(server: ServerHandle) -> tuple[str, dict[str, str]]:
+    catalog = unique("lin")
+    for statement in (
+        f"CREATE CATALOG {catalog}",
+        f"CREATE SCHEMA {catalog}.s",
+        f"CREATE TABLE {catalog}.s.root (id BIGINT)",
+    ):
+        sql(server.admin, statement)
+    root = f"{catalog}.s.root"
+    return root, {"namespace": "steward", "name": root}
+
+
+def test_a_wide_layer_is_paged(session: Session, server: ServerHandle) -> None:
+    root, node = _lineage_root(server)
+    outputs = [{"namespace": "s3", "name": f"wide/{index:03d}"} for index in range(100)]
+    assert server.admin.post("/api/v1/lineage", json=_event([node], outputs)).status_code == 201
+    session.sign_in(server.admin_token)
+    page = session.page
+    page.goto(f"/console/lineage?name={root}")
+    page.wait_for_selector("#graph[data-rendered=true]")
+    count = "window.stewardLineage.cy.nodes().length"
+    assert page.evaluate(count) == 1 + 40 + 1  # the root, a page, and "+60 more"
+    more = page.evaluate("window.stewardLineage.cy.nodes('[?more]').map(n => n.data('label'))")
+    assert more == ["+60 more\u2026"]
+    page.evaluate("window.stewardLineage.cy.nodes('[?more]').first().emit('tap')")
+    page.click("#node-panel button:text-is('Show them')")
+    page.wait_for_function(f"{count} === 1 + 80 + 1")
+    page.evaluate("window.stewardLineage.cy.nodes('[?more]').first().emit('tap')")
+    page.click("#node-panel button:text-is('Show them')")
+    page.wait_for_function(f"{count} === 101")
+
+
+def test_a_graph_of_a_thousand_nodes_renders_and_expands(
+    session: Session, server: ServerHandle
+) -> None:
+    """1,111 nodes three levels deep, then one more level under a leaf. The timings are
+    printed (benchmarks/console_lineage.py measures them); the test checks the work."""
+    root, node = _lineage_root(server)
+    level = [node]
+    for depth in range(1, 4):
+        below = []
+        for index, parent in enumerate(level):
+            children = [
+                {"namespace": "s3", "name": f"tree/{depth}/{index}/{child}"} for child in range(10)
+            ]
+            posted = server.admin.post("/api/v1/lineage", json=_event([parent], children))
+            assert posted.status_code == 201, posted.text
+            below += children
+        level = below
+    leaf = level[0]
+    extra = [{"namespace": "s3", "name": f"tree/4/{child}"} for child in range(5)]
+    assert server.admin.post("/api/v1/lineage", json=_event([leaf], extra)).status_code == 201
+    session.sign_in(server.admin_token)
+    page = session.page
+    page.goto(f"/console/lineage?name={root}&depth=3")
+    page.wait_for_selector("#graph[data-rendered=true]", timeout=60_000)
+    assert page.evaluate("window.stewardLineage.cy.nodes().length") == 1111
+    leaf_id = page.evaluate(
+        f"window.stewardLineage.cy.nodes().filter(n => n.data('name') === 's3/{leaf['name']}')"
+        ".first().id()"
+    )
+    assert leaf_id, "the leaf is on the graph"
+    page.evaluate(f"window.stewardLineage.expand({leaf_id!r}, 'downstream')")
+    page.wait_for_function("window.stewardLineage.cy.nodes().length === 1116", timeout=30_000)
+    # Still responsive: a click selects and describes a node at once.
+    page.evaluate(f"window.stewardLineage.cy.getElementById({leaf_id!r}).emit('tap')")
+    assert page.locator("#node-panel h2").inner_text() == f"s3/{leaf['name']}"
+    timings = page.evaluate("window.stewardLineageTimings")
+    print(
+        f"lineage of 1,111 nodes: first render {timings['firstRender']:.0f} ms, "
+        f"expand {timings['expansions'][0]:.0f} ms"
+    )
+
+
+# -- the API's own documentation, offline -------------------------------------------------------
+
+
+def test_the_api_docs_load_from_the_package(session: Session, server: ServerHandle) -> None:
+    page = session.page
+    page.goto("/docs")
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "Steward" in page.locator(".swagger-ui .info .title").inner_text()
+    html = httpx.get(f"{server.url}/docs").text
+    assert "/console/static/vendor/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert "cdn" not in html.lower()
+
+
+def test_pages_fit_a_narrow_window_and_copy_full_names(
+    session: Session, server: ServerHandle
+) -> None:
+    catalog, table = _table_world(server)
+    session.sign_in(server.admin_token)
+    page = session.page
+    page.set_viewport_size({"width": 420, "height": 800})
+    page.goto(f"/console/tables/{table}")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    copy = page.locator(f"h1 button.copy[data-copy='{table}']")
+    assert copy.count() == 1
+    # Keyboard: "/" goes to the search box, Enter searches.
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "q"
+    page.keyboard.type(catalog)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/console/search\?q="))
+    assert table in page.locator("main").inner_text()

@@ -3,7 +3,8 @@
 * ``POST /api/v1/lineage`` takes an OpenLineage RunEvent, as Marquez does, so
   existing producers (Spark, Airflow, dbt integrations) can point at Steward.
 * ``GET /api/2.1/steward/lineage?full_name=…&direction=…&depth=N`` returns the
-  neighbourhood of a table, model or serving endpoint as ``{nodes, edges}``.
+  neighbourhood of a table, model or serving endpoint as ``{nodes, edges}``
+  (``node_id=EXTERNAL:…`` instead of ``full_name``: of an external dataset).
 
 Both routes declare ``AUTHENTICATED``: what they need depends on the body or on the
 object the name turns out to be (a table or a model; each catalog table an event
@@ -28,6 +29,7 @@ from catalog.http.guards import AUTHENTICATED, guard
 from catalog.lineage.graph import Direction
 from catalog.lineage.lineage_service import MAX_DEPTH, LineageGraph, LineageService
 from catalog.lineage.openlineage import EventBudget, RunEvent, is_catalog_namespace
+from common.errors import InvalidParameter
 
 router = APIRouter(tags=["Lineage"])
 
@@ -113,17 +115,27 @@ def post_lineage_event(event: RunEvent, caller: CallerDep, rt: RuntimeDep) -> Po
     operation_id="getLineage",
 )
 def get_lineage(
-    full_name: Annotated[str, Query(min_length=1, max_length=1024)],
     caller: CallerDep,
     rt: RuntimeDep,
+    full_name: Annotated[str | None, Query(min_length=1, max_length=1024)] = None,
+    node_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     direction: Direction = Direction.BOTH,
     depth: Annotated[int, Query(ge=1, le=MAX_DEPTH)] = 3,
     include_columns: bool = False,
 ) -> LineageResponse:
     """Upstream, downstream or both, up to ``depth`` hops; nodes the caller may not see
-    come back redacted. Needs to see ``full_name`` (BROWSE, or any privilege on it, such
-    as SELECT on a table); one the caller may not see answers as a missing one."""
-    graph = service(rt).graph(caller, full_name, direction, depth, include_columns)
+    come back redacted. Starts at ``full_name`` (a table, model or serving endpoint: the
+    caller must see it — BROWSE, or any privilege on it such as SELECT on a table; one the
+    caller may not see answers as a missing one) or at ``node_id``, the id an answer gave
+    an external dataset (``EXTERNAL:ext:…``), which has no catalog name to ask by."""
+    if (full_name is None) == (node_id is None):
+        raise InvalidParameter("give exactly one of full_name and node_id")
+    lineage = service(rt)
+    if node_id is not None:
+        graph = lineage.graph_of_external(caller, node_id, direction, depth, include_columns)
+    else:
+        assert full_name is not None
+        graph = lineage.graph(caller, full_name, direction, depth, include_columns)
     return _response(graph)
 
 

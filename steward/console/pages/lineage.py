@@ -27,7 +27,8 @@ async def lineage_page(
 @router.get("/console/lineage/data")
 async def lineage_data(
     page: PageDep,
-    name: Annotated[str, Query(min_length=1, max_length=1024)],
+    name: Annotated[str | None, Query(min_length=1, max_length=1024)] = None,
+    node_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     direction: Annotated[str, Query(pattern="^(upstream|downstream|both)$")] = "both",
     depth: Annotated[int, Query(ge=1, le=10)] = 1,
     include_columns: bool = False,
@@ -36,6 +37,7 @@ async def lineage_data(
         graph = await page.api.get(
             LINEAGE,
             full_name=name,
+            node_id=node_id,
             direction=direction,
             depth=depth,
             include_columns=str(include_columns).lower(),

@@ -50,8 +50,13 @@
 
   function say(text) { if (status) status.textContent = text; }
 
-  function fetchGraph(name, direction, levels, columnsToo) {
-    var url = "/console/lineage/data?name=" + encodeURIComponent(name) + "&direction=" + direction +
+  // ``start``: a catalog object's full name, or a node of the graph (external datasets
+  // have no catalog name: they are asked for by the id the API gave them).
+  function fetchGraph(start, direction, levels, columnsToo) {
+    var by = typeof start === "string" ? "name=" + encodeURIComponent(start)
+      : start.data("type") === "EXTERNAL" ? "node_id=" + encodeURIComponent(start.id())
+      : "name=" + encodeURIComponent(start.data("name"));
+    var url = "/console/lineage/data?" + by + "&direction=" + direction +
       "&depth=" + levels + (columnsToo ? "&include_columns=true" : "");
     return fetch(url, { credentials: "same-origin" }).then(function (response) {
       return response.json().then(function (body) {
@@ -206,7 +211,7 @@
     if (node.data("redacted") || node.data("more")) return;
     var started = performance.now();
     say("Loading " + way + " of " + node.data("name") + "\u2026");
-    fetchGraph(node.data("name"), way, 1, false).then(function (answer) {
+    fetchGraph(node, way, 1, false).then(function (answer) {
       var before = new Set(columns.keys());
       var added = merge(answer, node.id(), way);
       columns.forEach(function (_ids, column) { if (!before.has(column) || true) recenter(column); });
@@ -219,7 +224,7 @@
   function columnLineage(node) {
     var list = document.getElementById("column-edges");
     list.textContent = "Loading\u2026";
-    fetchGraph(node.data("name"), "both", 1, true).then(function (answer) {
+    fetchGraph(node, "both", 1, true).then(function (answer) {
       var names = new Map(answer.nodes.map(function (n) { return [n.id, n.redacted ? "hidden" : n.name]; }));
       var rows = (answer.column_edges || []);
       list.innerHTML = "";
