@@ -21,7 +21,11 @@
   var columns = new Map();     // column -> node ids, in the order they were placed
   var deferred = new Map();    // "more" node id -> {from, direction, ids, answer}
   var redactions = 0;
-  var timings = (window.stewardLineageTimings = { firstRender: null, expansions: [] });
+  // What the first view cost, in ms: the answer's arrival, placing it (this file's layout
+  // and adding the elements), and the first frame drawn (from the request).
+  var timings = (window.stewardLineageTimings = {
+    fetched: null, placed: null, firstRender: null, expansions: []
+  });
 
   var cy = cytoscape({
     container: container,
@@ -32,7 +36,9 @@
       { selector: "node", style: {
         "shape": "round-rectangle", "width": 220, "height": 34, "background-color": "#e8eef5",
         "border-width": 1, "border-color": "#1f4e79", "label": "data(label)", "font-size": 11,
-        "text-valign": "center", "text-halign": "center", "text-wrap": "ellipsis", "text-max-width": 210 } },
+        "text-valign": "center", "text-halign": "center", "text-wrap": "ellipsis", "text-max-width": 210,
+        // Labels too small to read are not drawn: a thousand-node overview renders at once.
+        "min-zoomed-font-size": 7 } },
       { selector: "node[type = 'MODEL']", style: { "background-color": "#efe6f7", "border-color": "#5b2a86" } },
       { selector: "node[type = 'SERVING_ENDPOINT']", style: { "shape": "cut-rectangle", "background-color": "#e6f4ea", "border-color": "#1d6b35" } },
       { selector: "node[type = 'EXTERNAL']", style: { "background-color": "#f3f3f3", "border-color": "#888" } },
@@ -43,7 +49,7 @@
       { selector: "edge", style: {
         "width": 1.5, "line-color": "#9aa7b4", "target-arrow-color": "#9aa7b4", "target-arrow-shape": "triangle",
         "curve-style": "bezier", "label": "data(label)", "font-size": 9, "color": "#5b6470",
-        "text-background-color": "#fff", "text-background-opacity": 0.8 } }
+        "text-background-color": "#fff", "text-background-opacity": 0.8, "min-zoomed-font-size": 7 } }
     ],
     elements: []
   });
@@ -342,8 +348,11 @@
   var started = performance.now();
   say("Loading lineage of " + root + "\u2026");
   fetchGraph(root, "both", depth, false).then(function (answer) {
+    timings.fetched = performance.now() - started;
+    var placing = performance.now();
     merge(answer, null, "both");
     columns.forEach(function (_ids, column) { recenter(column); });
+    timings.placed = performance.now() - placing;
     cy.fit(undefined, 30);
     var rootNode = cy.nodes("[?root]").first();
     if (rootNode.nonempty()) { rootNode.select(); describe(rootNode); }
