@@ -25,6 +25,7 @@ from steward.console.session import (
     CSRF_FIELD,
     CSRF_HEADER,
     SESSION_COOKIE,
+    USER_COOKIE,
     ConsoleSession,
     clear_cookie,
     session_of,
@@ -132,19 +133,13 @@ class Page:
 
 
 async def signed_in(request: Request) -> Page:
-    """The page of a signed-in user (who they are is asked of the API: ``/Me``)."""
+    """The page of a signed-in user. Whether the session still holds is the API's to say,
+    at the page's first call: a 401 there sends the user to sign in again."""
     session = session_of(request)
     if session is None:
         raise SignInNeeded
-    page = Page(request, session)
-    try:
-        me = await page.api.get("/api/2.0/preview/scim/v2/Me")
-    except ApiError as exc:
-        if exc.status == 401:
-            raise SignInNeeded from None
-        raise
-    request.state.console_user = me.get("userName") if isinstance(me, dict) else None
-    return page
+    request.state.console_user = request.cookies.get(USER_COOKIE)
+    return Page(request, session)
 
 
 def build_console() -> FastAPI:
@@ -169,6 +164,9 @@ def build_console() -> FastAPI:
 
     @console.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
+        if exc.status == 401:  # the session ended (expired, revoked, signed out elsewhere)
+            return await _sign_in(request, SignInNeeded())
+        request.state.console_user = request.cookies.get(USER_COOKIE)
         page = Page(request, session_of(request))
         template = "fragments/error.html" if page.htmx else "error.html"
         status = exc.status if exc.status >= 400 else 500

@@ -27,6 +27,8 @@ from starlette.responses import Response
 
 SESSION_COOKIE = "steward_session"
 SIGNIN_COOKIE = "steward_signin"
+#: The signed-in user's name, for the page header only (the API decides who they are).
+USER_COOKIE = "steward_user"
 #: How long a console session lasts (its token's lifetime).
 SESSION_SECONDS = 8 * 3600
 SESSION_COMMENT = "console session"

@@ -159,6 +159,16 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_revokes_it(
     assert server.client(session_token).get("/api/2.0/preview/scim/v2/Me").status_code == 401
     page.goto("/console/sql")
     assert "/console/signin" in page.url  # signed out means signed out
+    # A session whose token is revoked elsewhere ends at the next page.
+    session.sign_in(server.admin_token)
+    cookie = session.cookie("steward_session")
+    assert cookie is not None
+    token_id, _, token = cookie["value"].partition(":")
+    revoked = server.client(token).post("/api/2.0/token/delete", json={"token_id": token_id})
+    assert revoked.status_code == 200, revoked.text
+    page.goto("/")
+    assert "/console/signin" in page.url
+    assert session.cookie("steward_session") is None
 
 
 def test_every_form_needs_its_csrf_token(session: Session, server: ServerHandle) -> None:

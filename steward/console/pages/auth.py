@@ -15,6 +15,7 @@ from steward.console.session import (
     SESSION_COOKIE,
     SESSION_SECONDS,
     SIGNIN_COOKIE,
+    USER_COOKIE,
     ConsoleSession,
     clear_cookie,
     new_signin_nonce,
@@ -70,8 +71,10 @@ async def signin(
         )
         return _form_again(page, request, next, message, exc.status)
     session = ConsoleSession(issued["token_info"]["token_id"], issued["token_value"])
+    me = await page.api.call("GET", "/api/2.0/preview/scim/v2/Me", token=session.token)
     response = RedirectResponse(_safe_next(next), 303)
     set_cookie(response, request, SESSION_COOKIE, session.cookie_value, SESSION_SECONDS)
+    set_cookie(response, request, USER_COOKIE, str(me.get("userName", "")), SESSION_SECONDS)
     clear_cookie(response, request, SIGNIN_COOKIE, path="/console/signin")
     return response
 
@@ -93,4 +96,5 @@ async def signout(request: Request, page: Annotated[Page, Depends(signed_in)]) -
         await page.api.call("POST", "/api/2.0/token/delete", json={"token_id": session.token_id})
     response = RedirectResponse("/console/signin", 303)
     clear_cookie(response, request, SESSION_COOKIE)
+    clear_cookie(response, request, USER_COOKIE)
     return response

@@ -5,7 +5,7 @@
     var button = event.target.closest("button.copy");
     if (!button) return;
     var text = button.getAttribute("data-copy") || "";
-    var done = function () { button.textContent = "✓"; setTimeout(function () { button.textContent = "⧉"; }, 1200); };
+    var done = function () { button.textContent = "copied"; setTimeout(function () { button.textContent = "copy"; }, 1200); };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(text).then(done, function () { fallbackCopy(text); done(); });
     } else { fallbackCopy(text); done(); }

@@ -248,7 +248,7 @@
     var name = encodeURIComponent(node.data("name"));
     if (node.data("type") === "MODEL") return "/console/models/" + name;
     if (node.data("type") === "SERVING_ENDPOINT") return "/console/serving/" + name;
-    if (node.data("type") === "TABLE") return "/console/tables/" + name;
+    if (node.data("type") === "TABLE" || node.data("type") === "FEATURE_TABLE") return "/console/tables/" + name;
     return null;
   }
 
