@@ -113,7 +113,8 @@ def measure(url: str, token: str, root: str, rounds: int) -> dict[str, list[floa
                 "!n.data('more')).first().id()"
             )
             page.evaluate(f"window.stewardLineage.expand({leaf!r}, 'downstream')")
-            page.wait_for_function("window.stewardLineageTimings.expansions.length > 0")
+            while not page.evaluate("window.stewardLineageTimings.expansions.length > 0"):
+                time.sleep(0.01)  # (wait_for_function evals, which the console's CSP refuses)
             figures["expand"].append(page.evaluate("window.stewardLineageTimings.expansions[0]"))
             figures["breadthfirst layout (peer)"].append(
                 page.evaluate(

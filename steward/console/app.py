@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -39,6 +40,19 @@ SWAGGER_CSS = f"{STATIC_PREFIX}/vendor/swagger-ui-dist/swagger-ui.css"
 FAVICON = f"{STATIC_PREFIX}/favicon.svg"
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+#: On every console response: only this site's scripts and styles (inline style attributes
+#: are the graph's and the traffic bars'), never framed by another page, no MIME sniffing,
+#: no address of a console page sent to other sites.
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+        "form-action 'self'; base-uri 'none'"
+    ),
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+}
 
 
 def _when(value: Any) -> str:
@@ -148,6 +162,20 @@ def build_console() -> FastAPI:
 
     console = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     console.mount(STATIC_PREFIX, StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @console.middleware("http")
+    async def _headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    @console.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', '')}"
+            for error in exc.errors()
+        )
+        return await _api_error(request, ApiError(400, "INVALID_PARAMETER_VALUE", problems))
 
     @console.exception_handler(SignInNeeded)
     async def _sign_in(request: Request, _exc: SignInNeeded) -> Response:

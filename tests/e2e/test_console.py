@@ -57,6 +57,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
             handle.stop()
 
 
+def wait_until(page: Any, expression: str, timeout: float = 15.0) -> None:
+    """Poll ``expression`` in the page until it is true. (Playwright's wait_for_function
+    evaluates its predicate with eval, which the console's Content-Security-Policy
+    refuses, as it should.)"""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        time.sleep(0.05)
+
+
 class Browser:
     """One headless Chromium for the module; a fresh context (cookies, storage) per test."""
 
@@ -186,6 +197,19 @@ def test_every_form_needs_its_csrf_token(session: Session, server: ServerHandle)
         assert wrong.status_code == 403
         # The sign-in form itself needs the nonce of its own cookie.
         assert forged.post("/console/signin", data={"token": server.admin_token}).status_code == 403
+        # A form with a value it does not take is a 400 page, not a traceback.
+        csrf = forged.get("/console/sql").text.split('name="csrf-token" content="')[1][:64]
+        bad = forged.post(
+            "/console/permissions/table/a.b.c",
+            data={"action": "steal", "principal": "x", "privilege": "SELECT"},
+            headers={"x-csrf-token": csrf},
+        )
+        assert bad.status_code == 400 and "action" in bad.text
+        # Every console page says: no framing, only this site's scripts.
+        headers = forged.get("/").headers
+        assert headers["x-frame-options"] == "DENY"
+        assert "script-src 'self'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff"
     names = [row[0] for row in sql(server.admin, "SHOW CATALOGS")]
     assert "forged" not in names
 
@@ -334,9 +358,7 @@ def test_lineage_of_a_served_model_from_feature_table_to_endpoint(
     page.keyboard.press("ArrowLeft")
     assert world.model in page.locator("#node-panel h2").inner_text()
     page.keyboard.press("u")
-    page.wait_for_function(
-        "document.getElementById('graph-status').textContent.startsWith('3 nodes')"
-    )
+    wait_until(page, "document.getElementById('graph-status').textContent.startsWith('3 nodes')")
     page.keyboard.press("ArrowLeft")
     assert page.locator("#node-panel h2").inner_text() == world.feats
 
@@ -414,12 +436,12 @@ def test_a_wide_layer_is_paged(session: Session, server: ServerHandle) -> None:
     assert page.evaluate(count) == 1 + 40 + 1  # the root, a page, and "+60 more"
     more = page.evaluate("window.stewardLineage.cy.nodes('[?more]').map(n => n.data('label'))")
     assert more == ["+60 more\u2026"]
-    page.evaluate("window.stewardLineage.cy.nodes('[?more]').first().emit('tap')")
+    page.evaluate("() => { window.stewardLineage.cy.nodes('[?more]').first().emit('tap'); }")
     page.click("#node-panel button:text-is('Show them')")
-    page.wait_for_function(f"{count} === 1 + 80 + 1")
-    page.evaluate("window.stewardLineage.cy.nodes('[?more]').first().emit('tap')")
+    wait_until(page, f"{count} === 1 + 80 + 1")
+    page.evaluate("() => { window.stewardLineage.cy.nodes('[?more]').first().emit('tap'); }")
     page.click("#node-panel button:text-is('Show them')")
-    page.wait_for_function(f"{count} === 101")
+    wait_until(page, f"{count} === 101")
 
 
 def test_a_graph_of_a_thousand_nodes_renders_and_expands(
@@ -453,9 +475,9 @@ def test_a_graph_of_a_thousand_nodes_renders_and_expands(
     )
     assert leaf_id, "the leaf is on the graph"
     page.evaluate(f"window.stewardLineage.expand({leaf_id!r}, 'downstream')")
-    page.wait_for_function("window.stewardLineage.cy.nodes().length === 1116", timeout=30_000)
+    wait_until(page, "window.stewardLineage.cy.nodes().length === 1116", timeout=30)
     # Still responsive: a click selects and describes a node at once.
-    page.evaluate(f"window.stewardLineage.cy.getElementById({leaf_id!r}).emit('tap')")
+    page.evaluate(f"() => {{ window.stewardLineage.cy.getElementById({leaf_id!r}).emit('tap'); }}")
     assert page.locator("#node-panel h2").inner_text() == f"s3/{leaf['name']}"
     timings = page.evaluate("window.stewardLineageTimings")
     print(
