@@ -517,3 +517,20 @@ def test_pages_fit_a_narrow_window_and_copy_full_names(
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/console/search\?q="))
     assert table in page.locator("main").inner_text()
+
+
+def test_column_lineage_on_demand(session: Session, server: ServerHandle) -> None:
+    catalog, table = _table_world(server)
+    copy = f"{catalog}.sales.order_totals"
+    sql(server.admin, f"CREATE TABLE {copy} AS SELECT id, amount * 2 AS doubled FROM {table}")
+    session.sign_in(server.admin_token)
+    page = session.page
+    page.goto(f"/console/lineage?name={table}")
+    page.wait_for_selector("#graph[data-rendered=true]")
+    assert "sql \u00d71" in page.locator("#node-panel").inner_text()  # the edge, its kind and count
+    page.focus("#graph")
+    page.keyboard.press("c")
+    page.wait_for_selector("#column-edges li")
+    listed = page.locator("#column-edges li").all_inner_texts()
+    assert f"{table}.amount \u2192 {copy}.doubled (sql \u00d71)" in listed
+    assert f"{table}.id \u2192 {copy}.id (sql \u00d71)" in listed
