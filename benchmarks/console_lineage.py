@@ -29,17 +29,7 @@ from typing import Any
 import httpx
 
 from benchmarks.harness import log
-from tests.support import start_server
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.support import CHROMIUM, CHROMIUM_ARGS, start_server
 
 
 def _event(inputs: list[dict[str, str]], outputs: list[dict[str, str]]) -> dict[str, Any]:
@@ -91,7 +81,7 @@ def measure(url: str, token: str, root: str, rounds: int) -> dict[str, list[floa
     }
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 800})
         page = context.new_page()

@@ -15,18 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support import start_server  # noqa: E402
+from tests.support import CHROMIUM, CHROMIUM_ARGS, start_server  # noqa: E402
 
 OUT = ROOT / "docs" / "console"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SETUP = [
     "CREATE CATALOG main COMMENT 'production data'",
     "CREATE SCHEMA main.sales COMMENT 'orders and customers'",
@@ -64,7 +55,7 @@ def main() -> None:
                 assert answer.json()["status"]["state"] == "SUCCEEDED", answer.text
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
-                    executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
                 )
                 page = browser.new_context(
                     base_url=server.url, viewport={"width": 1280, "height": 800}

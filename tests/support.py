@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -317,3 +318,19 @@ def last_stale_probe(probe: Callable[[], bool], changed_at: float) -> float:
 def staleness(probe: Callable[[], bool], changed_at: float) -> float:
     """How long after ``changed_at`` a probe was still sent and answered the old way."""
     return last_stale_probe(probe, changed_at) - changed_at
+
+
+#: Debian's Chromium, which the browser tests, the console benchmark and the screenshots
+#: drive through Playwright (never a browser Playwright downloads).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: Chromium's own background traffic (updates, sync, QUIC probes) off: what is left is the
+#: page's, and the machine's closed network refuses nothing Chromium would retry.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -1370,6 +1371,12 @@ def test_the_chain_is_verified_over_http_for_those_who_may_read_the_log(
     assert body["verified_at"].endswith("Z")
     checkpoint = body["last_checkpoint"]
     assert checkpoint is None or (checkpoint["id"] >= 1 and checkpoint["created_at"].endswith("Z"))
+    # Callers asking together share one walk (a walk holds the CPU as long as the log).
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(
+            pool.map(lambda _: server.admin.get(f"{AUDIT}/verification").json(), range(4))
+        )
+    assert len({answer["verified_at"] for answer in answers}) == 1
 
 
 def test_follow_token_lists_what_comes_next(server: ServerHandle) -> None:

@@ -17,15 +17,18 @@ from catalog.persistence.schema import Base
 from steward.app import upgrade_database
 
 
-def test_migrated_database_matches_the_declared_schema(database_url: str) -> None:
-    upgrade_database(database_url)
+def differences_from_declared(database_url: str) -> list[object]:
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            return compare_metadata(MigrationContext.configure(connection), Base.metadata)
     finally:
         engine.dispose()
-    assert differences == []
+
+
+def test_migrated_database_matches_the_declared_schema(database_url: str) -> None:
+    upgrade_database(database_url)
+    assert differences_from_declared(database_url) == []
 
 
 def _upgrade_after(start_at: float, database_url: str) -> None:
@@ -55,10 +58,4 @@ def test_processes_migrating_one_empty_database_at_once_all_succeed(database_url
     for process in processes:
         process.join(60)
     assert [process.exitcode for process in processes] == [0, 0, 0, 0]
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    finally:
-        engine.dispose()
-    assert differences == []
+    assert differences_from_declared(database_url) == []

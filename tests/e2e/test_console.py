@@ -10,7 +10,6 @@ would leave the machine fails the test (the console must work offline).
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,20 +20,16 @@ import httpx
 import pytest
 
 from tests.registry.test_serving import World, feature_world
-from tests.support import ServerHandle, database_url_for, start_server, unique
+from tests.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ServerHandle,
+    database_url_for,
+    start_server,
+    unique,
+)
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-#: Chromium's own background traffic (updates, sync) is off: what is left is the page's.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 pytestmark = pytest.mark.slow
 
 
@@ -249,7 +244,8 @@ def test_browse_to_a_table_and_grant_and_revoke_for_another_user(
     columns = page.locator("table.columns")
     assert "order id" in columns.inner_text() and "BIGINT" in columns.inner_text().upper()
     assert "pii=ssn" in columns.inner_text()
-    # The picker offers a table's privileges only.
+    # The picker offers a table's privileges only (the tab loads after the page).
+    page.wait_for_selector("#grant-privilege option", state="attached")
     options = page.locator("#grant-privilege option").all_inner_texts()
     assert "SELECT" in options and "MODIFY" in options and "USE CATALOG" not in options
     query = {"statement": f"SELECT count(*) FROM {table}"}

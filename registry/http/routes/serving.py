@@ -194,6 +194,12 @@ def endpoint_info(found: Endpoint) -> EndpointResponse:
 # -- routes ----------------------------------------------------------------------------------
 
 
+#: Reading an endpoint (its config, its query schema): who may query it, or its owner.
+QUERY_OR_OWN = guard(
+    privilege=Privilege.QUERY, on=ENDPOINT, name_from=BY_NAME, or_privilege=Privilege.OWNERSHIP
+)
+
+
 @router.post("", dependencies=[guard(AUTHENTICATED)], operation_id="createServingEndpoint")
 def create_endpoint(
     body: CreateServingEndpoint, caller: CallerDep, serving: ServingDep
@@ -230,14 +236,7 @@ def list_endpoints(
 
 @router.get(
     "/{name}",
-    dependencies=[
-        guard(
-            privilege=Privilege.QUERY,
-            on=ENDPOINT,
-            name_from=BY_NAME,
-            or_privilege=Privilege.OWNERSHIP,
-        )
-    ],
+    dependencies=[QUERY_OR_OWN],
     operation_id="getServingEndpoint",
 )
 def get_endpoint(name: str, serving: ServingDep) -> EndpointResponse:
@@ -246,14 +245,7 @@ def get_endpoint(name: str, serving: ServingDep) -> EndpointResponse:
 
 @router.get(
     "/{name}/openapi",
-    dependencies=[
-        guard(
-            privilege=Privilege.QUERY,
-            on=ENDPOINT,
-            name_from=BY_NAME,
-            or_privilege=Privilege.OWNERSHIP,
-        )
-    ],
+    dependencies=[QUERY_OR_OWN],
     operation_id="getServingEndpointOpenApi",
 )
 def get_endpoint_openapi(name: str, serving: ServingDep) -> dict[str, Any]:

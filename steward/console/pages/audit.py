@@ -4,6 +4,7 @@ it through the audit API, so only those who may read ``system.access.audit`` see
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -15,49 +16,36 @@ router = APIRouter()
 PageDep = Annotated[Page, Depends(signed_in)]
 AUDIT = "/api/2.1/steward/audit"
 PAGE_SIZE = 100
-FILTERS = ("user", "action", "object", "service", "since", "until", "request_id")
 
 
-def _filters(
-    user: str,
-    action: str,
-    object_name: str,
-    service: str,
-    since: str,
-    until: str,
-    request_id: str,
-    failed: str,
-) -> dict[str, Any]:
-    found: dict[str, Any] = {
-        "user": user,
-        "action": action,
-        "object": object_name,
-        "service": service,
-        "since": since,
-        "until": until,
-        "request_id": request_id,
-    }
-    if failed in ("true", "false"):
-        found["failed"] = failed
-    return {k: v for k, v in found.items() if v}
+@dataclass
+class Filters:
+    """The audit log's filters, as ``steward audit`` takes them (query parameters)."""
+
+    user: str = ""
+    action: str = ""
+    object: str = ""
+    service: str = ""
+    since: str = ""
+    until: str = ""
+    request_id: str = ""
+    failed: str = ""
+
+    def params(self) -> dict[str, Any]:
+        """As the audit API takes them: the empty ones left out, ``failed`` only if set."""
+        found = {k: v for k, v in asdict(self).items() if v}
+        if found.get("failed") not in (None, "true", "false"):
+            del found["failed"]
+        return found
+
+
+FiltersDep = Annotated[Filters, Depends()]
 
 
 @router.get("/console/audit")
-async def audit_log(
-    page: PageDep,
-    user: str = "",
-    action: str = "",
-    object: str = "",
-    service: str = "",
-    since: str = "",
-    until: str = "",
-    request_id: str = "",
-    failed: str = "",
-    page_token: str = "",
-) -> Response:
-    filters = _filters(user, action, object, service, since, until, request_id, failed)
+async def audit_log(page: PageDep, filters: FiltersDep, page_token: str = "") -> Response:
     listed = await page.api.get(
-        AUDIT, **filters, max_results=PAGE_SIZE, page_token=page_token or None
+        AUDIT, **filters.params(), max_results=PAGE_SIZE, page_token=page_token or None
     )
     template = "fragments/audit_page.html" if page.htmx else "audit.html"
     return page.render(
@@ -65,25 +53,19 @@ async def audit_log(
         events=listed.get("events", []),
         next_page_token=listed.get("next_page_token"),
         follow_token=listed.get("follow_page_token"),
-        filters=filters,
-        failed=failed,
+        filters=filters.params(),
+        failed=filters.failed,
     )
 
 
 @router.get("/console/audit/follow")
-async def follow(
-    page: PageDep,
-    token: str,
-    user: str = "",
-    action: str = "",
-    object: str = "",
-    service: str = "",
-    failed: str = "",
-) -> Response:
+async def follow(page: PageDep, filters: FiltersDep, token: str) -> Response:
     """What committed after ``token`` (oldest first), for the live view to put on top."""
-    filters = _filters(user, action, object, service, "", "", "", failed)
+    wanted = filters.params()
+    for bound in ("since", "until"):  # following goes on past the time window shown
+        wanted.pop(bound, None)
     listed = await page.api.get(
-        AUDIT, **filters, order="asc", page_token=token, max_results=PAGE_SIZE
+        AUDIT, **wanted, order="asc", page_token=token, max_results=PAGE_SIZE
     )
     events = listed.get("events", [])
     # The next poll continues from where this page ended, or from the same place.
@@ -92,8 +74,8 @@ async def follow(
         "fragments/audit_follow.html",
         events=list(reversed(events)),
         follow_token=next_token,
-        filters=filters,
-        failed=failed,
+        filters=wanted,
+        failed=filters.failed,
     )
 
 
