@@ -10,13 +10,14 @@ root hands the registry in, the catalog never imports it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from catalog.access.authorizer import Authorizer, Caller
 from catalog.access.grants import GrantService
 from catalog.admission import StatementAdmission
 from catalog.audit.group_commit import GroupCommitter
 from catalog.audit.recorder import AuditRecorder
+from catalog.audit.shared_walks import SharedWalks
 from catalog.config import Settings
 from catalog.data.table_data import TableDataService
 from catalog.identity import IdentityService
@@ -87,6 +88,8 @@ class Runtime:
     registry: RegistryHooks | None = None
     #: Started after the services; stopped, newest first, at shutdown.
     background: list[Background] = field(default_factory=list)
+    #: Walks of the audit chain for ``GET …/audit/verification``, one at a time, shared.
+    audit_walks: SharedWalks[Any] = field(default_factory=SharedWalks)
 
     def stop_background(self) -> None:
         while self.background:

@@ -20,8 +20,8 @@ from catalog.audit import log as chain
 from catalog.audit.checkpointer import checkpoint_now
 from catalog.audit.events import event_hash, from_row, utc
 from catalog.audit.recorder import AuditScope, enter_scope, leave_scope
+from catalog.audit.shared_walks import REUSE_SECONDS
 from catalog.audit.verify import Report, verify
-from catalog.http.routes.audit import WALK_REUSE_SECONDS
 from catalog.namespace import NewSecurable
 from catalog.persistence import schema as t
 from catalog.persistence.engine import Database
@@ -460,7 +460,7 @@ def test_the_verification_route_names_a_modified_event_and_the_last_checkpoint(
                     )
             finally:
                 db.dispose()
-            time.sleep(WALK_REUSE_SECONDS)  # a walk that recent would answer for this one
+            time.sleep(REUSE_SECONDS)  # a walk that recent would answer for this one
             bad = admin.get(VERIFICATION).json()
             assert bad["ok"] is False and victim.event_id in bad["first_bad"]
             assert "modified" in bad["first_bad"]

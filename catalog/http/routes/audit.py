@@ -12,16 +12,13 @@ committing late can slip behind (see :func:`catalog.audit.query.follow`).
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from catalog.audit.events import ChainedEvent
@@ -237,54 +234,18 @@ class AuditVerificationResponse(BaseModel):
     verified_at: str
 
 
-#: A walk finished less than this many seconds ago answers who asks after it.
-WALK_REUSE_SECONDS = 2.0
-
-
-class _ChainWalks:
-    """One walk of the chain at a time per process, shared by whoever asks meanwhile.
-
-    A walk is CPU-bound and as long as the log (about 45 µs an event here), so callers
-    asking together wait for the walk in progress — on the event loop, holding no worker
-    thread — and share its answer, and one that finished within
-    :data:`WALK_REUSE_SECONDS` answers the next; its ``verified_at`` says when it ran.
-    """
-
-    def __init__(self) -> None:
-        self.running: asyncio.Future[AuditVerificationResponse] | None = None
-        self.finished_at = 0.0
-        self.last: AuditVerificationResponse | None = None
-
-    async def answer(self, rt: Runtime) -> AuditVerificationResponse:
-        fresh = time.monotonic() - self.finished_at < WALK_REUSE_SECONDS
-        if self.last is not None and fresh:
-            return self.last
-        if self.running is None:
-            self.running = asyncio.ensure_future(run_in_threadpool(_walk, rt))
-        running = self.running
-        try:
-            return await asyncio.shield(running)
-        finally:
-            if running.done() and self.running is running:
-                self.running = None
-                if not running.cancelled() and running.exception() is None:
-                    self.last, self.finished_at = running.result(), time.monotonic()
-
-
 @router.get(
     "/audit/verification",
     dependencies=[guard(SYSTEM_TABLE, system_table=AUDIT)],
     operation_id="verifyAuditLog",
 )
-async def verify_audit_log(request: Request, rt: RuntimeDep) -> AuditVerificationResponse:
+async def verify_audit_log(rt: RuntimeDep) -> AuditVerificationResponse:
     """Walk the whole hash chain, as ``steward audit verify`` does (with the server's audit
     key, when it has one, checking checkpoint signatures), and name the newest checkpoint.
-    Needs what reading the log needs. Walks are shared (:class:`_ChainWalks`): the answer is
-    at most :data:`WALK_REUSE_SECONDS` older than the request."""
-    walks = getattr(request.app.state, "audit_chain_walks", None)
-    if walks is None:
-        walks = request.app.state.audit_chain_walks = _ChainWalks()
-    return await walks.answer(rt)
+    Needs what reading the log needs. Walks are shared (:mod:`catalog.audit.shared_walks`):
+    the answer may be up to two seconds older than the request, and says when it ran."""
+    answer: AuditVerificationResponse = await rt.audit_walks.answer(lambda: _walk(rt))
+    return answer
 
 
 def _walk(rt: Runtime) -> AuditVerificationResponse:
