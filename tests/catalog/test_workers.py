@@ -57,7 +57,12 @@ def test_workers_follow_each_others_grants(backend: str, tmp_path: Path) -> None
     with database_url_for(backend, tmp_path) as url:
         server = start_server(url, tmp_path / "storage", {"STEWARD_WORKERS": "2"})
         try:
-            time.sleep(1)  # both workers up (the first one answering is enough to start)
+            # Both workers up: the first one answering is enough to start, and the second
+            # migrates after it (one write transaction), so on a busy machine it may take
+            # a few seconds more. A worker that died never logs it.
+            deadline = time.monotonic() + 30
+            while server.logs().count('"event":"started"') < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
             assert server.logs().count('"event":"started"') == 2, server.logs()[-2000:]
             admin = server.admin
             schema = f"{unique('w')}.s"

@@ -30,14 +30,16 @@ async def editor(page: PageDep, statement: str = "") -> Response:
 async def run(
     page: PageDep,
     statement: Annotated[str, Form(max_length=100_000)] = "",
-    catalog: Annotated[str, Form(max_length=255)] = "",
-    schema: Annotated[str, Form(max_length=255)] = "",
+    default_catalog: Annotated[str, Form(max_length=255)] = "",
+    default_schema: Annotated[str, Form(max_length=255)] = "",
 ) -> Response:
     await page.check_csrf()
     if not statement.strip():
         return page.render("fragments/sql_result.html", empty=True)
     started = time.perf_counter()
-    answer = await page.api.sql(statement, catalog=catalog or None, schema=schema or None)
+    answer = await page.api.sql(
+        statement, catalog=default_catalog or None, schema=default_schema or None
+    )
     elapsed_ms = (time.perf_counter() - started) * 1000
     status = answer.get("status", {})
     if status.get("state") != "SUCCEEDED":
