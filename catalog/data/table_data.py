@@ -236,8 +236,8 @@ class TableDataService:
         """Set the columns at ``positions`` of each stored row named by its row identity
         (:data:`catalog.data.physical.ROW_IDENTITY`): ``rows`` are (row id, {position:
         value}) with values checked by :func:`common.values.check_rows`. Only those
-        columns are written. How many rows changed. Used by SQL ``UPDATE``, which holds
-        the table against other writers (:meth:`hold_against_writers`)."""
+        columns are written. How many rows changed. Used by SQL ``UPDATE`` and ``MERGE``,
+        which hold the table against other writers (:meth:`hold_against_writers`)."""
         if not rows:
             return 0
         backend = session.get_bind().dialect.name
@@ -260,7 +260,7 @@ class TableDataService:
 
     def delete_rows(self, session: Session, layout: TableLayout, row_ids: Sequence[Any]) -> int:
         """Delete the stored rows named by their row identity; how many went. Used by
-        SQL ``DELETE``, which holds the table against other writers."""
+        SQL ``DELETE`` and ``MERGE``, which hold the table against other writers."""
         if not row_ids:
             return 0
         backend = session.get_bind().dialect.name
