@@ -34,6 +34,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -221,8 +222,34 @@ class Measurement:
 
 
 def run_wrk(
-    url: str, script: Path, connections: int, seconds: float, server_pid: int
+    url: str,
+    script: Path,
+    connections: int,
+    seconds: float,
+    server_pid: int,
+    profile_to: Path | None = None,
 ) -> Measurement:
+    """One wrk run; with ``profile_to``, py-spy samples the server meanwhile and writes its
+    collapsed stacks there (one line per stack and its sample count)."""
+    sampler = None
+    if profile_to is not None:
+        sampler = subprocess.Popen(
+            [
+                shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")),
+                "record",
+                "--pid",
+                str(server_pid),
+                "--duration",
+                str(int(seconds)),
+                "--format",
+                "raw",
+                "--nonblocking",
+                "--output",
+                str(profile_to),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     before = tree_cpu_seconds(server_pid)
     result = subprocess.run(
         [
@@ -242,6 +269,8 @@ def run_wrk(
         check=False,
     )
     after = tree_cpu_seconds(server_pid)
+    if sampler is not None:
+        sampler.wait(timeout=60)
     summary = None
     for line in result.stdout.splitlines():
         if line.startswith("WRK-JSON "):
@@ -483,9 +512,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", default="1,4,32", help="default: %(default)s")
     parser.add_argument("--seconds", type=int, default=5, help="per wrk run (default 5)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved (default 2)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="a folder: py-spy samples Steward during each of its runs and writes the "
+        "collapsed stacks there, one file per run (py-spy must be installed)",
+    )
     add_postgres_url(parser)
     add_json(parser)
     args = parser.parse_args(argv)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     backends = parse_backends(parser, args.backends)
     by_name = {r.name: r for r in ROUTES}
     unknown = [n for n in args.routes.split(",") if n not in by_name]
@@ -527,7 +564,14 @@ def main(argv: list[str] | None = None) -> int:
                                 script = scripts / f"{route.name}-{run_tag}.lua"
                                 script.write_text(wrk_script(route, steward.token, run_tag))
                                 base = steward.handle.url if system == "steward" else bare.url
-                                m = run_wrk(base, script, conns, args.seconds, target.pid)
+                                profile_to = (
+                                    args.profile / f"{backend}-{route.name}-c{conns}-r{round_}.txt"
+                                    if args.profile and system == "steward"
+                                    else None
+                                )
+                                m = run_wrk(
+                                    base, script, conns, args.seconds, target.pid, profile_to
+                                )
                                 if system == "steward":
                                     cell.steward.append(m)
                                     if route.name == "create-table":

@@ -246,7 +246,6 @@ class IdentityService:
                 added.append(self._add_member(store, group, record.id))
             ops = self._membership_ops(added, [])
             self._publish(session, ops)
-        self._applied(ops)
         return record
 
     def get_principal(self, principal_id: str, kinds: Iterable[str]) -> PrincipalRecord:
@@ -302,7 +301,6 @@ class IdentityService:
             casbin_rules.remove_grants_to(session, found.name)
             ops = [principal_removed_op(found.name), tokens_changed_op()]
             self._publish(session, ops)
-        self._applied(ops)
 
     def members(self, group_id: str) -> list[PrincipalRecord]:
         with self.db.read() as session:
@@ -333,7 +331,6 @@ class IdentityService:
                 removed.append((member.name, group.name))
             ops = self._membership_ops(added, removed)
             self._publish(session, ops)
-        self._applied(ops)
         return group
 
     def update_principal(
@@ -392,7 +389,6 @@ class IdentityService:
             if active_changed:
                 ops.append(tokens_changed_op())
             self._publish(session, ops)
-        self._applied(ops)
         return record
 
     @staticmethod
@@ -440,9 +436,6 @@ class IdentityService:
 
     def _publish(self, session: Session, ops: list[Op]) -> None:
         self.feed.publish(session, ops)
-
-    def _applied(self, ops: list[Op]) -> None:
-        self.feed.applied(ops)
 
     def _add_member(
         self, store: IdentityStore, group: PrincipalRecord, member_id: str
@@ -539,7 +532,6 @@ class IdentityService:
             store.delete_token(token_id)
             ops = [tokens_changed_op()]
             self._publish(session, ops)
-        self._applied(ops)
 
 
 __all__ = ["AlreadyExists", "IdentityService", "IssuedToken"]

@@ -158,7 +158,6 @@ class NamespaceService:
                 extra(session, record)
             ops = [securable_added_op(record.id, parent_id or METASTORE_NODE.key)]
             self.authorizer.feed.publish(session, ops)
-        self.authorizer.feed.applied(ops)
         return record
 
     @staticmethod
@@ -497,7 +496,6 @@ class NamespaceService:
             store.delete(record.id)
             ops = [securable_removed_op(securable_id) for securable_id in gone]
             self.authorizer.feed.publish(session, ops)
-        self.authorizer.feed.applied(ops)
         return record
 
     def resolve_chain(

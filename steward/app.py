@@ -86,9 +86,12 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
     db = Database(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
     engine = PolicyEngine()
     authorizer = Authorizer(engine, db.backend)
+    authorizer.feed.attach(db)  # every transaction's policy ops applied as it commits
     stores = SqlRegistryStores()
     authorizer.cache = NamespaceCache(db, stores)
-    drop_on_namespace_changes(db, authorizer.feed, authorizer.cache.invalidate)
+    drop_on_namespace_changes(
+        db, authorizer.feed, authorizer.cache.invalidate, authorizer.cache.forget_added
+    )
     namespace = NamespaceService(db, authorizer, stores)
     functions = FunctionService(db, stores, namespace)
 

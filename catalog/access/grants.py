@@ -194,7 +194,6 @@ class GrantService:
                     ops.extend(revoke_op(who, key, p) for p in gone)
             session.flush()
             self.authorizer.feed.publish(session, ops)
-        self.authorizer.feed.applied(ops)
         return self.assignments(securable_type, full_name) if report else []
 
     @staticmethod

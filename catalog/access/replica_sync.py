@@ -81,6 +81,10 @@ def principal_removed_op(principal: str) -> Op:
 #: (:attr:`PolicyFeed.hooks` says what each drops): travelling with the policy changes,
 #: they reach every worker and replica in commit order, within the same bound.
 NAMESPACE_CHANGED = "namespace~"
+#: One object added (its full name and parent id, "" for none): a narrower
+#: :data:`NAMESPACE_CHANGED`, which the hook may treat as the whole (on a full reload it is
+#: run with no arguments).
+NAMESPACE_ADDED = "namespace+"
 TOKENS_CHANGED = "tokens~"
 
 
@@ -88,12 +92,16 @@ def namespace_changed_op() -> Op:
     return [NAMESPACE_CHANGED]
 
 
+def namespace_added_op(full_name: str, parent_id: str | None) -> Op:
+    return [NAMESPACE_ADDED, full_name, parent_id or ""]
+
+
 def tokens_changed_op() -> Op:
     return [TOKENS_CHANGED]
 
 
-#: What a process runs when a cache-dropping op arrives, by op kind.
-Hooks = dict[str, Callable[[], None]]
+#: What a process runs when a cache-dropping op arrives, by op kind, with the op's arguments.
+Hooks = dict[str, Callable[..., None]]
 
 
 def run_all(hooks: Hooks) -> None:
@@ -122,16 +130,21 @@ def apply_ops(
             engine.remove_securable(*args)
         elif kind == "principal-":
             engine.remove_principal(*args)
-        elif kind in (NAMESPACE_CHANGED, TOKENS_CHANGED):
+        elif kind in (NAMESPACE_CHANGED, NAMESPACE_ADDED, TOKENS_CHANGED):
             hook = (hooks or {}).get(kind)
             if hook is not None:
-                hook()
+                hook(*args)
         else:
             raise ValueError(f"unknown policy op {kind!r}")
 
 
+#: ``session.info`` key: the ops published in the transaction, applied once it commits.
+PUBLISHED_INFO = "steward_policy_ops"
+
+
 class PolicyFeed:
-    """What services call: publish ops with the change, apply them after commit."""
+    """What services call: publish ops with the change; once :meth:`attach` ed to the
+    database, the ops of every transaction are applied right after it commits."""
 
     def __init__(self, engine: PolicyEngine, backend: str) -> None:
         self.engine = engine
@@ -143,10 +156,26 @@ class PolicyFeed:
         #: the follower and the listener share this mapping).
         self.hooks: Hooks = {}
 
+    def attach(self, db: Database) -> None:
+        """Apply each transaction's ops after it commits, before the transaction's caller
+        goes on (so the caller's next step sees its change), once per transaction however
+        many times it published, and while the committing connection is still first in
+        the writer's pool (on SQLite the follower reads the log through it, and a
+        connection that did not run a CREATE TABLE would re-read the whole schema first)."""
+
+        def applied(session: Session) -> None:
+            ops = session.info.pop(PUBLISHED_INFO, None)
+            if ops:
+                self.applied(ops)
+
+        db.after_commit.append(applied)
+
     def publish(self, session: Session, ops: Sequence[Op]) -> None:
-        """Call inside the transaction of the change: delivered only if it commits."""
+        """Call inside the transaction of the change: delivered only if it commits, and
+        applied here after it commits (see :meth:`attach`)."""
         if not ops:
             return
+        session.info.setdefault(PUBLISHED_INFO, []).extend(ops)
         payload = orjson.dumps({"origin": self.origin, "ops": list(ops)}).decode()
         if not self.notifies:  # SQLite: the log the server's workers follow
             session.execute(
@@ -158,7 +187,7 @@ class PolicyFeed:
         session.execute(select(func.pg_notify(CHANNEL, payload)))
 
     def applied(self, ops: Sequence[Op]) -> None:
-        """Call after commit: this process sees its own change at once.
+        """Run after commit (:meth:`attach`): this process sees its own change at once.
 
         On SQLite, by reading the change log up to and including it: the change and every
         other process's change committed before it are applied in commit order, so no
@@ -345,8 +374,10 @@ class ChangeLogFollower(threading.Thread):
         """Apply every change committed after :attr:`after`, in order."""
         with self._following:
             announced = self.beacon.latest() if self.beacon is not None else 0
-            with self.db.read() as session:
-                rows = session.execute(
+            # One statement, so one snapshot without a transaction; on the writer's pool,
+            # where the connection that just committed a CREATE TABLE needs no new schema.
+            with self.db.writer_statement_read() as connection:
+                rows = connection.execute(
                     select(PolicyChange.seq, PolicyChange.payload)
                     .where(PolicyChange.seq > self.after)
                     .order_by(PolicyChange.seq)

@@ -23,6 +23,11 @@ from policy.securables import SecurableType
 #: ``session.info`` key the namespace store sets in a transaction that changes the namespace:
 #: at commit every process drops what it cached of it (catalog/store/namespace_cache.py).
 NAMESPACE_CHANGED_INFO = "steward_namespace_changed"
+#: ``session.info`` key of a transaction that only added objects: the (full name, parent id)
+#: of each. Caches forget just what an addition can make stale (the name, its parent's
+#: pages of children) instead of everything; any other change sets
+#: :data:`NAMESPACE_CHANGED_INFO` as well, and everything is dropped.
+NAMESPACE_ADDED_INFO = "steward_namespace_added"
 
 
 class NamespaceStore(ABC):

@@ -7,20 +7,24 @@ its answer. Profiles of ``GET /tables/{name}`` put a third of the server's time 
 reads — the same few rows, unchanged between writes, read and mapped anew per request.
 
 So they are kept here, with one rule that keeps them right: **any** change to the
-namespace (a create, drop, rename, owner or comment change of any object, in any worker or
-replica) drops everything cached. The namespace store marks the transaction of each change
-(:data:`catalog.store.base.NAMESPACE_CHANGED_INFO`); at commit that becomes an op in the
-policy feed (:func:`catalog.access.replica_sync.namespace_changed_op`), so it reaches every
-worker and replica in commit order, as grants do — on SQLite's workers before their next
-request (the change beacon), on PostgreSQL's replicas within NOTIFY's delay. Writes are
-rare beside reads, so dropping everything is cheap and leaves nothing to get wrong about
-which entry a change touched.
+namespace (a drop, rename, owner or comment change of any object, in any worker or
+replica) drops everything cached. Adding an object is the one narrower case: what it can
+make stale is its own name (cached as not found) and its parent's pages of children, and
+only those are forgotten (:meth:`NamespaceCache.forget_added`): a job creating tables
+must not make every worker read again all it knew. The namespace store marks the
+transaction of each change (:data:`catalog.store.base.NAMESPACE_CHANGED_INFO`, or
+``NAMESPACE_ADDED_INFO`` for additions); at commit that becomes an op in the policy feed
+(:mod:`catalog.access.cache_sync`), so it reaches every worker and replica in commit order,
+as grants do — on SQLite's workers before their next request (the change beacon), on
+PostgreSQL's replicas within NOTIFY's delay. Other changes are rare beside reads, so
+dropping everything for them is cheap and leaves nothing to get wrong about which entry a
+change touched.
 
 Two more rules keep a fill from outliving a change:
 
 * a miss is read in a transaction of its own that starts after the generation was noted
   (never through the caller's session, whose snapshot may be older than a change already
-  dropped here), and is kept only if no change was dropped meanwhile;
+  dropped here), and is kept only if no change was dropped or forgotten meanwhile;
 * only read sessions use the cache: a write transaction sees its own uncommitted changes,
   which must never be kept.
 
@@ -67,6 +71,17 @@ class NamespaceCache:
             self._securables = {}
             self._details = {}
             self._children = {}
+
+    def forget_added(self, full_name: str, parent_id: str | None) -> None:
+        """An object was added (committed here or elsewhere): forget that its name was not
+        found and its parent's pages of children; nothing else it could have changed. The
+        generation moves too, so a fill read before the addition is not kept after it."""
+        with self._lock:
+            self.generation += 1
+            self._securables.pop(full_name, None)
+            self._children = {
+                key: page for key, page in self._children.items() if key[0] != parent_id
+            }
 
     def securables(self, full_names: Iterable[str]) -> dict[str, SecurableRecord]:
         """What ``store.get_many`` answers, from the cache where it can."""

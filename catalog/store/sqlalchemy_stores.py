@@ -20,7 +20,12 @@ from catalog.records import (
     TableDetailRecord,
     TokenRecord,
 )
-from catalog.store.base import NAMESPACE_CHANGED_INFO, IdentityStore, NamespaceStore
+from catalog.store.base import (
+    NAMESPACE_ADDED_INFO,
+    NAMESPACE_CHANGED_INFO,
+    IdentityStore,
+    NamespaceStore,
+)
 from common.errors import AlreadyExists
 from policy.securables import SecurableType
 
@@ -143,6 +148,14 @@ class SqlNamespaceStore(NamespaceStore):
         """Every write below marks its transaction: caches drop the namespace at commit."""
         self.session.info[NAMESPACE_CHANGED_INFO] = True
 
+    def _added(self, record: SecurableRecord) -> None:
+        """An insert marks only what it adds: an object created is new to every cache,
+        except as a name someone asked for and did not find, and in its parent's lists."""
+        added: dict[str, tuple[str, str | None]] = self.session.info.setdefault(
+            NAMESPACE_ADDED_INFO, {}
+        )
+        added[record.id] = (record.full_name, record.parent_id)
+
     def get_metastore(self) -> MetastoreRecord | None:
         row = self.session.scalars(select(t.Metastore).limit(1)).first()
         if row is None:
@@ -199,7 +212,6 @@ class SqlNamespaceStore(NamespaceStore):
         return {record.full_name: record for record in records}
 
     def insert(self, record: SecurableRecord) -> None:
-        self._changed()
         row = t.Securable(
             id=record.id,
             securable_type=record.securable_type.value,
@@ -221,6 +233,7 @@ class SqlNamespaceStore(NamespaceStore):
                 self.session.add(row)
         except IntegrityError as exc:
             raise AlreadyExists(f"'{record.full_name}' already exists") from exc
+        self._added(record)
 
     def list_children(
         self,
@@ -312,7 +325,8 @@ class SqlNamespaceStore(NamespaceStore):
         self.session.execute(delete(t.Securable).where(t.Securable.id == securable_id))
 
     def insert_table_detail(self, securable_id: str, detail: TableDetailRecord) -> None:
-        self._changed()
+        if securable_id not in self.session.info.get(NAMESPACE_ADDED_INFO, {}):
+            self._changed()  # a detail of a table that existed before: it changed
         self.session.add(
             t.TableDetail(
                 securable_id=securable_id,

@@ -123,7 +123,6 @@ class ServingService:
             versions, checked_tables = self._check_authority(caller, config, store)
             if config.capturing:
                 self._check_capture(caller, config.auto_capture, store)
-        ops: list[Any] = []
         at = now_ms()
 
         def add_config(session: Session, record: SecurableRecord) -> None:
@@ -133,14 +132,10 @@ class ServingService:
             table = None
             if config.capturing:
                 assert config.auto_capture is not None
-                table, table_ops = self._create_inference_table(
-                    session, caller, record, config.auto_capture
-                )
-                ops.extend(table_ops)
+                table = self._create_inference_table(session, caller, record, config.auto_capture)
             record_edges(session, _edges(record, config, versions, table))
 
         self.namespace.create(caller, NewSecurable(ENDPOINT, name), extra=add_config)
-        self.authorizer.feed.applied(ops)
         return self.get(name)
 
     def get(self, name: str) -> Endpoint:
@@ -188,7 +183,6 @@ class ServingService:
             versions, checked = self._check_authority(caller, config, store)
             if creates_table:
                 self._check_capture(caller, config.auto_capture, store)
-        ops: list[Any] = []
         with self.db.transaction() as session:
             record, row = self._found(session, name)
             endpoints = EndpointStore(session)
@@ -199,11 +193,8 @@ class ServingService:
             table = None
             if creates_table:
                 assert config.auto_capture is not None
-                table, ops = self._create_inference_table(
-                    session, caller, record, config.auto_capture
-                )
+                table = self._create_inference_table(session, caller, record, config.auto_capture)
             record_edges(session, _edges(record, config, versions, table))
-        self.authorizer.feed.applied(ops)
         self.endpoints.drop(name)
         return self.get(name)
 
@@ -266,7 +257,7 @@ class ServingService:
 
     def _create_inference_table(
         self, session: Session, caller: Caller, endpoint: SecurableRecord, capture: AutoCapture
-    ) -> tuple[SecurableRecord, list[Any]]:
+    ) -> SecurableRecord:
         store = self.stores.namespace(session)
         schema = store.get(SecurableType.SCHEMA, capture.schema_full_name)
         if schema is None:
@@ -287,9 +278,8 @@ class ServingService:
         store.insert(record)
         store.insert_table_detail(record.id, detail)
         create_storage(session.connection(), record.id, detail)
-        ops = [securable_added_op(record.id, schema.id)]
-        self.authorizer.feed.publish(session, ops)
-        return record, ops
+        self.authorizer.feed.publish(session, [securable_added_op(record.id, schema.id)])
+        return record
 
     # -- invocation ---------------------------------------------------------------------
 

@@ -131,6 +131,29 @@ def test_cached_tables_and_tokens_follow_changes_on_every_worker(
                 return [t["name"] for t in fresh_get(server, token, listing).json()["tables"]]
 
             assert names() == ["t"]
+            # A name asked for before it existed (remembered as missing by both workers)
+            # is found on every worker once created, and the admin's listing shows it.
+            probed = f"{API}/tables/{catalog}.s.later"
+            admin_listing = f"{API}/tables?catalog_name={catalog}&schema_name=s"
+            warm(server, server.admin_token, probed)
+            warm(server, server.admin_token, admin_listing)
+            assert fresh_get(server, server.admin_token, probed).status_code == 404
+            assert_followed(
+                backend,
+                lambda: (
+                    fresh_get(server, server.admin_token, probed).status_code == 200
+                    and "later"
+                    in [
+                        t["name"]
+                        for t in fresh_get(server, server.admin_token, admin_listing).json()[
+                            "tables"
+                        ]
+                    ]
+                ),
+                lambda: sql(server, f"CREATE TABLE {catalog}.s.later (id BIGINT)"),
+                "a table asked for before was created",
+            )
+            sql(server, f"DROP TABLE {catalog}.s.later")
             assert_followed(
                 backend,
                 lambda: names() == ["t", "u"],
@@ -223,7 +246,8 @@ def test_a_fill_read_before_a_change_is_not_kept(tmp_path: Path) -> None:
     authorizer = Authorizer(backend="sqlite")
     cache = NamespaceCache(db, stores)
     authorizer.cache = cache
-    drop_on_namespace_changes(db, authorizer.feed, cache.invalidate)
+    authorizer.feed.attach(db)
+    drop_on_namespace_changes(db, authorizer.feed, cache.invalidate, cache.forget_added)
     namespace = NamespaceService(db, authorizer, stores)
     namespace.bootstrap()
 
@@ -252,3 +276,69 @@ def test_a_fill_read_before_a_change_is_not_kept(tmp_path: Path) -> None:
     # A record handed out is a copy: changing it changes nothing cached.
     cache.securables(["main"])["main"].owner = "mallory"
     assert cache.securables(["main"])["main"].owner == "admin"
+
+
+def test_an_addition_forgets_only_what_it_can_make_stale(tmp_path: Path) -> None:
+    """In process: a transaction that only adds objects forgets each one's name (cached as
+    not found) and its parent's pages of children, and keeps every other entry; one that
+    adds and changes something else drops everything."""
+    url = f"sqlite:///{tmp_path / 'steward.db'}"
+    upgrade(url)
+    db = Database(url)
+    stores = SqlCatalogStores()
+    authorizer = Authorizer(backend="sqlite")
+    cache = NamespaceCache(db, stores)
+    authorizer.cache = cache
+    authorizer.feed.attach(db)
+    drop_on_namespace_changes(db, authorizer.feed, cache.invalidate, cache.forget_added)
+    namespace = NamespaceService(db, authorizer, stores)
+    namespace.bootstrap()
+
+    def record(
+        id_: str, kind: SecurableType, full_name: str, parent: str | None
+    ) -> SecurableRecord:
+        return SecurableRecord(
+            id=id_,
+            securable_type=kind,
+            parent_id=parent,
+            name=full_name.split(".")[-1],
+            full_name=full_name,
+            owner="admin",
+            created_at=1,
+            created_by="admin",
+        )
+
+    with db.transaction() as session:
+        store = stores.namespace(session)
+        store.insert(record("c1", SecurableType.CATALOG, "main", None))
+        store.insert(record("s1", SecurableType.SCHEMA, "main.a", "c1"))
+        store.insert(record("s2", SecurableType.SCHEMA, "main.b", "c1"))
+    schemas = (SecurableType.SCHEMA,)
+    tables = (SecurableType.TABLE,)
+    cache.securables(["main", "main.a", "main.b", "main.a.new"])
+    assert [r.name for r in cache.children("c1", schemas, None, 10)] == ["a", "b"]
+    assert cache.children("s1", tables, None, 10) == []
+    assert cache.children("s2", tables, None, 10) == []
+    misses, generation = cache.misses, cache.generation
+
+    with db.transaction() as session:  # only an addition
+        stores.namespace(session).insert(record("t1", SecurableType.TABLE, "main.a.new", "s1"))
+    assert cache.generation > generation  # fills read before it are not kept
+    assert cache.peek(["main", "main.a", "main.b"]) is not None  # kept
+    assert cache.peek(["main.a.new"]) is None  # its absence forgotten
+    assert cache.securables(["main.a.new"])["main.a.new"].id == "t1"
+    assert [r.name for r in cache.children("s1", tables, None, 10)] == ["new"]  # re-read
+    misses_after = cache.misses
+    assert cache.children("s2", tables, None, 10) == []  # another parent's page: kept
+    assert [r.name for r in cache.children("c1", schemas, None, 10)] == ["a", "b"]
+    assert cache.misses == misses_after == misses + 2
+
+    with db.transaction() as session:  # an addition and a change: everything goes
+        store = stores.namespace(session)
+        store.insert(record("t2", SecurableType.TABLE, "main.b.other", "s2"))
+        main = store.get(SecurableType.CATALOG, "main")
+        assert main is not None
+        main.comment = "changed"
+        store.update(main)
+    assert cache.peek(["main"]) is None
+    assert cache.securables(["main"])["main"].comment == "changed"
