@@ -25,7 +25,7 @@ from catalog.access.grants import GrantService
 from catalog.access.replica_sync import ChangeLogFollower, PolicyListener
 from catalog.admission import StatementAdmission
 from catalog.audit.checkpointer import Checkpointer
-from catalog.audit.group_commit import GroupCommitter
+from catalog.audit.group_commit import GroupCommitter, run_payloads
 from catalog.audit.recorder import AuditRecorder
 from catalog.config import Settings, SettingsError
 from catalog.data.table_data import TableDataService
@@ -107,7 +107,7 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
         namespace=namespace,
         grants=GrantService(db, authorizer, stores),
         audit=AuditRecorder(db, settings.audit_metadata_reads),
-        audit_commits=GroupCommitter(db, name="steward-request-audit"),
+        audit_commits=GroupCommitter(db, write_payloads=run_payloads, name="steward-request-audit"),
         data=TableDataService(db, namespace, settings.max_rows_per_write),
         statements=StatementAdmission(settings.sql_max_statements_per_user),
         tags=TagService(db, stores, authorizer),

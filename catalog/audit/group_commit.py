@@ -23,6 +23,10 @@ on the event loop (:meth:`GroupCommitter.commit`). Each waiting request is woken
 when its own event is durable; the requests of one batch waiting on an event loop are
 woken with a single wake-up of that loop.
 
+An item may also be a payload alone, with no event (a request whose event an earlier
+transaction of its own already wrote, or one whose event is switched off): it commits with
+the batch all the same.
+
 If a batch fails (a payload that no longer fits its table, say), its items are retried
 one by one, each in a transaction of its own; an item whose payload still fails gets its
 event written alone (the payload is logged as lost) — an event is never dropped to save a
@@ -55,12 +59,21 @@ from catalog.persistence.engine import Database
 _log = get_logger("steward.audit")
 #: Writes the payloads of one batch inside its transaction (grouped as it likes).
 PayloadWriter = Callable[[Session, Sequence[Any]], None]
+
+
+def run_payloads(session: Session, payloads: Sequence[Callable[[Session], None]]) -> None:
+    """The :data:`PayloadWriter` of a committer whose payloads are writes to run as given
+    (each a function of the batch's session)."""
+    for payload in payloads:
+        payload(session)
+
+
 Done = Callable[[ChainedEvent | None, BaseException | None], None]
 
 
 @dataclass
 class _Pending:
-    event: AuditEvent
+    event: AuditEvent | None
     payload: Any
     done: Done
     #: The event loop ``done`` must run on (requests waiting in :meth:`GroupCommitter.commit`);
@@ -96,7 +109,7 @@ class GroupCommitter:
 
     def submit(
         self,
-        event: AuditEvent,
+        event: AuditEvent | None,
         payload: Any,
         done: Done,
         loop: asyncio.AbstractEventLoop | None = None,
@@ -125,8 +138,9 @@ class GroupCommitter:
         self.submit(event, payload, settle, loop)
         return await future
 
-    def commit_blocking(self, event: AuditEvent, payload: Any = None) -> ChainedEvent:
-        """:meth:`commit` for a caller on a worker thread, which may write the batch itself."""
+    def commit_blocking(self, event: AuditEvent | None, payload: Any = None) -> ChainedEvent | None:
+        """:meth:`commit` for a caller on a worker thread, which may write the batch itself;
+        ``event`` may be None when only ``payload`` is to be written."""
         finished = threading.Event()
         outcome: list[Any] = [None, None]
 
@@ -228,7 +242,7 @@ class GroupCommitter:
                 return
             except Exception as exc:
                 first_error = exc
-        if item.payload is not None:
+        if item.payload is not None and item.event is not None:
             _log.error(
                 "payload lost; writing the audit event alone",
                 action_name=item.event.action_name,
@@ -241,28 +255,37 @@ class GroupCommitter:
             except Exception as exc:
                 first_error = exc
         _log.error(
-            "audit event could not be written",
-            audit_request_id=item.event.request_id,
+            "audit event could not be written" if item.event else "payload could not be written",
+            audit_request_id=item.event.request_id if item.event else None,
             error=str(first_error),
         )
         _notify([(item, None, first_error)])
 
-    def _transaction(self, batch: list[_Pending], *, with_payloads: bool) -> list[ChainedEvent]:
-        events = [item.event for item in batch]
+    def _transaction(
+        self, batch: list[_Pending], *, with_payloads: bool
+    ) -> list[ChainedEvent | None]:
+        """Each item's chained event (None for an item with no event), in batch order."""
+        events = [item.event for item in batch if item.event is not None]
         payloads = [item.payload for item in batch if item.payload is not None]
         if with_payloads and payloads and self.write_payloads is not None:
             with self.db.transaction() as session:
                 session.info[HANDLED] = True
                 self.write_payloads(session, payloads)
-                return chain.append_many(session, events)
-        with self.db.core_transaction() as connection:  # events only: no session needed
-            return chain.append_many(connection, events)
+                chained = chain.append_many(session, events) if events else []
+        elif events:
+            with self.db.core_transaction() as connection:  # events only: no session needed
+                chained = chain.append_many(connection, events)
+        else:
+            chained = []
+        written = iter(chained)
+        return [next(written) if item.event is not None else None for item in batch]
 
-    def _finish(self, batch: list[_Pending], chained: list[ChainedEvent]) -> None:
+    def _finish(self, batch: list[_Pending], chained: list[ChainedEvent | None]) -> None:
         self.batches += 1
-        self.events += len(batch)
+        self.events += sum(1 for event in chained if event is not None)
         for event in chained:
-            emit(event)
+            if event is not None:
+                emit(event)
         _notify([(item, event, None) for item, event in zip(batch, chained, strict=True)])
 
 

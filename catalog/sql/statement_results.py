@@ -4,10 +4,11 @@ by id (Databricks' ``GET /api/2.0/sql/statements/{id}``, which its SDKs poll).
 Steward runs every statement to the end before answering, so what is kept is the final
 answer, in Steward's own shape (the route renders it for the asking client). It is kept
 in the database, not in the process: with several worker processes or replicas, the
-read may reach another one. A statement's audit event is written in a transaction
-anyway, and the answer rides along in the same one (see :func:`keep`), so a SELECT still
-costs one write. Rows live ``STEWARD_STATEMENT_RESULT_SECONDS``; expired ones are deleted
-by whichever process next keeps an answer, at most once a minute per process.
+read may reach another one. The answer commits with the statement's audit event, through
+the request audit's group commit (see :func:`keep`): statements answered at the same time
+share one commit, and each is answered once its own answer and event are durable. Rows
+live ``STEWARD_STATEMENT_RESULT_SECONDS``; expired ones are deleted by whichever process
+next keeps an answer, at most once a minute per process.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from __future__ import annotations
 import threading
 import time
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from catalog.audit.recorder import HANDLED
+from catalog.audit.events import AuditEvent
+from catalog.audit.group_commit import GroupCommitter
 from catalog.persistence import schema as t
 from catalog.persistence.engine import Database
 from catalog.records import now_ms
@@ -31,31 +33,33 @@ _prune_lock = threading.Lock()
 
 
 def keep(
-    db: Database,
+    commits: GroupCommitter,
     statement_id: str,
     principal_id: str,
     response: str,
     retention_seconds: float,
-    with_event: bool,
+    event: AuditEvent | None,
 ) -> None:
-    """Store ``response`` (JSON) for ``principal_id``. ``with_event``: the request's audit
-    event, not written yet, is written in this same transaction (the audit recorder's
-    ``before_commit``); otherwise it is kept out (a metadata read, with those not
-    recorded)."""
+    """Store ``response`` (JSON) for ``principal_id``, with the request's audit ``event``
+    when it is not written yet (None: a transaction of the statement wrote it, or it is
+    switched off), in one commit of ``commits`` (whose payloads are writes to run: see
+    :func:`catalog.audit.group_commit.run_payloads`); returns once both are durable."""
     now = now_ms()
-    with db.transaction() as session:
-        if not with_event:
-            session.info[HANDLED] = True
-        session.add(
-            t.StatementResult(
+    prune_before = now - int(retention_seconds * 1000) if _prune_due() else None
+
+    def write(session: Session) -> None:
+        session.execute(  # a plain INSERT: no unit of work to flush
+            insert(t.StatementResult).values(
                 statement_id=statement_id,
                 principal_id=principal_id,
                 created_at=now,
                 response=response,
             )
         )
-        if _prune_due():
-            _prune(session, now - int(retention_seconds * 1000))
+        if prune_before is not None:
+            _prune(session, prune_before)
+
+    commits.commit_blocking(event, write)
 
 
 def find(

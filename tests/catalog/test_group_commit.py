@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from catalog.audit.events import AuditEvent
-from catalog.audit.group_commit import GroupCommitter
+from catalog.audit.group_commit import GroupCommitter, run_payloads
 from catalog.audit.verify import verify
 from catalog.persistence import schema as t
 from catalog.runtime import Runtime
@@ -136,5 +136,43 @@ def test_a_lone_request_commits_itself_and_never_waits_for_another_writer(
     finally:
         release.set()
         committer.stop()
+    with runtime.db.read() as session:
+        assert verify(session).ok
+
+
+def test_payloads_without_events_commit_in_the_batches_of_others(runtime: Runtime) -> None:
+    """A payload alone (a statement's kept answer whose event its own transaction wrote)
+    commits with the batch; items with events keep theirs, in order, and chain."""
+    committer = GroupCommitter(runtime.db, write_payloads=run_payloads, name="test-gc-payloads")
+    kept: list[str] = []
+
+    def remember(name: str) -> Callable[[Session], None]:
+        def write(session: Session) -> None:
+            session.execute(select(func.count()).select_from(t.AuditEvent))  # in the batch
+            kept.append(name)
+
+        return write
+
+    outcomes: list[Any] = []
+    lock = threading.Lock()
+
+    def worker(k: int) -> None:
+        for i in range(10):
+            with_event = (k + i) % 2 == 0
+            result = committer.commit_blocking(
+                event(f"gcp-{k}-{i}") if with_event else None, remember(f"{k}-{i}")
+            )
+            with lock:
+                outcomes.append((with_event, result))
+
+    pool = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    committer.stop()
+    assert sorted(kept) == sorted(f"{k}-{i}" for k in range(4) for i in range(10))
+    assert all((result is not None) == with_event for with_event, result in outcomes)
+    assert len(stored(runtime, "gcp-")) == 20
     with runtime.db.read() as session:
         assert verify(session).ok

@@ -231,14 +231,19 @@ def execute_statement(
         scope.params = _audited(statement_id, body.statement)
         scope.metadata_read = False
     response = _run(body, caller, rt, statement_id)
+    event = None
+    if scope is not None and rt.audit.needs_event(scope, 200):
+        event = rt.audit.closing_event(scope, scope.success_status)
     statement_results.keep(
-        rt.db,
+        rt.audit_commits,
         statement_id,
         caller.principal.id,
         response.model_dump_json(by_alias=True, exclude_none=True),
         rt.settings.statement_result_seconds,
-        with_event=scope is not None and rt.audit.needs_event(scope, 200),
+        event,
     )
+    if scope is not None and event is not None:
+        scope.written = True
     return render(response, dialect)
 
 
