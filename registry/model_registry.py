@@ -25,6 +25,7 @@ from common.model_safety import LoadPolicy
 from policy.securables import SecurableType
 from registry import artifact_files as artifacts
 from registry.model_store import AliasRecord, RegistryStores, VersionRecord
+from registry.version_cache import VersionCache
 from registry.version_dependencies import Dependencies
 
 MODEL = SecurableType.MODEL
@@ -82,6 +83,9 @@ class ModelRegistry:
         self.stores = stores
         self.namespace = namespace
         self.storage_root = storage_root
+        #: Versions by alias, kept until any version, alias or tag changes anywhere
+        #: (the composition root connects it to the policy feed).
+        self.versions = VersionCache()
         #: What finalize accepts (pickle or not, trusted skops types) and how much.
         self.policy = policy or LoadPolicy()
         self.max_version_bytes = max_version_bytes
@@ -422,13 +426,21 @@ class ModelRegistry:
         name = validate_alias(alias)
         with self.db.read() as session:
             model = self._model_in(session, model_full_name)
-            store = self.stores.models(session)
-            found = store.get_alias(model.id, name)
-            if found is None:
-                raise NotFound(f"alias '{name}' of MODEL '{model.full_name}' does not exist")
-            record = self._version_in(session, model, found.version)
-            store.decorate([record])
-            return model, record
+
+        def read() -> VersionRecord | None:
+            with self.db.read() as session:
+                store = self.stores.models(session)
+                found = store.get_alias(model.id, name)
+                if found is None:
+                    return None
+                record = self._version_in(session, model, found.version)
+                store.decorate([record])
+                return record
+
+        record = self.versions.by_alias(model.id, name, read)
+        if record is None:
+            raise NotFound(f"alias '{name}' of MODEL '{model.full_name}' does not exist")
+        return model, record
 
     def aliases(self, model_full_name: str) -> list[AliasRecord]:
         with self.db.read() as session:

@@ -12,6 +12,10 @@ from catalog.persistence.schema import Securable
 from catalog.store.factory import CatalogStores, SqlCatalogStores
 from registry.persistence import schema as t
 
+#: ``session.info`` key set in a transaction that writes a version, an alias or a tag: at
+#: commit every process drops what it kept of them (registry/version_cache.py).
+REGISTRY_CHANGED_INFO = "steward_registry_changed"
+
 
 @dataclass
 class VersionRecord:
@@ -102,6 +106,10 @@ class SqlModelStore(ModelStore):
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def _changed(self) -> None:
+        """Every write of a version, alias or tag marks its transaction (see above)."""
+        self.session.info[REGISTRY_CHANGED_INFO] = True
+
     def insert_model(self, model_id: str) -> None:
         self.session.add(t.RegisteredModel(securable_id=model_id, last_version=0))
         self.session.flush()
@@ -119,6 +127,7 @@ class SqlModelStore(ModelStore):
         )
 
     def insert_version(self, record: VersionRecord) -> None:
+        self._changed()
         self.session.add(t.ModelVersion(**{name: getattr(record, name) for name in _COLUMNS}))
         self.session.flush()
 
@@ -156,12 +165,14 @@ class SqlModelStore(ModelStore):
         )
 
     def update_version(self, record: VersionRecord) -> None:
+        self._changed()
         changed = {n: getattr(record, n) for n in _COLUMNS if n not in _IMMUTABLE}
         self.session.execute(
             update(t.ModelVersion).where(t.ModelVersion.id == record.id).values(**changed)
         )
 
     def delete_version(self, version_id: str) -> None:
+        self._changed()
         self.session.execute(delete(t.ModelVersion).where(t.ModelVersion.id == version_id))
 
     # -- aliases -------------------------------------------------------------------------
@@ -183,6 +194,7 @@ class SqlModelStore(ModelStore):
     def put_alias(
         self, model_id: str, alias: str, version: VersionRecord, who: str, at: int
     ) -> None:
+        self._changed()
         self.delete_alias(model_id, alias)
         self.session.add(
             t.ModelAlias(
@@ -197,6 +209,7 @@ class SqlModelStore(ModelStore):
         self.session.flush()
 
     def delete_alias(self, model_id: str, alias: str) -> None:
+        self._changed()
         self.session.execute(
             delete(t.ModelAlias).where(
                 t.ModelAlias.model_id == model_id, t.ModelAlias.alias == alias
@@ -205,6 +218,7 @@ class SqlModelStore(ModelStore):
 
     def delete_aliases_of(self, version_id: str) -> list[str]:
         """Drop every alias pointing at a version; return their names."""
+        self._changed()
         names = sorted(
             self.session.scalars(
                 select(t.ModelAlias.alias).where(t.ModelAlias.version_id == version_id)
@@ -222,11 +236,13 @@ class SqlModelStore(ModelStore):
     # -- tags ----------------------------------------------------------------------------
 
     def set_tag(self, version_id: str, key: str, value: str) -> None:
+        self._changed()
         self.delete_tag(version_id, key)
         self.session.add(t.ModelVersionTag(version_id=version_id, key=key, value=value))
         self.session.flush()
 
     def delete_tag(self, version_id: str, key: str) -> bool:
+        self._changed()
         result = self.session.execute(
             delete(t.ModelVersionTag).where(
                 t.ModelVersionTag.version_id == version_id, t.ModelVersionTag.key == key

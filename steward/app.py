@@ -56,6 +56,7 @@ from registry.persistence.migrations import VERSIONS as REGISTRY_VERSIONS
 from registry.services import RegistryServices
 from registry.serving.cache import ModelCache
 from registry.serving.endpoint_service import ServingService
+from registry.version_cache import drop_on_registry_changes
 from steward.console.app import (
     FAVICON,
     SWAGGER_CSS,
@@ -127,6 +128,7 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
     models = ModelRegistry(
         db, stores, namespace, settings.storage_root, policy, settings.max_version_artifact_bytes
     )
+    drop_on_registry_changes(db, authorizer.feed, models.versions)
     runtime.registry = models
     loaded = ModelCache(
         db, stores, settings.storage_root, settings.allow_pickle, settings.trusted_types

@@ -130,10 +130,10 @@ def apply_ops(
             engine.remove_securable(*args)
         elif kind == "principal-":
             engine.remove_principal(*args)
+        elif hooks and kind in hooks:  # a cache's op, registered by the cache's owner
+            hooks[kind](*args)
         elif kind in (NAMESPACE_CHANGED, NAMESPACE_ADDED, TOKENS_CHANGED):
-            hook = (hooks or {}).get(kind)
-            if hook is not None:
-                hook(*args)
+            pass  # a cache this process does not keep
         else:
             raise ValueError(f"unknown policy op {kind!r}")
 
