@@ -236,9 +236,9 @@ def test_cached_tables_and_tokens_follow_changes_on_every_worker(
             server.stop()
 
 
-def test_a_fill_read_before_a_change_is_not_kept(tmp_path: Path) -> None:
-    """In process: what a miss read is kept only if no change was dropped meanwhile, and
-    only read sessions are answered from the cache."""
+def cached_catalog(tmp_path: Path) -> tuple[Database, SqlCatalogStores, NamespaceCache]:
+    """In process: a bootstrapped catalog whose namespace cache follows its changes as a
+    server's does (the feed applied at commit, the namespace ops published)."""
     url = f"sqlite:///{tmp_path / 'steward.db'}"
     upgrade(url)
     db = Database(url)
@@ -248,8 +248,14 @@ def test_a_fill_read_before_a_change_is_not_kept(tmp_path: Path) -> None:
     authorizer.cache = cache
     authorizer.feed.attach(db)
     drop_on_namespace_changes(db, authorizer.feed, cache.invalidate, cache.forget_added)
-    namespace = NamespaceService(db, authorizer, stores)
-    namespace.bootstrap()
+    NamespaceService(db, authorizer, stores).bootstrap()
+    return db, stores, cache
+
+
+def test_a_fill_read_before_a_change_is_not_kept(tmp_path: Path) -> None:
+    """In process: what a miss read is kept only if no change was dropped meanwhile, and
+    only read sessions are answered from the cache."""
+    db, stores, cache = cached_catalog(tmp_path)
 
     assert cache.peek(["main"]) is None
     assert cache.securables(["main"]) == {}  # absent, and remembered as absent
@@ -282,17 +288,7 @@ def test_an_addition_forgets_only_what_it_can_make_stale(tmp_path: Path) -> None
     """In process: a transaction that only adds objects forgets each one's name (cached as
     not found) and its parent's pages of children, and keeps every other entry; one that
     adds and changes something else drops everything."""
-    url = f"sqlite:///{tmp_path / 'steward.db'}"
-    upgrade(url)
-    db = Database(url)
-    stores = SqlCatalogStores()
-    authorizer = Authorizer(backend="sqlite")
-    cache = NamespaceCache(db, stores)
-    authorizer.cache = cache
-    authorizer.feed.attach(db)
-    drop_on_namespace_changes(db, authorizer.feed, cache.invalidate, cache.forget_added)
-    namespace = NamespaceService(db, authorizer, stores)
-    namespace.bootstrap()
+    db, stores, cache = cached_catalog(tmp_path)
 
     def record(
         id_: str, kind: SecurableType, full_name: str, parent: str | None
