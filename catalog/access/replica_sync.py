@@ -100,6 +100,14 @@ def tokens_changed_op() -> Op:
     return [TOKENS_CHANGED]
 
 
+def is_cache_op(kind: str) -> bool:
+    """Whether ``kind`` only drops a cache: every such kind ends in ``~`` (the registry's
+    ``registry~`` too, which the catalog does not name), and ``namespace+`` narrows
+    ``namespace~``. A process without a hook for one skips it; any other unknown kind is
+    an error."""
+    return kind.endswith("~") or kind == NAMESPACE_ADDED
+
+
 #: What a process runs when a cache-dropping op arrives, by op kind, with the op's arguments.
 Hooks = dict[str, Callable[..., None]]
 
@@ -132,8 +140,8 @@ def apply_ops(
             engine.remove_principal(*args)
         elif hooks and kind in hooks:  # a cache's op, registered by the cache's owner
             hooks[kind](*args)
-        elif kind in (NAMESPACE_CHANGED, NAMESPACE_ADDED, TOKENS_CHANGED):
-            pass  # a cache this process does not keep
+        elif is_cache_op(kind):
+            pass  # a cache this process does not keep (the registry's, in a bare catalog)
         else:
             raise ValueError(f"unknown policy op {kind!r}")
 
