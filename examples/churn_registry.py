@@ -374,7 +374,9 @@ def run(url: str, token: str) -> None:
     print(f"Steward at {url}: the churn model's seed flow")
     with (
         httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+            base_url=url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=example_support.REQUEST_TIMEOUT_SECONDS,
         ) as http,
         Client(url, token) as admin,
     ):

@@ -28,6 +28,9 @@ from registry import StewardError
 
 SQL_PATH = "/api/2.0/sql/statements"
 METASTORE_SUMMARY = "/api/2.1/unity-catalog/metastore_summary"
+# A serving endpoint loads its model on the first call; a busy machine needs more than
+# httpx's five-second default for that one.
+REQUEST_TIMEOUT_SECONDS = 60
 
 
 # -- output ---------------------------------------------------------------------------------

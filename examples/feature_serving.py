@@ -235,7 +235,11 @@ def app_token(http: httpx.Client) -> str:
 def invoke(url: str, token: str, history: pd.DataFrame) -> None:
     step(6, f"As {APP}: invoke with keys only, then override a feature")
     path = f"/serving-endpoints/{ENDPOINT}/invocations"
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as app:
+    with httpx.Client(
+        base_url=url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=example_support.REQUEST_TIMEOUT_SECONDS,
+    ) as app:
         latest = history[history.ts == SNAPSHOTS[-1]].set_index("customer_id")
         calm = latest[(latest.support_calls <= 2) & (latest.tenure_months >= 12)].index[0]
         busy = latest[latest.support_calls > 4].index[:2]
@@ -312,7 +316,9 @@ def run(url: str, token: str) -> None:
     print(f"Steward at {url}: feature table → training set → model → serving endpoint")
     with (
         httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+            base_url=url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=example_support.REQUEST_TIMEOUT_SECONDS,
         ) as http,
         Client(url, token) as admin,
     ):
