@@ -442,6 +442,19 @@ class ModelRegistry:
             raise NotFound(f"alias '{name}' of MODEL '{model.full_name}' does not exist")
         return model, record
 
+    def cached_by_alias(
+        self, model_full_name: str, alias: str
+    ) -> tuple[list[SecurableRecord], VersionRecord] | None:
+        """:meth:`get_by_alias` from memory alone — the model's securable chain (catalog,
+        schema, model) from the namespace cache and the version from :attr:`versions` —
+        or None when anything is not kept (nothing is read). For a route on the event
+        loop: a load by alias asks for the alias first, and it is mostly kept."""
+        chain = self.namespace.authorizer.cached_chain(model_full_name, MODEL)
+        if chain is None:
+            return None
+        record = self.versions.peek(chain[-1].id, validate_alias(alias))
+        return (chain, record) if record is not None else None
+
     def aliases(self, model_full_name: str) -> list[AliasRecord]:
         with self.db.read() as session:
             model = self._model_in(session, model_full_name)

@@ -69,6 +69,13 @@ class VersionCache:
         assert isinstance(entry, VersionRecord)
         return _copy(entry)
 
+    def peek(self, model_id: str, alias: str) -> VersionRecord | None:
+        """The kept version ``alias`` points at; None when nothing is kept for it, or it is
+        kept as missing (the caller then takes :meth:`by_alias`, which says so). Memory
+        only, so a route may ask on the event loop."""
+        entry = self._by_alias.get((model_id, alias))
+        return _copy(entry) if isinstance(entry, VersionRecord) else None
+
 
 def _copy(record: VersionRecord) -> VersionRecord:
     """A record of the caller's own, tags and aliases included."""

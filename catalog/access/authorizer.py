@@ -221,6 +221,16 @@ class Authorizer:
             return False
         return True
 
+    def allows_on_chain(
+        self, caller: Caller, privilege: Privilege, records: Sequence[SecurableRecord]
+    ) -> bool:
+        """Whether :meth:`require_on_chain` would let the caller through: in memory only."""
+        try:
+            self.require_on_chain(caller, privilege, records)
+        except (PermissionDenied, NotFound):
+            return False
+        return True
+
     def shows_all_grants(
         self,
         caller: Caller,

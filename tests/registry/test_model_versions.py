@@ -60,3 +60,16 @@ def test_storage_location_is_shown_only_to_those_who_may_load(server: ServerHand
     sql(admin, f"GRANT EXECUTE ON MODEL {model} TO `{name}`")
     shown = [location_of(reader, p) for p in paths]
     assert shown == [created["storage_location"]] * 2 + [[created["storage_location"]]]
+    # Asked again (now answered from memory on the event loop: the model's chain and the
+    # version are kept), the alias answers what the version does, and follows a REVOKE.
+    for client in (admin, reader):
+        for _ in range(3):
+            by_alias = client.get(paths[1])
+            assert by_alias.status_code == 200, by_alias.text
+            assert by_alias.json() == client.get(paths[0]).json()
+    sql(admin, f"REVOKE EXECUTE ON MODEL {model} FROM `{name}`")
+    assert location_of(reader, paths[1]) is None
+    sql(admin, f"REVOKE BROWSE ON MODEL {model} FROM `{name}`")
+    hidden = reader.get(paths[1])
+    assert hidden.status_code == 404, hidden.text
+    assert hidden.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"

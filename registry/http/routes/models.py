@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -474,9 +474,28 @@ def delete_alias(full_name: str, alias: str, caller: CallerDep, registry: Regist
     dependencies=[BROWSE],
     operation_id="getModelVersionByAlias",
     tags=["ModelAliases"],
+    response_model=ModelVersionInfo,
 )
-def get_by_alias(
+async def get_by_alias(
     full_name: str, alias: str, caller: CallerDep, rt: RuntimeDep, registry: RegistryDep
+) -> Response:
+    """Every load by alias (``models:/name@champion``) asks this first. When the model's
+    chain and the version are kept in memory (mostly: the guard just resolved the chain),
+    it is answered here on the event loop, as GET table is; else in a worker thread."""
+    kept = registry.cached_by_alias(full_name, alias)
+    if kept is None:
+        info = await run_in_threadpool(_by_alias, full_name, alias, caller, rt, registry)
+    else:
+        chain, record = kept
+        loads = rt.authorizer.allows_on_chain(caller, Privilege.EXECUTE, chain)
+        model = chain[-1]
+        info = version_info(model, record, location_of(rt, model, record) if loads else None)
+    body = ModelVersionInfo.__pydantic_serializer__.to_json(info, by_alias=True)
+    return Response(body, media_type="application/json")
+
+
+def _by_alias(
+    full_name: str, alias: str, caller: Caller, rt: RuntimeDep, registry: RegistryDep
 ) -> ModelVersionInfo:
     model, record = registry.get_by_alias(full_name, alias)
     return _shown(rt, caller, model, record)
