@@ -537,11 +537,24 @@ class PolicyEngine:
 
     def grants_on(self, securable: str) -> list[Grant]:
         with self._lock:
-            by_subject = self._enforcer.policy.by_object.get(securable, {})
-            return sorted(
-                (Grant(*line) for lines in by_subject.values() for line in lines),
-                key=lambda g: (g.principal, g.privilege),
-            )
+            return self._grants_on(securable)
+
+    def grants_on_now(self, securable: str) -> list[Grant] | None:
+        """:meth:`grants_on` if no change is being applied this instant, else None rather
+        than wait: for callers on the event loop, which must not block on a reload."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return self._grants_on(securable)
+        finally:
+            self._lock.release()
+
+    def _grants_on(self, securable: str) -> list[Grant]:
+        by_subject = self._enforcer.policy.by_object.get(securable, {})
+        return sorted(
+            (Grant(*line) for lines in by_subject.values() for line in lines),
+            key=lambda g: (g.principal, g.privilege),
+        )
 
     def grant_count(self) -> int:
         return len(self._enforcer.policy)

@@ -253,9 +253,18 @@ class Authorizer:
     ) -> list[tuple[str, list[str]]]:
         """The grants on an object the caller sees (GET permissions and SHOW GRANTS alike),
         filtered by :meth:`shows_all_grants`."""
-        if self.shows_all_grants(caller, securable_type, full_name, store):
-            return assignments
-        return [(who, held) for who, held in assignments if caller.is_or_member_of(who)]
+        shows_all = self.shows_all_grants(caller, securable_type, full_name, store)
+        return _shown(caller, assignments, shows_all)
+
+    def grants_shown_on_chain(
+        self,
+        caller: Caller,
+        chain: Sequence[SecurableRecord],
+        assignments: list[tuple[str, list[str]]],
+    ) -> list[tuple[str, list[str]]]:
+        """:meth:`grants_shown` on a chain in hand: in memory only."""
+        shows_all = self.allows_on_chain(caller, Privilege.OWNERSHIP, chain)
+        return _shown(caller, assignments, shows_all)
 
     def resolve_chain(
         self, full_name: str, securable_type: SecurableType, store: NamespaceStore
@@ -420,3 +429,12 @@ def _container_kinds(securable_type: SecurableType, depth: int) -> list[Securabl
         : depth - 1
     ]
     return [*containers, securable_type]
+
+
+def _shown(
+    caller: Caller, assignments: list[tuple[str, list[str]]], shows_all: bool
+) -> list[tuple[str, list[str]]]:
+    """All the grants for whoever may change them, else the caller's and its groups' own."""
+    if shows_all:
+        return assignments
+    return [(who, held) for who, held in assignments if caller.is_or_member_of(who)]

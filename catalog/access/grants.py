@@ -84,10 +84,7 @@ class GrantService:
             else:
                 who = self._principal(session, principal)
                 rows = casbin_rules.grants_on(session, key, who)
-        grouped: dict[str, list[str]] = {}
-        for who, privilege in rows:
-            grouped.setdefault(who, []).append(privilege)
-        return sorted(grouped.items())
+        return _by_principal(rows)
 
     def assignments_seen_by(
         self,
@@ -104,6 +101,22 @@ class GrantService:
             return self.authorizer.grants_shown(
                 caller, securable_type, full_name, assignments, self.stores.namespace(session)
             )
+
+    def cached_assignments_seen_by(
+        self, caller: Caller, securable_type: SecurableType, full_name: str
+    ) -> list[tuple[str, list[str]]] | None:
+        """:meth:`assignments_seen_by` (every principal) from memory alone — the object's
+        chain from the namespace cache, its grants from the policy engine — or None when
+        either is not at hand (nothing is read, nothing waited for): for a route on the
+        event loop."""
+        chain = self.authorizer.cached_chain(full_name, securable_type)
+        if chain is None:
+            return None
+        grants = self.authorizer.engine.grants_on_now(chain[-1].id)
+        if grants is None:
+            return None
+        assignments = _by_principal((g.principal, g.privilege) for g in grants)
+        return self.authorizer.grants_shown_on_chain(caller, chain, assignments)
 
     def grants_to_seen_by(
         self, caller: Caller, principal: str
@@ -220,3 +233,11 @@ class GrantService:
         except InapplicablePrivilege as exc:
             raise InvalidParameter(str(exc)) from exc
         return privilege
+
+
+def _by_principal(rows: Iterable[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """(principal, privilege) rows as each principal's privileges, principals in order."""
+    grouped: dict[str, list[str]] = {}
+    for who, privilege in rows:
+        grouped.setdefault(who, []).append(privilege)
+    return sorted(grouped.items())

@@ -305,3 +305,37 @@ def test_grants_and_revokes_of_one_privilege_sent_at_once_all_succeed(scene: Sce
     assert send(1) == "SUCCEEDED"
     listed = scene.admin.get(f"{UC}/permissions/table/{scene.table}").json()
     assert listed["privilege_assignments"] == [{"principal": scene.user, "privileges": ["SELECT"]}]
+
+
+def test_get_permissions_shows_each_caller_its_share_and_follows_changes_at_once(
+    scene: Scene,
+) -> None:
+    """GET permissions is answered from memory once the object's chain is cached: the
+    owner sees every grant, anyone else its own; a grant or an ownership change shows in
+    the very next answer, and a filter by principal (read from the database) agrees."""
+    admin = scene.admin
+    other, _ = scene.server.create_user()
+    assert scene.grant("catalog", scene.catalog, scene.user, "USE CATALOG").status_code == 200
+    assert scene.grant("schema", scene.schema, scene.user, "USE SCHEMA").status_code == 200
+    assert scene.grant("table", scene.table, scene.user, "SELECT").status_code == 200
+    assert scene.grant("table", scene.table, other, "MODIFY").status_code == 200
+    path = f"{UC}/permissions/table/{scene.table}"
+
+    def shown(client: httpx.Client, **params: str) -> dict[str, set[str]]:
+        answer = client.get(path, params=params)
+        assert answer.status_code == 200, answer.text
+        return {
+            a["principal"]: set(a["privileges"]) for a in answer.json()["privilege_assignments"]
+        }
+
+    for _ in range(3):  # the first answer may read; the later ones are from memory
+        assert shown(admin) == {scene.user: {"SELECT"}, other: {"MODIFY"}}
+        assert shown(scene.client) == {scene.user: {"SELECT"}}
+    assert shown(admin, principal=other) == {other: {"MODIFY"}}
+    assert scene.grant("table", scene.table, scene.user, "MODIFY").status_code == 200
+    assert shown(scene.client) == {scene.user: {"SELECT", "MODIFY"}}
+    owned = admin.patch(f"{UC}/tables/{scene.table}", json={"owner": scene.user})
+    assert owned.status_code == 200, owned.text
+    assert shown(scene.client) == {scene.user: {"SELECT", "MODIFY"}, other: {"MODIFY"}}
+    assert scene.revoke("table", scene.table, scene.user, "SELECT", "MODIFY").status_code == 200
+    assert shown(scene.client) == {other: {"MODIFY"}}

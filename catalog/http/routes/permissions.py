@@ -7,7 +7,8 @@ in the one the caller's client parses (:mod:`catalog.http.client_dialect`).
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from catalog.access.grants import Inherited, PrivilegeChange
@@ -85,20 +86,33 @@ def _name(securable_type: SecurableType, full_name: str) -> str | None:
     PATH,
     dependencies=[guard(privilege=Privilege.BROWSE, name_from=BY_NAME, type_from="securable_type")],
     operation_id="getPermissions",
+    response_model=PermissionsList,
 )
-def get_permissions(
+async def get_permissions(
     securable_type: str,
     full_name: str,
     caller: CallerDep,
     rt: RuntimeDep,
     dialect: DialectDep,
     principal: str | None = None,
-) -> PermissionsList:
+) -> Response:
     """The grants on an object the caller sees: all of them for whoever may change them,
-    else those held by the caller or its groups (as SHOW GRANTS; docs/privileges.md)."""
+    else those held by the caller or its groups (as SHOW GRANTS; docs/privileges.md).
+    Answered on the event loop when the object's chain is cached (mostly: the guard just
+    resolved it) and the question is about every principal; else in a worker thread."""
     kind = securable_type_from_path(securable_type)
     name = _name(kind, full_name)
-    return _listing(rt.grants.assignments_seen_by(caller, kind, name, principal), dialect)
+    shown = (
+        rt.grants.cached_assignments_seen_by(caller, kind, full_name)
+        if name is not None and principal is None
+        else None
+    )
+    if shown is None:
+        shown = await run_in_threadpool(
+            rt.grants.assignments_seen_by, caller, kind, name, principal
+        )
+    body = PermissionsList.__pydantic_serializer__.to_json(_listing(shown, dialect))
+    return Response(body, media_type="application/json")
 
 
 @router.get(
