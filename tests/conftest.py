@@ -10,7 +10,7 @@ import pytest
 from catalog.config import Settings
 from catalog.runtime import Runtime
 from steward.app import shutdown, start
-from tests.support import backends, database_url_for, server_fixture
+from tests.support import ServerHandle, SharedServers, backends, database_url_for
 
 
 @pytest.fixture(params=backends())
@@ -35,5 +35,18 @@ def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
     shutdown(rt)
 
 
-#: One real server per test module and backend; tests use unique names.
-server = server_fixture("server")
+@pytest.fixture(scope="session")
+def shared_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServers]:
+    servers = SharedServers(tmp_path_factory)
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(scope="module", params=backends())
+def server(request: pytest.FixtureRequest, shared_servers: SharedServers) -> Iterator[ServerHandle]:
+    """A real server per backend, shared by the modules of this test process (tests use
+    unique names; see :class:`~tests.support.SharedServers`). A module that needs one of
+    its own declares ``server = server_fixture("name")``."""
+    handle = shared_servers.get(str(request.param))
+    yield handle
+    handle.close_clients()

@@ -12,7 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,7 @@ class ServerHandle:
     log_path: Path
     database_url: str
     _clients: list[httpx.Client] = field(default_factory=list)
+    _admin: httpx.Client | None = None
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -96,7 +97,11 @@ class ServerHandle:
 
     @property
     def admin(self) -> httpx.Client:
-        return self.client(self.admin_token)
+        """The admin's client: one per server (until :meth:`close_clients`), since a
+        server shared by many modules would otherwise collect a pool per use."""
+        if self._admin is None:
+            self._admin = self.client(self.admin_token)
+        return self._admin
 
     def create_user(self, name: str | None = None) -> tuple[str, str]:
         """Create a user and a token for it; returns (user name, token)."""
@@ -112,11 +117,19 @@ class ServerHandle:
         return name.lower(), issued.json()["token_value"]
 
     def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        """The server's log so far: whole lines only (the server may be writing one)."""
+        text = self.log_path.read_text(errors="replace")
+        return text[: text.rfind("\n") + 1]
 
-    def stop(self) -> None:
+    def close_clients(self) -> None:
+        """Close the clients handed out so far (the server keeps running)."""
         for client in self._clients:
             client.close()
+        self._clients.clear()
+        self._admin = None
+
+    def stop(self) -> None:
+        self.close_clients()
         stop_process(self.process)
 
 
@@ -239,6 +252,34 @@ def server_fixture(name: str, extra_env: dict[str, str] | None = None) -> Any:
                 handle.stop()
 
     return fixture
+
+
+class SharedServers:
+    """One server per backend for every module of a test process that asks for the plain
+    ``server`` fixture (tests/conftest.py), started when first asked for and stopped when
+    the session ends. A server costs a few seconds of CPU to start, and most modules only
+    need one that works; their tests use unique names, so they do not meet. A module
+    that needs a server of its own (other settings, a log of its own, server-wide
+    changes) declares :func:`server_fixture` itself."""
+
+    def __init__(self, directories: pytest.TempPathFactory) -> None:
+        self._directories = directories
+        self._servers: dict[str, ServerHandle] = {}
+        self._databases = ExitStack()
+
+    def get(self, backend: str) -> ServerHandle:
+        if backend not in self._servers:
+            directory = self._directories.mktemp(f"shared-{backend}")
+            url = self._databases.enter_context(database_url_for(backend, directory))
+            self._servers[backend] = start_server(url, directory / "storage")
+        return self._servers[backend]
+
+    def stop(self) -> None:
+        try:
+            for handle in self._servers.values():
+                handle.stop()
+        finally:
+            self._databases.close()
 
 
 #: A minimal MLmodel: no flavor, a signature.

@@ -44,7 +44,18 @@ import schemathesis
 from catalog.http.app import ERROR_STATUSES, build_app
 from catalog.runtime import Runtime
 from steward.app import REGISTRY_ROUTERS
-from tests.support import ROOT, ServerHandle, run_steward, unique, write_mlmodel
+from tests.support import (
+    ROOT,
+    ServerHandle,
+    run_steward,
+    server_fixture,
+    unique,
+    write_mlmodel,
+)
+
+#: A server of its own: the fuzzer reuses any name it reads and may drop or rename it, and
+#: its log must hold no internal error of anyone else's.
+server = server_fixture("schemathesis")
 
 #: Fuzzed cases per operation and caller, on top of the coverage phase's; set
 #: STEWARD_FUZZ_EXAMPLES for a deeper run by hand (500 takes about ten minutes).
