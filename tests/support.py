@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import shutil
@@ -120,6 +121,15 @@ class ServerHandle:
         """The server's log so far: whole lines only (the server may be writing one)."""
         text = self.log_path.read_text(errors="replace")
         return text[: text.rfind("\n") + 1]
+
+    def log_lines(self) -> list[str]:
+        """The log's lines, split on newlines only: ``str.splitlines`` would also split a
+        line inside a name holding U+2028 or U+0085, which JSON leaves unescaped."""
+        return self.logs().split("\n")[:-1]
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """The JSON records of the log (server mode writes one per line)."""
+        return [json.loads(line) for line in self.log_lines() if line.startswith("{")]
 
     def close_clients(self) -> None:
         """Close the clients handed out so far (the server keeps running)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -13,7 +12,7 @@ def log_records(server: ServerHandle, request_id: str, events: set[str]) -> list
     """The JSON log records of one request, waiting briefly: the access line follows the reply."""
     deadline = time.monotonic() + 5
     while True:
-        records = [json.loads(line) for line in server.logs().splitlines() if line.startswith("{")]
+        records = server.log_records()
         mine = [r for r in records if r.get("request_id") == request_id]
         if events <= {r["event"] for r in mine} or time.monotonic() > deadline:
             return records

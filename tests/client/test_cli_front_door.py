@@ -288,7 +288,7 @@ def read_terminal(leader: int) -> str:
 
 
 def test_the_server_logs_where_it_listens(server: ServerHandle) -> None:
-    records = [json.loads(line) for line in server.logs().splitlines() if line.startswith("{")]
+    records = server.log_records()
     line = next(r for r in records if r["event"].startswith("Steward listening on"))
     assert line["url"] == server.url
     database = make_url(server.database_url).render_as_string(hide_password=True)

@@ -455,7 +455,7 @@ def test_the_server_logged_no_internal_error(server: ServerHandle) -> None:
     markers = [k.in_log for k in KNOWN_FAILURES.values() if k.in_log]
     lines = [
         line[-600:]  # the end of the traceback: where it failed, and with what
-        for line in server.logs().splitlines()
+        for line in server.log_lines()
         if "internal_error" in line and not any(all(m in line for m in ms) for ms in markers)
     ]
     assert not lines, "\n".join(lines[:20])
