@@ -37,9 +37,11 @@ _NUMBER = re.compile(r"^[-+]?[\d,]*\.?\d+")
 
 @dataclass(frozen=True)
 class Cell:
-    """One numeric cell: which table (its header), which row (its place in the table, and
-    its first two cells to show), which column."""
+    """One numeric cell: which table (the heading above it and its header), which row (its
+    place in the table, and its first two cells to show), which column. Tables with one
+    header under several headings (one per backend, say) stay apart by their heading."""
 
+    heading: str
     header: tuple[str, ...]
     index: int
     label: str
@@ -89,8 +91,12 @@ def cells(output: str) -> dict[Cell, float]:
     """Every numeric cell of every markdown table in ``output``."""
     found: dict[Cell, float] = {}
     header: tuple[str, ...] | None = None
+    heading = ""
     index = 0
     for line in output.splitlines():
+        if line.startswith("#"):
+            # Without a trailing "(…)": headings carry the run's date there.
+            heading = re.sub(r"\s*\(.*\)$", "", line.lstrip("#").strip())
         if not line.startswith("|"):
             header = None
             continue
@@ -101,11 +107,11 @@ def cells(output: str) -> dict[Cell, float]:
         if all(set(p) <= set("-:") for p in parts):
             continue
         index += 1
-        label = " · ".join(p for p in parts[:2] if p)
+        label = " · ".join(p for p in (heading, *parts[:2]) if p)
         for column, text in zip(header[1:], parts[1:], strict=False):
             value = number(text)
             if value is not None:
-                found[Cell(header, index, label, column)] = value
+                found[Cell(heading, header, index, label, column)] = value
     return found
 
 
