@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The suite runs on three pytest-xdist workers, a test module per worker at a time (module
 # fixtures such as a shared server stay in one process): much of it waits on servers,
-# subprocesses and databases, so a third worker keeps two cores busy; about 25 minutes
+# subprocesses and databases, so a third worker keeps two cores busy; about 18 minutes
 # with its PostgreSQL half. PYTEST_WORKERS=0 runs it serially. It includes
 # tests/e2e/test_schemathesis.py, Schemathesis (the test extra) fuzzing the OpenAPI
 # document against a real server, about three minutes per backend.
