@@ -488,8 +488,7 @@ async def get_by_alias(
     else:
         chain, record = kept
         loads = rt.authorizer.allows_on_chain(caller, Privilege.EXECUTE, chain)
-        model = chain[-1]
-        info = version_info(model, record, location_of(rt, model, record) if loads else None)
+        info = _as_seen(rt, chain[-1], record, loads)
     body = ModelVersionInfo.__pydantic_serializer__.to_json(info, by_alias=True)
     return Response(body, media_type="application/json")
 
@@ -516,7 +515,13 @@ def _shown(
     rt: RuntimeDep, caller: Caller, model: SecurableRecord, record: VersionRecord
 ) -> ModelVersionInfo:
     """A version as a reader sees it: the location only for who may load the model."""
-    loads = may_load(rt, caller, model.full_name)
+    return _as_seen(rt, model, record, may_load(rt, caller, model.full_name))
+
+
+def _as_seen(
+    rt: RuntimeDep, model: SecurableRecord, record: VersionRecord, loads: bool
+) -> ModelVersionInfo:
+    """The version with its location shown only to a caller who may load the model."""
     return version_info(model, record, location_of(rt, model, record) if loads else None)
 
 
