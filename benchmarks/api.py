@@ -228,6 +228,7 @@ def run_wrk(
     seconds: float,
     server_pid: int,
     profile_to: Path | None = None,
+    profile_rate: int = 100,
 ) -> Measurement:
     """One wrk run; with ``profile_to``, py-spy samples the server meanwhile and writes its
     collapsed stacks there (one line per stack and its sample count)."""
@@ -244,6 +245,8 @@ def run_wrk(
                 "--format",
                 "raw",
                 "--nonblocking",
+                "--rate",
+                str(profile_rate),
                 "--output",
                 str(profile_to),
             ],
@@ -518,6 +521,12 @@ def main(argv: list[str] | None = None) -> int:
         help="a folder: py-spy samples Steward during each of its runs and writes the "
         "collapsed stacks there, one file per run (py-spy must be installed)",
     )
+    parser.add_argument(
+        "--profile-rate",
+        type=int,
+        default=100,
+        help="py-spy's samples per second with --profile (default %(default)s)",
+    )
     add_postgres_url(parser)
     add_json(parser)
     args = parser.parse_args(argv)
@@ -570,7 +579,13 @@ def main(argv: list[str] | None = None) -> int:
                                     else None
                                 )
                                 m = run_wrk(
-                                    base, script, conns, args.seconds, target.pid, profile_to
+                                    base,
+                                    script,
+                                    conns,
+                                    args.seconds,
+                                    target.pid,
+                                    profile_to,
+                                    args.profile_rate,
                                 )
                                 if system == "steward":
                                     cell.steward.append(m)

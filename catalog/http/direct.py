@@ -1,10 +1,11 @@
 """Direct routes: the hottest routes, run without FastAPI's router and dependency solver.
 
-A serving invocation is a small request whose fixed costs dominate. Profiles put a fifth
-of its time between the last middleware and the handler: Starlette's exception and
+A serving invocation or a cached metadata read (GET table, GET model version by alias,
+GET permissions) is a small request whose fixed costs dominate. Profiles put a fifth of
+its time between the last middleware and the handler: Starlette's exception and
 exit-stack layers, matching the path against the routes before it, and FastAPI's
-dependency solver walking the route's dependencies (the app's audit naming, the body
-read, the guard and its bearer scheme) and their signatures on every request.
+dependency solver walking the route's dependencies (the app's audit naming, the guard and
+its bearer scheme, the runtime) and their signatures on every request.
 
 A route marked :data:`DIRECT` (in ``openapi_extra``) stays an ordinary FastAPI route: it
 is in the OpenAPI document, route walks find it, and any method it does not take goes
@@ -15,11 +16,15 @@ and a failure goes to the app's own exception handlers. Nothing about authorizat
 audit differs: it is the same guard and the same audit dependency; only the generic
 machinery around them is skipped.
 
-So the direct path can run a route only if it can give every parameter: each dependency
-and the handler may take the request, the route's path parameters, and the bearer
-credentials FastAPI would pass (the guards ignore them: authentication happened in the
-middleware). :func:`direct_routes` checks this when the app is built and refuses a route
-it could not run faithfully.
+The plan of each call is FastAPI's own analysis of its signature (its ``Dependant``), made
+once when the app is built. What the direct path can give a parameter: the request, a
+path parameter, a query parameter (validated by FastAPI's own function, so a bad value is
+the same 400), the bearer credentials FastAPI would pass (``None``: authentication happened
+in the middleware, and the guards ignore them), and a sub-dependency built of these (the
+runtime, the caller, the registry …), awaited once per request as FastAPI caches it. A
+route needing anything else (a body model, headers, cookies, a sync function, a handler
+that returns a model for FastAPI to serialise) is refused when the app is built
+(:func:`direct_routes`), never run unfaithfully.
 """
 
 from __future__ import annotations
@@ -30,8 +35,12 @@ from dataclasses import dataclass
 from typing import Any, get_type_hints
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_dependant, request_params_to_args
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.security.base import SecurityBase
+from starlette.responses import Response
 from starlette.routing import Match
 
 from catalog.http.middleware import ASGIApp, Receive, Scope, Send
@@ -39,7 +48,9 @@ from catalog.http.middleware import ASGIApp, Receive, Scope, Send
 #: ``openapi_extra`` of routes the direct path answers.
 DIRECT = {"x-steward-direct": True}
 
-Call = Callable[[Request, dict[str, Any]], Awaitable[Any]]
+#: What a bound call is given: the request, its path parameters, and the request's cache
+#: of sub-dependency results (FastAPI solves each sub-dependency once per request).
+Call = Callable[[Request, dict[str, Any], dict[Any, Any]], Awaitable[Any]]
 
 
 def is_direct(route: Any) -> bool:
@@ -70,43 +81,89 @@ def direct_routes(app: FastAPI) -> list[DirectRoute]:
             for d in context.dependencies
             if d.dependency is not None
         )
+        _require_response(route)
         found.append(DirectRoute(context, route, calls, _bind(route.endpoint, route, "handler")))
     return found
 
 
+def _require_response(route: APIRoute) -> None:
+    """The direct path sends what the handler returns: it must be a response already
+    (FastAPI would otherwise validate and serialise a returned model)."""
+    returned = get_type_hints(route.endpoint).get("return")
+    if not (inspect.isclass(returned) and issubclass(returned, Response)):
+        raise TypeError(
+            f"direct route {route.path}: the handler must return a Response, not {returned!r}"
+        )
+
+
 def _bind(function: Callable[..., Any], route: APIRoute, what: str) -> Call:
-    """``function`` as a call of (request, path parameters); refuses what it cannot give."""
+    """``function`` as a :data:`Call`; refuses what the direct path cannot give it."""
+    dependant = get_dependant(path=route.path_format, call=function)
+    return _bind_dependant(dependant, route, what)
+
+
+def _bind_dependant(dependant: Dependant, route: APIRoute, what: str) -> Call:
+    function = dependant.call
+    assert function is not None
     # A guard is an object whose __call__ is the coroutine function.
     target = function if inspect.isfunction(function) else type(function).__call__
     if not inspect.iscoroutinefunction(target):
         raise TypeError(f"direct route {route.path}: {what} must be an async function")
-    hints = get_type_hints(target, include_extras=True)
-    plan: list[tuple[str, str]] = []  # (parameter, what it gets)
-    for name, parameter in inspect.signature(function).parameters.items():
-        hint = str(hints.get(name, ""))
-        if hints.get(name) is Request:
-            plan.append((name, "request"))
-        elif name in route.param_convertors:
-            plan.append((name, "path"))
-        elif HTTPAuthorizationCredentials.__name__ in hint:
-            plan.append((name, "credentials"))
-        elif parameter.default is not inspect.Parameter.empty:
-            continue
+    refused = [
+        field.name
+        for field in (
+            *dependant.header_params,
+            *dependant.cookie_params,
+            *dependant.body_params,
+        )
+    ] + [
+        name
+        for name in (
+            dependant.websocket_param_name,
+            dependant.http_connection_param_name,
+            dependant.response_param_name,
+            dependant.background_tasks_param_name,
+            dependant.security_scopes_param_name,
+        )
+        if name is not None
+    ]
+    if refused:
+        raise TypeError(
+            f"direct route {route.path}: {what} takes '{refused[0]}', which the direct path "
+            "cannot give (only the request, path and query parameters, bearer credentials "
+            "and dependencies built of these)"
+        )
+    request_name = dependant.request_param_name
+    path_names = tuple(field.name for field in dependant.path_params)
+    query_fields = tuple(dependant.query_params)
+    # Sub-dependencies by parameter name: credentials (None), or calls bound the same way.
+    credentials: list[str] = []
+    solved: list[tuple[str, Any, Call]] = []
+    for sub in dependant.dependencies:
+        if sub.name is None:
+            raise TypeError(f"direct route {route.path}: {what} has an unnamed dependency")
+        if isinstance(sub.call, SecurityBase):
+            credentials.append(sub.name)
         else:
-            raise TypeError(
-                f"direct route {route.path}: {what} takes '{name}', which the direct path "
-                "cannot give (only the request, path parameters and bearer credentials)"
-            )
+            key = sub.call if sub.use_cache else object()
+            solved.append((sub.name, key, _bind_dependant(sub, route, f"dependency of {what}")))
 
-    async def call(request: Request, path_params: dict[str, Any]) -> Any:
-        kwargs: dict[str, Any] = {}
-        for name, source in plan:
-            if source == "request":
-                kwargs[name] = request
-            elif source == "path":
-                kwargs[name] = path_params[name]
+    async def call(request: Request, path_params: dict[str, Any], cache: dict[Any, Any]) -> Any:
+        kwargs: dict[str, Any] = {name: path_params[name] for name in path_names}
+        if request_name is not None:
+            kwargs[request_name] = request
+        for name in credentials:
+            kwargs[name] = None  # authentication was decided before routing
+        if query_fields:
+            values, errors = request_params_to_args(query_fields, request.query_params)
+            if errors:
+                raise RequestValidationError(errors)
+            kwargs.update(values)
+        for name, key, sub_call in solved:
+            if key in cache:
+                kwargs[name] = cache[key]
             else:
-                kwargs[name] = None  # authentication was decided before routing
+                kwargs[name] = cache[key] = await sub_call(request, path_params, cache)
         return await function(**kwargs)
 
     return call
@@ -141,10 +198,11 @@ class DirectRoutesMiddleware:
         scope["route"] = direct.route
         path_params = scope["path_params"]
         request = Request(scope, receive, send)
+        cache: dict[Any, Any] = {}
         try:
             for dependency in direct.dependencies:
-                await dependency(request, path_params)
-            response = await direct.endpoint(request, path_params)
+                await dependency(request, path_params, cache)
+            response = await direct.endpoint(request, path_params, cache)
         except Exception as exc:
             handler = _handler_for(scope["app"], exc)
             if handler is None:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from catalog.access.grants import Inherited, PrivilegeChange
 from catalog.http.client_dialect import Dialect, DialectDep, privilege_name, privilege_names
 from catalog.http.deps import CallerDep, RuntimeDep
+from catalog.http.direct import DIRECT
 from catalog.http.guards import guard, securable_type_from_path
 from catalog.http.models import RequestBody, ShortName
 from policy.requirements import NameFrom
@@ -87,6 +88,7 @@ def _name(securable_type: SecurableType, full_name: str) -> str | None:
     dependencies=[guard(privilege=Privilege.BROWSE, name_from=BY_NAME, type_from="securable_type")],
     operation_id="getPermissions",
     response_model=PermissionsList,
+    openapi_extra=DIRECT,
 )
 async def get_permissions(
     securable_type: str,

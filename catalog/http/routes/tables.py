@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from catalog.http.deps import CallerDep, RuntimeDep
+from catalog.http.direct import DIRECT
 from catalog.http.guards import AUTHENTICATED, guard, require_visible
 from catalog.http.models import (
     ColumnInfo,
@@ -259,6 +260,7 @@ async def list_tables(
     dependencies=[guard(privilege=Privilege.BROWSE, on=TABLE, name_from=BY_NAME)],
     operation_id="getTable",
     response_model=TableInfo,
+    openapi_extra=DIRECT,
 )
 async def get_table(
     full_name: str,

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from catalog.access.authorizer import Caller
 from catalog.http.deps import CallerDep, RuntimeDep
+from catalog.http.direct import DIRECT
 from catalog.http.guards import AUTHENTICATED, guard, require_visible
 from catalog.http.models import Empty, RequestBody, SecurableInfo, ShortName
 from catalog.names import normalize_part
@@ -475,6 +476,7 @@ def delete_alias(full_name: str, alias: str, caller: CallerDep, registry: Regist
     operation_id="getModelVersionByAlias",
     tags=["ModelAliases"],
     response_model=ModelVersionInfo,
+    openapi_extra=DIRECT,
 )
 async def get_by_alias(
     full_name: str, alias: str, caller: CallerDep, rt: RuntimeDep, registry: RegistryDep
