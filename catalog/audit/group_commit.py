@@ -17,7 +17,7 @@ request alone.
 One batch is written at a time, by whoever is free first: a request waiting on a worker
 thread (:meth:`GroupCommitter.commit_blocking`) that finds no commit in progress writes
 the batch itself, which spares it two thread switches, and so may a request alone on an
-event loop (:meth:`GroupCommitter.commit_if_idle`); what is queued while a commit is
+event loop (:meth:`GroupCommitter.commit_on_loop`); what is queued while a commit is
 in progress goes to the writer thread when it ends, as do the events of requests waiting
 on the event loop (:meth:`GroupCommitter.commit`). Each waiting request is woken alone,
 when its own event is durable; the requests of one batch waiting on an event loop are
@@ -101,9 +101,11 @@ class GroupCommitter:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
-        #: Batches and events written (for tests and rough measurements).
+        #: Batches and events written, and batches a lone request wrote in place
+        #: (:meth:`commit_if_idle`): for tests and rough measurements.
         self.batches = 0
         self.events = 0
+        self.written_in_place = 0
 
     # -- producers ----------------------------------------------------------------------
 
@@ -174,10 +176,31 @@ class GroupCommitter:
             self._queue.append(_Pending(event, payload, lambda *done: outcome.extend(done)))
             batch = self._take()
         self._write_taken(batch)
+        self.written_in_place += 1
         chained, error = outcome
         if error is not None:
             raise error
         return chained
+
+    async def commit_on_loop(
+        self, event: AuditEvent, alone: Callable[[], bool], payload: Any = None
+    ) -> ChainedEvent:
+        """:meth:`commit` for a request on an event loop that writes its own commit there
+        when it is ``alone()`` (no other request of the process between its start and its
+        event) and nothing is being written: see :meth:`commit_if_idle`.
+
+        Alone is asked twice, around one turn of the loop: requests that arrived together
+        are each alone for an instant, since the loop runs one at a time up to its first
+        wait, and an fsync on the loop would hold every one of them up in turn. The turn
+        lets those already queued reach this point first; then they share commits on the
+        writer thread, whose fsync no longer stops the loop."""
+        if alone():
+            await asyncio.sleep(0)
+            if alone():
+                chained = self.commit_if_idle(event, payload)
+                if chained is not None:
+                    return chained
+        return await self.commit(event, payload)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the writer."""

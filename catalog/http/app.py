@@ -6,6 +6,7 @@ registry) hand theirs to the composition root, which passes them all here.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -98,6 +99,13 @@ def build_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         leave_rotation_on_sigterm(readiness, runtime.settings.shutdown_delay_seconds)
+        # Everything built so far (modules, the app, its routes, the warm caches) lives as
+        # long as the process: out of the collector's sight, a full collection walks only
+        # what requests made since. Unfrozen, each one walked the whole heap for 100–140 ms,
+        # with every request in flight waiting: the p99 of a loaded server. Garbage is
+        # collected first, so none of it is kept for good.
+        gc.collect()
+        gc.freeze()
         yield
         if on_shutdown is not None:
             await run_in_threadpool(on_shutdown)

@@ -68,6 +68,9 @@ class AuditMiddleware:
         #: Requests of this process between their start and their event: see above.
         self.in_flight = 0
 
+    def _alone(self) -> bool:
+        return self.in_flight == 1
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         recorder: AuditRecorder | None = (
             scope["app"].state.runtime.audit if "app" in scope else None
@@ -95,11 +98,7 @@ class AuditMiddleware:
                     if audit.action_name is None:  # refused before routing (401, 413 …)
                         audit.action_name = route_operation(scope) or "unknownRoute"
                     event = recorder.closing_event(audit, status, audit_error(audit))
-                    chained = None
-                    if self.in_flight == 1:
-                        chained = commits.commit_if_idle(event)
-                    if chained is None:
-                        await commits.commit(event)
+                    await commits.commit_on_loop(event, self._alone)
                     audit.written = True
             await send(message)
 

@@ -102,6 +102,11 @@ class ServingService:
         #: Invocations being answered on the event loop (touched only there).
         self.in_flight = 0
 
+    def alone(self) -> bool:
+        """Whether one invocation is being answered on the event loop: it may then commit
+        its own event (:meth:`GroupCommitter.commit_on_loop`)."""
+        return self.in_flight == 1
+
     def stop(self) -> None:
         self.log.stop()
 

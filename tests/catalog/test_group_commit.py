@@ -176,3 +176,57 @@ def test_payloads_without_events_commit_in_the_batches_of_others(runtime: Runtim
     assert len(stored(runtime, "gcp-")) == 20
     with runtime.db.read() as session:
         assert verify(session).ok
+
+
+def test_concurrent_requests_share_commits_and_a_lone_one_commits_alone(runtime: Runtime) -> None:
+    """Over the app: requests arriving together are each alone for an instant (the event
+    loop runs one at a time up to its commit); they must still go to the writer thread
+    instead of each writing its own commit on the loop, one after another (an fsync each,
+    holding up all the others). A lone request writes its own."""
+    import httpx
+
+    from catalog.http.app import build_app
+    from steward.app import REGISTRY_ROUTERS
+
+    app = build_app(runtime, REGISTRY_ROUTERS)
+    commits = runtime.audit_commits
+    headers = {"Authorization": "Bearer dapi-admin"}
+    API = "/api/2.1/unity-catalog"
+    TABLE = {
+        "name": "t",
+        "catalog_name": "gc",
+        "schema_name": "s",
+        "table_type": "MANAGED",
+        "data_source_format": "DELTA",
+        "columns": [{"name": "id", "type_name": "LONG", "type_text": "bigint", "position": 0}],
+    }
+
+    async def load() -> tuple[tuple[int, int], tuple[int, int]]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://t", headers=headers
+        ) as http:
+            for path, body in (
+                (f"{API}/catalogs", {"name": "gc"}),
+                (f"{API}/schemas", {"name": "s", "catalog_name": "gc"}),
+                (f"{API}/tables", TABLE),
+            ):
+                created = await http.post(path, json=body)
+                assert created.status_code == 200, created.text
+            # GET table: once cached, answered on the loop with no await before its commit.
+            path = f"{API}/tables/gc.s.t"
+            assert (await http.get(path)).status_code == 200
+            before = commits.written_in_place, commits.events
+            await http.get(path)
+            lone = commits.written_in_place - before[0], commits.events - before[1]
+            before = commits.written_in_place, commits.events
+            answers = await asyncio.gather(*(http.get(path) for _ in range(32)))
+            assert all(a.status_code == 200 for a in answers)
+            return lone, (commits.written_in_place - before[0], commits.events - before[1])
+
+    (lone_in_place, lone_events), (in_place, events) = asyncio.run(load())
+    assert (lone_in_place, lone_events) == (1, 1)
+    assert events == 32
+    assert in_place <= 1, f"{in_place} of 32 concurrent reads committed on the event loop"
+    with runtime.db.read() as session:
+        assert verify(session).ok

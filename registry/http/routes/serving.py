@@ -313,7 +313,7 @@ async def invoke(name: str, request: Request) -> HttpResponse:
     (catalog/data/row_cache.py), and waits for the group commit
     without holding a thread: no hand-off to a worker thread and back, the largest fixed
     cost of a small request on this stack. An invocation alone in flight writes its own
-    commit there (:meth:`GroupCommitter.commit_if_idle`): it has nobody to share one with,
+    commit there (:meth:`GroupCommitter.commit_on_loop`): it has nobody to share one with,
     and the writer thread would cost it two more hand-offs. Anything colder (a model to
     load, a version or config to read again) is done on a worker thread, which then also
     waits for the commit.
@@ -331,8 +331,7 @@ async def invoke(name: str, request: Request) -> HttpResponse:
             if audit is not None:
                 event = audit.event(answer.status, answer.error)
                 # Alone, it commits its event itself; otherwise it joins a group commit.
-                if serving.in_flight > 1 or serving.log.commit_if_idle(event, answer.row) is None:
-                    await serving.log.commit(event, answer.row)
+                await serving.log.commit_on_loop(event, serving.alone, answer.row)
                 audit.written = True
         else:
             answer = await run_in_threadpool(_serve, serving, name, body, state, requester, started)
