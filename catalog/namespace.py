@@ -263,6 +263,46 @@ class NamespaceService:
             details = self._table_details(store, [s.id for s in page.items])
         return Page([TableRecord(s, details[s.id]) for s in page.items], page.next_page_token)
 
+    def cached_list_tables(
+        self,
+        caller: Caller,
+        parent_full_name: str,
+        max_results: int | None,
+        page_token: str | None,
+        server_max: int,
+    ) -> Page[TableRecord] | None:
+        """:meth:`list_tables` from the namespace cache alone, or None (nothing read): the
+        schema's chain, the pages of its children the listing needs and every table's
+        detail must all be kept. In memory only, so a route may answer on the event loop."""
+        cache = self.authorizer.cache
+        if cache is None:
+            return None
+        limit = page_size(max_results, server_max)
+        after = decode_token(page_token)
+        chain = self.authorizer.cached_chain(parent_full_name, SecurableType.SCHEMA)
+        if chain is None:
+            return None
+
+        def kept_children(
+            parent_id: str | None, types: Sequence[SecurableType], cursor: str | None, n: int
+        ) -> list[SecurableRecord]:
+            page = cache.peek_children(parent_id, types, cursor, n)
+            if page is None:
+                raise _NotKept
+            return page
+
+        try:
+            page = self._page(caller, SecurableType.TABLE, chain, kept_children, after, limit)
+        except _NotKept:
+            return None
+        tables: list[TableRecord] = []
+        for record in page.items:
+            detail = cache.peek_table_detail(record.id)
+            if detail is None:
+                return None
+            tables.append(TableRecord(record, detail))
+        return Page(tables, page.next_page_token)
+
     def list_all(
         self,
         caller: Caller,
@@ -306,18 +346,33 @@ class NamespaceService:
         after: str | None,
         limit: int,
     ) -> Page[SecurableRecord]:
-        parent_id: str | None = None
-        everything_visible = caller.is_metastore_admin
+        chain: list[SecurableRecord] | None = None
         if parent_full_name is not None:
             parent_type = securable_type.parent_type
             assert parent_type is not None
             # In its stored spelling: SQL's SHOW … IN hands the container on as written.
             parent = ".".join(split_full_name(parent_full_name, parent_type))
             chain = self.authorizer.resolve_chain(parent, parent_type, store)
-            parent_id = chain[-1].id
-            everything_visible = self.authorizer.can_see_all_children(caller, chain, securable_type)
         cache = self.authorizer.cache if store.reads_committed() else None
         list_children = cache.children if cache is not None else store.list_children
+        return self._page(caller, securable_type, chain, list_children, after, limit)
+
+    def _page(
+        self,
+        caller: Caller,
+        securable_type: SecurableType,
+        chain: list[SecurableRecord] | None,
+        list_children: ListChildren,
+        after: str | None,
+        limit: int,
+    ) -> Page[SecurableRecord]:
+        """One page of the children of ``chain``'s last level (of the metastore when None)
+        that ``caller`` may see."""
+        parent_id: str | None = None
+        everything_visible = caller.is_metastore_admin
+        if chain is not None:
+            parent_id = chain[-1].id
+            everything_visible = self.authorizer.can_see_all_children(caller, chain, securable_type)
         if everything_visible:
             rows = list_children(parent_id, [securable_type], after, limit + 1)
             more = len(rows) > limit
@@ -509,6 +564,16 @@ class NamespaceService:
 
 
 __all__ = ["NamespaceService", "NewSecurable", "ancestor_names"]
+
+
+class _NotKept(Exception):
+    """A page a cache-only listing needs is not in the namespace cache."""
+
+
+#: ``store.list_children``'s shape: (parent id, types, after name, limit) → one page.
+ListChildren = Callable[
+    [str | None, Sequence[SecurableType], str | None, int], list[SecurableRecord]
+]
 
 
 def _scan(

@@ -128,6 +128,18 @@ class NamespaceCache:
             )
         return [_copy(record) for record in entry]
 
+    def peek_children(
+        self,
+        parent_id: str | None,
+        securable_types: Sequence[SecurableType],
+        after_name: str | None,
+        limit: int,
+    ) -> list[SecurableRecord] | None:
+        """What :meth:`children` would answer, if that page is cached; None (and no
+        database read) otherwise."""
+        entry = self._children.get((parent_id, tuple(securable_types), after_name, limit))
+        return None if entry is None else [_copy(record) for record in entry]
+
     def peek(self, full_names: Sequence[str]) -> dict[str, SecurableRecord] | None:
         """What :meth:`securables` would answer, if every name is cached; None (and no
         database read) otherwise: for callers on the event loop, which must not wait."""

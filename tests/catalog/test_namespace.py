@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import func, select
 
@@ -330,3 +332,70 @@ def test_model_versions_are_numbered_and_finalized(runtime: Runtime) -> None:
                 storage_location=None,
             ),
         )
+
+
+def test_a_listing_from_the_cache_alone_answers_as_the_store_does(runtime: Runtime) -> None:
+    """``cached_list_tables`` (GET /tables answered on the event loop) against
+    ``list_tables``, for the admin, an owner of some tables, a reader of some and a user
+    who sees none, at every page size and from every page token; and None, not a guess,
+    whenever a page it needs is not cached."""
+    from catalog.access.grants import PrivilegeChange
+
+    rt = runtime
+    boss = admin(rt)
+    rt.namespace.create(boss, NewSecurable(CATALOG, "lc"))
+    rt.namespace.create(boss, NewSecurable(SCHEMA, "lc.s"))
+    owner, reader, outsider = user(rt, "owner@x"), user(rt, "reader@x"), user(rt, "out@x")
+    detail = build_table_detail(
+        table_type="MANAGED", data_source_format=None, columns=columns("id"), storage_location=None
+    )
+    for i in range(7):
+        rt.namespace.create(boss, NewSecurable(TABLE, f"lc.s.t{i}"), table=detail)
+    for who in (owner, reader, outsider):
+        rt.grants.update(boss, CATALOG, "lc", [PrivilegeChange(who.name, ["USE CATALOG"], [])])
+        rt.grants.update(boss, SCHEMA, "lc.s", [PrivilegeChange(who.name, ["USE SCHEMA"], [])])
+    for i in (1, 4):
+        rt.namespace.update(boss, TABLE, f"lc.s.t{i}", owner=owner.name)
+    for i in (0, 4, 6):
+        rt.grants.update(boss, TABLE, f"lc.s.t{i}", [PrivilegeChange(reader.name, ["SELECT"], [])])
+
+    def pages(listing, caller: Caller, size: int) -> list[tuple[list[str], str | None]]:
+        found, token = [], None
+        while True:
+            page = listing(caller, "lc.s", size, token, 100)
+            if page is None:
+                return [*found, None]
+            found.append(([t.securable.name for t in page.items], page.next_page_token))
+            token = page.next_page_token
+            if token is None:
+                return found
+
+    def kept(caller: Caller, size: int) -> list[tuple[list[str], str | None]]:
+        """The cache-only listing once the store's has filled the cache. On PostgreSQL a
+        change made here also comes back by NOTIFY, a moment later, and drops the pages
+        again: the cache-only listing then says None until they are read anew."""
+        deadline = time.monotonic() + 10
+        while True:
+            pages(rt.namespace.list_tables, caller, size)
+            found = pages(rt.namespace.cached_list_tables, caller, size)
+            if None not in found:
+                return found
+            assert time.monotonic() < deadline, "the listing's pages were never kept"
+            time.sleep(0.05)
+
+    for caller in (boss, owner, reader, outsider):
+        for size in (1, 2, 3, 100):
+            assert kept(caller, size) == pages(rt.namespace.list_tables, caller, size), (
+                caller.name,
+                size,
+            )
+    assert [t for page, _ in pages(rt.namespace.list_tables, reader, 100) for t in page] == [
+        "t0",
+        "t4",
+        "t6",
+    ]
+    # A change drops what it could make stale: the cache-only listing says so, never a guess.
+    kept(boss, 100)
+    rt.namespace.create(boss, NewSecurable(TABLE, "lc.s.t7"), table=detail)
+    assert pages(rt.namespace.cached_list_tables, boss, 100) == [None]
+    assert kept(boss, 100)[0][0][-1] == "t7"

@@ -234,6 +234,7 @@ def create_table(body: CreateTable, caller: CallerDep, rt: RuntimeDep) -> TableI
     ],
     operation_id="listTables",
     response_model=ListTablesResponse,
+    openapi_extra=DIRECT,
 )
 async def list_tables(
     catalog_name: str,
@@ -246,9 +247,12 @@ async def list_tables(
     catalog = normalize_part(catalog_name, "catalog_name")
     parent = f"{catalog}.{normalize_part(schema_name, 'schema_name')}"
     generation = _SERIALIZED.generation_of(rt)  # before anything is read
-    page = await run_in_threadpool(
-        rt.namespace.list_tables, caller, parent, max_results, page_token, PAGE_MAX
-    )
+    # The guard just resolved the schema: mostly the page is cached too, and answered here.
+    page = rt.namespace.cached_list_tables(caller, parent, max_results, page_token, PAGE_MAX)
+    if page is None:
+        page = await run_in_threadpool(
+            rt.namespace.list_tables, caller, parent, max_results, page_token, PAGE_MAX
+        )
     tables = b",".join(_SERIALIZED.table(generation, t) for t in page.items)
     token = orjson.dumps(page.next_page_token)
     return json_response(b'{"tables":[' + tables + b'],"next_page_token":' + token + b"}")
