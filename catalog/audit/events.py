@@ -84,8 +84,10 @@ class ChainedEvent:
         return replace(self, hash=event_hash(self))
 
     def row(self) -> dict[str, Any]:
-        # Shallow (asdict would deep-copy the parameters: a tenth of an append's time).
-        values = {f.name: getattr(self.event, f.name) for f in fields(self.event)}
+        # Shallow (asdict would deep-copy the parameters: a tenth of an append's time), by
+        # the field names listed once (``fields()`` per row was 3% of a loaded server).
+        event = self.event
+        values = {name: getattr(event, name) for name in _EVENT_FIELDS}
         values.update(
             event_date=self.event.event_date,
             lane=self.lane,
@@ -94,6 +96,9 @@ class ChainedEvent:
             hash=self.hash,
         )
         return values
+
+
+_EVENT_FIELDS = tuple(f.name for f in fields(AuditEvent))
 
 
 def canonical(chained: ChainedEvent) -> bytes:
