@@ -1,7 +1,7 @@
 """Direct routes: the hottest routes, run without FastAPI's router and dependency solver.
 
-A serving invocation or a cached metadata read (GET table, GET model version by alias,
-GET permissions) is a small request whose fixed costs dominate. Profiles put a fifth of
+A serving invocation or a cached metadata read (GET table, list tables, GET model version
+by alias, GET permissions) is a small request whose fixed costs dominate. Profiles put a fifth of
 its time between the last middleware and the handler: Starlette's exception and
 exit-stack layers, matching the path against the routes before it, and FastAPI's
 dependency solver walking the route's dependencies (the app's audit naming, the guard and
