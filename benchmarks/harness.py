@@ -509,7 +509,21 @@ def bulk_insert(
 
     names = names or [c.name for c in table.columns]
     encoded = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    tuples = [tuple(json.dumps(row[n]) if n in encoded else row[n] for n in names) for row in rows]
+    # A nullable column without a default that a row leaves out is NULL, as an INSERT not
+    # naming it stores it: a column added to the schema later (a row filter, a mask) does
+    # not break the bulk loads written before it. A required one left out is an error.
+    optional = {
+        c.name
+        for c in table.columns
+        if c.nullable and c.default is None and c.server_default is None
+    }
+
+    def value(row: dict[str, Any], name: str) -> Any:
+        if name not in row and name in optional:
+            return json.dumps(None) if name in encoded else None
+        return json.dumps(row[name]) if name in encoded else row[name]
+
+    tuples = [tuple(value(row, n) for n in names) for row in rows]
     column_list = ", ".join(names)
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
