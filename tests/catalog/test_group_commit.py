@@ -10,14 +10,17 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from catalog.audit.events import AuditEvent
 from catalog.audit.group_commit import GroupCommitter, run_payloads
 from catalog.audit.verify import verify
+from catalog.http.app import build_app
 from catalog.persistence import schema as t
 from catalog.runtime import Runtime
+from steward.app import REGISTRY_ROUTERS
 
 
 def event(request_id: str) -> AuditEvent:
@@ -178,28 +181,25 @@ def test_payloads_without_events_commit_in_the_batches_of_others(runtime: Runtim
         assert verify(session).ok
 
 
+API = "/api/2.1/unity-catalog"
+TABLE = {
+    "name": "t",
+    "catalog_name": "gc",
+    "schema_name": "s",
+    "table_type": "MANAGED",
+    "data_source_format": "DELTA",
+    "columns": [{"name": "id", "type_name": "LONG", "type_text": "bigint", "position": 0}],
+}
+
+
 def test_concurrent_requests_share_commits_and_a_lone_one_commits_alone(runtime: Runtime) -> None:
     """Over the app: requests arriving together are each alone for an instant (the event
     loop runs one at a time up to its commit); they must still go to the writer thread
     instead of each writing its own commit on the loop, one after another (an fsync each,
     holding up all the others). A lone request writes its own."""
-    import httpx
-
-    from catalog.http.app import build_app
-    from steward.app import REGISTRY_ROUTERS
-
     app = build_app(runtime, REGISTRY_ROUTERS)
     commits = runtime.audit_commits
     headers = {"Authorization": "Bearer dapi-admin"}
-    API = "/api/2.1/unity-catalog"
-    TABLE = {
-        "name": "t",
-        "catalog_name": "gc",
-        "schema_name": "s",
-        "table_type": "MANAGED",
-        "data_source_format": "DELTA",
-        "columns": [{"name": "id", "type_name": "LONG", "type_text": "bigint", "position": 0}],
-    }
 
     async def load() -> tuple[tuple[int, int], tuple[int, int]]:
         transport = httpx.ASGITransport(app=app)

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from catalog.access.authorizer import Caller
+from catalog.access.grants import PrivilegeChange
 from catalog.namespace import NewSecurable
 from catalog.persistence import schema as t
 from catalog.records import ColumnRecord, PrincipalKind
@@ -339,8 +340,6 @@ def test_a_listing_from_the_cache_alone_answers_as_the_store_does(runtime: Runti
     ``list_tables``, for the admin, an owner of some tables, a reader of some and a user
     who sees none, at every page size and from every page token; and None, not a guess,
     whenever a page it needs is not cached."""
-    from catalog.access.grants import PrivilegeChange
-
     rt = runtime
     boss = admin(rt)
     rt.namespace.create(boss, NewSecurable(CATALOG, "lc"))
