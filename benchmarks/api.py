@@ -229,9 +229,11 @@ def run_wrk(
     server_pid: int,
     profile_to: Path | None = None,
     profile_rate: int = 100,
+    profile_gil: bool = False,
 ) -> Measurement:
     """One wrk run; with ``profile_to``, py-spy samples the server meanwhile and writes its
-    collapsed stacks there (one line per stack and its sample count)."""
+    collapsed stacks there (one line per stack and its sample count); with ``profile_gil``,
+    only the thread holding the interpreter lock, so the samples divide the server's CPU."""
     sampler = None
     if profile_to is not None:
         sampler = subprocess.Popen(
@@ -249,6 +251,7 @@ def run_wrk(
                 str(profile_rate),
                 "--output",
                 str(profile_to),
+                *(["--gil"] if profile_gil else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -527,6 +530,12 @@ def main(argv: list[str] | None = None) -> int:
         default=100,
         help="py-spy's samples per second with --profile (default %(default)s)",
     )
+    parser.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="with --profile, sample only the thread holding the interpreter lock: where the "
+        "server's Python CPU goes, without threads waiting (for the lock, a lock or I/O)",
+    )
     add_postgres_url(parser)
     add_json(parser)
     args = parser.parse_args(argv)
@@ -586,6 +595,7 @@ def main(argv: list[str] | None = None) -> int:
                                     target.pid,
                                     profile_to,
                                     args.profile_rate,
+                                    args.profile_gil,
                                 )
                                 if system == "steward":
                                     cell.steward.append(m)

@@ -6,10 +6,10 @@ Stores return these rather than ORM objects so sessions never leak upward.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from common.ids import random_uuid
 from policy.securables import SecurableType
 
 
@@ -18,7 +18,7 @@ def now_ms() -> int:
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    return random_uuid()
 
 
 @dataclass

@@ -30,6 +30,7 @@ from catalog.audit.recorder import AuditRecorder
 from catalog.config import Settings, SettingsError
 from catalog.data.table_data import TableDataService
 from catalog.http.app import SwaggerAssets, build_app
+from catalog.http.routes import statements as statement_routes
 from catalog.identity import IdentityService
 from catalog.logs import configure_logging, get_logger
 from catalog.namespace import NamespaceService
@@ -258,7 +259,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime,
         REGISTRY_ROUTERS,
         on_shutdown=lambda: shutdown(runtime),
-        first_routers=(serving_routes.invocations,),
+        # Matched before the hundred others: scoring, then the SQL endpoint (trying every
+        # route before it cost a SHOW statement a tenth of its CPU).
+        first_routers=(serving_routes.invocations, statement_routes.router),
         front=(Middleware(ConsoleMiddleware, console=console),),
         swagger=SwaggerAssets(SWAGGER_JS, SWAGGER_CSS, FAVICON),
     )

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import random
-import uuid
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
+
+from common.ids import random_uuid
 
 GENESIS = "0" * 64
 #: Largest request_params kept, in characters of JSON; larger ones keep their keys only.
@@ -37,17 +36,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-#: Event ids need to be unique, not secret (the chain, not the id, protects an event):
-#: a generator seeded once from the OS spares every event a system call (uuid4 reads
-#: os.urandom, which gives up the interpreter lock on the hot path of every request).
-_IDS = random.Random(int.from_bytes(os.urandom(32), "big"))
-
-
-def new_event_id() -> str:
-    """A random (version 4) UUID, as text."""
-    return str(uuid.UUID(int=_IDS.getrandbits(128), version=4))
-
-
 @dataclass(frozen=True)
 class AuditEvent:
     """What happened, before it has a place in the chain."""
@@ -63,7 +51,7 @@ class AuditEvent:
     source_ip_address: str | None = None
     user_agent: str | None = None
     event_time: datetime = field(default_factory=now)
-    event_id: str = field(default_factory=lambda: new_event_id())
+    event_id: str = field(default_factory=random_uuid)  # unique, not secret: the chain protects it
 
     @property
     def event_date(self) -> date:

@@ -813,28 +813,18 @@ class StatementExecutor:
             parent = self._qualify(parent_type, reading.scope_of(node) or [])
             # As the list routes: a container the caller cannot see lists as a missing one.
             self._require(Privilege.BROWSE, parent_type, parent)
-        records: list[SecurableRecord] = []
-        token: str | None = None
-        while True:
-            page = self.rt.namespace.list(self.caller, securable_type, parent, _PAGE, token, _PAGE)
-            records.extend(page.items)
-            token = page.next_page_token
-            if not token:
-                break
+        names = self.rt.namespace.list_full_names(self.caller, securable_type, parent)
+        rows = [full_name.split(".") for full_name in names]
         if securable_type is SecurableType.CATALOG:
-            return StatementResult(_strings("catalog"), [[r.name] for r in records])
+            return StatementResult(_strings("catalog"), rows)
         if securable_type is SecurableType.SCHEMA:
-            return StatementResult(
-                _strings("catalog", "schema"), [[*r.full_name.split(".")] for r in records]
-            )
+            return StatementResult(_strings("catalog", "schema"), rows)
         name = {
             SecurableType.TABLE: "tableName",
             SecurableType.MODEL: "modelName",
             SecurableType.FUNCTION: "function",
         }[securable_type]
-        return StatementResult(
-            _strings("catalog", "schema", name), [[*r.full_name.split(".")] for r in records]
-        )
+        return StatementResult(_strings("catalog", "schema", name), rows)
 
     def _describe(self, node: exp.Expression) -> StatementResult:
         securable_type, full_name = self._target(node)

@@ -111,9 +111,13 @@ class NamespaceCache:
         securable_types: Sequence[SecurableType],
         after_name: str | None,
         limit: int,
+        *,
+        shared: bool = False,
     ) -> list[SecurableRecord]:
         """What ``store.list_children`` answers (one keyset page of a container's
-        children), from the cache where it can."""
+        children), from the cache where it can. ``shared``: the cached records themselves,
+        not copies, for a caller that only reads them (copying a page of 100 was a tenth
+        of a SHOW TABLES statement's CPU)."""
         key = (parent_id, tuple(securable_types), after_name, limit)
         entry = self._children.get(key)
         if entry is None:
@@ -126,7 +130,7 @@ class NamespaceCache:
                 lambda store: store.list_children(parent_id, securable_types, after_name, limit),
                 keep,
             )
-        return [_copy(record) for record in entry]
+        return list(entry) if shared else [_copy(record) for record in entry]
 
     def peek_children(
         self,
