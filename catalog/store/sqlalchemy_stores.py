@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from catalog.persistence import schema as t
+from catalog.persistence.driver import DriverStatement
 from catalog.persistence.engine import READ_ONLY_INFO
 from catalog.records import (
     ColumnRecord,
@@ -212,26 +213,12 @@ class SqlNamespaceStore(NamespaceStore):
         return {record.full_name: record for record in records}
 
     def insert(self, record: SecurableRecord) -> None:
-        row = t.Securable(
-            id=record.id,
-            securable_type=record.securable_type.value,
-            parent_id=record.parent_id,
-            name=record.name,
-            full_name=record.full_name,
-            owner=record.owner,
-            comment=record.comment,
-            properties=record.properties,
-            storage_root=record.storage_root,
-            storage_location=record.storage_location,
-            created_at=record.created_at,
-            created_by=record.created_by,
-            updated_at=record.updated_at,
-            updated_by=record.updated_by,
-        )
+        """A failed insert leaves the transaction to be rolled back (on PostgreSQL it can
+        do nothing else): every caller lets :class:`AlreadyExists` end it."""
+        connection = self.session.connection()
         try:
-            with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError as exc:
+            _INSERT_SECURABLE.executemany(connection, [_securable_row(record)])
+        except connection.dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
             raise AlreadyExists(f"'{record.full_name}' already exists") from exc
         self._added(record)
 
@@ -327,21 +314,29 @@ class SqlNamespaceStore(NamespaceStore):
     def insert_table_detail(self, securable_id: str, detail: TableDetailRecord) -> None:
         if securable_id not in self.session.info.get(NAMESPACE_ADDED_INFO, {}):
             self._changed()  # a detail of a table that existed before: it changed
-        self.session.add(
-            t.TableDetail(
-                securable_id=securable_id,
-                table_type=detail.table_type,
-                data_source_format=detail.data_source_format,
-                view_definition=detail.view_definition,
-                primary_key_name=detail.primary_key_name,
-                primary_key_columns=detail.primary_key_columns,
-                timeseries_column=detail.timeseries_column,
-                row_filter_function=_function_of(detail.row_filter),
-                row_filter_columns=_columns_of(detail.row_filter),
-            )
-        )
-        self.session.add_all(_column_row(securable_id, c) for c in detail.columns)
+        # Pending ORM rows first: the driver's statements run at once, in call order.
         self.session.flush()
+        connection = self.session.connection()
+        _INSERT_DETAIL.executemany(
+            connection,
+            [
+                {
+                    "securable_id": securable_id,
+                    "table_type": detail.table_type,
+                    "data_source_format": detail.data_source_format,
+                    "view_definition": detail.view_definition,
+                    "primary_key_name": detail.primary_key_name,
+                    "primary_key_columns": detail.primary_key_columns,
+                    "timeseries_column": detail.timeseries_column,
+                    "row_filter_function": _function_of(detail.row_filter),
+                    "row_filter_columns": _columns_of(detail.row_filter),
+                }
+            ],
+        )
+        if detail.columns:
+            _INSERT_COLUMNS.executemany(
+                connection, [_column_values(securable_id, c) for c in detail.columns]
+            )
 
     def replace_table_detail(self, securable_id: str, detail: TableDetailRecord) -> None:
         self.session.execute(delete(t.TableColumn).where(t.TableColumn.table_id == securable_id))
@@ -352,8 +347,11 @@ class SqlNamespaceStore(NamespaceStore):
 
     def add_columns(self, securable_id: str, columns: Sequence[ColumnRecord]) -> None:
         self._changed()
-        self.session.add_all(_column_row(securable_id, c) for c in columns)
         self.session.flush()
+        if columns:
+            _INSERT_COLUMNS.executemany(
+                self.session.connection(), [_column_values(securable_id, c) for c in columns]
+            )
 
     def get_table_details(self, securable_ids: Sequence[str]) -> dict[str, TableDetailRecord]:
         if not securable_ids:
@@ -445,23 +443,56 @@ class SqlNamespaceStore(NamespaceStore):
         )
 
 
-def _column_row(securable_id: str, c: ColumnRecord) -> t.TableColumn:
-    return t.TableColumn(
-        table_id=securable_id,
-        position=c.position,
-        name=c.name,
-        type_text=c.type_text,
-        type_name=c.type_name,
-        type_json=c.type_json,
-        type_precision=c.type_precision,
-        type_scale=c.type_scale,
-        type_interval_type=c.type_interval_type,
-        nullable=c.nullable,
-        comment=c.comment,
-        partition_index=c.partition_index,
-        mask_function=_function_of(c.mask),
-        mask_using_columns=_columns_of(c.mask),
-    )
+# A create writes its securable, a table's detail and columns as plain INSERTs on the
+# driver (catalog/persistence/driver.py): the ORM's unit of work for them, and the
+# savepoint its duplicate check needed, were a third of a create's database work.
+_SECURABLE_KEYS = [column.key for column in _SECURABLE_COLUMNS]
+_INSERT_SECURABLE = DriverStatement(insert(t.Securable.__table__), column_keys=_SECURABLE_KEYS)
+_INSERT_DETAIL = DriverStatement(
+    insert(t.TableDetail.__table__), column_keys=[column.key for column in _DETAIL_COLUMNS]
+)
+_INSERT_COLUMNS = DriverStatement(
+    insert(t.TableColumn.__table__),
+    column_keys=[column.name for column in t.TableColumn.__table__.columns],
+)
+
+
+def _securable_row(record: SecurableRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "securable_type": record.securable_type.value,
+        "parent_id": record.parent_id,
+        "name": record.name,
+        "full_name": record.full_name,
+        "owner": record.owner,
+        "created_at": record.created_at,
+        "created_by": record.created_by,
+        "comment": record.comment,
+        "properties": record.properties,
+        "storage_root": record.storage_root,
+        "storage_location": record.storage_location,
+        "updated_at": record.updated_at,
+        "updated_by": record.updated_by,
+    }
+
+
+def _column_values(securable_id: str, c: ColumnRecord) -> dict[str, Any]:
+    return {
+        "table_id": securable_id,
+        "position": c.position,
+        "name": c.name,
+        "type_text": c.type_text,
+        "type_name": c.type_name,
+        "type_json": c.type_json,
+        "type_precision": c.type_precision,
+        "type_scale": c.type_scale,
+        "type_interval_type": c.type_interval_type,
+        "nullable": c.nullable,
+        "comment": c.comment,
+        "partition_index": c.partition_index,
+        "mask_function": _function_of(c.mask),
+        "mask_using_columns": _columns_of(c.mask),
+    }
 
 
 def _function_of(ref: PolicyFunctionRef | None) -> str | None:
