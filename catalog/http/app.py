@@ -88,7 +88,8 @@ def build_app(
     swagger: SwaggerAssets | None = None,
 ) -> FastAPI:
     """``first_routers`` are matched before all others: routing tries routes in order, so
-    the hottest path (serving invocations) should not wait behind a hundred others.
+    the hottest paths (serving invocations, the SQL endpoint) should not wait behind a
+    hundred others.
     ``front``: middleware that answers some paths itself (the web console), installed
     just inside the request context, so its requests get a request id and an access line
     but no bearer-token authentication or audit of their own. ``swagger``: local assets
