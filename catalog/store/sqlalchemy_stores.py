@@ -215,6 +215,7 @@ class SqlNamespaceStore(NamespaceStore):
     def insert(self, record: SecurableRecord) -> None:
         """A failed insert leaves the transaction to be rolled back (on PostgreSQL it can
         do nothing else): every caller lets :class:`AlreadyExists` end it."""
+        self.session.flush()  # pending ORM rows first: the driver's INSERT runs at once
         connection = self.session.connection()
         try:
             _INSERT_SECURABLE.executemany(connection, [_securable_row(record)])

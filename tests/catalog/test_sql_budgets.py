@@ -12,9 +12,11 @@ raised limits runs it.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -136,23 +138,30 @@ def data(server: ServerHandle) -> Data:
 def test_the_wide_select_is_refused_fast_while_another_user_is_served(
     server: ServerHandle, data: Data
 ) -> None:
-    """The review's statement cost 1-3.5 s of CPU before any check; now it is refused once
-    parsed, and another user's query meanwhile is answered as usual."""
+    """The review's statement cost 1-3.5 s of the server's CPU before any check; now it is
+    refused once parsed (0.2-0.4 s here), and another user's query meanwhile is answered as
+    usual. The cost is read as the server's CPU, which a busy machine (the suite's other
+    workers) does not stretch as it stretches a wall-clock time."""
     statement = wide_select(data.t, WIDE)
     assert len(statement) > 20_000
+    alone = server.client(data.reader_token)
+    before = process_cpu_seconds(server.process.pid)
+    for _ in range(3):
+        assert post(alone, statement).json()["status"]["state"] == "FAILED"
+    per_refusal = (process_cpu_seconds(server.process.pid) - before) / 3
+    assert per_refusal < 0.8, per_refusal
+
     other, token = server.create_user()
     ok(server.admin, f"GRANT USE CATALOG ON CATALOG {data.schema.split('.')[0]} TO `{other}`")
     ok(server.admin, f"GRANT USE SCHEMA, SELECT ON SCHEMA {data.schema} TO `{other}`")
     other_client = server.client(token)
     attacker = server.client(data.reader_token)
 
-    answers: list[tuple[float, httpx.Response]] = []
+    answers: list[httpx.Response] = []
 
     def attack() -> None:
         for _ in range(3):
-            started = time.monotonic()
-            response = attacker.post(SQL, json={"statement": statement})
-            answers.append((time.monotonic() - started, response))
+            answers.append(attacker.post(SQL, json={"statement": statement}))
 
     thread = threading.Thread(target=attack)
     thread.start()
@@ -164,16 +173,21 @@ def test_the_wide_select_is_refused_fast_while_another_user_is_served(
     thread.join()
 
     assert len(answers) == 3
-    for elapsed, response in answers:
+    for response in answers:
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["status"]["state"] == "FAILED", body
         message = body["status"]["error"]["message"]
         assert f"{WIDE} select items" in message and f"limit of {MAX_ITEMS}" in message
         assert "STEWARD_SQL_MAX_SELECT_ITEMS" in message and "line 1, column" in message
-        assert elapsed < 1.0, (elapsed, message)
     assert max(latencies) < 1.0, latencies
-    audited_refusal(server, answers[0][1], data.reader, "STEWARD_SQL_MAX_SELECT_ITEMS")
+    audited_refusal(server, answers[0], data.reader, "STEWARD_SQL_MAX_SELECT_ITEMS")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` so far (Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_statements_at_the_limit_side_by_side_leave_others_served(

@@ -225,9 +225,9 @@ def _failed(
 def execute_statement(
     body: ExecuteStatement, caller: CallerDep, rt: RuntimeDep, dialect: DialectDep
 ) -> Response:
-    """Answers the JSON it keeps (serialised once: FastAPI would validate the answer
-    again and serialise it a second time, a tenth of a SHOW statement's CPU), or for a
-    Databricks SDK its rendering."""
+    """Answers the JSON it keeps, serialised once (FastAPI would validate the answer
+    against the response model again and serialise it a second time: several percent of
+    a SHOW statement's CPU), or for a Databricks SDK its rendering."""
     body.check_supported()
     statement_id = random_uuid()  # not a secret: a statement is found for its caller only
     scope = current_scope()
