@@ -11,9 +11,10 @@ connection's dialect (never SQL put together from strings), each parameter goes 
 its column type's own bind processor for the dialect (``TypeEngine.dialect_impl`` and
 ``bind_processor``, public API: what SQLAlchemy's execution applies), and it
 runs on the DBAPI connection of the caller's SQLAlchemy connection — in its transaction.
-Only plain statements qualify: no expanding ``IN`` parameters, and results are read as
-the driver returns them, so only for columns the driver already returns as Python values
-(integers, text).
+Rows read with :meth:`DriverStatement.all` go through each selected column's result
+processor for the dialect (``result_processor``, as SQLAlchemy's results apply it: JSON
+text parsed on SQLite, say). Only plain statements qualify: no expanding ``IN``
+parameters (an ``IN`` of a fixed number of parameters is plain).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class DriverStatement:
         self.statement = statement
         self.column_keys = list(column_keys) if column_keys is not None else None
         self._compiled: dict[str, _Compiled] = {}
+        self._results: dict[str, tuple[Callable[[Any], Any] | None, ...]] = {}
 
     def _for(self, dialect: Dialect) -> _Compiled:
         found = self._compiled.get(dialect.name)
@@ -96,6 +98,41 @@ class DriverStatement:
             cursor.executemany(compiled.sql, [compiled.bind(row) for row in rows])
         finally:
             cursor.close()
+
+    def all(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows, each value through its column's result processor."""
+        cursor = self.execute(connection, params)
+        try:
+            rows = cursor.fetchall()
+            processors = self._processors(connection.dialect, cursor.description)
+        finally:
+            cursor.close()
+        if not any(processors):
+            return [tuple(row) for row in rows]
+        return [
+            tuple(
+                value if process is None or value is None else process(value)
+                for value, process in zip(row, processors, strict=True)
+            )
+            for row in rows
+        ]
+
+    def _processors(
+        self, dialect: Dialect, description: Sequence[Sequence[Any]]
+    ) -> tuple[Callable[[Any], Any] | None, ...]:
+        """Worked out on the first result per dialect, from the driver's own type codes
+        (some processors depend on them)."""
+        found = self._results.get(dialect.name)
+        if found is None:
+            columns = list(getattr(self.statement, "selected_columns", ()))
+            if len(columns) != len(description):
+                raise ValueError("rows of this statement are not its selected columns")
+            found = tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, entry[1])
+                for column, entry in zip(columns, description, strict=True)
+            )
+            self._results[dialect.name] = found
+        return found
 
     def first(self, connection: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         cursor = self.execute(connection, params)

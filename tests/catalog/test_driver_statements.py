@@ -73,3 +73,33 @@ def test_values_carried_by_the_statement_bind_themselves(runtime: Runtime) -> No
     )
     with runtime.db.statement_read() as connection:
         assert lane_zero.first(connection, {}) == (0,)
+
+
+def test_rows_read_on_the_driver_are_what_sqlalchemy_reads(runtime: Runtime) -> None:
+    """JSON, text, integers and NULLs come back as SQLAlchemy's own execution gives them
+    (SQLite hands JSON back as text; the column's result processor parses it)."""
+    securables = t.Securable.__table__
+    values = {
+        "id": "driver-read-1",
+        "securable_type": "CATALOG",
+        "parent_id": None,
+        "name": "driver_read",
+        "full_name": "driver_read",
+        "owner": "someone",
+        "comment": None,
+        "properties": {"k": "v", "n": "1"},
+        "storage_root": None,
+        "storage_location": None,
+        "created_at": 1_700_000_000_000,
+        "created_by": "someone",
+        "updated_at": None,
+        "updated_by": None,
+    }
+    query = sa.select(*securables.c).where(securables.c.full_name == sa.bindparam("name"))
+    with runtime.db.core_transaction() as connection:
+        connection.execute(sa.insert(securables), [values])
+    with runtime.db.statement_read() as connection:
+        by_driver = DriverStatement(query).all(connection, {"name": "driver_read"})
+        by_sqlalchemy = [tuple(row) for row in connection.execute(query, {"name": "driver_read"})]
+    assert by_driver == by_sqlalchemy
+    assert dict(zip(securables.c.keys(), by_driver[0], strict=True)) == values
