@@ -32,12 +32,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from catalog.access.change_beacon import ChangeBeacon
 from catalog.logs import get_logger
+from catalog.persistence.driver import DriverStatement
 from catalog.persistence.engine import Database
 from catalog.persistence.schema import PolicyChange
 from policy.enforcer import PolicyEngine
@@ -47,6 +48,19 @@ CHANNEL = "steward_policy"
 MAX_PAYLOAD = 7900
 Op = list[str]
 log = get_logger("steward.policy_sync")
+
+# Every grant, membership change and create writes one of the first two and, on SQLite,
+# reads the log with the third right after its commit: compiled once, run on the driver
+# (catalog/persistence/driver.py).
+_APPEND_CHANGE = DriverStatement(
+    insert(PolicyChange.__table__), column_keys=["payload", "created_at"]
+)
+_NOTIFY = DriverStatement(select(func.pg_notify(bindparam("channel"), bindparam("payload"))))
+_CHANGES_AFTER = DriverStatement(
+    select(PolicyChange.seq, PolicyChange.payload)
+    .where(PolicyChange.seq > bindparam("after"))
+    .order_by(PolicyChange.seq)
+)
 
 
 def grant_op(principal: str, securable: str, privilege: str) -> Op:
@@ -185,14 +199,14 @@ class PolicyFeed:
             return
         session.info.setdefault(PUBLISHED_INFO, []).extend(ops)
         payload = orjson.dumps({"origin": self.origin, "ops": list(ops)}).decode()
+        connection = session.connection()
         if not self.notifies:  # SQLite: the log the server's workers follow
-            session.execute(
-                insert(PolicyChange).values(payload=payload, created_at=int(time.time() * 1000))
-            )
+            row = {"payload": payload, "created_at": int(time.time() * 1000)}
+            _APPEND_CHANGE.execute(connection, row).close()
             return
         if len(payload.encode()) > MAX_PAYLOAD:
             payload = orjson.dumps({"origin": self.origin, "reload": True}).decode()
-        session.execute(select(func.pg_notify(CHANNEL, payload)))
+        _NOTIFY.execute(connection, {"channel": CHANNEL, "payload": payload}).close()
 
     def applied(self, ops: Sequence[Op]) -> None:
         """Run after commit (:meth:`attach`): this process sees its own change at once.
@@ -385,11 +399,7 @@ class ChangeLogFollower(threading.Thread):
             # One statement, so one snapshot without a transaction; on the writer's pool,
             # where the connection that just committed a CREATE TABLE needs no new schema.
             with self.db.writer_statement_read() as connection:
-                rows = connection.execute(
-                    select(PolicyChange.seq, PolicyChange.payload)
-                    .where(PolicyChange.seq > self.after)
-                    .order_by(PolicyChange.seq)
-                ).all()
+                rows = _CHANGES_AFTER.all(connection, {"after": self.after})
             for seq, payload in rows:
                 apply_ops(self.engine, orjson.loads(payload).get("ops", []), self.hooks)
                 self.after = seq

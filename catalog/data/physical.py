@@ -112,9 +112,33 @@ def _build(table_id: str, detail: TableDetailRecord) -> sa.Table:
     )
 
 
+#: A stand-in id: CREATE TABLE is compiled once per shape of table, for this name.
+_STAND_IN = physical_name("0" * 32)
+#: Compiled CREATE TABLE statements by (dialect, column types, key positions).
+_CREATE_SQL: dict[tuple[str, tuple[object, ...]], str] = {}
+
+
 def create_storage(connection: Connection, table_id: str, detail: TableDetailRecord) -> None:
-    if has_storage(detail):
-        physical_table(table_id, detail).create(connection)
+    """CREATE TABLE for a managed table. Building a SQLAlchemy table and running its DDL
+    visitor per create was a tenth of a create's CPU; tables of one shape (column types,
+    key positions) share one compiled statement, and only the name, ours and quoted by
+    the dialect, differs."""
+    if not has_storage(detail):
+        return
+    key_names = set(detail.primary_key_columns or ())
+    shape = tuple(
+        (c.position, c.type_name, c.type_precision, c.type_scale, c.nullable, c.name in key_names)
+        for c in sorted(detail.columns, key=lambda c: c.position)
+    )
+    key = (connection.dialect.name, shape)
+    sql = _CREATE_SQL.get(key)
+    if sql is None:
+        stand_in = _build("0" * 32, detail)
+        sql = _CREATE_SQL[key] = str(
+            sa.schema.CreateTable(stand_in).compile(dialect=connection.dialect)
+        )
+    quote = connection.dialect.identifier_preparer.quote
+    connection.exec_driver_sql(sql.replace(_STAND_IN, quote(physical_name(table_id)), 1))
 
 
 def drop_storage(connection: Connection, table_ids: Iterable[str]) -> None:
