@@ -11,14 +11,37 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from catalog.persistence.driver import DriverStatement
 from catalog.persistence.schema import CasbinRule
 
 GRANT = "p"
+
+_RULES = CasbinRule.__table__
+_LINE = ["ptype", "v0", "v1", "v2"]
+# A GRANT or REVOKE statement writes its lines with these, compiled once and run on the
+# driver (catalog/persistence/driver.py): SQLAlchemy's ORM execution of each cost more
+# than the statement.
+_ADD = {
+    "sqlite": DriverStatement(sqlite_insert(_RULES).on_conflict_do_nothing(), column_keys=_LINE),
+    "postgresql": DriverStatement(
+        postgresql_insert(_RULES).on_conflict_do_nothing(), column_keys=_LINE
+    ),
+}
+_OF_LINE = (
+    _RULES.c.ptype == GRANT,
+    _RULES.c.v0 == bindparam("principal"),
+    _RULES.c.v1 == bindparam("securable"),
+)
+#: Revoking one privilege, or (the second) all of them; each says what it removed.
+_REMOVE = DriverStatement(
+    delete(_RULES).where(*_OF_LINE, _RULES.c.v2 == bindparam("privilege")).returning(_RULES.c.v2)
+)
+_REMOVE_ALL = DriverStatement(delete(_RULES).where(*_OF_LINE).returning(_RULES.c.v2))
 
 
 def all_grants(session: Session) -> list[tuple[str, str, str]]:
@@ -57,29 +80,25 @@ def add_grant(session: Session, principal: str, securable_id: str, privilege: st
     One statement that does nothing on the line's unique key: two sessions granting the
     same privilege at once (PostgreSQL runs them side by side) both succeed, the second
     finding the first's line, instead of the second failing on the key."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(
-        insert(CasbinRule)
-        .values(ptype=GRANT, v0=principal, v1=securable_id, v2=privilege)
-        .on_conflict_do_nothing()
-    )
-    return bool(result.rowcount)
+    connection = session.connection()
+    line = {"ptype": GRANT, "v0": principal, "v1": securable_id, "v2": privilege}
+    cursor = _ADD[connection.dialect.name].execute(connection, line)
+    try:
+        return bool(cursor.rowcount)
+    finally:
+        cursor.close()
 
 
 def remove_grants(
     session: Session, principal: str, securable_id: str, privilege: str | None
 ) -> Sequence[str]:
     """Revoke one privilege, or every direct one (``privilege`` None); the privileges gone."""
-    condition = [
-        CasbinRule.ptype == GRANT,
-        CasbinRule.v0 == principal,
-        CasbinRule.v1 == securable_id,
-    ]
-    if privilege is not None:
-        condition.append(CasbinRule.v2 == privilege)
-    gone = session.execute(select(CasbinRule.v2).where(*condition)).scalars().all()
-    session.execute(delete(CasbinRule).where(*condition))
-    return [str(p) for p in gone]
+    line = {"principal": principal, "securable": securable_id}
+    if privilege is None:
+        rows = _REMOVE_ALL.all(session.connection(), line)
+    else:
+        rows = _REMOVE.all(session.connection(), {**line, "privilege": privilege})
+    return [str(p) for (p,) in rows]
 
 
 def remove_grants_on(session: Session, securable_ids: Iterable[str]) -> None:

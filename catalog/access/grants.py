@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from catalog.access import casbin_rules
@@ -20,6 +20,7 @@ from catalog.access.replica_sync import Op, grant_op, revoke_op
 from catalog.identity import normalize_principal_name
 from catalog.names import split_full_name
 from catalog.persistence import schema as t
+from catalog.persistence.driver import DriverStatement
 from catalog.persistence.engine import Database
 from catalog.records import SecurableRecord
 from catalog.store.factory import CatalogStores
@@ -27,6 +28,11 @@ from common.errors import InvalidParameter, NotFound
 from policy.enforcer import PolicyEngine
 from policy.privileges import InapplicablePrivilege, check_applicable
 from policy.securables import ACCOUNT_USERS, Privilege, SecurableType
+
+#: A grant's principal, read in its transaction on the driver (catalog/persistence/driver.py).
+_PRINCIPAL_NAMED = DriverStatement(
+    select(t.Principal.name).where(t.Principal.name == bindparam("name"))
+)
 
 
 @dataclass(frozen=True)
@@ -214,10 +220,10 @@ class GrantService:
         stored = normalize_principal_name(name, "principal")
         if stored == ACCOUNT_USERS:  # built in: every principal is a member
             return ACCOUNT_USERS
-        found = session.scalar(select(t.Principal.name).where(t.Principal.name == stored))
+        found = _PRINCIPAL_NAMED.first(session.connection(), {"name": stored})
         if found is None:
             raise NotFound(f"principal '{stored}' does not exist")
-        return found
+        return str(found[0])
 
     @staticmethod
     def _privilege(name: str, securable_type: SecurableType) -> Privilege:

@@ -124,7 +124,11 @@ class DriverStatement:
         (some processors depend on them)."""
         found = self._results.get(dialect.name)
         if found is None:
-            columns = list(getattr(self.statement, "selected_columns", ()))
+            # A SELECT's columns, or what a DELETE … RETURNING returns.
+            columns = list(
+                getattr(self.statement, "selected_columns", None)
+                or getattr(self.statement, "exported_columns", ())
+            )
             if len(columns) != len(description):
                 raise ValueError("rows of this statement are not its selected columns")
             found = tuple(

@@ -124,67 +124,10 @@ class StatementExecutor:
                 node = bind_parameters(node, values)
         kind = reading.statement_kind(node)
         _name_audit_action(node, kind)
-        handler = self._handlers().get(kind)
+        handler = HANDLERS.get(kind)
         if handler is None:
             raise InvalidParameter(f"{kind.value} statements are not supported yet")
-        return handler(node)
-
-    def _handlers(self) -> dict[K, Callable[[exp.Expression], StatementResult]]:
-        return {
-            K.GRANT: self._grant,
-            K.REVOKE: self._grant,
-            K.SHOW_GRANTS: self._show_grants,
-            K.SHOW_GRANTS_TO: self._show_grants_to,
-            K.ALTER_OWNER: self._alter_owner,
-            K.SET_ALIAS: self._alias,
-            K.DROP_ALIAS: self._alias,
-            K.CREATE_CATALOG: self._create,
-            K.CREATE_SCHEMA: self._create,
-            K.CREATE_TABLE: self._create_table,
-            K.CREATE_VIEW: self._create_view,
-            K.DROP_VIEW: self._drop,
-            K.ADD_COLUMNS: self._add_columns,
-            K.SET_TBLPROPERTIES: self._table_properties,
-            K.UNSET_TBLPROPERTIES: self._table_properties,
-            K.DROP_CATALOG: self._drop,
-            K.DROP_SCHEMA: self._drop,
-            K.DROP_TABLE: self._drop,
-            K.DROP_MODEL: self._drop,
-            K.SHOW_CATALOGS: self._show_objects,
-            K.SHOW_SCHEMAS: self._show_objects,
-            K.SHOW_TABLES: self._show_objects,
-            K.SHOW_MODELS: self._show_objects,
-            K.DESCRIBE_TABLE: self._describe,
-            K.DESCRIBE_MODEL: self._describe,
-            K.DESCRIBE_CATALOG: self._describe,
-            K.DESCRIBE_SCHEMA: self._describe,
-            K.COMMENT_ON: self._comment,
-            K.CREATE_GROUP: self._create_group,
-            K.DROP_GROUP: self._drop_group,
-            K.ALTER_GROUP: self._alter_group,
-            K.SHOW_GROUPS: self._show_principals,
-            K.SHOW_USERS: self._show_principals,
-            K.SELECT: self._select,
-            K.INSERT: self._insert,
-            K.MERGE: self._merge,
-            K.UPDATE: self._update_or_delete,
-            K.DELETE: self._update_or_delete,
-            K.CREATE_FUNCTION: self._create_function,
-            K.DROP_FUNCTION: self._drop,
-            K.SHOW_FUNCTIONS: self._show_objects,
-            K.DESCRIBE_FUNCTION: self._describe_function,
-            K.SET_ROW_FILTER: self._row_filter,
-            K.DROP_ROW_FILTER: self._row_filter,
-            K.SET_COLUMN_MASK: self._column_mask,
-            K.DROP_COLUMN_MASK: self._column_mask,
-            K.USE_CATALOG: self._use,
-            K.USE_SCHEMA: self._use,
-            K.SET_TAGS: self._tags,
-            K.UNSET_TAGS: self._tags,
-            K.CREATE_POLICY: self._create_policy,
-            K.DROP_POLICY: self._drop_policy,
-            K.SHOW_POLICIES: self._show_policies,
-        }
+        return handler(self, node)
 
     # -- helpers -------------------------------------------------------------------
 
@@ -1095,3 +1038,62 @@ def _name_audit_action(node: exp.Expression, kind: K) -> None:
     scope.service_name = "accounts" if kind in _GROUP_KINDS else "unityCatalog"
     scope.action_name = action
     scope.metadata_read = kind in _METADATA_READS
+
+
+#: The handler of each kind of statement (a table, not a method: built once, not for
+#: every statement).
+HANDLERS: dict[K, Callable[[StatementExecutor, exp.Expression], StatementResult]] = {
+    K.GRANT: StatementExecutor._grant,
+    K.REVOKE: StatementExecutor._grant,
+    K.SHOW_GRANTS: StatementExecutor._show_grants,
+    K.SHOW_GRANTS_TO: StatementExecutor._show_grants_to,
+    K.ALTER_OWNER: StatementExecutor._alter_owner,
+    K.SET_ALIAS: StatementExecutor._alias,
+    K.DROP_ALIAS: StatementExecutor._alias,
+    K.CREATE_CATALOG: StatementExecutor._create,
+    K.CREATE_SCHEMA: StatementExecutor._create,
+    K.CREATE_TABLE: StatementExecutor._create_table,
+    K.CREATE_VIEW: StatementExecutor._create_view,
+    K.DROP_VIEW: StatementExecutor._drop,
+    K.ADD_COLUMNS: StatementExecutor._add_columns,
+    K.SET_TBLPROPERTIES: StatementExecutor._table_properties,
+    K.UNSET_TBLPROPERTIES: StatementExecutor._table_properties,
+    K.DROP_CATALOG: StatementExecutor._drop,
+    K.DROP_SCHEMA: StatementExecutor._drop,
+    K.DROP_TABLE: StatementExecutor._drop,
+    K.DROP_MODEL: StatementExecutor._drop,
+    K.SHOW_CATALOGS: StatementExecutor._show_objects,
+    K.SHOW_SCHEMAS: StatementExecutor._show_objects,
+    K.SHOW_TABLES: StatementExecutor._show_objects,
+    K.SHOW_MODELS: StatementExecutor._show_objects,
+    K.DESCRIBE_TABLE: StatementExecutor._describe,
+    K.DESCRIBE_MODEL: StatementExecutor._describe,
+    K.DESCRIBE_CATALOG: StatementExecutor._describe,
+    K.DESCRIBE_SCHEMA: StatementExecutor._describe,
+    K.COMMENT_ON: StatementExecutor._comment,
+    K.CREATE_GROUP: StatementExecutor._create_group,
+    K.DROP_GROUP: StatementExecutor._drop_group,
+    K.ALTER_GROUP: StatementExecutor._alter_group,
+    K.SHOW_GROUPS: StatementExecutor._show_principals,
+    K.SHOW_USERS: StatementExecutor._show_principals,
+    K.SELECT: StatementExecutor._select,
+    K.INSERT: StatementExecutor._insert,
+    K.MERGE: StatementExecutor._merge,
+    K.UPDATE: StatementExecutor._update_or_delete,
+    K.DELETE: StatementExecutor._update_or_delete,
+    K.CREATE_FUNCTION: StatementExecutor._create_function,
+    K.DROP_FUNCTION: StatementExecutor._drop,
+    K.SHOW_FUNCTIONS: StatementExecutor._show_objects,
+    K.DESCRIBE_FUNCTION: StatementExecutor._describe_function,
+    K.SET_ROW_FILTER: StatementExecutor._row_filter,
+    K.DROP_ROW_FILTER: StatementExecutor._row_filter,
+    K.SET_COLUMN_MASK: StatementExecutor._column_mask,
+    K.DROP_COLUMN_MASK: StatementExecutor._column_mask,
+    K.USE_CATALOG: StatementExecutor._use,
+    K.USE_SCHEMA: StatementExecutor._use,
+    K.SET_TAGS: StatementExecutor._tags,
+    K.UNSET_TAGS: StatementExecutor._tags,
+    K.CREATE_POLICY: StatementExecutor._create_policy,
+    K.DROP_POLICY: StatementExecutor._drop_policy,
+    K.SHOW_POLICIES: StatementExecutor._show_policies,
+}

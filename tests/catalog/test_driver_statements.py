@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
+from catalog.access import casbin_rules
 from catalog.persistence import schema as t
 from catalog.persistence.driver import DriverStatement
 from catalog.runtime import Runtime
@@ -103,3 +104,21 @@ def test_rows_read_on_the_driver_are_what_sqlalchemy_reads(runtime: Runtime) -> 
         by_sqlalchemy = [tuple(row) for row in connection.execute(query, {"name": "driver_read"})]
     assert by_driver == by_sqlalchemy
     assert dict(zip(securables.c.keys(), by_driver[0], strict=True)) == values
+
+
+def test_grant_lines_written_on_the_driver_say_what_they_changed(runtime: Runtime) -> None:
+    """add_grant tells a new line from one already there (ON CONFLICT DO NOTHING's row
+    count); remove_grants answers the privileges its DELETE … RETURNING removed."""
+    with runtime.db.transaction() as session:
+        added = [
+            casbin_rules.add_grant(session, "ann", "object-1", privilege)
+            for privilege in ("SELECT", "MODIFY", "SELECT")
+        ]
+        casbin_rules.add_grant(session, "bob", "object-1", "SELECT")
+        one = casbin_rules.remove_grants(session, "ann", "object-1", "MODIFY")
+        none = casbin_rules.remove_grants(session, "ann", "object-1", "MODIFY")
+        rest = casbin_rules.remove_grants(session, "ann", "object-1", None)
+        left = casbin_rules.grants_on(session, "object-1")
+    assert added == [True, True, False]
+    assert (one, none, rest) == (["MODIFY"], [], ["SELECT"])
+    assert left == [("bob", "SELECT")]
