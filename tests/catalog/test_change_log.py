@@ -97,3 +97,36 @@ def test_the_beacon_only_moves_forward_between_workers(tmp_path: Path) -> None:
     assert (one.latest(), other.latest()) == (7, 7)
     other.settle(6, 2)  # settles only from the value it read
     assert one.latest() == 7
+
+
+def publish(db: Database, feed: PolicyFeed, member: str, group: str) -> tuple[list, list[int]]:
+    """Commit a change through ``feed``; its ops and its rows' numbers in the log."""
+    ops = [member_added_op(member, group)]
+    with db.transaction() as session:
+        feed.publish(session, ops)
+        seqs = list(session.info[replica_sync.PUBLISHED_SEQS])
+    return ops, seqs
+
+
+def test_a_worker_applies_its_own_next_change_without_reading_the_log(
+    db: Database, tmp_path: Path
+) -> None:
+    first, first_follower = worker(db, tmp_path)
+    second, second_follower = worker(db, tmp_path)
+    ops, seqs = publish(db, first, "ann", "analysts")
+    # Emptied in the log before it is applied: only the change in hand can apply it.
+    with db.transaction() as session:
+        session.execute(update(PolicyChange).values(payload='{"ops": []}'))
+    first.applied(ops, seqs)
+    assert "analysts" in first_follower.engine.groups("ann")
+    assert first_follower.after == seqs[-1]
+    assert second.behind()  # the beacon moved as after a read
+
+    # The second worker has not applied the first's change, so its own is not next:
+    # it reads the log (the first's row, emptied above, and its own).
+    ops, seqs = publish(db, second, "bob", "analysts")
+    assert not second_follower.apply_own(seqs, ops)
+    assert "analysts" not in second_follower.engine.groups("bob")
+    second.applied(ops, seqs)
+    assert "analysts" in second_follower.engine.groups("bob")
+    assert second_follower.after == seqs[-1]
