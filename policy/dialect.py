@@ -49,13 +49,14 @@ bound through :mod:`policy.parameters` (``:name`` values), never through ``args`
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import ClassVar, NoReturn
 
 from sqlglot import exp
 from sqlglot.dialects.databricks import Databricks
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
-from sqlglot.tokens import Token, TokenType
+from sqlglot.tokens import Token, Tokenizer, TokenType
 
 from policy.securables import Privilege
 from policy.statements import (
@@ -1607,10 +1608,24 @@ def _error_at(
     return SqlSyntaxError(detail, line, column, "")
 
 
+#: One tokenizer per thread: building one (its keyword and token tables) was a tenth of
+#: tokenizing a short statement, and each call to ``tokenize`` starts afresh.
+_TOKENIZERS = threading.local()
+
+
+def _tokenizer() -> Tokenizer:
+    found: Tokenizer | None = getattr(_TOKENIZERS, "tokenizer", None)
+    if found is None:
+        found = _TOKENIZERS.tokenizer = _DIALECT.tokenizer()
+    return found
+
+
 def _tokenize(sql: str) -> list[Token]:
-    tokenizer = _DIALECT.tokenizer()
+    tokenizer = _tokenizer()
     try:
-        return tokenizer.tokenize(sql)
+        tokens = tokenizer.tokenize(sql)
+        tokenizer._core.reset()  # holds no statement between calls
+        return tokens
     except TokenError as err:
         # The tokenizer's message is a free-form context snippet; its scan start is exact.
         start = getattr(tokenizer._core, "_start", 0)

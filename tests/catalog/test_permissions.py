@@ -339,3 +339,33 @@ def test_get_permissions_shows_each_caller_its_share_and_follows_changes_at_once
     assert shown(scene.client) == {scene.user: {"SELECT", "MODIFY"}, other: {"MODIFY"}}
     assert scene.revoke("table", scene.table, scene.user, "SELECT", "MODIFY").status_code == 200
     assert shown(scene.client) == {other: {"MODIFY"}}
+
+
+def test_a_created_table_is_answered_as_it_is_read(scene: Scene) -> None:
+    """POST /tables serialises its answer itself (not through FastAPI's response model):
+    the same JSON, byte for byte, as GET /tables/{full_name} answers afterwards."""
+    body = {
+        **table_body(scene.catalog, "s", "keyed"),
+        "comment": "made here",
+        "properties": {"owner_team": "ml"},
+        "columns": [
+            {"name": "id", "type_name": "LONG", "nullable": False},
+            {"name": "ts", "type_name": "TIMESTAMP", "nullable": False},
+            {"name": "v", "type_name": "DOUBLE"},
+        ],
+        "table_constraints": [
+            {
+                "primary_key_constraint": {
+                    "name": "keyed_pk",
+                    "child_columns": ["id", "ts"],
+                    "timeseries_columns": ["ts"],
+                }
+            }
+        ],
+    }
+    created = scene.server.admin.post(f"{UC}/tables", json=body)
+    assert created.status_code == 200, created.text
+    assert created.headers["content-type"] == "application/json"
+    read = scene.server.admin.get(f"{UC}/tables/{scene.catalog}.s.keyed")
+    assert created.content == read.content
+    assert created.json()["table_constraints"][0]["primary_key_constraint"]["name"] == "keyed_pk"

@@ -179,8 +179,11 @@ def _columns(body: CreateTable) -> list[ColumnRecord]:
         )
     ],
     operation_id="createTable",
+    response_model=TableInfo,
 )
-def create_table(body: CreateTable, caller: CallerDep, rt: RuntimeDep) -> TableInfo:
+def create_table(body: CreateTable, caller: CallerDep, rt: RuntimeDep) -> Response:
+    """Answers the table serialised here, on the worker thread: a returned model would be
+    validated again by FastAPI on a second hand-off to a worker thread, then serialised."""
     pks = [
         c.primary_key_constraint for c in body.table_constraints or [] if c.primary_key_constraint
     ]
@@ -219,7 +222,7 @@ def create_table(body: CreateTable, caller: CallerDep, rt: RuntimeDep) -> TableI
         ),
         table=detail,
     )
-    return table_info(TableRecord(record, detail))
+    return json_response(_table_json(TableRecord(record, detail)))
 
 
 @router.get(
