@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from catalog.access.change_beacon import ChangeBeacon
 from catalog.logs import get_logger
 from catalog.persistence.driver import DriverStatement
-from catalog.persistence.engine import Database
+from catalog.persistence.engine import Database, write_last
 from catalog.persistence.schema import PolicyChange
 from policy.enforcer import PolicyEngine
 
@@ -195,18 +195,28 @@ class PolicyFeed:
         db.after_commit.append(applied)
 
     def publish(self, session: Session, ops: Sequence[Op]) -> None:
-        """Call inside the transaction of the change: delivered only if it commits, and
-        applied here after it commits (see :meth:`attach`)."""
+        """Call inside the transaction of the change (one of ``Database.transaction``):
+        delivered only if it commits, and applied here after it commits (see
+        :meth:`attach`). Everything a transaction publishes goes out as one entry of the
+        change log, or one NOTIFY, written last in the transaction (a create published
+        twice: its securable, then what caches it makes stale)."""
         if not ops:
             return
-        session.info.setdefault(PUBLISHED_INFO, []).extend(ops)
-        payload = orjson.dumps({"origin": self.origin, "ops": list(ops)}).decode()
+        published = session.info.get(PUBLISHED_INFO)
+        if published is None:
+            published = session.info[PUBLISHED_INFO] = []
+            write_last(session, self._write_published)
+        published.extend(ops)
+
+    def _write_published(self, session: Session) -> None:
+        ops = session.info[PUBLISHED_INFO]
+        payload = orjson.dumps({"origin": self.origin, "ops": ops}).decode()
         connection = session.connection()
         if not self.notifies:  # SQLite: the log the server's workers follow
             row = {"payload": payload, "created_at": int(time.time() * 1000)}
             cursor = _APPEND_CHANGE.execute(connection, row)
             try:  # its number in the log: see ChangeLogFollower.apply_own
-                session.info.setdefault(PUBLISHED_SEQS, []).append(int(cursor.lastrowid))
+                session.info[PUBLISHED_SEQS] = [int(cursor.lastrowid)]
             finally:
                 cursor.close()
             return

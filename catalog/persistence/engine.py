@@ -143,6 +143,17 @@ CommitHook = Callable[[Session], None]
 
 #: ``session.info`` key of the sessions :meth:`Database.read` hands out.
 READ_ONLY_INFO = "steward_read_only"
+#: ``session.info`` key of the writes :func:`write_last` queued.
+_LAST_WRITES_INFO = "steward_last_writes"
+
+
+def write_last(session: Session, write: CommitHook) -> None:
+    """Run ``write`` in ``session``'s transaction (one of :meth:`Database.transaction`)
+    after every :attr:`Database.before_commit` hook, right before it commits: for a write
+    that gathers what the transaction and those hooks added (the policy feed writes one
+    change-log entry, or sends one NOTIFY, per transaction, however many times it was
+    published to)."""
+    session.info.setdefault(_LAST_WRITES_INFO, []).append(write)
 
 
 class Database:
@@ -185,6 +196,8 @@ class Database:
                 session.flush()
                 for hook in self.before_commit:
                     hook(session)
+                for write in session.info.pop(_LAST_WRITES_INFO, ()):
+                    write(session)
             for hook in self.after_commit:
                 hook(session)
 

@@ -104,8 +104,7 @@ def publish(db: Database, feed: PolicyFeed, member: str, group: str) -> tuple[li
     ops = [member_added_op(member, group)]
     with db.transaction() as session:
         feed.publish(session, ops)
-        seqs = list(session.info[replica_sync.PUBLISHED_SEQS])
-    return ops, seqs
+    return ops, list(session.info[replica_sync.PUBLISHED_SEQS])  # written at commit
 
 
 def test_a_worker_applies_its_own_next_change_without_reading_the_log(
@@ -130,3 +129,21 @@ def test_a_worker_applies_its_own_next_change_without_reading_the_log(
     second.applied(ops, seqs)
     assert "analysts" in second_follower.engine.groups("bob")
     assert second_follower.after == seqs[-1]
+
+
+def test_a_transaction_is_one_entry_however_often_it_publishes(
+    db: Database, tmp_path: Path
+) -> None:
+    first, _ = worker(db, tmp_path)
+    second, follower = worker(db, tmp_path)
+    before = ChangeLogFollower.last_seq(db)
+    ops = [member_added_op("ann", "analysts"), member_added_op("bob", "analysts")]
+    with db.transaction() as session:
+        first.publish(session, ops[:1])
+        first.publish(session, [])
+        first.publish(session, ops[1:])
+    assert ChangeLogFollower.last_seq(db) == before + 1
+    assert session.info[replica_sync.PUBLISHED_SEQS] == [before + 1]
+    second.catch_up()
+    assert "analysts" in follower.engine.groups("ann")
+    assert "analysts" in follower.engine.groups("bob")
