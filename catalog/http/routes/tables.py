@@ -13,6 +13,7 @@ from catalog.http.guards import AUTHENTICATED, guard, require_visible
 from catalog.http.models import (
     ColumnInfo,
     ColumnMask,
+    ColumnTypeName,
     CreateTable,
     Empty,
     ListTablesResponse,
@@ -110,7 +111,8 @@ def table_info(t: TableRecord) -> TableInfo:
                 name=c.name,
                 type_text=c.type_text,
                 type_json=c.type_json,
-                type_name=c.type_name,
+                # The enum itself: a plain string would make the serializer warn.
+                type_name=ColumnTypeName(c.type_name),
                 type_precision=c.type_precision,
                 type_scale=c.type_scale,
                 type_interval_type=c.type_interval_type,
