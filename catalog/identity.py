@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -57,6 +58,16 @@ MAX_TOKEN_LIFETIME_SECONDS = 10 * 365 * 24 * 3600
 #: How long a verified token is trusted without reading it again (see IdentityService.cached).
 TOKEN_CACHE_SECONDS = 1.0
 TOKEN_CACHE_ENTRIES = 10_000
+
+
+@dataclass
+class _Verification:
+    """One read of a token's record that requests presenting the same token wait for."""
+
+    done: threading.Event
+    found: tuple[TokenRecord, PrincipalRecord] | None = None
+    #: The refusal's message when the token is not valid; both None: the read failed.
+    refused: str | None = None
 
 
 def hash_token(token: str) -> str:
@@ -113,6 +124,9 @@ class IdentityService:
         self._tokens: dict[str, tuple[float, TokenRecord, PrincipalRecord]] = {}
         #: Bumped by :meth:`forget_tokens`: a token read before a revocation is not kept.
         self._token_generation = 0
+        #: Token digest → the read of it in progress (see :meth:`authenticate`).
+        self._verifying: dict[str, _Verification] = {}
+        self._verifying_lock = threading.Lock()
         # A revocation anywhere reaches this process as an op of the feed.
         feed.hooks[TOKENS_CHANGED] = self.forget_tokens
 
@@ -125,18 +139,50 @@ class IdentityService:
         if cached is not None:
             return cached
         digest = hash_token(token)
+        with self._verifying_lock:
+            verification = self._verifying.get(digest)
+            leading = verification is None
+            if verification is None:
+                verification = self._verifying[digest] = _Verification(threading.Event())
+        if not leading:
+            # The same token is being read right now (a client's concurrent requests, all
+            # finding its cache entry expired in the same instant): wait for that read
+            # rather than open one connection per request.
+            verification.done.wait()
+            if verification.refused is not None:
+                raise Unauthenticated(verification.refused)
+            if verification.found is not None:
+                return self._caller(*verification.found)
+            return self._verify(digest)  # that read failed: try again here
+        try:
+            found = self._verify_found(digest, verification)
+        finally:
+            with self._verifying_lock:
+                del self._verifying[digest]
+            verification.done.set()
+        return self._caller(*found)
+
+    def _verify(self, digest: str) -> Caller:
+        return self._caller(*self._verify_found(digest, _Verification(threading.Event())))
+
+    def _verify_found(
+        self, digest: str, verification: _Verification
+    ) -> tuple[TokenRecord, PrincipalRecord]:
+        """Read the token's record and principal, cache them, and note the outcome in
+        ``verification`` for whoever waits on it."""
         generation = self._token_generation
         with self.db.read() as session:
             store = self.stores.identity(session)
             found = store.find_token(digest)
-            if found is None or not hmac.compare_digest(found[0].token_hash, digest):
-                raise Unauthenticated("invalid or revoked token")
-            record, principal = found
+        if found is None or not hmac.compare_digest(found[0].token_hash, digest):
+            verification.refused = "invalid or revoked token"
+            raise Unauthenticated(verification.refused)
+        verification.found = found
         if len(self._tokens) >= TOKEN_CACHE_ENTRIES:
             self._tokens.clear()
         if generation == self._token_generation:  # no revocation since the read
-            self._tokens[digest] = (time.monotonic() + TOKEN_CACHE_SECONDS, record, principal)
-        return self._caller(record, principal)
+            self._tokens[digest] = (time.monotonic() + TOKEN_CACHE_SECONDS, *found)
+        return found
 
     def cached(self, token: str) -> Caller | None:
         """The caller of a token seen less than :data:`TOKEN_CACHE_SECONDS` ago, without
