@@ -153,19 +153,17 @@ class IdentityService:
                 raise Unauthenticated(verification.refused)
             if verification.found is not None:
                 return self._caller(*verification.found)
-            return self._verify(digest)  # that read failed: try again here
+            # That read failed (the database, not the token): read it here.
+            return self._caller(*self._read_token(digest, _Verification(threading.Event())))
         try:
-            found = self._verify_found(digest, verification)
+            found = self._read_token(digest, verification)
         finally:
             with self._verifying_lock:
                 del self._verifying[digest]
             verification.done.set()
         return self._caller(*found)
 
-    def _verify(self, digest: str) -> Caller:
-        return self._caller(*self._verify_found(digest, _Verification(threading.Event())))
-
-    def _verify_found(
+    def _read_token(
         self, digest: str, verification: _Verification
     ) -> tuple[TokenRecord, PrincipalRecord]:
         """Read the token's record and principal, cache them, and note the outcome in

@@ -49,8 +49,9 @@ MAX_PAYLOAD = 7900
 Op = list[str]
 log = get_logger("steward.policy_sync")
 
-# Every grant, membership change and create writes one of the first two and, on SQLite,
-# reads the log with the third right after its commit: compiled once, run on the driver
+# Every grant, membership change and create writes one of the first two; the third reads
+# the log (SQLite) after another worker's change or a commit of this process that is not
+# the next entry (see ChangeLogFollower.apply_own). Compiled once, run on the driver
 # (catalog/persistence/driver.py).
 _APPEND_CHANGE = DriverStatement(
     insert(PolicyChange.__table__), column_keys=["payload", "created_at"]
@@ -162,8 +163,8 @@ def apply_ops(
 
 #: ``session.info`` key: the ops published in the transaction, applied once it commits.
 PUBLISHED_INFO = "steward_policy_ops"
-#: SQLite: the numbers of the transaction's rows in the change log.
-PUBLISHED_SEQS = "steward_policy_seqs"
+#: SQLite: the number of the transaction's entry in the change log.
+PUBLISHED_SEQ = "steward_policy_seq"
 
 
 class PolicyFeed:
@@ -190,7 +191,7 @@ class PolicyFeed:
         def applied(session: Session) -> None:
             ops = session.info.pop(PUBLISHED_INFO, None)
             if ops:
-                self.applied(ops, session.info.pop(PUBLISHED_SEQS, ()))
+                self.applied(ops, session.info.pop(PUBLISHED_SEQ, None))
 
         db.after_commit.append(applied)
 
@@ -216,7 +217,7 @@ class PolicyFeed:
             row = {"payload": payload, "created_at": int(time.time() * 1000)}
             cursor = _APPEND_CHANGE.execute(connection, row)
             try:  # its number in the log: see ChangeLogFollower.apply_own
-                session.info[PUBLISHED_SEQS] = [int(cursor.lastrowid)]
+                session.info[PUBLISHED_SEQ] = int(cursor.lastrowid)
             finally:
                 cursor.close()
             return
@@ -224,18 +225,18 @@ class PolicyFeed:
             payload = orjson.dumps({"origin": self.origin, "reload": True}).decode()
         _NOTIFY.execute(connection, {"channel": CHANNEL, "payload": payload}).close()
 
-    def applied(self, ops: Sequence[Op], seqs: Sequence[int] = ()) -> None:
+    def applied(self, ops: Sequence[Op], seq: int | None = None) -> None:
         """Run after commit (:meth:`attach`): this process sees its own change at once.
 
         On SQLite, by reading the change log up to and including it: the change and every
         other process's change committed before it are applied in commit order, so no
         earlier change is replayed over it later (applying it alone, then its place in the
         log, would briefly undo it: a membership removed would come back for a moment).
-        When the change is the very next in the log (``seqs``: its rows' numbers), there
+        When the change is the very next in the log (``seq``: its entry's number), there
         is nothing before it to read: it is applied as it is."""
         if self.follower is not None:
             try:
-                if not (seqs and self.follower.apply_own(seqs, ops)):
+                if seq is None or not self.follower.apply_own(seq, ops):
                     self.follower.follow()
                 return
             except Exception as exc:  # the follower retries; the change holds meanwhile
@@ -429,21 +430,18 @@ class ChangeLogFollower(threading.Thread):
             else:  # the log, read after the beacon, ends below it: an earlier server's
                 self.beacon.settle(announced, self.after)
 
-    def apply_own(self, seqs: Sequence[int], ops: Sequence[Op]) -> bool:
-        """Apply this process's own just-committed change, numbered ``seqs`` in the log,
+    def apply_own(self, seq: int, ops: Sequence[Op]) -> bool:
+        """Apply this process's own just-committed change, entry ``seq`` of the log,
         without reading it back, if it comes right after the last change applied: nothing
-        can be between them (SQLite has one writer, so a transaction's rows are numbered
-        one after another, after every row committed before it). False: it does not, and
-        :meth:`follow` must read the log. Reading back a change one has in hand was a
-        twentieth of a GRANT's or a create's CPU."""
-        first = seqs[0]
-        if list(seqs) != list(range(first, first + len(seqs))):
-            return False
+        can be between them (SQLite has one writer, so an entry is numbered right after
+        every entry committed before it). False: it does not, and :meth:`follow` must
+        read the log. Reading back a change one has in hand was a twentieth of a GRANT's
+        or a create's CPU."""
         with self._following:
-            if first != self.after + 1:
+            if seq != self.after + 1:
                 return False
             apply_ops(self.engine, ops, self.hooks)
-            self.after = seqs[-1]
+            self.after = seq
             if self.beacon is not None:
                 self.beacon.advance(self.after)
         return True

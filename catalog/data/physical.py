@@ -112,8 +112,9 @@ def _build(table_id: str, detail: TableDetailRecord) -> sa.Table:
     )
 
 
-#: A stand-in id: CREATE TABLE is compiled once per shape of table, for this name.
-_STAND_IN = physical_name("0" * 32)
+#: A stand-in id: CREATE TABLE is compiled once per shape of table, for its name.
+_STAND_IN_ID = "0" * 32
+_STAND_IN = physical_name(_STAND_IN_ID)
 #: Compiled CREATE TABLE statements by (dialect, column types, key positions).
 _CREATE_SQL: dict[tuple[str, tuple[object, ...]], str] = {}
 
@@ -133,7 +134,7 @@ def create_storage(connection: Connection, table_id: str, detail: TableDetailRec
     key = (connection.dialect.name, shape)
     sql = _CREATE_SQL.get(key)
     if sql is None:
-        stand_in = _build("0" * 32, detail)
+        stand_in = _build(_STAND_IN_ID, detail)
         sql = _CREATE_SQL[key] = str(
             sa.schema.CreateTable(stand_in).compile(dialect=connection.dialect)
         )
