@@ -136,6 +136,9 @@ def _bind_dependant(dependant: Dependant, route: APIRoute, what: str) -> Call:
     request_name = dependant.request_param_name
     path_names = tuple(field.name for field in dependant.path_params)
     query_fields = tuple(dependant.query_params)
+    # What FastAPI makes of no query string at all (the defaults), kept after the first
+    # request without one: validating nothing was a twentieth of a cached GET table.
+    no_query: dict[str, Any] = {}
     # Sub-dependencies by parameter name: credentials (None), or calls bound the same way.
     credentials: list[str] = []
     solved: list[tuple[str, Any, Call]] = []
@@ -155,10 +158,15 @@ def _bind_dependant(dependant: Dependant, route: APIRoute, what: str) -> Call:
         for name in credentials:
             kwargs[name] = None  # authentication was decided before routing
         if query_fields:
-            values, errors = request_params_to_args(query_fields, request.query_params)
-            if errors:
-                raise RequestValidationError(errors)
-            kwargs.update(values)
+            if not request.scope["query_string"] and no_query:
+                kwargs.update(no_query)
+            else:
+                values, errors = request_params_to_args(query_fields, request.query_params)
+                if errors:
+                    raise RequestValidationError(errors)
+                if not request.scope["query_string"] and _immutable(values):
+                    no_query.update(values)
+                kwargs.update(values)
         for name, key, sub_call in solved:
             if key in cache:
                 kwargs[name] = cache[key]
@@ -167,6 +175,11 @@ def _bind_dependant(dependant: Dependant, route: APIRoute, what: str) -> Call:
         return await function(**kwargs)
 
     return call
+
+
+def _immutable(values: dict[str, Any]) -> bool:
+    """Whether every value may be handed to every request (no list default, say)."""
+    return all(v is None or isinstance(v, bool | int | float | str) for v in values.values())
 
 
 class DirectRoutesMiddleware:

@@ -199,6 +199,19 @@ async def test_query_parameters_and_sub_dependencies_answer_as_through_the_route
         assert answers[0][0] == 400 and "verbose" in answers[0][1]["message"]
 
 
+async def test_requests_without_a_query_string_get_the_defaults_each_time() -> None:
+    """The defaults are kept after the first request without a query string: a request
+    with one in between changes nothing for the next without."""
+    bodies = []
+    async with client(query_app([], direct=True)) as http:
+        for query in ("", "", "?verbose=false&limit=3", ""):
+            answer = await http.get(f"/things/t1{query}")
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            bodies.append((body["verbose"], body["limit"]))
+    assert bodies == [(True, None), (True, None), (False, 3), (True, None)]
+
+
 def test_a_route_the_direct_path_cannot_run_is_refused_when_the_app_is_built() -> None:
     router = APIRouter()
 
