@@ -154,7 +154,7 @@ class IdentityService:
             if verification.found is not None:
                 return self._caller(*verification.found)
             # That read failed (the database, not the token): read it here.
-            return self._caller(*self._read_token(digest, _Verification(threading.Event())))
+            return self._caller(*self._read_token(digest))
         try:
             found = self._read_token(digest, verification)
         finally:
@@ -164,7 +164,7 @@ class IdentityService:
         return self._caller(*found)
 
     def _read_token(
-        self, digest: str, verification: _Verification
+        self, digest: str, verification: _Verification | None = None
     ) -> tuple[TokenRecord, PrincipalRecord]:
         """Read the token's record and principal, cache them, and note the outcome in
         ``verification`` for whoever waits on it."""
@@ -173,9 +173,12 @@ class IdentityService:
             store = self.stores.identity(session)
             found = store.find_token(digest)
         if found is None or not hmac.compare_digest(found[0].token_hash, digest):
-            verification.refused = "invalid or revoked token"
-            raise Unauthenticated(verification.refused)
-        verification.found = found
+            refused = "invalid or revoked token"
+            if verification is not None:
+                verification.refused = refused
+            raise Unauthenticated(refused)
+        if verification is not None:
+            verification.found = found
         if len(self._tokens) >= TOKEN_CACHE_ENTRIES:
             self._tokens.clear()
         if generation == self._token_generation:  # no revocation since the read

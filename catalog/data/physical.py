@@ -71,12 +71,12 @@ def sql_type(column: ColumnRecord) -> TypeEngine:
 
 
 def _signature(detail: TableDetailRecord) -> tuple[object, ...]:
-    return (
-        tuple(
-            (c.position, c.type_name, c.type_precision, c.type_scale, c.nullable)
-            for c in detail.columns
-        ),
-        tuple(detail.primary_key_columns or ()),
+    """What a physical table is made of: each column's position, type and nullability,
+    and whether it is in the key. Tables with one signature differ only in name."""
+    key_names = set(detail.primary_key_columns or ())
+    return tuple(
+        (c.position, c.type_name, c.type_precision, c.type_scale, c.nullable, c.name in key_names)
+        for c in sorted(detail.columns, key=lambda c: c.position)
     )
 
 
@@ -115,7 +115,7 @@ def _build(table_id: str, detail: TableDetailRecord) -> sa.Table:
 #: A stand-in id: CREATE TABLE is compiled once per shape of table, for its name.
 _STAND_IN_ID = "0" * 32
 _STAND_IN = physical_name(_STAND_IN_ID)
-#: Compiled CREATE TABLE statements by (dialect, column types, key positions).
+#: Compiled CREATE TABLE statements by (dialect, :func:`_signature`).
 _CREATE_SQL: dict[tuple[str, tuple[object, ...]], str] = {}
 
 
@@ -126,12 +126,7 @@ def create_storage(connection: Connection, table_id: str, detail: TableDetailRec
     the dialect, differs."""
     if not has_storage(detail):
         return
-    key_names = set(detail.primary_key_columns or ())
-    shape = tuple(
-        (c.position, c.type_name, c.type_precision, c.type_scale, c.nullable, c.name in key_names)
-        for c in sorted(detail.columns, key=lambda c: c.position)
-    )
-    key = (connection.dialect.name, shape)
+    key = (connection.dialect.name, _signature(detail))
     sql = _CREATE_SQL.get(key)
     if sql is None:
         stand_in = _build(_STAND_IN_ID, detail)
