@@ -98,6 +98,11 @@ def manifest_digest(entries: list[tuple[str, int, str]]) -> str:
     return hashlib.sha256(orjson.dumps(entries)).hexdigest()
 
 
+#: libyaml's loader where PyYAML was built with it (the wheels are): the same safe
+#: constructor as ``yaml.safe_load``, parsing about ten times faster, once per finalize.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_mlmodel(directory: Path) -> dict[str, Any]:
     """The MLmodel file at the root of the artifacts, parsed safely; InvalidArtifacts if none."""
     path = directory / MLMODEL
@@ -106,7 +111,7 @@ def read_mlmodel(directory: Path) -> dict[str, Any]:
     if path.stat().st_size > MAX_MLMODEL_BYTES:
         raise InvalidArtifacts(f"{MLMODEL} is larger than {MAX_MLMODEL_BYTES} bytes")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise InvalidArtifacts(f"{MLMODEL} is not valid YAML: {exc}") from exc
     if not isinstance(document, dict):

@@ -282,8 +282,9 @@ class ModelRegistry:
         # while: do it before the write transaction, then re-check the version inside it.
         with self.db.read() as session:
             model = self._model_in(session, model_full_name)
-            _pending(model, self._version_in(session, model, version))
-            location = self._version_in(session, model, version).storage_location
+            pending = self._version_in(session, model, version)
+            _pending(model, pending)
+            location = pending.storage_location
         summary: artifacts.ArtifactSummary | None = None
         failure: str | None = None
         try:

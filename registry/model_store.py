@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import Table, bindparam, delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
+from catalog.persistence.driver import DriverStatement
 from catalog.persistence.schema import Securable
 from catalog.store.factory import CatalogStores, SqlCatalogStores
 from registry.persistence import schema as t
@@ -103,8 +106,27 @@ class RegistryStores(CatalogStores):
 
 
 class SqlModelStore(ModelStore):
+    """The statements a registration, a finalize, an upload or an alias move makes run on
+    the driver (catalog/persistence/driver.py): each costs a fraction of SQLAlchemy's
+    execution of it, and every operation of MLflow's client makes several."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def _rows(self, statement: DriverStatement, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """``statement``'s rows in the session's transaction, after its pending ORM changes
+        (as its autoflush would have them)."""
+        self.session.flush()
+        return statement.all(self.session.connection(), params)
+
+    def _write(self, statement: DriverStatement, params: Mapping[str, Any]) -> int:
+        """Run ``statement`` as :meth:`_rows` does; the number of rows it changed."""
+        self.session.flush()
+        cursor = statement.execute(self.session.connection(), params)
+        try:
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
 
     def _changed(self) -> None:
         """Every write of a version, alias or tag marks its transaction (see above)."""
@@ -117,27 +139,18 @@ class SqlModelStore(ModelStore):
     def next_version(self, model_id: str) -> int:
         # One UPDATE … RETURNING: the row lock serializes writers on PostgreSQL, and
         # SQLite's write lock does the same, so two registrations never share a number.
-        return int(
-            self.session.execute(
-                update(t.RegisteredModel)
-                .where(t.RegisteredModel.securable_id == model_id)
-                .values(last_version=t.RegisteredModel.last_version + 1)
-                .returning(t.RegisteredModel.last_version)
-            ).scalar_one()
-        )
+        rows = self._rows(_NEXT_VERSION, {"model_id": model_id})
+        if len(rows) != 1:
+            raise LookupError(f"no registered model row for {model_id}")
+        return int(rows[0][0])
 
     def insert_version(self, record: VersionRecord) -> None:
         self._changed()
-        self.session.add(t.ModelVersion(**{name: getattr(record, name) for name in _COLUMNS}))
-        self.session.flush()
+        self._write(_INSERT_VERSION, {name: getattr(record, name) for name in _COLUMNS})
 
     def get_version(self, model_id: str, version: int) -> VersionRecord | None:
-        row = self.session.scalars(
-            select(t.ModelVersion).where(
-                t.ModelVersion.model_id == model_id, t.ModelVersion.version == version
-            )
-        ).first()
-        return _to_version(row) if row else None
+        rows = self._rows(_VERSION, {"model_id": model_id, "version": version})
+        return VersionRecord(*rows[0]) if rows else None
 
     def list_versions(self, model_id: str, after: int | None, limit: int) -> list[VersionRecord]:
         query = select(t.ModelVersion).where(t.ModelVersion.model_id == model_id)
@@ -166,10 +179,8 @@ class SqlModelStore(ModelStore):
 
     def update_version(self, record: VersionRecord) -> None:
         self._changed()
-        changed = {n: getattr(record, n) for n in _COLUMNS if n not in _IMMUTABLE}
-        self.session.execute(
-            update(t.ModelVersion).where(t.ModelVersion.id == record.id).values(**changed)
-        )
+        changed = {f"new_{n}": getattr(record, n) for n in _MUTABLE}
+        self._write(_UPDATE_VERSION, {"version_id": record.id, **changed})
 
     def delete_version(self, version_id: str) -> None:
         self._changed()
@@ -179,42 +190,32 @@ class SqlModelStore(ModelStore):
 
     def lock_model(self, model_id: str) -> None:
         """Serialize alias changes of one model (SQLite's writer lock already does)."""
-        self.session.execute(
-            select(t.RegisteredModel.securable_id)
-            .where(t.RegisteredModel.securable_id == model_id)
-            .with_for_update()
-        )
+        self._rows(_LOCK_MODEL, {"model_id": model_id})
 
     def get_alias(self, model_id: str, alias: str) -> AliasRecord | None:
-        row = self.session.execute(
-            _ALIAS_COLUMNS.where(t.ModelAlias.model_id == model_id, t.ModelAlias.alias == alias)
-        ).first()
-        return AliasRecord(*row) if row else None
+        rows = self._rows(_ALIAS, {"model_id": model_id, "alias": alias})
+        return AliasRecord(*rows[0]) if rows else None
 
     def put_alias(
         self, model_id: str, alias: str, version: VersionRecord, who: str, at: int
     ) -> None:
         self._changed()
         self.delete_alias(model_id, alias)
-        self.session.add(
-            t.ModelAlias(
-                model_id=model_id,
-                alias=alias,
-                version_id=version.id,
-                version=version.version,
-                updated_at=at,
-                updated_by=who,
-            )
+        self._write(
+            _INSERT_ALIAS,
+            {
+                "model_id": model_id,
+                "alias": alias,
+                "version_id": version.id,
+                "version": version.version,
+                "updated_at": at,
+                "updated_by": who,
+            },
         )
-        self.session.flush()
 
     def delete_alias(self, model_id: str, alias: str) -> None:
         self._changed()
-        self.session.execute(
-            delete(t.ModelAlias).where(
-                t.ModelAlias.model_id == model_id, t.ModelAlias.alias == alias
-            )
-        )
+        self._write(_DELETE_ALIAS, {"model_id": model_id, "alias": alias})
 
     def delete_aliases_of(self, version_id: str) -> list[str]:
         """Drop every alias pointing at a version; return their names."""
@@ -238,21 +239,22 @@ class SqlModelStore(ModelStore):
     def set_tag(self, version_id: str, key: str, value: str) -> None:
         self._changed()
         self.delete_tag(version_id, key)
-        self.session.add(t.ModelVersionTag(version_id=version_id, key=key, value=value))
-        self.session.flush()
+        self._write(_INSERT_TAG, {"version_id": version_id, "key": key, "value": value})
 
     def delete_tag(self, version_id: str, key: str) -> bool:
         self._changed()
-        result = self.session.execute(
-            delete(t.ModelVersionTag).where(
-                t.ModelVersionTag.version_id == version_id, t.ModelVersionTag.key == key
-            )
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(self._write(_DELETE_TAG, {"version_id": version_id, "key": key}))
 
     def decorate(self, records: list[VersionRecord]) -> list[VersionRecord]:
         """Fill in each version's tags and aliases (two queries for any number of versions)."""
         if not records:
+            return records
+        if len(records) == 1:  # a version read or written alone: on the driver
+            record = records[0]
+            for key, value in self._rows(_TAGS_OF, {"version_id": record.id}):
+                record.tags[key] = value
+            aliases = self._rows(_ALIASES_OF, {"version_id": record.id})
+            record.aliases.extend(alias for (alias,) in aliases)
             return records
         by_id = {r.id: r for r in records}
         for version_id, key, value in self.session.execute(
@@ -276,6 +278,68 @@ _ALIAS_COLUMNS = select(
     t.ModelAlias.version_id,
     t.ModelAlias.updated_at,
     t.ModelAlias.updated_by,
+)
+
+_VERSIONS: Table = t.ModelVersion.__table__  # type: ignore[assignment]
+_ALIASES: Table = t.ModelAlias.__table__  # type: ignore[assignment]
+_TAGS: Table = t.ModelVersionTag.__table__  # type: ignore[assignment]
+_MODELS: Table = t.RegisteredModel.__table__  # type: ignore[assignment]
+#: The columns an update of a version writes (every one but those fixed at creation).
+_MUTABLE = tuple(name for name in _COLUMNS if name not in _IMMUTABLE)
+
+_NEXT_VERSION = DriverStatement(
+    update(_MODELS)
+    .where(_MODELS.c.securable_id == bindparam("model_id"))
+    .values(last_version=_MODELS.c.last_version + 1)
+    .returning(_MODELS.c.last_version)
+)
+_VERSION = DriverStatement(
+    select(*(_VERSIONS.c[name] for name in _COLUMNS)).where(
+        _VERSIONS.c.model_id == bindparam("model_id"),
+        _VERSIONS.c.version == bindparam("version"),
+    )
+)
+_INSERT_VERSION = DriverStatement(insert(_VERSIONS), column_keys=_COLUMNS)
+_UPDATE_VERSION = DriverStatement(
+    update(_VERSIONS)
+    .where(_VERSIONS.c.id == bindparam("version_id"))
+    .values({name: bindparam(f"new_{name}") for name in _MUTABLE})
+)
+#: ``FOR UPDATE`` on PostgreSQL; SQLite's writer lock serializes without it.
+_LOCK_MODEL = DriverStatement(
+    select(_MODELS.c.securable_id)
+    .where(_MODELS.c.securable_id == bindparam("model_id"))
+    .with_for_update()
+)
+_ALIAS = DriverStatement(
+    _ALIAS_COLUMNS.where(
+        t.ModelAlias.model_id == bindparam("model_id"), t.ModelAlias.alias == bindparam("alias")
+    )
+)
+_INSERT_ALIAS = DriverStatement(
+    insert(_ALIASES),
+    column_keys=["model_id", "alias", "version_id", "version", "updated_at", "updated_by"],
+)
+_DELETE_ALIAS = DriverStatement(
+    delete(_ALIASES).where(
+        _ALIASES.c.model_id == bindparam("model_id"), _ALIASES.c.alias == bindparam("alias")
+    )
+)
+_TAGS_OF = DriverStatement(
+    select(_TAGS.c.key, _TAGS.c.value)
+    .where(_TAGS.c.version_id == bindparam("version_id"))
+    .order_by(_TAGS.c.key)
+)
+_INSERT_TAG = DriverStatement(insert(_TAGS), column_keys=["version_id", "key", "value"])
+_DELETE_TAG = DriverStatement(
+    delete(_TAGS).where(
+        _TAGS.c.version_id == bindparam("version_id"), _TAGS.c.key == bindparam("key")
+    )
+)
+_ALIASES_OF = DriverStatement(
+    select(_ALIASES.c.alias)
+    .where(_ALIASES.c.version_id == bindparam("version_id"))
+    .order_by(_ALIASES.c.alias)
 )
 
 

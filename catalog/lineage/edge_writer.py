@@ -9,26 +9,31 @@ a read-modify-write. Nodes are looked up first and only missing ones inserted
 Rows are written in key order, so two writers lock the edges they share in the
 same order and cannot deadlock.
 
-Each table's rows go as one statement, compiled once (and then cached), run as the
-driver's executemany (pipelined on PostgreSQL). Compiling a multi-row ``VALUES`` per
-chunk of 500 rows, as this once did, cost about ten times the writes themselves: an
-OpenLineage event at the budgets (docs/lineage.md), 2,000 edges, now records in about
-40 ms on SQLite and 80 ms on PostgreSQL, not 0.4 and 0.8 s.
+Each table's rows go as one statement, compiled once per backend, run as the driver's
+executemany (pipelined on PostgreSQL; catalog/persistence/driver.py). Compiling a
+multi-row ``VALUES`` per chunk of 500 rows, as this once did, cost about ten times the
+writes themselves: an OpenLineage event at the budgets (docs/lineage.md), 2,000 edges,
+now records in about 40 ms on SQLite and 80 ms on PostgreSQL, not 0.4 and 0.8 s. The
+lookup of a few nodes (an alias move records one edge: two nodes) runs on the driver
+too; building and executing these statements through SQLAlchemy once cost more than the
+rest of an alias move's own writes.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, select, tuple_, update
+from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from catalog.audit.recorder import current_scope
 from catalog.lineage.model import ColumnEdge, Edge, NodeRef
+from catalog.persistence.driver import DriverStatement
 from catalog.persistence.schema import LineageColumnEdge, LineageEdge, LineageNode
 
 #: Keys per ``IN`` lookup of nodes: well inside both backends' bound-parameter limits.
@@ -36,6 +41,39 @@ CHUNK = 500
 _NODES: Table = LineageNode.__table__  # type: ignore[assignment]
 _EDGES: Table = LineageEdge.__table__  # type: ignore[assignment]
 _COLUMN_EDGES: Table = LineageColumnEdge.__table__  # type: ignore[assignment]
+_EDGE_KEY = ["source_id", "target_id", "kind"]
+_COLUMN_EDGE_KEY = ["source_id", "target_id", "kind", "source_column", "target_column"]
+#: What a repeated observation of an edge updates (besides its count).
+_STAMPED = ("last_seen", "principal", "request_id", "entity_id")
+#: The columns of an edge row besides its key.
+_EDGE_FIELDS = (
+    "entity_type",
+    "entity_id",
+    "first_seen",
+    "count",
+    "last_seen",
+    "principal",
+    "request_id",
+)
+#: Lookups of up to this many nodes run on the driver, one statement per count.
+_FEW_NODES = 4
+_NODE_COLUMNS = (
+    _NODES.c.id,
+    _NODES.c.node_type,
+    _NODES.c.node_key,
+    _NODES.c.full_name,
+    _NODES.c.path,
+)
+_NODES_BY_KEY = {
+    count: DriverStatement(
+        select(*_NODE_COLUMNS).where(
+            tuple_(_NODES.c.node_type, _NODES.c.node_key).in_(
+                [tuple_(bindparam(f"type_{i}"), bindparam(f"key_{i}")) for i in range(count)]
+            )
+        )
+    )
+    for count in range(1, _FEW_NODES + 1)
+}
 
 
 @dataclass(frozen=True)
@@ -103,7 +141,7 @@ def record_edges(
         ),
         key=lambda r: (r["source_id"], r["target_id"], r["kind"]),
     )
-    _upsert_edges(session, _EDGES, edge_rows, ["source_id", "target_id", "kind"])
+    _upsert_edges(session, _EDGES, edge_rows, _EDGE_KEY)
     column_rows = sorted(
         (
             {
@@ -128,12 +166,7 @@ def record_edges(
             r["target_column"],
         ),
     )
-    _upsert_edges(
-        session,
-        _COLUMN_EDGES,
-        column_rows,
-        ["source_id", "target_id", "kind", "source_column", "target_column"],
-    )
+    _upsert_edges(session, _COLUMN_EDGES, column_rows, _COLUMN_EDGE_KEY)
     return Recorded(len(edge_rows), len(column_rows))
 
 
@@ -160,13 +193,21 @@ def _existing_rows(
     session: Session, keys: list[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[int, str | None, str | None]]:
     out: dict[tuple[str, str], tuple[int, str | None, str | None]] = {}
-    n = LineageNode
+    if len(keys) <= _FEW_NODES:
+        if keys:
+            session.flush()  # the driver reads what the session wrote: pending rows first
+            params = {}
+            for i, (node_type, node_key) in enumerate(keys):
+                params[f"type_{i}"], params[f"key_{i}"] = node_type, node_key
+            for node_id, node_type, node_key, full_name, path in _NODES_BY_KEY[len(keys)].all(
+                session.connection(), params
+            ):
+                out[(node_type, node_key)] = (node_id, full_name, path)
+        return out
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
         rows = session.execute(
-            select(n.id, n.node_type, n.node_key, n.full_name, n.path).where(
-                tuple_(n.node_type, n.node_key).in_(chunk)
-            )
+            select(*_NODE_COLUMNS).where(tuple_(_NODES.c.node_type, _NODES.c.node_key).in_(chunk))
         )
         for row in rows:
             out[(row.node_type, row.node_key)] = (row.id, row.full_name, row.path)
@@ -219,21 +260,41 @@ def _upsert_edges(
 ) -> None:
     if not rows:
         return
-    statement = _insert(session, table)
-    excluded = statement.excluded
+    session.flush()  # the nodes the edges point at, if the session holds any unwritten
+    connection = session.connection()
+    statement = _upserts(connection.dialect.name, table.name)
+    # One statement, compiled once, run over all rows as the driver's executemany:
+    # compiling a multi-row VALUES per chunk cost far more than the writes.
+    statement.executemany(connection, rows)
+
+
+@functools.cache
+def _upserts(dialect_name: str, table_name: str) -> DriverStatement:
+    """The upsert of an edge table's rows on ``dialect_name`` (each backend's INSERT has
+    its own ON CONFLICT), built once."""
+    table, key = {
+        _EDGES.name: (_EDGES, _EDGE_KEY),
+        _COLUMN_EDGES.name: (_COLUMN_EDGES, _COLUMN_EDGE_KEY),
+    }[table_name]
+    statement = (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(table)
     statement = statement.on_conflict_do_update(
         index_elements=key,
         set_={
             "count": table.c["count"] + 1,
-            "last_seen": excluded.last_seen,
-            "principal": excluded.principal,
-            "request_id": excluded.request_id,
-            "entity_id": excluded.entity_id,
+            **{name: statement.excluded[name] for name in _STAMPED},
         },
     )
-    # One statement, compiled once (and cached), run over all rows as the driver's
-    # executemany: compiling a multi-row VALUES per chunk cost far more than the writes.
-    session.execute(statement, rows)
+    columns = [
+        *key,
+        "entity_type",
+        "entity_id",
+        "first_seen",
+        "count",
+        "last_seen",
+        "principal",
+        "request_id",
+    ]
+    return DriverStatement(statement, column_keys=list(dict.fromkeys(columns)))
 
 
 def _insert(session: Session, table: Table) -> Any:
