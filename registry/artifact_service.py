@@ -153,10 +153,8 @@ class Upload:
         expected_sha256: str | None,
         limit: int,
         limit_message: str,
-        still_pending: Callable[[], None],
-        record: Callable[[ArtifactEntry], None],
+        record: Callable[[ArtifactEntry, Callable[[], None]], None],
     ) -> None:
-        self.still_pending = still_pending
         self.record = record
         self.directory = directory
         self.path = path
@@ -179,8 +177,16 @@ class Upload:
         self.digest.update(chunk)
         self.handle.write(chunk)
 
+    def finish(self, rest: bytes) -> ArtifactEntry:
+        """Write the body's last bytes, then :meth:`commit` (one thread hand-off for both)."""
+        if rest:
+            self.write(rest)
+        return self.commit()
+
     def commit(self) -> ArtifactEntry:
-        """Verify the checksum, then move the file into the version's directory."""
+        """Verify the checksum, then move the file into the version's directory and record
+        it, in one transaction that first checks the version is still pending (a finalize
+        may have run meanwhile: then nothing lands)."""
         if self.handle is None:
             raise RuntimeError("upload already finished")
         self.handle.flush()
@@ -188,15 +194,12 @@ class Upload:
         self.handle.close()
         self.handle = None
         actual = self.digest.hexdigest()
-        try:
-            if self.expected is not None and actual != self.expected:
-                raise InvalidParameter(
-                    f"checksum mismatch for '{self.path}': the body's SHA-256 is {actual}, "
-                    f"{CHECKSUM_HEADER} said {self.expected}; the file was discarded"
-                )
-            # A finalize may have run meanwhile: then nothing lands.
-            self.still_pending()
-            target = self.directory / self.path
+        entry = ArtifactEntry(self.path, self.size, actual)
+        target = self.directory / self.path
+        placed = False
+
+        def place() -> None:
+            nonlocal placed
             _no_symlinks_below(self.directory, target)  # before mkdir follows any link
             # Again here: another upload may have stored a conflicting path meanwhile.
             _no_conflict(self.directory, self.path)
@@ -211,15 +214,21 @@ class Upload:
                 raise InvalidParameter(
                     f"cannot store artifact '{self.path}': {exc.strerror or exc}"
                 ) from exc
-        except BaseException:
-            self._remove_temp()
-            raise
-        entry = ArtifactEntry(self.path, self.size, actual)
+            placed = True
+
         try:
-            self.record(entry)  # what finalize will check the file against
+            if self.expected is not None and actual != self.expected:
+                raise InvalidParameter(
+                    f"checksum mismatch for '{self.path}': the body's SHA-256 is {actual}, "
+                    f"{CHECKSUM_HEADER} said {self.expected}; the file was discarded"
+                )
+            self.record(entry, place)  # what finalize will check the file against
         except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                target.unlink()  # not recorded: not stored either
+            if placed:
+                with contextlib.suppress(FileNotFoundError):
+                    target.unlink()  # not recorded: not stored either
+            else:
+                self._remove_temp()
             raise
         return entry
 
@@ -237,12 +246,20 @@ class Upload:
 
 @dataclass
 class Download:
+    """A file checked against its manifest entry: a small one as its ``content`` (the very
+    bytes checked), a larger one as an open ``handle``, checked again as it streams."""
+
     entry: ArtifactEntry
-    handle: BinaryIO
+    handle: BinaryIO | None = None
+    content: bytes | None = None
 
     def chunks(self) -> Iterator[bytes]:
         """The file's bytes; raises (aborting the response) if they are not what was
         recorded, so a client never gets a silently different file."""
+        if self.handle is None:
+            if self.content is not None:
+                yield self.content
+            return
         digest = hashlib.sha256()
         size = 0
         try:
@@ -257,7 +274,8 @@ class Download:
             raise OSError(f"artifact '{self.entry.path}' changed while it was being sent")
 
     def close(self) -> None:
-        self.handle.close()
+        if self.handle is not None:
+            self.handle.close()
 
 
 class ArtifactService:
@@ -327,12 +345,10 @@ class ArtifactService:
             limit, message = file_limit, self._file_message(path)
         directory.mkdir(parents=True, exist_ok=True)
 
-        def still_pending() -> None:
-            _model, now = self.registry.get_version(full_name, version, decorated=False)
-            self._require_pending(now, full_name)
-
-        def record(entry: ArtifactEntry) -> None:
-            self.registry.record_upload(full_name, version, (entry.path, entry.size, entry.sha256))
+        def record(entry: ArtifactEntry, place: Callable[[], None]) -> None:
+            self.registry.record_upload(
+                full_name, version, (entry.path, entry.size, entry.sha256), place
+            )
 
         return Upload(
             self.storage_root / UPLOADS_DIR,
@@ -341,7 +357,6 @@ class ArtifactService:
             expected,
             max(limit, 0),
             message,
-            still_pending,
             record,
         )
 
@@ -423,12 +438,19 @@ class ArtifactService:
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise changed
-            digest = hashlib.sha256()
+            if entry.size <= _CHUNK:  # read once: what is checked is what is sent
+                content = handle.read(_CHUNK + 1)
+                digest = hashlib.sha256(content).hexdigest()
+                if len(content) != entry.size or digest != entry.sha256:
+                    raise changed
+                handle.close()
+                return Download(entry, content=content)
+            running = hashlib.sha256()
             size = 0
             while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
+                running.update(chunk)
                 size += len(chunk)
-            if size != entry.size or digest.hexdigest() != entry.sha256:
+            if size != entry.size or running.hexdigest() != entry.sha256:
                 raise changed
         except BaseException:
             handle.close()

@@ -7,6 +7,7 @@ registry row holding its version counter; versions live only here.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -317,11 +318,17 @@ class ModelRegistry:
         return model, record
 
     def record_upload(
-        self, model_full_name: str, version: int, entry: tuple[str, int, str]
+        self,
+        model_full_name: str,
+        version: int,
+        entry: tuple[str, int, str],
+        place: Callable[[], None] = lambda: None,
     ) -> None:
         """Remember what one HTTP upload stored (path, size, SHA-256) so that finalize can
         check the files against it. Kept in the version's manifest column while it is
-        pending; finalize replaces it with the manifest of what it registered."""
+        pending; finalize replaces it with the manifest of what it registered. ``place``
+        puts the file where it belongs once the version is known to be pending, under the
+        model's lock: a finalize cannot slip in between the check and the file landing."""
         with self.db.transaction() as session:
             model = self._model_in(session, model_full_name)
             store = self.stores.models(session)
@@ -332,6 +339,7 @@ class ModelRegistry:
                     f"version {version} of '{model.full_name}' is {record.status}; files can "
                     f"be uploaded only while it is {PENDING}"
                 )
+            place()
             uploaded = {
                 path: (path, size, digest)
                 for path, size, digest in artifacts.parse_manifest(record.artifact_manifest or "[]")

@@ -10,7 +10,8 @@ its bearer scheme, the runtime) and their signatures on every request.
 A route marked :data:`DIRECT` (in ``openapi_extra``) stays an ordinary FastAPI route: it
 is in the OpenAPI document, route walks find it, and any method it does not take goes
 through the router as before. But a request it takes is answered here: the route's own
-matcher fills the path parameters, the route's effective dependencies — the same objects
+matcher fills the path parameters (validated by FastAPI's own function where they are not
+text), the route's effective dependencies — the same objects
 FastAPI would solve, in the same order — are awaited with the request, then the handler,
 and a failure goes to the app's own exception handlers. Nothing about authorization or
 audit differs: it is the same guard and the same audit dependency; only the generic
@@ -135,6 +136,12 @@ def _bind_dependant(dependant: Dependant, route: APIRoute, what: str) -> Call:
         )
     request_name = dependant.request_param_name
     path_names = tuple(field.name for field in dependant.path_params)
+    # Path parameters of another type than text (a version number) are validated by
+    # FastAPI's own function, so a bad one is the same 400; text ones are passed as
+    # matched, as FastAPI's validation of a str would leave them.
+    typed_path = tuple(
+        field for field in dependant.path_params if field.field_info.annotation is not str
+    )
     query_fields = tuple(dependant.query_params)
     # What FastAPI makes of no query string at all (the defaults), kept after the first
     # request without one: validating nothing was a twentieth of a cached GET table.
@@ -153,6 +160,11 @@ def _bind_dependant(dependant: Dependant, route: APIRoute, what: str) -> Call:
 
     async def call(request: Request, path_params: dict[str, Any], cache: dict[Any, Any]) -> Any:
         kwargs: dict[str, Any] = {name: path_params[name] for name in path_names}
+        if typed_path:
+            values, errors = request_params_to_args(typed_path, path_params)
+            if errors:
+                raise RequestValidationError(errors)
+            kwargs.update(values)
         if request_name is not None:
             kwargs[request_name] = request
         for name in credentials:

@@ -212,6 +212,40 @@ async def test_requests_without_a_query_string_get_the_defaults_each_time() -> N
     assert bodies == [(True, None), (True, None), (False, 3), (True, None)]
 
 
+def typed_path_app(direct: bool) -> FastAPI:
+    """A route with a path parameter that is a number (a model version's, say)."""
+    router = APIRouter()
+
+    @router.get("/things/{name}/versions/{version}", openapi_extra=DIRECT if direct else None)
+    async def get_version(name: str, version: int) -> JSONResponse:
+        return JSONResponse({"name": name, "version": version, "type": type(version).__name__})
+
+    app = FastAPI()
+    app.include_router(router)
+    install_error_handlers(app)
+    app.add_middleware(DirectRoutesMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("version", ["3", "0", "-2", "x", "1.5", "99999999999999999999"])
+async def test_path_parameters_that_are_not_text_are_validated_as_through_the_router(
+    version: str,
+) -> None:
+    answers = []
+    for direct in (True, False):
+        async with client(typed_path_app(direct)) as http:
+            answer = await http.get(f"/things/t1/versions/{version}")
+        body = answer.json()
+        body.pop("request_id", None)
+        answers.append((answer.status_code, body))
+    assert answers[0] == answers[1]
+    if version == "3":
+        assert answers[0] == (200, {"name": "t1", "version": 3, "type": "int"})
+    if version == "x":
+        assert answers[0][0] == 400 and "version" in answers[0][1]["message"]
+
+
 def test_a_route_the_direct_path_cannot_run_is_refused_when_the_app_is_built() -> None:
     router = APIRouter()
 

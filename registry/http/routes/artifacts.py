@@ -9,6 +9,10 @@ HTTP, for clients that cannot write its ``file:`` storage location themselves.
   ``GET …/artifacts/{path}`` streams one file with its SHA-256 in ``X-Checksum-SHA256``.
   Both need EXECUTE (with USE CATALOG and USE SCHEMA), as loading the model does, and are
   always audited (EXECUTE is a data privilege).
+
+All three are direct routes (catalog/http/direct.py): MLflow's client sends one request per
+file each way, so FastAPI's routing and dependency solving were most of a small file's
+cost; the guards and the audit are the same either way.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from starlette.responses import Response
 
 from catalog.http.deps import CallerDep
+from catalog.http.direct import DIRECT
 from catalog.http.guards import guard
 from catalog.http.middleware import STREAMED_BODY
 from common.errors import InvalidParameter
@@ -72,7 +78,9 @@ def _declared_length(request: Request) -> int | None:
         guard(privilege=Privilege.CREATE_MODEL_VERSION, on=SecurableType.MODEL, name_from=BY_NAME)
     ],
     operation_id="uploadModelVersionArtifact",
+    response_model=ArtifactInfo,
     openapi_extra={
+        **DIRECT,
         STREAMED_BODY: True,
         "requestBody": {
             "required": True,
@@ -89,7 +97,7 @@ async def upload_artifact(
     request: Request,
     caller: CallerDep,
     artifacts: ArtifactsDep,
-) -> ArtifactInfo:
+) -> Response:
     """Upload one file of a PENDING_REGISTRATION version (replacing a file of that path),
     by the version's creator. The body is the file's bytes; over the size limits → 413 and
     nothing is written."""
@@ -113,30 +121,38 @@ async def upload_artifact(
             if buffered >= _WRITE_BATCH:
                 await run_in_threadpool(upload.write, b"".join(pending))
                 pending, buffered = [], 0
-        if pending:
-            await run_in_threadpool(upload.write, b"".join(pending))
-        entry = await run_in_threadpool(upload.commit)
+        # The rest and the commit in one hand-off: a small file is one in all.
+        entry = await run_in_threadpool(upload.finish, b"".join(pending))
     except BaseException:
         await run_in_threadpool(upload.abort)
         raise
-    return _info(entry)
+    return _json(_info(entry))
+
+
+def _json(model: BaseModel) -> Response:
+    """A direct route's answer: the JSON FastAPI would have made of ``model``."""
+    return Response(model.__pydantic_serializer__.to_json(model), media_type="application/json")
 
 
 @router.get(
     BASE,
     dependencies=[guard(privilege=Privilege.EXECUTE, on=SecurableType.MODEL, name_from=BY_NAME)],
     operation_id="listModelVersionArtifacts",
+    response_model=ListArtifactsResponse,
+    openapi_extra=DIRECT,
 )
-def list_artifacts(full_name: str, version: int, artifacts: ArtifactsDep) -> ListArtifactsResponse:
+async def list_artifacts(full_name: str, version: int, artifacts: ArtifactsDep) -> Response:
     """A READY version's manifest as recorded at finalize; a pending (or failed) version's
     files as they are now."""
-    model, record, entries = artifacts.listing(full_name, version)
-    return ListArtifactsResponse(
-        full_name=model.full_name,
-        version=record.version,
-        status=record.status,
-        artifact_digest=record.artifact_digest,
-        files=[_info(e) for e in entries],
+    model, record, entries = await run_in_threadpool(artifacts.listing, full_name, version)
+    return _json(
+        ListArtifactsResponse(
+            full_name=model.full_name,
+            version=record.version,
+            status=record.status,
+            artifact_digest=record.artifact_digest,
+            files=[_info(e) for e in entries],
+        )
     )
 
 
@@ -146,18 +162,20 @@ def list_artifacts(full_name: str, version: int, artifacts: ArtifactsDep) -> Lis
     operation_id="getModelVersionArtifact",
     response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
+    openapi_extra=DIRECT,
 )
-def download_artifact(
+async def download_artifact(
     full_name: str, version: int, path: str, artifacts: ArtifactsDep
-) -> StreamingResponse:
+) -> Response:
     """One file of a READY version, checked against the manifest recorded at finalize (a
     file changed since → 409 INVALID_STATE). ``X-Checksum-SHA256`` carries its digest."""
-    download = artifacts.open_download(full_name, version, path)
+    download = await run_in_threadpool(artifacts.open_download, full_name, version, path)
+    headers = {
+        CHECKSUM_HEADER: download.entry.sha256,
+        "Content-Length": str(download.entry.size),
+    }
+    if download.content is not None:  # a small file, read and checked whole
+        return Response(download.content, media_type="application/octet-stream", headers=headers)
     return StreamingResponse(
-        download.chunks(),
-        media_type="application/octet-stream",
-        headers={
-            CHECKSUM_HEADER: download.entry.sha256,
-            "Content-Length": str(download.entry.size),
-        },
+        download.chunks(), media_type="application/octet-stream", headers=headers
     )
