@@ -464,10 +464,11 @@ class ModelRegistry:
         record = self.versions.peek(chain[-1].id, validate_alias(alias))
         return (chain, record) if record is not None else None
 
-    def aliases(self, model_full_name: str) -> list[AliasRecord]:
+    def model_with_aliases(self, model_full_name: str) -> tuple[SecurableRecord, list[AliasRecord]]:
+        """The model and its aliases, in one read."""
         with self.db.read() as session:
             model = self._model_in(session, model_full_name)
-            return self.stores.models(session).aliases_of(model.id)
+            return model, self.stores.models(session).aliases_of(model.id)
 
     # -- helpers --------------------------------------------------------------------
 

@@ -229,10 +229,7 @@ class SqlModelStore(ModelStore):
         return names
 
     def aliases_of(self, model_id: str) -> list[AliasRecord]:
-        rows = self.session.execute(
-            _ALIAS_COLUMNS.where(t.ModelAlias.model_id == model_id).order_by(t.ModelAlias.alias)
-        ).all()
-        return [AliasRecord(*row) for row in rows]
+        return [AliasRecord(*row) for row in self._rows(_ALIASES_OF_MODEL, {"model_id": model_id})]
 
     # -- tags ----------------------------------------------------------------------------
 
@@ -314,6 +311,11 @@ _LOCK_MODEL = DriverStatement(
 _ALIAS = DriverStatement(
     _ALIAS_COLUMNS.where(
         t.ModelAlias.model_id == bindparam("model_id"), t.ModelAlias.alias == bindparam("alias")
+    )
+)
+_ALIASES_OF_MODEL = DriverStatement(
+    _ALIAS_COLUMNS.where(t.ModelAlias.model_id == bindparam("model_id")).order_by(
+        t.ModelAlias.alias
     )
 )
 _INSERT_ALIAS = DriverStatement(

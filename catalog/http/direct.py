@@ -41,6 +41,7 @@ from fastapi.dependencies.utils import get_dependant, request_params_to_args
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.security.base import SecurityBase
+from pydantic import BaseModel
 from starlette.responses import Response
 from starlette.routing import Match
 
@@ -187,6 +188,17 @@ def _bind_dependant(dependant: Dependant, route: APIRoute, what: str) -> Call:
         return await function(**kwargs)
 
     return call
+
+
+def json_answer(model: BaseModel, *, exclude_none: bool = False) -> Response:
+    """What FastAPI answers for a route whose response model is ``model``'s class (its
+    JSON by alias; ``exclude_none`` as the route's ``response_model_exclude_none``): a
+    direct route returns a response, and declares the model as its ``response_model``
+    for the OpenAPI document."""
+    body = type(model).__pydantic_serializer__.to_json(
+        model, by_alias=True, exclude_none=exclude_none
+    )
+    return Response(body, media_type="application/json")
 
 
 def _immutable(values: dict[str, Any]) -> bool:

@@ -10,9 +10,11 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+from starlette.responses import Response
 
 from catalog.http.deps import BearerDep
-from catalog.http.direct import DIRECT, DirectRoutesMiddleware, direct_routes
+from catalog.http.direct import DIRECT, DirectRoutesMiddleware, direct_routes, json_answer
 from catalog.http.errors import install_error_handlers
 from catalog.http.middleware import RequestContextMiddleware
 from common.errors import NotFound
@@ -244,6 +246,59 @@ async def test_path_parameters_that_are_not_text_are_validated_as_through_the_ro
         assert answers[0] == (200, {"name": "t1", "version": 3, "type": "int"})
     if version == "x":
         assert answers[0][0] == 400 and "version" in answers[0][1]["message"]
+
+
+class Inner(BaseModel):
+    key: str
+    note: str | None = None
+
+
+class Answer(BaseModel):
+    """Aliases, defaults, None and a nested list: what FastAPI's serialisation decides."""
+
+    name: str
+    kind: str = Field(alias="type")
+    comment: str | None = None
+    items: list[Inner] = []
+
+
+ANSWER = Answer.model_validate(
+    {"name": "m", "type": "MODEL", "items": [{"key": "a"}, {"key": "b", "note": "n"}]}
+)
+
+
+def answer_app() -> FastAPI:
+    """The same model answered by FastAPI (returned) and by json_answer (a direct route),
+    with and without ``response_model_exclude_none``."""
+    router = APIRouter()
+
+    @router.get("/fastapi/full")
+    async def fastapi_full() -> Answer:
+        return ANSWER
+
+    @router.get("/fastapi/lean", response_model_exclude_none=True)
+    async def fastapi_lean() -> Answer:
+        return ANSWER
+
+    @router.get("/direct/{which}", response_model=Answer, openapi_extra=DIRECT)
+    async def direct(which: str) -> Response:
+        return json_answer(ANSWER, exclude_none=which == "lean")
+
+    app = FastAPI()
+    app.include_router(router)
+    app.add_middleware(DirectRoutesMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("which", ["full", "lean"])
+async def test_json_answer_is_what_fastapi_sends_for_the_model(which: str) -> None:
+    async with client(answer_app()) as http:
+        by_fastapi = await http.get(f"/fastapi/{which}")
+        by_direct = await http.get(f"/direct/{which}")
+    assert by_direct.status_code == by_fastapi.status_code == 200
+    assert by_direct.content == by_fastapi.content
+    assert by_direct.headers["content-type"] == by_fastapi.headers["content-type"]
+    assert ("comment" in by_direct.json()) is (which == "full")
 
 
 def test_a_route_the_direct_path_cannot_run_is_refused_when_the_app_is_built() -> None:

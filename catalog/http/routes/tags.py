@@ -12,12 +12,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
+from catalog.access.authorizer import Caller
 from catalog.http.deps import CallerDep, RuntimeDep
+from catalog.http.direct import DIRECT, json_answer
 from catalog.http.guards import AUTHENTICATED, guard
 from catalog.http.models import RequestBody
 from catalog.pagination import decode_token, encode_token, page_size
+from catalog.runtime import Runtime
 from catalog.tags.service import MAX_TAGS, Entity, Tag
 from common.errors import InvalidParameter
 
@@ -98,17 +103,34 @@ def get_tag_assignment(
     ALL,
     dependencies=[guard(AUTHENTICATED)],
     operation_id="listEntityTagAssignments",
+    response_model=TagAssignmentList,
     response_model_exclude_none=True,
+    openapi_extra=DIRECT,
 )
-def list_tag_assignments(
+async def list_tag_assignments(
     entity_type: str,
     entity_name: str,
     caller: CallerDep,
     rt: RuntimeDep,
     max_results: int | None = None,
     page_token: str | None = None,
+) -> Response:
+    """The entity's tags by key, paged (at most 50 an entity, so one page by default).
+    MLflow's client reads a model's tags with every read of the model: a direct route."""
+    page = await run_in_threadpool(
+        _tag_page, entity_type, entity_name, caller, rt, max_results, page_token
+    )
+    return json_answer(page, exclude_none=True)
+
+
+def _tag_page(
+    entity_type: str,
+    entity_name: str,
+    caller: Caller,
+    rt: Runtime,
+    max_results: int | None,
+    page_token: str | None,
 ) -> TagAssignmentList:
-    """The entity's tags by key, paged (at most 50 an entity, so one page by default)."""
     tags = rt.tags.list(caller, Entity.parse(entity_type, entity_name))
     size = page_size(max_results, MAX_TAGS)
     after = decode_token(page_token)

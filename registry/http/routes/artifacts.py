@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from catalog.http.deps import CallerDep
-from catalog.http.direct import DIRECT
+from catalog.http.direct import DIRECT, json_answer
 from catalog.http.guards import guard
 from catalog.http.middleware import STREAMED_BODY
 from common.errors import InvalidParameter
@@ -126,12 +126,7 @@ async def upload_artifact(
     except BaseException:
         await run_in_threadpool(upload.abort)
         raise
-    return _json(_info(entry))
-
-
-def _json(model: BaseModel) -> Response:
-    """A direct route's answer: the JSON FastAPI would have made of ``model``."""
-    return Response(model.__pydantic_serializer__.to_json(model), media_type="application/json")
+    return json_answer(_info(entry))
 
 
 @router.get(
@@ -145,7 +140,7 @@ async def list_artifacts(full_name: str, version: int, artifacts: ArtifactsDep) 
     """A READY version's manifest as recorded at finalize; a pending (or failed) version's
     files as they are now."""
     model, record, entries = await run_in_threadpool(artifacts.listing, full_name, version)
-    return _json(
+    return json_answer(
         ListArtifactsResponse(
             full_name=model.full_name,
             version=record.version,

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from catalog.access.authorizer import Caller
 from catalog.http.deps import CallerDep, RuntimeDep
-from catalog.http.direct import DIRECT
+from catalog.http.direct import DIRECT, json_answer
 from catalog.http.guards import AUTHENTICATED, guard, require_visible
 from catalog.http.models import Empty, RequestBody, SecurableInfo, ShortName
 from catalog.names import normalize_part
@@ -276,13 +276,19 @@ async def list_models(
     "/models/{full_name}",
     dependencies=[BROWSE],
     operation_id="getRegisteredModel",
+    response_model=RegisteredModelInfo,
+    openapi_extra=DIRECT,
 )
-def get_model(full_name: str, registry: RegistryDep) -> RegisteredModelInfo:
-    registry = registry
-    info = model_info(registry.get_model(full_name))
+async def get_model(full_name: str, registry: RegistryDep) -> Response:
+    """MLflow's client asks for the model twice per registration: a direct route."""
+    return json_answer(await run_in_threadpool(_model_with_aliases, full_name, registry))
+
+
+def _model_with_aliases(full_name: str, registry: RegistryDep) -> RegisteredModelInfo:
+    model, aliases = registry.model_with_aliases(full_name)
+    info = model_info(model)
     info.aliases = [
-        RegisteredModelAlias(alias_name=a.alias, version_num=a.version)
-        for a in registry.aliases(full_name)
+        RegisteredModelAlias(alias_name=a.alias, version_num=a.version) for a in aliases
     ]
     return info
 
