@@ -142,6 +142,17 @@ def _first_file(directory: Path, below: Path) -> str | None:
     return None
 
 
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename into ``directory`` durable: a file's own fsync covers its bytes, not
+    the directory entry that names it, which a power cut could otherwise lose after the
+    upload was acknowledged."""
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class Upload:
     """One file being received: a temporary file, its running SHA-256 and size."""
 
@@ -210,6 +221,7 @@ class Upload:
                     raise InvalidParameter("artifact path leaves the version's directory")
                 _no_conflict(self.directory, self.path)
                 os.replace(self.temp, target)
+                _fsync_directory(target.parent)  # the rename, durable before it is recorded
             except OSError as exc:
                 raise InvalidParameter(
                     f"cannot store artifact '{self.path}': {exc.strerror or exc}"
