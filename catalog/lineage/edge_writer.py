@@ -284,17 +284,7 @@ def _upserts(dialect_name: str, table_name: str) -> DriverStatement:
             **{name: statement.excluded[name] for name in _STAMPED},
         },
     )
-    columns = [
-        *key,
-        "entity_type",
-        "entity_id",
-        "first_seen",
-        "count",
-        "last_seen",
-        "principal",
-        "request_id",
-    ]
-    return DriverStatement(statement, column_keys=list(dict.fromkeys(columns)))
+    return DriverStatement(statement, column_keys=[*key, *_EDGE_FIELDS])
 
 
 def _insert(session: Session, table: Table) -> Any:
