@@ -17,6 +17,7 @@ sent and again while it streams; a file changed on disk since registration is re
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -28,7 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from catalog.audit.recorder import current_scope
 from catalog.records import SecurableRecord
+from common.artifacts import (
+    MAX_MANIFEST_BYTES,
+    BundleEntry,
+    manifest_line,
+    parse_manifest,
+    validate_path,
+)
 from common.errors import (
     InvalidParameter,
     InvalidState,
@@ -41,11 +50,11 @@ from registry.model_registry import PENDING, READY, ModelRegistry
 from registry.model_store import VersionRecord
 
 CHECKSUM_HEADER = "X-Checksum-SHA256"
-MAX_PATH_CHARS = 1024
-MAX_SEGMENT_BYTES = 255
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _CHUNK = 1 << 20
 UPLOADS_DIR = ".uploads"
+#: Bundles of files up to this many bytes in all are read whole and sent as one body.
+_BUNDLE_IN_MEMORY = 8 << 20
 #: Temporary upload files older than this are leftovers of a crash.
 STALE_UPLOAD_SECONDS = 24 * 3600
 
@@ -55,31 +64,6 @@ class ArtifactEntry:
     path: str
     size: int
     sha256: str
-
-
-def validate_path(path: str) -> str:
-    """The artifact path as given, if safe; InvalidParameter saying what is wrong."""
-    if not isinstance(path, str) or not path:
-        raise InvalidParameter("artifact path must be a non-empty relative path")
-    if len(path) > MAX_PATH_CHARS:
-        raise InvalidParameter(f"artifact path is longer than {MAX_PATH_CHARS} characters")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
-        raise InvalidParameter("artifact path may not contain NUL or control characters")
-    if "\\" in path:
-        raise InvalidParameter("artifact path may not contain backslashes; use '/'")
-    if path.startswith("/"):
-        raise InvalidParameter("artifact path must be relative, not absolute")
-    for segment in path.split("/"):
-        if segment in ("", ".", ".."):
-            raise InvalidParameter(
-                f"artifact path '{path}' has an empty, '.' or '..' segment; give a plain "
-                "relative path such as 'model.skops' or 'data/input_example.json'"
-            )
-        if len(segment.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES:
-            raise InvalidParameter(
-                f"artifact path segment is longer than {MAX_SEGMENT_BYTES} bytes"
-            )
-    return path
 
 
 def validate_checksum(value: str | None) -> str | None:
@@ -154,7 +138,9 @@ def _fsync_directory(directory: Path) -> None:
 
 
 class Upload:
-    """One file being received: a temporary file, its running SHA-256 and size."""
+    """One file being received: a temporary file, its running SHA-256 and size. It is
+    sealed (flushed to disk, its checksum verified), then placed into the version's
+    directory by the transaction that records it."""
 
     def __init__(
         self,
@@ -164,7 +150,7 @@ class Upload:
         expected_sha256: str | None,
         limit: int,
         limit_message: str,
-        record: Callable[[ArtifactEntry, Callable[[], None]], None],
+        record: Callable[[list[ArtifactEntry], Callable[[], None]], None],
     ) -> None:
         self.record = record
         self.directory = directory
@@ -177,6 +163,8 @@ class Upload:
         staging.mkdir(parents=True, exist_ok=True)
         self.temp = staging / f"{uuid.uuid4().hex}.part"
         self.handle: BinaryIO | None = self.temp.open("xb")
+        self.target = directory / path
+        self.placed = False
 
     def write(self, chunk: bytes) -> None:
         if self.handle is None:
@@ -195,9 +183,19 @@ class Upload:
         return self.commit()
 
     def commit(self) -> ArtifactEntry:
-        """Verify the checksum, then move the file into the version's directory and record
-        it, in one transaction that first checks the version is still pending (a finalize
-        may have run meanwhile: then nothing lands)."""
+        """Seal the file, then move it into the version's directory and record it, in one
+        transaction that first checks the version is still pending (a finalize may have
+        run meanwhile: then nothing lands)."""
+        entry = self.seal()
+        try:
+            self.record([entry], self.place)  # what finalize will check the file against
+        except BaseException:
+            self.undo()
+            raise
+        return entry
+
+    def seal(self) -> ArtifactEntry:
+        """Flush the file to disk and verify its checksum (a mismatch discards it)."""
         if self.handle is None:
             raise RuntimeError("upload already finished")
         self.handle.flush()
@@ -205,44 +203,47 @@ class Upload:
         self.handle.close()
         self.handle = None
         actual = self.digest.hexdigest()
-        entry = ArtifactEntry(self.path, self.size, actual)
-        target = self.directory / self.path
-        placed = False
+        if self.expected is not None and actual != self.expected:
+            self._remove_temp()
+            raise InvalidParameter(
+                f"checksum mismatch for '{self.path}': the body's SHA-256 is {actual}, "
+                f"{CHECKSUM_HEADER} said {self.expected}; the file was discarded"
+            )
+        return ArtifactEntry(self.path, self.size, actual)
 
-        def place() -> None:
-            nonlocal placed
-            _no_symlinks_below(self.directory, target)  # before mkdir follows any link
-            # Again here: another upload may have stored a conflicting path meanwhile.
-            _no_conflict(self.directory, self.path)
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                _no_symlinks_below(self.directory, target)
-                if target.parent.resolve() != (self.directory.resolve() / self.path).parent:
-                    raise InvalidParameter("artifact path leaves the version's directory")
-                _no_conflict(self.directory, self.path)
-                os.replace(self.temp, target)
-                _fsync_directory(target.parent)  # the rename, durable before it is recorded
-            except OSError as exc:
-                raise InvalidParameter(
-                    f"cannot store artifact '{self.path}': {exc.strerror or exc}"
-                ) from exc
-            placed = True
+    def check_place(self) -> None:
+        """Refuse, before anything moves, a path that goes through a link or collides."""
+        _no_symlinks_below(self.directory, self.target)  # before mkdir follows any link
+        # Again here: another upload may have stored a conflicting path meanwhile.
+        _no_conflict(self.directory, self.path)
 
+    def place(self, *, sync_directory: bool = True) -> None:
+        """Move the sealed file into the version's directory (called by the recording
+        transaction, once the version is known to be pending)."""
+        self.check_place()
+        target = self.target
         try:
-            if self.expected is not None and actual != self.expected:
-                raise InvalidParameter(
-                    f"checksum mismatch for '{self.path}': the body's SHA-256 is {actual}, "
-                    f"{CHECKSUM_HEADER} said {self.expected}; the file was discarded"
-                )
-            self.record(entry, place)  # what finalize will check the file against
-        except BaseException:
-            if placed:
-                with contextlib.suppress(FileNotFoundError):
-                    target.unlink()  # not recorded: not stored either
-            else:
-                self._remove_temp()
-            raise
-        return entry
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _no_symlinks_below(self.directory, target)
+            if target.parent.resolve() != (self.directory.resolve() / self.path).parent:
+                raise InvalidParameter("artifact path leaves the version's directory")
+            _no_conflict(self.directory, self.path)
+            os.replace(self.temp, target)
+            self.placed = True
+            if sync_directory:
+                _fsync_directory(target.parent)  # the rename, durable before it is recorded
+        except OSError as exc:
+            raise InvalidParameter(
+                f"cannot store artifact '{self.path}': {exc.strerror or exc}"
+            ) from exc
+
+    def undo(self) -> None:
+        """Not recorded: not stored either."""
+        if self.placed:
+            with contextlib.suppress(FileNotFoundError):
+                self.target.unlink()
+        else:
+            self.abort()
 
     def abort(self) -> None:
         if self.handle is not None:
@@ -254,6 +255,104 @@ class Upload:
     def _remove_temp(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.temp.unlink()
+
+
+class BundleUpload:
+    """A bundle being received (common/artifacts.py): its manifest line, then each file's
+    bytes into an :class:`Upload` of its own, sealed as soon as its last byte is in (one
+    open file at a time). :meth:`finish` places and records them all in one transaction:
+    all of the bundle's files land, or none."""
+
+    def __init__(
+        self,
+        begin: Callable[[list[BundleEntry]], list[Callable[[], Upload]]],
+        record: Callable[[list[ArtifactEntry], Callable[[], None]], None],
+    ) -> None:
+        self.begin = begin
+        self.record = record
+        self.head = bytearray()
+        self.entries: list[BundleEntry] | None = None
+        self.makers: list[Callable[[], Upload]] = []
+        self.uploads: list[Upload] = []
+        self.sealed: list[ArtifactEntry] = []
+        self.current: Upload | None = None
+        self.remaining = 0
+
+    def feed(self, data: bytes) -> None:
+        if self.entries is None:
+            self.head += data
+            newline = self.head.find(b"\n")
+            if newline < 0:
+                if len(self.head) > MAX_MANIFEST_BYTES:
+                    raise InvalidParameter(
+                        f"a bundle's manifest line ends within {MAX_MANIFEST_BYTES} bytes"
+                    )
+                return
+            line, data = bytes(self.head[:newline]), bytes(self.head[newline + 1 :])
+            self.head = bytearray()
+            self.entries = parse_manifest(line)
+            self.makers = self.begin(self.entries)
+            self._next()
+        view = memoryview(data)
+        while view:
+            if self.current is None:
+                raise InvalidParameter(
+                    "the bundle holds bytes after its last file's; nothing was written"
+                )
+            take = min(self.remaining, len(view))
+            self.current.write(bytes(view[:take]))
+            self.remaining -= take
+            view = view[take:]
+            if self.remaining == 0:
+                self._seal_current()
+                self._next()
+
+    def _next(self) -> None:
+        """Open the next file, sealing empty ones on the way."""
+        assert self.entries is not None
+        while self.current is None and len(self.uploads) < len(self.entries):
+            entry = self.entries[len(self.uploads)]
+            self.current = self.makers[len(self.uploads)]()
+            self.uploads.append(self.current)
+            self.remaining = entry.size
+            if self.remaining == 0:
+                self._seal_current()
+
+    def _seal_current(self) -> None:
+        assert self.current is not None
+        self.sealed.append(self.current.seal())
+        self.current = None
+
+    def finish(self, rest: bytes) -> list[ArtifactEntry]:
+        if rest:
+            self.feed(rest)
+        if self.entries is None:
+            raise InvalidParameter("the body ended before the bundle's manifest line did")
+        if self.current is not None or len(self.sealed) < len(self.entries):
+            missing = self.entries[len(self.sealed)]
+            raise InvalidParameter(
+                f"the bundle ended inside '{missing.path}' ({missing.size} bytes announced); "
+                "nothing was written"
+            )
+
+        def place_all() -> None:
+            for upload in self.uploads:
+                upload.check_place()
+            for upload in self.uploads:
+                upload.place(sync_directory=False)
+            for directory in dict.fromkeys(u.target.parent for u in self.uploads):
+                _fsync_directory(directory)
+
+        try:
+            self.record(self.sealed, place_all)
+        except BaseException:
+            self.abort()
+            raise
+        return self.sealed
+
+    def abort(self) -> None:
+        for upload in self.uploads:
+            upload.undo()
 
 
 @dataclass
@@ -288,6 +387,14 @@ class Download:
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
+
+
+@dataclass
+class Bundle:
+    """A version's files as one bundle: its bytes (small), or chunks to stream (larger)."""
+
+    content: bytes | None
+    chunks: Iterator[bytes] | None
 
 
 class ArtifactService:
@@ -334,18 +441,11 @@ class ArtifactService:
         files are its creator's to write, not every holder of CREATE MODEL VERSION's."""
         path = validate_path(path)
         expected = validate_checksum(checksum)
-        _model, record = self.registry.get_version(full_name, version, decorated=False)
-        self._require_pending(record, full_name)
-        if record.created_by != uploader:
-            raise PermissionDenied(
-                f"version {record.version} of '{full_name}' was created by "
-                f"'{record.created_by}': only its creator uploads its files"
-            )
-        directory = artifacts_dir(record, self.storage_root)
+        directory = self._writable_directory(uploader, full_name, version)
         _no_symlinks_below(directory, directory / path)
         _no_conflict(directory, path)  # before any byte of the body is read
         file_limit = self.max_file_bytes
-        used = self._bytes_used(directory, excluding=path)
+        used = self._bytes_used(directory, excluding={path})
         version_room = self.max_version_bytes - used
         if declared_length is not None and declared_length > file_limit:
             raise PayloadTooLarge(self._file_message(path))
@@ -356,12 +456,6 @@ class ArtifactService:
         else:
             limit, message = file_limit, self._file_message(path)
         directory.mkdir(parents=True, exist_ok=True)
-
-        def record(entry: ArtifactEntry, place: Callable[[], None]) -> None:
-            self.registry.record_upload(
-                full_name, version, (entry.path, entry.size, entry.sha256), place
-            )
-
         return Upload(
             self.storage_root / UPLOADS_DIR,
             directory,
@@ -369,8 +463,76 @@ class ArtifactService:
             expected,
             max(limit, 0),
             message,
-            record,
+            self._recorder(full_name, version),
         )
+
+    def begin_bundle(
+        self, uploader: str, full_name: str, version: int, declared_length: int | None
+    ) -> BundleUpload:
+        """A bundle of files (common/artifacts.py) for a pending version, by its creator:
+        each file checked as :meth:`begin_upload` checks one, once the manifest is read."""
+        directory = self._writable_directory(uploader, full_name, version)
+        if declared_length is not None and declared_length > (
+            self.max_version_bytes + MAX_MANIFEST_BYTES
+        ):
+            raise PayloadTooLarge(
+                f"the bundle is larger than a version may hold ({self.max_version_bytes} "
+                "bytes, STEWARD_MAX_VERSION_ARTIFACT_BYTES); nothing was written"
+            )
+        staging = self.storage_root / UPLOADS_DIR
+        record = self._recorder(full_name, version)
+
+        def begin(entries: list[BundleEntry]) -> list[Callable[[], Upload]]:
+            for entry in entries:
+                _no_symlinks_below(directory, directory / entry.path)
+                _no_conflict(directory, entry.path)
+                if entry.size > self.max_file_bytes:
+                    raise PayloadTooLarge(self._file_message(entry.path))
+            used = self._bytes_used(directory, excluding={e.path for e in entries})
+            if used + sum(e.size for e in entries) > self.max_version_bytes:
+                raise PayloadTooLarge(
+                    f"the bundle's files would take the version over its limit of "
+                    f"{self.max_version_bytes} bytes (STEWARD_MAX_VERSION_ARTIFACT_BYTES; "
+                    f"{used} bytes already uploaded); nothing was written"
+                )
+            directory.mkdir(parents=True, exist_ok=True)
+            return [
+                functools.partial(
+                    Upload,
+                    staging,
+                    directory,
+                    entry.path,
+                    entry.sha256,
+                    entry.size,
+                    self._file_message(entry.path),
+                    record,
+                )
+                for entry in entries
+            ]
+
+        return BundleUpload(begin, record)
+
+    def _writable_directory(self, uploader: str, full_name: str, version: int) -> Path:
+        """The directory of a version the uploader may write files into: pending, and
+        created by the uploader."""
+        _model, record = self.registry.get_version(full_name, version, decorated=False)
+        self._require_pending(record, full_name)
+        if record.created_by != uploader:
+            raise PermissionDenied(
+                f"version {record.version} of '{full_name}' was created by "
+                f"'{record.created_by}': only its creator uploads its files"
+            )
+        return artifacts_dir(record, self.storage_root)
+
+    def _recorder(
+        self, full_name: str, version: int
+    ) -> Callable[[list[ArtifactEntry], Callable[[], None]], None]:
+        def record(entries: list[ArtifactEntry], place: Callable[[], None]) -> None:
+            self.registry.record_uploads(
+                full_name, version, [(e.path, e.size, e.sha256) for e in entries], place
+            )
+
+        return record
 
     def _file_message(self, path: str) -> str:
         return (
@@ -386,14 +548,14 @@ class ArtifactService:
         )
 
     @staticmethod
-    def _bytes_used(directory: Path, excluding: str) -> int:
+    def _bytes_used(directory: Path, excluding: set[str]) -> int:
         if not directory.is_dir():
             return 0
         total = 0
         for current, _dirs, names in os.walk(directory, followlinks=False):
             for name in names:
                 full = Path(current) / name
-                if full.relative_to(directory).as_posix() == excluding:
+                if full.relative_to(directory).as_posix() in excluding:
                     continue
                 with contextlib.suppress(OSError):
                     total += full.lstat().st_size
@@ -427,18 +589,54 @@ class ArtifactService:
 
     def open_download(self, full_name: str, version: int, path: str) -> Download:
         path = validate_path(path)
+        record = self._ready(full_name, version)
+        entry = next((e for e in self._recorded(record) if e.path == path), None)
+        if entry is None:
+            raise NotFound(f"artifact '{path}' is not part of version {version} of '{full_name}'")
+        return self._checked(record, full_name, entry)
+
+    def open_bundle(self, full_name: str, version: int) -> Bundle:
+        """Every file of a READY version as one bundle (common/artifacts.py), each checked
+        against the manifest recorded at finalize as :meth:`open_download` checks one; the
+        request's audit event lists them."""
+        record = self._ready(full_name, version)
+        entries = self._recorded(record)
+        scope = current_scope()
+        if scope is not None:
+            scope.params["files"] = [
+                {"path": e.path, "size": e.size, "sha256": e.sha256} for e in entries
+            ]
+        head = manifest_line([BundleEntry(e.path, e.size, e.sha256) for e in entries])
+        if sum(e.size for e in entries) <= _BUNDLE_IN_MEMORY:
+            parts = [head]
+            for entry in entries:
+                parts.extend(self._checked(record, full_name, entry).chunks())
+            return Bundle(b"".join(parts), None)
+
+        # Larger: each file opened (and checked) as its turn comes, checked again as it is sent.
+        def chunks() -> Iterator[bytes]:
+            yield head
+            for entry in entries:
+                yield from self._checked(record, full_name, entry).chunks()
+
+        return Bundle(None, chunks())
+
+    def _ready(self, full_name: str, version: int) -> VersionRecord:
         _model, record = self.registry.get_version(full_name, version, decorated=False)
         if record.status != READY:
             raise InvalidState(
                 f"version {version} of '{full_name}' is {record.status}; artifacts are served "
                 f"once it is {READY}"
             )
-        entry = next((e for e in self._recorded(record) if e.path == path), None)
-        if entry is None:
-            raise NotFound(f"artifact '{path}' is not part of version {version} of '{full_name}'")
+        return record
+
+    def _checked(self, record: VersionRecord, full_name: str, entry: ArtifactEntry) -> Download:
+        """``entry``'s file, if it is still what finalize recorded: a small one read whole,
+        a larger one open (and read through once)."""
+        path = entry.path
         directory = artifacts_dir(record, self.storage_root)
         changed = InvalidState(
-            f"artifact '{path}' of version {version} of '{full_name}' changed since "
+            f"artifact '{path}' of version {record.version} of '{full_name}' changed since "
             "registration; it is not served (ask an admin to check the artifact store)"
         )
         try:

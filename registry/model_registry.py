@@ -317,18 +317,19 @@ class ModelRegistry:
             _note_audit(status=record.status, status_message=record.status_message)
         return model, record
 
-    def record_upload(
+    def record_uploads(
         self,
         model_full_name: str,
         version: int,
-        entry: tuple[str, int, str],
+        entries: list[tuple[str, int, str]],
         place: Callable[[], None] = lambda: None,
     ) -> None:
-        """Remember what one HTTP upload stored (path, size, SHA-256) so that finalize can
-        check the files against it. Kept in the version's manifest column while it is
-        pending; finalize replaces it with the manifest of what it registered. ``place``
-        puts the file where it belongs once the version is known to be pending, under the
-        model's lock: a finalize cannot slip in between the check and the file landing."""
+        """Remember what HTTP uploads stored (path, size, SHA-256 of each file) so that
+        finalize can check the files against them. Kept in the version's manifest column
+        while it is pending; finalize replaces it with the manifest of what it registered.
+        ``place`` puts the files where they belong once the version is known to be pending,
+        under the model's lock: a finalize cannot slip in between the check and the files
+        landing. The request's audit event lists the files."""
         with self.db.transaction() as session:
             model = self._model_in(session, model_full_name)
             store = self.stores.models(session)
@@ -344,9 +345,10 @@ class ModelRegistry:
                 path: (path, size, digest)
                 for path, size, digest in artifacts.parse_manifest(record.artifact_manifest or "[]")
             }
-            uploaded[entry[0]] = entry
+            uploaded.update((entry[0], entry) for entry in entries)
             record.artifact_manifest = artifacts.manifest_json(sorted(uploaded.values()))
             store.update_version(record)
+            _note_audit(files=[{"path": p, "size": n, "sha256": d} for p, n, d in entries])
 
     def stale_pending(
         self, created_before: int, limit: int = 100

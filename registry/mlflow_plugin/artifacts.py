@@ -1,12 +1,14 @@
 """A model version's files over Steward's artifact routes, as an MLflow artifact repository.
 
 ``steward:http://host:8080/api/2.1/steward/models/<name>/versions/<n>/artifacts`` is where
-the registry store (:mod:`.store`) says a version's files are. Uploads (``PUT`` a file,
-while the version is pending, by whoever may create versions) and downloads (``GET``,
-with EXECUTE) are each authorized and audited by the server; both carry the file's SHA-256
-(``X-Checksum-SHA256``), which the server checks on upload and this repository checks on
-download. Steward lists a version's files flat (path, size, sha256); MLflow walks
-directories, so :meth:`list_artifacts` answers one level of that list at a time.
+the registry store (:mod:`.store`) says a version's files are. Uploads (while the version
+is pending, by whoever may create versions) and downloads (with EXECUTE) are each
+authorized and audited by the server, and carry each file's SHA-256, which the server
+checks on upload and this repository checks on download. A directory of files (a model)
+goes up and comes down as one bundle (common/artifacts.py), one request each way where
+MLflow's own repositories send one per file; a single file goes on its own (``PUT``/``GET
+…/artifacts/<path>``). Steward lists a version's files flat (path, size, sha256); MLflow
+walks directories, so :meth:`list_artifacts` answers one level of that list at a time.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -21,12 +24,23 @@ from mlflow.entities import FileInfo
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import DATA_LOSS, INVALID_PARAMETER_VALUE, NOT_IMPLEMENTED
 from mlflow.store.artifact.artifact_repo import ArtifactRepository
+from mlflow.utils.file_utils import create_tmp_dir
 from mlflow.utils.rest_utils import http_request, verify_rest_response
 
+from common.artifacts import (
+    BUNDLE_MEDIA_TYPE,
+    MAX_MANIFEST_BYTES,
+    BundleEntry,
+    manifest_line,
+    parse_manifest,
+)
+from common.errors import InvalidParameter
 from registry.mlflow_plugin.rest import base_url, credentials
 
 CHECKSUM_HEADER = "X-Checksum-SHA256"
 _CHUNK = 1 << 20
+#: Bundles up to this size are sent as one body; larger ones stream from the files.
+_BUNDLE_IN_MEMORY = 64 << 20
 
 
 def _sha256(path: str) -> str:
@@ -45,6 +59,8 @@ class StewardArtifactRepository(ArtifactRepository):
         url = urlsplit(base_url(artifact_uri))
         self.host = f"{url.scheme}://{url.netloc}"
         self.prefix = url.path.rstrip("/")
+        #: ``…/versions/<n>/artifact-bundle``: all of the version's files at once.
+        self.bundle = self.prefix.removesuffix("/artifacts") + "/artifact-bundle"
         self._manifest: list[dict[str, Any]] | None = None
 
     def _endpoint(self, relative: str) -> str:
@@ -71,13 +87,49 @@ class StewardArtifactRepository(ArtifactRepository):
         self._manifest = None
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
-        for root, _dirs, files in os.walk(local_dir):
+        """Every file below ``local_dir`` in one bundle; the server's answer (what it
+        stored, as it hashed it) must be what was sent."""
+        files: list[tuple[BundleEntry, str]] = []
+        for root, dirs, names in os.walk(local_dir):
+            dirs.sort()
             below = os.path.relpath(root, local_dir)
             target = artifact_path or ""
             if below != ".":
                 target = posixpath.join(target, *below.split(os.sep))
-            for name in sorted(files):
-                self.log_artifact(os.path.join(root, name), target or None)
+            for name in sorted(names):
+                local = os.path.join(root, name)
+                remote = posixpath.join(target, name) if target else name
+                files.append((BundleEntry(remote, os.path.getsize(local), _sha256(local)), local))
+        if not files:
+            return
+        entries = [entry for entry, _local in files]
+        body: bytes | Iterator[bytes]
+        if sum(e.size for e in entries) <= _BUNDLE_IN_MEMORY:
+            parts = [manifest_line(entries)]
+            for _entry, local in files:
+                with open(local, "rb") as source:
+                    parts.append(source.read())
+            body = b"".join(parts)
+        else:
+            body = _streamed(manifest_line(entries), [local for _entry, local in files])
+        response = http_request(
+            credentials(self.host),
+            self.bundle,
+            "PUT",
+            extra_headers={"Content-Type": BUNDLE_MEDIA_TYPE},
+            data=body,
+        )
+        if response.status_code != 200:
+            verify_rest_response(response, self.bundle)
+        stored = {(f["path"], f["size"], f["sha256"]) for f in response.json().get("files", [])}
+        sent = {(e.path, e.size, e.sha256) for e in entries}
+        if stored != sent:
+            raise MlflowException(
+                f"Steward stored {sorted(stored - sent)[:3]} where {sorted(sent - stored)[:3]} "
+                "was sent: the upload was damaged",
+                DATA_LOSS,
+            )
+        self._manifest = None
 
     # -- listing ---------------------------------------------------------------------
 
@@ -109,6 +161,25 @@ class StewardArtifactRepository(ArtifactRepository):
 
     # -- download --------------------------------------------------------------------
 
+    def download_artifacts(self, artifact_path: str | None, dst_path: str | None = None) -> str:
+        """All of the version's files (``artifact_path`` empty: what loading a model asks
+        for) come down as one bundle, each checked against its SHA-256; anything narrower
+        goes file by file, as MLflow's repositories do."""
+        if artifact_path not in ("", None):
+            return str(super().download_artifacts(artifact_path, dst_path))
+        if dst_path:
+            if not os.path.isdir(dst_path):
+                return str(super().download_artifacts(artifact_path, dst_path))  # its errors
+            destination = os.path.abspath(dst_path)
+        else:
+            destination = create_tmp_dir()
+        response = http_request(credentials(self.host), self.bundle, "GET", stream=True)
+        if response.status_code != 200:
+            verify_rest_response(response, self.bundle)
+        with response:
+            _unbundle(response.iter_content(_CHUNK), destination)
+        return destination
+
     def _download_file(self, remote_file_path: str, local_path: str) -> None:
         endpoint = self._endpoint(remote_file_path)
         response = http_request(credentials(self.host), endpoint, "GET", stream=True)
@@ -135,6 +206,78 @@ class StewardArtifactRepository(ArtifactRepository):
             "a registered version's files are not deleted one by one: delete the version",
             NOT_IMPLEMENTED,
         )
+
+
+def _streamed(head: bytes, paths: list[str]) -> Iterator[bytes]:
+    yield head
+    for path in paths:
+        with open(path, "rb") as source:
+            while chunk := source.read(_CHUNK):
+                yield chunk
+
+
+def _unbundle(chunks: Iterator[bytes], destination: str) -> None:
+    """Write a bundle's files below ``destination``, each checked against its manifest
+    entry (paths as the server allows them: relative, no ``..``, no links)."""
+    reader = _Bytes(chunks)
+    head = reader.line(MAX_MANIFEST_BYTES)
+    try:
+        entries = parse_manifest(head)
+    except InvalidParameter as exc:
+        raise MlflowException(f"Steward sent a bundle this client cannot read: {exc}") from exc
+    root = os.path.realpath(destination)
+    for entry in entries:
+        local = os.path.join(root, *entry.path.split("/"))
+        os.makedirs(os.path.dirname(local), exist_ok=True)
+        if os.path.commonpath([root, os.path.realpath(os.path.dirname(local))]) != root:
+            raise MlflowException(f"'{entry.path}' would leave {destination}", DATA_LOSS)
+        digest = hashlib.sha256()
+        with open(local, "wb") as out:
+            for chunk in reader.take(entry.size):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != entry.sha256:
+            os.remove(local)
+            raise MlflowException(
+                f"{entry.path} arrived with SHA-256 {digest.hexdigest()}, but the server "
+                f"recorded {entry.sha256}: the download was damaged or the file changed",
+                DATA_LOSS,
+            )
+    if reader.more():
+        raise MlflowException("Steward sent bytes after the bundle's last file", DATA_LOSS)
+
+
+class _Bytes:
+    """A stream of chunks read as a line, then exact counts of bytes."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = iter(chunks)
+        self.buffer = b""
+
+    def _fill(self) -> bool:
+        for chunk in self.chunks:
+            if chunk:
+                self.buffer += chunk
+                return True
+        return False
+
+    def line(self, limit: int) -> bytes:
+        while (end := self.buffer.find(b"\n")) < 0:
+            if len(self.buffer) > limit or not self._fill():
+                raise MlflowException("Steward's bundle has no manifest line", DATA_LOSS)
+        line, self.buffer = self.buffer[:end], self.buffer[end + 1 :]
+        return line
+
+    def take(self, count: int) -> Iterator[bytes]:
+        while count:
+            if not self.buffer and not self._fill():
+                raise MlflowException("Steward's bundle ended inside a file", DATA_LOSS)
+            piece, self.buffer = self.buffer[:count], self.buffer[count:]
+            count -= len(piece)
+            yield piece
+
+    def more(self) -> bool:
+        return bool(self.buffer) or self._fill()
 
 
 def artifact_uri(base: str, name: str, version: int | str) -> str:

@@ -191,15 +191,20 @@ def test_mlflow_on_another_machine_registers_aliases_and_loads_over_http(
     assert out["model_tags"] == {"team": "growth"}, out
     assert out["searched"] == ["1"] and out["aliases_after_delete"] == [], out
 
-    # Every file went up and came down through Steward, as the scientist, audited.
-    uploads = audited(server, "uploadModelVersionArtifact", scientist)
-    downloads = audited(server, "getModelVersionArtifact", scientist)
+    # Every file went up and came down through Steward, as the scientist, audited: one
+    # bundle up, one down per load, each event naming every file with its size and digest.
+    uploads = audited(server, "uploadModelVersionArtifactBundle", scientist)
+    downloads = audited(server, "getModelVersionArtifactBundle", scientist)
     listed = server.client(token).get(f"/api/2.1/steward/models/{name}/versions/1/artifacts").json()
     assert "files" in listed, listed
-    files = {f["path"] for f in listed["files"]}
-    assert "MLmodel" in files
-    assert {e["request_params"].get("path") for e in uploads} == files, uploads[:3]
-    assert {e["request_params"].get("path") for e in downloads} >= files  # twice: two loads
+    files = sorted((f["path"], f["size"], f["sha256"]) for f in listed["files"])
+    assert "MLmodel" in {path for path, _size, _sha in files}
+    assert len(uploads) == 1, uploads
+    assert len(downloads) >= 2, downloads  # two loads: by version and by alias
+    for event in uploads + downloads:
+        named = event["request_params"]["files"]
+        assert sorted((f["path"], f["size"], f["sha256"]) for f in named) == files, event
+    assert audited(server, "uploadModelVersionArtifact", scientist) == []
 
     # Another user who may see the model but not EXECUTE it cannot load it.
     reader, reader_token = server.create_user()

@@ -5,17 +5,23 @@ HTTP, for clients that cannot write its ``file:`` storage location themselves.
   PENDING_REGISTRATION, by the version's creator; it needs what creating a version needs
   (CREATE MODEL VERSION on the model, or ownership). ``X-Checksum-SHA256`` (optional) is
   verified.
+* ``PUT …/artifact-bundle`` uploads several files at once, and ``GET …/artifact-bundle``
+  downloads all of a READY version's (common/artifacts.py says what a bundle is): what
+  MLflow's client sends one request per file for, in one.
 * ``GET …/artifacts`` lists the manifest (path, size, sha256), and
   ``GET …/artifacts/{path}`` streams one file with its SHA-256 in ``X-Checksum-SHA256``.
   Both need EXECUTE (with USE CATALOG and USE SCHEMA), as loading the model does, and are
   always audited (EXECUTE is a data privilege).
 
-All three are direct routes (catalog/http/direct.py): MLflow's client sends one request per
+All are direct routes (catalog/http/direct.py): MLflow's client sends one request per
 file each way, so FastAPI's routing and dependency solving were most of a small file's
 cost; the guards and the audit are the same either way.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -27,6 +33,7 @@ from catalog.http.deps import CallerDep
 from catalog.http.direct import DIRECT, json_answer
 from catalog.http.guards import guard
 from catalog.http.middleware import STREAMED_BODY
+from common.artifacts import BUNDLE_MEDIA_TYPE
 from common.errors import InvalidParameter
 from policy.requirements import NameFrom
 from policy.securables import Privilege, SecurableType
@@ -36,6 +43,8 @@ from registry.http.deps import ArtifactsDep
 router = APIRouter(prefix="/api/2.1/steward", tags=["ModelArtifacts"])
 BY_NAME = NameFrom.path("full_name")
 BASE = "/models/{full_name}/versions/{version}/artifacts"
+BUNDLE = "/models/{full_name}/versions/{version}/artifact-bundle"
+T = TypeVar("T")
 #: Writes reach the disk in pieces of about this size (one thread hop each).
 _WRITE_BATCH = 1 << 20
 
@@ -44,6 +53,12 @@ class ArtifactInfo(BaseModel):
     path: str
     size: int
     sha256: str
+
+
+class BundleResponse(BaseModel):
+    """The files a bundle stored, as the server hashed them."""
+
+    files: list[ArtifactInfo]
 
 
 class ListArtifactsResponse(BaseModel):
@@ -111,22 +126,86 @@ async def upload_artifact(
         request.headers.get(CHECKSUM_HEADER),
     )
     try:
-        pending: list[bytes] = []
-        buffered = 0
-        async for chunk in request.stream():
-            if not chunk:
-                continue
-            pending.append(chunk)
-            buffered += len(chunk)
-            if buffered >= _WRITE_BATCH:
-                await run_in_threadpool(upload.write, b"".join(pending))
-                pending, buffered = [], 0
-        # The rest and the commit in one hand-off: a small file is one in all.
-        entry = await run_in_threadpool(upload.finish, b"".join(pending))
+        entry = await _stream_into(request, upload.write, upload.finish)
     except BaseException:
         await run_in_threadpool(upload.abort)
         raise
     return json_answer(_info(entry))
+
+
+async def _stream_into(
+    request: Request, write: Callable[[bytes], None], finish: Callable[[bytes], T]
+) -> T:
+    """The body into ``write`` in pieces of about :data:`_WRITE_BATCH` (one thread hand-off
+    each), then its rest and the commit through ``finish`` in one more: a small body is
+    one hand-off in all."""
+    pending: list[bytes] = []
+    buffered = 0
+    async for chunk in request.stream():
+        if not chunk:
+            continue
+        pending.append(chunk)
+        buffered += len(chunk)
+        if buffered >= _WRITE_BATCH:
+            await run_in_threadpool(write, b"".join(pending))
+            pending, buffered = [], 0
+    return await run_in_threadpool(finish, b"".join(pending))
+
+
+@router.put(
+    BUNDLE,
+    dependencies=[
+        guard(privilege=Privilege.CREATE_MODEL_VERSION, on=SecurableType.MODEL, name_from=BY_NAME)
+    ],
+    operation_id="uploadModelVersionArtifactBundle",
+    response_model=BundleResponse,
+    openapi_extra={
+        **DIRECT,
+        STREAMED_BODY: True,
+        "requestBody": {
+            "required": True,
+            "content": {BUNDLE_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        },
+    },
+)
+async def upload_bundle(
+    full_name: str,
+    version: int,
+    request: Request,
+    caller: CallerDep,
+    artifacts: ArtifactsDep,
+) -> Response:
+    """Upload several files of a PENDING_REGISTRATION version at once, by its creator: a
+    bundle (a JSON manifest line of path, size and SHA-256, then the files' bytes in its
+    order). Every file is checked as a single upload is; all of them land, or none."""
+    bundle = await run_in_threadpool(
+        artifacts.begin_bundle, caller.name, full_name, version, _declared_length(request)
+    )
+    try:
+        entries = await _stream_into(request, bundle.feed, bundle.finish)
+    except BaseException:
+        await run_in_threadpool(bundle.abort)
+        raise
+    return json_answer(BundleResponse(files=[_info(e) for e in entries]))
+
+
+@router.get(
+    BUNDLE,
+    dependencies=[guard(privilege=Privilege.EXECUTE, on=SecurableType.MODEL, name_from=BY_NAME)],
+    operation_id="getModelVersionArtifactBundle",
+    response_class=StreamingResponse,
+    responses={200: {"content": {BUNDLE_MEDIA_TYPE: {}}}},
+    openapi_extra=DIRECT,
+)
+async def download_bundle(full_name: str, version: int, artifacts: ArtifactsDep) -> Response:
+    """Every file of a READY version as one bundle, each checked against the manifest
+    recorded at finalize (a file changed since → 409 INVALID_STATE, before anything is
+    sent when the version's files are small)."""
+    bundle = await run_in_threadpool(artifacts.open_bundle, full_name, version)
+    if bundle.content is not None:
+        return Response(bundle.content, media_type=BUNDLE_MEDIA_TYPE)
+    assert bundle.chunks is not None
+    return StreamingResponse(bundle.chunks, media_type=BUNDLE_MEDIA_TYPE)
 
 
 @router.get(
