@@ -126,15 +126,23 @@ def _first_file(directory: Path, below: Path) -> str | None:
     return None
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename into ``directory`` durable: a file's own fsync covers its bytes, not
-    the directory entry that names it, which a power cut could otherwise lose after the
-    upload was acknowledged."""
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _sync_directories(directory: Path, paths: list[str]) -> None:
+    """Make renames into the version's ``directory`` durable: a file's own fsync covers its
+    bytes, not the directory entries that name it (its own, and those of directories made
+    for it), which a power cut could otherwise lose after the upload was acknowledged. Each
+    directory from ``directory`` down to every file's is flushed once."""
+    below: dict[Path, None] = {directory: None}
+    for path in paths:
+        current = directory
+        for part in path.split("/")[:-1]:
+            current = current / part
+            below[current] = None
+    for each in below:
+        fd = os.open(each, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 class Upload:
@@ -192,6 +200,9 @@ class Upload:
         except BaseException:
             self.undo()
             raise
+        # The rename made durable once recorded, outside the database's write lock (writers
+        # do not wait for this fsync), and before the upload is acknowledged.
+        _sync_directories(self.directory, [self.path])
         return entry
 
     def seal(self) -> ArtifactEntry:
@@ -217,9 +228,10 @@ class Upload:
         # Again here: another upload may have stored a conflicting path meanwhile.
         _no_conflict(self.directory, self.path)
 
-    def place(self, *, sync_directory: bool = True) -> None:
+    def place(self) -> None:
         """Move the sealed file into the version's directory (called by the recording
-        transaction, once the version is known to be pending)."""
+        transaction, once the version is known to be pending; the caller makes the
+        rename durable)."""
         self.check_place()
         target = self.target
         try:
@@ -230,8 +242,6 @@ class Upload:
             _no_conflict(self.directory, self.path)
             os.replace(self.temp, target)
             self.placed = True
-            if sync_directory:
-                _fsync_directory(target.parent)  # the rename, durable before it is recorded
         except OSError as exc:
             raise InvalidParameter(
                 f"cannot store artifact '{self.path}': {exc.strerror or exc}"
@@ -339,15 +349,15 @@ class BundleUpload:
             for upload in self.uploads:
                 upload.check_place()
             for upload in self.uploads:
-                upload.place(sync_directory=False)
-            for directory in dict.fromkeys(u.target.parent for u in self.uploads):
-                _fsync_directory(directory)
+                upload.place()
 
         try:
             self.record(self.sealed, place_all)
         except BaseException:
             self.abort()
             raise
+        if self.uploads:  # as Upload.commit does, each directory once
+            _sync_directories(self.uploads[0].directory, [u.path for u in self.uploads])
         return self.sealed
 
     def abort(self) -> None:

@@ -88,8 +88,11 @@ class StewardRegistryStore(AbstractStore):
         return registered_model({**info, "tags": self._model_tags(name)} if tags else info)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
-        info = call(self.base, "GET", self._models(name))
-        return registered_model({**info, "tags": self._model_tags(name)})
+        """The model and its tags in one request (Steward's ``include_tags``): MLflow's
+        client reads a model before most calls on it."""
+        info = call(self.base, "GET", self._models(name), params={"include_tags": "true"})
+        tags = [{"key": t["key"], "value": t.get("value") or ""} for t in info.get("tags", [])]
+        return registered_model({**info, "tags": tags})
 
     def _model_tags(self, name: str) -> list[dict[str, Any]]:
         """A model's tags (Steward keeps them as tag assignments on the model)."""

@@ -206,3 +206,36 @@ def test_bad_input_is_a_400_naming_it_and_changes_nothing(server: ServerHandle) 
     full = assign(admin, "tables", table, "one-more", None)
     assert full.status_code == 400 and "50 tags" in full.text
     assert assign(admin, "tables", table, "k00", "replaced").status_code == 200
+
+
+def test_a_model_read_with_include_tags_answers_its_tags_in_the_same_request(
+    server: ServerHandle,
+) -> None:
+    """``include_tags=true`` (Steward's, what the MLflow plugin asks) adds the model's tag
+    assignments to the model; without it the answer is Unity Catalog's, unchanged."""
+    _catalog, schema, _table = world(server)
+    admin = server.admin
+    model = f"{schema}.m"
+    assert assign(admin, "registered_models", model, "team", "growth").status_code == 200
+    assert assign(admin, "registered_models", model, "certified", None).status_code == 200
+    plain = admin.get(f"{UC}/models/{model}")
+    assert plain.status_code == 200 and "tags" not in plain.json()
+    tagged = admin.get(f"{UC}/models/{model}", params={"include_tags": "true"})
+    assert tagged.status_code == 200, tagged.text
+    body = tagged.json()
+    assert body.pop("tags") == [
+        {"key": "certified", "value": None},
+        {"key": "team", "value": "growth"},
+    ]
+    assert body == plain.json()
+    assert admin.get(f"{UC}/models/{model}", params={"include_tags": "maybe"}).status_code == 400
+
+    # Whoever sees the model (BROWSE) sees its tags; whoever does not, neither.
+    user, token = server.create_user()
+    client = server.client(token)
+    hidden = client.get(f"{UC}/models/{model}", params={"include_tags": "true"})
+    assert hidden.status_code == 404, hidden.text
+    sql(admin, f"GRANT BROWSE ON MODEL {model} TO `{user}`")
+    seen = client.get(f"{UC}/models/{model}", params={"include_tags": "true"})
+    assert seen.status_code == 200, seen.text
+    assert [t["key"] for t in seen.json()["tags"]] == ["certified", "team"]
