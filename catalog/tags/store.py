@@ -10,10 +10,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from catalog.persistence import schema as t
+from catalog.persistence.driver import DriverStatement
 from catalog.store.base import NAMESPACE_CHANGED_INFO
 
 #: ``column_name`` of a tag on the object itself.
@@ -80,15 +81,13 @@ class SqlTagStore(TagStore):
         return _record(row) if row is not None else None
 
     def list(self, securable_id: str, column_name: str) -> list[TagRecord]:
-        rows = self.session.scalars(
-            select(t.SecurableTag)
-            .where(
-                t.SecurableTag.securable_id == securable_id,
-                t.SecurableTag.column_name == column_name,
-            )
-            .order_by(t.SecurableTag.tag_key)
+        # On the driver (catalog/persistence/driver.py): MLflow's client reads a model's
+        # tags with every read of the model.
+        self.session.flush()
+        rows = _TAGS_OF.all(
+            self.session.connection(), {"securable_id": securable_id, "column_name": column_name}
         )
-        return [_record(row) for row in rows]
+        return [TagRecord(*row) for row in rows]
 
     def remove(self, securable_id: str, column_name: str, key: str) -> bool:
         result = self.session.execute(
@@ -112,6 +111,25 @@ class SqlTagStore(TagStore):
             )
         )
         return [_record(row) for row in rows]
+
+
+_TAG = t.SecurableTag
+#: One object's (or column's) tags, by key, as TagRecord's fields.
+_TAGS_OF = DriverStatement(
+    select(
+        _TAG.securable_id,
+        _TAG.column_name,
+        _TAG.tag_key,
+        _TAG.tag_value,
+        _TAG.updated_at,
+        _TAG.updated_by,
+    )
+    .where(
+        _TAG.securable_id == bindparam("securable_id"),
+        _TAG.column_name == bindparam("column_name"),
+    )
+    .order_by(_TAG.tag_key)
+)
 
 
 def _record(row: t.SecurableTag) -> TagRecord:
