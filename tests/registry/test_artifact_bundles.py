@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from common.artifacts import (
 )
 from common.errors import InvalidParameter
 from tests.registry_support import MLMODEL, STEWARD, error_of, make_model, one_event, sql
-from tests.support import ServerHandle, backends, database_url_for, start_server
+from tests.support import ServerHandle, server_fixture
 
 FILE_LIMIT = 4096
 VERSION_LIMIT = 10_000
@@ -29,26 +28,15 @@ UPLOAD = "uploadModelVersionArtifactBundle"
 DOWNLOAD = "getModelVersionArtifactBundle"
 
 
-@pytest.fixture(scope="module", params=backends())
-def limited(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerHandle]:
-    """A server with small artifact limits, and metadata reads not audited."""
-    directory = tmp_path_factory.mktemp("limited_bundles")
-    with database_url_for(str(request.param), directory) as url:
-        handle = start_server(
-            url,
-            directory / "storage",
-            {
-                "STEWARD_MAX_ARTIFACT_BYTES": str(FILE_LIMIT),
-                "STEWARD_MAX_VERSION_ARTIFACT_BYTES": str(VERSION_LIMIT),
-                "STEWARD_AUDIT_METADATA_READS": "0",
-            },
-        )
-        try:
-            yield handle
-        finally:
-            handle.stop()
+#: A server with small artifact limits, and metadata reads not audited.
+limited = server_fixture(
+    "limited_bundles",
+    {
+        "STEWARD_MAX_ARTIFACT_BYTES": str(FILE_LIMIT),
+        "STEWARD_MAX_VERSION_ARTIFACT_BYTES": str(VERSION_LIMIT),
+        "STEWARD_AUDIT_METADATA_READS": "0",
+    },
+)
 
 
 def bundle_of(files: dict[str, bytes]) -> bytes:

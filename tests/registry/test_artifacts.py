@@ -21,33 +21,22 @@ from tests.registry_support import (
     sha256,
     sql,
 )
-from tests.support import ServerHandle, backends, database_url_for, start_server
+from tests.support import ServerHandle, server_fixture
 
 FILE_LIMIT = 4096
 VERSION_LIMIT = 10_000
 CHECKSUM = "X-Checksum-SHA256"
 
 
-@pytest.fixture(scope="module", params=backends())
-def limited(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerHandle]:
-    """A server with small artifact limits, and metadata reads not audited."""
-    directory = tmp_path_factory.mktemp("limited")
-    with database_url_for(str(request.param), directory) as url:
-        handle = start_server(
-            url,
-            directory / "storage",
-            {
-                "STEWARD_MAX_ARTIFACT_BYTES": str(FILE_LIMIT),
-                "STEWARD_MAX_VERSION_ARTIFACT_BYTES": str(VERSION_LIMIT),
-                "STEWARD_AUDIT_METADATA_READS": "0",
-            },
-        )
-        try:
-            yield handle
-        finally:
-            handle.stop()
+#: A server with small artifact limits, and metadata reads not audited.
+limited = server_fixture(
+    "limited",
+    {
+        "STEWARD_MAX_ARTIFACT_BYTES": str(FILE_LIMIT),
+        "STEWARD_MAX_VERSION_ARTIFACT_BYTES": str(VERSION_LIMIT),
+        "STEWARD_AUDIT_METADATA_READS": "0",
+    },
+)
 
 
 def chunks(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:

@@ -21,7 +21,7 @@ cost; the guards and the audit are the same either way.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -74,6 +74,23 @@ def _info(entry: ArtifactEntry) -> ArtifactInfo:
     return ArtifactInfo(path=entry.path, size=entry.size, sha256=entry.sha256)
 
 
+#: Uploads need what creating a version needs (the handler checks the creator).
+WRITES = guard(privilege=Privilege.CREATE_MODEL_VERSION, on=SecurableType.MODEL, name_from=BY_NAME)
+
+
+def _streamed_upload(media_type: str) -> dict[str, Any]:
+    """``openapi_extra`` of an upload: a direct route whose body (of ``media_type``) the
+    handler streams itself, past the request body limit."""
+    return {
+        **DIRECT,
+        STREAMED_BODY: True,
+        "requestBody": {
+            "required": True,
+            "content": {media_type: {"schema": {"type": "string", "format": "binary"}}},
+        },
+    }
+
+
 def _declared_length(request: Request) -> int | None:
     raw = request.headers.get("content-length")
     if raw is None:
@@ -89,21 +106,10 @@ def _declared_length(request: Request) -> int | None:
 
 @router.put(
     BASE + "/{path:path}",
-    dependencies=[
-        guard(privilege=Privilege.CREATE_MODEL_VERSION, on=SecurableType.MODEL, name_from=BY_NAME)
-    ],
+    dependencies=[WRITES],
     operation_id="uploadModelVersionArtifact",
     response_model=ArtifactInfo,
-    openapi_extra={
-        **DIRECT,
-        STREAMED_BODY: True,
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        },
-    },
+    openapi_extra=_streamed_upload("application/octet-stream"),
 )
 async def upload_artifact(
     full_name: str,
@@ -154,19 +160,10 @@ async def _stream_into(
 
 @router.put(
     BUNDLE,
-    dependencies=[
-        guard(privilege=Privilege.CREATE_MODEL_VERSION, on=SecurableType.MODEL, name_from=BY_NAME)
-    ],
+    dependencies=[WRITES],
     operation_id="uploadModelVersionArtifactBundle",
     response_model=BundleResponse,
-    openapi_extra={
-        **DIRECT,
-        STREAMED_BODY: True,
-        "requestBody": {
-            "required": True,
-            "content": {BUNDLE_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
-        },
-    },
+    openapi_extra=_streamed_upload(BUNDLE_MEDIA_TYPE),
 )
 async def upload_bundle(
     full_name: str,
