@@ -13,6 +13,15 @@ from tests.support import ServerHandle, unique
 
 UC = "/api/2.1/unity-catalog"
 STEWARD = "/api/2.1/steward"
+#: The small artifact limits of the artifact tests' ``limited`` servers.
+FILE_LIMIT = 4096
+VERSION_LIMIT = 10_000
+#: Their settings: those limits, and metadata reads not audited.
+LIMITED_ENV = {
+    "STEWARD_MAX_ARTIFACT_BYTES": str(FILE_LIMIT),
+    "STEWARD_MAX_VERSION_ARTIFACT_BYTES": str(VERSION_LIMIT),
+    "STEWARD_AUDIT_METADATA_READS": "0",
+}
 AUDIT = f"{STEWARD}/audit"
 SQL = "/api/2.0/sql/statements"
 MLMODEL = (

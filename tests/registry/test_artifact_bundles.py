@@ -18,25 +18,25 @@ from common.artifacts import (
     parse_manifest,
 )
 from common.errors import InvalidParameter
-from tests.registry_support import MLMODEL, STEWARD, error_of, make_model, one_event, sql
+from tests.registry_support import (
+    FILE_LIMIT,
+    LIMITED_ENV,
+    MLMODEL,
+    STEWARD,
+    error_of,
+    make_model,
+    one_event,
+    sql,
+)
 from tests.support import ServerHandle, server_fixture
 
-FILE_LIMIT = 4096
-VERSION_LIMIT = 10_000
 HEADERS = {"Content-Type": BUNDLE_MEDIA_TYPE}
 UPLOAD = "uploadModelVersionArtifactBundle"
 DOWNLOAD = "getModelVersionArtifactBundle"
 
 
 #: A server with small artifact limits, and metadata reads not audited.
-limited = server_fixture(
-    "limited_bundles",
-    {
-        "STEWARD_MAX_ARTIFACT_BYTES": str(FILE_LIMIT),
-        "STEWARD_MAX_VERSION_ARTIFACT_BYTES": str(VERSION_LIMIT),
-        "STEWARD_AUDIT_METADATA_READS": "0",
-    },
-)
+limited = server_fixture("limited_bundles", LIMITED_ENV)
 
 
 def bundle_of(files: dict[str, bytes]) -> bytes:

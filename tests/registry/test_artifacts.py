@@ -12,8 +12,11 @@ import pytest
 
 from registry.artifact_files import manifest_digest
 from tests.registry_support import (
+    FILE_LIMIT,
+    LIMITED_ENV,
     MLMODEL,
     UC,
+    VERSION_LIMIT,
     error_of,
     events_for,
     make_model,
@@ -23,20 +26,11 @@ from tests.registry_support import (
 )
 from tests.support import ServerHandle, server_fixture
 
-FILE_LIMIT = 4096
-VERSION_LIMIT = 10_000
 CHECKSUM = "X-Checksum-SHA256"
 
 
 #: A server with small artifact limits, and metadata reads not audited.
-limited = server_fixture(
-    "limited",
-    {
-        "STEWARD_MAX_ARTIFACT_BYTES": str(FILE_LIMIT),
-        "STEWARD_MAX_VERSION_ARTIFACT_BYTES": str(VERSION_LIMIT),
-        "STEWARD_AUDIT_METADATA_READS": "0",
-    },
-)
+limited = server_fixture("limited", LIMITED_ENV)
 
 
 def chunks(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
