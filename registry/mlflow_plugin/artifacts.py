@@ -224,7 +224,9 @@ def _unbundle(chunks: Iterator[bytes], destination: str) -> None:
     try:
         entries = parse_manifest(head)
     except InvalidParameter as exc:
-        raise MlflowException(f"Steward sent a bundle this client cannot read: {exc}") from exc
+        raise MlflowException(
+            f"Steward sent a bundle this client cannot read: {exc}", DATA_LOSS
+        ) from exc
     root = os.path.realpath(destination)
     for entry in entries:
         local = os.path.join(root, *entry.path.split("/"))
@@ -248,36 +250,42 @@ def _unbundle(chunks: Iterator[bytes], destination: str) -> None:
 
 
 class _Bytes:
-    """A stream of chunks read as a line, then exact counts of bytes."""
+    """A stream of chunks read as a line, then exact counts of bytes (read from an offset
+    into the current chunk: many small files in one chunk cost no copying of the rest)."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self.chunks = iter(chunks)
         self.buffer = b""
+        self.offset = 0
 
     def _fill(self) -> bool:
         for chunk in self.chunks:
             if chunk:
-                self.buffer += chunk
+                self.buffer = self.buffer[self.offset :] + chunk
+                self.offset = 0
                 return True
         return False
 
     def line(self, limit: int) -> bytes:
-        while (end := self.buffer.find(b"\n")) < 0:
-            if len(self.buffer) > limit or not self._fill():
+        while (end := self.buffer.find(b"\n", self.offset)) < 0:
+            if len(self.buffer) - self.offset > limit or not self._fill():
                 raise MlflowException("Steward's bundle has no manifest line", DATA_LOSS)
-        line, self.buffer = self.buffer[:end], self.buffer[end + 1 :]
+        line = self.buffer[self.offset : end]
+        self.offset = end + 1
         return line
 
     def take(self, count: int) -> Iterator[bytes]:
         while count:
-            if not self.buffer and not self._fill():
+            if self.offset >= len(self.buffer) and not self._fill():
                 raise MlflowException("Steward's bundle ended inside a file", DATA_LOSS)
-            piece, self.buffer = self.buffer[:count], self.buffer[count:]
-            count -= len(piece)
+            end = min(len(self.buffer), self.offset + count)
+            piece = self.buffer[self.offset : end]
+            count -= end - self.offset
+            self.offset = end
             yield piece
 
     def more(self) -> bool:
-        return bool(self.buffer) or self._fill()
+        return self.offset < len(self.buffer) or self._fill()
 
 
 def artifact_uri(base: str, name: str, version: int | str) -> str:
