@@ -3,6 +3,7 @@ for successes, denials and failures alike; queried by REST and the CLI."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -24,6 +25,7 @@ from catalog.http.app import CATALOG_ROUTERS
 from catalog.http.guards import route_requirement
 from catalog.persistence.engine import Database
 from catalog.sql.executor import _ACTIONS, HANDLERS
+from common.artifacts import BUNDLE_MEDIA_TYPE, BundleEntry, manifest_line
 from policy import dialect as d
 from policy import statement_reading as reading
 from policy.requirements import Access
@@ -133,6 +135,12 @@ class Mutation:
     denied: Call | None
     failed: Call
     failed_status: int = 404
+
+
+def _bundle(files: dict[str, bytes]) -> bytes:
+    """An artifact bundle of ``files`` (common/artifacts.py)."""
+    entries = [BundleEntry(p, len(b), hashlib.sha256(b).hexdigest()) for p, b in files.items()]
+    return manifest_line(entries) + b"".join(files.values())
 
 
 def _lineage(output: str, namespace: str = "steward") -> dict[str, Any]:
@@ -376,6 +384,24 @@ MUTATIONS: list[Mutation] = [
         failed=lambda c, w: c.put(
             f"/api/2.1/steward/models/{w.model}/versions/999/artifacts/notes.txt",
             content=b"uploaded",
+        ),
+    ),
+    Mutation(
+        "PUT",
+        "/api/2.1/steward/models/{full_name}/versions/{version}/artifact-bundle",
+        "uploadModelVersionArtifactBundle",
+        200,
+        # The same MLmodel again, as a bundle of one file.
+        lambda c, w: c.put(
+            f"/api/2.1/steward/models/{w.model}/versions/{w.version}/artifact-bundle",
+            content=_bundle({"MLmodel": MLMODEL_TEXT.encode()}),
+            headers={"Content-Type": BUNDLE_MEDIA_TYPE},
+        ),
+        denied=same,
+        failed=lambda c, w: c.put(
+            f"/api/2.1/steward/models/{w.model}/versions/999/artifact-bundle",
+            content=_bundle({"notes.txt": b"uploaded"}),
+            headers={"Content-Type": BUNDLE_MEDIA_TYPE},
         ),
     ),
     Mutation(
