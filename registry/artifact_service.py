@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from catalog.audit.recorder import current_scope
 from catalog.records import SecurableRecord
 from common.artifacts import (
     MAX_MANIFEST_BYTES,
@@ -46,7 +45,7 @@ from common.errors import (
     PermissionDenied,
 )
 from registry import artifact_files as artifacts
-from registry.model_registry import PENDING, READY, ModelRegistry
+from registry.model_registry import PENDING, READY, ModelRegistry, note_audit
 from registry.model_store import VersionRecord
 
 CHECKSUM_HEADER = "X-Checksum-SHA256"
@@ -611,11 +610,7 @@ class ArtifactService:
         request's audit event lists them."""
         record = self._ready(full_name, version)
         entries = self._recorded(record)
-        scope = current_scope()
-        if scope is not None:
-            scope.params["files"] = [
-                {"path": e.path, "size": e.size, "sha256": e.sha256} for e in entries
-            ]
+        note_audit(files=[{"path": e.path, "size": e.size, "sha256": e.sha256} for e in entries])
         head = manifest_line([BundleEntry(e.path, e.size, e.sha256) for e in entries])
         if sum(e.size for e in entries) <= _BUNDLE_IN_MEMORY:
             parts = [head]

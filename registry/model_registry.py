@@ -21,6 +21,7 @@ from catalog.namespace import NamespaceService, NewSecurable
 from catalog.pagination import decode_token, encode_token, page_size
 from catalog.persistence.engine import Database
 from catalog.records import Page, SecurableRecord, new_id, now_ms
+from catalog.tags.store import OBJECT, SqlTagStore, TagRecord
 from common.errors import InvalidParameter, InvalidState, NotEmpty, NotFound
 from common.model_safety import LoadPolicy
 from policy.securables import SecurableType
@@ -63,7 +64,7 @@ def _pending(model: SecurableRecord, record: VersionRecord) -> None:
         )
 
 
-def _note_audit(**params: object) -> None:
+def note_audit(**params: object) -> None:
     """Add what a registry change did (old and new alias targets …) to the request's event."""
     scope = current_scope()
     if scope is not None:
@@ -106,9 +107,6 @@ class ModelRegistry:
             MODEL, full_name, comment, storage_location=self._model_location(model_id)
         )
         return self.namespace.create(caller, new, extra=add_registry_row, record_id=model_id)
-
-    def get_model(self, full_name: str) -> SecurableRecord:
-        return self.namespace.get(MODEL, full_name)
 
     def list_models(
         self,
@@ -314,7 +312,7 @@ class ModelRegistry:
             store = self.stores.models(session)
             store.update_version(record)
             store.decorate([record])
-            _note_audit(status=record.status, status_message=record.status_message)
+            note_audit(status=record.status, status_message=record.status_message)
         return model, record
 
     def record_uploads(
@@ -348,7 +346,7 @@ class ModelRegistry:
             uploaded.update((entry[0], entry) for entry in entries)
             record.artifact_manifest = artifacts.manifest_json(sorted(uploaded.values()))
             store.update_version(record)
-            _note_audit(files=[{"path": p, "size": n, "sha256": d} for p, n, d in entries])
+            note_audit(files=[{"path": p, "size": n, "sha256": d} for p, n, d in entries])
 
     def stale_pending(
         self, created_before: int, limit: int = 100
@@ -378,7 +376,7 @@ class ModelRegistry:
             store.lock_model(model.id)
             dropped = store.delete_aliases_of(record.id)
             store.delete_version(record.id)
-            _note_audit(dropped_aliases=dropped)
+            note_audit(dropped_aliases=dropped)
         return dropped
 
     # -- aliases --------------------------------------------------------------------
@@ -403,7 +401,7 @@ class ModelRegistry:
             at = now_ms()
             store.put_alias(model.id, name, target, caller.name, at)
             old = previous.version if previous else None
-            _note_audit(alias=name, version=version, previous_version=old)
+            note_audit(alias=name, version=version, previous_version=old)
             record_edges(
                 session,
                 [
@@ -428,7 +426,7 @@ class ModelRegistry:
             if previous is None:
                 raise NotFound(f"alias '{name}' of MODEL '{model.full_name}' does not exist")
             store.delete_alias(model.id, name)
-            _note_audit(alias=name, previous_version=previous.version)
+            note_audit(alias=name, previous_version=previous.version)
         return previous.version
 
     def get_by_alias(
@@ -466,11 +464,16 @@ class ModelRegistry:
         record = self.versions.peek(chain[-1].id, validate_alias(alias))
         return (chain, record) if record is not None else None
 
-    def model_with_aliases(self, model_full_name: str) -> tuple[SecurableRecord, list[AliasRecord]]:
-        """The model and its aliases, in one read."""
+    def model_details(
+        self, model_full_name: str, *, with_tags: bool = False
+    ) -> tuple[SecurableRecord, list[AliasRecord], list[TagRecord]]:
+        """The model, its aliases and (``with_tags``) its tags, in one read. For a caller
+        the route's guard let see the model: its tags are shown to whoever sees it."""
         with self.db.read() as session:
             model = self._model_in(session, model_full_name)
-            return model, self.stores.models(session).aliases_of(model.id)
+            aliases = self.stores.models(session).aliases_of(model.id)
+            tags = SqlTagStore(session).list(model.id, OBJECT) if with_tags else []
+            return model, aliases, tags
 
     # -- helpers --------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ from catalog.http.guards import AUTHENTICATED, guard, require_visible
 from catalog.http.models import Empty, RequestBody, SecurableInfo, ShortName
 from catalog.names import normalize_part
 from catalog.records import SecurableRecord
-from catalog.tags.service import Entity
 from common.errors import InvalidParameter
 from policy.requirements import NameFrom
 from policy.securables import Privilege, SecurableType
@@ -293,30 +292,21 @@ async def list_models(
     response_model=RegisteredModelInfo,
     openapi_extra=DIRECT,
 )
-async def get_model(
-    full_name: str,
-    caller: CallerDep,
-    rt: RuntimeDep,
-    registry: RegistryDep,
-    include_tags: bool = False,
-) -> Response:
+async def get_model(full_name: str, registry: RegistryDep, include_tags: bool = False) -> Response:
     """MLflow's client asks for the model (and its tags) twice per registration: a direct
-    route. ``include_tags=true`` (Steward's) answers the tags too."""
-    info = await run_in_threadpool(_model_info, full_name, caller, rt, registry, include_tags)
+    route. ``include_tags=true`` (Steward's) answers the tags too, from the same read."""
+    info = await run_in_threadpool(_model_info, full_name, registry, include_tags)
     return json_answer(info)
 
 
-def _model_info(
-    full_name: str, caller: Caller, rt: RuntimeDep, registry: RegistryDep, include_tags: bool
-) -> RegisteredModelInfo:
-    model, aliases = registry.model_with_aliases(full_name)
+def _model_info(full_name: str, registry: RegistryDep, include_tags: bool) -> RegisteredModelInfo:
+    model, aliases, tags = registry.model_details(full_name, with_tags=include_tags)
     info = model_info(model)
     info.aliases = [
         RegisteredModelAlias(alias_name=a.alias, version_num=a.version) for a in aliases
     ]
     if not include_tags:
         return info
-    tags = rt.tags.list(caller, Entity("registered_models", MODEL, model.full_name))
     return RegisteredModelWithTags(
         **{name: getattr(info, name) for name in RegisteredModelInfo.model_fields},
         tags=[RegisteredModelTag(key=t.key, value=t.value) for t in tags],
