@@ -108,6 +108,9 @@ class ModelRegistry:
         )
         return self.namespace.create(caller, new, extra=add_registry_row, record_id=model_id)
 
+    def get_model(self, full_name: str) -> SecurableRecord:
+        return self.namespace.get(MODEL, full_name)
+
     def list_models(
         self,
         caller: Caller,
