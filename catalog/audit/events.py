@@ -89,28 +89,58 @@ class ChainedEvent:
 _EVENT_FIELDS = tuple(f.name for f in fields(AuditEvent))
 
 
-def canonical(chained: ChainedEvent) -> bytes:
-    e = chained.event
-    moment = utc(e.event_time)
-    document = {
+def _event_document(e: AuditEvent) -> dict[str, Any]:
+    """What is hashed of the event itself (the chain adds lane, seq and prev_hash)."""
+    return {
         "action_name": e.action_name,
         "error_message": e.error_message,
         "event_date": e.event_date.isoformat(),
         "event_id": e.event_id,
-        "event_time": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "lane": chained.lane,
+        "event_time": utc(e.event_time).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "object_name": e.object_name,
-        "prev_hash": chained.prev_hash,
         "request_id": e.request_id,
         "request_params": e.request_params,
-        "seq": chained.seq,
         "service_name": e.service_name,
         "source_ip_address": e.source_ip_address,
         "status_code": e.status_code,
         "user_agent": e.user_agent,
         "user_name": e.user_name,
     }
+
+
+def canonical(chained: ChainedEvent) -> bytes:
+    document = _event_document(chained.event)
+    document["lane"] = chained.lane
+    document["prev_hash"] = chained.prev_hash
+    document["seq"] = chained.seq
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+
+
+#: The chain's keys, in the canonical (sorted) order: they split an event's keys into four.
+_CHAIN_KEYS = ("lane", "prev_hash", "seq")
+
+
+def canonical_around_chain(event: AuditEvent) -> tuple[str, str, str, str]:
+    """The canonical encoding of ``event`` with holes where its chain goes: for any lane,
+    seq and prev_hash, ``before_lane + str(lane) + before_prev + prev_hash + before_seq +
+    str(seq) + after_seq``, UTF-8 encoded, is :func:`canonical` of the chained event.
+
+    For a database that chains the event itself (PostgreSQL hashes it in the statement
+    that takes a lane: :func:`catalog.audit.log.append_alone`): the lane's head is only
+    known there. lane and seq are whole numbers (JSON's digits are ``str``'s) and a hash
+    is hex (nothing to escape), so the holes need no encoding."""
+    document = _event_document(event)
+    groups: list[dict[str, Any]] = [{}, {}, {}, {}]
+    for key in sorted(document):
+        groups[sum(key > chain_key for chain_key in _CHAIN_KEYS)][key] = document[key]
+    inner = [orjson.dumps(group, option=orjson.OPT_SORT_KEYS).decode()[1:-1] for group in groups]
+    joined = ["," + text if text else "" for text in inner]
+    return (
+        "{" + inner[0] + ("," if inner[0] else "") + '"lane":',
+        joined[1] + ',"prev_hash":"',
+        '"' + joined[2] + ',"seq":',
+        joined[3] + "}",
+    )
 
 
 def event_hash(chained: ChainedEvent) -> str:

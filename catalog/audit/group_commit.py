@@ -296,12 +296,23 @@ class GroupCommitter:
                 self.write_payloads(session, payloads)
                 chained = chain.append_many(session, events) if events else []
         elif events:
-            with self.db.core_transaction() as connection:  # events only: no session needed
-                chained = chain.append_many(connection, events)
+            chained = self._events_only(events)
         else:
             chained = []
         written = iter(chained)
         return [next(written) if item.event is not None else None for item in batch]
+
+    def _events_only(self, events: list[AuditEvent]) -> list[ChainedEvent]:
+        """A batch of events and nothing else: no session needed. A lone event on
+        PostgreSQL is one statement (:func:`catalog.audit.log.append_alone`) unless the
+        lanes it tried were all taken."""
+        if len(events) == 1 and self.db.backend == "postgresql":
+            with self.db.single_statement() as connection:
+                alone = chain.append_alone(connection, events[0])
+            if alone is not None:
+                return [alone]
+        with self.db.core_transaction() as connection:
+            return chain.append_many(connection, events)
 
     def _finish(self, batch: list[_Pending], chained: list[ChainedEvent | None]) -> None:
         self.batches += 1

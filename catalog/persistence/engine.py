@@ -57,9 +57,12 @@ def _sqlite_begin_deferred(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, *, writer: bool = True, sqlite_synchronous: str = "full") -> Engine:
+def make_engine(
+    url: str, *, writer: bool = True, sqlite_synchronous: str = "full", autocommit: bool = False
+) -> Engine:
     """An engine for ``url``. A writer engine begins IMMEDIATE on SQLite; a reader engine
-    begins deferred on SQLite and REPEATABLE READ on PostgreSQL (see :class:`Database`)."""
+    begins deferred on SQLite and REPEATABLE READ on PostgreSQL (see :class:`Database`);
+    an ``autocommit`` engine (PostgreSQL) runs each statement as its own transaction."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -87,7 +90,9 @@ def make_engine(url: str, *, writer: bool = True, sqlite_synchronous: str = "ful
         else:
             event.listen(engine, "begin", _sqlite_begin_deferred)
         return engine
-    if writer:
+    if autocommit:
+        engine = create_engine(url, pool_size=5, max_overflow=20, isolation_level="AUTOCOMMIT")
+    elif writer:
         engine = create_engine(url, pool_size=10, max_overflow=20)
     else:
         engine = create_engine(url, pool_size=5, max_overflow=20, isolation_level="REPEATABLE READ")
@@ -180,6 +185,13 @@ class Database:
         # and a transaction that only reads never fails to serialize.
         self._read_engine = make_engine(url, writer=False, sqlite_synchronous=sqlite_synchronous)
         self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
+        #: PostgreSQL: connections on which every statement is its own transaction, set
+        #: so once when connected (switching a pooled connection to AUTOCOMMIT and back on
+        #: every checkout cost more than the statement), for :meth:`statement_read` and
+        #: :meth:`single_statement`.
+        self._autocommit_engine = (
+            make_engine(url, autocommit=True) if self.backend == "postgresql" else None
+        )
         #: SQLite: writers queue here before BEGIN (catalog/persistence/writer_gate.py).
         self._writers = _writer_gate(url)
 
@@ -223,13 +235,25 @@ class Database:
         sees one consistent state anyway, and skipping BEGIN and COMMIT saves two round
         trips on PostgreSQL and two statements on SQLite (the lookups serving runs on
         every request use it). Never for several statements that must agree."""
+        if self._autocommit_engine is not None:
+            with self._autocommit_engine.connect() as connection:
+                yield connection
+            return
         with self._read_engine.connect() as connection:
-            if self.backend == "sqlite":
-                # No isolation-level switch (its reset on check-in would change how the
-                # pooled sqlite3 connection begins transactions): the BEGIN is skipped.
-                yield connection.execution_options(**{NO_BEGIN: True})
-            else:
-                yield connection.execution_options(isolation_level="AUTOCOMMIT")
+            # No isolation-level switch (its reset on check-in would change how the
+            # pooled sqlite3 connection begins transactions): the BEGIN is skipped.
+            yield connection.execution_options(**{NO_BEGIN: True})
+
+    @contextmanager
+    def single_statement(self) -> Iterator[Connection]:
+        """PostgreSQL: a connection on which each statement is a transaction of its own,
+        durable when the statement returns. For a write that is one statement and nothing
+        else (the audit event of a request committing alone: one round trip, where a
+        transaction takes four — BEGIN, the statements, COMMIT)."""
+        if self._autocommit_engine is None:
+            raise RuntimeError("single-statement transactions are PostgreSQL's")
+        with self._autocommit_engine.connect() as connection:
+            yield connection
 
     @contextmanager
     def writer_statement_read(self) -> Iterator[Connection]:
@@ -239,12 +263,13 @@ class Database:
         connection changed it, and a managed table is a physical table, so after a CREATE
         TABLE a reader connection pays that (3 ms at 1,000 tables) where the writer's
         connection that ran the CREATE, first in its pool again, pays nothing. No BEGIN, so
-        no write lock is taken."""
+        no write lock is taken. (PostgreSQL has no such cost: :meth:`statement_read`.)"""
+        if self._autocommit_engine is not None:
+            with self._autocommit_engine.connect() as connection:
+                yield connection
+            return
         with self.engine.connect() as connection:
-            if self.backend == "sqlite":
-                yield connection.execution_options(**{NO_BEGIN: True})
-            else:
-                yield connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection.execution_options(**{NO_BEGIN: True})
 
     @contextmanager
     def exclusive(self, key: int) -> Iterator[None]:
@@ -268,3 +293,5 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self._read_engine.dispose()
+        if self._autocommit_engine is not None:
+            self._autocommit_engine.dispose()
