@@ -168,3 +168,31 @@ def test_with_every_lane_taken_nothing_is_written_and_the_group_commit_waits_for
         report = verify(session)
     assert "taken" not in ids and ids.count("late") == 1
     assert report.ok, report
+
+
+def test_inside_a_transaction_the_lane_stays_taken_until_it_ends_and_a_rollback_leaves_none(
+    runtime: Runtime,
+) -> None:
+    _postgres_only(runtime)
+    with runtime.db.read() as session:
+        heads_before = dict(session.execute(select(t.AuditLane.lane, t.AuditLane.head)).tuples().all())
+    for outcome in ("rollback", "commit"):
+        connection = runtime.db.engine.connect()
+        connection.begin()
+        [chained] = chain.append_many(connection, [an_event(request_id=f"in-tx-{outcome}")])
+        with runtime.db.engine.connect() as other:
+            taken = other.execute(
+                text("SELECT lane FROM audit_lanes WHERE lane = :lane FOR UPDATE SKIP LOCKED"),
+                {"lane": chained.lane},
+            ).all()
+            other.rollback()
+        assert taken == []  # held by the appending transaction
+        getattr(connection, outcome)()
+        connection.close()
+    with runtime.db.read() as session:
+        ids = list(session.execute(select(t.AuditEvent.request_id)).scalars())
+        heads = dict(session.execute(select(t.AuditLane.lane, t.AuditLane.head)).tuples().all())
+        report = verify(session)
+    assert "in-tx-rollback" not in ids and ids.count("in-tx-commit") == 1
+    assert sum(heads[lane] != heads_before[lane] for lane in heads) == 1
+    assert report.ok, report
