@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from catalog.audit import log as chain
 from catalog.audit.events import (
@@ -71,6 +72,10 @@ def test_the_holes_left_for_the_chain_give_the_canonical_encoding(
     assert spliced.encode() == canonical(ChainedEvent(event, lane, seq, head))
 
 
+def _heads(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(t.AuditLane.lane, t.AuditLane.head)).tuples().all())
+
+
 def _postgres_only(runtime: Runtime) -> None:
     if runtime.db.backend != "postgresql":
         pytest.skip("one-statement commits are PostgreSQL's")
@@ -105,7 +110,7 @@ def test_postgresql_hashes_an_event_as_python_does_and_the_log_verifies(runtime:
                 )
             ).scalars()
         }
-        heads = dict(session.execute(select(t.AuditLane.lane, t.AuditLane.head)).tuples().all())
+        heads = _heads(session)
         report = verify(session)
     assert report.ok, report
     for chained in written:
@@ -175,7 +180,7 @@ def test_inside_a_transaction_the_lane_stays_taken_until_it_ends_and_a_rollback_
 ) -> None:
     _postgres_only(runtime)
     with runtime.db.read() as session:
-        heads_before = dict(session.execute(select(t.AuditLane.lane, t.AuditLane.head)).tuples().all())
+        heads_before = _heads(session)
     for outcome in ("rollback", "commit"):
         connection = runtime.db.engine.connect()
         connection.begin()
@@ -191,7 +196,7 @@ def test_inside_a_transaction_the_lane_stays_taken_until_it_ends_and_a_rollback_
         connection.close()
     with runtime.db.read() as session:
         ids = list(session.execute(select(t.AuditEvent.request_id)).scalars())
-        heads = dict(session.execute(select(t.AuditLane.lane, t.AuditLane.head)).tuples().all())
+        heads = _heads(session)
         report = verify(session)
     assert "in-tx-rollback" not in ids and ids.count("in-tx-commit") == 1
     assert sum(heads[lane] != heads_before[lane] for lane in heads) == 1
