@@ -19,7 +19,7 @@ scope and write no event.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +59,11 @@ class AuditScope:
     #: (status, message) of an outcome that is a failure despite a 200 (a FAILED statement).
     failure: tuple[int, str] | None = None
     written: bool = False
+    #: A write to commit in the transaction that writes this request's event, if a change
+    #: does (a GRANT's answer, kept for ``GET /statements/{id}``: no second commit for it),
+    #: and whether it has committed.
+    with_event: Callable[[Session], None] | None = None
+    with_event_committed: bool = False
 
     def event(self, status_code: int, error_message: str | None = None) -> AuditEvent:
         return AuditEvent(
@@ -131,6 +136,8 @@ class AuditRecorder:
             return
         if scope.failure is not None:  # a failed statement commits nothing of its own
             return
+        if scope.with_event is not None:
+            scope.with_event(session)
         session.info[_WRITTEN] = chain.append(session, scope.event(scope.success_status))
 
     def after_commit(self, session: Session) -> None:
@@ -140,6 +147,7 @@ class AuditRecorder:
         scope = _current.get()
         if scope is not None:
             scope.written = True
+            scope.with_event_committed = scope.with_event is not None
         emit(chained)
 
     # -- on its own ------------------------------------------------------------------------

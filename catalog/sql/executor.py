@@ -71,8 +71,15 @@ class StatementResult:
     truncated: bool = False
 
 
-def _ok() -> StatementResult:
+def ok_result() -> StatementResult:
     return StatementResult([("status", "string")], [["OK"]])
+
+
+#: Statements whose handler's last step is one write transaction and whose answer is then
+#: :func:`ok_result`: their answer can commit with their change (and its audit event),
+#: sparing the commit of its own that keeping an answer takes otherwise. A kind joins only
+#: once its handler is that (a later step that could fail would leave an OK answer kept).
+ANSWERED_IN_THEIR_CHANGE = frozenset({K.GRANT, K.REVOKE})
 
 
 def _strings(*names: str) -> list[tuple[str, str]]:
@@ -89,8 +96,13 @@ class StatementExecutor:
         catalog: str | None = None,
         schema: str | None = None,
         statement_id: str | None = None,
+        keep_ok_answer: Callable[[Session], None] | None = None,
     ) -> None:
+        """``keep_ok_answer``: keeps the statement's answer should it be
+        :func:`ok_result`; a statement of :data:`ANSWERED_IN_THEIR_CHANGE` runs it in the
+        transaction of its change, with the request's audit event."""
         self.rt = runtime
+        self.keep_ok_answer = keep_ok_answer
         self.caller = caller
         self.default_catalog = catalog.strip().lower() if catalog else None
         self.default_schema = schema.strip().lower() if schema else None
@@ -127,6 +139,9 @@ class StatementExecutor:
         handler = HANDLERS.get(kind)
         if handler is None:
             raise InvalidParameter(f"{kind.value} statements are not supported yet")
+        scope = current_scope()
+        if kind in ANSWERED_IN_THEIR_CHANGE and scope is not None:
+            scope.with_event = self.keep_ok_answer
         return handler(self, node)
 
     # -- helpers -------------------------------------------------------------------
@@ -203,7 +218,7 @@ class StatementExecutor:
             for principal in reading.principals_of(node)
         ]
         self.rt.grants.update(self.caller, securable_type, full_name, changes, report=False)
-        return _ok()
+        return ok_result()
 
     def _show_grants(self, node: exp.Expression) -> StatementResult:
         """The grants on an object the caller sees: all of them for whoever may change them,
@@ -246,7 +261,7 @@ class StatementExecutor:
         self._require(Privilege.OWNERSHIP, securable_type, full_name)
         owner = self.rt.identity.require_principal_name(reading.principal_of(node) or "", "owner")
         self.rt.namespace.update(self.caller, securable_type, full_name, owner=owner)
-        return _ok()
+        return ok_result()
 
     def _alias(self, node: exp.Expression) -> StatementResult:
         """SET ALIAS / DROP ALIAS: owner or MANAGE on the model (docs/privileges.md), through the
@@ -280,7 +295,7 @@ class StatementExecutor:
             parent = full_name.rsplit(".", 1)[0]
             self._require(Privilege.CREATE_SCHEMA, SecurableType.CATALOG, parent)
         if reading.if_not_exists(node) and self._exists(securable_type, full_name):
-            return _ok()
+            return ok_result()
         try:
             self.rt.namespace.create(
                 self.caller, NewSecurable(securable_type, full_name, reading.comment_of(node))
@@ -288,7 +303,7 @@ class StatementExecutor:
         except AlreadyExists:
             if not reading.if_not_exists(node):
                 raise
-        return _ok()
+        return ok_result()
 
     def _create_table(self, node: exp.Expression) -> StatementResult:
         """CREATE [OR REPLACE] TABLE, by columns or AS SELECT: CREATE TABLE on the schema
@@ -299,7 +314,7 @@ class StatementExecutor:
         assert full_name is not None
         replace = self._create_or_replace_gate(node, full_name)
         if replace is None:
-            return _ok()
+            return ok_result()
         query = reading.query_of(node)
         extra = None
         if query is not None:
@@ -310,7 +325,7 @@ class StatementExecutor:
         comment = reading.comment_of(node)
         if replace:
             self.rt.namespace.replace_table(self.caller, full_name, detail, comment, extra)
-            return _ok()
+            return ok_result()
         try:
             self.rt.namespace.create(
                 self.caller,
@@ -321,7 +336,7 @@ class StatementExecutor:
         except AlreadyExists:
             if not reading.if_not_exists(node):
                 raise
-        return _ok()
+        return ok_result()
 
     def _create_or_replace_gate(self, node: exp.Create, full_name: str) -> bool | None:
         """Authorize CREATE [OR REPLACE] TABLE | VIEW: whether it replaces an existing one
@@ -393,7 +408,7 @@ class StatementExecutor:
             types.setdefault(spec.name.lower(), parse_column_type(spec.type_text).type_text)
         columns = self._column_records(specs, declared, types, len(table.detail.columns))
         self.rt.namespace.add_columns(self.caller, table.securable.full_name, columns)
-        return _ok()
+        return ok_result()
 
     def _table_properties(self, node: exp.Expression) -> StatementResult:
         """SET / UNSET TBLPROPERTIES: MANAGE on the table. Unsetting a key that is not set
@@ -409,7 +424,7 @@ class StatementExecutor:
             self.rt.namespace.update(
                 self.caller, SecurableType.TABLE, table.securable.full_name, properties=values
             )
-            return _ok()
+            return ok_result()
         missing = [k for k in properties if k not in table.securable.properties]
         if missing and not node.args.get("exists"):
             raise InvalidParameter(
@@ -423,7 +438,7 @@ class StatementExecutor:
             table.securable.full_name,
             remove_properties=list(properties),
         )
-        return _ok()
+        return ok_result()
 
     def _create_view(self, node: exp.Expression) -> StatementResult:
         """CREATE [OR REPLACE] VIEW: CREATE TABLE on the schema and the right to read what
@@ -434,7 +449,7 @@ class StatementExecutor:
         assert full_name is not None
         replace = self._create_or_replace_gate(node, full_name)
         if replace is None:
-            return _ok()
+            return ok_result()
         query = reading.query_of(node)
         assert query is not None
         qualified = qualify_tables(query, self.default_catalog, self.default_schema)
@@ -458,14 +473,14 @@ class StatementExecutor:
             self.rt.namespace.replace_table(
                 self.caller, full_name, detail, comment, record, view=True
             )
-            return _ok()
+            return ok_result()
         self.rt.namespace.create(
             self.caller,
             NewSecurable(SecurableType.TABLE, full_name, comment),
             table=detail,
             extra=record,
         )
-        return _ok()
+        return ok_result()
 
     def _drop(self, node: exp.Expression) -> StatementResult:
         securable_type, full_name = self._target(node)
@@ -479,7 +494,7 @@ class StatementExecutor:
                 scope = current_scope()
                 if isinstance(exc, Hidden) and scope is not None:
                     scope.failure = exc.audited()  # "OK" to the caller, the truth to the log
-                return _ok()
+                return ok_result()
             raise
         kind = reading.statement_kind(node)
         if kind in (K.DROP_TABLE, K.DROP_VIEW):
@@ -498,7 +513,7 @@ class StatementExecutor:
         except NotFound:
             if not reading.if_exists(node):
                 raise
-        return _ok()
+        return ok_result()
 
     def _refuse_other_kind(self, full_name: str, *, drop_view: bool) -> None:
         try:
@@ -527,11 +542,11 @@ class StatementExecutor:
                 Privilege.CREATE_FUNCTION, SecurableType.SCHEMA, full_name.rsplit(".", 1)[0]
             )
             if exists and reading.if_not_exists(node):
-                return _ok()
+                return ok_result()
         self.rt.functions.create(
             self.caller, full_name, body, reading.comment_of(node), replace_existing=spec.replace
         )
-        return _ok()
+        return ok_result()
 
     def _describe_function(self, node: exp.Expression) -> StatementResult:
         _, full_name = self._target(node)
@@ -614,7 +629,7 @@ class StatementExecutor:
         declared, types = _column_names(table)
         ref = None if spec is None else self._policy_function(spec, declared, types)
         self.rt.namespace.set_row_filter(self.caller, table.securable.full_name, ref)
-        return _ok()
+        return ok_result()
 
     def _column_mask(self, node: exp.Expression) -> StatementResult:
         assert isinstance(node, d.AlterColumnMask)
@@ -626,7 +641,7 @@ class StatementExecutor:
             raise InvalidParameter(f"TABLE '{table.securable.full_name}' has no column '{column}'")
         ref = None if spec is None else self._policy_function(spec, declared, types, masked=name)
         self.rt.namespace.set_column_mask(self.caller, table.securable.full_name, name, ref)
-        return _ok()
+        return ok_result()
 
     # -- governed tags and ABAC policies ----------------------------------------------
 
@@ -640,7 +655,7 @@ class StatementExecutor:
         self.rt.tags.change(
             self.caller, entity, tags, unset=reading.statement_kind(node) is K.UNSET_TAGS
         )
-        return _ok()
+        return ok_result()
 
     def _policy_target(self, node: exp.Expression) -> SecurableRecord:
         """The object a policy statement is about, after checking MANAGE on it (its owner
@@ -683,7 +698,7 @@ class StatementExecutor:
             updated_by="",
         )
         self.rt.policies.put(self.caller, on, record, replace_existing=spec.replace)
-        return _ok()
+        return ok_result()
 
     def _policy_principal(self, name: str) -> str:
         folded = normalize_principal_name(name, "principal")
@@ -701,7 +716,7 @@ class StatementExecutor:
         except NotFound:
             if not reading.if_exists(node):
                 raise
-        return _ok()
+        return ok_result()
 
     def _show_policies(self, node: exp.Expression) -> StatementResult:
         """The policies defined on an object the caller sees (as DESCRIBE: whoever sees the
@@ -838,7 +853,7 @@ class StatementExecutor:
         self.rt.namespace.update(
             self.caller, securable_type, full_name, comment=reading.comment_of(node) or ""
         )
-        return _ok()
+        return ok_result()
 
     # -- principals ----------------------------------------------------------------
 
@@ -854,13 +869,13 @@ class StatementExecutor:
         if self.rt.identity.get_by_name(name) is not None:
             raise AlreadyExists(f"principal '{name}' already exists")
         self.rt.identity.create_principal(PrincipalKind.GROUP, name)
-        return _ok()
+        return ok_result()
 
     def _drop_group(self, node: exp.Expression) -> StatementResult:
         self._require_admin()
         group = self._principal(reading.group_of(node), PrincipalKind.GROUP, "group")
         self.rt.identity.delete_principal(group.id, [PrincipalKind.GROUP])
-        return _ok()
+        return ok_result()
 
     def _alter_group(self, node: exp.Expression) -> StatementResult:
         self._require_admin()
@@ -880,7 +895,7 @@ class StatementExecutor:
             self.rt.identity.change_members(group.id, add=[member.id])
         else:
             self.rt.identity.change_members(group.id, remove=[member.id])
-        return _ok()
+        return ok_result()
 
     def _show_principals(self, node: exp.Expression) -> StatementResult:
         """Principals' names, to every authenticated caller: the rule of the SCIM list routes

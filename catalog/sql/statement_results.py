@@ -46,28 +46,40 @@ def keep(
     response: str,
     retention_seconds: float,
     event: AuditEvent | None,
+    replace: bool = False,
 ) -> None:
     """Store ``response`` (JSON) for ``principal_id``, with the request's audit ``event``
     when it is not written yet (None: a transaction of the statement wrote it, or it is
     switched off), in one commit of ``commits`` (whose payloads are writes to run: see
-    :func:`catalog.audit.group_commit.run_payloads`); returns once both are durable."""
+    :func:`catalog.audit.group_commit.run_payloads`); returns once both are durable.
+    ``replace``: an answer kept for the statement before (with its change) is replaced."""
     now = now_ms()
     prune_before = now - int(retention_seconds * 1000) if _prune_due() else None
 
     def write(session: Session) -> None:
-        # A plain INSERT on the driver (catalog/persistence/driver.py): SQLAlchemy's ORM
-        # insert of one row cost a sixth of a SHOW statement's server time.
-        row = {
-            "statement_id": statement_id,
-            "principal_id": principal_id,
-            "created_at": now,
-            "response": response,
-        }
-        _INSERT.executemany(session.connection(), [row])
+        if replace:
+            session.execute(
+                delete(t.StatementResult).where(t.StatementResult.statement_id == statement_id)
+            )
+        write_answer(session, statement_id, principal_id, response)
         if prune_before is not None:
             _prune(session, prune_before)
 
     commits.commit_blocking(event, write)
+
+
+def write_answer(session: Session, statement_id: str, principal_id: str, response: str) -> None:
+    """Keep ``response`` in ``session``'s transaction (a GRANT's answer commits with the
+    grant: see :data:`catalog.sql.executor.ANSWERED_IN_THEIR_CHANGE`)."""
+    # A plain INSERT on the driver (catalog/persistence/driver.py): SQLAlchemy's ORM
+    # insert of one row cost a sixth of a SHOW statement's server time.
+    row = {
+        "statement_id": statement_id,
+        "principal_id": principal_id,
+        "created_at": now_ms(),
+        "response": response,
+    }
+    _INSERT.executemany(session.connection(), [row])
 
 
 def find(

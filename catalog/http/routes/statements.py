@@ -11,12 +11,14 @@ as Databricks' clients do. A Databricks SDK gets the answer as Databricks writes
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from sqlglot import exp
 
 from catalog.access.authorizer import Caller, Hidden
@@ -25,7 +27,8 @@ from catalog.http.client_dialect import Dialect, DialectDep
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.guards import AUTHENTICATED, guard
 from catalog.runtime import Runtime
-from catalog.sql import StatementExecutor, statement_results
+from catalog.sql import StatementExecutor, StatementResult, statement_results
+from catalog.sql.executor import ok_result
 from common.column_types import parse_column_type
 from common.errors import InvalidParameter, NotFound, StewardError
 from common.ids import random_uuid
@@ -234,21 +237,32 @@ def execute_statement(
     if scope is not None:
         scope.params = _audited(statement_id, body.statement)
         scope.metadata_read = False
-    response = _run(body, caller, rt, statement_id)
-    event = None
-    if scope is not None and rt.audit.needs_event(scope, 200):
-        event = rt.audit.closing_event(scope, scope.success_status)
+
+    @functools.cache
+    def ok_answer() -> str:
+        return _json(_succeeded(statement_id, ok_result(), body.row_limit))
+
+    def keep_ok(session: Session) -> None:  # a GRANT's answer, kept with the grant
+        statement_results.write_answer(session, statement_id, caller.principal.id, ok_answer())
+
+    response = _run(body, caller, rt, statement_id, keep_ok)
     answer = _json(response)
-    statement_results.keep(
-        rt.audit_commits,
-        statement_id,
-        caller.principal.id,
-        answer,
-        rt.settings.statement_result_seconds,
-        event,
-    )
-    if scope is not None and event is not None:
-        scope.written = True
+    kept_with_change = scope is not None and scope.with_event_committed
+    if not kept_with_change or answer != ok_answer():
+        event = None
+        if scope is not None and rt.audit.needs_event(scope, 200):
+            event = rt.audit.closing_event(scope, scope.success_status)
+        statement_results.keep(
+            rt.audit_commits,
+            statement_id,
+            caller.principal.id,
+            answer,
+            rt.settings.statement_result_seconds,
+            event,
+            replace=kept_with_change,
+        )
+        if scope is not None and event is not None:
+            scope.written = True
     if dialect is Dialect.DATABRICKS:
         answer = _json(render(response, dialect))
     return Response(answer, media_type="application/json")
@@ -261,7 +275,11 @@ def _json(response: StatementResponse) -> str:
 
 
 def _run(
-    body: ExecuteStatement, caller: Caller, rt: Runtime, statement_id: str
+    body: ExecuteStatement,
+    caller: Caller,
+    rt: Runtime,
+    statement_id: str,
+    keep_ok: Callable[[Session], None],
 ) -> StatementResponse:
     try:
         values: dict[str, object] = {}
@@ -269,7 +287,9 @@ def _run(
             if parameter.name in values:
                 raise InvalidParameter(f"parameter :{parameter.name} is given twice")
             values[parameter.name] = _value(parameter)
-        executor = StatementExecutor(rt, caller, body.catalog, body.schema_, statement_id)
+        executor = StatementExecutor(
+            rt, caller, body.catalog, body.schema_, statement_id, keep_ok_answer=keep_ok
+        )
         result = executor.execute(body.statement, values)
     except SqlSyntaxError as exc:
         return _failed(statement_id, "PARSE_SYNTAX_ERROR", exc.message)
@@ -279,14 +299,20 @@ def _run(
         return _failed(statement_id, exc.error_code, exc.message, exc.status_code, exc.audited())
     except StewardError as exc:
         return _failed(statement_id, exc.error_code, exc.message, exc.status_code)
+    return _succeeded(statement_id, result, body.row_limit)
+
+
+def _succeeded(
+    statement_id: str, result: StatementResult, row_limit: int | None
+) -> StatementResponse:
     columns = [
         ColumnInfo(name=name, type_text=type_text, type_name=_type_name(type_text), position=i)
         for i, (name, type_text) in enumerate(result.columns)
     ]
     rows = result.rows
     truncated = result.truncated
-    if body.row_limit is not None and len(rows) > body.row_limit:
-        rows, truncated = rows[: body.row_limit], True
+    if row_limit is not None and len(rows) > row_limit:
+        rows, truncated = rows[:row_limit], True
     return StatementResponse(
         statement_id=statement_id,
         status=StatementStatus(state="SUCCEEDED"),
