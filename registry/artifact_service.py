@@ -168,10 +168,15 @@ class Upload:
         self.size = 0
         self.digest = hashlib.sha256()
         staging.mkdir(parents=True, exist_ok=True)
-        self.temp = staging / f"{uuid.uuid4().hex}.part"
+        name = uuid.uuid4().hex
+        self.temp = staging / f"{name}.part"
+        #: Where a file this upload replaces is kept until the upload is recorded (a
+        #: ``.part`` name: a crash's leftover is swept like any other).
+        self.previous = staging / f"{name}.previous.part"
         self.handle: BinaryIO | None = self.temp.open("xb")
         self.target = directory / path
         self.placed = False
+        self.kept_previous = False
 
     def write(self, chunk: bytes) -> None:
         if self.handle is None:
@@ -199,6 +204,7 @@ class Upload:
         except BaseException:
             self.undo()
             raise
+        self.forget_previous()
         # The rename made durable once recorded, outside the database's write lock (writers
         # do not wait for this fsync), and before the upload is acknowledged.
         _sync_directories(self.directory, [self.path])
@@ -239,6 +245,7 @@ class Upload:
             if target.parent.resolve() != (self.directory.resolve() / self.path).parent:
                 raise InvalidParameter("artifact path leaves the version's directory")
             _no_conflict(self.directory, self.path)
+            self._keep_previous()
             os.replace(self.temp, target)
             self.placed = True
         except OSError as exc:
@@ -246,13 +253,39 @@ class Upload:
                 f"cannot store artifact '{self.path}': {exc.strerror or exc}"
             ) from exc
 
+    def _keep_previous(self) -> None:
+        """Keep the file this upload is about to replace (a path sent again while the
+        version is pending), so that an upload whose recording fails leaves the earlier,
+        recorded file in place: a second name for it (readers never see the path empty),
+        or, where the file system has no hard links, the file moved aside."""
+        try:
+            os.link(self.target, self.previous)
+        except FileNotFoundError:
+            return  # nothing there to replace
+        except OSError:
+            os.replace(self.target, self.previous)
+        self.kept_previous = True
+
+    def forget_previous(self) -> None:
+        """The upload is recorded: the file it replaced is no longer needed."""
+        if self.kept_previous:
+            with contextlib.suppress(FileNotFoundError):
+                self.previous.unlink()
+            self.kept_previous = False
+
     def undo(self) -> None:
-        """Not recorded: not stored either."""
-        if self.placed:
+        """Not recorded: not stored either, and a file it replaced is put back. Safe to
+        call again (a failed bundle is undone by its reader and by its route)."""
+        if self.kept_previous:
+            # The earlier file back (a no-op when it never left: both names are one file).
+            os.replace(self.previous, self.target)
+            with contextlib.suppress(FileNotFoundError):
+                self.previous.unlink()
+        elif self.placed:
             with contextlib.suppress(FileNotFoundError):
                 self.target.unlink()
-        else:
-            self.abort()
+        self.kept_previous = self.placed = False
+        self.abort()
 
     def abort(self) -> None:
         if self.handle is not None:
@@ -355,6 +388,8 @@ class BundleUpload:
         except BaseException:
             self.abort()
             raise
+        for upload in self.uploads:
+            upload.forget_previous()
         if self.uploads:  # as Upload.commit does, each directory once
             _sync_directories(self.uploads[0].directory, [u.path for u in self.uploads])
         return self.sealed
