@@ -281,6 +281,8 @@ class Upload:
             os.replace(self.previous, self.target)
             with contextlib.suppress(FileNotFoundError):
                 self.previous.unlink()
+            with contextlib.suppress(OSError):  # the put-back made durable, if it can be
+                _sync_directories(self.directory, [self.path])
         elif self.placed:
             with contextlib.suppress(FileNotFoundError):
                 self.target.unlink()
