@@ -118,6 +118,15 @@ def canonical(chained: ChainedEvent) -> bytes:
 
 #: The chain's keys, in the canonical (sorted) order: they split an event's keys into four.
 _CHAIN_KEYS = ("lane", "prev_hash", "seq")
+#: The event's own keys (:func:`_event_document`'s), sorted, in those four groups.
+_KEYS_AROUND_CHAIN = tuple(
+    tuple(
+        key
+        for key in sorted(_event_document(AuditEvent("", "", "", None, 0)))
+        if sum(key > chain_key for chain_key in _CHAIN_KEYS) == group
+    )
+    for group in range(4)
+)
 
 
 def canonical_around_chain(event: AuditEvent) -> tuple[str, str, str, str]:
@@ -130,10 +139,10 @@ def canonical_around_chain(event: AuditEvent) -> tuple[str, str, str, str]:
     known there. lane and seq are whole numbers (JSON's digits are ``str``'s) and a hash
     is hex (nothing to escape), so the holes need no encoding."""
     document = _event_document(event)
-    groups: list[dict[str, Any]] = [{}, {}, {}, {}]
-    for key in sorted(document):
-        groups[sum(key > chain_key for chain_key in _CHAIN_KEYS)][key] = document[key]
-    inner = [orjson.dumps(group, option=orjson.OPT_SORT_KEYS).decode()[1:-1] for group in groups]
+    inner = [
+        orjson.dumps({key: document[key] for key in keys}).decode()[1:-1]
+        for keys in _KEYS_AROUND_CHAIN
+    ]
     joined = ["," + text if text else "" for text in inner]
     return (
         "{" + inner[0] + ("," if inner[0] else "") + '"lane":',

@@ -112,9 +112,8 @@ def append_alone(connection: Connection, event: AuditEvent) -> ChainedEvent | No
     """
     before_lane, before_prev, before_seq, after_seq = canonical_around_chain(event)
     start = random.randrange(LANES)
-    params: dict[str, object] = {f"e_{name}": getattr(event, name) for name in _ALONE_FIELDS}
+    params: dict[str, object] = {f"e_{name}": getattr(event, name) for name in _OWN_COLUMNS}
     params.update(
-        e_event_date=event.event_date,
         before_lane=before_lane,
         before_prev=before_prev,
         before_seq=before_seq,
@@ -134,8 +133,10 @@ def append_alone(connection: Connection, event: AuditEvent) -> ChainedEvent | No
 _EVENTS = t.AuditEvent.__table__
 _LANES = t.AuditLane.__table__
 #: The columns an event's row sets (:meth:`ChainedEvent.row`).
-_EVENT_COLUMNS = [*(f.name for f in fields(AuditEvent)), "event_date", "lane", "seq"]
-_EVENT_COLUMNS += ["prev_hash", "hash"]
+#: The columns of the event itself (``event_date`` is a property of it) …
+_OWN_COLUMNS = [*(f.name for f in fields(AuditEvent)), "event_date"]
+#: … and with its place in the chain.
+_EVENT_COLUMNS = [*_OWN_COLUMNS, "lane", "seq", "prev_hash", "hash"]
 _INSERT_EVENT = DriverStatement(insert(_EVENTS), column_keys=_EVENT_COLUMNS)
 _MOVE_HEAD = DriverStatement(
     update(_LANES)
@@ -178,9 +179,8 @@ def _chain_alone() -> DriverStatement:
         + hole("after_seq")
     )
     digest = func.encode(func.sha256(func.convert_to(encoded, literal_column("'UTF8'"))), "hex")
-    columns = [*_ALONE_FIELDS, "event_date"]
     chained = select(
-        *(bindparam(f"e_{c}", type_=_EVENTS.c[c].type) for c in columns),
+        *(bindparam(f"e_{c}", type_=_EVENTS.c[c].type) for c in _OWN_COLUMNS),
         free.c.lane,
         seq,
         free.c.head,
@@ -188,7 +188,7 @@ def _chain_alone() -> DriverStatement:
     )
     inserted = (
         insert(_EVENTS)
-        .from_select([*columns, "lane", "seq", "prev_hash", "hash"], chained)
+        .from_select(_EVENT_COLUMNS, chained)
         .returning(_EVENTS.c.lane, _EVENTS.c.seq, _EVENTS.c.prev_hash, _EVENTS.c.hash)
         .cte("inserted")
     )
@@ -205,8 +205,6 @@ def _chain_alone() -> DriverStatement:
     )
 
 
-#: The event's own columns, set from its fields (``event_date`` is derived).
-_ALONE_FIELDS = tuple(f.name for f in fields(AuditEvent))
 _CHAIN_ALONE = _chain_alone()
 _LANE_ZERO = DriverStatement(select(*_LANE_COLUMNS).where(_LANES.c.lane == 0))
 

@@ -236,7 +236,7 @@ class Database:
         trips on PostgreSQL and two statements on SQLite (the lookups serving runs on
         every request use it). Never for several statements that must agree."""
         if self._autocommit_engine is not None:
-            with self._autocommit_engine.connect() as connection:
+            with self.single_statement() as connection:
                 yield connection
             return
         with self._read_engine.connect() as connection:
@@ -249,7 +249,8 @@ class Database:
         """PostgreSQL: a connection on which each statement is a transaction of its own,
         durable when the statement returns. For a write that is one statement and nothing
         else (the audit event of a request committing alone: one round trip, where a
-        transaction takes four — BEGIN, the statements, COMMIT)."""
+        transaction takes four — BEGIN, the statements, COMMIT), and for one-statement
+        reads."""
         if self._autocommit_engine is None:
             raise RuntimeError("single-statement transactions are PostgreSQL's")
         with self._autocommit_engine.connect() as connection:
@@ -265,7 +266,7 @@ class Database:
         connection that ran the CREATE, first in its pool again, pays nothing. No BEGIN, so
         no write lock is taken. (PostgreSQL has no such cost: :meth:`statement_read`.)"""
         if self._autocommit_engine is not None:
-            with self._autocommit_engine.connect() as connection:
+            with self.single_statement() as connection:
                 yield connection
             return
         with self.engine.connect() as connection:

@@ -139,8 +139,7 @@ class StatementExecutor:
         handler = HANDLERS.get(kind)
         if handler is None:
             raise InvalidParameter(f"{kind.value} statements are not supported yet")
-        scope = current_scope()
-        if kind in ANSWERED_IN_THEIR_CHANGE and scope is not None:
+        if kind in ANSWERED_IN_THEIR_CHANGE and (scope := current_scope()) is not None:
             scope.with_event = self.keep_ok_answer
         return handler(self, node)
 
