@@ -30,18 +30,30 @@ that returns a model for FastAPI to serialise) is refused when the app is built
 
 from __future__ import annotations
 
+import email.message
+import functools
 import inspect
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, get_type_hints
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
+from fastapi._body_limit import MAX_BODY_SIZE_SCOPE_KEY, get_body_limit_error
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import get_dependant, request_params_to_args
+from fastapi.dependencies.utils import (
+    get_dependant,
+    request_body_to_args,
+    request_params_to_args,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.security.base import SecurityBase
 from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
@@ -53,6 +65,8 @@ DIRECT = {"x-steward-direct": True}
 #: What a bound call is given: the request, its path parameters, and the request's cache
 #: of sub-dependency results (FastAPI solves each sub-dependency once per request).
 Call = Callable[[Request, dict[str, Any], dict[Any, Any]], Awaitable[Any]]
+#: The key of the received body in that cache (read before the dependencies run).
+_BODY = object()
 
 
 def is_direct(route: Any) -> bool:
@@ -66,6 +80,10 @@ class DirectRoute:
     route: APIRoute
     dependencies: tuple[Call, ...]
     endpoint: Call
+    #: Whether the handler takes a JSON body; then, with FastAPI's default ``True``,
+    #: whether a body without a content type is refused as not JSON.
+    reads_body: bool = False
+    strict_content_type: bool = True
 
 
 def direct_routes(app: FastAPI) -> list[DirectRoute]:
@@ -84,7 +102,20 @@ def direct_routes(app: FastAPI) -> list[DirectRoute]:
             if d.dependency is not None
         )
         _require_response(route)
-        found.append(DirectRoute(context, route, calls, _bind(route.endpoint, route, "handler")))
+        endpoint = get_dependant(path=route.path_format, call=route.endpoint)
+        strict = route.strict_content_type
+        found.append(
+            DirectRoute(
+                context,
+                route,
+                calls,
+                _bind_dependant(endpoint, route, "handler", handler=True),
+                reads_body=bool(endpoint.body_params),
+                strict_content_type=bool(
+                    strict.value if isinstance(strict, DefaultPlaceholder) else strict
+                ),
+            )
+        )
     return found
 
 
@@ -104,19 +135,27 @@ def _bind(function: Callable[..., Any], route: APIRoute, what: str) -> Call:
     return _bind_dependant(dependant, route, what)
 
 
-def _bind_dependant(dependant: Dependant, route: APIRoute, what: str) -> Call:
+def _bind_dependant(
+    dependant: Dependant, route: APIRoute, what: str, *, handler: bool = False
+) -> Call:
+    """``handler``: the route's own function, which alone may take a body and be a plain
+    function (run on a worker thread, as FastAPI runs it)."""
     function = dependant.call
     assert function is not None
     # A guard is an object whose __call__ is the coroutine function.
     target = function if inspect.isfunction(function) else type(function).__call__
-    if not inspect.iscoroutinefunction(target):
+    threaded = not inspect.iscoroutinefunction(target)
+    if threaded and not handler:
         raise TypeError(f"direct route {route.path}: {what} must be an async function")
+    body_fields = tuple(dependant.body_params) if handler else ()
+    if body_fields:
+        _require_one_json_body(body_fields, route)
     refused = [
         field.name
         for field in (
             *dependant.header_params,
             *dependant.cookie_params,
-            *dependant.body_params,
+            *(() if handler else dependant.body_params),
         )
     ] + [
         name
@@ -132,8 +171,8 @@ def _bind_dependant(dependant: Dependant, route: APIRoute, what: str) -> Call:
     if refused:
         raise TypeError(
             f"direct route {route.path}: {what} takes '{refused[0]}', which the direct path "
-            "cannot give (only the request, path and query parameters, bearer credentials "
-            "and dependencies built of these)"
+            "cannot give (only the request, path and query parameters, bearer credentials, "
+            "dependencies built of these, and a JSON body for the handler)"
         )
     request_name = dependant.request_param_name
     path_names = tuple(field.name for field in dependant.path_params)
@@ -160,11 +199,18 @@ def _bind_dependant(dependant: Dependant, route: APIRoute, what: str) -> Call:
             solved.append((sub.name, key, _bind_dependant(sub, route, f"dependency of {what}")))
 
     async def call(request: Request, path_params: dict[str, Any], cache: dict[Any, Any]) -> Any:
+        # FastAPI's order: the sub-dependencies, then every parameter validated, the
+        # errors of all of them raised together.
         kwargs: dict[str, Any] = {name: path_params[name] for name in path_names}
+        for name, key, sub_call in solved:
+            if key in cache:
+                kwargs[name] = cache[key]
+            else:
+                kwargs[name] = cache[key] = await sub_call(request, path_params, cache)
+        errors: list[Any] = []
         if typed_path:
-            values, errors = request_params_to_args(typed_path, path_params)
-            if errors:
-                raise RequestValidationError(errors)
+            values, found = request_params_to_args(typed_path, path_params)
+            errors.extend(found)
             kwargs.update(values)
         if request_name is not None:
             kwargs[request_name] = request
@@ -174,20 +220,85 @@ def _bind_dependant(dependant: Dependant, route: APIRoute, what: str) -> Call:
             if not request.scope["query_string"] and no_query:
                 kwargs.update(no_query)
             else:
-                values, errors = request_params_to_args(query_fields, request.query_params)
-                if errors:
-                    raise RequestValidationError(errors)
-                if not request.scope["query_string"] and _immutable(values):
+                values, found = request_params_to_args(query_fields, request.query_params)
+                errors.extend(found)
+                if not found and not request.scope["query_string"] and _immutable(values):
                     no_query.update(values)
                 kwargs.update(values)
-        for name, key, sub_call in solved:
-            if key in cache:
-                kwargs[name] = cache[key]
-            else:
-                kwargs[name] = cache[key] = await sub_call(request, path_params, cache)
+        if body_fields:
+            received = cache[_BODY]
+            values, found = await request_body_to_args(
+                body_fields=list(body_fields), received_body=received, embed_body_fields=False
+            )
+            if found:
+                raise RequestValidationError(errors + found, body=received)
+            kwargs.update(values)
+        if errors:
+            raise RequestValidationError(errors)
+        if threaded:
+            return await run_in_threadpool(function, **kwargs)
         return await function(**kwargs)
 
     return call
+
+
+def _require_one_json_body(fields: tuple[Any, ...], route: APIRoute) -> None:
+    """One body field, not embedded and not a form: the body is then the model itself, as
+    FastAPI reads it (``embed_body_fields`` false)."""
+    (field, *more) = fields
+    info = field.field_info
+    if more or getattr(info, "embed", False) or isinstance(info, params.Form | params.File):
+        raise TypeError(
+            f"direct route {route.path}: the handler takes more than one JSON body model "
+            "(embedded fields, forms or files), which the direct path cannot give"
+        )
+
+
+async def read_json_body(request: Request, strict_content_type: bool) -> Any:
+    """The body as FastAPI's router receives it before validation: the parsed JSON when
+    the content type says JSON (or, when not ``strict_content_type``, says nothing), the
+    bytes otherwise, undefined when empty; its errors are the router's (invalid JSON: a
+    validation error at the byte it stopped at; anything else: a 400)."""
+    try:
+        received = await request.body()
+        if not received:
+            return PydanticUndefined
+        content_type = request.headers.get("content-type")
+        if (not content_type and not strict_content_type) or (
+            content_type and _says_json(content_type)
+        ):
+            return await request.json()
+        return received
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", exc.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": exc.msg},
+                }
+            ],
+            body=exc.doc,
+        ) from exc
+    except HTTPException:  # a body over the limit (catalog.http.middleware)
+        raise
+    except Exception as exc:
+        if MAX_BODY_SIZE_SCOPE_KEY in request.scope and (limit := get_body_limit_error(exc)):
+            raise limit from exc
+        raise HTTPException(400, "There was an error parsing the body") from exc
+
+
+@functools.lru_cache(maxsize=64)
+def _says_json(content_type: str) -> bool:
+    """``application/json`` or ``application/…+json``, parameters aside (FastAPI's test)."""
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
 
 
 def json_answer(model: BaseModel, *, exclude_none: bool = False) -> Response:
@@ -237,6 +348,8 @@ class DirectRoutesMiddleware:
         request = Request(scope, receive, send)
         cache: dict[Any, Any] = {}
         try:
+            if direct.reads_body:  # parsed first, as the router does: bad JSON is a 400
+                cache[_BODY] = await read_json_body(request, direct.strict_content_type)
             for dependency in direct.dependencies:
                 await dependency(request, path_params, cache)
             response = await direct.endpoint(request, path_params, cache)

@@ -324,10 +324,18 @@ def test_a_route_the_direct_path_cannot_run_is_refused_when_the_app_is_built() -
     with pytest.raises(TypeError, match="must return a Response"):
         direct_routes(model_app)
 
+    async def plain_dependency() -> None:
+        return None
+
+    def threaded_dependency() -> None:
+        return None
+
     sync_router = APIRouter()
 
-    @sync_router.post("/sync/{name}", openapi_extra=DIRECT)
-    def threaded(name: str) -> JSONResponse:
+    @sync_router.post(
+        "/sync/{name}", dependencies=[Depends(threaded_dependency)], openapi_extra=DIRECT
+    )
+    async def with_a_threaded_dependency(name: str) -> JSONResponse:
         return JSONResponse({})
 
     sync_app = FastAPI()
@@ -335,9 +343,150 @@ def test_a_route_the_direct_path_cannot_run_is_refused_when_the_app_is_built() -
     with pytest.raises(TypeError, match="async"):
         direct_routes(sync_app)
 
+    two_bodies = APIRouter()
+
+    @two_bodies.post("/two/{name}", dependencies=[Depends(plain_dependency)], openapi_extra=DIRECT)
+    async def takes_two(name: str, first: Inner, second: Inner) -> JSONResponse:
+        return JSONResponse({})
+
+    two_app = FastAPI()
+    two_app.include_router(two_bodies)
+    with pytest.raises(TypeError, match="more than one JSON body"):
+        direct_routes(two_app)
+
 
 def test_the_serving_invocation_route_is_direct() -> None:
     from registry.http.routes.serving import invocations
 
     (route,) = [r for r in invocations.routes if isinstance(r, APIRoute)]
     assert route.openapi_extra and route.openapi_extra.get("x-steward-direct")
+
+
+def test_create_table_and_sql_statements_are_direct() -> None:
+    from catalog.http.routes.statements import router as statements
+    from catalog.http.routes.tables import router as tables
+
+    operations = {
+        r.operation_id
+        for r in (*statements.routes, *tables.routes)
+        if isinstance(r, APIRoute) and r.openapi_extra and r.openapi_extra.get("x-steward-direct")
+    }
+    assert {"createTable", "executeStatement"} <= operations
+
+
+# -- a JSON body -------------------------------------------------------------------------
+
+
+class NewThing(BaseModel):
+    name: str = Field(min_length=1, max_length=8)
+    size: int = 1
+    tags: list[str] = []
+    parent: Inner | None = None
+
+
+def body_app(direct: bool, calls: list[str]) -> FastAPI:
+    """A plain (threaded) handler taking a body model behind a guard-shaped dependency
+    that refuses the name ``forbidden``: direct or through the router."""
+
+    async def guard(request: Request) -> None:
+        calls.append("guard")
+        if request.path_params["name"] == "forbidden":
+            raise NotFound("THING 'forbidden' does not exist")
+
+    router = APIRouter()
+
+    @router.post(
+        "/things/{name}",
+        dependencies=[Depends(guard)],
+        openapi_extra=DIRECT if direct else None,
+    )
+    def create(name: str, body: NewThing, limit: int | None = None) -> JSONResponse:
+        import threading
+
+        calls.append("handler")
+        return JSONResponse(
+            {
+                "name": name,
+                "body": body.model_dump(),
+                "limit": limit,
+                "worker_thread": threading.current_thread() is not threading.main_thread(),
+            }
+        )
+
+    app = FastAPI()
+    app.include_router(router)
+    install_error_handlers(app)
+    app.add_middleware(DirectRoutesMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+BODIES: list[tuple[str, bytes, dict[str, str]]] = [
+    ("valid", b'{"name": "a", "size": 3, "tags": ["x"]}', {"content-type": "application/json"}),
+    ("nested", b'{"name": "a", "parent": {"key": "k"}}', {"content-type": "application/json"}),
+    ("charset", b'{"name": "a"}', {"content-type": "application/json; charset=utf-8"}),
+    ("plus-json", b'{"name": "a"}', {"content-type": "application/merge-patch+json"}),
+    ("invalid-json", b'{"name": "a",', {"content-type": "application/json"}),
+    ("not-utf8", b'{"name": "\xff\xfe"}', {"content-type": "application/json"}),
+    ("wrong-type", b'{"name": "a", "size": "big"}', {"content-type": "application/json"}),
+    ("too-long", b'{"name": "abcdefghij"}', {"content-type": "application/json"}),
+    ("missing", b'{"size": 2}', {"content-type": "application/json"}),
+    ("array", b"[1, 2]", {"content-type": "application/json"}),
+    ("null", b"null", {"content-type": "application/json"}),
+    ("empty", b"", {"content-type": "application/json"}),
+    ("no-content-type", b'{"name": "a"}', {}),
+    ("text-plain", b'{"name": "a"}', {"content-type": "text/plain"}),
+    ("nested-wrong", b'{"name": "a", "parent": {"note": 1}}', {"content-type": "application/json"}),
+]
+
+
+@pytest.mark.parametrize(("case", "content", "headers"), BODIES, ids=[b[0] for b in BODIES])
+@pytest.mark.parametrize("name", ["t1", "forbidden"])
+@pytest.mark.parametrize("query", ["", "?limit=3", "?limit=x"])
+async def test_a_body_answers_as_through_the_router(
+    case: str, content: bytes, headers: dict[str, str], name: str, query: str
+) -> None:
+    answers = []
+    for direct in (True, False):
+        calls: list[str] = []
+        async with client(body_app(direct, calls)) as http:
+            answer = await http.post(f"/things/{name}{query}", content=content, headers=headers)
+        body = answer.json()
+        body.pop("request_id", None)
+        answers.append((answer.status_code, body, calls))
+    assert answers[0] == answers[1], case
+    status, body, calls = answers[0]
+    if case in {"invalid-json", "not-utf8"}:  # parsed before the dependencies run
+        assert status == 400 and calls == []
+    elif name == "forbidden":
+        assert status == 404 and calls == ["guard"]
+    elif case in {"valid", "nested", "charset", "plus-json"} and query != "?limit=x":
+        assert status == 200 and calls == ["guard", "handler"]
+        assert body["worker_thread"] is True  # a plain handler runs on a worker thread
+    else:
+        assert status == 400 and calls == ["guard"], body
+
+
+async def test_a_body_over_the_limit_is_refused_as_through_the_router() -> None:
+    from catalog.http.middleware import BodyLimitMiddleware
+
+    answers = []
+    for direct in (True, False):
+        app = body_app(direct, [])
+        app.add_middleware(BodyLimitMiddleware, max_bytes=64)
+
+        async def chunks() -> Any:
+            yield b'{"name": "a", "tags": ['
+            for _ in range(20):
+                yield b'"xxxxxxxx",'
+            yield b'"x"]}'
+
+        async with client(app) as http:
+            answer = await http.post(
+                "/things/t1", content=chunks(), headers={"content-type": "application/json"}
+            )
+        body = answer.json()
+        body.pop("request_id", None)
+        answers.append((answer.status_code, body))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 413

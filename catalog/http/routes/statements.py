@@ -25,6 +25,7 @@ from catalog.access.authorizer import Caller, Hidden
 from catalog.audit.recorder import current_scope
 from catalog.http.client_dialect import Dialect, DialectDep
 from catalog.http.deps import CallerDep, RuntimeDep
+from catalog.http.direct import DIRECT
 from catalog.http.guards import AUTHENTICATED, guard
 from catalog.runtime import Runtime
 from catalog.sql import StatementExecutor, StatementResult, statement_results
@@ -224,13 +225,16 @@ def _failed(
     response_model=StatementResponse,
     response_model_exclude_none=True,
     response_model_by_alias=True,
+    openapi_extra=DIRECT,
 )
 def execute_statement(
     body: ExecuteStatement, caller: CallerDep, rt: RuntimeDep, dialect: DialectDep
 ) -> Response:
     """Answers the JSON it keeps, serialised once (FastAPI would validate the answer
     against the response model again and serialise it a second time: several percent of
-    a SHOW statement's CPU), or for a Databricks SDK its rendering."""
+    a SHOW statement's CPU), or for a Databricks SDK its rendering. A direct route
+    (catalog/http/direct.py): the body parsed and validated as the router would, this
+    function run on a worker thread, without the router's matching and solver."""
     body.check_supported()
     statement_id = random_uuid()  # not a secret: a statement is found for its caller only
     scope = current_scope()

@@ -182,10 +182,13 @@ def _columns(body: CreateTable) -> list[ColumnRecord]:
     ],
     operation_id="createTable",
     response_model=TableInfo,
+    openapi_extra=DIRECT,
 )
 def create_table(body: CreateTable, caller: CallerDep, rt: RuntimeDep) -> Response:
     """Answers the table serialised here, on the worker thread: a returned model would be
-    validated again by FastAPI on a second hand-off to a worker thread, then serialised."""
+    validated again by FastAPI on a second hand-off to a worker thread, then serialised.
+    A direct route (catalog/http/direct.py): the body validated as the router would,
+    without its matching and solver."""
     pks = [
         c.primary_key_constraint for c in body.table_constraints or [] if c.primary_key_constraint
     ]
