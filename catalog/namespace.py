@@ -41,6 +41,7 @@ from catalog.records import (
 )
 from catalog.store.base import NamespaceStore
 from catalog.store.factory import CatalogStores
+from catalog.store.namespace_cache import NamespaceCache
 from catalog.system_tables import SYSTEM_TABLES
 from common.errors import AlreadyExists, InvalidParameter, NotEmpty, NotFound, PermissionDenied
 from policy.securables import SecurableType
@@ -254,19 +255,61 @@ class NamespaceService:
         self, caller: Caller, securable_type: SecurableType, parent_full_name: str | None
     ) -> list[str]:
         """The full names of every child of a container that the caller may see, by name
-        (SQL's SHOW …): all pages in one read, the cached records read, not copied."""
-        names: list[str] = []
-        after: str | None = None
+        (SQL's SHOW …): all pages in one read, the cached records read, not copied; from
+        the namespace cache alone when it keeps the container and every page (no session
+        opened: a tenth of a SHOW TABLES statement's CPU)."""
+        cached = self._cached_chain_of(securable_type, parent_full_name)
+        if cached is not None:
+            chain, cache = cached
+            try:
+                return self._all_names(
+                    lambda after: self._page(
+                        caller,
+                        securable_type,
+                        chain,
+                        _kept_children(cache, shared=True),
+                        after,
+                        _NAMES_PAGE,
+                    )
+                )
+            except _NotKept:
+                pass
         with self.db.read() as session:
             store = self.stores.namespace(session)
-            while True:
-                page = self._list(
+            return self._all_names(
+                lambda after: self._list(
                     store, caller, securable_type, parent_full_name, after, _NAMES_PAGE, True
                 )
-                names.extend(record.full_name for record in page.items)
-                if not page.next_page_token:
-                    return names
-                after = decode_token(page.next_page_token)
+            )
+
+    def _cached_chain_of(
+        self, securable_type: SecurableType, parent_full_name: str | None
+    ) -> tuple[list[SecurableRecord] | None, NamespaceCache] | None:
+        """The chain of the container whose children of ``securable_type`` are listed (None
+        for the metastore's) and the namespace cache, when the cache keeps that chain;
+        None otherwise."""
+        cache = self.authorizer.cache
+        if cache is None:
+            return None
+        if parent_full_name is None:
+            return None, cache
+        parent_type = securable_type.parent_type
+        assert parent_type is not None
+        chain = self.authorizer.cached_chain(parent_full_name, parent_type)
+        return None if chain is None else (chain, cache)
+
+    @staticmethod
+    def _all_names(
+        page_after: Callable[[str | None], Page[SecurableRecord]],
+    ) -> list[str]:
+        names: list[str] = []
+        after: str | None = None
+        while True:
+            page = page_after(after)
+            names.extend(record.full_name for record in page.items)
+            if not page.next_page_token:
+                return names
+            after = decode_token(page.next_page_token)
 
     def list_tables(
         self,
@@ -295,25 +338,16 @@ class NamespaceService:
         """:meth:`list_tables` from the namespace cache alone, or None (nothing read): the
         schema's chain, the pages of its children the listing needs and every table's
         detail must all be kept. In memory only, so a route may answer on the event loop."""
-        cache = self.authorizer.cache
-        if cache is None:
-            return None
         limit = page_size(max_results, server_max)
         after = decode_token(page_token)
-        chain = self.authorizer.cached_chain(parent_full_name, SecurableType.SCHEMA)
-        if chain is None:
+        cached = self._cached_chain_of(SecurableType.TABLE, parent_full_name)
+        if cached is None:
             return None
-
-        def kept_children(
-            parent_id: str | None, types: Sequence[SecurableType], cursor: str | None, n: int
-        ) -> list[SecurableRecord]:
-            page = cache.peek_children(parent_id, types, cursor, n)
-            if page is None:
-                raise _NotKept
-            return page
-
+        chain, cache = cached
         try:
-            page = self._page(caller, SecurableType.TABLE, chain, kept_children, after, limit)
+            page = self._page(
+                caller, SecurableType.TABLE, chain, _kept_children(cache), after, limit
+            )
         except _NotKept:
             return None
         tables: list[TableRecord] = []
@@ -590,6 +624,21 @@ class NamespaceService:
 
 
 __all__ = ["NamespaceService", "NewSecurable", "ancestor_names"]
+
+
+def _kept_children(cache: NamespaceCache, *, shared: bool = False) -> ListChildren:
+    """The cache's pages of children as a :data:`ListChildren` that reads nothing: a page
+    not kept raises :class:`_NotKept`."""
+
+    def kept(
+        parent_id: str | None, types: Sequence[SecurableType], cursor: str | None, n: int
+    ) -> list[SecurableRecord]:
+        page = cache.peek_children(parent_id, types, cursor, n, shared=shared)
+        if page is None:
+            raise _NotKept
+        return page
+
+    return kept
 
 
 class _NotKept(Exception):

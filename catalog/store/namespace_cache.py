@@ -138,11 +138,15 @@ class NamespaceCache:
         securable_types: Sequence[SecurableType],
         after_name: str | None,
         limit: int,
+        *,
+        shared: bool = False,
     ) -> list[SecurableRecord] | None:
-        """What :meth:`children` would answer, if that page is cached; None (and no
-        database read) otherwise."""
+        """What :meth:`children` would answer (``shared`` as there), if that page is
+        cached; None (and no database read) otherwise."""
         entry = self._children.get((parent_id, tuple(securable_types), after_name, limit))
-        return None if entry is None else [_copy(record) for record in entry]
+        if entry is None:
+            return None
+        return list(entry) if shared else [_copy(record) for record in entry]
 
     def peek(self, full_names: Sequence[str]) -> dict[str, SecurableRecord] | None:
         """What :meth:`securables` would answer, if every name is cached; None (and no
