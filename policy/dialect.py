@@ -58,6 +58,7 @@ from sqlglot.dialects.databricks import Databricks
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 from sqlglot.tokens import Token, Tokenizer, TokenType
 
+from policy.recent_trees import RecentTrees
 from policy.securables import Privilege
 from policy.statements import (
     CATALOG,
@@ -1649,8 +1650,22 @@ def parse_statement(sql: str) -> exp.Expression:
 
     One trailing ``;`` is allowed; an empty input, a second statement or any leftover token
     is a ``SqlSyntaxError`` whose message names line, column, token and what was expected.
-    A returned tree is always printable by ``to_sql``.
+    A returned tree is always printable by ``to_sql``, and is the caller's own: a text
+    parsed recently is answered with a copy of its kept tree (:mod:`policy.recent_trees`).
     """
+    tree = _RECENT.copy_of(sql)
+    if tree is not None:
+        return tree
+    tree = _parse(sql)
+    _RECENT.keep(sql, tree.copy())
+    return tree
+
+
+#: Trees of the statement texts parsed lately, per process.
+_RECENT = RecentTrees()
+
+
+def _parse(sql: str) -> exp.Expression:
     tokens = _tokenize(sql)
     if tokens and tokens[-1].token_type == TokenType.SEMICOLON:
         tokens = tokens[:-1]
