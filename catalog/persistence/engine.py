@@ -47,14 +47,18 @@ def _autocommit(conn: Any) -> bool:
 
 
 def _sqlite_begin_immediate(conn: Any) -> None:
-    """Take the write lock at BEGIN so two writers never deadlock upgrading read locks."""
+    """Take the write lock at BEGIN so two writers never deadlock upgrading read locks.
+
+    Sent on the driver's connection: a constant statement gains nothing from SQLAlchemy's
+    execution machinery, which cost a third of an empty transaction (every audited
+    request's commit on SQLite begins here)."""
     if not _autocommit(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
 
 def _sqlite_begin_deferred(conn: Any) -> None:
     if not _autocommit(conn):
-        conn.exec_driver_sql("BEGIN")
+        conn.connection.driver_connection.execute("BEGIN")
 
 
 def make_engine(
