@@ -109,7 +109,9 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
         namespace=namespace,
         grants=GrantService(db, authorizer, stores),
         audit=AuditRecorder(db, settings.audit_metadata_reads),
-        audit_commits=GroupCommitter(db, write_payloads=run_payloads, name="steward-request-audit"),
+        audit_commits=GroupCommitter(
+            db, write_payloads=run_payloads, name="steward-request-audit", on_connection=True
+        ),
         data=TableDataService(db, namespace, settings.max_rows_per_write),
         statements=StatementAdmission(settings.sql_max_statements_per_user),
         tags=TagService(db, stores, authorizer),

@@ -46,8 +46,9 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from catalog.audit import log as chain
@@ -57,15 +58,19 @@ from catalog.logs import get_logger
 from catalog.persistence.engine import Database
 
 _log = get_logger("steward.audit")
-#: Writes the payloads of one batch inside its transaction (grouped as it likes).
+#: Writes the payloads of one batch inside its transaction (grouped as it likes), on its
+#: session …
 PayloadWriter = Callable[[Session, Sequence[Any]], None]
+#: … or on its bare connection (``GroupCommitter(on_connection=True)``): no session, no
+#: commit hooks, for payloads that are plain statements.
+ConnectionPayloadWriter = Callable[[Connection, Sequence[Any]], None]
 
 
-def run_payloads(session: Session, payloads: Sequence[Callable[[Session], None]]) -> None:
-    """The :data:`PayloadWriter` of a committer whose payloads are writes to run as given
-    (each a function of the batch's session)."""
+def run_payloads(target: Session | Connection, payloads: Sequence[Callable[[Any], None]]) -> None:
+    """The payload writer of a committer whose payloads are writes to run as given (each
+    a function of the batch's session or connection)."""
     for payload in payloads:
-        payload(session)
+        payload(target)
 
 
 Done = Callable[[ChainedEvent | None, BaseException | None], None]
@@ -87,12 +92,18 @@ class GroupCommitter:
     def __init__(
         self,
         db: Database,
-        write_payloads: PayloadWriter | None = None,
+        write_payloads: PayloadWriter | ConnectionPayloadWriter | None = None,
         max_batch: int = 1000,
         name: str = "steward-audit-group-commit",
+        *,
+        on_connection: bool = False,
     ) -> None:
+        """``on_connection``: ``write_payloads`` is a :data:`ConnectionPayloadWriter`, and a
+        batch with payloads is written on a bare connection (the session's bookkeeping
+        cost more than a kept statement answer's one INSERT)."""
         self.db = db
         self.write_payloads = write_payloads
+        self.on_connection = on_connection
         self.max_batch = max_batch
         self._queue: deque[_Pending] = deque()
         self._cond = threading.Condition()
@@ -291,10 +302,15 @@ class GroupCommitter:
         events = [item.event for item in batch if item.event is not None]
         payloads = [item.payload for item in batch if item.payload is not None]
         if with_payloads and payloads and self.write_payloads is not None:
-            with self.db.transaction() as session:
-                session.info[HANDLED] = True
-                self.write_payloads(session, payloads)
-                chained = chain.append_many(session, events) if events else []
+            if self.on_connection:
+                with self.db.core_transaction() as connection:
+                    cast(ConnectionPayloadWriter, self.write_payloads)(connection, payloads)
+                    chained = chain.append_many(connection, events) if events else []
+            else:
+                with self.db.transaction() as session:
+                    session.info[HANDLED] = True
+                    cast(PayloadWriter, self.write_payloads)(session, payloads)
+                    chained = chain.append_many(session, events) if events else []
         elif events:
             chained = self._events_only(events)
         else:

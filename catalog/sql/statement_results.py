@@ -16,8 +16,7 @@ from __future__ import annotations
 import threading
 import time
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, delete, insert, select
 
 from catalog.audit.events import AuditEvent
 from catalog.audit.group_commit import GroupCommitter
@@ -56,20 +55,22 @@ def keep(
     now = now_ms()
     prune_before = now - int(retention_seconds * 1000) if _prune_due() else None
 
-    def write(session: Session) -> None:
+    def write(connection: Connection) -> None:
         if replace:
-            session.execute(
+            connection.execute(
                 delete(t.StatementResult).where(t.StatementResult.statement_id == statement_id)
             )
-        write_answer(session, statement_id, principal_id, response)
+        write_answer(connection, statement_id, principal_id, response)
         if prune_before is not None:
-            _prune(session, prune_before)
+            _prune(connection, prune_before)
 
     commits.commit_blocking(event, write)
 
 
-def write_answer(session: Session, statement_id: str, principal_id: str, response: str) -> None:
-    """Keep ``response`` in ``session``'s transaction (a GRANT's answer commits with the
+def write_answer(
+    connection: Connection, statement_id: str, principal_id: str, response: str
+) -> None:
+    """Keep ``response`` in ``connection``'s transaction (a GRANT's answer commits with the
     grant: see :data:`catalog.sql.executor.ANSWERED_IN_THEIR_CHANGE`)."""
     # A plain INSERT on the driver (catalog/persistence/driver.py): SQLAlchemy's ORM
     # insert of one row cost a sixth of a SHOW statement's server time.
@@ -79,7 +80,7 @@ def write_answer(session: Session, statement_id: str, principal_id: str, respons
         "created_at": now_ms(),
         "response": response,
     }
-    _INSERT.executemany(session.connection(), [row])
+    _INSERT.executemany(connection, [row])
 
 
 def find(
@@ -108,5 +109,5 @@ def _prune_due() -> bool:
         return True
 
 
-def _prune(session: Session, before_ms: int) -> None:
-    session.execute(delete(t.StatementResult).where(t.StatementResult.created_at < before_ms))
+def _prune(connection: Connection, before_ms: int) -> None:
+    connection.execute(delete(t.StatementResult).where(t.StatementResult.created_at < before_ms))

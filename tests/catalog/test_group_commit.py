@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from catalog.audit.events import AuditEvent
@@ -143,15 +144,26 @@ def test_a_lone_request_commits_itself_and_never_waits_for_another_writer(
         assert verify(session).ok
 
 
-def test_payloads_without_events_commit_in_the_batches_of_others(runtime: Runtime) -> None:
+@pytest.mark.parametrize("on_connection", [False, True], ids=["session", "connection"])
+def test_payloads_without_events_commit_in_the_batches_of_others(
+    runtime: Runtime, on_connection: bool
+) -> None:
     """A payload alone (a statement's kept answer whose event its own transaction wrote)
-    commits with the batch; items with events keep theirs, in order, and chain."""
-    committer = GroupCommitter(runtime.db, write_payloads=run_payloads, name="test-gc-payloads")
+    commits with the batch; items with events keep theirs, in order, and chain. Payloads
+    are written on the batch's session, or on its bare connection (the request audit's
+    committer: kept statement answers)."""
+    committer = GroupCommitter(
+        runtime.db,
+        write_payloads=run_payloads,
+        name="test-gc-payloads",
+        on_connection=on_connection,
+    )
     kept: list[str] = []
 
-    def remember(name: str) -> Callable[[Session], None]:
-        def write(session: Session) -> None:
-            session.execute(select(func.count()).select_from(t.AuditEvent))  # in the batch
+    def remember(name: str) -> Callable[[Session | Connection], None]:
+        def write(target: Session | Connection) -> None:
+            assert isinstance(target, Connection) is on_connection
+            target.execute(select(func.count()).select_from(t.AuditEvent))  # in the batch
             kept.append(name)
 
         return write

@@ -247,7 +247,9 @@ def execute_statement(
         return _json(_succeeded(statement_id, ok_result(), body.row_limit))
 
     def keep_ok(session: Session) -> None:  # a GRANT's answer, kept with the grant
-        statement_results.write_answer(session, statement_id, caller.principal.id, ok_answer())
+        statement_results.write_answer(
+            session.connection(), statement_id, caller.principal.id, ok_answer()
+        )
 
     response = _run(body, caller, rt, statement_id, keep_ok)
     answer = _json(response)
