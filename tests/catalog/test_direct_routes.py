@@ -66,7 +66,13 @@ def make_app(calls: list[str]) -> FastAPI:
         calls.append(f"router:{name}")
         return {"name": name}
 
-    app = FastAPI(dependencies=[Depends(app_wide)])
+    return served(router, Depends(app_wide))
+
+
+def served(router: APIRouter, *app_wide: Any) -> FastAPI:
+    """An app of ``router`` (and ``app_wide`` dependencies) with Steward's error handlers,
+    the direct path and the request context (its request id), as the server stacks them."""
+    app = FastAPI(dependencies=list(app_wide))
     app.include_router(router)
     install_error_handlers(app)
     app.add_middleware(DirectRoutesMiddleware)
@@ -160,12 +166,8 @@ def query_app(calls: list[str], direct: bool) -> FastAPI:
             {"name": name, "rt": rt, "caller": caller, "verbose": verbose, "limit": limit}
         )
 
-    app = FastAPI()
+    app = served(router)
     app.state.calls = calls
-    app.include_router(router)
-    install_error_handlers(app)
-    app.add_middleware(DirectRoutesMiddleware)
-    app.add_middleware(RequestContextMiddleware)
     return app
 
 
@@ -222,12 +224,7 @@ def typed_path_app(direct: bool) -> FastAPI:
     async def get_version(name: str, version: int) -> JSONResponse:
         return JSONResponse({"name": name, "version": version, "type": type(version).__name__})
 
-    app = FastAPI()
-    app.include_router(router)
-    install_error_handlers(app)
-    app.add_middleware(DirectRoutesMiddleware)
-    app.add_middleware(RequestContextMiddleware)
-    return app
+    return served(router)
 
 
 @pytest.mark.parametrize("version", ["3", "0", "-2", "x", "1.5", "99999999999999999999"])
@@ -413,12 +410,7 @@ def body_app(direct: bool, calls: list[str]) -> FastAPI:
             }
         )
 
-    app = FastAPI()
-    app.include_router(router)
-    install_error_handlers(app)
-    app.add_middleware(DirectRoutesMiddleware)
-    app.add_middleware(RequestContextMiddleware)
-    return app
+    return served(router)
 
 
 BODIES: list[tuple[str, bytes, dict[str, str]]] = [
