@@ -254,7 +254,7 @@ def _require_one_json_body(fields: tuple[Any, ...], route: APIRoute) -> None:
         )
 
 
-async def read_json_body(request: Request, strict_content_type: bool) -> Any:
+async def _read_json_body(request: Request, strict_content_type: bool) -> Any:
     """The body as FastAPI's router receives it before validation: the parsed JSON when
     the content type says JSON (or, when not ``strict_content_type``, says nothing), the
     bytes otherwise, undefined when empty; its errors are the router's (invalid JSON: a
@@ -349,7 +349,7 @@ class DirectRoutesMiddleware:
         cache: dict[Any, Any] = {}
         try:
             if direct.reads_body:  # parsed first, as the router does: bad JSON is a 400
-                cache[_BODY] = await read_json_body(request, direct.strict_content_type)
+                cache[_BODY] = await _read_json_body(request, direct.strict_content_type)
             for dependency in direct.dependencies:
                 await dependency(request, path_params, cache)
             response = await direct.endpoint(request, path_params, cache)
