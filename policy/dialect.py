@@ -1657,7 +1657,7 @@ def parse_statement(sql: str) -> exp.Expression:
     if tree is not None:
         return tree
     tree = _parse(sql)
-    _RECENT.keep(sql, tree.copy())
+    _RECENT.keep(sql, tree)
     return tree
 
 

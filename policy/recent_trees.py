@@ -53,13 +53,15 @@ class RecentTrees:
         return tree.copy()
 
     def keep(self, sql: str, tree: exp.Expression) -> None:
-        """Keep ``tree`` (which the caller must not change afterwards) for ``sql``."""
+        """Keep a copy of ``tree`` for ``sql`` (the caller keeps ``tree`` itself); a text
+        too long to keep costs nothing here, not even the copy."""
         if len(sql) > self.max_text_chars:
             return
+        kept = tree.copy()
         with self._lock:
             if sql in self._trees:
                 return
-            self._trees[sql] = tree
+            self._trees[sql] = kept
             self._chars += len(sql)
             while len(self._trees) > self.max_entries or self._chars > self.max_chars:
                 dropped, _ = self._trees.popitem(last=False)
