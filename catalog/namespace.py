@@ -50,8 +50,13 @@ T = TypeVar("T")
 SYSTEM_OWNER = "System user"
 #: How many rows a filtered listing may scan before it returns a short page.
 _MAX_SCAN_BATCHES = 20
-#: Rows per batch of :meth:`NamespaceService.list_full_names`.
-_NAMES_PAGE = 1000
+#: Rows per batch of :meth:`NamespaceService.list_full_names` (and so per page of the
+#: namespace cache's children it keeps).
+_NAMES_PAGE = 250
+#: The longest listing :meth:`NamespaceService.cached_full_names` answers by default (for a
+#: SHOW on the event loop): one page, which scans at most ``_MAX_SCAN_BATCHES`` pages of
+#: cached records for those the caller sees.
+CACHED_NAMES_ON_THE_LOOP = _NAMES_PAGE
 
 
 @dataclass
@@ -258,22 +263,9 @@ class NamespaceService:
         (SQL's SHOW …): all pages in one read, the cached records read, not copied; from
         the namespace cache alone when it keeps the container and every page (no session
         opened: a tenth of a SHOW TABLES statement's CPU)."""
-        cached = self._cached_chain_of(securable_type, parent_full_name)
+        cached = self.cached_full_names(caller, securable_type, parent_full_name, max_names=None)
         if cached is not None:
-            chain, cache = cached
-            try:
-                return self._all_names(
-                    lambda after: self._page(
-                        caller,
-                        securable_type,
-                        chain,
-                        _kept_children(cache, shared=True),
-                        after,
-                        _NAMES_PAGE,
-                    )
-                )
-            except _NotKept:
-                pass
+            return cached
         with self.db.read() as session:
             store = self.stores.namespace(session)
             return self._all_names(
@@ -281,6 +273,35 @@ class NamespaceService:
                     store, caller, securable_type, parent_full_name, after, _NAMES_PAGE, True
                 )
             )
+
+    def cached_full_names(
+        self,
+        caller: Caller,
+        securable_type: SecurableType,
+        parent_full_name: str | None,
+        max_names: int | None = CACHED_NAMES_ON_THE_LOOP,
+    ) -> list[str] | None:
+        """:meth:`list_full_names` from the namespace cache alone, or None (nothing read):
+        the container's chain and every page must be kept, and (``max_names``) the listing
+        no longer than that, so that a caller on the event loop holds it only briefly."""
+        cached = self._cached_chain_of(securable_type, parent_full_name)
+        if cached is None:
+            return None
+        chain, cache = cached
+        try:
+            return self._all_names(
+                lambda after: self._page(
+                    caller,
+                    securable_type,
+                    chain,
+                    _kept_children(cache, shared=True),
+                    after,
+                    _NAMES_PAGE,
+                ),
+                max_names,
+            )
+        except _NotKept:
+            return None
 
     def _cached_chain_of(
         self, securable_type: SecurableType, parent_full_name: str | None
@@ -301,12 +322,17 @@ class NamespaceService:
     @staticmethod
     def _all_names(
         page_after: Callable[[str | None], Page[SecurableRecord]],
+        max_names: int | None = None,
     ) -> list[str]:
+        """Every page's names; past ``max_names`` of them, :class:`_NotKept` (the caller
+        lists on a thread instead)."""
         names: list[str] = []
         after: str | None = None
         while True:
             page = page_after(after)
             names.extend(record.full_name for record in page.items)
+            if max_names is not None and len(names) > max_names:
+                raise _NotKept
             if not page.next_page_token:
                 return names
             after = decode_token(page.next_page_token)

@@ -134,10 +134,11 @@ class GroupCommitter:
             if not self._writing:
                 self._cond.notify_all()  # the writer thread; a writer at work looks again
 
-    async def commit(self, event: AuditEvent, payload: Any = None) -> ChainedEvent:
-        """Queue ``event`` (and ``payload``) and return once both are durable."""
+    async def commit(self, event: AuditEvent | None, payload: Any = None) -> ChainedEvent | None:
+        """Queue ``event`` (and ``payload``) and return once both are durable; ``event``
+        may be None when only ``payload`` is to be written."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[ChainedEvent] = loop.create_future()
+        future: asyncio.Future[ChainedEvent | None] = loop.create_future()
 
         def settle(chained: ChainedEvent | None, error: BaseException | None) -> None:
             if future.done():
@@ -145,7 +146,6 @@ class GroupCommitter:
             if error is not None:
                 future.set_exception(error)
             else:
-                assert chained is not None
                 future.set_result(chained)
 
         self.submit(event, payload, settle, loop)
@@ -195,7 +195,7 @@ class GroupCommitter:
 
     async def commit_on_loop(
         self, event: AuditEvent, alone: Callable[[], bool], payload: Any = None
-    ) -> ChainedEvent:
+    ) -> ChainedEvent | None:
         """:meth:`commit` for a request on an event loop that writes its own commit there
         when it is ``alone()`` (no other request of the process between its start and its
         event) and nothing is being written: see :meth:`commit_if_idle`.

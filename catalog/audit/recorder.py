@@ -39,6 +39,10 @@ HANDLED = "audit_handled"
 _HANDLED = HANDLED
 
 
+def _never_alone() -> bool:
+    return False
+
+
 @dataclass
 class AuditScope:
     """What one request's event will say; filled in as the request is understood."""
@@ -64,6 +68,10 @@ class AuditScope:
     #: and whether it has committed.
     with_event: Callable[[Session], None] | None = None
     with_event_committed: bool = False
+    #: Whether the request is alone in its process right now (no other between its start
+    #: and its event): then it may commit its event on the event loop itself
+    #: (:meth:`catalog.audit.group_commit.GroupCommitter.commit_on_loop`).
+    alone: Callable[[], bool] = _never_alone
 
     def event(self, status_code: int, error_message: str | None = None) -> AuditEvent:
         return AuditEvent(

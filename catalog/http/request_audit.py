@@ -85,6 +85,7 @@ class AuditMiddleware:
             user_agent=_header(scope, b"user-agent"),
             service_name=service_for(scope["path"]),
             params={"method": scope["method"], "path": scope["path"]},
+            alone=self._alone,
         )
         state["audit"] = audit
         token = enter_scope(audit)
@@ -98,7 +99,7 @@ class AuditMiddleware:
                     if audit.action_name is None:  # refused before routing (401, 413 …)
                         audit.action_name = route_operation(scope) or "unknownRoute"
                     event = recorder.closing_event(audit, status, audit_error(audit))
-                    await commits.commit_on_loop(event, self._alone)
+                    await commits.commit_on_loop(event, audit.alone)
                     audit.written = True
             await send(message)
 

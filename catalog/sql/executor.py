@@ -86,6 +86,40 @@ def _strings(*names: str) -> list[tuple[str, str]]:
     return [(n, "string") for n in names]
 
 
+#: What each SHOW lists; all of them may be answered from the caches
+#: (:meth:`StatementExecutor.answer_from_caches`).
+SHOWN_FROM_CACHES = {
+    K.SHOW_CATALOGS: SecurableType.CATALOG,
+    K.SHOW_SCHEMAS: SecurableType.SCHEMA,
+    K.SHOW_TABLES: SecurableType.TABLE,
+    K.SHOW_MODELS: SecurableType.MODEL,
+    K.SHOW_FUNCTIONS: SecurableType.FUNCTION,
+}
+#: Longer statement texts are never answered from the caches (a SHOW is short).
+SHORT_STATEMENT_CHARS = 512
+
+
+@dataclass(frozen=True)
+class _Container:
+    securable_type: SecurableType
+    full_name: str
+
+
+def _shown(securable_type: SecurableType, names: list[str]) -> StatementResult:
+    """A SHOW's answer: the listed objects' full names, one column per level."""
+    rows: list[list[Any]] = [full_name.split(".") for full_name in names]
+    if securable_type is SecurableType.CATALOG:
+        return StatementResult(_strings("catalog"), rows)
+    if securable_type is SecurableType.SCHEMA:
+        return StatementResult(_strings("catalog", "schema"), rows)
+    name = {
+        SecurableType.TABLE: "tableName",
+        SecurableType.MODEL: "modelName",
+        SecurableType.FUNCTION: "function",
+    }[securable_type]
+    return StatementResult(_strings("catalog", "schema", name), rows)
+
+
 class StatementExecutor:
     """One statement, one caller."""
 
@@ -120,6 +154,25 @@ class StatementExecutor:
         """
         with self.rt.statements.admit(self.caller.name):
             return self._execute(sql, parameters)
+
+    def answer_from_caches(self, sql: str) -> StatementResult | None:
+        """The answer of a statement that needs nothing but this process's caches, or None
+        (nothing done: run :meth:`execute`). In memory only, so the SQL route may call it
+        on the event loop: a ``SHOW`` of catalogs, schemas, tables, models or functions
+        whose text was parsed lately (its tree is kept: :mod:`policy.recent_trees`) and
+        whose container, grants and listing the namespace cache keeps. Refusals are
+        raised as :meth:`execute` raises them, with the same answer."""
+        if len(sql) > SHORT_STATEMENT_CHARS:
+            return None  # not a SHOW: a kept tree of up to 4,096 characters is no quick copy
+        node = d.kept_statement(sql)
+        if node is None or reading.statement_kind(node) not in SHOWN_FROM_CACHES:
+            return None
+        if parameter_names(node):
+            return None  # binding is :meth:`execute`'s (and SHOW takes no parameters)
+        with self.rt.statements.admit(self.caller.name):
+            check_text(sql, Budgets.of(self.rt.settings))
+            _name_audit_action(node, reading.statement_kind(node))
+            return self._show_objects_from_caches(node)
 
     def _execute(self, sql: str, parameters: Mapping[str, object] | None) -> StatementResult:
         check_text(sql, Budgets.of(self.rt.settings))
@@ -755,33 +808,40 @@ class StatementExecutor:
     # -- show / describe / comment -------------------------------------------------
 
     def _show_objects(self, node: exp.Expression) -> StatementResult:
-        kind = reading.statement_kind(node)
-        securable_type = {
-            K.SHOW_CATALOGS: SecurableType.CATALOG,
-            K.SHOW_SCHEMAS: SecurableType.SCHEMA,
-            K.SHOW_TABLES: SecurableType.TABLE,
-            K.SHOW_MODELS: SecurableType.MODEL,
-            K.SHOW_FUNCTIONS: SecurableType.FUNCTION,
-        }[kind]
-        parent: str | None = None
-        if securable_type is not SecurableType.CATALOG:
-            parent_type = securable_type.parent_type
-            assert parent_type is not None
-            parent = self._qualify(parent_type, reading.scope_of(node) or [])
+        securable_type, parent = self._shown_container(node)
+        if parent is not None:
             # As the list routes: a container the caller cannot see lists as a missing one.
-            self._require(Privilege.BROWSE, parent_type, parent)
-        names = self.rt.namespace.list_full_names(self.caller, securable_type, parent)
-        rows = [full_name.split(".") for full_name in names]
+            self._require(Privilege.BROWSE, parent.securable_type, parent.full_name)
+        full_name = parent.full_name if parent is not None else None
+        names = self.rt.namespace.list_full_names(self.caller, securable_type, full_name)
+        return _shown(securable_type, names)
+
+    def _show_objects_from_caches(self, node: exp.Expression) -> StatementResult | None:
+        """:meth:`_show_objects` from the namespace cache alone, or None when it does not
+        keep the container's chain or every page of its listing. Where the whole chain is
+        kept, :meth:`_require`'s answer is the chain's (a missing level is never
+        answered here: how a caller learns of it is :meth:`_require`'s)."""
+        securable_type, parent = self._shown_container(node)
+        full_name = None
+        if parent is not None:
+            full_name = parent.full_name
+            chain = self.rt.authorizer.cached_chain(full_name, parent.securable_type)
+            if chain is None:
+                return None
+            self.rt.authorizer.require_on_chain(self.caller, Privilege.BROWSE, chain)
+        names = self.rt.namespace.cached_full_names(self.caller, securable_type, full_name)
+        return None if names is None else _shown(securable_type, names)
+
+    def _shown_container(self, node: exp.Expression) -> tuple[SecurableType, _Container | None]:
+        """What a SHOW lists, and in which container (None: the metastore's catalogs)."""
+        securable_type = SHOWN_FROM_CACHES[reading.statement_kind(node)]
         if securable_type is SecurableType.CATALOG:
-            return StatementResult(_strings("catalog"), rows)
-        if securable_type is SecurableType.SCHEMA:
-            return StatementResult(_strings("catalog", "schema"), rows)
-        name = {
-            SecurableType.TABLE: "tableName",
-            SecurableType.MODEL: "modelName",
-            SecurableType.FUNCTION: "function",
-        }[securable_type]
-        return StatementResult(_strings("catalog", "schema", name), rows)
+            return securable_type, None
+        parent_type = securable_type.parent_type
+        assert parent_type is not None
+        parent = self._qualify(parent_type, reading.scope_of(node) or [])
+        assert parent is not None
+        return securable_type, _Container(parent_type, parent)
 
     def _describe(self, node: exp.Expression) -> StatementResult:
         securable_type, full_name = self._target(node)

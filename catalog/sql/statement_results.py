@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from sqlalchemy import Connection, delete, insert, select
 
@@ -52,6 +53,39 @@ def keep(
     switched off), in one commit of ``commits`` (whose payloads are writes to run: see
     :func:`catalog.audit.group_commit.run_payloads`); returns once both are durable.
     ``replace``: an answer kept for the statement before (with its change) is replaced."""
+    write, _ = _answer_write(statement_id, principal_id, response, retention_seconds, replace)
+    commits.commit_blocking(event, write)
+
+
+async def keep_on_loop(
+    commits: GroupCommitter,
+    alone: Callable[[], bool],
+    statement_id: str,
+    principal_id: str,
+    response: str,
+    retention_seconds: float,
+    event: AuditEvent | None,
+) -> None:
+    """:func:`keep` for a statement answered on the event loop: written there when the
+    request is ``alone()`` (see :meth:`GroupCommitter.commit_on_loop`), else by the
+    writer thread with whatever else is queued. A commit that prunes expired answers (a
+    DELETE of up to a minute's statements) is always the writer thread's."""
+    write, prunes = _answer_write(statement_id, principal_id, response, retention_seconds)
+    if event is None or prunes:
+        await commits.commit(event, write)
+    else:
+        await commits.commit_on_loop(event, alone, write)
+
+
+def _answer_write(
+    statement_id: str,
+    principal_id: str,
+    response: str,
+    retention_seconds: float,
+    replace: bool = False,
+) -> tuple[Callable[[Connection], None], bool]:
+    """The write that keeps an answer (and prunes expired ones when that is due), and
+    whether it prunes."""
     now = now_ms()
     prune_before = now - int(retention_seconds * 1000) if _prune_due() else None
 
@@ -64,7 +98,7 @@ def keep(
         if prune_before is not None:
             _prune(connection, prune_before)
 
-    commits.commit_blocking(event, write)
+    return write, prune_before is not None
 
 
 def write_answer(

@@ -20,9 +20,11 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from sqlglot import exp
+from starlette.concurrency import run_in_threadpool
 
 from catalog.access.authorizer import Caller, Hidden
-from catalog.audit.recorder import current_scope
+from catalog.audit.events import AuditEvent
+from catalog.audit.recorder import AuditScope, current_scope
 from catalog.http.client_dialect import Dialect, DialectDep
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.direct import DIRECT
@@ -227,20 +229,74 @@ def _failed(
     response_model_by_alias=True,
     openapi_extra=DIRECT,
 )
-def execute_statement(
+async def execute_statement(
     body: ExecuteStatement, caller: CallerDep, rt: RuntimeDep, dialect: DialectDep
 ) -> Response:
     """Answers the JSON it keeps, serialised once (FastAPI would validate the answer
     against the response model again and serialise it a second time: several percent of
     a SHOW statement's CPU), or for a Databricks SDK its rendering. A direct route
-    (catalog/http/direct.py): the body parsed and validated as the router would, this
-    function run on a worker thread, without the router's matching and solver."""
+    (catalog/http/direct.py): the body parsed and validated as the router would, without
+    the router's matching and solver.
+
+    A statement the caches answer (:meth:`StatementExecutor.answer_from_caches`: a SHOW
+    seen lately) is answered right here on the event loop, its answer kept with its audit
+    event by the group commit; any other runs on a worker thread."""
     body.check_supported()
     statement_id = random_uuid()  # not a secret: a statement is found for its caller only
     scope = current_scope()
     if scope is not None:
         scope.params = _audited(statement_id, body.statement)
         scope.metadata_read = False
+    response = None if body.parameters else _answer_from_caches(body, caller, rt, statement_id)
+    if response is None:
+        response, answer = await run_in_threadpool(
+            _answer_on_a_thread, body, caller, rt, statement_id
+        )
+    else:
+        answer = _json(response)
+        event = _closing_event(rt, scope)
+        await statement_results.keep_on_loop(
+            rt.audit_commits,
+            scope.alone if scope is not None else _not_alone,
+            statement_id,
+            caller.principal.id,
+            answer,
+            rt.settings.statement_result_seconds,
+            event,
+        )
+        if scope is not None and event is not None:
+            scope.written = True
+    if dialect is Dialect.DATABRICKS:
+        answer = _json(render(response, dialect))
+    return Response(answer, media_type="application/json")
+
+
+def _not_alone() -> bool:
+    return False
+
+
+def _closing_event(rt: Runtime, scope: AuditScope | None) -> AuditEvent | None:
+    """The request's audit event, to commit with its kept answer (None: no event)."""
+    if scope is not None and rt.audit.needs_event(scope, 200):
+        return rt.audit.closing_event(scope, scope.success_status)
+    return None
+
+
+def _answer_from_caches(
+    body: ExecuteStatement, caller: Caller, rt: Runtime, statement_id: str
+) -> StatementResponse | None:
+    """The statement's answer from the caches alone (None: run it on a thread); a refusal
+    is the FAILED answer :func:`_run` gives."""
+    executor = StatementExecutor(rt, caller, body.catalog, body.schema_, statement_id)
+    return _answered(statement_id, body, lambda: executor.answer_from_caches(body.statement))
+
+
+def _answer_on_a_thread(
+    body: ExecuteStatement, caller: Caller, rt: Runtime, statement_id: str
+) -> tuple[StatementResponse, str]:
+    """Run the statement and keep its answer with the request's event; the answer and its
+    JSON."""
+    scope = current_scope()
 
     @functools.cache
     def ok_answer() -> str:
@@ -255,9 +311,7 @@ def execute_statement(
     answer = _json(response)
     kept_with_change = scope is not None and scope.with_event_committed
     if not kept_with_change or answer != ok_answer():
-        event = None
-        if scope is not None and rt.audit.needs_event(scope, 200):
-            event = rt.audit.closing_event(scope, scope.success_status)
+        event = _closing_event(rt, scope)
         statement_results.keep(
             rt.audit_commits,
             statement_id,
@@ -269,9 +323,7 @@ def execute_statement(
         )
         if scope is not None and event is not None:
             scope.written = True
-    if dialect is Dialect.DATABRICKS:
-        answer = _json(render(response, dialect))
-    return Response(answer, media_type="application/json")
+    return response, answer
 
 
 def _json(response: StatementResponse) -> str:
@@ -287,16 +339,30 @@ def _run(
     statement_id: str,
     keep_ok: Callable[[Session], None],
 ) -> StatementResponse:
-    try:
+    executor = StatementExecutor(
+        rt, caller, body.catalog, body.schema_, statement_id, keep_ok_answer=keep_ok
+    )
+
+    def execute() -> StatementResult:
         values: dict[str, object] = {}
         for parameter in body.parameters:
             if parameter.name in values:
                 raise InvalidParameter(f"parameter :{parameter.name} is given twice")
             values[parameter.name] = _value(parameter)
-        executor = StatementExecutor(
-            rt, caller, body.catalog, body.schema_, statement_id, keep_ok_answer=keep_ok
-        )
-        result = executor.execute(body.statement, values)
+        return executor.execute(body.statement, values)
+
+    answered = _answered(statement_id, body, execute)
+    assert answered is not None
+    return answered
+
+
+def _answered(
+    statement_id: str, body: ExecuteStatement, execute: Callable[[], StatementResult | None]
+) -> StatementResponse | None:
+    """The answer to the statement ``execute`` runs: SUCCEEDED with its result, FAILED
+    with the error it raised, or None if it returned None (it did not run)."""
+    try:
+        result = execute()
     except SqlSyntaxError as exc:
         return _failed(statement_id, "PARSE_SYNTAX_ERROR", exc.message)
     except ParameterError as exc:
@@ -305,6 +371,8 @@ def _run(
         return _failed(statement_id, exc.error_code, exc.message, exc.status_code, exc.audited())
     except StewardError as exc:
         return _failed(statement_id, exc.error_code, exc.message, exc.status_code)
+    if result is None:
+        return None
     return _succeeded(statement_id, result, body.row_limit)
 
 
