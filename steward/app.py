@@ -25,7 +25,7 @@ from catalog.access.grants import GrantService
 from catalog.access.replica_sync import ChangeLogFollower, PolicyListener
 from catalog.admission import StatementAdmission
 from catalog.audit.checkpointer import Checkpointer
-from catalog.audit.group_commit import GroupCommitter, run_payloads
+from catalog.audit.group_commit import GroupCommitter
 from catalog.audit.recorder import AuditRecorder
 from catalog.config import Settings, SettingsError
 from catalog.data.table_data import TableDataService
@@ -42,6 +42,7 @@ from catalog.row_access.functions import FunctionService
 from catalog.row_access.policies import PolicyService
 from catalog.row_access.table_access import RowAccessPolicies
 from catalog.runtime import Runtime
+from catalog.sql import statement_results
 from catalog.store.namespace_cache import NamespaceCache
 from catalog.tags.service import TagService
 from common.model_safety import LoadPolicy
@@ -110,7 +111,10 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
         grants=GrantService(db, authorizer, stores),
         audit=AuditRecorder(db, settings.audit_metadata_reads),
         audit_commits=GroupCommitter(
-            db, write_payloads=run_payloads, name="steward-request-audit", on_connection=True
+            db,
+            write_payloads=statement_results.write_kept_answers,
+            name="steward-request-audit",
+            on_connection=True,
         ),
         data=TableDataService(db, namespace, settings.max_rows_per_write),
         statements=StatementAdmission(settings.sql_max_statements_per_user),

@@ -6,10 +6,16 @@ way the answer read back is the one sent, to its caller only."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from catalog.records import now_ms
+from catalog.runtime import Runtime
+from catalog.sql import statement_results
+from catalog.sql.statement_results import KeptAnswer, write_kept_answers
 from tests.support import ServerHandle, unique
 
 SQL = "/api/2.0/sql/statements"
@@ -91,3 +97,60 @@ def test_a_grant_keeps_its_answer_in_the_transaction_of_the_grant(server: Server
             assert len(transactions(show)) == 1  # its answer commits with its read's event
     finally:
         engine.dispose()
+
+
+def test_statements_answered_at_once_each_keep_their_own_answer(server: ServerHandle) -> None:
+    """Concurrent statements share group commits, which keep a batch's answers in one
+    INSERT: each answer read back is still its own statement's, to its caller only."""
+    table = _tree(server)
+    schema = table.rsplit(".", 1)[0]
+    _, token = server.create_user()
+    other = server.client(token)
+    statements = [f"SHOW TABLES IN {schema}", f"DESCRIBE TABLE {table}", "SHOW CATALOGS"] * 8
+
+    def send(statement: str) -> tuple[str, dict[str, object]]:
+        body = _run(server.admin, statement).json()
+        return str(body.pop("statement_id")), body
+
+    with ThreadPoolExecutor(max_workers=len(statements)) as pool:
+        answers = list(pool.map(send, statements))
+    assert len({statement_id for statement_id, _ in answers}) == len(statements)
+    for statement_id, body in answers:
+        kept = server.admin.get(f"{SQL}/{statement_id}")
+        assert kept.status_code == 200, kept.text
+        assert kept.json() == {"statement_id": statement_id, **body}
+        assert other.get(f"{SQL}/{statement_id}").status_code == 404
+
+
+def test_a_batch_of_kept_answers_is_written_in_one_go(runtime: Runtime) -> None:
+    """``write_kept_answers``: every answer of a batch kept, a replaced one replaced, and
+    expired ones pruned, in one transaction."""
+    admin_id = runtime.identity.authenticate("dapi-admin").principal.id
+    now = now_ms()
+    old = KeptAnswer(
+        {
+            "statement_id": "old",
+            "principal_id": admin_id,
+            "created_at": now - 10_000,
+            "response": "{}",
+        }
+    )
+    first = KeptAnswer(
+        {"statement_id": "s1", "principal_id": admin_id, "created_at": now, "response": '"a"'}
+    )
+    with runtime.db.core_transaction() as connection:
+        write_kept_answers(connection, [old, first])
+    answers = [
+        KeptAnswer({**first.row, "response": '"b"'}, replace=True),
+        KeptAnswer(
+            {**first.row, "statement_id": "s2", "response": '"c"'}, prune_before=now - 5_000
+        ),
+        KeptAnswer({**first.row, "statement_id": "s3", "response": '"d"'}),
+    ]
+    with runtime.db.core_transaction() as connection:
+        write_kept_answers(connection, answers)
+    found = {
+        statement_id: statement_results.find(runtime.db, statement_id, admin_id, 3600)
+        for statement_id in ("old", "s1", "s2", "s3")
+    }
+    assert found == {"old": None, "s1": '"b"', "s2": '"c"', "s3": '"d"'}
