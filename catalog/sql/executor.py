@@ -86,9 +86,8 @@ def _strings(*names: str) -> list[tuple[str, str]]:
     return [(n, "string") for n in names]
 
 
-#: What each SHOW lists; all of them may be answered from the caches
-#: (:meth:`StatementExecutor.answer_from_caches`).
-SHOWN_FROM_CACHES = {
+#: What each SHOW lists.
+SHOWN = {
     K.SHOW_CATALOGS: SecurableType.CATALOG,
     K.SHOW_SCHEMAS: SecurableType.SCHEMA,
     K.SHOW_TABLES: SecurableType.TABLE,
@@ -103,6 +102,23 @@ SHORT_STATEMENT_CHARS = 512
 class _Container:
     securable_type: SecurableType
     full_name: str
+
+
+def _described(record: SecurableRecord) -> StatementResult:
+    """DESCRIBE of a catalog, schema or model."""
+    rows = [
+        [f"{record.securable_type.value.title()} Name", record.full_name],
+        ["Owner", record.owner],
+        ["Comment", record.comment],
+        ["Created By", record.created_by],
+    ]
+    return StatementResult(_strings("info_name", "info_value"), rows)
+
+
+def _table_columns(table: TableRecord) -> StatementResult:
+    """DESCRIBE TABLE: the columns."""
+    rows: list[list[Any]] = [[c.name, c.type_text, c.comment] for c in table.detail.columns]
+    return StatementResult(_strings("col_name", "data_type", "comment"), rows)
 
 
 def _shown(securable_type: SecurableType, names: list[str]) -> StatementResult:
@@ -158,21 +174,24 @@ class StatementExecutor:
     def answer_from_caches(self, sql: str) -> StatementResult | None:
         """The answer of a statement that needs nothing but this process's caches, or None
         (nothing done: run :meth:`execute`). In memory only, so the SQL route may call it
-        on the event loop: a ``SHOW`` of catalogs, schemas, tables, models or functions
-        whose text was parsed lately (its tree is kept: :mod:`policy.recent_trees`) and
-        whose container, grants and listing the namespace cache keeps. Refusals are
-        raised as :meth:`execute` raises them, with the same answer."""
+        on the event loop: a statement of :data:`FROM_CACHES` (a ``SHOW`` of catalogs,
+        schemas, tables, models or functions; a ``DESCRIBE`` of a catalog, schema, table
+        or model) whose text was parsed lately (its tree is kept:
+        :mod:`policy.recent_trees`) and whose objects the namespace cache keeps. Refusals
+        are raised as :meth:`execute` raises them, with the same answer."""
         if len(sql) > SHORT_STATEMENT_CHARS:
             return None  # not a SHOW: a kept tree of up to 4,096 characters is no quick copy
         node = d.kept_statement(sql)
-        if node is None or reading.statement_kind(node) not in SHOWN_FROM_CACHES:
+        if node is None:
             return None
-        if parameter_names(node):
-            return None  # binding is :meth:`execute`'s (and SHOW takes no parameters)
+        kind = reading.statement_kind(node)
+        answer = FROM_CACHES.get(kind)
+        if answer is None or parameter_names(node):
+            return None  # binding is :meth:`execute`'s (and these take no parameters)
         with self.rt.statements.admit(self.caller.name):
             check_text(sql, Budgets.of(self.rt.settings))
-            _name_audit_action(node, reading.statement_kind(node))
-            return self._show_objects_from_caches(node)
+            _name_audit_action(node, kind)
+            return answer(self, node)
 
     def _execute(self, sql: str, parameters: Mapping[str, object] | None) -> StatementResult:
         check_text(sql, Budgets.of(self.rt.settings))
@@ -834,7 +853,7 @@ class StatementExecutor:
 
     def _shown_container(self, node: exp.Expression) -> tuple[SecurableType, _Container | None]:
         """What a SHOW lists, and in which container (None: the metastore's catalogs)."""
-        securable_type = SHOWN_FROM_CACHES[reading.statement_kind(node)]
+        securable_type = SHOWN[reading.statement_kind(node)]
         if securable_type is SecurableType.CATALOG:
             return securable_type, None
         parent_type = securable_type.parent_type
@@ -850,23 +869,33 @@ class StatementExecutor:
         self._require(Privilege.BROWSE, securable_type, full_name)
         if securable_type is SecurableType.TABLE:
             return self._describe_table(full_name, extended=reading.is_extended(node))
-        record = self.rt.namespace.get(securable_type, full_name)
-        rows = [
-            [f"{securable_type.value.title()} Name", record.full_name],
-            ["Owner", record.owner],
-            ["Comment", record.comment],
-            ["Created By", record.created_by],
-        ]
-        return StatementResult(_strings("info_name", "info_value"), rows)
+        return _described(self.rt.namespace.get(securable_type, full_name))
+
+    def _describe_from_caches(self, node: exp.Expression) -> StatementResult | None:
+        """:meth:`_describe` from the namespace cache alone (not ``EXTENDED``, which reads
+        tags and policies), or None when the cache does not keep the object's chain."""
+        kind, _ = reading.securable_of(node)
+        if reading.securable_type(kind) is SecurableType.FUNCTION or reading.is_extended(node):
+            return None  # FUNCTION may name a model: :meth:`_target` reads the store
+        securable_type, full_name = self._target(node)
+        assert full_name is not None
+        chain = self.rt.authorizer.cached_chain(full_name, securable_type)
+        if chain is None:
+            return None
+        self.rt.authorizer.require_on_chain(self.caller, Privilege.BROWSE, chain)
+        if securable_type is not SecurableType.TABLE:
+            return _described(chain[-1])
+        table = self.rt.namespace.cached_table(full_name)
+        return None if table is None else _table_columns(table)
 
     def _describe_table(self, full_name: str, extended: bool = False) -> StatementResult:
         """The columns; EXTENDED adds, as Databricks lays it out, the table's details,
         properties, row filter, column masks and tags (docs/row-access.md)."""
         table = self.rt.namespace.get_table(full_name)
-        rows: list[list[Any]] = [[c.name, c.type_text, c.comment] for c in table.detail.columns]
+        described = _table_columns(table)
         if extended:
-            rows.extend(self._extended_table_rows(table))
-        return StatementResult(_strings("col_name", "data_type", "comment"), rows)
+            described.rows.extend(self._extended_table_rows(table))
+        return described
 
     def _extended_table_rows(self, table: TableRecord) -> list[list[Any]]:
         record, detail = table.securable, table.detail
@@ -1170,4 +1199,13 @@ HANDLERS: dict[K, Callable[[StatementExecutor, exp.Expression], StatementResult]
     K.CREATE_POLICY: StatementExecutor._create_policy,
     K.DROP_POLICY: StatementExecutor._drop_policy,
     K.SHOW_POLICIES: StatementExecutor._show_policies,
+}
+
+#: The statements :meth:`StatementExecutor.answer_from_caches` may answer, and how.
+FROM_CACHES: dict[K, Callable[[StatementExecutor, exp.Expression], StatementResult | None]] = {
+    **dict.fromkeys(SHOWN, StatementExecutor._show_objects_from_caches),
+    K.DESCRIBE_TABLE: StatementExecutor._describe_from_caches,
+    K.DESCRIBE_MODEL: StatementExecutor._describe_from_caches,
+    K.DESCRIBE_CATALOG: StatementExecutor._describe_from_caches,
+    K.DESCRIBE_SCHEMA: StatementExecutor._describe_from_caches,
 }
