@@ -180,7 +180,7 @@ class StatementExecutor:
         :mod:`policy.recent_trees`) and whose objects the namespace cache keeps. Refusals
         are raised as :meth:`execute` raises them, with the same answer."""
         if len(sql) > SHORT_STATEMENT_CHARS:
-            return None  # not a SHOW: a kept tree of up to 4,096 characters is no quick copy
+            return None  # no SHOW or DESCRIBE: a kept tree of 4,096 characters is no quick copy
         node = d.kept_statement(sql)
         if node is None:
             return None

@@ -238,9 +238,9 @@ async def execute_statement(
     (catalog/http/direct.py): the body parsed and validated as the router would, without
     the router's matching and solver.
 
-    A statement the caches answer (:meth:`StatementExecutor.answer_from_caches`: a SHOW
-    seen lately) is answered right here on the event loop, its answer kept with its audit
-    event by the group commit; any other runs on a worker thread."""
+    A statement the caches answer (:meth:`StatementExecutor.answer_from_caches`: a SHOW or
+    DESCRIBE seen lately) is answered right here on the event loop, its answer kept with
+    its audit event by the group commit; any other runs on a worker thread."""
     body.check_supported()
     statement_id = random_uuid()  # not a secret: a statement is found for its caller only
     scope = current_scope()
