@@ -8,7 +8,9 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
+import catalog.namespace as namespace_module
 from catalog.access.authorizer import Caller
 from catalog.records import PrincipalKind
 from catalog.runtime import Runtime
@@ -184,7 +186,7 @@ def test_an_answer_from_the_caches_follows_changes_at_once(runtime: Runtime) -> 
     assert kind == "error" and error == "Hidden"
 
 
-def test_only_short_listings_of_statements_seen_lately_are_answered(runtime: Runtime) -> None:
+def test_only_statements_seen_lately_are_answered(runtime: Runtime) -> None:
     world = World(runtime)
     fresh = f"SHOW TABLES IN {world.c}.s -- {unique('never parsed')}"
     assert executor(world, world.admin, {}).answer_from_caches(fresh) is None  # not parsed
@@ -192,20 +194,6 @@ def test_only_short_listings_of_statements_seen_lately_are_answered(runtime: Run
     kept_select = f"SELECT 1 AS {unique('x')}"
     executor(world, world.admin, {}).execute(kept_select)
     assert executor(world, world.admin, {}).answer_from_caches(kept_select) is None  # not a SHOW
-    schema = f"{world.c}.s"
-
-    def listed(max_names: int | None) -> list[str] | None:
-        return runtime.namespace.cached_full_names(
-            world.admin, SecurableType.TABLE, schema, max_names
-        )
-
-    for _ in range(10):  # until the caches keep the listing (see both_ways), then at once:
-        both_ways(world, world.admin, f"SHOW TABLES IN {schema}")
-        everything, three, two = listed(None), listed(3), listed(2)
-        if everything is not None and three is not None:
-            break
-    assert everything == three == [f"{schema}.a", f"{schema}.b", f"{schema}.seen"]
-    assert two is None  # longer than asked for
     assert set(FROM_CACHES) >= set(SHOWN)
     assert set(SHOWN.values()) == {
         SecurableType.CATALOG,
@@ -259,3 +247,31 @@ def audit_events(admin: httpx.Client, statement_ids: list[str]) -> list[dict[str
     latest = {"action": "listTables", "max_results": 1000}
     events = admin.get(AUDIT, params=latest).json()["events"]
     return [e for e in events if e["request_params"].get("statement_id") in wanted]
+
+
+def test_a_listing_on_the_event_loop_is_one_page_found_in_few_batches(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many tables a schema holds and however few of them the caller sees, the
+    event loop scans a bounded number of cached records; past that the statement runs on
+    a worker thread (pages of two and one batch here, instead of 250 and two)."""
+    world = World(runtime)
+    monkeypatch.setattr(namespace_module, "_NAMES_PAGE", 2)
+    monkeypatch.setattr(namespace_module, "_LOOP_SCAN_BATCHES", 1)
+    text = f"SHOW TABLES IN {world.c}.s"
+    c = world.c
+    # The user sees the third table of three: past the one batch of two it may scan.
+    ran, fast = both_ways(world, world.user(), text)
+    assert ran == ("result", (STRINGS, [[c, "s", "seen"]], False)) and fast[0] == "not answered"
+    # The admin sees all three: more than one page.
+    ran, fast = both_ways(world, world.admin, text)
+    assert len(ran[1][1]) == 3 and fast[0] == "not answered"
+    monkeypatch.setattr(namespace_module, "_LOOP_SCAN_BATCHES", 2)
+    ran, fast = both_ways(world, world.user(), text)
+    assert fast == ran == ("result", (STRINGS, [[c, "s", "seen"]], False))
+    monkeypatch.setattr(namespace_module, "_NAMES_PAGE", 3)
+    ran, fast = both_ways(world, world.admin, text)
+    assert fast == ran and len(ran[1][1]) == 3
+
+
+STRINGS = [("catalog", "string"), ("schema", "string"), ("tableName", "string")]
