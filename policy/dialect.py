@@ -1661,11 +1661,14 @@ def parse_statement(sql: str) -> exp.Expression:
     return tree
 
 
-def kept_statement(sql: str) -> exp.Expression | None:
+def kept_statement(
+    sql: str, wanted: Callable[[exp.Expression], bool] | None = None
+) -> exp.Expression | None:
     """:func:`parse_statement`'s tree for ``sql`` when the text was parsed lately (a copy
-    of the kept tree, the caller's own), else None — nothing is parsed: for a caller that
-    must not spend a parse's CPU where it runs (the event loop)."""
-    return _RECENT.copy_of(sql)
+    of the kept tree, the caller's own) and ``wanted`` (reading it only) accepts it, else
+    None — nothing is parsed: for a caller that must not spend a parse's CPU where it runs
+    (the event loop)."""
+    return _RECENT.copy_of(sql, wanted)
 
 
 #: Trees of the statement texts parsed lately, per process.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 from sqlglot import exp
 
@@ -43,13 +44,18 @@ class RecentTrees:
         self._chars = 0
         self._lock = threading.Lock()
 
-    def copy_of(self, sql: str) -> exp.Expression | None:
-        """A copy of the tree kept for ``sql`` (None: not kept)."""
+    def copy_of(
+        self, sql: str, wanted: Callable[[exp.Expression], bool] | None = None
+    ) -> exp.Expression | None:
+        """A copy of the tree kept for ``sql`` (None: not kept), or None without a copy
+        when ``wanted`` (which must only read the tree) says no."""
         with self._lock:
             tree = self._trees.get(sql)
             if tree is None:
                 return None
             self._trees.move_to_end(sql)
+        if wanted is not None and not wanted(tree):
+            return None
         return tree.copy()
 
     def keep(self, sql: str, tree: exp.Expression) -> None:

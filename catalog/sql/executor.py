@@ -181,13 +181,11 @@ class StatementExecutor:
         are raised as :meth:`execute` raises them, with the same answer."""
         if len(sql) > SHORT_STATEMENT_CHARS:
             return None  # no SHOW or DESCRIBE: a kept tree of 4,096 characters is no quick copy
-        node = d.kept_statement(sql)
-        if node is None:
-            return None
-        kind = reading.statement_kind(node)
-        answer = FROM_CACHES.get(kind)
-        if answer is None or parameter_names(node):
+        node = d.kept_statement(sql, lambda tree: reading.statement_kind(tree) in FROM_CACHES)
+        if node is None or parameter_names(node):
             return None  # binding is :meth:`execute`'s (and these take no parameters)
+        kind = reading.statement_kind(node)
+        answer = FROM_CACHES[kind]
         with self.rt.statements.admit(self.caller.name):
             check_text(sql, Budgets.of(self.rt.settings))
             _name_audit_action(node, kind)

@@ -63,3 +63,19 @@ def test_the_bounds_hold_and_the_least_recently_used_goes_first() -> None:
     long_text = "SHOW TABLES IN c." + "s" * 40
     kept.keep(long_text, parse_statement(long_text))
     assert kept.copy_of(long_text) is None  # longer than a kept text may be
+
+
+def test_a_kept_tree_is_copied_only_when_wanted() -> None:
+    kept = RecentTrees()
+    text = STATEMENTS[1]
+    assert kept.copy_of(text, lambda tree: True) is None  # not kept yet
+    kept.keep(text, parse_statement(text))
+    seen: list[exp.Expression] = []
+
+    def refuse(tree: exp.Expression) -> bool:
+        seen.append(tree)
+        return False
+
+    assert kept.copy_of(text, refuse) is None
+    copy = kept.copy_of(text, lambda tree: isinstance(tree, type(seen[0])))
+    assert copy == seen[0] and copy is not seen[0]  # the kept tree is shown, a copy handed out
