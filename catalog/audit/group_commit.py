@@ -66,13 +66,6 @@ PayloadWriter = Callable[[Session, Sequence[Any]], None]
 ConnectionPayloadWriter = Callable[[Connection, Sequence[Any]], None]
 
 
-def run_payloads(target: Session | Connection, payloads: Sequence[Callable[[Any], None]]) -> None:
-    """The payload writer of a committer whose payloads are writes to run as given (each
-    a function of the batch's session or connection)."""
-    for payload in payloads:
-        payload(target)
-
-
 Done = Callable[[ChainedEvent | None, BaseException | None], None]
 
 

@@ -39,7 +39,8 @@ HANDLED = "audit_handled"
 _HANDLED = HANDLED
 
 
-def _never_alone() -> bool:
+def never_alone() -> bool:
+    """An ``alone`` test for a request that must never commit on the event loop."""
     return False
 
 
@@ -71,7 +72,7 @@ class AuditScope:
     #: Whether the request is alone in its process right now (no other between its start
     #: and its event): then it may commit its event on the event loop itself
     #: (:meth:`catalog.audit.group_commit.GroupCommitter.commit_on_loop`).
-    alone: Callable[[], bool] = _never_alone
+    alone: Callable[[], bool] = never_alone
 
     def event(self, status_code: int, error_message: str | None = None) -> AuditEvent:
         return AuditEvent(

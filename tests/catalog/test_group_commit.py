@@ -16,12 +16,19 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from catalog.audit.events import AuditEvent
-from catalog.audit.group_commit import GroupCommitter, run_payloads
+from catalog.audit.group_commit import GroupCommitter
 from catalog.audit.verify import verify
 from catalog.http.app import build_app
 from catalog.persistence import schema as t
 from catalog.runtime import Runtime
 from steward.app import REGISTRY_ROUTERS
+
+
+def run_payloads(target: Session | Connection, payloads: Sequence[Callable[[Any], None]]) -> None:
+    """A payload writer whose payloads are writes to run as given (each a function of the
+    batch's session or connection)."""
+    for payload in payloads:
+        payload(target)
 
 
 def event(request_id: str) -> AuditEvent:

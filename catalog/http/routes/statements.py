@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from catalog.access.authorizer import Caller, Hidden
 from catalog.audit.events import AuditEvent
-from catalog.audit.recorder import AuditScope, current_scope
+from catalog.audit.recorder import AuditScope, current_scope, never_alone
 from catalog.http.client_dialect import Dialect, DialectDep
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.direct import DIRECT
@@ -257,7 +257,7 @@ async def execute_statement(
         event = _closing_event(rt, scope)
         await statement_results.keep_on_loop(
             rt.audit_commits,
-            scope.alone if scope is not None else _not_alone,
+            scope.alone if scope is not None else never_alone,
             statement_id,
             caller.principal.id,
             answer,
@@ -269,10 +269,6 @@ async def execute_statement(
     if dialect is Dialect.DATABRICKS:
         answer = _json(render(response, dialect))
     return Response(answer, media_type="application/json")
-
-
-def _not_alone() -> bool:
-    return False
 
 
 def _closing_event(rt: Runtime, scope: AuditScope | None) -> AuditEvent | None:
