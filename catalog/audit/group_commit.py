@@ -23,6 +23,11 @@ on the event loop (:meth:`GroupCommitter.commit`). Each waiting request is woken
 when its own event is durable; the requests of one batch waiting on an event loop are
 woken with a single wake-up of that loop.
 
+An item may carry data versions it assumed instead of reading them
+(:mod:`catalog.data.assumed_versions`): the transaction checks them before writing, and
+an item whose versions no longer hold is left out of it, its waiter told
+:class:`~catalog.data.assumed_versions.StaleAssumption`.
+
 An item may also be a payload alone, with no event (a request whose event an earlier
 transaction of its own already wrote, or one whose event is switched off): it commits with
 the batch all the same.
@@ -54,6 +59,7 @@ from sqlalchemy.orm import Session
 from catalog.audit import log as chain
 from catalog.audit.events import AuditEvent, ChainedEvent
 from catalog.audit.recorder import HANDLED, emit
+from catalog.data.assumed_versions import AssumedVersions, StaleAssumption, stale
 from catalog.logs import get_logger
 from catalog.persistence.engine import Database
 
@@ -77,6 +83,13 @@ class _Pending:
     #: The event loop ``done`` must run on (requests waiting in :meth:`GroupCommitter.commit`);
     #: None: ``done`` may run on the writing thread.
     loop: asyncio.AbstractEventLoop | None = None
+    #: Data versions the item's answer assumed, checked when it commits.
+    assumed: AssumedVersions | None = None
+
+
+#: Per item of a written batch: its chained event, None (no event), or why nothing of it
+#: was written.
+Written = ChainedEvent | StaleAssumption | None
 
 
 class GroupCommitter:
@@ -119,17 +132,25 @@ class GroupCommitter:
         payload: Any,
         done: Done,
         loop: asyncio.AbstractEventLoop | None = None,
+        assumed: AssumedVersions | None = None,
     ) -> None:
         with self._cond:
             if self._stopping:
                 raise RuntimeError("the audit group commit is stopped")
-            self._queue.append(_Pending(event, payload, done, loop))
+            self._queue.append(_Pending(event, payload, done, loop, assumed))
             if not self._writing:
                 self._cond.notify_all()  # the writer thread; a writer at work looks again
 
-    async def commit(self, event: AuditEvent | None, payload: Any = None) -> ChainedEvent | None:
+    async def commit(
+        self,
+        event: AuditEvent | None,
+        payload: Any = None,
+        assumed: AssumedVersions | None = None,
+    ) -> ChainedEvent | None:
         """Queue ``event`` (and ``payload``) and return once both are durable; ``event``
-        may be None when only ``payload`` is to be written."""
+        may be None when only ``payload`` is to be written. Raises
+        :class:`~catalog.data.assumed_versions.StaleAssumption`, having written nothing,
+        when a version in ``assumed`` no longer holds."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[ChainedEvent | None] = loop.create_future()
 
@@ -141,7 +162,7 @@ class GroupCommitter:
             else:
                 future.set_result(chained)
 
-        self.submit(event, payload, settle, loop)
+        self.submit(event, payload, settle, loop, assumed)
         return await future
 
     def commit_blocking(self, event: AuditEvent | None, payload: Any = None) -> ChainedEvent | None:
@@ -166,7 +187,12 @@ class GroupCommitter:
             raise outcome[1]
         return outcome[0]
 
-    def commit_if_idle(self, event: AuditEvent, payload: Any = None) -> ChainedEvent | None:
+    def commit_if_idle(
+        self,
+        event: AuditEvent,
+        payload: Any = None,
+        assumed: AssumedVersions | None = None,
+    ) -> ChainedEvent | None:
         """Write ``event`` (and ``payload``) right here and return it, if no commit is
         queued or in progress; None: nothing was written, wait with :meth:`commit`.
 
@@ -177,7 +203,8 @@ class GroupCommitter:
         with self._cond:
             if self._stopping or self._writing or self._queue:
                 return None
-            self._queue.append(_Pending(event, payload, lambda *done: outcome.extend(done)))
+            item = _Pending(event, payload, lambda *done: outcome.extend(done), assumed=assumed)
+            self._queue.append(item)
             batch = self._take()
         self._write_taken(batch)
         self.written_in_place += 1
@@ -187,7 +214,11 @@ class GroupCommitter:
         return chained
 
     async def commit_on_loop(
-        self, event: AuditEvent, alone: Callable[[], bool], payload: Any = None
+        self,
+        event: AuditEvent,
+        alone: Callable[[], bool],
+        payload: Any = None,
+        assumed: AssumedVersions | None = None,
     ) -> ChainedEvent | None:
         """:meth:`commit` for a request on an event loop that writes its own commit there
         when it is ``alone()`` (no other request of the process between its start and its
@@ -201,10 +232,10 @@ class GroupCommitter:
         if alone():
             await asyncio.sleep(0)
             if alone():
-                chained = self.commit_if_idle(event, payload)
+                chained = self.commit_if_idle(event, payload, assumed)
                 if chained is not None:
                     return chained
-        return await self.commit(event, payload)
+        return await self.commit(event, payload, assumed)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the writer."""
@@ -288,48 +319,82 @@ class GroupCommitter:
         )
         _notify([(item, None, first_error)])
 
-    def _transaction(
-        self, batch: list[_Pending], *, with_payloads: bool
-    ) -> list[ChainedEvent | None]:
-        """Each item's chained event (None for an item with no event), in batch order."""
-        events = [item.event for item in batch if item.event is not None]
-        payloads = [item.payload for item in batch if item.payload is not None]
-        if with_payloads and payloads and self.write_payloads is not None:
-            if self.on_connection:
-                with self.db.core_transaction() as connection:
-                    cast(ConnectionPayloadWriter, self.write_payloads)(connection, payloads)
-                    chained = chain.append_many(connection, events) if events else []
-            else:
-                with self.db.transaction() as session:
-                    session.info[HANDLED] = True
-                    cast(PayloadWriter, self.write_payloads)(session, payloads)
-                    chained = chain.append_many(session, events) if events else []
-        elif events:
-            chained = self._events_only(events)
-        else:
-            chained = []
-        written = iter(chained)
-        return [next(written) if item.event is not None else None for item in batch]
+    def _transaction(self, batch: list[_Pending], *, with_payloads: bool) -> list[Written]:
+        """Write ``batch`` in one transaction: what each item got, in batch order."""
+        payloads = (
+            with_payloads
+            and self.write_payloads is not None
+            and any(item.payload is not None for item in batch)
+        )
+        if payloads and self.on_connection:
+            with self.db.core_transaction() as connection:
+                return self._write_in(connection, connection, batch, payloads=True)
+        if payloads:
+            with self.db.transaction() as session:
+                session.info[HANDLED] = True
+                return self._write_in(session, session.connection(), batch, payloads=True)
+        if all(item.event is None for item in batch):
+            return [None] * len(batch)
+        return self._events_only(batch)
 
-    def _events_only(self, events: list[AuditEvent]) -> list[ChainedEvent]:
-        """A batch of events and nothing else: no session needed. A lone event on
-        PostgreSQL is one statement (:func:`catalog.audit.log.append_alone`) unless the
-        lanes it tried were all taken."""
-        if len(events) == 1 and self.db.backend == "postgresql":
+    def _events_only(self, batch: list[_Pending]) -> list[Written]:
+        """The events of ``batch`` and nothing else: no session needed. A lone event on
+        PostgreSQL is one statement (:func:`catalog.audit.log.append_alone`, its assumed
+        versions checked in it) unless the lanes it tried were all taken — or a version
+        it assumed no longer holds, which the transaction below then tells apart."""
+        with_event = [item for item in batch if item.event is not None]
+        if len(with_event) == 1 and self.db.backend == "postgresql":
+            item = with_event[0]
+            assert item.event is not None
             with self.db.single_statement() as connection:
-                alone = chain.append_alone(connection, events[0])
+                alone = chain.append_alone(connection, item.event, item.assumed)
             if alone is not None:
-                return [alone]
+                return [alone if candidate is item else None for candidate in batch]
         with self.db.core_transaction() as connection:
-            return chain.append_many(connection, events)
+            return self._write_in(connection, connection, batch, payloads=False)
 
-    def _finish(self, batch: list[_Pending], chained: list[ChainedEvent | None]) -> None:
+    def _write_in(
+        self,
+        target: Session | Connection,
+        connection: Connection,
+        batch: list[_Pending],
+        *,
+        payloads: bool,
+    ) -> list[Written]:
+        """Write the items of ``batch`` whose assumed versions hold (all, when none
+        assumed any) in ``target``'s transaction (``connection`` is its connection)."""
+        if any(item.assumed for item in batch):
+            stale_items = stale(connection, [item.assumed for item in batch])
+        else:
+            stale_items = [False] * len(batch)
+        kept = [item for item, is_stale in zip(batch, stale_items, strict=True) if not is_stale]
+        if payloads:
+            written = [item.payload for item in kept if item.payload is not None]
+            if written and self.on_connection:
+                cast(ConnectionPayloadWriter, self.write_payloads)(connection, written)
+            elif written:
+                cast(PayloadWriter, self.write_payloads)(cast(Session, target), written)
+        events = [item.event for item in kept if item.event is not None]
+        chained = iter(chain.append_many(target, events) if events else [])
+        return [
+            StaleAssumption("a data version it assumed has changed")
+            if is_stale
+            else (next(chained) if item.event is not None else None)
+            for item, is_stale in zip(batch, stale_items, strict=True)
+        ]
+
+    def _finish(self, batch: list[_Pending], written: list[Written]) -> None:
         self.batches += 1
-        self.events += sum(1 for event in chained if event is not None)
-        for event in chained:
-            if event is not None:
-                emit(event)
-        _notify([(item, event, None) for item, event in zip(batch, chained, strict=True)])
+        outcomes: list[tuple[_Pending, ChainedEvent | None, BaseException | None]] = []
+        for item, outcome in zip(batch, written, strict=True):
+            if isinstance(outcome, StaleAssumption):
+                outcomes.append((item, None, outcome))
+                continue
+            if outcome is not None:
+                self.events += 1
+                emit(outcome)
+            outcomes.append((item, outcome, None))
+        _notify(outcomes)
 
 
 def _notify(outcomes: list[tuple[_Pending, ChainedEvent | None, BaseException | None]]) -> None:

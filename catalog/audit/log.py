@@ -29,7 +29,18 @@ from functools import partial
 from typing import NamedTuple
 
 import orjson
-from sqlalchemy import Text, bindparam, cast, func, insert, literal_column, select, text, update
+from sqlalchemy import (
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -40,6 +51,8 @@ from catalog.audit.events import (
     canonical_around_chain,
     now,
 )
+from catalog.data.assumed_versions import AssumedVersions
+from catalog.data.assumed_versions import condition as versions_hold
 from catalog.persistence import schema as t
 from catalog.persistence.driver import DriverStatement
 
@@ -92,9 +105,12 @@ def append_many(session: Session | Connection, events: Sequence[AuditEvent]) -> 
     return chained
 
 
-def append_alone(connection: Connection, event: AuditEvent) -> ChainedEvent | None:
+def append_alone(
+    connection: Connection, event: AuditEvent, assumed: AssumedVersions | None = None
+) -> ChainedEvent | None:
     """PostgreSQL: chain ``event`` onto a free lane and insert it in one statement — or
-    None, having written nothing, when none of four lanes tried is free.
+    None, having written nothing, when none of four lanes tried is free or a data version
+    in ``assumed`` is no longer its table's (:mod:`catalog.data.assumed_versions`).
 
     On a connection of :meth:`~catalog.persistence.engine.Database.single_statement` the
     statement is its own transaction, durable when it returns: a request committing its
@@ -120,7 +136,9 @@ def append_alone(connection: Connection, event: AuditEvent) -> ChainedEvent | No
         after_seq=after_seq,
         **{f"lane{i}": (start + i) % LANES for i in range(4)},
     )
-    row = _CHAIN_ALONE.first(connection, params)
+    if assumed:
+        params.update(assumed.params())
+    row = _chain_alone(len(assumed) if assumed else 0).first(connection, params)
     if row is None:
         return None
     lane, seq, prev_hash, hashed = row
@@ -158,11 +176,16 @@ _INSERT_AND_MOVE = DriverStatement(
 _LANE_COLUMNS = (_LANES.c.lane, _LANES.c.seq, _LANES.c.head)
 
 
-def _chain_alone() -> DriverStatement:
-    """The statement of :func:`append_alone` (PostgreSQL; data-modifying CTEs)."""
+def _chain_alone(assumed: int) -> DriverStatement:
+    """The statement of :func:`append_alone` (PostgreSQL; data-modifying CTEs), taking a
+    lane only while ``assumed`` data versions all hold: built once per count."""
+    found = _CHAIN_ALONE.get(assumed)
+    if found is not None:
+        return found
+    lanes = _LANES.c.lane.in_([bindparam(f"lane{i}") for i in range(4)])
     free = (
         select(*_LANE_COLUMNS)
-        .where(_LANES.c.lane.in_([bindparam(f"lane{i}") for i in range(4)]))
+        .where(lanes if not assumed else and_(lanes, versions_hold(assumed)))
         .limit(1)
         .with_for_update(skip_locked=True)
         .cte("free")
@@ -198,14 +221,16 @@ def _chain_alone() -> DriverStatement:
         .values(seq=inserted.c.seq, head=inserted.c.hash)
         .cte("moved")
     )
-    return DriverStatement(
+    found = _CHAIN_ALONE[assumed] = DriverStatement(
         select(inserted.c.lane, inserted.c.seq, inserted.c.prev_hash, inserted.c.hash).add_cte(
             moved
         )
     )
+    return found
 
 
-_CHAIN_ALONE = _chain_alone()
+#: :func:`_chain_alone`'s statements by how many data versions they check.
+_CHAIN_ALONE: dict[int, DriverStatement] = {}
 _LANE_ZERO = DriverStatement(select(*_LANE_COLUMNS).where(_LANES.c.lane == 0))
 
 

@@ -47,6 +47,14 @@ class RowCache:
                 self._tables[table_id] = held
             return held[1] if held[0] == version else None
 
+    def held(self, table_id: str) -> tuple[int, dict[Key, Row]] | None:
+        """The version the cache holds of ``table_id`` and its rows, unread from the
+        database: for a reader that lets its commit confirm the version
+        (:mod:`catalog.data.assumed_versions`). The rows of one version are never mixed
+        with another's: a newer version gets a new mapping."""
+        with self._lock:
+            return self._tables.get(table_id)
+
     def store(self, table_id: str, version: int, found: dict[Key, Row]) -> None:
         """Keep rows read at ``version``, if the cache still holds that version."""
         if not found:

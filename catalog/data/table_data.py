@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from catalog.audit.recorder import detached
+from catalog.data.assumed_versions import AssumedVersions
 from catalog.data.physical import (
     bump_data_version,
     column_name,
@@ -386,6 +387,7 @@ class TableDataService:
         layout: TableLayout,
         key_columns: Sequence[Sequence[Any]],
         access: RowAccess | None = None,
+        assumed: AssumedVersions | None = None,
     ) -> list[tuple[Any, ...] | None]:
         """For each key, given by column (one sequence per lookup column, in key order),
         the latest stored row as a tuple of the table's columns in position order, or None.
@@ -396,6 +398,10 @@ class TableDataService:
         :meth:`lookup_in`, which name the first bad key. Rows come from the row cache
         while the table's data version is unchanged (:mod:`catalog.data.row_cache`); a
         table with a row filter or masks for the reader (``access``) is read every time.
+
+        With ``assumed``, when the row cache holds every key's row the version it holds
+        them at is taken as the table's without reading it, and recorded in ``assumed``
+        for the caller's commit to confirm (:mod:`catalog.data.assumed_versions`).
         """
         if all(
             _plain_keys(column, values)
@@ -411,6 +417,13 @@ class TableDataService:
         if access is not None:
             return self._latest_rows(layout, keys, access)
         table_id = layout.record.securable.id
+        if assumed is not None:
+            held = self.row_cache.held(table_id)
+            if held is not None:
+                version, rows = held
+                found = [rows.get(k) for k in keys]
+                if None not in found and assumed.assume(table_id, version):
+                    return found
         with self.db.statement_read() as connection:
             version = data_version(connection, table_id)
             cached = self.row_cache.rows(table_id, version)

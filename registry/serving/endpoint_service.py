@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from catalog.access.authorizer import Caller
 from catalog.access.replica_sync import securable_added_op
 from catalog.audit.group_commit import GroupCommitter
+from catalog.data.assumed_versions import AssumedVersions
 from catalog.data.physical import create_storage
 from catalog.data.table_data import TableDataService, TableLayout
 from catalog.lineage import (
@@ -333,13 +334,19 @@ class ServingService:
         endpoint = self.endpoints.fresh(name.lower())
         return endpoint is not None and self.invoker.warm(endpoint.row.config)
 
-    def invoke(self, endpoint: Endpoint, request: inputs.Request) -> Outcome:
+    def invoke(
+        self,
+        endpoint: Endpoint,
+        request: inputs.Request,
+        assumed: AssumedVersions | None = None,
+    ) -> Outcome:
+        """``assumed``: see :meth:`registry.serving.invocation.Invoker.invoke`."""
         # Features are read as the config's author, whose SELECT was checked (a row filter
         # or mask of a feature table applies to them as to a query of theirs).
         author = endpoint.row.updated_by or endpoint.record.owner
         authority = SessionContext.of(author, self.authorizer.feed.engine.groups(author))
         return self.invoker.invoke(
-            endpoint.row.config, endpoint.row.checked_tables, request, authority
+            endpoint.row.config, endpoint.row.checked_tables, request, authority, assumed
         )
 
     def inference_row(

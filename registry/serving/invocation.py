@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from catalog.data.assumed_versions import AssumedVersions
 from catalog.data.table_data import TableDataService, TableLayout
 from catalog.names import normalize_full_name
 from catalog.row_access.table_access import RowAccessPolicies
@@ -94,9 +95,12 @@ class Invoker:
         checked_tables: frozenset[str],
         request: inputs.Request,
         authority: SessionContext,
+        assumed: AssumedVersions | None = None,
     ) -> Outcome:
         """``authority``: whom the endpoint reads features as (its config's author), whose
-        row filters and column masks apply to the features looked up."""
+        row filters and column masks apply to the features looked up. ``assumed``: feature
+        tables' data versions may be taken from the row cache unread and recorded there,
+        for the invocation's commit to confirm (catalog/data/assumed_versions.py)."""
         entity = pick(config)
         resolved = self.models.resolve(entity)
         predictor = self.models.predictor(resolved)
@@ -105,7 +109,7 @@ class Invoker:
                 columns = inputs.named(request, resolved.columns)
                 if resolved.feature_lookups:
                     columns = self._with_features(
-                        columns, request.row_count, resolved, checked_tables, authority
+                        columns, request.row_count, resolved, checked_tables, authority, assumed
                     )
                 output = predictor.predict(columns)
             elif resolved.tensor is not None:
@@ -128,6 +132,7 @@ class Invoker:
         resolved: ResolvedVersion,
         checked_tables: frozenset[str],
         authority: SessionContext,
+        assumed: AssumedVersions | None,
     ) -> dict[str, Sequence[Any]]:
         merged = dict(columns)  # looked-up columns replace the request's, never change them
         for spec in resolved.feature_lookups:
@@ -138,7 +143,7 @@ class Invoker:
                     f"features up in TABLE '{table}', and SELECT on it was not checked for "
                     "this endpoint: update the endpoint's config (as someone with SELECT on it)"
                 )
-            self._lookup(merged, count, spec, table, authority)
+            self._lookup(merged, count, spec, table, authority, assumed)
         return merged
 
     def _lookup(
@@ -148,6 +153,7 @@ class Invoker:
         spec: FeatureLookupSpec,
         table: str,
         authority: SessionContext,
+        assumed: AssumedVersions | None,
     ) -> None:
         layout = self.layouts.get(table, lambda: self.data.layout(table))
         key_columns = layout.lookup_columns
@@ -181,7 +187,7 @@ class Invoker:
         # the namespace cache, which drops at once when any of them changes.
         current = self.data.namespace.cached_table(table) or self.data.namespace.get_table(table)
         access = self.row_access.for_caller(current, authority)
-        found = self.data.latest_by_key(layout, keys, access)
+        found = self.data.latest_by_key(layout, keys, access, assumed)
         if None in found:
             self._unknown_key(found, keys, wanted, spec, table)
         for feature, output, values in zip(features, outputs, given, strict=True):

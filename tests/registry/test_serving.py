@@ -348,7 +348,10 @@ def test_lookups_merge_column_by_column_row_by_row(world: World) -> None:
 def test_served_features_follow_every_write_at_once(world: World) -> None:
     """Serving keeps the feature rows it read while the table's data version holds
     (catalog/data/row_cache.py): every kind of write raises it, so the very next
-    invocation sees the write — rows API, SQL MERGE (update and delete), SQL INSERT."""
+    invocation sees the write — rows API, SQL MERGE (update and delete), SQL INSERT.
+    A warm invocation assumes the version its cached rows are at and its commit checks it
+    (catalog/data/assumed_versions.py): the first after each write finds it changed and
+    is scored again — still one audit event per answer."""
     name = feature_world(world)
     admin = world.server.admin
 
@@ -356,6 +359,10 @@ def test_served_features_follow_every_write_at_once(world: World) -> None:
         answer = world.consumer_http.post(
             invocations(name), json={"dataframe_records": [{"id": 1, "b": 0.0}]}
         )
+        events = admin.get(
+            f"{STEWARD}/audit", params={"request_id": answer.headers["x-request-id"]}
+        ).json()["events"]
+        assert [e["response"]["status_code"] for e in events] == [answer.status_code], events
         return answer.json()["predictions"][0] if answer.status_code == 200 else answer
 
     for _ in range(3):  # read once, then from the cache

@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from catalog.audit.recorder import AuditScope, detached
+from catalog.data.assumed_versions import AssumedVersions, StaleAssumption
 from catalog.http.deps import CallerDep, caller_of, read_body_first
 from catalog.http.direct import DIRECT
 from catalog.http.guards import AUTHENTICATED, guard
@@ -309,14 +310,15 @@ async def invoke(name: str, request: Request) -> HttpResponse:
     route pays for no dependency it can spare.
     When the endpoint, its versions, models and feature layouts are all cached
     (:meth:`ServingService.warm`), the request is scored right here on the event loop,
-    reading only its feature tables' data versions and any rows not kept at them
-    (catalog/data/row_cache.py), and waits for the group commit
-    without holding a thread: no hand-off to a worker thread and back, the largest fixed
-    cost of a small request on this stack. An invocation alone in flight writes its own
-    commit there (:meth:`GroupCommitter.commit_on_loop`): it has nobody to share one with,
-    and the writer thread would cost it two more hand-offs. Anything colder (a model to
-    load, a version or config to read again) is done on a worker thread, which then also
-    waits for the commit.
+    from the feature rows the row cache holds (catalog/data/row_cache.py) at versions its
+    commit confirms (catalog/data/assumed_versions.py: when one has changed, nothing is
+    written and it is scored again, reading the versions and rows), and waits for the
+    group commit without holding a thread: no hand-off to a worker thread and back, the
+    largest fixed cost of a small request on this stack. An invocation alone in flight
+    writes its own commit there (:meth:`GroupCommitter.commit_on_loop`): it has nobody to
+    share one with, and the writer thread would cost it two more hand-offs. Anything
+    colder (a model to load, a version or config to read again) is done on a worker
+    thread, which reads every version and then also waits for the commit.
     """
     started = time.perf_counter()
     body = await request.body()
@@ -326,12 +328,24 @@ async def invoke(name: str, request: Request) -> HttpResponse:
     serving.in_flight += 1
     try:
         if serving.warm(name):
-            answer = _answer(serving, name, body, state, requester, started)
             audit: AuditScope | None = getattr(state, "audit", None)
+            # Only a commit can confirm what was assumed: without an event, read.
+            assumed = AssumedVersions() if audit is not None else None
+            answer = _answer(serving, name, body, state, requester, started, assumed)
             if audit is not None:
-                event = audit.event(answer.status, answer.error)
                 # Alone, it commits its event itself; otherwise it joins a group commit.
-                await serving.log.commit_on_loop(event, serving.alone, answer.row)
+                try:
+                    await serving.log.commit_on_loop(
+                        audit.event(answer.status, answer.error),
+                        serving.alone,
+                        answer.row,
+                        assumed or None,
+                    )
+                except StaleAssumption:  # rows were written since they were cached
+                    answer = _answer(serving, name, body, state, requester, started)
+                    await serving.log.commit_on_loop(
+                        audit.event(answer.status, answer.error), serving.alone, answer.row
+                    )
                 audit.written = True
         else:
             answer = await run_in_threadpool(_serve, serving, name, body, state, requester, started)
@@ -370,10 +384,17 @@ def _serve(
 
 
 def _answer(
-    serving: ServingService, name: str, body: bytes, state: Any, requester: str, started: float
+    serving: ServingService,
+    name: str,
+    body: bytes,
+    state: Any,
+    requester: str,
+    started: float,
+    assumed: AssumedVersions | None = None,
 ) -> _Answer:
-    """The response to an invocation, and what its audit event and inference row say."""
-    outcome, endpoint, error, parsed = _score(serving, name, body)
+    """The response to an invocation, and what its audit event and inference row say
+    (``assumed``: see :meth:`registry.serving.invocation.Invoker.invoke`)."""
+    outcome, endpoint, error, parsed = _score(serving, name, body, assumed)
     request_id = getattr(state, "request_id", "")
     headers: dict[str, str] = {}
     if error is None:
@@ -418,7 +439,7 @@ def _answer(
 
 
 def _score(
-    serving: ServingService, name: str, body: bytes
+    serving: ServingService, name: str, body: bytes, assumed: AssumedVersions | None
 ) -> tuple[Outcome | None, Endpoint | None, StewardError | None, inputs.Request | None]:
     """Everything but the audit, on a worker thread; a refusal is returned, not raised."""
     endpoint = parsed = None
@@ -426,6 +447,6 @@ def _score(
         try:
             endpoint = serving.endpoint(name)
             parsed = inputs.parse(body)
-            return serving.invoke(endpoint, parsed), endpoint, None, parsed
+            return serving.invoke(endpoint, parsed, assumed), endpoint, None, parsed
         except StewardError as exc:
             return None, endpoint, exc, parsed
