@@ -24,6 +24,7 @@ from catalog.data.physical import (
     create_storage,
     drop_storage,
     has_storage,
+    storage_exists,
 )
 from catalog.names import SYSTEM_CATALOG, normalize_part, split_full_name
 from catalog.pagination import decode_token, encode_token, page_size
@@ -161,9 +162,11 @@ class NamespaceService:
             record = self._record(new, parent_id, caller.name, record_id)
             store.insert(record)
             if table is not None:
+                # A managed table's rows get their physical table on first use
+                # (TableDataService.layout): a create leaves the database's schema alone,
+                # which cost it more than everything else it writes (a CREATE TABLE is
+                # most of a create's time on PostgreSQL).
                 store.insert_table_detail(record.id, table)
-                # The rows' physical table commits with the table or not at all.
-                create_storage(session.connection(), record.id, table)
             if extra is not None:
                 extra(session, record)
             ops = [securable_added_op(record.id, parent_id or METASTORE_NODE.key)]
@@ -578,7 +581,8 @@ class NamespaceService:
                 added.append(replace(column, position=start + offset))
             store.add_columns(record.id, added)
             detail.columns = [*detail.columns, *added]
-            if has_storage(detail):
+            # No physical table yet (never used): it will be made with these columns.
+            if has_storage(detail) and storage_exists(session.connection(), record.id):
                 add_storage_columns(session.connection(), record.id, added)
                 bump_data_version(session, record.id)
         return detail

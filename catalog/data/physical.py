@@ -137,6 +137,19 @@ def create_storage(connection: Connection, table_id: str, detail: TableDetailRec
     connection.exec_driver_sql(sql.replace(_STAND_IN, quote(physical_name(table_id)), 1))
 
 
+def storage_exists(connection: Connection, table_id: str) -> bool:
+    """Whether the table's rows have their physical table yet, as ``connection`` sees it
+    (a managed table gets one on first use: :meth:`TableDataService.layout
+    <catalog.data.table_data.TableDataService.layout>`)."""
+    return sa.inspect(connection).has_table(physical_name(table_id))
+
+
+def ensure_storage(connection: Connection, table_id: str, detail: TableDetailRecord) -> None:
+    """:func:`create_storage` unless the physical table exists already."""
+    if has_storage(detail) and not storage_exists(connection, table_id):
+        create_storage(connection, table_id, detail)
+
+
 def drop_storage(connection: Connection, table_ids: Iterable[str]) -> None:
     """Drop the physical tables of ``table_ids`` that have one (any may have none)."""
     existing = set(sa.inspect(connection).get_table_names())

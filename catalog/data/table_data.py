@@ -31,20 +31,21 @@ from catalog.data.assumed_versions import AssumedVersions
 from catalog.data.physical import (
     bump_data_version,
     column_name,
-    create_storage,
+    ensure_storage,
     has_storage,
     lock_against_writers,
     physical_table,
     row_identity_condition,
+    storage_exists,
     upsert_insert,
 )
 from catalog.data.row_cache import RowCache
 from catalog.names import SYSTEM_CATALOG
 from catalog.persistence.driver import DriverStatement
 from catalog.persistence.engine import Database
-from catalog.persistence.schema import TableDataVersion
-from catalog.records import ColumnRecord, TableRecord
-from common.errors import InvalidParameter, PayloadTooLarge, PermissionDenied
+from catalog.persistence.schema import Securable, TableDataVersion
+from catalog.records import ColumnRecord, SecurableRecord, TableRecord
+from common.errors import InvalidParameter, NotFound, PayloadTooLarge, PermissionDenied
 from common.values import INT_RANGES, check_rows, columns_by_name
 
 if TYPE_CHECKING:  # built on the SQL compiler, which reads tables through this module
@@ -150,7 +151,9 @@ class TableDataService:
         return layout
 
     def _ensure_storage(self, layout: TableLayout) -> None:
-        """Tables created before rows were stored have no physical table yet: make it once."""
+        """A managed table gets its rows' physical table on first use, not when it is
+        created (catalog/namespace.py): made here once, by whichever request, process or
+        replica uses it first."""
         table_id = layout.record.securable.id
         if table_id in self._ready:
             return
@@ -158,18 +161,28 @@ class TableDataService:
             if table_id in self._ready:
                 return
             with self.db.read() as session:
-                exists = sa.inspect(session.connection()).has_table(layout.table.name)
+                exists = storage_exists(session.connection(), table_id)
             if not exists:
                 # Housekeeping, not the request's change: the request's event is written by
                 # the transaction that makes its change.
                 with detached(), self.db.transaction() as session:
-                    if not sa.inspect(session.connection()).has_table(layout.table.name):
-                        create_storage(
-                            session.connection(),
-                            layout.record.securable.id,
-                            layout.record.detail,
-                        )
+                    self._make_storage(session, layout.record.securable)
             self._ready.add(table_id)
+
+    def _make_storage(self, session: Session, securable: SecurableRecord) -> None:
+        """Create the physical table of ``securable`` in ``session``'s transaction, from
+        its columns as they are now. The securable's row is locked first (on PostgreSQL;
+        SQLite's one writer is held already), so that another process making it, or adding
+        columns (ALTER TABLE updates that row), goes before or after this, never between
+        the check and the create; a table dropped meanwhile is not there any more."""
+        held = session.execute(
+            sa.select(Securable.id).where(Securable.id == securable.id).with_for_update()
+        ).first()
+        if held is None:
+            raise NotFound(f"TABLE '{securable.full_name}' does not exist")
+        store = self.namespace.stores.namespace(session)
+        detail = store.get_table_details([securable.id])[securable.id]
+        ensure_storage(session.connection(), securable.id, detail)
 
     # -- writes -----------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from sqlglot import exp
 
+from catalog.data.physical import ensure_storage
 from catalog.data.table_data import layout_of
 from catalog.records import ColumnRecord, SecurableRecord, TableRecord
 from catalog.runtime import Runtime
@@ -60,6 +61,8 @@ class TableFromQuery:
         lineage edges, written with the new table."""
 
         def write_rows(session: Session, record: SecurableRecord) -> None:
+            # A new table has no physical table yet (a replaced one has its new one).
+            ensure_storage(session.connection(), record.id, self.detail)
             layout = layout_of(TableRecord(record, self.detail))
             target = Target(GovernedSource(self.full_name, layout))
             columns = self.detail.columns

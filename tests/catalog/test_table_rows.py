@@ -385,11 +385,20 @@ def _physical_tables(server: ServerHandle) -> set[str]:
 
 
 def test_drop_table_and_cascade_drop_the_rows(world: Fixture) -> None:
+    """A table's rows get their physical table on first use (a read will do), not when the
+    table is created; dropping the table, or its catalog, drops it — or nothing, when
+    the table was never used."""
     ids = {}
     for table in (world.features, world.typed, world.plain):
         info = world.admin.get(f"{UC}/tables/{table}").json()
         ids[table] = physical_name(info["table_id"])
-    assert set(ids.values()) <= _physical_tables(world.server)
+    unused = f"{world.catalog}.fs.never_used"
+    sql(world.admin, f"CREATE TABLE {unused} (id INT)")
+    unused_id = physical_name(world.admin.get(f"{UC}/tables/{unused}").json()["table_id"])
+    for table in ids:
+        sql(world.admin, f"SELECT * FROM {table}")
+    existing = _physical_tables(world.server)
+    assert set(ids.values()) <= existing and unused_id not in existing
     world.write(world.typed, [{"id": 1}])
     sql(world.admin, f"DROP TABLE {world.typed}")
     assert ids[world.typed] not in _physical_tables(world.server)
@@ -400,4 +409,4 @@ def test_drop_table_and_cascade_drop_the_rows(world: Fixture) -> None:
     assert world.lookup(world.typed, [{"id": 1}]).json()["rows"] == [None]
     sql(world.admin, f"DROP CATALOG {world.catalog} CASCADE")
     left = _physical_tables(world.server)
-    assert not set(ids.values()) & left
+    assert not set(ids.values()) & left and unused_id not in left
