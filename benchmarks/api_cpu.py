@@ -52,7 +52,7 @@ TABLES = 120
 
 def _child(routes: list[str], requests: int, reps: int) -> None:
     """Run in a fresh process whose ``PYTHONPATH`` is the tree to measure; prints one JSON
-    line: route → CPU ms per request of each repetition."""
+    line: ``cpu`` and ``loop``, each route → CPU ms per request of each repetition."""
     directory = tempfile.mkdtemp(prefix="steward-api-cpu-")
     admin = "dapi" + uuid.uuid4().hex + uuid.uuid4().hex
     os.environ.update(
@@ -69,7 +69,9 @@ def _child(routes: list[str], requests: int, reps: int) -> None:
 
 async def _measure(
     app: Any, admin: str, routes: list[str], requests: int, reps: int
-) -> dict[str, list[float]]:
+) -> dict[str, dict[str, list[float]]]:
+    """Per route, the process's CPU ms per request of each repetition (``cpu``) and the
+    event loop's own (``loop``: this thread's; the rest is worker and writer threads)."""
     async with app.router.lifespan_context(app) as lifespan_state:
         state = dict(lifespan_state or {})
 
@@ -179,23 +181,29 @@ async def _measure(
             "create-table": create_table,
         }
         figures: dict[str, list[float]] = {route: [] for route in routes}
+        on_loop: dict[str, list[float]] = {route: [] for route in routes}
         for route in routes:  # warm: caches filled, code paths taken once
             for i in range(20):
                 await runs[route](i)
         for _ in range(reps):
             for route in routes:
-                started = time.process_time()
+                started, loop_started = time.process_time(), time.thread_time()
                 for i in range(requests):
                     await runs[route](i)
                 figures[route].append((time.process_time() - started) / requests * 1000)
-        return figures
+                on_loop[route].append((time.thread_time() - loop_started) / requests * 1000)
+        return {"cpu": figures, "loop": on_loop}
 
 
 # -- the parent: trees in turn ---------------------------------------------------------------
 
 
-def _run_tree(tree: Path, routes: list[str], requests: int, reps: int) -> dict[str, float]:
-    """The least CPU ms per request of each route over one child's repetitions."""
+def _run_tree(
+    tree: Path, routes: list[str], requests: int, reps: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The least CPU ms per request of each route over one child's repetitions, and the
+    event loop's share of it in that repetition (empty for a tree whose copy of this file
+    predates it)."""
     result = subprocess.run(
         [
             sys.executable,
@@ -217,8 +225,15 @@ def _run_tree(tree: Path, routes: list[str], requests: int, reps: int) -> dict[s
     )
     if result.returncode != 0:
         raise RuntimeError(f"{tree}: exit {result.returncode}\n{result.stderr[-3000:]}")
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
-    return {route: min(values) for route, values in figures.items()}
+    reported = json.loads(result.stdout.strip().splitlines()[-1])
+    figures, loop = (reported["cpu"], reported["loop"]) if "cpu" in reported else (reported, {})
+    least = {route: min(values) for route, values in figures.items()}
+    shares = {
+        route: loop[route][values.index(least[route])] / least[route]
+        for route, values in figures.items()
+        if route in loop and least[route] > 0
+    }
+    return least, shares
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -250,17 +265,20 @@ def main(argv: list[str] | None = None) -> None:
     if args.baseline_tree is not None:
         trees = {"baseline": args.baseline_tree.resolve(), **trees}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+    shares: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
     for round_ in range(args.rounds):
         order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
         for name in order:
-            figures = _run_tree(trees[name], routes, args.requests, args.reps)
+            figures, loop_shares = _run_tree(trees[name], routes, args.requests, args.reps)
             runs[name].append(figures)
+            shares[name].append(loop_shares)
             shown = ", ".join(f"{r} {v:.3f}" for r, v in figures.items())
             print(f"[{time.strftime('%H:%M:%S')}] round {round_ + 1} {name}: {shown}", flush=True)
     print()
     header = ["route", *(f"{name} CPU ms/req" for name in trees)]
     if len(trees) == 2:
         header.append("this / baseline")
+    header.append("this tree: on the event loop")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for route in routes:
@@ -268,10 +286,14 @@ def main(argv: list[str] | None = None) -> None:
         cells = [route, *(f"{m:.3f}" for m in medians)]
         if len(trees) == 2:
             cells.append(f"{medians[1] / medians[0]:.2f}")
+        loop = [run[route] for run in shares["this tree"] if route in run]
+        cells.append(f"{statistics.median(loop):.0%}" if loop else "")
         print("| " + " | ".join(cells) + " |")
     print(
         f"\nmedian over {args.rounds} round(s) of the least of {args.reps} repetitions of "
-        f"{args.requests} requests; SQLite; one process, one event loop, no socket"
+        f"{args.requests} requests; SQLite; one process, one event loop, no socket; "
+        "on the event loop: the share of that CPU spent by the loop's own thread (the rest "
+        "by worker threads and the group commit's writer)"
     )
 
 
