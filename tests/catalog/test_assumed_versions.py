@@ -9,51 +9,20 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
-from contextlib import suppress
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
-from catalog.access.authorizer import Caller
 from catalog.audit import log as chain
 from catalog.audit.events import ChainedEvent
 from catalog.audit.group_commit import GroupCommitter
 from catalog.audit.verify import verify
 from catalog.data.assumed_versions import AssumedVersions, StaleAssumption, stale
 from catalog.data.physical import bump_data_version
-from catalog.namespace import NewSecurable
-from catalog.records import ColumnRecord
 from catalog.runtime import Runtime
-from catalog.tables import build_table_detail
-from common.errors import AlreadyExists
-from policy.securables import SecurableType
+from tests.catalog.in_process import keyed_table
 from tests.catalog.test_group_commit import event, stored
-
-
-def admin(rt: Runtime) -> Caller:
-    return rt.identity.authenticate("dapi-admin")
-
-
-def keyed_table(rt: Runtime, name: str) -> str:
-    """``m.s.<name>`` keyed by ``id`` with a feature ``a``; its full name."""
-    caller = admin(rt)
-    for kind, parent in ((SecurableType.CATALOG, "m"), (SecurableType.SCHEMA, "m.s")):
-        with suppress(AlreadyExists):
-            rt.namespace.create(caller, NewSecurable(kind, parent))
-    detail = build_table_detail(
-        table_type="MANAGED",
-        data_source_format="DELTA",
-        columns=[
-            ColumnRecord("id", "bigint", "LONG", 0, nullable=False),
-            ColumnRecord("a", "double", "DOUBLE", 1),
-        ],
-        storage_location=None,
-        primary_key_columns=["id"],
-    )
-    full_name = f"m.s.{name}"
-    rt.namespace.create(caller, NewSecurable(SecurableType.TABLE, full_name), table=detail)
-    return full_name
 
 
 def table_id(rt: Runtime, full_name: str) -> str:

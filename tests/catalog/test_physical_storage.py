@@ -7,21 +7,19 @@ process comes first, with the columns the table has then."""
 from __future__ import annotations
 
 import threading
-from contextlib import suppress
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from catalog.access.authorizer import Caller
 from catalog.data.physical import create_storage, physical_name, physical_table, storage_exists
 from catalog.data.table_data import TableDataService, layout_of
-from catalog.namespace import NewSecurable
 from catalog.records import ColumnRecord, TableDetailRecord, new_id
 from catalog.runtime import Runtime
 from catalog.tables import build_table_detail
-from common.errors import AlreadyExists, NotFound
+from common.errors import NotFound
 from policy.securables import SecurableType
+from tests.catalog.in_process import admin, keyed_table
 
 
 def _detail(
@@ -82,22 +80,6 @@ def test_each_table_of_a_shape_is_what_sqlalchemy_would_create(runtime: Runtime)
 # -- made on first use ----------------------------------------------------------------------
 
 
-def _admin(rt: Runtime) -> Caller:
-    return rt.identity.authenticate("dapi-admin")
-
-
-def _new_table(rt: Runtime, name: str) -> str:
-    """``m.s.<name>`` (id BIGINT key, a DOUBLE), created as the admin; its full name."""
-    caller = _admin(rt)
-    for kind, parent in ((SecurableType.CATALOG, "m"), (SecurableType.SCHEMA, "m.s")):
-        with suppress(AlreadyExists):
-            rt.namespace.create(caller, NewSecurable(kind, parent))
-    full_name = f"m.s.{name}"
-    detail = _detail([("id", "LONG"), ("a", "DOUBLE")], ["id"])
-    rt.namespace.create(caller, NewSecurable(SecurableType.TABLE, full_name), table=detail)
-    return full_name
-
-
 def _exists(rt: Runtime, full_name: str) -> bool:
     table_id = rt.namespace.get_table(full_name).securable.id
     with rt.db.read() as session:
@@ -109,10 +91,10 @@ def test_a_table_gets_its_physical_table_on_first_use_with_its_columns_then(
 ) -> None:
     """A create leaves the database's schema alone; columns added before the first use are
     in the physical table it gets; its rows are written and read as any table's."""
-    full_name = _new_table(runtime, "late")
+    full_name = keyed_table(runtime, "late")
     assert not _exists(runtime, full_name)
     runtime.namespace.add_columns(
-        _admin(runtime), full_name, [ColumnRecord("b", "string", "STRING", 0)]
+        admin(runtime), full_name, [ColumnRecord("b", "string", "STRING", 0)]
     )
     assert not _exists(runtime, full_name)
     runtime.data.write(full_name, [{"id": 1, "a": 0.5, "b": "x"}])
@@ -120,7 +102,7 @@ def test_a_table_gets_its_physical_table_on_first_use_with_its_columns_then(
     layout = runtime.data.layout(full_name)
     assert runtime.data.latest_by_key(layout, [[1]]) == [(1, 0.5, "x")]
     # Columns added after it has one go into it as before.
-    runtime.namespace.add_columns(_admin(runtime), full_name, [ColumnRecord("c", "int", "INT", 0)])
+    runtime.namespace.add_columns(admin(runtime), full_name, [ColumnRecord("c", "int", "INT", 0)])
     runtime.data.write(full_name, [{"id": 2, "a": 1.5, "b": "y", "c": 3}])
     fresh = TableDataService(runtime.db, runtime.namespace).layout(full_name)
     assert runtime.data.latest_by_key(fresh, [[2]]) == [(2, 1.5, "y", 3)]
@@ -131,7 +113,7 @@ def test_processes_using_a_new_table_at_once_make_its_physical_table_once(
 ) -> None:
     """Each service stands for a process (its own memory of tables made): all use a new
     table at the same moment; one makes the physical table, none fails."""
-    full_name = _new_table(runtime, "raced")
+    full_name = keyed_table(runtime, "raced")
     services = [TableDataService(runtime.db, runtime.namespace) for _ in range(6)]
     start = threading.Barrier(len(services))
     failures: list[BaseException] = []
@@ -153,7 +135,7 @@ def test_processes_using_a_new_table_at_once_make_its_physical_table_once(
 
 
 def test_a_table_dropped_before_its_first_use_gets_no_physical_table(runtime: Runtime) -> None:
-    full_name = _new_table(runtime, "gone")
+    full_name = keyed_table(runtime, "gone")
     record = runtime.namespace.get_table(full_name)
     runtime.namespace.delete(SecurableType.TABLE, full_name)
     with pytest.raises(NotFound, match="does not exist"):
