@@ -7,6 +7,9 @@ write of a table's rows raises its data version in the writing transaction
 a reader that reads the version first and finds it unchanged may use the rows it read
 before: one indexed read of one number instead of the rows, and no staleness — a request
 that starts after a write commits sees the write, on this replica or any other.
+A reader whose answer is confirmed by a commit before it is given (a warm serving
+invocation, whose audit event must be durable first) need not read even that number: it
+takes the version held here and lets its commit check it (:mod:`catalog.data.assumed_versions`).
 
 The cache only moves forward: rows read under an older version than the one it holds
 (a request that began before a write and finished after another reader saw it) are
