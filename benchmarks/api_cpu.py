@@ -14,6 +14,11 @@ drift touches both alike.
     git worktree add --detach benchmarks/.work/tree-9154b36 9154b36
     .venv/bin/python -m benchmarks.api_cpu --baseline-tree benchmarks/.work/tree-9154b36
 
+It also says how much of that CPU the event loop's own thread spent (``time.thread_time``),
+the rest being worker threads and the group commit's writer: a sampling profiler's
+per-thread shares are no guide here, since py-spy's default mode counts a thread waiting
+for the GIL as running.
+
 What it leaves out, by design: HTTP parsing and the socket (uvicorn's, the same for every
 tree), and the waits of a real server (its fsyncs are in, as CPU they are not: the
 durability is the same, the figure is CPU). Each tree runs this file with its own
