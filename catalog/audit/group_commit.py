@@ -328,11 +328,11 @@ class GroupCommitter:
         )
         if payloads and self.on_connection:
             with self.db.core_transaction() as connection:
-                return self._write_in(connection, connection, batch, payloads=True)
+                return self._write_in(connection, batch, payloads=True)
         if payloads:
             with self.db.transaction() as session:
                 session.info[HANDLED] = True
-                return self._write_in(session, session.connection(), batch, payloads=True)
+                return self._write_in(session, batch, payloads=True)
         if all(item.event is None for item in batch):
             return [None] * len(batch)
         return self._events_only(batch)
@@ -351,18 +351,18 @@ class GroupCommitter:
             if alone is not None:
                 return [alone if candidate is item else None for candidate in batch]
         with self.db.core_transaction() as connection:
-            return self._write_in(connection, connection, batch, payloads=False)
+            return self._write_in(connection, batch, payloads=False)
 
     def _write_in(
         self,
         target: Session | Connection,
-        connection: Connection,
         batch: list[_Pending],
         *,
         payloads: bool,
     ) -> list[Written]:
         """Write the items of ``batch`` whose assumed versions hold (all, when none
-        assumed any) in ``target``'s transaction (``connection`` is its connection)."""
+        assumed any) in ``target``'s transaction."""
+        connection = target.connection() if isinstance(target, Session) else target
         if any(item.assumed for item in batch):
             stale_items = stale(connection, [item.assumed for item in batch])
         else:

@@ -45,9 +45,6 @@ class AssumedVersions:
         held = self.versions.setdefault(table_id, version)
         return held == version
 
-    def __bool__(self) -> bool:
-        return bool(self.versions)
-
     def __len__(self) -> int:
         return len(self.versions)
 
@@ -91,7 +88,7 @@ def stale(connection: Connection, assumptions: Sequence[AssumedVersions | None])
         rows = _READ_VERSIONS.all(connection, {f"t{i}": t for i, t in enumerate(padded)})
         current.update((table_id, int(version)) for table_id, version in rows)
     return [
-        bool(a) and any(current.get(t, 0) != v for t, v in a.versions.items())  # type: ignore[union-attr]
+        a is not None and any(current.get(t, 0) != v for t, v in a.versions.items())
         for a in assumptions
     ]
 
