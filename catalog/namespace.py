@@ -151,22 +151,22 @@ class NamespaceService:
             raise PermissionDenied("the system catalog is read-only")
         with self.db.transaction() as session:
             store = self.stores.namespace(session)
-            parent_id = None
-            if len(parts) > 1:
+            record = self._record(new, None, caller.name, record_id)
+            # A managed table's rows get their physical table on first use
+            # (TableDataService.layout): a create leaves the database's schema alone, which
+            # cost it more than everything else it writes (a CREATE TABLE is most of a
+            # create's time on PostgreSQL).
+            if len(parts) == 1:  # a catalog
+                store.insert(record)
+            else:
                 parent_type = new.securable_type.parent_type
                 assert parent_type is not None
-                parent = store.get(parent_type, ".".join(parts[:-1]))
-                if parent is None:
-                    raise NotFound(f"{parent_type.value} '{'.'.join(parts[:-1])}' does not exist")
-                parent_id = parent.id
-            record = self._record(new, parent_id, caller.name, record_id)
-            store.insert(record)
-            if table is not None:
-                # A managed table's rows get their physical table on first use
-                # (TableDataService.layout): a create leaves the database's schema alone,
-                # which cost it more than everything else it writes (a CREATE TABLE is
-                # most of a create's time on PostgreSQL).
-                store.insert_table_detail(record.id, table)
+                parent_name = ".".join(parts[:-1])
+                written = store.insert_child(record, parent_type, parent_name, table)
+                if written is None:
+                    raise NotFound(f"{parent_type.value} '{parent_name}' does not exist")
+                record = written
+            parent_id = record.parent_id
             if extra is not None:
                 extra(session, record)
             ops = [securable_added_op(record.id, parent_id or METASTORE_NODE.key)]

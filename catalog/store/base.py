@@ -65,6 +65,19 @@ class NamespaceStore(ABC):
         """Insert; raises :class:`common.errors.AlreadyExists` if the name is taken."""
 
     @abstractmethod
+    def insert_child(
+        self,
+        record: SecurableRecord,
+        parent_type: SecurableType,
+        parent_name: str,
+        detail: TableDetailRecord | None = None,
+    ) -> SecurableRecord | None:
+        """Insert ``record`` (and a table's ``detail``) under the parent of ``parent_type``
+        named ``parent_name``, found in this transaction: the record as written, its
+        ``parent_id`` the parent's; None when there is no such parent. Raises
+        :class:`common.errors.AlreadyExists` if the name is taken."""
+
+    @abstractmethod
     def list_children(
         self,
         parent_id: str | None,

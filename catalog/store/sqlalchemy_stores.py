@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, func, insert, select, update
@@ -27,6 +28,7 @@ from catalog.store.base import (
     IdentityStore,
     NamespaceStore,
 )
+from catalog.store.create_statement import MAX_COLUMNS, create_parameters, create_statement
 from common.errors import AlreadyExists
 from policy.securables import SecurableType
 
@@ -234,6 +236,46 @@ class SqlNamespaceStore(NamespaceStore):
             raise AlreadyExists(f"'{record.full_name}' already exists") from exc
         self._added(record)
 
+    def insert_child(
+        self,
+        record: SecurableRecord,
+        parent_type: SecurableType,
+        parent_name: str,
+        detail: TableDetailRecord | None = None,
+    ) -> SecurableRecord | None:
+        self.session.flush()  # pending ORM rows first: the driver's statements run at once
+        connection = self.session.connection()
+        columns = detail.columns if detail is not None else []
+        if connection.dialect.name != "postgresql" or len(columns) > MAX_COLUMNS:
+            parent = self.get(parent_type, parent_name)
+            if parent is None:
+                return None
+            record = replace(record, parent_id=parent.id)
+            self.insert(record)
+            if detail is not None:
+                self.insert_table_detail(record.id, detail)
+            return record
+        params = create_parameters(
+            parent_name,
+            parent_type.value,
+            _securable_row(record),
+            _detail_row(record.id, detail) if detail is not None else None,
+            [_column_values(record.id, c) for c in columns],
+        )
+        try:
+            rows = create_statement(detail is not None, len(columns)).all(connection, params)
+        except connection.dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+            if exc.diag.table_name != t.Securable.__tablename__:
+                raise
+            if exc.sqlstate == _FOREIGN_KEY_VIOLATION:
+                return None  # the parent was dropped by a transaction that committed since
+            raise AlreadyExists(f"'{record.full_name}' already exists") from exc
+        if not rows:
+            return None
+        record = replace(record, parent_id=rows[0][0])
+        self._added(record)
+        return record
+
     def list_children(
         self,
         parent_id: str | None,
@@ -329,22 +371,7 @@ class SqlNamespaceStore(NamespaceStore):
         # Pending ORM rows first: the driver's statements run at once, in call order.
         self.session.flush()
         connection = self.session.connection()
-        _INSERT_DETAIL.executemany(
-            connection,
-            [
-                {
-                    "securable_id": securable_id,
-                    "table_type": detail.table_type,
-                    "data_source_format": detail.data_source_format,
-                    "view_definition": detail.view_definition,
-                    "primary_key_name": detail.primary_key_name,
-                    "primary_key_columns": detail.primary_key_columns,
-                    "timeseries_column": detail.timeseries_column,
-                    "row_filter_function": _function_of(detail.row_filter),
-                    "row_filter_columns": _columns_of(detail.row_filter),
-                }
-            ],
-        )
+        _INSERT_DETAIL.executemany(connection, [_detail_row(securable_id, detail)])
         if detail.columns:
             _INSERT_COLUMNS.executemany(
                 connection, [_column_values(securable_id, c) for c in detail.columns]
@@ -503,6 +530,24 @@ def _securable_row(record: SecurableRecord) -> dict[str, Any]:
         "storage_location": record.storage_location,
         "updated_at": record.updated_at,
         "updated_by": record.updated_by,
+    }
+
+
+#: PostgreSQL's SQLSTATE for a foreign key without its row.
+_FOREIGN_KEY_VIOLATION = "23503"
+
+
+def _detail_row(securable_id: str, detail: TableDetailRecord) -> dict[str, Any]:
+    return {
+        "securable_id": securable_id,
+        "table_type": detail.table_type,
+        "data_source_format": detail.data_source_format,
+        "view_definition": detail.view_definition,
+        "primary_key_name": detail.primary_key_name,
+        "primary_key_columns": detail.primary_key_columns,
+        "timeseries_column": detail.timeseries_column,
+        "row_filter_function": _function_of(detail.row_filter),
+        "row_filter_columns": _columns_of(detail.row_filter),
     }
 
 
