@@ -196,24 +196,76 @@ class GrantService:
         """Apply grant/revoke changes atomically; unknown principals and inapplicable
         privileges are errors and change nothing. Returns the assignments afterwards
         (what the permissions API answers), or nothing when ``report`` is false."""
-        ops: list[Op] = []
+        changes = list(changes)
         with self.db.transaction() as session:
-            key, _ = self._target(session, securable_type, full_name)
-            for change in changes:
-                who = self._principal(session, change.principal)
-                for name in change.add:
-                    privilege = self._privilege(name, securable_type)
-                    if casbin_rules.add_grant(session, who, key, privilege.value):
-                        ops.append(grant_op(who, key, privilege.value))
-                for name in change.remove:
-                    privilege = self._privilege(name, securable_type)
-                    # REVOKE ALL PRIVILEGES removes everything held directly on the object.
-                    only = None if privilege is Privilege.ALL_PRIVILEGES else privilege.value
-                    gone = casbin_rules.remove_grants(session, who, key, only)
-                    ops.extend(revoke_op(who, key, p) for p in gone)
+            ops = self._one_in_one_statement(session, securable_type, full_name, changes)
+            if ops is None:
+                ops = self._apply(session, securable_type, full_name, changes)
             session.flush()
             self.authorizer.feed.publish(session, ops)
         return self.assignments(securable_type, full_name) if report else []
+
+    def _one_in_one_statement(
+        self,
+        session: Session,
+        securable_type: SecurableType,
+        full_name: str | None,
+        changes: Sequence[PrivilegeChange],
+    ) -> list[Op] | None:
+        """The everyday change — one privilege granted to or revoked from one principal
+        on an object — as one statement that also finds the object and the principal
+        (:func:`casbin_rules.add_grant_on_named`): its ops, or None when it wrote nothing
+        (no such object or principal, a grant already there or not there, an invalid
+        privilege, anything else) and :meth:`_apply` must find out what to say."""
+        if securable_type is SecurableType.METASTORE or full_name is None or len(changes) != 1:
+            return None
+        change = changes[0]
+        if len(change.add) + len(change.remove) != 1:
+            return None
+        try:
+            principal = normalize_principal_name(change.principal, "principal")
+            privilege = self._privilege([*change.add, *change.remove][0], securable_type)
+        except InvalidParameter:
+            return None  # said by _apply, after a missing object (its order)
+        if principal == ACCOUNT_USERS or privilege is Privilege.ALL_PRIVILEGES:
+            return None
+        named = (
+            session,
+            principal,
+            ".".join(split_full_name(full_name, securable_type)),
+            securable_type.value,
+            privilege.value,
+        )
+        if change.add:
+            key = casbin_rules.add_grant_on_named(*named)
+            return [grant_op(principal, key, privilege.value)] if key is not None else None
+        key = casbin_rules.remove_grant_on_named(*named)
+        return [revoke_op(principal, key, privilege.value)] if key is not None else None
+
+    def _apply(
+        self,
+        session: Session,
+        securable_type: SecurableType,
+        full_name: str | None,
+        changes: Sequence[PrivilegeChange],
+    ) -> list[Op]:
+        """Every change, reading the object's chain and each principal first: a missing
+        level, principal or an invalid privilege is an error that ends the transaction."""
+        ops: list[Op] = []
+        key, _ = self._target(session, securable_type, full_name)
+        for change in changes:
+            who = self._principal(session, change.principal)
+            for name in change.add:
+                privilege = self._privilege(name, securable_type)
+                if casbin_rules.add_grant(session, who, key, privilege.value):
+                    ops.append(grant_op(who, key, privilege.value))
+            for name in change.remove:
+                privilege = self._privilege(name, securable_type)
+                # REVOKE ALL PRIVILEGES removes everything held directly on the object.
+                only = None if privilege is Privilege.ALL_PRIVILEGES else privilege.value
+                gone = casbin_rules.remove_grants(session, who, key, only)
+                ops.extend(revoke_op(who, key, p) for p in gone)
+        return ops
 
     @staticmethod
     def _principal(session: Session, name: str) -> str:
