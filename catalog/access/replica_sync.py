@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import orjson
@@ -39,7 +40,13 @@ from sqlalchemy.orm import Session
 from catalog.access.change_beacon import ChangeBeacon
 from catalog.logs import get_logger
 from catalog.persistence.driver import DriverStatement
-from catalog.persistence.engine import Database, write_last
+from catalog.persistence.engine import (
+    Database,
+    Notification,
+    carried_notification,
+    offer_notification,
+    write_last,
+)
 from catalog.persistence.schema import PolicyChange
 from policy.enforcer import PolicyEngine
 
@@ -207,23 +214,36 @@ class PolicyFeed:
         if published is None:
             published = session.info[PUBLISHED_INFO] = []
             write_last(session, self._write_published)
+            if self.notifies:
+                offer_notification(session, partial(self._notification, published))
         published.extend(ops)
+
+    def _notification(self, ops: Sequence[Op]) -> Notification:
+        """PostgreSQL: the NOTIFY of ``ops`` (a reload when they do not fit one)."""
+        payload = orjson.dumps({"origin": self.origin, "ops": ops}).decode()
+        if len(payload.encode()) > MAX_PAYLOAD:
+            payload = orjson.dumps({"origin": self.origin, "reload": True}).decode()
+        return CHANNEL, payload
 
     def _write_published(self, session: Session) -> None:
         ops = session.info[PUBLISHED_INFO]
-        payload = orjson.dumps({"origin": self.origin, "ops": ops}).decode()
         connection = session.connection()
-        if not self.notifies:  # SQLite: the log the server's workers follow
-            row = {"payload": payload, "created_at": int(time.time() * 1000)}
-            cursor = _APPEND_CHANGE.execute(connection, row)
-            try:  # its number in the log: see ChangeLogFollower.apply_own
-                session.info[PUBLISHED_SEQ] = int(cursor.lastrowid)
-            finally:
-                cursor.close()
+        if self.notifies:
+            notification = self._notification(ops)
+            # Sent already by the transaction's closing statement, unless something was
+            # published after that statement was built (then this one says it all).
+            if carried_notification(session) != notification:
+                channel, payload = notification
+                _NOTIFY.execute(connection, {"channel": channel, "payload": payload}).close()
             return
-        if len(payload.encode()) > MAX_PAYLOAD:
-            payload = orjson.dumps({"origin": self.origin, "reload": True}).decode()
-        _NOTIFY.execute(connection, {"channel": CHANNEL, "payload": payload}).close()
+        # SQLite: the log the server's workers follow.
+        payload = orjson.dumps({"origin": self.origin, "ops": ops}).decode()
+        row = {"payload": payload, "created_at": int(time.time() * 1000)}
+        cursor = _APPEND_CHANGE.execute(connection, row)
+        try:  # its number in the log: see ChangeLogFollower.apply_own
+            session.info[PUBLISHED_SEQ] = int(cursor.lastrowid)
+        finally:
+            cursor.close()
 
     def applied(self, ops: Sequence[Op], seq: int | None = None) -> None:
         """Run after commit (:meth:`attach`): this process sees its own change at once.

@@ -39,6 +39,7 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -55,6 +56,7 @@ from catalog.data.assumed_versions import AssumedVersions
 from catalog.data.assumed_versions import condition as versions_hold
 from catalog.persistence import schema as t
 from catalog.persistence.driver import DriverStatement
+from catalog.persistence.engine import Notification, notification_carried, notification_to_carry
 
 #: Lanes created by migration c0003.
 LANES = 16
@@ -83,8 +85,13 @@ def append_many(session: Session | Connection, events: Sequence[AuditEvent]) -> 
     # ORM's per-statement bookkeeping (an append runs on every request).
     connection = session.connection() if isinstance(session, Session) else session
     if len(events) == 1 and connection.dialect.name == "postgresql":
-        alone = append_alone(connection, events[0])
+        # The change's NOTIFY goes with the event (offer_notification): it is the last
+        # statement of the transaction but the NOTIFY itself.
+        notification = notification_to_carry(session) if isinstance(session, Session) else None
+        alone = append_alone(connection, events[0], notification=notification)
         if alone is not None:
+            if notification is not None:
+                notification_carried(session, notification)  # type: ignore[arg-type]
             return [alone]
     lane, seq, head = _take_lane(connection)
     chained: list[ChainedEvent] = []
@@ -106,7 +113,10 @@ def append_many(session: Session | Connection, events: Sequence[AuditEvent]) -> 
 
 
 def append_alone(
-    connection: Connection, event: AuditEvent, assumed: AssumedVersions | None = None
+    connection: Connection,
+    event: AuditEvent,
+    assumed: AssumedVersions | None = None,
+    notification: Notification | None = None,
 ) -> ChainedEvent | None:
     """PostgreSQL: chain ``event`` onto a free lane and insert it in one statement — or
     None, having written nothing, when none of four lanes tried is free or a data version
@@ -124,7 +134,10 @@ def append_alone(
     ``sha256`` over the canonical encoding, the lane's number, seq and head put in the
     holes that :func:`~catalog.audit.events.canonical_around_chain` leaves), inserts it
     and moves the head. The stored row is what :func:`append` would have stored, so
-    verification is the same.
+    verification is the same. With a ``notification`` it also sends that NOTIFY (a
+    change's, :func:`~catalog.persistence.engine.offer_notification`) when it writes;
+    when it writes nothing the caller sends it (PostgreSQL delivers a NOTIFY sent twice
+    in one transaction once).
     """
     before_lane, before_prev, before_seq, after_seq = canonical_around_chain(event)
     start = random.randrange(LANES)
@@ -138,7 +151,10 @@ def append_alone(
     )
     if assumed:
         params.update(assumed.params())
-    row = _chain_alone(len(assumed) if assumed else 0).first(connection, params)
+    if notification is not None:
+        params.update(channel=notification[0], payload=notification[1])
+    statement = _chain_alone(len(assumed) if assumed else 0, notification is not None)
+    row = statement.first(connection, params)
     if row is None:
         return None
     lane, seq, prev_hash, hashed = row
@@ -176,10 +192,11 @@ _INSERT_AND_MOVE = DriverStatement(
 _LANE_COLUMNS = (_LANES.c.lane, _LANES.c.seq, _LANES.c.head)
 
 
-def _chain_alone(assumed: int) -> DriverStatement:
+def _chain_alone(assumed: int, notifies: bool = False) -> DriverStatement:
     """The statement of :func:`append_alone` (PostgreSQL; data-modifying CTEs), taking a
-    lane only while ``assumed`` data versions all hold: built once per count."""
-    found = _CHAIN_ALONE.get(assumed)
+    lane only while ``assumed`` data versions all hold, and sending the NOTIFY of
+    parameters ``channel`` and ``payload`` when ``notifies``: built once per shape."""
+    found = _CHAIN_ALONE.get((assumed, notifies))
     if found is not None:
         return found
     lanes = _LANES.c.lane.in_([bindparam(f"lane{i}") for i in range(4)])
@@ -221,16 +238,21 @@ def _chain_alone(assumed: int) -> DriverStatement:
         .values(seq=inserted.c.seq, head=inserted.c.hash)
         .cte("moved")
     )
-    found = _CHAIN_ALONE[assumed] = DriverStatement(
-        select(inserted.c.lane, inserted.c.seq, inserted.c.prev_hash, inserted.c.hash).add_cte(
-            moved
-        )
-    )
+    answer = select(inserted.c.lane, inserted.c.seq, inserted.c.prev_hash, inserted.c.hash)
+    if notifies:
+        # Joined to the event written, so sent only when one was (PostgreSQL runs a CTE
+        # that reads nothing only as far as the query needs it).
+        notified = select(
+            func.pg_notify(bindparam("channel", type_=Text), bindparam("payload", type_=Text))
+        ).cte("notified")
+        answer = answer.select_from(inserted.join(notified, true()))
+    found = _CHAIN_ALONE[(assumed, notifies)] = DriverStatement(answer.add_cte(moved))
     return found
 
 
-#: :func:`_chain_alone`'s statements by how many data versions they check.
-_CHAIN_ALONE: dict[int, DriverStatement] = {}
+#: :func:`_chain_alone`'s statements by how many data versions they check and whether
+#: they notify.
+_CHAIN_ALONE: dict[tuple[int, bool], DriverStatement] = {}
 _LANE_ZERO = DriverStatement(select(*_LANE_COLUMNS).where(_LANES.c.lane == 0))
 
 

@@ -165,6 +165,39 @@ def write_last(session: Session, write: CommitHook) -> None:
     session.info.setdefault(_LAST_WRITES_INFO, []).append(write)
 
 
+#: ``session.info`` keys of a NOTIFY the transaction's last statement may carry.
+_NOTIFICATION_OFFER_INFO = "steward_notification_offer"
+_NOTIFICATION_CARRIED_INFO = "steward_notification_carried"
+#: A NOTIFY: (channel, payload).
+Notification = tuple[str, str]
+
+
+def offer_notification(session: Session, notification: Callable[[], Notification]) -> None:
+    """PostgreSQL: a NOTIFY the statement that closes ``session``'s transaction (its audit
+    event's, :func:`catalog.audit.log.append_alone`) may send with its own work instead
+    of a statement of its own — one round trip fewer for every change. ``notification``
+    is asked when that statement is built, so it holds what was published until then;
+    whoever offered it checks :func:`carried_notification` before sending it itself."""
+    session.info[_NOTIFICATION_OFFER_INFO] = notification
+
+
+def notification_to_carry(session: Session) -> Notification | None:
+    """The NOTIFY offered to the closing statement, as of now (see
+    :func:`offer_notification`); :func:`notification_carried` once the statement sent it."""
+    offer = session.info.get(_NOTIFICATION_OFFER_INFO)
+    return offer() if offer is not None else None
+
+
+def notification_carried(session: Session, notification: Notification) -> None:
+    session.info[_NOTIFICATION_CARRIED_INFO] = notification
+
+
+def carried_notification(session: Session) -> Notification | None:
+    """The NOTIFY the closing statement sent for the offer, if it did."""
+    found: Notification | None = session.info.get(_NOTIFICATION_CARRIED_INFO)
+    return found
+
+
 class Database:
     """Owns the engine and hands out one session per unit of work."""
 
