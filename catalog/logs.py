@@ -6,6 +6,7 @@ line logged while serving a request carries it without being passed around.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import sys
 from typing import Any
@@ -23,6 +24,25 @@ def _drop_secrets(
     for key in list(event_dict):
         if key.lower() in _SECRET_KEYS:
             event_dict[key] = "[redacted]"
+    return event_dict
+
+
+#: The request a line is logged for: set by the HTTP middleware around the request's work
+#: (worker threads get it with the rest of the request's context).
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "steward_request_id", default=None
+)
+
+
+def _add_request_id(
+    _logger: object, _method: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """One variable read, where structlog's ``merge_contextvars`` walks every context
+    variable of the request on each line, and its bind and clear twice more (every
+    request logs two lines: its audit event's and its access line)."""
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        event_dict.setdefault("request_id", request_id)
     return event_dict
 
 
@@ -46,7 +66,7 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
         renderer = structlog.processors.JSONRenderer(serializer=_orjson_text)
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
+            _add_request_id,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _drop_secrets,

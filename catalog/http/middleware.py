@@ -11,11 +11,10 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 import orjson
-import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from catalog.logs import get_logger
+from catalog.logs import REQUEST_ID, get_logger
 from common.errors import Unauthenticated
 from common.ids import random_hex
 
@@ -41,8 +40,7 @@ class RequestContextMiddleware:
             return
         request_id = random_hex()
         scope.setdefault("state", {})["request_id"] = request_id
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        bound = REQUEST_ID.set(request_id)
         started = time.perf_counter()
         status = 500
 
@@ -65,7 +63,7 @@ class RequestContextMiddleware:
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
-            structlog.contextvars.clear_contextvars()
+            REQUEST_ID.reset(bound)
 
 
 #: ``openapi_extra`` key of routes that stream their body to disk and enforce their own
