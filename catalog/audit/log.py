@@ -87,11 +87,12 @@ def append_many(session: Session | Connection, events: Sequence[AuditEvent]) -> 
     if len(events) == 1 and connection.dialect.name == "postgresql":
         # The change's NOTIFY goes with the event (offer_notification): it is the last
         # statement of the transaction but the NOTIFY itself.
-        notification = notification_to_carry(session) if isinstance(session, Session) else None
+        change = session if isinstance(session, Session) else None
+        notification = notification_to_carry(change) if change is not None else None
         alone = append_alone(connection, events[0], notification=notification)
         if alone is not None:
-            if notification is not None:
-                notification_carried(session, notification)  # type: ignore[arg-type]
+            if change is not None and notification is not None:
+                notification_carried(change, notification)
             return [alone]
     lane, seq, head = _take_lane(connection)
     chained: list[ChainedEvent] = []
