@@ -13,16 +13,21 @@ drift touches both alike.
     .venv/bin/python -m benchmarks.api_cpu
     git worktree add --detach benchmarks/.work/tree-9154b36 9154b36
     .venv/bin/python -m benchmarks.api_cpu --baseline-tree benchmarks/.work/tree-9154b36
+    .venv/bin/python -m benchmarks.api_cpu --backend postgresql --routes grant,create-table
 
 It also says how much of that CPU the event loop's own thread spent (``time.thread_time``),
 the rest being worker threads and the group commit's writer: a sampling profiler's
 per-thread shares are no guide here, since py-spy's default mode counts a thread waiting
 for the GIL as running.
 
+And the wall-clock time per request, one request at a time: the CPU plus every wait (on
+PostgreSQL, a throw-away database of ``--postgres-url``, its round trips; on both, the
+commits' flushes) — what one client at a time would see, without HTTP and the client's
+own CPU. On PostgreSQL a change that saves round trips shows here and hardly in the CPU.
+
 What it leaves out, by design: HTTP parsing and the socket (uvicorn's, the same for every
-tree), and the waits of a real server (its fsyncs are in, as CPU they are not: the
-durability is the same, the figure is CPU). Each tree runs this file with its own
-packages (``PYTHONPATH``), so the baseline needs no copy of it.
+tree). Each tree runs this file with its own packages (``PYTHONPATH``), so the baseline
+needs no copy of it.
 
 Routes (as ``benchmarks/api.py`` names them): ``get-table`` (a user's GET of one table),
 ``show-tables`` (``SHOW TABLES IN perf.s``, 120 tables), ``grant`` (GRANT and REVOKE in
@@ -45,6 +50,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.harness import DEFAULT_POSTGRES_URL
+
 ROUTES = ("get-table", "show-tables", "grant", "create-table")
 SQL = "/api/2.0/sql/statements"
 API = "/api/2.1/unity-catalog"
@@ -55,21 +62,24 @@ TABLES = 120
 # -- the child: one tree, in process ----------------------------------------------------------
 
 
-def _child(routes: list[str], requests: int, reps: int) -> None:
+def _child(routes: list[str], requests: int, reps: int, backend: str, postgres_url: str) -> None:
     """Run in a fresh process whose ``PYTHONPATH`` is the tree to measure; prints one JSON
-    line: ``cpu`` and ``loop``, each route → CPU ms per request of each repetition."""
+    line: ``cpu``, ``loop`` and ``wall``, each route → ms per request of each repetition."""
+    from benchmarks.harness import database_for
+
     directory = tempfile.mkdtemp(prefix="steward-api-cpu-")
     admin = "dapi" + uuid.uuid4().hex + uuid.uuid4().hex
-    os.environ.update(
-        STEWARD_DATABASE_URL=f"sqlite:///{directory}/steward.db",
-        STEWARD_STORAGE_ROOT=f"{directory}/storage",
-        STEWARD_ADMIN_TOKEN=admin,
-        STEWARD_LOG_LEVEL="warning",
-    )
-    from steward.app import create_app  # the tree's own
+    with database_for(backend, Path(directory), postgres_url) as url:
+        os.environ.update(
+            STEWARD_DATABASE_URL=url,
+            STEWARD_STORAGE_ROOT=f"{directory}/storage",
+            STEWARD_ADMIN_TOKEN=admin,
+            STEWARD_LOG_LEVEL="warning",
+        )
+        from steward.app import create_app  # the tree's own
 
-    app = create_app()
-    print(json.dumps(asyncio.run(_measure(app, admin, routes, requests, reps))))
+        app = create_app()
+        print(json.dumps(asyncio.run(_measure(app, admin, routes, requests, reps))))
 
 
 async def _measure(
@@ -187,28 +197,31 @@ async def _measure(
         }
         figures: dict[str, list[float]] = {route: [] for route in routes}
         on_loop: dict[str, list[float]] = {route: [] for route in routes}
+        wall: dict[str, list[float]] = {route: [] for route in routes}
         for route in routes:  # warm: caches filled, code paths taken once
             for i in range(20):
                 await runs[route](i)
         for _ in range(reps):
             for route in routes:
                 started, loop_started = time.process_time(), time.thread_time()
+                wall_started = time.perf_counter()
                 for i in range(requests):
                     await runs[route](i)
                 figures[route].append((time.process_time() - started) / requests * 1000)
                 on_loop[route].append((time.thread_time() - loop_started) / requests * 1000)
-        return {"cpu": figures, "loop": on_loop}
+                wall[route].append((time.perf_counter() - wall_started) / requests * 1000)
+        return {"cpu": figures, "loop": on_loop, "wall": wall}
 
 
 # -- the parent: trees in turn ---------------------------------------------------------------
 
 
 def _run_tree(
-    tree: Path, routes: list[str], requests: int, reps: int
-) -> tuple[dict[str, float], dict[str, float]]:
-    """The least CPU ms per request of each route over one child's repetitions, and the
-    event loop's share of it in that repetition (empty for a tree whose copy of this file
-    predates it)."""
+    tree: Path, routes: list[str], requests: int, reps: int, backend: str, postgres_url: str
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """The least CPU ms per request of each route over one child's repetitions, the event
+    loop's share of it in that repetition, and the least wall-clock ms per request (the
+    CPU and every wait: PostgreSQL's round trips, the commits' flushes)."""
     result = subprocess.run(
         [
             sys.executable,
@@ -221,6 +234,10 @@ def _run_tree(
             str(requests),
             "--reps",
             str(reps),
+            "--backend",
+            backend,
+            "--postgres-url",
+            postgres_url,
         ],
         cwd=tree,
         env={**os.environ, "PYTHONPATH": str(tree)},
@@ -231,14 +248,14 @@ def _run_tree(
     if result.returncode != 0:
         raise RuntimeError(f"{tree}: exit {result.returncode}\n{result.stderr[-3000:]}")
     reported = json.loads(result.stdout.strip().splitlines()[-1])
-    figures, loop = (reported["cpu"], reported["loop"]) if "cpu" in reported else (reported, {})
+    figures, loop = reported["cpu"], reported["loop"]
     least = {route: min(values) for route, values in figures.items()}
     shares = {
         route: loop[route][values.index(least[route])] / least[route]
         for route, values in figures.items()
-        if route in loop and least[route] > 0
+        if least[route] > 0
     }
-    return least, shares
+    return least, shares, {route: min(values) for route, values in reported["wall"].items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -256,6 +273,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--baseline-tree", type=Path, help="another source tree (a git worktree) to measure in turn"
     )
+    parser.add_argument(
+        "--backend", choices=("sqlite", "postgresql"), default="sqlite", help="default sqlite"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES_URL,
+        help="with --backend postgresql: a URL allowed to CREATE/DROP DATABASE "
+        f"(default: {DEFAULT_POSTGRES_URL})",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     routes = [r for r in args.routes.split(",") if r]
@@ -263,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown route(s): {', '.join(unknown)} (known: {', '.join(ROUTES)})")
     if args.child:
-        _child(routes, args.requests, args.reps)
+        _child(routes, args.requests, args.reps, args.backend, args.postgres_url)
         return
     here = Path(__file__).resolve().parent.parent
     trees = {"this tree": here}
@@ -271,12 +297,16 @@ def main(argv: list[str] | None = None) -> None:
         trees = {"baseline": args.baseline_tree.resolve(), **trees}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
     shares: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+    walls: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
     for round_ in range(args.rounds):
         order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
         for name in order:
-            figures, loop_shares = _run_tree(trees[name], routes, args.requests, args.reps)
+            figures, loop_shares, wall = _run_tree(
+                trees[name], routes, args.requests, args.reps, args.backend, args.postgres_url
+            )
             runs[name].append(figures)
             shares[name].append(loop_shares)
+            walls[name].append(wall)
             shown = ", ".join(f"{r} {v:.3f}" for r, v in figures.items())
             print(f"[{time.strftime('%H:%M:%S')}] round {round_ + 1} {name}: {shown}", flush=True)
     print()
@@ -284,6 +314,9 @@ def main(argv: list[str] | None = None) -> None:
     if len(trees) == 2:
         header.append("this / baseline")
     header.append("this tree: on the event loop")
+    header.extend(f"{name} wall ms/req" for name in trees)
+    if len(trees) == 2:
+        header.append("this / baseline (wall)")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for route in routes:
@@ -293,12 +326,17 @@ def main(argv: list[str] | None = None) -> None:
             cells.append(f"{medians[1] / medians[0]:.2f}")
         loop = [run[route] for run in shares["this tree"] if route in run]
         cells.append(f"{statistics.median(loop):.0%}" if loop else "")
+        wall = [statistics.median(run[route] for run in walls[name]) for name in trees]
+        cells.extend(f"{w:.3f}" for w in wall)
+        if len(trees) == 2:
+            cells.append(f"{wall[1] / wall[0]:.2f}")
         print("| " + " | ".join(cells) + " |")
     print(
         f"\nmedian over {args.rounds} round(s) of the least of {args.reps} repetitions of "
-        f"{args.requests} requests; SQLite; one process, one event loop, no socket; "
-        "on the event loop: the share of that CPU spent by the loop's own thread (the rest "
-        "by worker threads and the group commit's writer)"
+        f"{args.requests} requests; {args.backend}; one process, one event loop, no socket, "
+        "one request at a time; on the event loop: the share of that CPU spent by the loop's "
+        "own thread (the rest by worker threads and the group commit's writer); wall: the "
+        "CPU and every wait (PostgreSQL's round trips, the commits' flushes)"
     )
 
 
