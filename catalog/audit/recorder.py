@@ -132,7 +132,11 @@ class AuditRecorder:
     def __init__(self, db: Database, record_metadata_reads: bool = True) -> None:
         self.db = db
         self.record_metadata_reads = record_metadata_reads
-        db.before_commit.append(self.before_commit)
+        if db.closing_hook is not None:
+            raise RuntimeError("a database's transactions have one closing hook")
+        # Last of the hooks before a commit: its statement closes the transaction, and
+        # carries the NOTIFY of everything the other hooks published.
+        db.closing_hook = self.before_commit
         db.after_commit.append(self.after_commit)
 
     # -- inside a change's transaction ----------------------------------------------------

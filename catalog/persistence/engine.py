@@ -158,7 +158,8 @@ _LAST_WRITES_INFO = "steward_last_writes"
 
 def write_last(session: Session, write: CommitHook) -> None:
     """Run ``write`` in ``session``'s transaction (one of :meth:`Database.transaction`)
-    after every :attr:`Database.before_commit` hook, right before it commits: for a write
+    after every :attr:`Database.before_commit` hook and the closing hook, right before it
+    commits: for a write
     that gathers what the transaction and those hooks added (the policy feed writes one
     change-log entry, or sends one NOTIFY, per transaction, however many times it was
     published to)."""
@@ -207,8 +208,13 @@ class Database:
         commits are durable by its own settings)."""
         self.url = url
         #: Run as the last step of every write transaction, after its changes are flushed;
-        #: what they write commits with the change or not at all (the audit log uses this).
+        #: what they write commits with the change or not at all.
         self.before_commit: list[CommitHook] = []
+        #: Run after every ``before_commit`` hook, whenever it was registered: the statement
+        #: that closes the transaction (the audit event's, which carries the change's
+        #: NOTIFY, so it must come after everything that publishes; see
+        #: :func:`offer_notification`).
+        self.closing_hook: CommitHook | None = None
         #: Run after a write transaction committed.
         self.after_commit: list[CommitHook] = []
         self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
@@ -245,6 +251,8 @@ class Database:
                 session.flush()
                 for hook in self.before_commit:
                     hook(session)
+                if self.closing_hook is not None:
+                    self.closing_hook(session)
                 for write in session.info.pop(_LAST_WRITES_INFO, ()):
                     write(session)
             for hook in self.after_commit:

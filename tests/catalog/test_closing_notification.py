@@ -21,7 +21,8 @@ from sqlalchemy.engine import make_url
 from catalog.access.replica_sync import CHANNEL, grant_op, revoke_op
 from catalog.audit import log as chain
 from catalog.audit.events import AuditEvent
-from catalog.persistence.engine import carried_notification
+from catalog.audit.recorder import AuditScope, enter_scope, leave_scope
+from catalog.persistence.engine import carried_notification, write_last
 from catalog.runtime import Runtime
 
 
@@ -88,6 +89,36 @@ def test_ops_published_after_the_closing_event_are_sent_too(
     received = listener.ops()
     # The closing statement's, then one with everything (ops apply idempotently).
     assert received == [[_grant(1)], [_grant(1), revoke_op("p1", "s", "SELECT")]]
+
+
+def test_what_hooks_registered_later_publish_goes_with_the_event(
+    runtime: Runtime, listener: _Listener
+) -> None:
+    """A hook added after the audit recorder (the registry's, which publishes when a model
+    version or alias changed) still runs before the event's statement: one NOTIFY with
+    everything, carried by that statement."""
+    feed = runtime.authorizer.feed
+    carried: list[object] = []
+
+    def publishes_late(session: Any) -> None:
+        if session.info.get("late"):
+            feed.publish(session, [_grant(5)])
+
+    def looks(session: Any) -> None:
+        carried.append(carried_notification(session))
+
+    runtime.db.before_commit.append(publishes_late)
+    token = enter_scope(AuditScope(request_id="r-late-hook", action_name="updatePermissions"))
+    try:
+        with runtime.db.transaction() as session:
+            session.info["late"] = True
+            feed.publish(session, [_grant(4)])
+            write_last(session, looks)
+    finally:
+        leave_scope(token)
+        runtime.db.before_commit.remove(publishes_late)
+    assert carried == [feed._notification([_grant(4), _grant(5)])]
+    assert listener.ops() == [[_grant(4), _grant(5)]]
 
 
 def test_the_lanes_taken_the_event_takes_the_long_way_and_notifies_once(
