@@ -45,11 +45,11 @@ _REMOVE = DriverStatement(
 _REMOVE_ALL = DriverStatement(delete(_RULES).where(*_OF_LINE).returning(_RULES.c.v2))
 
 # A GRANT or REVOKE of one privilege to one principal on an object named by its full name
-# and type, as one statement that finds the object and the principal itself: on
-# PostgreSQL two round trips fewer than reading both first (the object's chain, the
-# principal), and two statements fewer on SQLite. It writes only when both are there; an
-# object and principal that exist are all the separate reads established (a table's
-# containers exist while it does: its rows cascade with theirs).
+# and type (change_grant_on_named), as one statement that finds the object and the
+# principal itself: on PostgreSQL two round trips fewer than reading both first (the
+# object's chain, the principal), and two statements fewer on SQLite. It writes only when
+# both are there; an object and principal that exist are all the separate reads
+# established (a table's containers exist while it does: its rows cascade with theirs).
 _SECURABLES = Securable.__table__
 _NAMED_OBJECT = (
     _SECURABLES.c.full_name == bindparam("full_name"),
@@ -141,44 +141,28 @@ def remove_grants(
     return [str(p) for (p,) in rows]
 
 
-def add_grant_on_named(
+def change_grant_on_named(
     session: Session,
+    granting: bool,
     principal: str,
     full_name: str,
     securable_type: str,
     privilege: str,
 ) -> str | None:
-    """Grant ``privilege`` on the object of ``securable_type`` named ``full_name`` to
-    ``principal``, both found by the one statement: the object's id when a line was
-    added; None when nothing was written (no such object or principal, or the grant was
-    there), for the caller to find out which with the separate reads."""
+    """Grant (or, not ``granting``, revoke) ``privilege`` on the object of
+    ``securable_type`` named ``full_name`` to ``principal``, both found by the one
+    statement: the object's id when a line was added (removed); None when nothing was
+    written (no such object or principal, or nothing to change), for the caller to find
+    out which with the separate reads."""
     connection = session.connection()
+    statement = _ADD_NAMED[connection.dialect.name] if granting else _REMOVE_NAMED
     params = {
         "principal": principal,
         "full_name": full_name,
         "securable_type": securable_type,
         "privilege": privilege,
     }
-    row = _ADD_NAMED[connection.dialect.name].first(connection, params)
-    return str(row[0]) if row is not None else None
-
-
-def remove_grant_on_named(
-    session: Session,
-    principal: str,
-    full_name: str,
-    securable_type: str,
-    privilege: str,
-) -> str | None:
-    """:func:`add_grant_on_named`'s REVOKE: the object's id when the line was removed,
-    else None (nothing written)."""
-    params = {
-        "principal": principal,
-        "full_name": full_name,
-        "securable_type": securable_type,
-        "privilege": privilege,
-    }
-    row = _REMOVE_NAMED.first(session.connection(), params)
+    row = statement.first(connection, params)
     return str(row[0]) if row is not None else None
 
 

@@ -214,7 +214,7 @@ class GrantService:
     ) -> list[Op] | None:
         """The everyday change — one privilege granted to or revoked from one principal
         on an object — as one statement that also finds the object and the principal
-        (:func:`casbin_rules.add_grant_on_named`): its ops, or None when it wrote nothing
+        (:func:`casbin_rules.change_grant_on_named`): its ops, or None when it wrote nothing
         (no such object or principal, a grant already there or not there, an invalid
         privilege, anything else) and :meth:`_apply` must find out what to say."""
         if securable_type is SecurableType.METASTORE or full_name is None or len(changes) != 1:
@@ -229,18 +229,18 @@ class GrantService:
             return None  # said by _apply, after a missing object (its order)
         if principal == ACCOUNT_USERS or privilege is Privilege.ALL_PRIVILEGES:
             return None
-        named = (
+        granting = bool(change.add)
+        key = casbin_rules.change_grant_on_named(
             session,
+            granting,
             principal,
             ".".join(split_full_name(full_name, securable_type)),
             securable_type.value,
             privilege.value,
         )
-        if change.add:
-            key = casbin_rules.add_grant_on_named(*named)
-            return [grant_op(principal, key, privilege.value)] if key is not None else None
-        key = casbin_rules.remove_grant_on_named(*named)
-        return [revoke_op(principal, key, privilege.value)] if key is not None else None
+        if key is None:
+            return None
+        return [(grant_op if granting else revoke_op)(principal, key, privilege.value)]
 
     def _apply(
         self,
