@@ -85,8 +85,8 @@ def append_many(session: Session | Connection, events: Sequence[AuditEvent]) -> 
     # ORM's per-statement bookkeeping (an append runs on every request).
     connection = session.connection() if isinstance(session, Session) else session
     if len(events) == 1 and connection.dialect.name == "postgresql":
-        # The change's NOTIFY goes with the event (offer_notification): it is the last
-        # statement of the transaction but the NOTIFY itself.
+        # A change's event is its transaction's closing statement: it carries the
+        # change's NOTIFY too (offer_notification), one round trip fewer.
         change = session if isinstance(session, Session) else None
         notification = notification_to_carry(change) if change is not None else None
         alone = append_alone(connection, events[0], notification=notification)
@@ -241,8 +241,8 @@ def _chain_alone(assumed: int, notifies: bool = False) -> DriverStatement:
     )
     answer = select(inserted.c.lane, inserted.c.seq, inserted.c.prev_hash, inserted.c.hash)
     if notifies:
-        # Joined to the event written, so sent only when one was (PostgreSQL runs a CTE
-        # that reads nothing only as far as the query needs it).
+        # Joined to the event written, so sent only when one was: a CTE that writes
+        # nothing runs only as far as the query reads it.
         notified = select(
             func.pg_notify(bindparam("channel", type_=Text), bindparam("payload", type_=Text))
         ).cte("notified")

@@ -159,10 +159,9 @@ _LAST_WRITES_INFO = "steward_last_writes"
 def write_last(session: Session, write: CommitHook) -> None:
     """Run ``write`` in ``session``'s transaction (one of :meth:`Database.transaction`)
     after every :attr:`Database.before_commit` hook and the closing hook, right before it
-    commits: for a write
-    that gathers what the transaction and those hooks added (the policy feed writes one
-    change-log entry, or sends one NOTIFY, per transaction, however many times it was
-    published to)."""
+    commits: for a write that gathers what the transaction and those hooks added (the
+    policy feed writes one change-log entry, or sends one NOTIFY, per transaction, however
+    many times it was published to)."""
     session.info.setdefault(_LAST_WRITES_INFO, []).append(write)
 
 
