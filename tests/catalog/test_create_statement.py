@@ -173,3 +173,41 @@ def test_a_parent_dropped_meanwhile_is_not_found(runtime: Runtime, backend: str)
             sa.text("SELECT count(*) FROM securables WHERE full_name = 'm.s.late'")
         ).scalar_one()
     assert left == 0
+
+
+def test_creates_of_one_name_at_once_make_it_once(runtime: Runtime) -> None:
+    """Eight threads create the same table at once: one succeeds, the others are told it
+    already exists (on PostgreSQL they wait on the name's unique index inside the one
+    statement, then fail on it), and there is one row of each kind."""
+    _schema(runtime)
+    caller = admin(runtime)
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def create() -> None:
+        start.wait()
+        try:
+            runtime.namespace.create(
+                caller, NewSecurable(SecurableType.TABLE, "m.s.same"), table=_detail(3)
+            )
+            outcomes.append("made")
+        except AlreadyExists:
+            outcomes.append("exists")
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["exists"] * 7 + ["made"]
+    with runtime.db.engine.connect() as connection:
+        made = (
+            connection.execute(sa.text("SELECT id FROM securables WHERE full_name = 'm.s.same'"))
+            .scalars()
+            .all()
+        )
+        assert len(made) == 1
+        columns = connection.execute(
+            sa.text("SELECT count(*) FROM table_columns WHERE table_id = :id"), {"id": made[0]}
+        ).scalar_one()
+    assert columns == 3
