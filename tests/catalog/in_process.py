@@ -6,6 +6,7 @@ from __future__ import annotations
 from contextlib import suppress
 
 from catalog.access.authorizer import Caller
+from catalog.audit.events import AuditEvent
 from catalog.namespace import NewSecurable
 from catalog.records import ColumnRecord
 from catalog.runtime import Runtime
@@ -38,3 +39,16 @@ def keyed_table(rt: Runtime, name: str) -> str:
     full_name = f"m.s.{name}"
     rt.namespace.create(caller, NewSecurable(SecurableType.TABLE, full_name), table=detail)
     return full_name
+
+
+def an_event(**fields: object) -> AuditEvent:
+    """An audit event of a served prediction, with ``fields`` instead of its defaults."""
+    base: dict[str, object] = {
+        "service_name": "serving",
+        "action_name": "queryServingEndpoint",
+        "request_id": "r-1",
+        "user_name": "u",
+        "status_code": 200,
+    }
+    base.update(fields)
+    return AuditEvent(**base)  # type: ignore[arg-type]

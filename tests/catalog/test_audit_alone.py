@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from catalog.audit import log as chain
 from catalog.audit.events import (
-    AuditEvent,
     ChainedEvent,
     canonical,
     canonical_around_chain,
@@ -28,23 +27,12 @@ from catalog.audit.group_commit import GroupCommitter
 from catalog.audit.verify import verify
 from catalog.persistence import schema as t
 from catalog.runtime import Runtime
+from tests.catalog.in_process import an_event
 
 #: Text PostgreSQL stores (no NUL, no lone surrogates: AuditScope.event makes any text so).
 STORABLE = st.text(
     st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40
 )
-
-
-def an_event(**fields: object) -> AuditEvent:
-    base: dict[str, object] = {
-        "service_name": "serving",
-        "action_name": "queryServingEndpoint",
-        "request_id": "r-1",
-        "user_name": "u",
-        "status_code": 200,
-    }
-    base.update(fields)
-    return AuditEvent(**base)  # type: ignore[arg-type]
 
 
 @settings(max_examples=200, deadline=None)

@@ -20,20 +20,10 @@ from sqlalchemy.engine import make_url
 
 from catalog.access.replica_sync import CHANNEL, grant_op, revoke_op
 from catalog.audit import log as chain
-from catalog.audit.events import AuditEvent
 from catalog.audit.recorder import AuditScope, enter_scope, leave_scope
 from catalog.persistence.engine import carried_notification, write_last
 from catalog.runtime import Runtime
-
-
-def _event(request_id: str) -> AuditEvent:
-    return AuditEvent(
-        service_name="unityCatalog",
-        action_name="updatePermissions",
-        request_id=request_id,
-        user_name="u",
-        status_code=200,
-    )
+from tests.catalog.in_process import an_event
 
 
 class _Listener:
@@ -73,7 +63,7 @@ def test_the_notify_goes_with_the_closing_event(runtime: Runtime, listener: _Lis
     with runtime.db.transaction() as session:
         feed.publish(session, [_grant(1)])
         feed.publish(session, [_grant(2)])
-        chain.append(session, _event("r-carried"))
+        chain.append(session, an_event(request_id="r-carried"))
         assert carried_notification(session) == feed._notification([_grant(1), _grant(2)])
     assert listener.ops() == [[_grant(1), _grant(2)]]
 
@@ -84,7 +74,7 @@ def test_ops_published_after_the_closing_event_are_sent_too(
     feed = runtime.authorizer.feed
     with runtime.db.transaction() as session:
         feed.publish(session, [_grant(1)])
-        chain.append(session, _event("r-late"))
+        chain.append(session, an_event(request_id="r-late"))
         feed.publish(session, [revoke_op("p1", "s", "SELECT")])
     received = listener.ops()
     # The closing statement's, then one with everything (ops apply idempotently).
@@ -133,7 +123,7 @@ def test_the_lanes_taken_the_event_takes_the_long_way_and_notifies_once(
     def change() -> None:
         with runtime.db.transaction() as session:
             feed.publish(session, [_grant(7)])
-            chain.append(session, _event("r-long-way"))
+            chain.append(session, an_event(request_id="r-long-way"))
             assert carried_notification(session) is None
         done.set()
 
@@ -153,7 +143,7 @@ def test_a_change_rolled_back_notifies_nothing(runtime: Runtime, listener: _List
     feed = runtime.authorizer.feed
     with pytest.raises(RuntimeError), runtime.db.transaction() as session:
         feed.publish(session, [_grant(9)])
-        chain.append(session, _event("r-undone"))
+        chain.append(session, an_event(request_id="r-undone"))
         raise RuntimeError("the change fails after its event's statement")
     assert listener.ops(0.5) == []
 

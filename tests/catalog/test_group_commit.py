@@ -22,6 +22,7 @@ from catalog.http.app import build_app
 from catalog.persistence import schema as t
 from catalog.runtime import Runtime
 from steward.app import REGISTRY_ROUTERS
+from tests.catalog.in_process import an_event
 
 
 def run_payloads(target: Session | Connection, payloads: Sequence[Callable[[Any], None]]) -> None:
@@ -32,13 +33,7 @@ def run_payloads(target: Session | Connection, payloads: Sequence[Callable[[Any]
 
 
 def event(request_id: str) -> AuditEvent:
-    return AuditEvent(
-        service_name="serving",
-        action_name="queryServingEndpoint",
-        request_id=request_id,
-        user_name="u",
-        status_code=200,
-    )
+    return an_event(request_id=request_id)
 
 
 def stored(runtime: Runtime, prefix: str) -> list[str]:
