@@ -115,6 +115,7 @@ def build_runtime(settings: Settings) -> tuple[Runtime, RegistryServices]:
             write_payloads=statement_results.write_kept_answers,
             name="steward-request-audit",
             on_connection=True,
+            payload_riders=statement_results.riders_of,
         ),
         data=TableDataService(db, namespace, settings.max_rows_per_write),
         statements=StatementAdmission(settings.sql_max_statements_per_user),

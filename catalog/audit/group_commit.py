@@ -59,6 +59,7 @@ from sqlalchemy.orm import Session
 from catalog.audit import log as chain
 from catalog.audit.events import AuditEvent, ChainedEvent
 from catalog.audit.recorder import HANDLED, emit
+from catalog.audit.riders import Rider
 from catalog.data.assumed_versions import AssumedVersions, StaleAssumption, stale
 from catalog.logs import get_logger
 from catalog.persistence.engine import Database
@@ -103,13 +104,19 @@ class GroupCommitter:
         name: str = "steward-audit-group-commit",
         *,
         on_connection: bool = False,
+        payload_riders: Callable[[Any], Sequence[Rider] | None] | None = None,
     ) -> None:
         """``on_connection``: ``write_payloads`` is a :data:`ConnectionPayloadWriter`, and a
         batch with payloads is written on a bare connection (the session's bookkeeping
-        cost more than a kept statement answer's one INSERT)."""
+        cost more than a kept statement answer's one INSERT). ``payload_riders``: a
+        payload as rows that may ride its event's statement (:mod:`catalog.audit.riders`),
+        or None where it must be written by ``write_payloads``; on PostgreSQL a request
+        committing alone is then one statement instead of a transaction of four round
+        trips."""
         self.db = db
         self.write_payloads = write_payloads
         self.on_connection = on_connection
+        self.payload_riders = payload_riders
         self.max_batch = max_batch
         self._queue: deque[_Pending] = deque()
         self._cond = threading.Condition()
@@ -326,6 +333,8 @@ class GroupCommitter:
             and self.write_payloads is not None
             and any(item.payload is not None for item in batch)
         )
+        if payloads and (alone := self._alone_with_riders(batch)) is not None:
+            return alone
         if payloads and self.on_connection:
             with self.db.core_transaction() as connection:
                 return self._write_in(connection, batch, payloads=True)
@@ -336,6 +345,23 @@ class GroupCommitter:
         if all(item.event is None for item in batch):
             return [None] * len(batch)
         return self._events_only(batch)
+
+    def _alone_with_riders(self, batch: list[_Pending]) -> list[Written] | None:
+        """PostgreSQL, a batch of one event whose payload rides it: written by the event's
+        one statement — or None, nothing written, when the payload cannot ride or the
+        statement wrote nothing (no lane free among those tried, or an assumed version no
+        longer holds: the transaction then tells which)."""
+        if self.payload_riders is None or len(batch) != 1 or self.db.backend != "postgresql":
+            return None
+        item = batch[0]
+        if item.event is None or item.payload is None:
+            return None
+        riders = self.payload_riders(item.payload)
+        if riders is None:
+            return None
+        with self.db.single_statement() as connection:
+            alone = chain.append_alone(connection, item.event, item.assumed, riders=riders)
+        return [alone] if alone is not None else None
 
     def _events_only(self, batch: list[_Pending]) -> list[Written]:
         """The events of ``batch`` and nothing else: no session needed. A lone event on

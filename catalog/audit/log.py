@@ -52,6 +52,10 @@ from catalog.audit.events import (
     canonical_around_chain,
     now,
 )
+from catalog.audit.riders import Rider, RiderTable
+from catalog.audit.riders import prefix as rider_prefix
+from catalog.audit.riders import shape as rider_shape
+from catalog.audit.riders import write as write_riders
 from catalog.data.assumed_versions import AssumedVersions
 from catalog.data.assumed_versions import condition as versions_hold
 from catalog.persistence import schema as t
@@ -64,36 +68,44 @@ LANES = 16
 CHECKPOINT_LOCK = 0x5354_4557_4152_4431
 
 
-def append(session: Session, event: AuditEvent) -> ChainedEvent:
-    """Chain ``event`` onto a free lane inside the caller's transaction and insert it.
+def append(session: Session, event: AuditEvent, riders: Sequence[Rider] = ()) -> ChainedEvent:
+    """Chain ``event`` onto a free lane inside the caller's transaction and insert it,
+    with ``riders`` (:mod:`catalog.audit.riders`: rows that commit with it).
 
     Call it last in the transaction: the lane stays locked until commit.
     """
-    return append_many(session, [event])[0]
+    return append_many(session, [event], riders)[0]
 
 
-def append_many(session: Session | Connection, events: Sequence[AuditEvent]) -> list[ChainedEvent]:
-    """Chain ``events`` one after another onto one free lane and insert them together.
+def append_many(
+    session: Session | Connection, events: Sequence[AuditEvent], riders: Sequence[Rider] = ()
+) -> list[ChainedEvent]:
+    """Chain ``events`` one after another onto one free lane and insert them together,
+    with ``riders``.
 
     The group commit of serving invocations (:mod:`catalog.audit.group_commit`) writes a
     batch of events this way: one lane lock, one multi-row insert and one head update for
     the whole batch. Like :func:`append`, call it last in the transaction.
     """
     if not events:
+        if riders:
+            raise ValueError("rows ride with an event")
         return []
     # Core statements on the session's connection: the same transaction, without the
     # ORM's per-statement bookkeeping (an append runs on every request).
     connection = session.connection() if isinstance(session, Session) else session
     if len(events) == 1 and connection.dialect.name == "postgresql":
         # A change's event is its transaction's closing statement: it carries the
-        # change's NOTIFY too (offer_notification), one round trip fewer.
+        # change's NOTIFY (offer_notification) and its riders too, a round trip fewer
+        # for each.
         change = session if isinstance(session, Session) else None
         notification = notification_to_carry(change) if change is not None else None
-        alone = append_alone(connection, events[0], notification=notification)
+        alone = append_alone(connection, events[0], notification=notification, riders=riders)
         if alone is not None:
             if change is not None and notification is not None:
                 notification_carried(change, notification)
             return [alone]
+    write_riders(connection, riders)
     lane, seq, head = _take_lane(connection)
     chained: list[ChainedEvent] = []
     for event in events:
@@ -118,6 +130,7 @@ def append_alone(
     event: AuditEvent,
     assumed: AssumedVersions | None = None,
     notification: Notification | None = None,
+    riders: Sequence[Rider] = (),
 ) -> ChainedEvent | None:
     """PostgreSQL: chain ``event`` onto a free lane and insert it in one statement — or
     None, having written nothing, when none of four lanes tried is free or a data version
@@ -138,7 +151,9 @@ def append_alone(
     verification is the same. With a ``notification`` it also sends that NOTIFY (a
     change's, :func:`~catalog.persistence.engine.offer_notification`) when it writes;
     when it writes nothing the caller sends it (PostgreSQL delivers a NOTIFY sent twice
-    in one transaction once).
+    in one transaction once). Its ``riders`` (:mod:`catalog.audit.riders`) are inserted
+    by the same statement when it writes the event, and not at all when it does not: the
+    caller then writes them with the event the long way.
     """
     before_lane, before_prev, before_seq, after_seq = canonical_around_chain(event)
     start = random.randrange(LANES)
@@ -154,7 +169,11 @@ def append_alone(
         params.update(assumed.params())
     if notification is not None:
         params.update(channel=notification[0], payload=notification[1])
-    statement = _chain_alone(len(assumed) if assumed else 0, notification is not None)
+    for index, rider in enumerate(riders):
+        params.update(rider.params(rider_prefix(index)))
+    statement = _chain_alone(
+        len(assumed) if assumed else 0, notification is not None, rider_shape(riders)
+    )
     row = statement.first(connection, params)
     if row is None:
         return None
@@ -193,11 +212,14 @@ _INSERT_AND_MOVE = DriverStatement(
 _LANE_COLUMNS = (_LANES.c.lane, _LANES.c.seq, _LANES.c.head)
 
 
-def _chain_alone(assumed: int, notifies: bool = False) -> DriverStatement:
+def _chain_alone(
+    assumed: int, notifies: bool = False, rides: tuple[RiderTable, ...] = ()
+) -> DriverStatement:
     """The statement of :func:`append_alone` (PostgreSQL; data-modifying CTEs), taking a
-    lane only while ``assumed`` data versions all hold, and sending the NOTIFY of
-    parameters ``channel`` and ``payload`` when ``notifies``: built once per shape."""
-    found = _CHAIN_ALONE.get((assumed, notifies))
+    lane only while ``assumed`` data versions all hold, sending the NOTIFY of parameters
+    ``channel`` and ``payload`` when ``notifies``, and inserting a row into each table of
+    ``rides`` with the event: built once per shape."""
+    found = _CHAIN_ALONE.get((assumed, notifies, rides))
     if found is not None:
         return found
     lanes = _LANES.c.lane.in_([bindparam(f"lane{i}") for i in range(4)])
@@ -247,13 +269,16 @@ def _chain_alone(assumed: int, notifies: bool = False) -> DriverStatement:
             func.pg_notify(bindparam("channel", type_=Text), bindparam("payload", type_=Text))
         ).cte("notified")
         answer = answer.select_from(inserted.join(notified, true()))
-    found = _CHAIN_ALONE[(assumed, notifies)] = DriverStatement(answer.add_cte(moved))
+    answer = answer.add_cte(moved)
+    for index, table in enumerate(rides):
+        answer = answer.add_cte(table.cte_from(inserted, rider_prefix(index)))
+    found = _CHAIN_ALONE[(assumed, notifies, rides)] = DriverStatement(answer)
     return found
 
 
-#: :func:`_chain_alone`'s statements by how many data versions they check and whether
-#: they notify.
-_CHAIN_ALONE: dict[tuple[int, bool], DriverStatement] = {}
+#: :func:`_chain_alone`'s statements by how many data versions they check, whether they
+#: notify and the tables their riders go into.
+_CHAIN_ALONE: dict[tuple[int, bool, tuple[RiderTable, ...]], DriverStatement] = {}
 _LANE_ZERO = DriverStatement(select(*_LANE_COLUMNS).where(_LANES.c.lane == 0))
 
 

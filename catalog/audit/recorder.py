@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from catalog.audit import log as chain
 from catalog.audit.events import AuditEvent, ChainedEvent, encode_params
+from catalog.audit.riders import Rider
 from catalog.logs import get_logger
 from catalog.persistence.engine import Database
 
@@ -64,10 +65,11 @@ class AuditScope:
     #: (status, message) of an outcome that is a failure despite a 200 (a FAILED statement).
     failure: tuple[int, str] | None = None
     written: bool = False
-    #: A write to commit in the transaction that writes this request's event, if a change
-    #: does (a GRANT's answer, kept for ``GET /statements/{id}``: no second commit for it),
-    #: and whether it has committed.
-    with_event: Callable[[Session], None] | None = None
+    #: A row to commit with this request's event if a change's transaction writes it (a
+    #: GRANT's answer, kept for ``GET /statements/{id}``: no second commit for it; it rides
+    #: the event's own statement, :mod:`catalog.audit.riders`), and whether it has
+    #: committed.
+    with_event: Callable[[], Rider] | None = None
     with_event_committed: bool = False
     #: Whether the request is alone in its process right now (no other between its start
     #: and its event): then it may commit its event on the event loop itself
@@ -149,9 +151,8 @@ class AuditRecorder:
             return
         if scope.failure is not None:  # a failed statement commits nothing of its own
             return
-        if scope.with_event is not None:
-            scope.with_event(session)
-        session.info[_WRITTEN] = chain.append(session, scope.event(scope.success_status))
+        riders = (scope.with_event(),) if scope.with_event is not None else ()
+        session.info[_WRITTEN] = chain.append(session, scope.event(scope.success_status), riders)
 
     def after_commit(self, session: Session) -> None:
         chained: ChainedEvent | None = session.info.pop(_WRITTEN, None)

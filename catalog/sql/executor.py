@@ -19,6 +19,7 @@ from sqlglot import exp
 from catalog.access.authorizer import Caller, Hidden
 from catalog.access.grants import PrivilegeChange
 from catalog.audit.recorder import current_scope
+from catalog.audit.riders import Rider
 from catalog.identity import normalize_principal_name
 from catalog.namespace import NewSecurable
 from catalog.records import (
@@ -146,11 +147,12 @@ class StatementExecutor:
         catalog: str | None = None,
         schema: str | None = None,
         statement_id: str | None = None,
-        keep_ok_answer: Callable[[Session], None] | None = None,
+        keep_ok_answer: Callable[[], Rider] | None = None,
     ) -> None:
-        """``keep_ok_answer``: keeps the statement's answer should it be
-        :func:`ok_result`; a statement of :data:`ANSWERED_IN_THEIR_CHANGE` runs it in the
-        transaction of its change, with the request's audit event."""
+        """``keep_ok_answer``: the row that keeps the statement's answer should it be
+        :func:`ok_result`; a statement of :data:`ANSWERED_IN_THEIR_CHANGE` writes it in the
+        transaction of its change, with the request's audit event (it rides the event's
+        statement: :mod:`catalog.audit.riders`)."""
         self.rt = runtime
         self.keep_ok_answer = keep_ok_answer
         self.caller = caller

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from catalog.audit.events import AuditEvent
 from catalog.audit.group_commit import GroupCommitter
+from catalog.audit.riders import Rider, RiderTable
 from catalog.persistence import schema as t
 from catalog.persistence.driver import DriverStatement
 from catalog.persistence.engine import Database
@@ -34,10 +35,12 @@ _pruned_at = 0.0
 _prune_lock = threading.Lock()
 
 
-_INSERT = DriverStatement(
-    insert(t.StatementResult.__table__),
-    column_keys=["statement_id", "principal_id", "created_at", "response"],
+#: The kept answers' table, as a rider of events (catalog/audit/riders.py) …
+ANSWERS = RiderTable(
+    t.StatementResult.__table__, ("statement_id", "principal_id", "created_at", "response")
 )
+#: … and as the group commit's batch insert.
+_INSERT = DriverStatement(insert(ANSWERS.table), column_keys=ANSWERS.columns)
 
 
 @dataclass(frozen=True)
@@ -121,14 +124,19 @@ def write_kept_answers(connection: Connection, answers: Sequence[KeptAnswer]) ->
         _prune(connection, max(prune))
 
 
-def write_answer(
-    connection: Connection, statement_id: str, principal_id: str, response: str
-) -> None:
-    """Keep ``response`` in ``connection``'s transaction (a GRANT's answer commits with the
-    grant: see :data:`catalog.sql.executor.ANSWERED_IN_THEIR_CHANGE`)."""
-    # A plain INSERT on the driver (catalog/persistence/driver.py): SQLAlchemy's ORM
-    # insert of one row cost a sixth of a SHOW statement's server time.
-    _INSERT.executemany(connection, [_row(statement_id, principal_id, response, now_ms())])
+def answer_rider(statement_id: str, principal_id: str, response: str) -> Rider:
+    """``response`` kept as a row that rides a change's audit event (a GRANT's answer
+    commits with the grant: see :data:`catalog.sql.executor.ANSWERED_IN_THEIR_CHANGE`)."""
+    return ANSWERS.row(_row(statement_id, principal_id, response, now_ms()))
+
+
+def riders_of(answer: KeptAnswer) -> list[Rider] | None:
+    """The request audit's payload riders (:class:`GroupCommitter`'s ``payload_riders``):
+    an answer that only inserts its row can ride its event's statement; one that replaces
+    an answer or prunes expired ones cannot."""
+    if answer.replace or answer.prune_before is not None:
+        return None
+    return [ANSWERS.row(answer.row)]
 
 
 def _row(statement_id: str, principal_id: str, response: str, created_at: int) -> dict[str, object]:

@@ -18,13 +18,13 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 from sqlglot import exp
 from starlette.concurrency import run_in_threadpool
 
 from catalog.access.authorizer import Caller, Hidden
 from catalog.audit.events import AuditEvent
 from catalog.audit.recorder import AuditScope, current_scope, never_alone
+from catalog.audit.riders import Rider
 from catalog.http.client_dialect import Dialect, DialectDep
 from catalog.http.deps import CallerDep, RuntimeDep
 from catalog.http.direct import DIRECT
@@ -298,10 +298,8 @@ def _answer_on_a_thread(
     def ok_answer() -> str:
         return _json(_succeeded(statement_id, ok_result(), body.row_limit))
 
-    def keep_ok(session: Session) -> None:  # a GRANT's answer, kept with the grant
-        statement_results.write_answer(
-            session.connection(), statement_id, caller.principal.id, ok_answer()
-        )
+    def keep_ok() -> Rider:  # a GRANT's answer, kept with the grant
+        return statement_results.answer_rider(statement_id, caller.principal.id, ok_answer())
 
     response = _run(body, caller, rt, statement_id, keep_ok)
     answer = _json(response)
@@ -333,7 +331,7 @@ def _run(
     caller: Caller,
     rt: Runtime,
     statement_id: str,
-    keep_ok: Callable[[Session], None],
+    keep_ok: Callable[[], Rider],
 ) -> StatementResponse:
     executor = StatementExecutor(
         rt, caller, body.catalog, body.schema_, statement_id, keep_ok_answer=keep_ok
