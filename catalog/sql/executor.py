@@ -257,6 +257,12 @@ class StatementExecutor:
     def _require(
         self, privilege: Privilege, securable_type: SecurableType, full_name: str | None
     ) -> SecurableRecord | None:
+        if full_name is not None:
+            chain = self.rt.authorizer.cached_chain(full_name, securable_type)
+            if chain is not None:
+                # Every level cached: decided as the route guards decide, with no read
+                # session to open and close (a tenth of a GRANT's CPU).
+                return self.rt.authorizer.require_on_chain(self.caller, privilege, chain)
         with self.rt.db.read() as session:
             return self.rt.authorizer.require_privilege(
                 self.caller, privilege, securable_type, full_name, self.rt.stores.namespace(session)
