@@ -174,10 +174,17 @@ def test_cached_tables_and_tokens_follow_changes_on_every_worker(
                 ),
                 "a table was created",
             )
-            # Ownership taken back: hidden again, everywhere.
+            # The owner's GRANT in SQL is decided from each worker's cached chain too.
+            granting = f"GRANT MODIFY ON TABLE {table} TO `admin`"
+            for _ in range(6):
+                assert fresh_sql(server, token, granting) is not None
+            # Ownership taken back: hidden again, and no GRANT, everywhere.
             assert_followed(
                 backend,
-                lambda: fresh_get(server, token, path).status_code == 404,
+                lambda: (
+                    fresh_get(server, token, path).status_code == 404
+                    and fresh_sql(server, token, granting) is None
+                ),
                 lambda: sql(server, f"ALTER TABLE {table} OWNER TO `admin`"),
                 "ownership was taken back",
             )
