@@ -199,6 +199,7 @@ def start(settings: Settings) -> tuple[Runtime, RegistryServices]:
             engine,
             lambda: load_engine(runtime.db, engine),
             runtime.authorizer.feed.hooks,
+            origin=runtime.authorizer.feed.origin,
         )
         listener.start_and_wait_listening()
         runtime.background.append(listener)

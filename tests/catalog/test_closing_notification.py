@@ -164,3 +164,29 @@ def test_a_grant_notifies_once(runtime: Runtime, listener: _Listener) -> None:
         caller, SecurableType.CATALOG, "n", [PrivilegeChange("g", add=["USE CATALOG"])]
     )
     assert listener.ops() == [[grant_op("g", catalog.id, "USE CATALOG")]]
+
+
+def test_a_process_applies_its_own_change_once_and_another_replicas_from_its_notify(
+    runtime: Runtime, listener: _Listener
+) -> None:
+    """The feed applies a change when it commits; the process's own listener gets its
+    NOTIFY too and skips it (applied again it came late, after any change made since),
+    while another replica's arrives only by NOTIFY and is applied."""
+    feed = runtime.authorizer.feed
+    seen: list[tuple[str, ...]] = []
+    feed.hooks["count~"] = lambda *args: seen.append(args)
+    with runtime.db.transaction() as session:
+        feed.publish(session, [["count~", "own"]])
+    assert seen == [("own",)]  # at commit
+    assert listener.ops() == [[["count~", "own"]]]  # and announced to the others
+    theirs = orjson.dumps({"origin": "another-replica", "ops": [["count~", "theirs"]]})
+    with runtime.db.single_statement() as connection:
+        connection.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": CHANNEL, "payload": theirs.decode()},
+        )
+    deadline = time.monotonic() + 5
+    while ("theirs",) not in seen and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # Delivered in commit order: by now the own NOTIFY has been read, and skipped.
+    assert seen == [("own",), ("theirs",)]
