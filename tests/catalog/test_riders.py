@@ -58,6 +58,17 @@ def _written(runtime: Runtime, statement_id: str) -> tuple[list[str], list[str]]
     return answers, events
 
 
+def _request_audit_commits(runtime: Runtime, name: str) -> GroupCommitter:
+    """The request audit's group commit, as the app builds it (steward/app.py)."""
+    return GroupCommitter(
+        runtime.db,
+        write_payloads=statement_results.write_kept_answers,
+        name=name,
+        on_connection=True,
+        payload_riders=statement_results.riders_of,
+    )
+
+
 def _postgres_only(runtime: Runtime) -> None:
     if runtime.db.backend != "postgresql":
         pytest.skip("one-statement commits are PostgreSQL's")
@@ -125,13 +136,7 @@ def test_a_lone_kept_answer_taking_the_long_way_is_written_once(runtime: Runtime
     """The group commit of the request audit, as the app builds it: alone, an answer rides
     its event's statement; with every lane taken it waits in the transaction and is
     written once, with its event, when a lane frees."""
-    committer = GroupCommitter(
-        runtime.db,
-        write_payloads=statement_results.write_kept_answers,
-        name="test-riders",
-        on_connection=True,
-        payload_riders=statement_results.riders_of,
-    )
+    committer = _request_audit_commits(runtime, "test-riders")
     try:
         first = committer.commit_blocking(an_event(request_id="quick"), _answer(runtime, "quick"))
         assert first is not None
@@ -165,13 +170,7 @@ def test_a_rider_that_cannot_be_written_does_not_cost_its_event(runtime: Runtime
     """A second answer under a kept statement id breaks the key: the event's statement
     fails as a whole, and the group commit writes the event alone (the payload is lost,
     as any payload that no longer fits), once."""
-    committer = GroupCommitter(
-        runtime.db,
-        write_payloads=statement_results.write_kept_answers,
-        name="test-riders-fail",
-        on_connection=True,
-        payload_riders=statement_results.riders_of,
-    )
+    committer = _request_audit_commits(runtime, "test-riders-fail")
     try:
         committer.commit_blocking(an_event(request_id="dup"), _answer(runtime, "dup", '"first"'))
         again = committer.commit_blocking(
