@@ -278,9 +278,9 @@ class PolicyListener(threading.Thread):
     """Applies other replicas' changes, delivered by LISTEN/NOTIFY.
 
     A change this process made (``origin``: its feed's) comes back too, and is skipped:
-    the feed applied it when it committed (:meth:`PolicyFeed.attach`), and applying it
-    again, later, cost every write on PostgreSQL a tenth of its CPU and could briefly undo
-    a change of its own made since (a grant's NOTIFY arriving after its revoke applied)."""
+    the feed applied it when it committed (:meth:`PolicyFeed.attach`), and applied again,
+    later, it could briefly undo a change of this process made since (a grant's NOTIFY
+    read after its revoke was applied)."""
 
     def __init__(
         self,
