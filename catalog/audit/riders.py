@@ -42,9 +42,10 @@ class RiderTable:
     def row(self, values: Mapping[str, object]) -> Rider:
         return Rider(self, values)
 
-    def insert(self, connection: Connection, values: Mapping[str, object]) -> None:
-        """One row as a plain INSERT, in ``connection``'s transaction."""
-        self._insert.executemany(connection, [values])
+    def insert(self, connection: Connection, rows: Sequence[Mapping[str, object]]) -> None:
+        """Rows as a plain INSERT, in ``connection``'s transaction (a batch's, or a rider
+        whose event took the long way)."""
+        self._insert.executemany(connection, rows)
 
     def cte_from(self, inserted: CTE, prefix: str) -> CTE:
         """``INSERT INTO table (columns) SELECT :prefix_column, … FROM inserted``: one row
@@ -84,4 +85,4 @@ def write(connection: Connection, riders: Sequence[Rider]) -> None:
     the long way): call it before the event's append, which must be the transaction's last
     statement."""
     for rider in riders:
-        rider.into.insert(connection, rider.values)
+        rider.into.insert(connection, [rider.values])

@@ -18,13 +18,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, select
 
 from catalog.audit.events import AuditEvent
 from catalog.audit.group_commit import GroupCommitter
 from catalog.audit.riders import Rider, RiderTable
 from catalog.persistence import schema as t
-from catalog.persistence.driver import DriverStatement
 from catalog.persistence.engine import Database
 from catalog.records import now_ms
 
@@ -35,12 +34,11 @@ _pruned_at = 0.0
 _prune_lock = threading.Lock()
 
 
-#: The kept answers' table, as a rider of events (catalog/audit/riders.py) …
+#: The kept answers' table: a rider of events (catalog/audit/riders.py), and the group
+#: commit's batch insert.
 ANSWERS = RiderTable(
     t.StatementResult.__table__, ("statement_id", "principal_id", "created_at", "response")
 )
-#: … and as the group commit's batch insert.
-_INSERT = DriverStatement(insert(ANSWERS.table), column_keys=ANSWERS.columns)
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,7 @@ def write_kept_answers(connection: Connection, answers: Sequence[KeptAnswer]) ->
                     t.StatementResult.statement_id == answer.row["statement_id"]
                 )
             )
-    _INSERT.executemany(connection, [answer.row for answer in answers])
+    ANSWERS.insert(connection, [answer.row for answer in answers])
     prune = [answer.prune_before for answer in answers if answer.prune_before is not None]
     if prune:
         _prune(connection, max(prune))
